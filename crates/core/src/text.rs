@@ -1,0 +1,154 @@
+//! Validation of free text and of machine identifiers (slugs) used across the domain.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a piece of text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// The text is empty after trimming.
+    #[error("{field} is empty")]
+    Empty {
+        /// Which field.
+        field: &'static str,
+    },
+    /// The text is longer than the field allows.
+    #[error("{field} has {len} characters; at most {max} are allowed")]
+    TooLong {
+        /// Which field.
+        field: &'static str,
+        /// Its length in characters.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The text contains a control character.
+    #[error("{field} contains a control character (U+{code:04X})")]
+    Control {
+        /// Which field.
+        field: &'static str,
+        /// The code point.
+        code: u32,
+    },
+    /// A slug contains a character outside `a-z 0-9 . _ -`.
+    #[error(
+        "{field} `{value}` may contain only a-z, 0-9, `.`, `_` and `-`, and must start with a letter"
+    )]
+    Slug {
+        /// Which field.
+        field: &'static str,
+        /// The offending value.
+        value: String,
+    },
+}
+
+/// Trims `value` and checks it is non-empty, at most `max` characters and free of control
+/// characters. Returns the trimmed text.
+pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(TextError::Empty { field });
+    }
+    let mut len = 0;
+    for c in value.chars() {
+        len += 1;
+        if c.is_control() {
+            return Err(TextError::Control {
+                field,
+                code: c as u32,
+            });
+        }
+    }
+    if len > max {
+        return Err(TextError::TooLong { field, len, max });
+    }
+    Ok(value.to_owned())
+}
+
+/// A short machine identifier: lowercase ASCII letters, digits, `.`, `_` and `-`, starting with
+/// a letter, at most 64 bytes. Authority ids, authority categories and record kinds are slugs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Slug(String);
+
+impl Slug {
+    /// The longest slug accepted.
+    pub const MAX_LEN: usize = 64;
+
+    /// Checks `value` (after trimming) as a slug for `field`.
+    pub fn parse(field: &'static str, value: &str) -> Result<Self, TextError> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(TextError::Empty { field });
+        }
+        let starts_with_letter = value.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
+        let allowed = value.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        });
+        if !starts_with_letter || !allowed || value.len() > Self::MAX_LEN {
+            return Err(TextError::Slug {
+                field,
+                value: value.to_owned(),
+            });
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The slug as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Slug {
+    type Error = TextError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse("identifier", &value)
+    }
+}
+
+impl From<Slug> for String {
+    fn from(slug: Slug) -> Self {
+        slug.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_and_bounded() {
+        assert_eq!(check_text("name", "  a b ", 10).unwrap(), "a b");
+        assert_eq!(
+            check_text("name", "   ", 10),
+            Err(TextError::Empty { field: "name" })
+        );
+        assert!(matches!(
+            check_text("name", "abcdef", 5),
+            Err(TextError::TooLong { len: 6, .. })
+        ));
+        assert!(matches!(
+            check_text("name", "a\u{7}", 5),
+            Err(TextError::Control { code: 7, .. })
+        ));
+        // Length counts characters, not bytes.
+        assert!(check_text("name", "北京科技有限公司", 8).is_ok());
+    }
+
+    #[test]
+    fn slugs() {
+        assert!(Slug::parse("kind", "penalty.minor").is_ok());
+        assert!(Slug::parse("kind", "bj-amr_01").is_ok());
+        for bad in ["", "Penalty", "1abc", "a b", "a/b", "é"] {
+            assert!(Slug::parse("kind", bad).is_err(), "{bad}");
+        }
+    }
+}
