@@ -1,1 +1,340 @@
-//! placeholder
+//! The published rulebook: which record kinds exist, who may file them, how long each is
+//! published and how long it counts.
+//!
+//! A rulebook is TOML text. [`Rulebook::parse`] validates all of it and reports the first problem
+//! with its line, column and key. The registry refuses any record whose kind the adopted rulebook
+//! lacks, and any kind the filing authority's category may not file. Every kind has a published
+//! end: a kind with no end is a validation error, not a default.
+//!
+//! ```
+//! let text = r#"
+//! [rulebook]
+//! id = "demo"
+//! version = "1"
+//! publisher = "the demo registry"
+//! effective = "2026-01-01"
+//!
+//! [kinds."penalty.minor"]
+//! name = "Minor administrative penalty"
+//! tier = "minor"
+//! filed_by = ["market_regulation"]
+//! basis = "Administrative Penalty Law, Art. 9"
+//! published_for = "3 months"
+//! counts_for = "3 months"
+//! "#;
+//! let book = probity_rules::Rulebook::parse(text).unwrap();
+//! assert!(book.kind("penalty.minor").is_some());
+//! assert!(book.kind("opinion.disloyal").is_none());
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use probity_core::{Date, Slug};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Why a rulebook was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RulebookError {
+    /// The text is not TOML, or a key has the wrong type or is unknown.
+    #[error("rulebook is malformed: {0}")]
+    Syntax(String),
+    /// A value is well typed but wrong.
+    #[error("rulebook line {line}, column {column}, `{key}`: {message}")]
+    Invalid {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// Dotted key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A length of time as the rules state it: a number of days, months or years.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    /// Calendar days.
+    Days(u32),
+    /// Calendar months.
+    Months(u32),
+    /// Calendar years.
+    Years(u32),
+}
+
+impl Period {
+    /// Parses `N day(s)`, `N month(s)` or `N year(s)` with N ≥ 1.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (n, unit) = s.trim().split_once(' ')?;
+        let n: u32 = n.parse().ok().filter(|n| *n >= 1 && *n <= 100_000)?;
+        match unit.trim() {
+            "day" | "days" => Some(Self::Days(n)),
+            "month" | "months" => Some(Self::Months(n)),
+            "year" | "years" => Some(Self::Years(n)),
+            _ => None,
+        }
+    }
+
+    /// The date this period after `start`, saturating at the largest date.
+    pub fn after(self, start: Date) -> Date {
+        let span = match self {
+            Self::Days(n) => jiff::Span::new().try_days(i64::from(n)),
+            Self::Months(n) => jiff::Span::new().try_months(i64::from(n)),
+            Self::Years(n) => jiff::Span::new().try_years(i64::from(n)),
+        };
+        span.ok().and_then(|s| start.checked_add(s).ok()).unwrap_or(Date::MAX)
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (n, unit) = match *self {
+            Self::Days(n) => (n, "day"),
+            Self::Months(n) => (n, "month"),
+            Self::Years(n) => (n, "year"),
+        };
+        write!(f, "{n} {unit}{}", if n == 1 { "" } else { "s" })
+    }
+}
+
+/// How heavy a record kind is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// Minor: short publication.
+    Minor,
+    /// Moderate.
+    Moderate,
+    /// Serious.
+    Serious,
+    /// A positive record (an award, a good-standing finding).
+    Positive,
+}
+
+/// A record kind of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kind {
+    /// Its id, e.g. `penalty.minor`.
+    pub id: Slug,
+    /// Human name.
+    pub name: String,
+    /// Tier.
+    pub tier: Tier,
+    /// Authority categories that may file it.
+    pub filed_by: Vec<Slug>,
+    /// The legal basis for keeping and publishing this kind.
+    pub basis: String,
+    /// How long after the effective date a record is published.
+    pub published_for: Period,
+    /// How long after the effective date a record counts in assessments.
+    pub counts_for: Period,
+}
+
+impl Kind {
+    /// Whether an authority of `category` may file this kind.
+    pub fn may_be_filed_by(&self, category: &Slug) -> bool {
+        self.filed_by.iter().any(|c| c == category)
+    }
+}
+
+/// The header of a rulebook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Rulebook id, stable across versions.
+    pub id: Slug,
+    /// Version label.
+    pub version: String,
+    /// Who publishes it.
+    pub publisher: String,
+    /// From when it applies.
+    pub effective: Date,
+}
+
+/// A validated rulebook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rulebook {
+    /// Header.
+    pub header: Header,
+    kinds: BTreeMap<String, Kind>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBook {
+    rulebook: RawHeader,
+    kinds: BTreeMap<String, Spanned<RawKind>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeader {
+    id: Spanned<String>,
+    version: String,
+    publisher: String,
+    effective: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKind {
+    name: String,
+    tier: Tier,
+    filed_by: Spanned<Vec<String>>,
+    basis: Spanned<String>,
+    published_for: Option<Spanned<String>>,
+    counts_for: Option<Spanned<String>>,
+}
+
+struct Locator<'a>(&'a str);
+
+impl Locator<'_> {
+    fn err(&self, offset: usize, key: &str, message: impl Into<String>) -> RulebookError {
+        let before = self.0.get(..offset).unwrap_or(self.0);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        RulebookError::Invalid { line, column, key: key.to_owned(), message: message.into() }
+    }
+}
+
+impl Rulebook {
+    /// Parses and validates rulebook text.
+    pub fn parse(text: &str) -> Result<Self, RulebookError> {
+        let raw: RawBook = toml::from_str(text).map_err(|e| RulebookError::Syntax(e.to_string()))?;
+        let at = Locator(text);
+        let h = raw.rulebook;
+        let header = Header {
+            id: Slug::parse("rulebook id", h.id.get_ref())
+                .map_err(|e| at.err(h.id.span().start, "rulebook.id", e.to_string()))?,
+            version: h.version,
+            publisher: h.publisher,
+            effective: h.effective.get_ref().parse().map_err(|_| {
+                at.err(h.effective.span().start, "rulebook.effective", "expected a date YYYY-MM-DD")
+            })?,
+        };
+        if raw.kinds.is_empty() {
+            return Err(at.err(0, "kinds", "the catalogue has no record kinds"));
+        }
+        let mut kinds = BTreeMap::new();
+        for (id, spanned) in raw.kinds {
+            let start = spanned.span().start;
+            let k = spanned.into_inner();
+            let key = |field: &str| format!("kinds.\"{id}\".{field}");
+            let slug = Slug::parse("kind id", &id).map_err(|e| at.err(start, &key("id"), e.to_string()))?;
+            if k.filed_by.get_ref().is_empty() {
+                return Err(at.err(k.filed_by.span().start, &key("filed_by"), "no authority category may file this kind"));
+            }
+            let filed_by = k
+                .filed_by
+                .get_ref()
+                .iter()
+                .map(|c| Slug::parse("category", c))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| at.err(k.filed_by.span().start, &key("filed_by"), e.to_string()))?;
+            if k.basis.get_ref().trim().is_empty() {
+                return Err(at.err(k.basis.span().start, &key("basis"), "every kind must cite its legal basis"));
+            }
+            let period = |field: &str, p: Option<Spanned<String>>| -> Result<Period, RulebookError> {
+                let p = p.ok_or_else(|| {
+                    at.err(start, &key(field), "missing: every kind must have a published end (nothing is for life)")
+                })?;
+                Period::parse(p.get_ref()).ok_or_else(|| {
+                    at.err(p.span().start, &key(field), format!("`{}` is not a period such as `3 months` or `1 year`", p.get_ref()))
+                })
+            };
+            let kind = Kind {
+                published_for: period("published_for", k.published_for)?,
+                counts_for: period("counts_for", k.counts_for)?,
+                id: slug,
+                name: k.name,
+                tier: k.tier,
+                filed_by,
+                basis: k.basis.into_inner(),
+            };
+            kinds.insert(id, kind);
+        }
+        Ok(Self { header, kinds })
+    }
+
+    /// The kind with this id, if the catalogue has it.
+    pub fn kind(&self, id: &str) -> Option<&Kind> {
+        self.kinds.get(id)
+    }
+
+    /// All kinds, ordered by id.
+    pub fn kinds(&self) -> impl Iterator<Item = &Kind> {
+        self.kinds.values()
+    }
+}
+
+/// The rulebook shipped with probity and used when a registry is created without another.
+pub const DEFAULT_RULEBOOK: &str = include_str!("../../../rulebooks/default.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_rulebook_is_valid_and_has_the_required_kinds() {
+        let book = Rulebook::parse(DEFAULT_RULEBOOK).unwrap();
+        for id in [
+            "penalty.minor",
+            "penalty.moderate",
+            "penalty.serious",
+            "court.dishonest_debtor",
+            "tax.major_violation",
+            "registration.abnormal",
+            "award.quality",
+        ] {
+            assert!(book.kind(id).is_some(), "{id}");
+        }
+        let court = Slug::parse("c", "court").unwrap();
+        assert!(book.kind("court.dishonest_debtor").unwrap().may_be_filed_by(&court));
+        assert!(!book.kind("tax.major_violation").unwrap().may_be_filed_by(&court));
+    }
+
+    const HEAD: &str = "[rulebook]\nid = \"t\"\nversion = \"1\"\npublisher = \"p\"\neffective = \"2026-01-01\"\n";
+
+    #[test]
+    fn a_kind_with_no_end_is_refused_with_its_line() {
+        let text = format!(
+            "{HEAD}\n[kinds.forever]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"b\"\ncounts_for = \"1 year\"\n"
+        );
+        let err = Rulebook::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("line 7"), "{err}");
+        assert!(err.contains("kinds.\"forever\".published_for"), "{err}");
+        assert!(err.contains("nothing is for life"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_key_and_line() {
+        let text = format!(
+            "{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"\"\npublished_for = \"1 year\"\ncounts_for = \"1 year\"\n"
+        );
+        let err = Rulebook::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("line 11") && err.contains("basis") && err.contains("legal basis"), "{err}");
+
+        let text = format!(
+            "{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"b\"\npublished_for = \"forever\"\ncounts_for = \"1 year\"\n"
+        );
+        let err = Rulebook::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("line 12") && err.contains("`forever`"), "{err}");
+
+        let text = format!("{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"loyalty\"\n");
+        let err = Rulebook::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("loyalty"), "{err}");
+    }
+
+    #[test]
+    fn periods() {
+        let d: Date = "2024-01-31".parse().unwrap();
+        assert_eq!(Period::parse("1 month").unwrap().after(d).to_string(), "2024-02-29");
+        assert_eq!(Period::parse("3 years").unwrap().after(d).to_string(), "2027-01-31");
+        assert_eq!(Period::parse("30 days").unwrap().to_string(), "30 days");
+        for bad in ["", "0 days", "3", "3 fortnights", "-1 year"] {
+            assert!(Period::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
