@@ -85,7 +85,9 @@ impl Period {
             Self::Months(n) => jiff::Span::new().try_months(i64::from(n)),
             Self::Years(n) => jiff::Span::new().try_years(i64::from(n)),
         };
-        span.ok().and_then(|s| start.checked_add(s).ok()).unwrap_or(Date::MAX)
+        span.ok()
+            .and_then(|s| start.checked_add(s).ok())
+            .unwrap_or(Date::MAX)
     }
 }
 
@@ -195,14 +197,20 @@ impl Locator<'_> {
         let before = self.0.get(..offset).unwrap_or(self.0);
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        RulebookError::Invalid { line, column, key: key.to_owned(), message: message.into() }
+        RulebookError::Invalid {
+            line,
+            column,
+            key: key.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
 impl Rulebook {
     /// Parses and validates rulebook text.
     pub fn parse(text: &str) -> Result<Self, RulebookError> {
-        let raw: RawBook = toml::from_str(text).map_err(|e| RulebookError::Syntax(e.to_string()))?;
+        let raw: RawBook =
+            toml::from_str(text).map_err(|e| RulebookError::Syntax(e.to_string()))?;
         let at = Locator(text);
         let h = raw.rulebook;
         let header = Header {
@@ -211,7 +219,11 @@ impl Rulebook {
             version: h.version,
             publisher: h.publisher,
             effective: h.effective.get_ref().parse().map_err(|_| {
-                at.err(h.effective.span().start, "rulebook.effective", "expected a date YYYY-MM-DD")
+                at.err(
+                    h.effective.span().start,
+                    "rulebook.effective",
+                    "expected a date YYYY-MM-DD",
+                )
             })?,
         };
         if raw.kinds.is_empty() {
@@ -222,9 +234,14 @@ impl Rulebook {
             let start = spanned.span().start;
             let k = spanned.into_inner();
             let key = |field: &str| format!("kinds.\"{id}\".{field}");
-            let slug = Slug::parse("kind id", &id).map_err(|e| at.err(start, &key("id"), e.to_string()))?;
+            let slug = Slug::parse("kind id", &id)
+                .map_err(|e| at.err(start, &key("id"), e.to_string()))?;
             if k.filed_by.get_ref().is_empty() {
-                return Err(at.err(k.filed_by.span().start, &key("filed_by"), "no authority category may file this kind"));
+                return Err(at.err(
+                    k.filed_by.span().start,
+                    &key("filed_by"),
+                    "no authority category may file this kind",
+                ));
             }
             let filed_by = k
                 .filed_by
@@ -234,16 +251,32 @@ impl Rulebook {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| at.err(k.filed_by.span().start, &key("filed_by"), e.to_string()))?;
             if k.basis.get_ref().trim().is_empty() {
-                return Err(at.err(k.basis.span().start, &key("basis"), "every kind must cite its legal basis"));
+                return Err(at.err(
+                    k.basis.span().start,
+                    &key("basis"),
+                    "every kind must cite its legal basis",
+                ));
             }
-            let period = |field: &str, p: Option<Spanned<String>>| -> Result<Period, RulebookError> {
-                let p = p.ok_or_else(|| {
-                    at.err(start, &key(field), "missing: every kind must have a published end (nothing is for life)")
-                })?;
-                Period::parse(p.get_ref()).ok_or_else(|| {
-                    at.err(p.span().start, &key(field), format!("`{}` is not a period such as `3 months` or `1 year`", p.get_ref()))
-                })
-            };
+            let period =
+                |field: &str, p: Option<Spanned<String>>| -> Result<Period, RulebookError> {
+                    let p = p.ok_or_else(|| {
+                        at.err(
+                            start,
+                            &key(field),
+                            "missing: every kind must have a published end (nothing is for life)",
+                        )
+                    })?;
+                    Period::parse(p.get_ref()).ok_or_else(|| {
+                        at.err(
+                            p.span().start,
+                            &key(field),
+                            format!(
+                                "`{}` is not a period such as `3 months` or `1 year`",
+                                p.get_ref()
+                            ),
+                        )
+                    })
+                };
             let kind = Kind {
                 published_for: period("published_for", k.published_for)?,
                 counts_for: period("counts_for", k.counts_for)?,
@@ -291,11 +324,21 @@ mod tests {
             assert!(book.kind(id).is_some(), "{id}");
         }
         let court = Slug::parse("c", "court").unwrap();
-        assert!(book.kind("court.dishonest_debtor").unwrap().may_be_filed_by(&court));
-        assert!(!book.kind("tax.major_violation").unwrap().may_be_filed_by(&court));
+        assert!(
+            book.kind("court.dishonest_debtor")
+                .unwrap()
+                .may_be_filed_by(&court)
+        );
+        assert!(
+            !book
+                .kind("tax.major_violation")
+                .unwrap()
+                .may_be_filed_by(&court)
+        );
     }
 
-    const HEAD: &str = "[rulebook]\nid = \"t\"\nversion = \"1\"\npublisher = \"p\"\neffective = \"2026-01-01\"\n";
+    const HEAD: &str =
+        "[rulebook]\nid = \"t\"\nversion = \"1\"\npublisher = \"p\"\neffective = \"2026-01-01\"\n";
 
     #[test]
     fn a_kind_with_no_end_is_refused_with_its_line() {
@@ -314,13 +357,19 @@ mod tests {
             "{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"\"\npublished_for = \"1 year\"\ncounts_for = \"1 year\"\n"
         );
         let err = Rulebook::parse(&text).unwrap_err().to_string();
-        assert!(err.contains("line 11") && err.contains("basis") && err.contains("legal basis"), "{err}");
+        assert!(
+            err.contains("line 11") && err.contains("basis") && err.contains("legal basis"),
+            "{err}"
+        );
 
         let text = format!(
             "{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"b\"\npublished_for = \"forever\"\ncounts_for = \"1 year\"\n"
         );
         let err = Rulebook::parse(&text).unwrap_err().to_string();
-        assert!(err.contains("line 12") && err.contains("`forever`"), "{err}");
+        assert!(
+            err.contains("line 12") && err.contains("`forever`"),
+            "{err}"
+        );
 
         let text = format!("{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"loyalty\"\n");
         let err = Rulebook::parse(&text).unwrap_err().to_string();
@@ -330,8 +379,14 @@ mod tests {
     #[test]
     fn periods() {
         let d: Date = "2024-01-31".parse().unwrap();
-        assert_eq!(Period::parse("1 month").unwrap().after(d).to_string(), "2024-02-29");
-        assert_eq!(Period::parse("3 years").unwrap().after(d).to_string(), "2027-01-31");
+        assert_eq!(
+            Period::parse("1 month").unwrap().after(d).to_string(),
+            "2024-02-29"
+        );
+        assert_eq!(
+            Period::parse("3 years").unwrap().after(d).to_string(),
+            "2027-01-31"
+        );
         assert_eq!(Period::parse("30 days").unwrap().to_string(), "30 days");
         for bad in ["", "0 days", "3", "3 fortnights", "-1 year"] {
             assert!(Period::parse(bad).is_none(), "{bad}");

@@ -1,1 +1,563 @@
-//! placeholder
+//! The embedded default store of probity: one registry is one directory holding one SQLite
+//! database in WAL mode.
+//!
+//! Migrations are embedded and applied in order on open; a migration, once released, is never
+//! edited, only followed by new ones. The schema version is SQLite's `user_version`. No rusqlite
+//! type crosses this crate's public interface.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use probity_core::{Authority, Event, EventBody, Record, RecordKey, SubjectId, Timestamp};
+use probity_store::{
+    Counts, JournalEntry, Outcome, RecordStatus, Refusal, Store, StoreError, StoredRecord,
+    StoredSubject,
+};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+/// The database file inside a registry directory.
+pub const DB_FILE: &str = "registry.sqlite";
+
+/// Embedded migrations, in order. Index + 1 is the schema version they bring.
+const MIGRATIONS: &[&str] = &[include_str!(
+    "../migrations/0001_journal_and_projections.sql"
+)];
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    conn: Connection,
+    location: PathBuf,
+    /// Authority code → row id. Authorities are few; this saves a lookup per filed record.
+    authority_ids: HashMap<String, i64>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Creates a new registry in directory `dir` (created if missing). Fails if one exists.
+    pub fn create(dir: &Path) -> Result<Self, StoreError> {
+        let file = dir.join(DB_FILE);
+        if file.exists() {
+            return Err(StoreError::Exists(dir.display().to_string()));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("cannot create `{}`: {e}", dir.display())))?;
+        Self::connect(dir)
+    }
+
+    /// Opens the registry in directory `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        if !dir.join(DB_FILE).exists() {
+            return Err(StoreError::Missing(dir.display().to_string()));
+        }
+        Self::connect(dir)
+    }
+
+    fn connect(dir: &Path) -> Result<Self, StoreError> {
+        let file = dir.join(DB_FILE);
+        let conn = Connection::open(&file).map_err(backend)?;
+        // WAL: readers never block the writer. synchronous=NORMAL in WAL mode keeps every
+        // committed transaction across a process crash; an OS crash may lose the last few, never
+        // half of one. The cache is sized for bulk imports into large registries.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -131072;",
+        )
+        .map_err(backend)?;
+        let mut store = Self {
+            conn,
+            location: dir.to_path_buf(),
+            authority_ids: HashMap::new(),
+        };
+        store.migrate()?;
+        store.load_authority_ids()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(backend)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                location: self.location.display().to_string(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(backend)?;
+            tx.execute_batch(sql).map_err(backend)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            tracing::info!(version = i + 1, "applied migration");
+        }
+        Ok(())
+    }
+
+    fn load_authority_ids(&mut self) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT code, id FROM authorities")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(backend)?;
+        self.authority_ids = rows.collect::<Result<_, _>>().map_err(backend)?;
+        Ok(())
+    }
+
+    /// The registry directory.
+    pub fn location(&self) -> &Path {
+        &self.location
+    }
+}
+
+fn decode(index: i64, bytes: &[u8]) -> Result<Event, StoreError> {
+    Event::decode(bytes).map_err(|e| StoreError::Corrupt {
+        index: index as u64,
+        reason: e.to_string(),
+    })
+}
+
+fn event_at(tx: &Connection, index: i64) -> Result<Event, StoreError> {
+    let bytes: Vec<u8> = tx
+        .prepare_cached("SELECT body FROM journal WHERE idx = ?1")
+        .and_then(|mut s| s.query_row([index], |r| r.get(0)))
+        .map_err(backend)?;
+    decode(index, &bytes)
+}
+
+fn body_record(index: i64, event: Event) -> Result<(Record, Timestamp), StoreError> {
+    match event.body {
+        EventBody::RecordFiled { record } | EventBody::RecordCorrected { record, .. } => {
+            Ok((record, event.recorded_at))
+        }
+        _ => Err(StoreError::Corrupt {
+            index: index as u64,
+            reason: "expected a record event".into(),
+        }),
+    }
+}
+
+/// One append transaction: the next journal index and the statements it needs.
+struct Appender<'a> {
+    tx: Transaction<'a>,
+    next: i64,
+    authority_ids: &'a mut HashMap<String, i64>,
+}
+
+impl Appender<'_> {
+    fn journal(&mut self, event: &Event) -> Result<i64, StoreError> {
+        let idx = self.next;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO journal (idx, recorded_at, type, body) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    idx,
+                    event.recorded_at.to_string(),
+                    event.type_name(),
+                    event.encode()
+                ])
+            })
+            .map_err(backend)?;
+        self.next += 1;
+        Ok(idx)
+    }
+
+    fn subject_row(&self, id: &SubjectId) -> Result<Option<(i64, i64)>, StoreError> {
+        self.tx
+            .prepare_cached("SELECT id, event FROM subjects WHERE code = ?1")
+            .and_then(|mut s| {
+                s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(backend)
+    }
+
+    fn record_row(&self, key: &RecordKey) -> Result<Option<(i64, i64, String)>, StoreError> {
+        let Some(&authority) = self.authority_ids.get(key.authority.as_str()) else {
+            return Ok(None);
+        };
+        self.tx
+            .prepare_cached("SELECT id, filed_event, status FROM records WHERE authority = ?1 AND decision_no = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![authority, key.decision_no], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
+            })
+            .map_err(backend)
+    }
+
+    fn apply(&mut self, event: &Event) -> Result<Outcome, StoreError> {
+        let appended = |index: i64| Outcome::Appended {
+            index: index as u64,
+        };
+        match &event.body {
+            EventBody::SubjectRegistered { subject } => {
+                if let Some((_, at)) = self.subject_row(&subject.id)? {
+                    let stored = event_at(&self.tx, at)?;
+                    return Ok(match stored.body {
+                        EventBody::SubjectRegistered { subject: s } if &s == subject => {
+                            Outcome::Duplicate
+                        }
+                        _ => Outcome::Refused(Refusal::Conflict(format!(
+                            "subject `{}` is already registered with different details",
+                            subject.id
+                        ))),
+                    });
+                }
+                let idx = self.journal(event)?;
+                self.tx
+                    .prepare_cached("INSERT INTO subjects (code, name, event) VALUES (?1, ?2, ?3)")
+                    .and_then(|mut s| s.execute(params![subject.id.as_str(), subject.name, idx]))
+                    .map_err(backend)?;
+                Ok(appended(idx))
+            }
+            EventBody::AuthorityRegistered { authority } => {
+                let existing: Option<i64> = self
+                    .tx
+                    .prepare_cached("SELECT event FROM authorities WHERE code = ?1")
+                    .and_then(|mut s| {
+                        s.query_row([authority.id.as_str()], |r| r.get(0))
+                            .optional()
+                    })
+                    .map_err(backend)?;
+                if let Some(at) = existing {
+                    return Ok(match event_at(&self.tx, at)?.body {
+                        EventBody::AuthorityRegistered { authority: a } if &a == authority => {
+                            Outcome::Duplicate
+                        }
+                        _ => Outcome::Refused(Refusal::Conflict(format!(
+                            "authority `{}` is already registered with different details",
+                            authority.id
+                        ))),
+                    });
+                }
+                let idx = self.journal(event)?;
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO authorities (code, category, event) VALUES (?1, ?2, ?3)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            authority.id.as_str(),
+                            authority.category.as_str(),
+                            idx
+                        ])
+                    })
+                    .map_err(backend)?;
+                self.authority_ids
+                    .insert(authority.id.to_string(), self.tx.last_insert_rowid());
+                Ok(appended(idx))
+            }
+            EventBody::RecordFiled { record } => {
+                let Some(&authority) = self.authority_ids.get(record.authority.as_str()) else {
+                    return Ok(Outcome::Refused(Refusal::UnknownAuthority(
+                        record.authority.clone(),
+                    )));
+                };
+                let Some((subject, _)) = self.subject_row(&record.subject)? else {
+                    return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
+                };
+                let idx = self.next;
+                let inserted = self
+                    .tx
+                    .prepare_cached(
+                        "INSERT INTO records (authority, decision_no, subject, kind, effective, status,
+                                              filed_event, current_event, last_event)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'filed', ?6, ?6, ?6)
+                         ON CONFLICT (authority, decision_no) DO NOTHING",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            authority,
+                            record.decision_no,
+                            subject,
+                            record.kind.as_str(),
+                            record.effective.to_string(),
+                            idx
+                        ])
+                    })
+                    .map_err(backend)?;
+                if inserted == 1 {
+                    return self.journal(event).map(appended);
+                }
+                let Some((_, filed, _)) = self.record_row(&record.key())? else {
+                    return Err(StoreError::Backend(
+                        "record vanished inside a transaction".into(),
+                    ));
+                };
+                let (stored, _) = body_record(filed, event_at(&self.tx, filed)?)?;
+                Ok(if &stored == record {
+                    Outcome::Duplicate
+                } else {
+                    Outcome::Refused(Refusal::Conflict(format!(
+                        "authority `{}` already filed decision number `{}` with different content; file a correction instead",
+                        record.authority, record.decision_no
+                    )))
+                })
+            }
+            EventBody::RecordCorrected { record, .. } => {
+                let Some((row, _, _)) = self.record_row(&record.key())? else {
+                    return Ok(Outcome::Refused(Refusal::UnknownRecord(record.key())));
+                };
+                let Some((subject, _)) = self.subject_row(&record.subject)? else {
+                    return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
+                };
+                let idx = self.journal(event)?;
+                self.tx
+                    .prepare_cached(
+                        "UPDATE records SET subject = ?2, kind = ?3, effective = ?4, status = 'corrected',
+                                current_event = ?5, last_event = ?5 WHERE id = ?1",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![row, subject, record.kind.as_str(), record.effective.to_string(), idx])
+                    })
+                    .map_err(backend)?;
+                Ok(appended(idx))
+            }
+            EventBody::RecordWithdrawn { key, .. } => {
+                let Some((row, _, status)) = self.record_row(key)? else {
+                    return Ok(Outcome::Refused(Refusal::UnknownRecord(key.clone())));
+                };
+                if status == RecordStatus::Withdrawn.as_str() {
+                    return Ok(Outcome::Duplicate);
+                }
+                let idx = self.journal(event)?;
+                self.tx
+                    .prepare_cached(
+                        "UPDATE records SET status = 'withdrawn', last_event = ?2 WHERE id = ?1",
+                    )
+                    .and_then(|mut s| s.execute(params![row, idx]))
+                    .map_err(backend)?;
+                Ok(appended(idx))
+            }
+            EventBody::CodeExceptionAdmitted { code, .. } => {
+                let idx = self.next;
+                let inserted = self
+                    .tx
+                    .prepare_cached("INSERT INTO code_exceptions (code, event) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+                    .and_then(|mut s| s.execute(params![code, idx]))
+                    .map_err(backend)?;
+                if inserted == 0 {
+                    return Ok(Outcome::Duplicate);
+                }
+                self.journal(event).map(appended)
+            }
+        }
+    }
+}
+
+impl SqliteStore {
+    fn stored_record(&self, row: (i64, i64, i64, String)) -> Result<StoredRecord, StoreError> {
+        let (filed, current, last, status) = row;
+        let (record, _) = body_record(current, event_at(&self.conn, current)?)?;
+        let recorded_at = if filed == current {
+            event_at(&self.conn, filed)?.recorded_at
+        } else {
+            body_record(filed, event_at(&self.conn, filed)?)?.1
+        };
+        let status = RecordStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+            index: last as u64,
+            reason: format!("unknown record status `{status}`"),
+        })?;
+        Ok(StoredRecord {
+            record,
+            status,
+            filed_index: filed as u64,
+            last_index: last as u64,
+            recorded_at,
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn append(&mut self, events: &[Event]) -> Result<Vec<Outcome>, StoreError> {
+        let before = self.authority_ids.clone();
+        let tx = self.conn.transaction().map_err(backend)?;
+        let next: i64 = tx
+            .query_row("SELECT coalesce(max(idx) + 1, 0) FROM journal", [], |r| {
+                r.get(0)
+            })
+            .map_err(backend)?;
+        let outcome = {
+            let mut app = Appender {
+                tx,
+                next,
+                authority_ids: &mut self.authority_ids,
+            };
+            match events
+                .iter()
+                .map(|e| app.apply(e))
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(outcomes) => app.tx.commit().map_err(backend).map(|()| outcomes),
+                Err(e) => Err(e),
+            }
+        };
+        if outcome.is_err() {
+            // The transaction rolled back on drop; so must the cache.
+            self.authority_ids = before;
+        }
+        outcome
+    }
+
+    fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError> {
+        let at: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT event FROM subjects WHERE code = ?1")
+            .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
+            .map_err(backend)?;
+        let Some(at) = at else { return Ok(None) };
+        let event = event_at(&self.conn, at)?;
+        match event.body {
+            EventBody::SubjectRegistered { subject } => Ok(Some(StoredSubject {
+                subject,
+                index: at as u64,
+                recorded_at: event.recorded_at,
+            })),
+            _ => Err(StoreError::Corrupt {
+                index: at as u64,
+                reason: "expected a subject event".into(),
+            }),
+        }
+    }
+
+    fn authorities(&self) -> Result<Vec<Authority>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT event FROM authorities ORDER BY code")
+            .map_err(backend)?;
+        let events = stmt
+            .query_map([], |r| r.get::<_, i64>(0))
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        events
+            .into_iter()
+            .map(|at| match event_at(&self.conn, at)?.body {
+                EventBody::AuthorityRegistered { authority } => Ok(authority),
+                _ => Err(StoreError::Corrupt {
+                    index: at as u64,
+                    reason: "expected an authority event".into(),
+                }),
+            })
+            .collect()
+    }
+
+    fn record(&self, key: &RecordKey) -> Result<Option<StoredRecord>, StoreError> {
+        let Some(&authority) = self.authority_ids.get(key.authority.as_str()) else {
+            return Ok(None);
+        };
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT filed_event, current_event, last_event, status FROM records
+                 WHERE authority = ?1 AND decision_no = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![authority, key.decision_no], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()
+            })
+            .map_err(backend)?;
+        row.map(|r| self.stored_record(r)).transpose()
+    }
+
+    fn records_of(&self, id: &SubjectId) -> Result<Vec<StoredRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT r.filed_event, r.current_event, r.last_event, r.status
+                 FROM records r JOIN subjects s ON s.id = r.subject
+                 WHERE s.code = ?1 ORDER BY r.filed_event",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([id.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        rows.into_iter().map(|r| self.stored_record(r)).collect()
+    }
+
+    fn code_exceptions(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT code FROM code_exceptions ORDER BY code")
+            .map_err(backend)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn counts(&self) -> Result<Counts, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM subjects), (SELECT count(*) FROM authorities),
+                        (SELECT count(*) FROM records), (SELECT coalesce(max(idx) + 1, 0) FROM journal),
+                        (SELECT count(*) FROM code_exceptions)",
+                [],
+                |r| {
+                    Ok(Counts {
+                        subjects: r.get::<_, i64>(0)? as u64,
+                        authorities: r.get::<_, i64>(1)? as u64,
+                        records: r.get::<_, i64>(2)? as u64,
+                        events: r.get::<_, i64>(3)? as u64,
+                        code_exceptions: r.get::<_, i64>(4)? as u64,
+                    })
+                },
+            )
+            .map_err(backend)
+    }
+
+    fn journal(&self, from: u64, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT idx, body FROM journal WHERE idx >= ?1 ORDER BY idx LIMIT ?2")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![from as i64, limit as i64], |r| {
+                Ok(JournalEntry {
+                    index: r.get::<_, i64>(0)? as u64,
+                    bytes: r.get(1)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn schema(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+                 WHERE m.type = 'table' ORDER BY m.name, p.cid",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+}

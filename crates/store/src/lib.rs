@@ -1,1 +1,235 @@
-//! placeholder
+//! The storage boundary of probity.
+//!
+//! A backend keeps two things: the append-only **journal** of canonical event encodings, and
+//! **projections** derived from it (subjects, authorities, records, the code exception list) for
+//! lookups. [`Store::append`] writes a batch of events to both in one transaction: either every
+//! accepted event of the batch is journalled and projected, or nothing is.
+//!
+//! The store enforces what a database is good at: uniqueness of natural keys and referential
+//! integrity. An event that repeats stored content exactly is a [`Outcome::Duplicate`] and is not
+//! journalled again, which makes imports idempotent. An event that names an unknown subject,
+//! authority or record, or reuses a key with different content, is [`Outcome::Refused`] with a
+//! [`Refusal`] that says why. Neither aborts the batch. Domain validation (codes, kinds, dates,
+//! legal basis) happens before events reach the store.
+//!
+//! No backend type appears in this crate: backends live in their own crates and are chosen from
+//! the registry location at start-up. [`conformance`] holds the tests every backend must pass.
+
+pub mod conformance;
+
+use std::fmt;
+
+use probity_core::{Authority, Event, Record, RecordKey, Slug, Subject, SubjectId, Timestamp};
+
+/// A failure of the storage itself (not of the data given to it).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No registry exists at the location.
+    #[error("no registry at `{0}`; create one with `probity init`")]
+    Missing(String),
+    /// A registry already exists where a new one was to be created.
+    #[error("a registry already exists at `{0}`")]
+    Exists(String),
+    /// The registry was written by a newer probity.
+    #[error(
+        "the registry at `{location}` has schema version {found}; this probity knows up to {known}"
+    )]
+    TooNew {
+        /// Where.
+        location: String,
+        /// Version found.
+        found: i64,
+        /// Newest version known.
+        known: i64,
+    },
+    /// Stored bytes do not decode: the store was altered outside probity or is damaged.
+    #[error("journal entry {index} does not decode: {reason}")]
+    Corrupt {
+        /// Journal index.
+        index: u64,
+        /// Decoder message.
+        reason: String,
+    },
+    /// The backend failed.
+    #[error("storage failed: {0}")]
+    Backend(String),
+}
+
+/// What happened to one event handed to [`Store::append`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Journalled at this index and projected.
+    Appended {
+        /// Journal index (0-based).
+        index: u64,
+    },
+    /// The same content is already stored under the same key; nothing was written.
+    Duplicate,
+    /// Not written, for this reason.
+    Refused(Refusal),
+}
+
+/// Why the store refused an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The record names a subject the registry does not hold.
+    UnknownSubject(SubjectId),
+    /// The record names an authority the registry does not hold.
+    UnknownAuthority(Slug),
+    /// A correction or withdrawal names a record the registry does not hold.
+    UnknownRecord(RecordKey),
+    /// The key is taken by different content.
+    Conflict(String),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownSubject(id) => write!(f, "unknown subject `{id}`; register it first"),
+            Self::UnknownAuthority(a) => write!(f, "unknown authority `{a}`; register it first"),
+            Self::UnknownRecord(k) => {
+                write!(
+                    f,
+                    "authority `{}` has no record with decision number `{}`",
+                    k.authority, k.decision_no
+                )
+            }
+            Self::Conflict(what) => f.write_str(what),
+        }
+    }
+}
+
+/// Where a record stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordStatus {
+    /// As filed.
+    Filed,
+    /// Corrected by its issuing authority.
+    Corrected,
+    /// Withdrawn by its issuing authority.
+    Withdrawn,
+}
+
+impl RecordStatus {
+    /// The status as written in storage and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Filed => "filed",
+            Self::Corrected => "corrected",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// Parses a stored status.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Filed, Self::Corrected, Self::Withdrawn]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// A subject as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSubject {
+    /// The subject.
+    pub subject: Subject,
+    /// Journal index of the event that registered it.
+    pub index: u64,
+    /// When the registry recorded it.
+    pub recorded_at: Timestamp,
+}
+
+/// A record as stored: its current content and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Current content (as corrected, if it was).
+    pub record: Record,
+    /// Status.
+    pub status: RecordStatus,
+    /// Journal index of the filing.
+    pub filed_index: u64,
+    /// Journal index of the latest event about it.
+    pub last_index: u64,
+    /// When the registry learned of the filing.
+    pub recorded_at: Timestamp,
+}
+
+/// Counts of what the registry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Subjects.
+    pub subjects: u64,
+    /// Authorities.
+    pub authorities: u64,
+    /// Records, in any status.
+    pub records: u64,
+    /// Journal events.
+    pub events: u64,
+    /// Codes on the exception list.
+    pub code_exceptions: u64,
+}
+
+/// One journal entry as stored: the canonical bytes of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// 0-based index.
+    pub index: u64,
+    /// Canonical event encoding.
+    pub bytes: Vec<u8>,
+}
+
+/// A registry store: the journal and its projections.
+pub trait Store: Send {
+    /// Journals and projects `events` in one transaction, returning one outcome per event in
+    /// order. Duplicates and refusals are not written and do not abort the batch; a
+    /// [`StoreError`] aborts it and leaves the store as it was.
+    fn append(&mut self, events: &[Event]) -> Result<Vec<Outcome>, StoreError>;
+
+    /// The subject with this id.
+    fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError>;
+
+    /// Every authority, ordered by id.
+    fn authorities(&self) -> Result<Vec<Authority>, StoreError>;
+
+    /// The record with this key.
+    fn record(&self, key: &RecordKey) -> Result<Option<StoredRecord>, StoreError>;
+
+    /// The records about a subject, in filing order.
+    fn records_of(&self, id: &SubjectId) -> Result<Vec<StoredRecord>, StoreError>;
+
+    /// The codes on the exception list.
+    fn code_exceptions(&self) -> Result<Vec<String>, StoreError>;
+
+    /// What the registry holds.
+    fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// Up to `limit` journal entries from index `from` on.
+    fn journal(&self, from: u64, limit: usize) -> Result<Vec<JournalEntry>, StoreError>;
+
+    /// Every table and column name the backend keeps, for audits of what is stored.
+    fn schema(&self) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// Column-name fragments that would mean data about a natural person. No store may have a
+/// column whose name contains one; [`conformance::no_personal_data`] enforces it.
+pub const FORBIDDEN_COLUMN_FRAGMENTS: &[&str] = &[
+    "person",
+    "representative",
+    "legal_rep",
+    "id_card",
+    "idcard",
+    "identity_no",
+    "passport",
+    "phone",
+    "mobile",
+    "email",
+    "photo",
+    "face",
+    "birth",
+    "gender",
+    "ethnic",
+    "home_address",
+    "owner_name",
+    "shareholder_name",
+    "contact",
+];

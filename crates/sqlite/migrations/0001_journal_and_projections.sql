@@ -1,0 +1,42 @@
+-- The journal: canonical event encodings, append-only. Everything else is derived from it.
+CREATE TABLE journal (
+    idx         INTEGER PRIMARY KEY,
+    recorded_at TEXT    NOT NULL,
+    type        TEXT    NOT NULL,
+    body        BLOB    NOT NULL
+);
+
+-- Projections: lookups by natural key. Full content lives in the journal body they point to.
+CREATE TABLE authorities (
+    id       INTEGER PRIMARY KEY,
+    code     TEXT    NOT NULL UNIQUE,
+    category TEXT    NOT NULL,
+    event    INTEGER NOT NULL REFERENCES journal(idx) DEFERRABLE INITIALLY DEFERRED
+);
+
+CREATE TABLE subjects (
+    id    INTEGER PRIMARY KEY,
+    code  TEXT    NOT NULL UNIQUE,
+    name  TEXT    NOT NULL,
+    event INTEGER NOT NULL REFERENCES journal(idx) DEFERRABLE INITIALLY DEFERRED
+);
+
+CREATE TABLE records (
+    id            INTEGER PRIMARY KEY,
+    authority     INTEGER NOT NULL REFERENCES authorities(id),
+    decision_no   TEXT    NOT NULL,
+    subject       INTEGER NOT NULL REFERENCES subjects(id),
+    kind          TEXT    NOT NULL,
+    effective     TEXT    NOT NULL,
+    status        TEXT    NOT NULL,
+    filed_event   INTEGER NOT NULL REFERENCES journal(idx) DEFERRABLE INITIALLY DEFERRED,
+    current_event INTEGER NOT NULL REFERENCES journal(idx) DEFERRABLE INITIALLY DEFERRED,
+    last_event    INTEGER NOT NULL REFERENCES journal(idx) DEFERRABLE INITIALLY DEFERRED,
+    UNIQUE (authority, decision_no)
+);
+CREATE INDEX records_by_subject ON records(subject);
+
+CREATE TABLE code_exceptions (
+    code  TEXT    PRIMARY KEY,
+    event INTEGER NOT NULL REFERENCES journal(idx) DEFERRABLE INITIALLY DEFERRED
+);

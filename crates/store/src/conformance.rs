@@ -1,0 +1,409 @@
+//! The conformance suite: what every backend promises, as tests.
+//!
+//! A backend's test file invokes [`conformance_tests!`](crate::conformance_tests) with a function
+//! that makes a fresh, empty store (and a guard that keeps its location alive). Each promise
+//! below becomes one test of that backend.
+
+// The suite runs inside test binaries, where a failed expectation must panic.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use probity_core::{
+    Authority, Date, Event, EventBody, Money, Record, RecordFields, Slug, Subject, SubjectId,
+    SubjectStatus, Timestamp, org_check_char, uscc_check_char,
+};
+
+use crate::{FORBIDDEN_COLUMN_FRAGMENTS, Outcome, RecordStatus, Refusal, Store};
+
+/// Expands to one `#[test]` per promise of the suite, each on a fresh store from `$make`, an
+/// expression of type `fn() -> (Guard, Store)`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        $crate::conformance_tests!(@each $make;
+            empty_store_holds_nothing,
+            subjects_are_idempotent_by_id,
+            authorities_are_idempotent_by_id,
+            records_need_known_subject_and_authority,
+            records_are_idempotent_by_authority_and_decision_number,
+            duplicates_within_one_batch,
+            journal_is_dense_ordered_and_canonical,
+            corrections_and_withdrawals,
+            records_of_a_subject_in_filing_order,
+            code_exceptions,
+            no_personal_data
+        );
+    };
+    (@each $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let (_guard, mut store) = ($make)();
+                $crate::conformance::$name(&mut store);
+            }
+        )*
+    };
+}
+
+/// A valid USCC of an enterprise in Beijing Chaoyang whose organisation code body is `n`.
+pub fn uscc(n: u32) -> SubjectId {
+    let body = format!("{n:08}");
+    let org = org_check_char(body.as_bytes()).unwrap();
+    let first17 = format!("91110105{body}{org}");
+    let check = uscc_check_char(first17.as_bytes()).unwrap();
+    SubjectId::parse(&format!("{first17}{check}")).unwrap()
+}
+
+fn at(second: i64) -> Timestamp {
+    Timestamp::from_second(1_767_225_600 + second).unwrap()
+}
+
+fn date(s: &str) -> Date {
+    s.parse().unwrap()
+}
+
+/// A subject fixture.
+pub fn subject(n: u32) -> Subject {
+    Subject::new(
+        uscc(n),
+        &format!("北京测试{n}科技有限公司"),
+        &[],
+        None,
+        None,
+        SubjectStatus::Active,
+        None,
+    )
+    .unwrap()
+}
+
+/// An authority fixture.
+pub fn authority(id: &str) -> Authority {
+    Authority::new(
+        id,
+        "北京市朝阳区市场监督管理局",
+        "market_regulation",
+        "110105",
+    )
+    .unwrap()
+}
+
+/// A record fixture.
+pub fn record(authority: &str, decision_no: &str, subject: u32) -> Record {
+    Record::new(RecordFields {
+        authority: Slug::parse("authority", authority).unwrap(),
+        decision_no,
+        subject: uscc(subject),
+        kind: Slug::parse("kind", "penalty.minor").unwrap(),
+        decided: date("2025-03-01"),
+        effective: date("2025-03-05"),
+        basis: "Administrative Penalty Law, Art. 28",
+        summary: "failure to publish annual report",
+        amount: Some(Money::parse("5000", "CNY").unwrap()),
+        document_sha256: None,
+    })
+    .unwrap()
+}
+
+fn ev(body: EventBody) -> Event {
+    Event::new(at(0), body)
+}
+
+fn reg_subject(n: u32) -> Event {
+    ev(EventBody::SubjectRegistered {
+        subject: subject(n),
+    })
+}
+
+fn reg_authority(id: &str) -> Event {
+    ev(EventBody::AuthorityRegistered {
+        authority: authority(id),
+    })
+}
+
+fn file(r: Record) -> Event {
+    ev(EventBody::RecordFiled { record: r })
+}
+
+fn appended(o: &Outcome) -> bool {
+    matches!(o, Outcome::Appended { .. })
+}
+
+fn setup(store: &mut dyn Store) {
+    let out = store
+        .append(&[reg_authority("bj-amr"), reg_subject(1), reg_subject(2)])
+        .unwrap();
+    assert!(out.iter().all(appended), "{out:?}");
+}
+
+/// A new store holds nothing.
+pub fn empty_store_holds_nothing(store: &mut dyn Store) {
+    let c = store.counts().unwrap();
+    assert_eq!(
+        (c.subjects, c.records, c.authorities, c.events),
+        (0, 0, 0, 0)
+    );
+    assert!(store.subject(&uscc(1)).unwrap().is_none());
+    assert!(store.journal(0, 10).unwrap().is_empty());
+    assert!(store.authorities().unwrap().is_empty());
+}
+
+/// A subject registered twice with the same details is a duplicate; with other details, a
+/// conflict. Neither is journalled.
+pub fn subjects_are_idempotent_by_id(store: &mut dyn Store) {
+    let out = store.append(&[reg_subject(1)]).unwrap();
+    assert_eq!(out, vec![Outcome::Appended { index: 0 }]);
+    assert_eq!(
+        store.append(&[reg_subject(1)]).unwrap(),
+        vec![Outcome::Duplicate]
+    );
+    let mut changed = subject(1);
+    changed.name = "另一个名字有限公司".into();
+    let out = store
+        .append(&[ev(EventBody::SubjectRegistered { subject: changed })])
+        .unwrap();
+    assert!(
+        matches!(&out[0], Outcome::Refused(Refusal::Conflict(m)) if m.contains(uscc(1).as_str())),
+        "{out:?}"
+    );
+    assert_eq!(store.counts().unwrap().events, 1);
+    let stored = store.subject(&uscc(1)).unwrap().unwrap();
+    assert_eq!(stored.subject, subject(1));
+    assert_eq!(stored.index, 0);
+}
+
+/// Authorities behave like subjects.
+pub fn authorities_are_idempotent_by_id(store: &mut dyn Store) {
+    assert!(appended(
+        &store.append(&[reg_authority("bj-amr")]).unwrap()[0]
+    ));
+    assert_eq!(
+        store.append(&[reg_authority("bj-amr")]).unwrap(),
+        vec![Outcome::Duplicate]
+    );
+    let mut other = authority("bj-amr");
+    other.category = Slug::parse("c", "tax").unwrap();
+    let out = store
+        .append(&[ev(EventBody::AuthorityRegistered { authority: other })])
+        .unwrap();
+    assert!(matches!(&out[0], Outcome::Refused(Refusal::Conflict(_))));
+    assert!(appended(
+        &store.append(&[reg_authority("a-second")]).unwrap()[0]
+    ));
+    let ids: Vec<_> = store
+        .authorities()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id.to_string())
+        .collect();
+    assert_eq!(ids, ["a-second", "bj-amr"]);
+}
+
+/// A record naming an unknown subject or authority is refused, never stored half-linked.
+pub fn records_need_known_subject_and_authority(store: &mut dyn Store) {
+    setup(store);
+    let out = store
+        .append(&[
+            file(record("bj-amr", "A-1", 99)),
+            file(record("nobody", "A-1", 1)),
+            file(record("bj-amr", "A-2", 1)),
+        ])
+        .unwrap();
+    assert_eq!(out[0], Outcome::Refused(Refusal::UnknownSubject(uscc(99))));
+    assert_eq!(
+        out[1],
+        Outcome::Refused(Refusal::UnknownAuthority(
+            Slug::parse("a", "nobody").unwrap()
+        ))
+    );
+    assert_eq!(out[2], Outcome::Appended { index: 3 });
+    assert_eq!(store.counts().unwrap().records, 1);
+    assert!(
+        store
+            .record(&record("bj-amr", "A-1", 99).key())
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Filing is idempotent by authority and decision number.
+pub fn records_are_idempotent_by_authority_and_decision_number(store: &mut dyn Store) {
+    setup(store);
+    assert!(appended(
+        &store.append(&[file(record("bj-amr", "A-1", 1))]).unwrap()[0]
+    ));
+    assert_eq!(
+        store.append(&[file(record("bj-amr", "A-1", 1))]).unwrap(),
+        vec![Outcome::Duplicate]
+    );
+    // Same decision number, different content: a conflict that names the key.
+    let out = store.append(&[file(record("bj-amr", "A-1", 2))]).unwrap();
+    assert!(
+        matches!(&out[0], Outcome::Refused(Refusal::Conflict(m)) if m.contains("A-1")),
+        "{out:?}"
+    );
+    // The same decision number at another authority is another record.
+    store.append(&[reg_authority("bj-tax")]).unwrap();
+    assert!(appended(
+        &store.append(&[file(record("bj-tax", "A-1", 1))]).unwrap()[0]
+    ));
+    let c = store.counts().unwrap();
+    assert_eq!((c.records, c.events), (2, 6));
+}
+
+/// Duplicates inside one batch are caught like duplicates across batches.
+pub fn duplicates_within_one_batch(store: &mut dyn Store) {
+    let out = store
+        .append(&[
+            reg_authority("bj-amr"),
+            reg_subject(1),
+            reg_subject(1),
+            file(record("bj-amr", "A-1", 1)),
+            file(record("bj-amr", "A-1", 1)),
+        ])
+        .unwrap();
+    let kinds: Vec<_> = out.iter().map(appended).collect();
+    assert_eq!(kinds, [true, true, false, true, false]);
+    assert_eq!(out[2], Outcome::Duplicate);
+    assert_eq!(store.counts().unwrap().events, 3);
+}
+
+/// Journal indices are 0, 1, 2, … in append order, and the stored bytes are the canonical
+/// encodings of the events given.
+pub fn journal_is_dense_ordered_and_canonical(store: &mut dyn Store) {
+    let events = vec![
+        reg_authority("bj-amr"),
+        reg_subject(1),
+        file(record("bj-amr", "A-1", 1)),
+    ];
+    let out = store.append(&events).unwrap();
+    let idx: Vec<_> = out
+        .iter()
+        .map(|o| match o {
+            Outcome::Appended { index } => *index,
+            _ => u64::MAX,
+        })
+        .collect();
+    assert_eq!(idx, [0, 1, 2]);
+    let more = store.append(&[reg_subject(2)]).unwrap();
+    assert_eq!(more, vec![Outcome::Appended { index: 3 }]);
+    let all = store.journal(0, 100).unwrap();
+    assert_eq!(all.len(), 4);
+    for (i, (entry, event)) in all
+        .iter()
+        .zip(events.iter().chain([&reg_subject(2)]))
+        .enumerate()
+    {
+        assert_eq!(entry.index, i as u64);
+        assert_eq!(entry.bytes, event.encode());
+    }
+    let page = store.journal(2, 1).unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].index, 2);
+    assert!(store.journal(4, 10).unwrap().is_empty());
+}
+
+/// Corrections change the current content and status; withdrawals change the status; the
+/// original filing stays a duplicate for idempotent re-imports.
+pub fn corrections_and_withdrawals(store: &mut dyn Store) {
+    setup(store);
+    let original = record("bj-amr", "A-1", 1);
+    store.append(&[file(original.clone())]).unwrap();
+    let mut corrected = original.clone();
+    corrected.basis = "Administrative Penalty Law, Art. 30".into();
+    let out = store
+        .append(&[ev(EventBody::RecordCorrected {
+            record: corrected.clone(),
+            reason: "wrong article cited".into(),
+        })])
+        .unwrap();
+    assert_eq!(out, vec![Outcome::Appended { index: 4 }]);
+    let stored = store.record(&original.key()).unwrap().unwrap();
+    assert_eq!(stored.record, corrected);
+    assert_eq!(stored.status, RecordStatus::Corrected);
+    assert_eq!((stored.filed_index, stored.last_index), (3, 4));
+    assert_eq!(
+        store.append(&[file(original.clone())]).unwrap(),
+        vec![Outcome::Duplicate]
+    );
+
+    let withdraw = ev(EventBody::RecordWithdrawn {
+        key: original.key(),
+        reason: "annulled on review".into(),
+    });
+    assert!(appended(
+        &store.append(std::slice::from_ref(&withdraw)).unwrap()[0]
+    ));
+    let stored = store.record(&original.key()).unwrap().unwrap();
+    assert_eq!(stored.status, RecordStatus::Withdrawn);
+    assert_eq!(stored.last_index, 5);
+    // Withdrawing again changes nothing.
+    assert_eq!(store.append(&[withdraw]).unwrap(), vec![Outcome::Duplicate]);
+
+    let ghost = record("bj-amr", "nope", 1);
+    let out = store
+        .append(&[ev(EventBody::RecordCorrected {
+            record: ghost.clone(),
+            reason: "x".into(),
+        })])
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![Outcome::Refused(Refusal::UnknownRecord(ghost.key()))]
+    );
+}
+
+/// Records of a subject come back in filing order, with their status.
+pub fn records_of_a_subject_in_filing_order(store: &mut dyn Store) {
+    setup(store);
+    store
+        .append(&[
+            file(record("bj-amr", "B", 1)),
+            file(record("bj-amr", "A", 2)),
+            file(record("bj-amr", "C", 1)),
+        ])
+        .unwrap();
+    let nos: Vec<_> = store
+        .records_of(&uscc(1))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.record.decision_no)
+        .collect();
+    assert_eq!(nos, ["B", "C"]);
+    assert!(store.records_of(&uscc(3)).unwrap().is_empty());
+}
+
+/// The exception list holds each code once.
+pub fn code_exceptions(store: &mut dyn Store) {
+    let admit = ev(EventBody::CodeExceptionAdmitted {
+        code: "91350100M0001TGQXM".into(),
+        reason: "pilot-era code".into(),
+    });
+    assert!(appended(
+        &store.append(std::slice::from_ref(&admit)).unwrap()[0]
+    ));
+    assert_eq!(store.append(&[admit]).unwrap(), vec![Outcome::Duplicate]);
+    assert_eq!(store.code_exceptions().unwrap(), ["91350100M0001TGQXM"]);
+    assert_eq!(store.counts().unwrap().code_exceptions, 1);
+}
+
+/// No column of any table may hold data about a natural person.
+pub fn no_personal_data(store: &mut dyn Store) {
+    let schema = store.schema().unwrap();
+    assert!(
+        schema.len() > 5,
+        "the schema should list the store's columns: {schema:?}"
+    );
+    for (table, column) in schema {
+        let name = format!("{table}.{column}").to_ascii_lowercase();
+        for bad in FORBIDDEN_COLUMN_FRAGMENTS {
+            assert!(
+                !name.contains(bad),
+                "column `{name}` looks like data about a natural person (`{bad}`)"
+            );
+        }
+    }
+}
