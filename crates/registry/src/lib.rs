@@ -1,1 +1,231 @@
-//! placeholder
+//! The use cases of probity: create and open a registry, import authorities, subjects and
+//! records, admit codes to the exception list, and look things up.
+//!
+//! This crate is the only writer of the journal. It validates everything against the core types
+//! and the adopted rulebook, turns what passes into events, and hands them to a
+//! [`Store`](probity_store::Store) in batches. It knows no storage engine beyond choosing one at
+//! open, and no terminal or HTTP: progress and rejects leave through small traits.
+
+mod import;
+mod input;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use probity_core::{Date, Event, EventBody, SubjectId, Timestamp};
+use probity_rules::{DEFAULT_RULEBOOK, Rulebook, RulebookError};
+use probity_sqlite::SqliteStore;
+use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubject};
+
+pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};
+
+/// The rulebook file inside a registry directory.
+pub const RULEBOOK_FILE: &str = "rulebook.toml";
+
+/// What went wrong in a use case.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The rulebook is invalid.
+    #[error("`{path}`: {source}")]
+    Rulebook {
+        /// Where it was read from.
+        path: String,
+        /// What is wrong.
+        source: RulebookError,
+    },
+    /// A file could not be read or written.
+    #[error("`{path}`: {source}")]
+    Io {
+        /// Which file.
+        path: String,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// Input that cannot be imported at all (not a row problem).
+    #[error("{0}")]
+    Input(String),
+    /// A subject id or code was refused.
+    #[error(transparent)]
+    Id(#[from] probity_core::IdError),
+    /// A request the registry refuses.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Where the registry's time comes from. Tests fix it; the binary uses the system clock.
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+
+    /// Today's date in UTC.
+    fn today(&self) -> Date {
+        jiff::tz::TimeZone::UTC.to_datetime(self.now()).date()
+    }
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock stopped at one instant.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+/// A subject and its records.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The subject.
+    pub subject: StoredSubject,
+    /// Its records in filing order, every status.
+    pub records: Vec<StoredRecord>,
+}
+
+/// An open registry.
+pub struct Registry {
+    store: Box<dyn Store>,
+    rulebook: Rulebook,
+    clock: Box<dyn Clock>,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_rulebook(path: &Path) -> Result<Rulebook, RegistryError> {
+    let text = std::fs::read_to_string(path).map_err(|source| RegistryError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Rulebook::parse(&text).map_err(|source| RegistryError::Rulebook {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+impl Registry {
+    /// Creates a registry in `dir` with the given rulebook text (the shipped default if `None`).
+    pub fn init(dir: &Path, rulebook: Option<&str>) -> Result<Self, RegistryError> {
+        let text = rulebook.unwrap_or(DEFAULT_RULEBOOK);
+        let parsed = Rulebook::parse(text).map_err(|source| RegistryError::Rulebook {
+            path: "rulebook".into(),
+            source,
+        })?;
+        let store = SqliteStore::create(dir)?;
+        let path = dir.join(RULEBOOK_FILE);
+        std::fs::write(&path, text).map_err(|source| RegistryError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        tracing::info!(dir = %dir.display(), rulebook = %parsed.header.id, "created registry");
+        Ok(Self {
+            store: Box::new(store),
+            rulebook: parsed,
+            clock: Box::new(SystemClock),
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Opens the registry in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, RegistryError> {
+        let store = SqliteStore::open(dir)?;
+        let rulebook = read_rulebook(&dir.join(RULEBOOK_FILE))?;
+        Ok(Self {
+            store: Box::new(store),
+            rulebook,
+            clock: Box::new(SystemClock),
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Replaces the clock (for tests and reproducible runs).
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// The registry directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The adopted rulebook.
+    pub fn rulebook(&self) -> &Rulebook {
+        &self.rulebook
+    }
+
+    /// The store, for reads.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// What the registry holds.
+    pub fn counts(&self) -> Result<Counts, RegistryError> {
+        Ok(self.store.counts()?)
+    }
+
+    /// The codes on the exception list, as a set.
+    fn exceptions(&self) -> Result<HashSet<String>, RegistryError> {
+        Ok(self.store.code_exceptions()?.into_iter().collect())
+    }
+
+    /// Parses a subject id, admitting codes on the exception list.
+    pub fn parse_id(&self, input: &str) -> Result<SubjectId, RegistryError> {
+        let exceptions = self.exceptions()?;
+        Ok(SubjectId::parse_excepted(input, |c| {
+            exceptions.contains(c)
+        })?)
+    }
+
+    /// Admits a well-formed code that fails its checksum to the exception list, as a journal
+    /// event. Returns false if it was already on the list.
+    pub fn admit_code_exception(
+        &mut self,
+        code: &str,
+        reason: &str,
+    ) -> Result<bool, RegistryError> {
+        let code = SubjectId::exception_candidate(code)?;
+        let reason = probity_core::check_text("reason", reason, probity_core::limits::BASIS)
+            .map_err(|e| RegistryError::Refused(e.to_string()))?;
+        let event = Event::new(
+            self.clock.now(),
+            EventBody::CodeExceptionAdmitted { code, reason },
+        );
+        match self.store.append(&[event])?.as_slice() {
+            [Outcome::Appended { .. }] => Ok(true),
+            [Outcome::Duplicate] => Ok(false),
+            [Outcome::Refused(r)] => Err(RegistryError::Refused(r.to_string())),
+            other => Err(RegistryError::Refused(format!(
+                "unexpected store answer {other:?}"
+            ))),
+        }
+    }
+
+    /// A subject and its records, or `None` if the registry does not hold it.
+    pub fn profile(&self, id: &SubjectId) -> Result<Option<Profile>, RegistryError> {
+        let Some(subject) = self.store.subject(id)? else {
+            return Ok(None);
+        };
+        let records = self.store.records_of(id)?;
+        Ok(Some(Profile { subject, records }))
+    }
+}

@@ -1,0 +1,239 @@
+//! Bulk import: streams a file of authorities, subjects or records into the registry.
+//!
+//! One thread reads and validates rows while the calling thread writes the previous batch, so
+//! parsing and storage overlap. Each batch is one store transaction: a process killed at any
+//! moment leaves whole batches only, and because filing is idempotent by natural key, running
+//! the same import again completes the registry exactly. Memory is bounded by the batch size and
+//! the channel depth, whatever the file size. Every rejected row goes to [`Rejects`] with its
+//! line number and the reason; the rest import.
+
+use std::io::Read;
+use std::sync::mpsc;
+
+use probity_store::Outcome;
+use serde::Serialize;
+
+use crate::input::{self, Context, Parsed};
+use crate::{Registry, RegistryError};
+
+/// What a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Table {
+    /// Authorities.
+    Authorities,
+    /// Subjects.
+    Subjects,
+    /// Records.
+    Records,
+}
+
+impl Table {
+    /// Plural name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Authorities => "authorities",
+            Self::Subjects => "subjects",
+            Self::Records => "records",
+        }
+    }
+
+    pub(crate) fn singular(self) -> &'static str {
+        match self {
+            Self::Authorities => "authority",
+            Self::Subjects => "subject",
+            Self::Records => "record",
+        }
+    }
+}
+
+/// File format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl Format {
+    /// The format a file name implies: `.csv`, or `.jsonl`/`.ndjson`.
+    pub fn from_path(path: &std::path::Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(Self::Csv),
+            "jsonl" | "ndjson" => Some(Self::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// How to import.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    /// Rows per transaction.
+    pub batch_size: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self { batch_size: 10_000 }
+    }
+}
+
+/// Receives progress as batches are stored.
+pub trait Progress: Sync {
+    /// `bytes` more of the input and `rows` more rows are done.
+    fn advance(&self, bytes: u64, rows: u64);
+}
+
+impl Progress for () {
+    fn advance(&self, _: u64, _: u64) {}
+}
+
+/// A rejected row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    /// Line number in the input (1-based; for CSV, the header is line 1).
+    pub line: u64,
+    /// Why.
+    pub reason: String,
+    /// The row as it came.
+    pub row: String,
+}
+
+/// Receives rejected rows.
+pub trait Rejects {
+    /// Takes one rejected row.
+    fn reject(&mut self, rejected: Rejected) -> std::io::Result<()>;
+}
+
+impl Rejects for Vec<Rejected> {
+    fn reject(&mut self, rejected: Rejected) -> std::io::Result<()> {
+        self.push(rejected);
+        Ok(())
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct ImportReport {
+    /// Rows read.
+    pub rows: u64,
+    /// Rows journalled.
+    pub accepted: u64,
+    /// Rows already in the registry with the same content.
+    pub duplicate: u64,
+    /// Rows rejected.
+    pub rejected: u64,
+    /// Transactions committed.
+    pub batches: u64,
+}
+
+/// How many batches may wait between the reader and the writer.
+const CHANNEL_DEPTH: usize = 2;
+
+impl Registry {
+    /// Imports `input` as `table` in `format`.
+    pub fn import(
+        &mut self,
+        table: Table,
+        format: Format,
+        input: impl Read + Send,
+        options: ImportOptions,
+        progress: &dyn Progress,
+        rejects: &mut dyn Rejects,
+    ) -> Result<ImportReport, RegistryError> {
+        let authorities = self
+            .store
+            .authorities()?
+            .into_iter()
+            .map(|a| (a.id.to_string(), a.category))
+            .collect();
+        let exceptions = self.exceptions()?;
+        let Self {
+            store,
+            rulebook,
+            clock,
+            ..
+        } = self;
+        let ctx = Context {
+            rulebook,
+            authorities,
+            exceptions,
+            today: clock.today(),
+            clock: clock.as_ref(),
+        };
+        let batch_size = options.batch_size.clamp(1, 1_000_000);
+        let mut report = ImportReport::default();
+
+        std::thread::scope(|scope| -> Result<ImportReport, RegistryError> {
+            let (tx, rx) = mpsc::sync_channel::<(Vec<Parsed>, u64)>(CHANNEL_DEPTH);
+            let reader = scope.spawn(|| {
+                input::read_rows(
+                    table,
+                    format,
+                    input,
+                    &ctx,
+                    batch_size,
+                    move |batch, bytes| tx.send((batch, bytes)).is_ok(),
+                )
+            });
+            let mut write = || -> Result<(), RegistryError> {
+                for (batch, bytes) in rx.iter() {
+                    let events: Vec<_> = batch
+                        .iter()
+                        .filter_map(|p| p.result.as_ref().ok().cloned())
+                        .collect();
+                    let mut outcomes = store.append(&events)?.into_iter();
+                    report.batches += 1;
+                    let rows = batch.len() as u64;
+                    for parsed in batch {
+                        report.rows += 1;
+                        let reason = match parsed.result {
+                            Err(reason) => reason,
+                            Ok(_) => match outcomes.next() {
+                                Some(Outcome::Appended { .. }) => {
+                                    report.accepted += 1;
+                                    continue;
+                                }
+                                Some(Outcome::Duplicate) => {
+                                    report.duplicate += 1;
+                                    continue;
+                                }
+                                Some(Outcome::Refused(r)) => r.to_string(),
+                                None => {
+                                    return Err(RegistryError::Refused(
+                                        "the store answered fewer outcomes than events".into(),
+                                    ));
+                                }
+                            },
+                        };
+                        report.rejected += 1;
+                        rejects
+                            .reject(Rejected {
+                                line: parsed.line,
+                                reason,
+                                row: parsed.raw.render(),
+                            })
+                            .map_err(|source| RegistryError::Io {
+                                path: "rejects".into(),
+                                source,
+                            })?;
+                    }
+                    progress.advance(bytes, rows);
+                }
+                Ok(())
+            };
+            let written = write();
+            // If writing failed, the receiver is gone and the reader stops at its next send.
+            drop(rx);
+            let read = reader
+                .join()
+                .map_err(|_| RegistryError::Input("the reader thread panicked".into()))?;
+            written?;
+            read?;
+            Ok(report)
+        })
+    }
+}

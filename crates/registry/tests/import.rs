@@ -1,0 +1,385 @@
+//! Bulk import end to end: generated data, dirty rows, idempotency and bad input.
+
+use std::io::Cursor;
+
+use probity_core::{Date, Timestamp};
+use probity_registry::{
+    FixedClock, Format, ImportOptions, ImportReport, Registry, Rejected, Table,
+};
+use probity_rules::{DEFAULT_RULEBOOK, Rulebook};
+use probity_synth::{Config, Outputs, Summary, generate};
+
+struct Files {
+    authorities: Vec<u8>,
+    subjects: Vec<u8>,
+    records: Vec<u8>,
+    summary: Summary,
+}
+
+fn files(enterprises: u64, records: u64, dirty: f64) -> Files {
+    let book = Rulebook::parse(DEFAULT_RULEBOOK).unwrap();
+    let cfg = Config {
+        enterprises,
+        records,
+        seed: 11,
+        dirty,
+        as_of: Date::constant(2026, 11, 1),
+    };
+    let (mut a, mut s, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    let summary = generate(
+        &cfg,
+        &book,
+        Outputs {
+            authorities: &mut a,
+            subjects: &mut s,
+            records: &mut r,
+        },
+    )
+    .unwrap();
+    Files {
+        authorities: a,
+        subjects: s,
+        records: r,
+        summary,
+    }
+}
+
+fn registry() -> (tempfile::TempDir, Registry) {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::init(&dir.path().join("reg"), None).unwrap();
+    let now: Timestamp = "2026-11-29T12:00:00Z".parse().unwrap();
+    (dir, reg.with_clock(FixedClock(now)))
+}
+
+fn import(
+    reg: &mut Registry,
+    table: Table,
+    format: Format,
+    bytes: &[u8],
+) -> (ImportReport, Vec<Rejected>) {
+    let mut rejects = Vec::new();
+    let opts = ImportOptions { batch_size: 700 };
+    let report = reg
+        .import(
+            table,
+            format,
+            Cursor::new(bytes.to_vec()),
+            opts,
+            &(),
+            &mut rejects,
+        )
+        .unwrap();
+    assert_eq!(
+        report.rows,
+        report.accepted + report.duplicate + report.rejected
+    );
+    assert_eq!(report.rejected as usize, rejects.len());
+    (report, rejects)
+}
+
+fn import_all(reg: &mut Registry, f: &Files) -> [(ImportReport, Vec<Rejected>); 3] {
+    [
+        import(reg, Table::Authorities, Format::Csv, &f.authorities),
+        import(reg, Table::Subjects, Format::Csv, &f.subjects),
+        import(reg, Table::Records, Format::Jsonl, &f.records),
+    ]
+}
+
+#[test]
+fn clean_generated_data_imports_completely() {
+    let f = files(800, 3000, 0.0);
+    let (_dir, mut reg) = registry();
+    let [a, s, r] = import_all(&mut reg, &f);
+    assert_eq!((a.0.accepted, a.0.rejected), (12, 0));
+    assert_eq!((s.0.accepted, s.0.rejected), (800, 0), "{:?}", s.1.first());
+    assert_eq!((r.0.accepted, r.0.rejected), (3000, 0), "{:?}", r.1.first());
+    let c = reg.counts().unwrap();
+    assert_eq!(
+        (c.authorities, c.subjects, c.records, c.events),
+        (12, 800, 3000, 3812)
+    );
+}
+
+#[test]
+fn dirty_rows_are_rejected_exactly_with_line_and_reason_and_the_rest_import() {
+    let f = files(1000, 4000, 0.08);
+    assert!(
+        f.summary.subjects_dirty > 40 && f.summary.records_dirty > 200,
+        "{:?}",
+        f.summary
+    );
+    let (_dir, mut reg) = registry();
+    let [_, (s, s_rej), (r, r_rej)] = import_all(&mut reg, &f);
+    assert_eq!(
+        (s.accepted, s.rejected),
+        (f.summary.subjects, f.summary.subjects_dirty)
+    );
+    assert_eq!(
+        (r.accepted, r.rejected),
+        (f.summary.records, f.summary.records_dirty)
+    );
+
+    // Line numbers point at the rows: CSV counts the header as line 1.
+    let subject_lines: Vec<&str> = std::str::from_utf8(&f.subjects).unwrap().lines().collect();
+    for rej in &s_rej {
+        let line = subject_lines[rej.line as usize - 1];
+        assert_eq!(line, rej.row, "line {}", rej.line);
+    }
+    let record_lines: Vec<&str> = std::str::from_utf8(&f.records).unwrap().lines().collect();
+    for rej in &r_rej {
+        assert_eq!(record_lines[rej.line as usize - 1], rej.row);
+        assert!(!rej.reason.is_empty());
+    }
+    // Every kind of damage the generator makes is named.
+    let reasons: String = s_rej
+        .iter()
+        .chain(&r_rej)
+        .map(|r| format!("{}\n", r.reason))
+        .collect();
+    for needle in [
+        "individually owned business",
+        "fails the unified social credit code check",
+        "name is empty",
+        "is not a date",
+        "is not in rulebook `cn-default`",
+        "basis is empty",
+        "unknown authority `unknown-bureau`",
+        "before the decision date",
+        "amount `12,5`",
+    ] {
+        assert!(
+            reasons.contains(needle),
+            "no reject says `{needle}`:\n{reasons}"
+        );
+    }
+}
+
+#[test]
+fn importing_the_same_files_twice_adds_nothing() {
+    let f = files(500, 2000, 0.05);
+    let (_dir, mut reg) = registry();
+    let first = import_all(&mut reg, &f);
+    let before = reg.counts().unwrap();
+    let second = import_all(&mut reg, &f);
+    assert_eq!(reg.counts().unwrap(), before);
+    for (one, two) in first.iter().zip(&second) {
+        assert_eq!(two.0.accepted, 0);
+        assert_eq!(two.0.duplicate, one.0.accepted + one.0.duplicate);
+        assert_eq!(two.0.rejected, one.0.rejected);
+    }
+}
+
+#[test]
+fn records_arrive_in_csv_as_well() {
+    let f = files(200, 500, 0.0);
+    let (_dir, mut reg) = registry();
+    import(&mut reg, Table::Authorities, Format::Csv, &f.authorities);
+    import(&mut reg, Table::Subjects, Format::Csv, &f.subjects);
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let cols = [
+        "authority",
+        "decision_no",
+        "subject",
+        "kind",
+        "decided",
+        "effective",
+        "basis",
+        "summary",
+        "amount",
+        "currency",
+        "document_sha256",
+    ];
+    csv.write_record(cols).unwrap();
+    for line in std::str::from_utf8(&f.records).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        csv.write_record(cols.map(|c| v[c].as_str().unwrap_or("").to_owned()))
+            .unwrap();
+    }
+    let bytes = csv.into_inner().unwrap();
+    let (r, _) = import(&mut reg, Table::Records, Format::Csv, &bytes);
+    assert_eq!(r.accepted, 500);
+    // And the same records from JSONL are duplicates, not new records.
+    let (j, _) = import(&mut reg, Table::Records, Format::Jsonl, &f.records);
+    assert_eq!((j.accepted, j.duplicate), (0, 500));
+}
+
+const AUTH: &str = "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\nbj-court,北京市朝阳区人民法院,court,110105\n";
+const SUBJ: &str = "id,name\n91110000600037341L,北京测试科技有限公司\n";
+
+fn small() -> (tempfile::TempDir, Registry) {
+    let (dir, mut reg) = registry();
+    import(&mut reg, Table::Authorities, Format::Csv, AUTH.as_bytes());
+    import(&mut reg, Table::Subjects, Format::Csv, SUBJ.as_bytes());
+    (dir, reg)
+}
+
+fn record_line(kind: &str, authority: &str, subject: &str, extra: &str) -> String {
+    format!(
+        r#"{{"authority":"{authority}","decision_no":"N-{kind}-{authority}","subject":"{subject}","kind":"{kind}","decided":"2025-01-02","effective":"2025-01-03","basis":"Art. 1"{extra}}}"#
+    )
+}
+
+#[test]
+fn bad_records_get_reasons_that_name_the_problem() {
+    let (_dir, mut reg) = small();
+    let ok = "91110000600037341L";
+    let lines = [
+        (record_line("penalty.minor", "bj-amr", ok, ""), None),
+        (
+            record_line("court.dishonest_debtor", "bj-amr", ok, ""),
+            Some(
+                "authority `bj-amr` (market_regulation) may not file `court.dishonest_debtor`; the rulebook allows court",
+            ),
+        ),
+        (
+            record_line(
+                "court.dishonest_debtor",
+                "bj-court",
+                "91110105MA01234567",
+                "",
+            ),
+            Some("subject: `91110105MA01234567`"),
+        ),
+        (
+            record_line("penalty.serious", "bj-amr", "5493001KJTIIGC8Y1R12", ""),
+            Some("unknown subject `5493001KJTIIGC8Y1R12`"),
+        ),
+        (
+            record_line(
+                "penalty.moderate",
+                "bj-amr",
+                ok,
+                r#","representative":"张三""#,
+            ),
+            Some("unknown field `representative`"),
+        ),
+        (
+            record_line("penalty.serious", "bj-amr", ok, r#","amount":5000"#),
+            Some("an amount needs a currency"),
+        ),
+        (
+            record_line(
+                "award.quality",
+                "bj-amr",
+                ok,
+                r#","amount":5000.5,"currency":"CNY""#,
+            ),
+            None,
+        ),
+        ("{not json".to_owned(), Some("not a valid record object")),
+        (
+            record_line("penalty.minor", "bj-amr", ok, "").replace("2025-01-02", "2099-01-02"),
+            Some("decided: 2099-01-02 is in the future"),
+        ),
+    ];
+    let mut text = lines
+        .iter()
+        .map(|(l, _)| l.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into_bytes();
+    text.extend_from_slice(b"\n\xff\xfe{}\n\n");
+    let (r, rej) = import(&mut reg, Table::Records, Format::Jsonl, &text);
+    assert_eq!((r.accepted, r.rejected), (2, 8));
+    for (i, (_, want)) in lines.iter().enumerate() {
+        let got = rej.iter().find(|x| x.line == i as u64 + 1);
+        match (want, got) {
+            (None, None) => {}
+            (Some(w), Some(g)) => assert!(
+                g.reason.contains(w),
+                "line {}: `{}` lacks `{w}`",
+                i + 1,
+                g.reason
+            ),
+            _ => panic!("line {}: expected {want:?}, got {got:?}", i + 1),
+        }
+    }
+    let utf8 = rej.iter().find(|x| x.line == 10).unwrap();
+    assert!(utf8.reason.contains("not valid UTF-8"), "{}", utf8.reason);
+}
+
+#[test]
+fn over_long_lines_are_rejected_without_holding_them() {
+    let (_dir, mut reg) = small();
+    let mut text = record_line("penalty.minor", "bj-amr", "91110000600037341L", "").into_bytes();
+    text.push(b'\n');
+    text.extend(std::iter::repeat_n(b'x', 3 << 20));
+    text.push(b'\n');
+    text.extend(record_line("penalty.serious", "bj-amr", "91110000600037341L", "").into_bytes());
+    let (r, rej) = import(&mut reg, Table::Records, Format::Jsonl, &text);
+    assert_eq!((r.accepted, r.rejected), (2, 1));
+    assert_eq!(rej[0].line, 2);
+    assert!(rej[0].reason.contains("longer than"));
+    assert!(rej[0].row.len() <= 200);
+}
+
+#[test]
+fn unknown_or_missing_csv_columns_stop_before_any_row() {
+    let (_dir, mut reg) = registry();
+    let mut rejects = Vec::new();
+    let bad = "id,name,legal_representative\n91110000600037341L,x,张三\n";
+    let err = reg
+        .import(
+            Table::Subjects,
+            Format::Csv,
+            Cursor::new(bad),
+            ImportOptions::default(),
+            &(),
+            &mut rejects,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown column `legal_representative`"),
+        "{err}"
+    );
+    let err = reg
+        .import(
+            Table::Subjects,
+            Format::Csv,
+            Cursor::new("name\nx\n"),
+            ImportOptions::default(),
+            &(),
+            &mut rejects,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("required column `id`"), "{err}");
+    assert_eq!(reg.counts().unwrap().subjects, 0);
+}
+
+#[test]
+fn the_exception_list_admits_a_pilot_code_and_records_it_as_an_event() {
+    let (_dir, mut reg) = registry();
+    let csv = "id,name\n91350100M0001TGQXM,福建试点企业有限公司\n";
+    let (r, rej) = import(&mut reg, Table::Subjects, Format::Csv, csv.as_bytes());
+    assert_eq!(r.rejected, 1);
+    assert!(rej[0].reason.contains("fails the"), "{}", rej[0].reason);
+    assert!(
+        reg.admit_code_exception(
+            "91350100m0001tgqxm",
+            "issued in the 2015 pilot; verified with the registration authority"
+        )
+        .unwrap()
+    );
+    assert!(
+        !reg.admit_code_exception("91350100M0001TGQXM", "again")
+            .unwrap()
+    );
+    let err = reg
+        .admit_code_exception("91110000600037341L", "valid anyway")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("needs no exception"), "{err}");
+    assert!(reg.admit_code_exception("92110000600037341L", "x").is_err());
+    let (r, _) = import(&mut reg, Table::Subjects, Format::Csv, csv.as_bytes());
+    assert_eq!(r.accepted, 1);
+    let events: Vec<String> = reg
+        .store()
+        .journal(0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| String::from_utf8(e.bytes).unwrap())
+        .collect();
+    assert!(events[0].contains("code_exception_admitted") && events[0].contains("2015 pilot"));
+}
