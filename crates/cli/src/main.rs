@@ -1,1 +1,235 @@
-fn main() {}
+//! The `probity` command: create a registry, generate and import data, look things up, run the
+//! demo and the benchmarks. This is glue: every use case lives in `probity-registry`.
+
+/// Like `println!`, but returns an error instead of panicking when stdout is closed.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
+mod bench;
+mod commands;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit statuses, documented in `--help` and the README.
+pub mod exit {
+    /// Success; for an import, every row was accepted or already present.
+    pub const OK: u8 = 0;
+    /// The command failed; nothing was half-written.
+    pub const FAILURE: u8 = 1;
+    /// The command line was wrong.
+    pub const USAGE: u8 = 2;
+    /// An import finished, but some rows were rejected (see the rejects file).
+    pub const REJECTED_ROWS: u8 = 3;
+    /// The registry does not hold what was asked for.
+    pub const NOT_FOUND: u8 = 4;
+}
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0  success; for an import, every row was accepted or already present
+  1  failure; nothing was half-written
+  2  the command line was wrong
+  3  an import finished but some rows were rejected (see the rejects file)
+  4  the registry does not hold the subject asked for
+
+Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=probity=debug) or pass -v for more.";
+
+/// probity: an open registry of the credit records of legal entities.
+///
+/// Authorities file formal decisions about companies; probity keeps them, rates each company by
+/// a published rulebook and answers whether it may take part in a measure, and why.
+#[derive(Debug, Parser)]
+#[command(name = "probity", version, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// The registry directory.
+    #[arg(
+        long,
+        global = true,
+        env = "PROBITY_DATA",
+        default_value = "./probity-data"
+    )]
+    data: PathBuf,
+
+    /// More log output on stderr (-v: info, -vv: debug, -vvv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create an empty registry in --data.
+    Init {
+        /// Rulebook to adopt (TOML); the shipped `rulebooks/default.toml` if omitted.
+        #[arg(long)]
+        rulebook: Option<PathBuf>,
+    },
+    /// Write synthetic authorities.csv, subjects.csv and records.jsonl for demos and tests.
+    ///
+    /// The same seed and --as-of date give byte-identical files.
+    Generate(GenerateArgs),
+    /// Import a file of authorities, subjects or records.
+    ///
+    /// Rows are checked and stored in atomic batches; importing the same file again adds
+    /// nothing. Rejected rows go to the rejects file with their line numbers and reasons, and
+    /// the rest import. Exit status 3 means some rows were rejected.
+    Import(ImportArgs),
+    /// Show a subject and its records.
+    Show {
+        /// The subject's USCC or LEI.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Count what the registry holds.
+    Stats {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the exception list of genuine codes that fail their checksum.
+    #[command(subcommand)]
+    Exception(ExceptionCommand),
+    /// Make a fresh demo registry from generated data.
+    Demo(DemoArgs),
+    /// Measure probity against a baseline in one run.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ExceptionCommand {
+    /// Admit a well-formed code that fails its checksum (e.g. an early pilot-era USCC).
+    Add {
+        /// The code.
+        code: String,
+        /// Why it is genuine (recorded in the journal).
+        #[arg(long)]
+        reason: String,
+    },
+    /// List the codes on the exception list.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct GenerateArgs {
+    /// Number of legal entities.
+    #[arg(long, default_value_t = 10_000)]
+    enterprises: u64,
+    /// Number of records.
+    #[arg(long, default_value_t = 30_000)]
+    records: u64,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Share of extra bad rows to mix in, from 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    dirty: f64,
+    /// Records are dated in the six years before this date (default: today).
+    #[arg(long)]
+    as_of: Option<jiff::civil::Date>,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TableArg {
+    Authorities,
+    Subjects,
+    Records,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// What the file holds.
+    table: TableArg,
+    /// The file (`-` for standard input).
+    file: PathBuf,
+    /// File format; taken from the extension (.csv, .jsonl, .ndjson) if omitted.
+    #[arg(long)]
+    format: Option<FormatArg>,
+    /// Where rejected rows go, one JSON object per line (default: FILE.rejects.jsonl).
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+    /// Rows per atomic batch.
+    #[arg(long, default_value_t = 10_000)]
+    batch_size: usize,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// Number of legal entities.
+    #[arg(long, default_value_t = 10_000)]
+    enterprises: u64,
+    /// Number of records.
+    #[arg(long, default_value_t = 30_000)]
+    records: u64,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "probity=info,warn",
+        2 => "probity=debug,info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    match commands::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            // The reader of our output went away (e.g. `| head`); that is not a failure.
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}

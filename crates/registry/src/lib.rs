@@ -145,6 +145,11 @@ impl Registry {
         })
     }
 
+    /// Whether `dir` holds a registry.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(probity_sqlite::DB_FILE).exists()
+    }
+
     /// Opens the registry in `dir`.
     pub fn open(dir: &Path) -> Result<Self, RegistryError> {
         let store = SqliteStore::open(dir)?;

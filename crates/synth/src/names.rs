@@ -145,39 +145,80 @@ pub fn kind_weight(kind: &str) -> u32 {
     }
 }
 
+/// Legal bases and summaries of penalties by the filing authority's category.
+fn penalty_texts(category: &str) -> (&'static [&'static str], &'static [&'static str]) {
+    match category {
+        "tax" => (
+            &[
+                "《中华人民共和国税收征收管理法》第六十二条",
+                "《中华人民共和国税收征收管理法》第六十四条",
+                "《中华人民共和国发票管理办法》第三十五条",
+            ],
+            &["逾期未申报纳税", "未按规定开具发票", "未按规定保管账簿"],
+        ),
+        "environment" => (
+            &[
+                "《中华人民共和国大气污染防治法》第九十九条",
+                "《中华人民共和国水污染防治法》第八十三条",
+                "《中华人民共和国固体废物污染环境防治法》第一百零二条",
+            ],
+            &[
+                "超标排放大气污染物",
+                "未依法取得排污许可证排放水污染物",
+                "未按规定贮存危险废物",
+            ],
+        ),
+        "customs" => (
+            &[
+                "《中华人民共和国海关行政处罚实施条例》第十五条",
+                "《中华人民共和国海关法》第八十六条",
+            ],
+            &["申报不实", "未按规定办理进口货物报关手续"],
+        ),
+        "labour_inspection" => (
+            &[
+                "《劳动保障监察条例》第二十六条",
+                "《中华人民共和国劳动合同法》第八十五条",
+            ],
+            &["拖欠劳动报酬", "未依法签订书面劳动合同"],
+        ),
+        _ => (
+            &[
+                "《中华人民共和国产品质量法》第四十九条",
+                "《中华人民共和国广告法》第五十五条",
+                "《中华人民共和国食品安全法》第一百二十四条",
+                "《中华人民共和国价格法》第四十二条",
+            ],
+            &[
+                "销售不合格产品",
+                "发布虚假广告",
+                "经营超过保质期的食品",
+                "未按规定明码标价",
+            ],
+        ),
+    }
+}
+
 /// A legal basis, a summary and an amount (yuan, as text) for a decision of `kind`.
 pub fn decision(
     rng: &mut SplitMix64,
     kind: &str,
+    category: &str,
     rulebook: &Rulebook,
 ) -> (String, String, Option<String>) {
     let (bases, summaries, range): (&[&str], &[&str], Option<(u64, u64)>) = match kind {
-        "penalty.minor" | "penalty.moderate" | "penalty.serious" => (
-            &[
-                "《中华人民共和国行政处罚法》第二十八条",
-                "《中华人民共和国产品质量法》第四十九条",
-                "《中华人民共和国广告法》第五十五条",
-                "《中华人民共和国食品安全法》第一百二十四条",
-                "《中华人民共和国税收征收管理法》第六十二条",
-                "《中华人民共和国大气污染防治法》第九十九条",
-                "《中华人民共和国海关行政处罚实施条例》第十五条",
-                "《劳动保障监察条例》第二十六条",
-            ],
-            &[
-                "发布虚假广告",
-                "销售不合格产品",
-                "逾期未申报纳税",
-                "超标排放大气污染物",
-                "申报不实",
-                "拖欠劳动报酬",
-                "未按规定标明价格",
-            ],
-            Some(match kind {
-                "penalty.minor" => (500, 10_000),
-                "penalty.moderate" => (10_000, 200_000),
-                _ => (200_000, 5_000_000),
-            }),
-        ),
+        "penalty.minor" | "penalty.moderate" | "penalty.serious" => {
+            let (bases, summaries) = penalty_texts(category);
+            (
+                bases,
+                summaries,
+                Some(match kind {
+                    "penalty.minor" => (500, 10_000),
+                    "penalty.moderate" => (10_000, 200_000),
+                    _ => (200_000, 5_000_000),
+                }),
+            )
+        }
         "court.dishonest_debtor" => (
             &["《最高人民法院关于公布失信被执行人名单信息的若干规定》第一条"],
             &[

@@ -1,0 +1,266 @@
+//! `probity bench`: measurements of probity against a baseline, side by side in one run.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use probity_registry::{Registry, Table};
+use probity_rules::Rulebook;
+use probity_synth::Config;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::commands::{import_file, write_generated};
+use crate::exit;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Import generated records through probity's full path, then through a naive rusqlite
+    /// baseline (one prepared INSERT per row in one transaction, no validation, no journal),
+    /// and compare records/s and probity's peak memory.
+    Import {
+        /// Records to import.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        /// Subjects they are about.
+        #[arg(long, default_value_t = 100_000)]
+        enterprises: u64,
+        /// Working directory (a temporary one if omitted; kept only if given).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Peak resident set size of this process in bytes, from /proc.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets the peak RSS counter so the next reading covers only what follows (Linux ≥ 4.0).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<u8> {
+    match cmd {
+        BenchCommand::Import {
+            records,
+            enterprises,
+            dir,
+            json,
+        } => bench_import(records, enterprises, dir, json),
+    }
+}
+
+#[derive(Deserialize)]
+struct BaselineRow {
+    authority: String,
+    decision_no: String,
+    subject: String,
+    kind: String,
+    decided: String,
+    effective: String,
+    basis: String,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    amount: Option<String>,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    document_sha256: Option<String>,
+}
+
+/// The naive baseline: plain rusqlite with default settings, one prepared INSERT per row inside
+/// one transaction, into one table keyed by (authority, decision_no) with an index on subject.
+fn baseline(records: &Path, db: &Path) -> anyhow::Result<u64> {
+    let mut conn = rusqlite::Connection::open(db)?;
+    conn.execute_batch(
+        "CREATE TABLE records (
+            authority TEXT NOT NULL, decision_no TEXT NOT NULL, subject TEXT NOT NULL,
+            kind TEXT NOT NULL, decided TEXT NOT NULL, effective TEXT NOT NULL, basis TEXT NOT NULL,
+            summary TEXT, amount TEXT, currency TEXT, document_sha256 TEXT,
+            PRIMARY KEY (authority, decision_no));
+         CREATE INDEX records_subject ON records(subject);",
+    )?;
+    let tx = conn.transaction()?;
+    let mut n = 0;
+    {
+        let mut stmt = tx
+            .prepare("INSERT INTO records VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?;
+        for line in BufReader::with_capacity(1 << 20, std::fs::File::open(records)?).lines() {
+            let r: BaselineRow = serde_json::from_str(&line?)?;
+            stmt.execute(rusqlite::params![
+                r.authority,
+                r.decision_no,
+                r.subject,
+                r.kind,
+                r.decided,
+                r.effective,
+                r.basis,
+                r.summary,
+                r.amount,
+                r.currency,
+                r.document_sha256
+            ])?;
+            n += 1;
+        }
+    }
+    tx.commit()?;
+    Ok(n)
+}
+
+fn bench_import(
+    records: u64,
+    enterprises: u64,
+    dir: Option<PathBuf>,
+    as_json: bool,
+) -> anyhow::Result<u8> {
+    let temp;
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            temp = TempDir::new()?;
+            temp.0.clone()
+        }
+    };
+    let input = dir.join("input");
+    let today = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date();
+    let cfg = Config {
+        enterprises,
+        records,
+        seed: 42,
+        dirty: 0.0,
+        as_of: today,
+    };
+    eprintln!(
+        "generating {enterprises} subjects and {records} records in {}…",
+        input.display()
+    );
+    let t = Instant::now();
+    write_generated(
+        &input,
+        &cfg,
+        &Rulebook::parse(probity_rules::DEFAULT_RULEBOOK)?,
+    )?;
+    let generated = t.elapsed().as_secs_f64();
+    let file_bytes = std::fs::metadata(input.join("records.jsonl"))?.len();
+
+    let reg_dir = dir.join("probity");
+    if reg_dir.exists() {
+        std::fs::remove_dir_all(&reg_dir)?;
+    }
+    let mut reg = Registry::init(&reg_dir, None)?;
+    import_file(
+        &mut reg,
+        Table::Authorities,
+        &input.join("authorities.csv"),
+        None,
+        None,
+        10_000,
+    )?;
+    let t = Instant::now();
+    import_file(
+        &mut reg,
+        Table::Subjects,
+        &input.join("subjects.csv"),
+        None,
+        None,
+        10_000,
+    )?;
+    let subjects_secs = t.elapsed().as_secs_f64();
+
+    eprintln!("probity: importing records through the full path…");
+    reset_peak_rss();
+    let t = Instant::now();
+    let (report, _) = import_file(
+        &mut reg,
+        Table::Records,
+        &input.join("records.jsonl"),
+        None,
+        None,
+        10_000,
+    )?;
+    let probity_secs = t.elapsed().as_secs_f64();
+    let probity_peak = peak_rss();
+    anyhow::ensure!(
+        report.accepted == records,
+        "probity accepted {} of {records} records",
+        report.accepted
+    );
+    drop(reg);
+
+    eprintln!("baseline: importing the same file with naive rusqlite…");
+    let base_db = dir.join("baseline.sqlite");
+    let _ = std::fs::remove_file(&base_db);
+    let t = Instant::now();
+    let n = baseline(&input.join("records.jsonl"), &base_db).context("baseline import failed")?;
+    let baseline_secs = t.elapsed().as_secs_f64();
+    anyhow::ensure!(n == records, "baseline stored {n} of {records} records");
+
+    let probity_rate = records as f64 / probity_secs;
+    let baseline_rate = records as f64 / baseline_secs;
+    let ratio = probity_rate / baseline_rate;
+    let peak_mb = probity_peak.map(|b| b as f64 / 1e6);
+    if as_json {
+        outln!(
+            "{}",
+            json!({
+                "records": records, "subjects": enterprises, "file_bytes": file_bytes,
+                "generate_seconds": generated, "subjects_seconds": subjects_secs,
+                "probity": {"seconds": probity_secs, "records_per_second": probity_rate, "peak_rss_bytes": probity_peak},
+                "baseline": {"seconds": baseline_secs, "records_per_second": baseline_rate},
+                "ratio": ratio,
+                "targets": {"ratio_at_least": 2.0, "peak_rss_below_bytes": 500_000_000u64},
+            })
+        );
+    } else {
+        outln!(
+            "bench import: {records} records ({:.0} MB JSONL) about {enterprises} subjects",
+            file_bytes as f64 / 1e6
+        );
+        outln!(
+            "  probity   full path (validation, journal, projections)  {probity_rate:>10.0} records/s  {probity_secs:>7.2} s"
+        );
+        outln!(
+            "  baseline  naive rusqlite, one INSERT per row             {baseline_rate:>10.0} records/s  {baseline_secs:>7.2} s"
+        );
+        outln!(
+            "  ratio     probity / baseline                             {ratio:>10.2}×  (target ≥ 2×)"
+        );
+        match peak_mb {
+            Some(mb) => outln!(
+                "  probity peak RSS during the import                     {mb:>10.0} MB  (target < 500 MB)"
+            ),
+            None => outln!("  probity peak RSS: not available on this system"),
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<Self> {
+        let base = std::env::temp_dir().join(format!("probity-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&base)?;
+        Ok(Self(base))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

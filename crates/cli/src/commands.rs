@@ -1,0 +1,439 @@
+//! The commands other than the benchmarks.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use probity_core::Date;
+use probity_registry::{
+    Format, ImportOptions, ImportReport, Profile, Registry, Rejected, Rejects, Table,
+};
+use probity_rules::Rulebook;
+use probity_synth::{Config, Outputs, Summary};
+use serde_json::json;
+
+use crate::progress::Bar;
+use crate::{
+    Cli, Command, DemoArgs, ExceptionCommand, FormatArg, GenerateArgs, ImportArgs, TableArg, exit,
+};
+
+/// Runs a parsed command line and returns the exit status.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let data = cli.data;
+    match cli.command {
+        Command::Init { rulebook } => {
+            let text = rulebook
+                .as_deref()
+                .map(|p| {
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read rulebook `{}`", p.display()))
+                })
+                .transpose()?;
+            let reg = Registry::init(&data, text.as_deref())?;
+            let h = &reg.rulebook().header;
+            outln!(
+                "created registry at {} with rulebook {} version {}",
+                data.display(),
+                h.id,
+                h.version
+            );
+            Ok(exit::OK)
+        }
+        Command::Generate(args) => generate(&args),
+        Command::Import(args) => import(&data, &args),
+        Command::Show { id, json } => show(&data, &id, json),
+        Command::Stats { json } => stats(&data, json),
+        Command::Exception(cmd) => exception(&data, cmd),
+        Command::Demo(args) => demo(&data, &args),
+        Command::Bench(cmd) => crate::bench::run(cmd),
+    }
+}
+
+fn today() -> Date {
+    jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date()
+}
+
+/// Writes the three generated files into `out`.
+pub fn write_generated(out: &Path, cfg: &Config, rulebook: &Rulebook) -> anyhow::Result<Summary> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
+    let create = |name: &str| -> anyhow::Result<BufWriter<File>> {
+        let path = out.join(name);
+        Ok(BufWriter::with_capacity(
+            1 << 20,
+            File::create(&path).with_context(|| format!("cannot create `{}`", path.display()))?,
+        ))
+    };
+    let outputs = Outputs {
+        authorities: create("authorities.csv")?,
+        subjects: create("subjects.csv")?,
+        records: create("records.jsonl")?,
+    };
+    Ok(probity_synth::generate(cfg, rulebook, outputs)?)
+}
+
+fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
+    if !(0.0..=1.0).contains(&args.dirty) {
+        bail!("--dirty `{}` is not a share between 0 and 1", args.dirty);
+    }
+    let cfg = Config {
+        enterprises: args.enterprises,
+        records: args.records,
+        seed: args.seed,
+        dirty: args.dirty,
+        as_of: args.as_of.unwrap_or_else(today),
+    };
+    let rulebook = Rulebook::parse(probity_rules::DEFAULT_RULEBOOK)?;
+    let summary = write_generated(&args.out, &cfg, &rulebook)?;
+    if args.json {
+        outln!("{}", serde_json::to_string(&summary)?);
+    } else {
+        outln!(
+            "wrote {} authorities, {} subjects ({} bad) and {} records ({} bad) to {}",
+            summary.authorities,
+            summary.subjects + summary.subjects_dirty,
+            summary.subjects_dirty,
+            summary.records + summary.records_dirty,
+            summary.records_dirty,
+            args.out.display()
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// Writes rejected rows as JSON lines.
+struct RejectsFile {
+    out: BufWriter<File>,
+}
+
+impl Rejects for RejectsFile {
+    fn reject(&mut self, rejected: Rejected) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, &rejected)?;
+        self.out.write_all(b"\n")
+    }
+}
+
+/// Imports one file with a progress bar; returns the report and the rejects path if any.
+pub fn import_file(
+    reg: &mut Registry,
+    table: Table,
+    file: &Path,
+    format: Option<Format>,
+    rejects: Option<PathBuf>,
+    batch_size: usize,
+) -> anyhow::Result<(ImportReport, PathBuf)> {
+    let stdin = file == Path::new("-");
+    let format = match format.or_else(|| Format::from_path(file)) {
+        Some(f) => f,
+        None => bail!(
+            "cannot tell the format of `{}`; name it .csv or .jsonl, or pass --format",
+            file.display()
+        ),
+    };
+    let rejects_path = rejects.unwrap_or_else(|| {
+        if stdin {
+            PathBuf::from("stdin.rejects.jsonl")
+        } else {
+            file.with_extension(format!(
+                "{}.rejects.jsonl",
+                file.extension().and_then(|e| e.to_str()).unwrap_or("")
+            ))
+        }
+    });
+    let (input, size): (Box<dyn Read + Send>, Option<u64>) = if stdin {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let f = File::open(file).with_context(|| format!("cannot open `{}`", file.display()))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), size)
+    };
+    let out = File::create(&rejects_path)
+        .with_context(|| format!("cannot create `{}`", rejects_path.display()))?;
+    let mut sink = RejectsFile {
+        out: BufWriter::new(out),
+    };
+    let bar = Bar::bytes(size, table.as_str());
+    tracing::info!(file = %file.display(), table = table.as_str(), "import started");
+    let result = reg.import(
+        table,
+        format,
+        input,
+        ImportOptions { batch_size },
+        &bar,
+        &mut sink,
+    );
+    bar.finish();
+    sink.out
+        .flush()
+        .with_context(|| format!("cannot write `{}`", rejects_path.display()))?;
+    let report = result.with_context(|| {
+        format!(
+            "import of `{}` stopped; every batch reported before this point is stored",
+            file.display()
+        )
+    })?;
+    if report.rejected == 0 {
+        let _ = std::fs::remove_file(&rejects_path);
+    }
+    tracing::info!(
+        rows = report.rows,
+        accepted = report.accepted,
+        duplicate = report.duplicate,
+        rejected = report.rejected,
+        "import finished"
+    );
+    Ok((report, rejects_path))
+}
+
+fn import(data: &Path, args: &ImportArgs) -> anyhow::Result<u8> {
+    let mut reg = Registry::open(data)?;
+    let table = match args.table {
+        TableArg::Authorities => Table::Authorities,
+        TableArg::Subjects => Table::Subjects,
+        TableArg::Records => Table::Records,
+    };
+    let format = args.format.map(|f| match f {
+        FormatArg::Csv => Format::Csv,
+        FormatArg::Jsonl => Format::Jsonl,
+    });
+    let started = std::time::Instant::now();
+    let (report, rejects) = import_file(
+        &mut reg,
+        table,
+        &args.file,
+        format,
+        args.rejects.clone(),
+        args.batch_size,
+    )?;
+    let secs = started.elapsed().as_secs_f64();
+    if args.json {
+        let mut v = serde_json::to_value(report)?;
+        v["table"] = json!(table.as_str());
+        v["seconds"] = json!((secs * 1000.0).round() / 1000.0);
+        v["rejects_file"] = if report.rejected > 0 {
+            json!(rejects.display().to_string())
+        } else {
+            json!(null)
+        };
+        outln!("{v}");
+    } else {
+        outln!(
+            "{}: {} rows, {} accepted, {} duplicate, {} rejected in {:.1}s",
+            table.as_str(),
+            report.rows,
+            report.accepted,
+            report.duplicate,
+            report.rejected,
+            secs
+        );
+        if report.rejected > 0 {
+            outln!(
+                "rejected rows, with line numbers and reasons: {}",
+                rejects.display()
+            );
+        }
+    }
+    Ok(if report.rejected > 0 {
+        exit::REJECTED_ROWS
+    } else {
+        exit::OK
+    })
+}
+
+fn profile_json(p: &Profile) -> serde_json::Value {
+    let records: Vec<_> = p
+        .records
+        .iter()
+        .map(|r| {
+            json!({
+                "record": r.record,
+                "status": r.status.as_str(),
+                "filed_index": r.filed_index,
+                "last_index": r.last_index,
+                "recorded_at": r.recorded_at.to_string(),
+            })
+        })
+        .collect();
+    json!({
+        "subject": p.subject.subject,
+        "registered_index": p.subject.index,
+        "recorded_at": p.subject.recorded_at.to_string(),
+        "records": records,
+    })
+}
+
+fn show(data: &Path, id: &str, as_json: bool) -> anyhow::Result<u8> {
+    let reg = Registry::open(data)?;
+    let id = reg.parse_id(id)?;
+    let Some(p) = reg.profile(&id)? else {
+        eprintln!("error: the registry holds no subject `{id}`");
+        return Ok(exit::NOT_FOUND);
+    };
+    if as_json {
+        outln!("{}", serde_json::to_string_pretty(&profile_json(&p))?);
+        return Ok(exit::OK);
+    }
+    let s = &p.subject.subject;
+    outln!("{}  {}", s.id, s.name);
+    let region = s.region.map_or_else(|| "-".to_owned(), |r| r.to_string());
+    let established = s
+        .established
+        .map_or_else(|| "-".to_owned(), |d| d.to_string());
+    outln!(
+        "  kind {} · status {} · region {} · established {}",
+        s.kind.as_str(),
+        s.status.as_str(),
+        region,
+        established
+    );
+    if !s.former_names.is_empty() {
+        outln!("  formerly {}", s.former_names.join("; "));
+    }
+    outln!(
+        "  registered at journal index {} on {}",
+        p.subject.index,
+        p.subject.recorded_at
+    );
+    outln!("");
+    if p.records.is_empty() {
+        outln!("no records");
+    } else {
+        outln!("{} records:", p.records.len());
+    }
+    for r in &p.records {
+        let rec = &r.record;
+        outln!(
+            "  {} {} [{}] {} {}",
+            rec.effective,
+            rec.kind,
+            r.status.as_str(),
+            rec.authority,
+            rec.decision_no
+        );
+        outln!("      basis: {}", rec.basis);
+        if !rec.summary.is_empty() {
+            outln!("      {}", rec.summary);
+        }
+        if let Some(m) = rec.amount {
+            outln!("      amount: {m}");
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn stats(data: &Path, as_json: bool) -> anyhow::Result<u8> {
+    let reg = Registry::open(data)?;
+    let c = reg.counts()?;
+    let h = &reg.rulebook().header;
+    if as_json {
+        outln!(
+            "{}",
+            json!({
+                "subjects": c.subjects, "authorities": c.authorities, "records": c.records,
+                "events": c.events, "code_exceptions": c.code_exceptions,
+                "rulebook": {"id": h.id.as_str(), "version": h.version},
+            })
+        );
+    } else {
+        outln!("registry {}", data.display());
+        outln!("  rulebook     {} version {}", h.id, h.version);
+        outln!("  authorities  {}", c.authorities);
+        outln!("  subjects     {}", c.subjects);
+        outln!("  records      {}", c.records);
+        outln!("  events       {}", c.events);
+        outln!("  exceptions   {}", c.code_exceptions);
+    }
+    Ok(exit::OK)
+}
+
+fn exception(data: &Path, cmd: ExceptionCommand) -> anyhow::Result<u8> {
+    let mut reg = Registry::open(data)?;
+    match cmd {
+        ExceptionCommand::Add { code, reason } => {
+            if reg.admit_code_exception(&code, &reason)? {
+                outln!(
+                    "admitted `{}` to the exception list",
+                    code.trim().to_ascii_uppercase()
+                );
+            } else {
+                outln!(
+                    "`{}` is already on the exception list",
+                    code.trim().to_ascii_uppercase()
+                );
+            }
+        }
+        ExceptionCommand::List { json } => {
+            let codes = reg.store().code_exceptions()?;
+            if json {
+                outln!("{}", serde_json::to_string(&codes)?);
+            } else {
+                for c in &codes {
+                    outln!("{c}");
+                }
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Marks a registry directory made by `probity demo`, which the next demo may replace.
+const DEMO_MARKER: &str = "DEMO";
+
+fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
+    if Registry::exists(data) {
+        if !data.join(DEMO_MARKER).exists() {
+            bail!(
+                "`{}` holds a registry that is not a demo; pass another --data",
+                data.display()
+            );
+        }
+        std::fs::remove_dir_all(data)
+            .with_context(|| format!("cannot remove the old demo at `{}`", data.display()))?;
+    }
+    let input = data.join("demo-input");
+    let rulebook = Rulebook::parse(probity_rules::DEFAULT_RULEBOOK)?;
+    let cfg = Config {
+        enterprises: args.enterprises,
+        records: args.records,
+        seed: args.seed,
+        dirty: 0.0,
+        as_of: today(),
+    };
+    eprintln!(
+        "generating {} enterprises and {} records…",
+        cfg.enterprises, cfg.records
+    );
+    write_generated(&input, &cfg, &rulebook)?;
+    let mut reg = Registry::init(data, None)?;
+    std::fs::write(
+        data.join(DEMO_MARKER),
+        "made by `probity demo`; the next demo replaces this directory\n",
+    )?;
+    for (table, name) in [
+        (Table::Authorities, "authorities.csv"),
+        (Table::Subjects, "subjects.csv"),
+        (Table::Records, "records.jsonl"),
+    ] {
+        let (report, _) = import_file(&mut reg, table, &input.join(name), None, None, 10_000)?;
+        outln!("{:<12} {} imported", table.as_str(), report.accepted);
+    }
+    let first = std::fs::read_to_string(input.join("subjects.csv"))?
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next().map(str::to_owned))
+        .unwrap_or_default();
+    outln!("");
+    outln!("demo registry ready at {}", data.display());
+    outln!(
+        "  look up a company:   probity --data {} show {first}",
+        data.display()
+    );
+    outln!(
+        "  count everything:    probity --data {} stats",
+        data.display()
+    );
+    outln!("the web portal and API are not built yet; they arrive with the HTTP and portal work");
+    Ok(exit::OK)
+}
