@@ -103,6 +103,33 @@ impl Event {
     }
 }
 
+/// An event together with its canonical encoding, computed once where the event is made so that
+/// the writer of the journal only copies bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    event: Event,
+    bytes: Vec<u8>,
+}
+
+impl Encoded {
+    /// The event.
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// Its canonical encoding.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl From<Event> for Encoded {
+    fn from(event: Event) -> Self {
+        let bytes = event.encode();
+        Self { event, bytes }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

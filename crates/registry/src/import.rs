@@ -10,10 +10,11 @@
 use std::io::Read;
 use std::sync::mpsc;
 
+use probity_core::Encoded;
 use probity_store::Outcome;
 use serde::Serialize;
 
-use crate::input::{self, Context, Parsed};
+use crate::input::{self, Context, Parsed, RawRow};
 use crate::{Registry, RegistryError};
 
 /// What a file holds.
@@ -130,6 +131,36 @@ pub struct ImportReport {
     pub batches: u64,
 }
 
+/// A batch on its way from the reader to the writer: the events to store, and every row with
+/// its line, its text and, if it was refused before reaching the store, why.
+struct Batch {
+    events: Vec<Encoded>,
+    rows: Vec<(u64, RawRow, Option<String>)>,
+    bytes: u64,
+}
+
+impl Batch {
+    fn split(parsed: Vec<Parsed>, bytes: u64) -> Self {
+        let mut events = Vec::with_capacity(parsed.len());
+        let mut rows = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            let refused = match p.result {
+                Ok(event) => {
+                    events.push(event);
+                    None
+                }
+                Err(reason) => Some(reason),
+            };
+            rows.push((p.line, p.raw, refused));
+        }
+        Self {
+            events,
+            rows,
+            bytes,
+        }
+    }
+}
+
 /// How many batches may wait between the reader and the writer.
 const CHANNEL_DEPTH: usize = 2;
 
@@ -168,7 +199,7 @@ impl Registry {
         let mut report = ImportReport::default();
 
         std::thread::scope(|scope| -> Result<ImportReport, RegistryError> {
-            let (tx, rx) = mpsc::sync_channel::<(Vec<Parsed>, u64)>(CHANNEL_DEPTH);
+            let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_DEPTH);
             let reader = scope.spawn(|| {
                 input::read_rows(
                     table,
@@ -176,23 +207,19 @@ impl Registry {
                     input,
                     &ctx,
                     batch_size,
-                    move |batch, bytes| tx.send((batch, bytes)).is_ok(),
+                    move |parsed, bytes| tx.send(Batch::split(parsed, bytes)).is_ok(),
                 )
             });
             let mut write = || -> Result<(), RegistryError> {
-                for (batch, bytes) in rx.iter() {
-                    let events: Vec<_> = batch
-                        .iter()
-                        .filter_map(|p| p.result.as_ref().ok().cloned())
-                        .collect();
-                    let mut outcomes = store.append(&events)?.into_iter();
+                for batch in rx.iter() {
+                    let mut outcomes = store.append(&batch.events)?.into_iter();
                     report.batches += 1;
-                    let rows = batch.len() as u64;
-                    for parsed in batch {
+                    let rows = batch.rows.len() as u64;
+                    for (line, raw, refused) in batch.rows {
                         report.rows += 1;
-                        let reason = match parsed.result {
-                            Err(reason) => reason,
-                            Ok(_) => match outcomes.next() {
+                        let reason = match refused {
+                            Some(reason) => reason,
+                            None => match outcomes.next() {
                                 Some(Outcome::Appended { .. }) => {
                                     report.accepted += 1;
                                     continue;
@@ -212,16 +239,16 @@ impl Registry {
                         report.rejected += 1;
                         rejects
                             .reject(Rejected {
-                                line: parsed.line,
+                                line,
                                 reason,
-                                row: parsed.raw.render(),
+                                row: raw.render(),
                             })
                             .map_err(|source| RegistryError::Io {
                                 path: "rejects".into(),
                                 source,
                             })?;
                     }
-                    progress.advance(bytes, rows);
+                    progress.advance(batch.bytes, rows);
                 }
                 Ok(())
             };

@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 
 use probity_core::{
-    Authority, Date, DocumentHash, Event, EventBody, Money, Record, RecordFields, Region, Slug,
-    Subject, SubjectId, SubjectKind, SubjectStatus,
+    Authority, Date, DocumentHash, Encoded, Event, EventBody, Money, Record, RecordFields, Region,
+    Slug, Subject, SubjectId, SubjectKind, SubjectStatus,
 };
 use probity_rules::Rulebook;
 use serde::Deserialize;
@@ -61,7 +61,7 @@ impl RawRow {
 pub(crate) struct Parsed {
     pub line: u64,
     pub raw: RawRow,
-    pub result: Result<Event, String>,
+    pub result: Result<Encoded, String>,
 }
 
 fn date(field: &str, value: &str, today: Date) -> Result<Date, String> {
@@ -90,17 +90,17 @@ impl Context<'_> {
             .map_err(|e| format!("{field}: {e}"))
     }
 
-    fn event(&self, body: EventBody) -> Event {
-        Event::new(self.clock.now(), body)
+    fn event(&self, body: EventBody) -> Encoded {
+        Event::new(self.clock.now(), body).into()
     }
 
-    pub fn authority(&self, a: &AuthorityIn<'_>) -> Result<Event, String> {
+    pub fn authority(&self, a: &AuthorityIn<'_>) -> Result<Encoded, String> {
         let authority = Authority::new(&a.id, &a.name, &a.category, &a.jurisdiction)
             .map_err(|e| e.to_string())?;
         Ok(self.event(EventBody::AuthorityRegistered { authority }))
     }
 
-    pub fn subject(&self, s: &SubjectIn<'_>) -> Result<Event, String> {
+    pub fn subject(&self, s: &SubjectIn<'_>) -> Result<Encoded, String> {
         let id = self.subject_id("id", &s.id)?;
         let kind = opt(&s.kind)
             .map(|k| {
@@ -137,7 +137,7 @@ impl Context<'_> {
         Ok(self.event(EventBody::SubjectRegistered { subject }))
     }
 
-    pub fn record(&self, r: &RecordIn<'_>) -> Result<Event, String> {
+    pub fn record(&self, r: &RecordIn<'_>) -> Result<Encoded, String> {
         let authority = Slug::parse("authority", &r.authority).map_err(|e| e.to_string())?;
         let Some(category) = self.authorities.get(authority.as_str()) else {
             return Err(format!(
@@ -388,7 +388,7 @@ fn csv_row(
     rec: &csv::ByteRecord,
     expected: usize,
     ctx: &Context<'_>,
-) -> Result<Event, String> {
+) -> Result<Encoded, String> {
     if rec.len() != expected {
         return Err(format!(
             "row has {} fields; the header has {expected}",
@@ -431,7 +431,7 @@ fn csv_row(
     }
 }
 
-fn json_row(table: Table, line: &str, ctx: &Context<'_>) -> Result<Event, String> {
+fn json_row(table: Table, line: &str, ctx: &Context<'_>) -> Result<Encoded, String> {
     let bad = |e: serde_json::Error| format!("not a valid {} object: {e}", table.singular());
     match table {
         Table::Authorities => ctx.authority(&serde_json::from_str(line).map_err(bad)?),

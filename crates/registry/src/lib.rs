@@ -214,7 +214,8 @@ impl Registry {
         let event = Event::new(
             self.clock.now(),
             EventBody::CodeExceptionAdmitted { code, reason },
-        );
+        )
+        .into();
         match self.store.append(&[event])?.as_slice() {
             [Outcome::Appended { .. }] => Ok(true),
             [Outcome::Duplicate] => Ok(false),

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use probity_core::{Authority, Event, EventBody, Record, RecordKey, SubjectId, Timestamp};
+use probity_core::{Authority, Encoded, Event, EventBody, Record, RecordKey, SubjectId, Timestamp};
 use probity_store::{
     Counts, JournalEntry, Outcome, RecordStatus, Refusal, Store, StoreError, StoredRecord,
     StoredSubject,
@@ -33,7 +33,12 @@ pub struct SqliteStore {
     location: PathBuf,
     /// Authority code → row id. Authorities are few; this saves a lookup per filed record.
     authority_ids: HashMap<String, i64>,
+    /// Subject code → row id, for subjects seen since open; bounded by [`SUBJECT_CACHE`].
+    subject_ids: HashMap<SubjectId, i64>,
 }
+
+/// The most subject row ids kept in memory (about 40 bytes each).
+const SUBJECT_CACHE: usize = 1 << 20;
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,6 +87,7 @@ impl SqliteStore {
             conn,
             location: dir.to_path_buf(),
             authority_ids: HashMap::new(),
+            subject_ids: HashMap::new(),
         };
         store.migrate()?;
         store.load_authority_ids()?;
@@ -162,11 +168,13 @@ struct Appender<'a> {
     tx: Transaction<'a>,
     next: i64,
     authority_ids: &'a mut HashMap<String, i64>,
+    subject_ids: &'a mut HashMap<SubjectId, i64>,
 }
 
 impl Appender<'_> {
-    fn journal(&mut self, event: &Event) -> Result<i64, StoreError> {
+    fn journal(&mut self, encoded: &Encoded) -> Result<i64, StoreError> {
         let idx = self.next;
+        let event = encoded.event();
         self.tx
             .prepare_cached(
                 "INSERT INTO journal (idx, recorded_at, type, body) VALUES (?1, ?2, ?3, ?4)",
@@ -176,7 +184,7 @@ impl Appender<'_> {
                     idx,
                     event.recorded_at.to_string(),
                     event.type_name(),
-                    event.encode()
+                    encoded.bytes()
                 ])
             })
             .map_err(backend)?;
@@ -184,6 +192,7 @@ impl Appender<'_> {
         Ok(idx)
     }
 
+    /// The row id and registering event of a subject.
     fn subject_row(&self, id: &SubjectId) -> Result<Option<(i64, i64)>, StoreError> {
         self.tx
             .prepare_cached("SELECT id, event FROM subjects WHERE code = ?1")
@@ -192,6 +201,25 @@ impl Appender<'_> {
                     .optional()
             })
             .map_err(backend)
+    }
+
+    /// The row id of a subject, from the cache when possible.
+    fn subject_id(&mut self, id: &SubjectId) -> Result<Option<i64>, StoreError> {
+        if let Some(&row) = self.subject_ids.get(id) {
+            return Ok(Some(row));
+        }
+        let row = self.subject_row(id)?.map(|(row, _)| row);
+        if let Some(row) = row {
+            self.remember_subject(*id, row);
+        }
+        Ok(row)
+    }
+
+    fn remember_subject(&mut self, id: SubjectId, row: i64) {
+        if self.subject_ids.len() >= SUBJECT_CACHE {
+            self.subject_ids.clear();
+        }
+        self.subject_ids.insert(id, row);
     }
 
     fn record_row(&self, key: &RecordKey) -> Result<Option<(i64, i64, String)>, StoreError> {
@@ -206,7 +234,8 @@ impl Appender<'_> {
             .map_err(backend)
     }
 
-    fn apply(&mut self, event: &Event) -> Result<Outcome, StoreError> {
+    fn apply(&mut self, encoded: &Encoded) -> Result<Outcome, StoreError> {
+        let event = encoded.event();
         let appended = |index: i64| Outcome::Appended {
             index: index as u64,
         };
@@ -224,11 +253,13 @@ impl Appender<'_> {
                         ))),
                     });
                 }
-                let idx = self.journal(event)?;
+                let idx = self.journal(encoded)?;
                 self.tx
                     .prepare_cached("INSERT INTO subjects (code, name, event) VALUES (?1, ?2, ?3)")
                     .and_then(|mut s| s.execute(params![subject.id.as_str(), subject.name, idx]))
                     .map_err(backend)?;
+                let row = self.tx.last_insert_rowid();
+                self.remember_subject(subject.id, row);
                 Ok(appended(idx))
             }
             EventBody::AuthorityRegistered { authority } => {
@@ -251,7 +282,7 @@ impl Appender<'_> {
                         ))),
                     });
                 }
-                let idx = self.journal(event)?;
+                let idx = self.journal(encoded)?;
                 self.tx
                     .prepare_cached(
                         "INSERT INTO authorities (code, category, event) VALUES (?1, ?2, ?3)",
@@ -274,7 +305,7 @@ impl Appender<'_> {
                         record.authority.clone(),
                     )));
                 };
-                let Some((subject, _)) = self.subject_row(&record.subject)? else {
+                let Some(subject) = self.subject_id(&record.subject)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
                 };
                 let idx = self.next;
@@ -298,7 +329,7 @@ impl Appender<'_> {
                     })
                     .map_err(backend)?;
                 if inserted == 1 {
-                    return self.journal(event).map(appended);
+                    return self.journal(encoded).map(appended);
                 }
                 let Some((_, filed, _)) = self.record_row(&record.key())? else {
                     return Err(StoreError::Backend(
@@ -319,10 +350,10 @@ impl Appender<'_> {
                 let Some((row, _, _)) = self.record_row(&record.key())? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(record.key())));
                 };
-                let Some((subject, _)) = self.subject_row(&record.subject)? else {
+                let Some(subject) = self.subject_id(&record.subject)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
                 };
-                let idx = self.journal(event)?;
+                let idx = self.journal(encoded)?;
                 self.tx
                     .prepare_cached(
                         "UPDATE records SET subject = ?2, kind = ?3, effective = ?4, status = 'corrected',
@@ -341,7 +372,7 @@ impl Appender<'_> {
                 if status == RecordStatus::Withdrawn.as_str() {
                     return Ok(Outcome::Duplicate);
                 }
-                let idx = self.journal(event)?;
+                let idx = self.journal(encoded)?;
                 self.tx
                     .prepare_cached(
                         "UPDATE records SET status = 'withdrawn', last_event = ?2 WHERE id = ?1",
@@ -360,7 +391,7 @@ impl Appender<'_> {
                 if inserted == 0 {
                     return Ok(Outcome::Duplicate);
                 }
-                self.journal(event).map(appended)
+                self.journal(encoded).map(appended)
             }
         }
     }
@@ -390,8 +421,7 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn append(&mut self, events: &[Event]) -> Result<Vec<Outcome>, StoreError> {
-        let before = self.authority_ids.clone();
+    fn append(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
         let tx = self.conn.transaction().map_err(backend)?;
         let next: i64 = tx
             .query_row("SELECT coalesce(max(idx) + 1, 0) FROM journal", [], |r| {
@@ -403,6 +433,7 @@ impl Store for SqliteStore {
                 tx,
                 next,
                 authority_ids: &mut self.authority_ids,
+                subject_ids: &mut self.subject_ids,
             };
             match events
                 .iter()
@@ -414,8 +445,9 @@ impl Store for SqliteStore {
             }
         };
         if outcome.is_err() {
-            // The transaction rolled back on drop; so must the cache.
-            self.authority_ids = before;
+            // The transaction rolled back on drop; the caches may name rows it had added.
+            self.subject_ids.clear();
+            self.load_authority_ids()?;
         }
         outcome
     }

@@ -13,8 +13,8 @@
 )]
 
 use probity_core::{
-    Authority, Date, Event, EventBody, Money, Record, RecordFields, Slug, Subject, SubjectId,
-    SubjectStatus, Timestamp, org_check_char, uscc_check_char,
+    Authority, Date, Encoded, Event, EventBody, Money, Record, RecordFields, Slug, Subject,
+    SubjectId, SubjectStatus, Timestamp, org_check_char, uscc_check_char,
 };
 
 use crate::{FORBIDDEN_COLUMN_FRAGMENTS, Outcome, RecordStatus, Refusal, Store};
@@ -108,23 +108,23 @@ pub fn record(authority: &str, decision_no: &str, subject: u32) -> Record {
     .unwrap()
 }
 
-fn ev(body: EventBody) -> Event {
-    Event::new(at(0), body)
+fn ev(body: EventBody) -> Encoded {
+    Event::new(at(0), body).into()
 }
 
-fn reg_subject(n: u32) -> Event {
+fn reg_subject(n: u32) -> Encoded {
     ev(EventBody::SubjectRegistered {
         subject: subject(n),
     })
 }
 
-fn reg_authority(id: &str) -> Event {
+fn reg_authority(id: &str) -> Encoded {
     ev(EventBody::AuthorityRegistered {
         authority: authority(id),
     })
 }
 
-fn file(r: Record) -> Event {
+fn file(r: Record) -> Encoded {
     ev(EventBody::RecordFiled { record: r })
 }
 
@@ -298,7 +298,7 @@ pub fn journal_is_dense_ordered_and_canonical(store: &mut dyn Store) {
         .enumerate()
     {
         assert_eq!(entry.index, i as u64);
-        assert_eq!(entry.bytes, event.encode());
+        assert_eq!(entry.bytes, event.bytes());
     }
     let page = store.journal(2, 1).unwrap();
     assert_eq!(page.len(), 1);

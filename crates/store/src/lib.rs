@@ -19,7 +19,7 @@ pub mod conformance;
 
 use std::fmt;
 
-use probity_core::{Authority, Event, Record, RecordKey, Slug, Subject, SubjectId, Timestamp};
+use probity_core::{Authority, Encoded, Record, RecordKey, Slug, Subject, SubjectId, Timestamp};
 
 /// A failure of the storage itself (not of the data given to it).
 #[derive(Debug, thiserror::Error)]
@@ -183,7 +183,7 @@ pub trait Store: Send {
     /// Journals and projects `events` in one transaction, returning one outcome per event in
     /// order. Duplicates and refusals are not written and do not abort the batch; a
     /// [`StoreError`] aborts it and leaves the store as it was.
-    fn append(&mut self, events: &[Event]) -> Result<Vec<Outcome>, StoreError>;
+    fn append(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError>;
 
     /// The subject with this id.
     fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError>;
