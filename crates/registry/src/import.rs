@@ -200,16 +200,22 @@ impl Registry {
 
         std::thread::scope(|scope| -> Result<ImportReport, RegistryError> {
             let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_DEPTH);
-            let reader = scope.spawn(|| {
-                input::read_rows(
-                    table,
-                    format,
-                    input,
-                    &ctx,
-                    batch_size,
-                    move |parsed, bytes| tx.send(Batch::split(parsed, bytes)).is_ok(),
-                )
-            });
+            let reader = std::thread::Builder::new()
+                .name("import-reader".into())
+                .spawn_scoped(scope, || {
+                    input::read_rows(
+                        table,
+                        format,
+                        input,
+                        &ctx,
+                        batch_size,
+                        move |parsed, bytes| tx.send(Batch::split(parsed, bytes)).is_ok(),
+                    )
+                })
+                .map_err(|source| RegistryError::Io {
+                    path: "reader thread".into(),
+                    source,
+                })?;
             let mut write = || -> Result<(), RegistryError> {
                 for batch in rx.iter() {
                     let mut outcomes = store.append(&batch.events)?.into_iter();

@@ -77,10 +77,11 @@ impl SqliteStore {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
-             PRAGMA foreign_keys = ON;
+             PRAGMA foreign_keys = OFF;
              PRAGMA busy_timeout = 5000;
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -131072;",
+             PRAGMA cache_size = -131072;
+             PRAGMA wal_autocheckpoint = 16384;",
         )
         .map_err(backend)?;
         let mut store = Self {
@@ -143,8 +144,8 @@ fn decode(index: i64, bytes: &[u8]) -> Result<Event, StoreError> {
     })
 }
 
-fn event_at(tx: &Connection, index: i64) -> Result<Event, StoreError> {
-    let bytes: Vec<u8> = tx
+fn event_at(conn: &Connection, index: i64) -> Result<Event, StoreError> {
+    let bytes: Vec<u8> = conn
         .prepare_cached("SELECT body FROM journal WHERE idx = ?1")
         .and_then(|mut s| s.query_row([index], |r| r.get(0)))
         .map_err(backend)?;
@@ -163,30 +164,41 @@ fn body_record(index: i64, event: Event) -> Result<(Record, Timestamp), StoreErr
     }
 }
 
-/// One append transaction: the next journal index and the statements it needs.
-struct Appender<'a> {
-    tx: Transaction<'a>,
+/// A date as the integer YYYYMMDD: sortable, compact, and cheap to write.
+fn date_key(d: probity_core::Date) -> i64 {
+    i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day())
+}
+
+const INSERT_JOURNAL: &str =
+    "INSERT INTO journal (idx, recorded_at, type, body) VALUES (?1, ?2, ?3, ?4)";
+const INSERT_RECORD: &str =
+    "INSERT INTO records (authority, decision_no, subject, kind, effective, status,
+                                                  filed_event, current_event, last_event)
+                             VALUES (?1, ?2, ?3, ?4, ?5, 'filed', ?6, ?6, ?6)
+                             ON CONFLICT (authority, decision_no) DO NOTHING";
+
+/// One append transaction: the next journal index, the statements on the hot path, and the
+/// caches it keeps current.
+struct Appender<'t> {
+    tx: &'t Transaction<'t>,
+    insert_journal: rusqlite::Statement<'t>,
+    insert_record: rusqlite::Statement<'t>,
     next: i64,
-    authority_ids: &'a mut HashMap<String, i64>,
-    subject_ids: &'a mut HashMap<SubjectId, i64>,
+    authority_ids: &'t mut HashMap<String, i64>,
+    subject_ids: &'t mut HashMap<SubjectId, i64>,
 }
 
 impl Appender<'_> {
     fn journal(&mut self, encoded: &Encoded) -> Result<i64, StoreError> {
         let idx = self.next;
         let event = encoded.event();
-        self.tx
-            .prepare_cached(
-                "INSERT INTO journal (idx, recorded_at, type, body) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    idx,
-                    event.recorded_at.to_string(),
-                    event.type_name(),
-                    encoded.bytes()
-                ])
-            })
+        self.insert_journal
+            .execute(params![
+                idx,
+                event.recorded_at.as_microsecond(),
+                event.type_name(),
+                encoded.bytes()
+            ])
             .map_err(backend)?;
         self.next += 1;
         Ok(idx)
@@ -222,28 +234,33 @@ impl Appender<'_> {
         self.subject_ids.insert(id, row);
     }
 
+    /// The authority row id, filing event and status of a record.
     fn record_row(&self, key: &RecordKey) -> Result<Option<(i64, i64, String)>, StoreError> {
         let Some(&authority) = self.authority_ids.get(key.authority.as_str()) else {
             return Ok(None);
         };
         self.tx
-            .prepare_cached("SELECT id, filed_event, status FROM records WHERE authority = ?1 AND decision_no = ?2")
+            .prepare_cached(
+                "SELECT filed_event, status FROM records WHERE authority = ?1 AND decision_no = ?2",
+            )
             .and_then(|mut s| {
-                s.query_row(params![authority, key.decision_no], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
+                s.query_row(params![authority, key.decision_no], |r| {
+                    Ok((authority, r.get(0)?, r.get(1)?))
+                })
+                .optional()
             })
             .map_err(backend)
     }
 
     fn apply(&mut self, encoded: &Encoded) -> Result<Outcome, StoreError> {
-        let event = encoded.event();
         let appended = |index: i64| Outcome::Appended {
             index: index as u64,
         };
+        let event = encoded.event();
         match &event.body {
             EventBody::SubjectRegistered { subject } => {
                 if let Some((_, at)) = self.subject_row(&subject.id)? {
-                    let stored = event_at(&self.tx, at)?;
-                    return Ok(match stored.body {
+                    return Ok(match event_at(self.tx, at)?.body {
                         EventBody::SubjectRegistered { subject: s } if &s == subject => {
                             Outcome::Duplicate
                         }
@@ -272,7 +289,7 @@ impl Appender<'_> {
                     })
                     .map_err(backend)?;
                 if let Some(at) = existing {
-                    return Ok(match event_at(&self.tx, at)?.body {
+                    return Ok(match event_at(self.tx, at)?.body {
                         EventBody::AuthorityRegistered { authority: a } if &a == authority => {
                             Outcome::Duplicate
                         }
@@ -310,23 +327,15 @@ impl Appender<'_> {
                 };
                 let idx = self.next;
                 let inserted = self
-                    .tx
-                    .prepare_cached(
-                        "INSERT INTO records (authority, decision_no, subject, kind, effective, status,
-                                              filed_event, current_event, last_event)
-                         VALUES (?1, ?2, ?3, ?4, ?5, 'filed', ?6, ?6, ?6)
-                         ON CONFLICT (authority, decision_no) DO NOTHING",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            authority,
-                            record.decision_no,
-                            subject,
-                            record.kind.as_str(),
-                            record.effective.to_string(),
-                            idx
-                        ])
-                    })
+                    .insert_record
+                    .execute(params![
+                        authority,
+                        record.decision_no,
+                        subject,
+                        record.kind.as_str(),
+                        date_key(record.effective),
+                        idx
+                    ])
                     .map_err(backend)?;
                 if inserted == 1 {
                     return self.journal(encoded).map(appended);
@@ -336,18 +345,19 @@ impl Appender<'_> {
                         "record vanished inside a transaction".into(),
                     ));
                 };
-                let (stored, _) = body_record(filed, event_at(&self.tx, filed)?)?;
+                let (stored, _) = body_record(filed, event_at(self.tx, filed)?)?;
                 Ok(if &stored == record {
                     Outcome::Duplicate
                 } else {
                     Outcome::Refused(Refusal::Conflict(format!(
-                        "authority `{}` already filed decision number `{}` with different content; file a correction instead",
+                        "authority `{}` already filed decision number `{}` with different content; \
+                         file a correction instead",
                         record.authority, record.decision_no
                     )))
                 })
             }
             EventBody::RecordCorrected { record, .. } => {
-                let Some((row, _, _)) = self.record_row(&record.key())? else {
+                let Some((authority, _, _)) = self.record_row(&record.key())? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(record.key())));
                 };
                 let Some(subject) = self.subject_id(&record.subject)? else {
@@ -356,17 +366,25 @@ impl Appender<'_> {
                 let idx = self.journal(encoded)?;
                 self.tx
                     .prepare_cached(
-                        "UPDATE records SET subject = ?2, kind = ?3, effective = ?4, status = 'corrected',
-                                current_event = ?5, last_event = ?5 WHERE id = ?1",
+                        "UPDATE records SET subject = ?3, kind = ?4, effective = ?5, status = 'corrected',
+                                current_event = ?6, last_event = ?6
+                         WHERE authority = ?1 AND decision_no = ?2",
                     )
                     .and_then(|mut s| {
-                        s.execute(params![row, subject, record.kind.as_str(), record.effective.to_string(), idx])
+                        s.execute(params![
+                            authority,
+                            record.decision_no,
+                            subject,
+                            record.kind.as_str(),
+                            date_key(record.effective),
+                            idx
+                        ])
                     })
                     .map_err(backend)?;
                 Ok(appended(idx))
             }
             EventBody::RecordWithdrawn { key, .. } => {
-                let Some((row, _, status)) = self.record_row(key)? else {
+                let Some((authority, _, status)) = self.record_row(key)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(key.clone())));
                 };
                 if status == RecordStatus::Withdrawn.as_str() {
@@ -375,9 +393,10 @@ impl Appender<'_> {
                 let idx = self.journal(encoded)?;
                 self.tx
                     .prepare_cached(
-                        "UPDATE records SET status = 'withdrawn', last_event = ?2 WHERE id = ?1",
+                        "UPDATE records SET status = 'withdrawn', last_event = ?3
+                         WHERE authority = ?1 AND decision_no = ?2",
                     )
-                    .and_then(|mut s| s.execute(params![row, idx]))
+                    .and_then(|mut s| s.execute(params![authority, key.decision_no, idx]))
                     .map_err(backend)?;
                 Ok(appended(idx))
             }
@@ -423,25 +442,30 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn append(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
         let tx = self.conn.transaction().map_err(backend)?;
-        let next: i64 = tx
-            .query_row("SELECT coalesce(max(idx) + 1, 0) FROM journal", [], |r| {
-                r.get(0)
-            })
-            .map_err(backend)?;
         let outcome = {
+            let next: i64 = tx
+                .query_row("SELECT coalesce(max(idx) + 1, 0) FROM journal", [], |r| {
+                    r.get(0)
+                })
+                .map_err(backend)?;
             let mut app = Appender {
-                tx,
+                tx: &tx,
+                insert_journal: tx.prepare(INSERT_JOURNAL).map_err(backend)?,
+                insert_record: tx.prepare(INSERT_RECORD).map_err(backend)?,
                 next,
                 authority_ids: &mut self.authority_ids,
                 subject_ids: &mut self.subject_ids,
             };
-            match events
+            events
                 .iter()
                 .map(|e| app.apply(e))
                 .collect::<Result<Vec<_>, _>>()
-            {
-                Ok(outcomes) => app.tx.commit().map_err(backend).map(|()| outcomes),
-                Err(e) => Err(e),
+        };
+        let outcome = match outcome {
+            Ok(outcomes) => tx.commit().map_err(backend).map(|()| outcomes),
+            Err(e) => {
+                drop(tx);
+                Err(e)
             }
         };
         if outcome.is_err() {
