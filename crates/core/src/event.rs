@@ -165,6 +165,69 @@ mod tests {
         assert_eq!(e.type_name(), "record_filed");
     }
 
+    fn keys(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    out.push(k.clone());
+                    keys(v, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn no_event_field_holds_data_about_a_person() {
+        use crate::{Authority, Subject, SubjectStatus};
+        let at: Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
+        let subject = Subject::new(
+            record().subject,
+            "x",
+            &["y"],
+            None,
+            None,
+            SubjectStatus::Active,
+            None,
+        )
+        .unwrap();
+        let bodies = [
+            EventBody::SubjectRegistered { subject },
+            EventBody::AuthorityRegistered {
+                authority: Authority::new("a", "b", "c", "d").unwrap(),
+            },
+            EventBody::RecordFiled { record: record() },
+            EventBody::RecordCorrected {
+                record: record(),
+                reason: "r".into(),
+            },
+            EventBody::RecordWithdrawn {
+                key: record().key(),
+                reason: "r".into(),
+            },
+            EventBody::CodeExceptionAdmitted {
+                code: "c".into(),
+                reason: "r".into(),
+            },
+        ];
+        let mut all = Vec::new();
+        for body in bodies {
+            let v: serde_json::Value =
+                serde_json::from_slice(&Event::new(at, body).encode()).unwrap();
+            keys(&v, &mut all);
+        }
+        assert!(all.len() > 30);
+        for key in all {
+            for bad in crate::PERSONAL_DATA_FRAGMENTS {
+                assert!(
+                    !key.contains(bad),
+                    "event field `{key}` looks like data about a person"
+                );
+            }
+        }
+    }
+
     #[test]
     fn decoding_rechecks_identifiers() {
         let at: Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();

@@ -23,8 +23,8 @@ pub use id::{
     IdError, Lei, Region, SubjectId, Uscc, lei_check_digits, org_check_char, uscc_check_char,
 };
 pub use model::{
-    Authority, Currency, DocumentHash, ModelError, Money, Record, RecordFields, RecordKey, Subject,
-    SubjectKind, SubjectStatus, limits,
+    Authority, Currency, DocumentHash, ModelError, Money, PERSONAL_DATA_FRAGMENTS, Record,
+    RecordFields, RecordKey, Subject, SubjectKind, SubjectStatus, limits,
 };
 pub use text::{Slug, TextError, check_text};
 

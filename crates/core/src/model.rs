@@ -10,6 +10,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Date, Region, Slug, SubjectId, TextError, check_text};
 
+/// Name fragments that would mean data about a natural person. No field of any event and no
+/// column of any store may have a name containing one; tests in the core and in every store
+/// enforce it.
+pub const PERSONAL_DATA_FRAGMENTS: &[&str] = &[
+    "person",
+    "representative",
+    "legal_rep",
+    "id_card",
+    "idcard",
+    "identity_no",
+    "passport",
+    "phone",
+    "mobile",
+    "email",
+    "photo",
+    "face",
+    "birth",
+    "gender",
+    "ethnic",
+    "home_address",
+    "owner_name",
+    "shareholder_name",
+    "contact",
+];
+
 /// Limits on free text, in characters.
 pub mod limits {
     /// Names of subjects and authorities.

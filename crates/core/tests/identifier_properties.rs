@@ -3,6 +3,7 @@
 
 use probity_core::{SubjectId, lei_check_digits, org_check_char, uscc_check_char};
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
 
 const USCC_CHARSET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 const ALNUM: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -68,7 +69,8 @@ proptest! {
 
     #[test]
     fn every_valid_lei_parses(code in valid_lei()) {
-        prop_assert_eq!(SubjectId::parse(&code).unwrap().as_str(), code.as_str());
+        let id = SubjectId::parse(&code).unwrap();
+        prop_assert_eq!(id.as_str(), code.as_str());
     }
 
     /// ISO 7064 MOD 97-10 catches every substitution of a digit by a digit and of a letter by a

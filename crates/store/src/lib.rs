@@ -210,26 +210,6 @@ pub trait Store: Send {
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError>;
 }
 
-/// Column-name fragments that would mean data about a natural person. No store may have a
-/// column whose name contains one; [`conformance::no_personal_data`] enforces it.
-pub const FORBIDDEN_COLUMN_FRAGMENTS: &[&str] = &[
-    "person",
-    "representative",
-    "legal_rep",
-    "id_card",
-    "idcard",
-    "identity_no",
-    "passport",
-    "phone",
-    "mobile",
-    "email",
-    "photo",
-    "face",
-    "birth",
-    "gender",
-    "ethnic",
-    "home_address",
-    "owner_name",
-    "shareholder_name",
-    "contact",
-];
+/// Name fragments that would mean data about a natural person; see
+/// [`probity_core::PERSONAL_DATA_FRAGMENTS`]. No store may have a column whose name contains one.
+pub use probity_core::PERSONAL_DATA_FRAGMENTS as FORBIDDEN_COLUMN_FRAGMENTS;

@@ -1,0 +1,319 @@
+//! The `probity` binary end to end: every test runs the real command on a real registry.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn probity(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_probity"));
+    c.arg("--data")
+        .arg(data)
+        .env_remove("RUST_LOG")
+        .env_remove("PROBITY_DATA");
+    c
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("run probity")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+fn generate(
+    dir: &Path,
+    out: &str,
+    enterprises: u64,
+    records: u64,
+    dirty: f64,
+) -> serde_json::Value {
+    let o = run(probity(dir)
+        .args(["generate", "--as-of", "2026-11-01", "--seed", "5", "--json"])
+        .args([
+            "--enterprises",
+            &enterprises.to_string(),
+            "--records",
+            &records.to_string(),
+            "--dirty",
+            &dirty.to_string(),
+            "--out",
+        ])
+        .arg(dir.join(out)));
+    assert!(o.status.success(), "{o:?}");
+    json(&o)
+}
+
+fn init_with(dir: &Path, data: &Path, input: &str) {
+    assert!(run(probity(data).arg("init")).status.success());
+    for (table, file) in [
+        ("authorities", "authorities.csv"),
+        ("subjects", "subjects.csv"),
+    ] {
+        let o = run(probity(data)
+            .args(["import", table])
+            .arg(dir.join(input).join(file)));
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+    }
+}
+
+fn stats(data: &Path) -> serde_json::Value {
+    let o = run(probity(data).args(["stats", "--json"]));
+    assert!(o.status.success(), "{o:?}");
+    json(&o)
+}
+
+#[test]
+fn generate_is_deterministic_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "a", 300, 900, 0.1);
+    generate(dir.path(), "b", 300, 900, 0.1);
+    for f in ["authorities.csv", "subjects.csv", "records.jsonl"] {
+        let a = std::fs::read(dir.path().join("a").join(f)).unwrap();
+        let b = std::fs::read(dir.path().join("b").join(f)).unwrap();
+        assert!(!a.is_empty() && a == b, "{f} differs between runs");
+    }
+}
+
+#[test]
+fn dirty_import_reports_every_reject_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = generate(dir.path(), "in", 400, 1500, 0.1);
+    let data = dir.path().join("reg");
+    assert!(run(probity(&data).arg("init")).status.success());
+    let o = run(probity(&data)
+        .args(["import", "authorities"])
+        .arg(dir.path().join("in/authorities.csv")));
+    assert_eq!(o.status.code(), Some(0));
+
+    let rejects = dir.path().join("subject-rejects.jsonl");
+    let o = run(probity(&data)
+        .args(["import", "subjects", "--json", "--rejects"])
+        .arg(&rejects)
+        .arg(dir.path().join("in/subjects.csv")));
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    let report = json(&o);
+    assert_eq!(report["accepted"], summary["subjects"]);
+    assert_eq!(report["rejected"], summary["subjects_dirty"]);
+    let lines = std::fs::read_to_string(&rejects).unwrap();
+    assert_eq!(
+        lines.lines().count() as u64,
+        summary["subjects_dirty"].as_u64().unwrap()
+    );
+    for l in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(v["line"].as_u64().unwrap() >= 2 && !v["reason"].as_str().unwrap().is_empty());
+    }
+
+    let records = dir.path().join("in/records.jsonl");
+    let o = run(probity(&data)
+        .args(["import", "records", "--json"])
+        .arg(&records));
+    assert_eq!(o.status.code(), Some(3));
+    let report = json(&o);
+    assert_eq!(report["accepted"], summary["records"]);
+    assert_eq!(report["rejected"], summary["records_dirty"]);
+    // The default rejects file sits next to the input.
+    let default = dir.path().join("in/records.jsonl.rejects.jsonl");
+    assert_eq!(report["rejects_file"], default.display().to_string());
+    assert!(default.exists());
+
+    // Importing again adds nothing, and says so.
+    let o = run(probity(&data)
+        .args(["import", "records", "--json"])
+        .arg(&records));
+    let again = json(&o);
+    assert_eq!(again["accepted"], 0);
+    assert_eq!(again["duplicate"], summary["records"]);
+    let s = stats(&data);
+    assert_eq!(s["records"], summary["records"]);
+    assert_eq!(s["subjects"], summary["subjects"]);
+    assert_eq!(s["authorities"], 12);
+}
+
+#[test]
+fn show_prints_a_profile_and_refuses_unknown_and_invalid_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "in", 50, 300, 0.0);
+    let data = dir.path().join("reg");
+    init_with(dir.path(), &data, "in");
+    assert!(
+        run(probity(&data)
+            .args(["import", "records"])
+            .arg(dir.path().join("in/records.jsonl")))
+        .status
+        .success()
+    );
+    let subjects = std::fs::read_to_string(dir.path().join("in/subjects.csv")).unwrap();
+    let id = subjects
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let o = run(probity(&data).args(["show", "--json", &id.to_lowercase()]));
+    assert!(o.status.success(), "{o:?}");
+    let v = json(&o);
+    assert_eq!(v["subject"]["id"], id.as_str());
+    let records = v["records"].as_array().unwrap();
+    assert!(!records.is_empty());
+    assert!(
+        records
+            .iter()
+            .all(|r| r["status"] == "filed" && !r["record"]["basis"].as_str().unwrap().is_empty())
+    );
+
+    let o = run(probity(&data).args(["show", &id]));
+    assert!(stdout(&o).contains(&id) && stdout(&o).contains("basis:"));
+
+    let o = run(probity(&data).args(["show", "91110000600037341L"]));
+    assert_eq!(o.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds no subject `91110000600037341L`"));
+
+    let o = run(probity(&data).args(["show", "92110000600037341L"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("individually owned business"));
+}
+
+#[test]
+fn commands_on_a_missing_registry_say_how_to_create_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(probity(&dir.path().join("none")).arg("stats"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("probity init"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn help_documents_exit_statuses() {
+    let o = run(Command::new(env!("CARGO_BIN_EXE_probity")).arg("--help"));
+    let text = stdout(&o);
+    for needle in [
+        "Exit status",
+        "some rows were rejected",
+        "import",
+        "generate",
+        "demo",
+        "--data",
+    ] {
+        assert!(text.contains(needle), "--help lacks `{needle}`");
+    }
+}
+
+/// Journal content with the registry's own timestamps left out, sorted: two registries built
+/// from the same input must agree on it exactly.
+fn content(data: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(data.join("registry.sqlite")).unwrap();
+    let mut stmt = conn.prepare("SELECT body FROM journal").unwrap();
+    let mut out: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|b| {
+            let mut v: serde_json::Value = serde_json::from_slice(&b.unwrap()).unwrap();
+            v.as_object_mut().unwrap().remove("recorded_at");
+            v.to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn kill_9_mid_import_leaves_whole_batches_and_a_rerun_completes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = 60_000u64;
+    generate(dir.path(), "in", 3000, records, 0.0);
+    let file = dir.path().join("in/records.jsonl");
+
+    // The reference: one uninterrupted import.
+    let clean = dir.path().join("clean");
+    init_with(dir.path(), &clean, "in");
+    assert!(
+        run(probity(&clean).args(["import", "records"]).arg(&file))
+            .status
+            .success()
+    );
+
+    let data = dir.path().join("killed");
+    init_with(dir.path(), &data, "in");
+    let batch = 500u64;
+    let mut killed_at = None;
+    // Kill as soon as some, but not all, batches are committed. Retry with a fresh registry in
+    // the unlikely case the import finished before the kill landed.
+    for _attempt in 0..3 {
+        let mut child = probity(&data)
+            .args(["import", "records", "--batch-size", &batch.to_string()])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            let n = stats(&data)["records"].as_u64().unwrap();
+            if n > 0 || started.elapsed() > Duration::from_secs(60) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let n = stats(&data)["records"].as_u64().unwrap();
+        if n < records {
+            killed_at = Some(n);
+            break;
+        }
+        std::fs::remove_dir_all(&data).unwrap();
+        init_with(dir.path(), &data, "in");
+    }
+    let n = killed_at.expect("the import finished before it could be killed three times");
+    assert!(n > 0);
+    // Only whole batches: every committed batch of valid rows adds exactly `batch` records, and
+    // every record has its event (events = authorities + subjects + records).
+    assert_eq!(n % batch, 0, "{n} records is not a whole number of batches");
+    let s = stats(&data);
+    assert_eq!(s["events"].as_u64().unwrap(), 12 + 3000 + n);
+
+    let o = run(probity(&data)
+        .args(["import", "records", "--json"])
+        .arg(&file));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let report = json(&o);
+    assert_eq!(report["duplicate"].as_u64().unwrap(), n);
+    assert_eq!(report["accepted"].as_u64().unwrap(), records - n);
+    assert_eq!(stats(&data)["records"].as_u64().unwrap(), records);
+    assert_eq!(
+        content(&data),
+        content(&clean),
+        "the resumed registry differs from a clean import"
+    );
+}
+
+#[test]
+fn demo_builds_a_registry_and_replaces_only_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let o = run(probity(&data).args(["demo", "--enterprises", "200", "--records", "400"]));
+    assert!(o.status.success(), "{o:?}");
+    assert!(stdout(&o).contains("demo registry ready"));
+    assert_eq!(stats(&data)["records"], 400);
+    // Running it again replaces the demo.
+    let o = run(probity(&data).args(["demo", "--enterprises", "100", "--records", "100"]));
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(stats(&data)["records"], 100);
+    // It never replaces a registry it did not make.
+    let real: PathBuf = dir.path().join("real");
+    assert!(run(probity(&real).arg("init")).status.success());
+    let o = run(probity(&real).arg("demo"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a demo"));
+}
