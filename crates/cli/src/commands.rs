@@ -210,13 +210,12 @@ fn import(data: &Path, args: &ImportArgs) -> anyhow::Result<u8> {
     let secs = started.elapsed().as_secs_f64();
     if args.json {
         let mut v = serde_json::to_value(report)?;
-        v["table"] = json!(table.as_str());
-        v["seconds"] = json!((secs * 1000.0).round() / 1000.0);
-        v["rejects_file"] = if report.rejected > 0 {
-            json!(rejects.display().to_string())
-        } else {
-            json!(null)
-        };
+        if let Some(m) = v.as_object_mut() {
+            m.insert("table".into(), json!(table.as_str()));
+            m.insert("seconds".into(), json!((secs * 1000.0).round() / 1000.0));
+            let file = (report.rejected > 0).then(|| rejects.display().to_string());
+            m.insert("rejects_file".into(), json!(file));
+        }
         outln!("{v}");
     } else {
         outln!(

@@ -1,5 +1,8 @@
 //! The `probity` binary end to end: every test runs the real command on a real registry.
 
+// Tests state expectations by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

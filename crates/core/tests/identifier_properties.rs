@@ -1,6 +1,9 @@
 //! Property tests of the identifier checks: every valid code parses, and single-character
 //! substitutions are rejected.
 
+// Tests state expectations by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use probity_core::{SubjectId, lei_check_digits, org_check_char, uscc_check_char};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;

@@ -5,18 +5,9 @@ use probity_rules::Rulebook;
 use crate::SplitMix64;
 
 /// Picks one element uniformly.
+#[allow(clippy::indexing_slicing)] // reason: `below(len)` is less than `len`; every list here is a non-empty constant
 pub fn pick<'a, T>(rng: &mut SplitMix64, items: &'a [T]) -> &'a T {
-    let i = rng.below(items.len() as u64) as usize;
-    // `items` is never empty at a call site; fall back to the first element regardless.
-    items
-        .get(i)
-        .or_else(|| items.first())
-        .unwrap_or_else(|| unreachable_empty())
-}
-
-#[allow(clippy::panic)] // reason: every word list in this module is a non-empty constant
-fn unreachable_empty<T>() -> T {
-    panic!("empty word list")
+    &items[rng.below(items.len() as u64) as usize]
 }
 
 const TRADE_CHARS: &[&str] = &[
