@@ -2,7 +2,12 @@
 //! substitutions are rejected.
 
 // Tests state expectations by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use probity_core::{SubjectId, lei_check_digits, org_check_char, uscc_check_char};
 use proptest::prelude::*;

@@ -1,7 +1,12 @@
 //! Bulk import end to end: generated data, dirty rows, idempotency and bad input.
 
 // Tests state expectations by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Cursor;
 

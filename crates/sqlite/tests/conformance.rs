@@ -1,7 +1,12 @@
 //! The store conformance suite on SQLite, each test in a fresh registry directory.
 
 // Tests state expectations by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use probity_sqlite::SqliteStore;
 
