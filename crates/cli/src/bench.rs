@@ -30,6 +30,9 @@ pub enum BenchCommand {
         /// Working directory (a temporary one if omitted; kept only if given).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Rows per atomic batch in probity's import.
+        #[arg(long, default_value_t = probity_registry::ImportOptions::default().batch_size)]
+        batch_size: usize,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -51,12 +54,9 @@ fn reset_peak_rss() {
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<u8> {
     match cmd {
-        BenchCommand::Import {
-            records,
-            enterprises,
-            dir,
-            json,
-        } => bench_import(records, enterprises, dir, json),
+        BenchCommand::Import { records, enterprises, dir, batch_size, json } => {
+            bench_import(records, enterprises, dir, batch_size, json)
+        }
     }
 }
 
@@ -122,6 +122,7 @@ fn bench_import(
     records: u64,
     enterprises: u64,
     dir: Option<PathBuf>,
+    batch_size: usize,
     as_json: bool,
 ) -> anyhow::Result<u8> {
     let temp;
@@ -133,26 +134,11 @@ fn bench_import(
         }
     };
     let input = dir.join("input");
-    let today = jiff::tz::TimeZone::UTC
-        .to_datetime(jiff::Timestamp::now())
-        .date();
-    let cfg = Config {
-        enterprises,
-        records,
-        seed: 42,
-        dirty: 0.0,
-        as_of: today,
-    };
-    eprintln!(
-        "generating {enterprises} subjects and {records} records in {}…",
-        input.display()
-    );
+    let today = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date();
+    let cfg = Config { enterprises, records, seed: 42, dirty: 0.0, as_of: today };
+    eprintln!("generating {enterprises} subjects and {records} records in {}…", input.display());
     let t = Instant::now();
-    write_generated(
-        &input,
-        &cfg,
-        &Rulebook::parse(probity_rules::DEFAULT_RULEBOOK)?,
-    )?;
+    write_generated(&input, &cfg, &Rulebook::parse(probity_rules::DEFAULT_RULEBOOK)?)?;
     let generated = t.elapsed().as_secs_f64();
     let file_bytes = std::fs::metadata(input.join("records.jsonl"))?.len();
 
@@ -161,23 +147,9 @@ fn bench_import(
         std::fs::remove_dir_all(&reg_dir)?;
     }
     let mut reg = Registry::init(&reg_dir, None)?;
-    import_file(
-        &mut reg,
-        Table::Authorities,
-        &input.join("authorities.csv"),
-        None,
-        None,
-        10_000,
-    )?;
+    import_file(&mut reg, Table::Authorities, &input.join("authorities.csv"), None, None, 10_000)?;
     let t = Instant::now();
-    import_file(
-        &mut reg,
-        Table::Subjects,
-        &input.join("subjects.csv"),
-        None,
-        None,
-        10_000,
-    )?;
+    import_file(&mut reg, Table::Subjects, &input.join("subjects.csv"), None, None, 10_000)?;
     let subjects_secs = t.elapsed().as_secs_f64();
 
     eprintln!("probity: importing records through the full path…");
@@ -189,7 +161,7 @@ fn bench_import(
         &input.join("records.jsonl"),
         None,
         None,
-        10_000,
+        batch_size,
     )?;
     let probity_secs = t.elapsed().as_secs_f64();
     let probity_peak = peak_rss();

@@ -51,9 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn today() -> Date {
-    jiff::tz::TimeZone::UTC
-        .to_datetime(jiff::Timestamp::now())
-        .date()
+    jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date()
 }
 
 /// Writes the three generated files into `out`.
@@ -151,23 +149,12 @@ pub fn import_file(
     };
     let out = File::create(&rejects_path)
         .with_context(|| format!("cannot create `{}`", rejects_path.display()))?;
-    let mut sink = RejectsFile {
-        out: BufWriter::new(out),
-    };
+    let mut sink = RejectsFile { out: BufWriter::new(out) };
     let bar = Bar::bytes(size, table.as_str());
     tracing::info!(file = %file.display(), table = table.as_str(), "import started");
-    let result = reg.import(
-        table,
-        format,
-        input,
-        ImportOptions { batch_size },
-        &bar,
-        &mut sink,
-    );
+    let result = reg.import(table, format, input, ImportOptions { batch_size }, &bar, &mut sink);
     bar.finish();
-    sink.out
-        .flush()
-        .with_context(|| format!("cannot write `{}`", rejects_path.display()))?;
+    sink.out.flush().with_context(|| format!("cannot write `{}`", rejects_path.display()))?;
     let report = result.with_context(|| {
         format!(
             "import of `{}` stopped; every batch reported before this point is stored",
@@ -199,14 +186,8 @@ fn import(data: &Path, args: &ImportArgs) -> anyhow::Result<u8> {
         FormatArg::Jsonl => Format::Jsonl,
     });
     let started = std::time::Instant::now();
-    let (report, rejects) = import_file(
-        &mut reg,
-        table,
-        &args.file,
-        format,
-        args.rejects.clone(),
-        args.batch_size,
-    )?;
+    let (report, rejects) =
+        import_file(&mut reg, table, &args.file, format, args.rejects.clone(), args.batch_size)?;
     let secs = started.elapsed().as_secs_f64();
     if args.json {
         let mut v = serde_json::to_value(report)?;
@@ -228,17 +209,10 @@ fn import(data: &Path, args: &ImportArgs) -> anyhow::Result<u8> {
             secs
         );
         if report.rejected > 0 {
-            outln!(
-                "rejected rows, with line numbers and reasons: {}",
-                rejects.display()
-            );
+            outln!("rejected rows, with line numbers and reasons: {}", rejects.display());
         }
     }
-    Ok(if report.rejected > 0 {
-        exit::REJECTED_ROWS
-    } else {
-        exit::OK
-    })
+    Ok(if report.rejected > 0 { exit::REJECTED_ROWS } else { exit::OK })
 }
 
 fn profile_json(p: &Profile) -> serde_json::Value {
@@ -277,9 +251,7 @@ fn show(data: &Path, id: &str, as_json: bool) -> anyhow::Result<u8> {
     let s = &p.subject.subject;
     outln!("{}  {}", s.id, s.name);
     let region = s.region.map_or_else(|| "-".to_owned(), |r| r.to_string());
-    let established = s
-        .established
-        .map_or_else(|| "-".to_owned(), |d| d.to_string());
+    let established = s.established.map_or_else(|| "-".to_owned(), |d| d.to_string());
     outln!(
         "  kind {} · status {} · region {} · established {}",
         s.kind.as_str(),
@@ -290,11 +262,7 @@ fn show(data: &Path, id: &str, as_json: bool) -> anyhow::Result<u8> {
     if !s.former_names.is_empty() {
         outln!("  formerly {}", s.former_names.join("; "));
     }
-    outln!(
-        "  registered at journal index {} on {}",
-        p.subject.index,
-        p.subject.recorded_at
-    );
+    outln!("  registered at journal index {} on {}", p.subject.index, p.subject.recorded_at);
     outln!("");
     if p.records.is_empty() {
         outln!("no records");
@@ -352,15 +320,9 @@ fn exception(data: &Path, cmd: ExceptionCommand) -> anyhow::Result<u8> {
     match cmd {
         ExceptionCommand::Add { code, reason } => {
             if reg.admit_code_exception(&code, &reason)? {
-                outln!(
-                    "admitted `{}` to the exception list",
-                    code.trim().to_ascii_uppercase()
-                );
+                outln!("admitted `{}` to the exception list", code.trim().to_ascii_uppercase());
             } else {
-                outln!(
-                    "`{}` is already on the exception list",
-                    code.trim().to_ascii_uppercase()
-                );
+                outln!("`{}` is already on the exception list", code.trim().to_ascii_uppercase());
             }
         }
         ExceptionCommand::List { json } => {
@@ -383,10 +345,7 @@ const DEMO_MARKER: &str = "DEMO";
 fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     if Registry::exists(data) {
         if !data.join(DEMO_MARKER).exists() {
-            bail!(
-                "`{}` holds a registry that is not a demo; pass another --data",
-                data.display()
-            );
+            bail!("`{}` holds a registry that is not a demo; pass another --data", data.display());
         }
         std::fs::remove_dir_all(data)
             .with_context(|| format!("cannot remove the old demo at `{}`", data.display()))?;
@@ -400,10 +359,7 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         dirty: 0.0,
         as_of: today(),
     };
-    eprintln!(
-        "generating {} enterprises and {} records…",
-        cfg.enterprises, cfg.records
-    );
+    eprintln!("generating {} enterprises and {} records…", cfg.enterprises, cfg.records);
     write_generated(&input, &cfg, &rulebook)?;
     let mut reg = Registry::init(data, None)?;
     std::fs::write(
@@ -425,14 +381,8 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         .unwrap_or_default();
     outln!("");
     outln!("demo registry ready at {}", data.display());
-    outln!(
-        "  look up a company:   probity --data {} show {first}",
-        data.display()
-    );
-    outln!(
-        "  count everything:    probity --data {} stats",
-        data.display()
-    );
+    outln!("  look up a company:   probity --data {} show {first}", data.display());
+    outln!("  count everything:    probity --data {} stats", data.display());
     outln!("the web portal and API are not built yet; they arrive with the HTTP and portal work");
     Ok(exit::OK)
 }

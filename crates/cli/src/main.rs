@@ -50,12 +50,7 @@ Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=probity=debug) or pass -v for mor
 #[command(name = "probity", version, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     /// The registry directory.
-    #[arg(
-        long,
-        global = true,
-        env = "PROBITY_DATA",
-        default_value = "./probity-data"
-    )]
+    #[arg(long, global = true, env = "PROBITY_DATA", default_value = "./probity-data")]
     data: PathBuf,
 
     /// More log output on stderr (-v: info, -vv: debug, -vvv: trace).

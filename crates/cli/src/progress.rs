@@ -25,11 +25,7 @@ impl Bar {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_prefix(what.to_owned());
-        Self {
-            bar,
-            rows: AtomicU64::new(0),
-            started: Instant::now(),
-        }
+        Self { bar, rows: AtomicU64::new(0), started: Instant::now() }
     }
 
     /// Ends the bar and clears it.
@@ -43,7 +39,6 @@ impl probity_registry::Progress for Bar {
         let rows = self.rows.fetch_add(rows, Ordering::Relaxed) + rows;
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         self.bar.inc(bytes);
-        self.bar
-            .set_message(format!("{rows} rows · {:.0} rows/s", rows as f64 / secs));
+        self.bar.set_message(format!("{rows} rows · {:.0} rows/s", rows as f64 / secs));
     }
 }

@@ -1,12 +1,7 @@
 //! The `probity` binary end to end: every test runs the real command on a real registry.
 
 // Tests state expectations by panicking.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -14,10 +9,7 @@ use std::time::{Duration, Instant};
 
 fn probity(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_probity"));
-    c.arg("--data")
-        .arg(data)
-        .env_remove("RUST_LOG")
-        .env_remove("PROBITY_DATA");
+    c.arg("--data").arg(data).env_remove("RUST_LOG").env_remove("PROBITY_DATA");
     c
 }
 
@@ -58,13 +50,8 @@ fn generate(
 
 fn init_with(dir: &Path, data: &Path, input: &str) {
     assert!(run(probity(data).arg("init")).status.success());
-    for (table, file) in [
-        ("authorities", "authorities.csv"),
-        ("subjects", "subjects.csv"),
-    ] {
-        let o = run(probity(data)
-            .args(["import", table])
-            .arg(dir.join(input).join(file)));
+    for (table, file) in [("authorities", "authorities.csv"), ("subjects", "subjects.csv")] {
+        let o = run(probity(data).args(["import", table]).arg(dir.join(input).join(file)));
         assert_eq!(o.status.code(), Some(0), "{o:?}");
     }
 }
@@ -108,19 +95,14 @@ fn dirty_import_reports_every_reject_and_exits_3() {
     assert_eq!(report["accepted"], summary["subjects"]);
     assert_eq!(report["rejected"], summary["subjects_dirty"]);
     let lines = std::fs::read_to_string(&rejects).unwrap();
-    assert_eq!(
-        lines.lines().count() as u64,
-        summary["subjects_dirty"].as_u64().unwrap()
-    );
+    assert_eq!(lines.lines().count() as u64, summary["subjects_dirty"].as_u64().unwrap());
     for l in lines.lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         assert!(v["line"].as_u64().unwrap() >= 2 && !v["reason"].as_str().unwrap().is_empty());
     }
 
     let records = dir.path().join("in/records.jsonl");
-    let o = run(probity(&data)
-        .args(["import", "records", "--json"])
-        .arg(&records));
+    let o = run(probity(&data).args(["import", "records", "--json"]).arg(&records));
     assert_eq!(o.status.code(), Some(3));
     let report = json(&o);
     assert_eq!(report["accepted"], summary["records"]);
@@ -131,9 +113,7 @@ fn dirty_import_reports_every_reject_and_exits_3() {
     assert!(default.exists());
 
     // Importing again adds nothing, and says so.
-    let o = run(probity(&data)
-        .args(["import", "records", "--json"])
-        .arg(&records));
+    let o = run(probity(&data).args(["import", "records", "--json"]).arg(&records));
     let again = json(&o);
     assert_eq!(again["accepted"], 0);
     assert_eq!(again["duplicate"], summary["records"]);
@@ -150,21 +130,12 @@ fn show_prints_a_profile_and_refuses_unknown_and_invalid_ids() {
     let data = dir.path().join("reg");
     init_with(dir.path(), &data, "in");
     assert!(
-        run(probity(&data)
-            .args(["import", "records"])
-            .arg(dir.path().join("in/records.jsonl")))
-        .status
-        .success()
+        run(probity(&data).args(["import", "records"]).arg(dir.path().join("in/records.jsonl")))
+            .status
+            .success()
     );
     let subjects = std::fs::read_to_string(dir.path().join("in/subjects.csv")).unwrap();
-    let id = subjects
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .to_owned();
+    let id = subjects.lines().nth(1).unwrap().split(',').next().unwrap().to_owned();
 
     let o = run(probity(&data).args(["show", "--json", &id.to_lowercase()]));
     assert!(o.status.success(), "{o:?}");
@@ -195,24 +166,15 @@ fn commands_on_a_missing_registry_say_how_to_create_one() {
     let dir = tempfile::tempdir().unwrap();
     let o = run(probity(&dir.path().join("none")).arg("stats"));
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("probity init"),
-        "{o:?}"
-    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("probity init"), "{o:?}");
 }
 
 #[test]
 fn help_documents_exit_statuses() {
     let o = run(Command::new(env!("CARGO_BIN_EXE_probity")).arg("--help"));
     let text = stdout(&o);
-    for needle in [
-        "Exit status",
-        "some rows were rejected",
-        "import",
-        "generate",
-        "demo",
-        "--data",
-    ] {
+    for needle in ["Exit status", "some rows were rejected", "import", "generate", "demo", "--data"]
+    {
         assert!(text.contains(needle), "--help lacks `{needle}`");
     }
 }
@@ -245,11 +207,7 @@ fn kill_9_mid_import_leaves_whole_batches_and_a_rerun_completes_exactly() {
     // The reference: one uninterrupted import.
     let clean = dir.path().join("clean");
     init_with(dir.path(), &clean, "in");
-    assert!(
-        run(probity(&clean).args(["import", "records"]).arg(&file))
-            .status
-            .success()
-    );
+    assert!(run(probity(&clean).args(["import", "records"]).arg(&file)).status.success());
 
     let data = dir.path().join("killed");
     init_with(dir.path(), &data, "in");
@@ -291,19 +249,13 @@ fn kill_9_mid_import_leaves_whole_batches_and_a_rerun_completes_exactly() {
     let s = stats(&data);
     assert_eq!(s["events"].as_u64().unwrap(), 12 + 3000 + n);
 
-    let o = run(probity(&data)
-        .args(["import", "records", "--json"])
-        .arg(&file));
+    let o = run(probity(&data).args(["import", "records", "--json"]).arg(&file));
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let report = json(&o);
     assert_eq!(report["duplicate"].as_u64().unwrap(), n);
     assert_eq!(report["accepted"].as_u64().unwrap(), records - n);
     assert_eq!(stats(&data)["records"].as_u64().unwrap(), records);
-    assert_eq!(
-        content(&data),
-        content(&clean),
-        "the resumed registry differs from a clean import"
-    );
+    assert_eq!(content(&data), content(&clean), "the resumed registry differs from a clean import");
 }
 
 #[test]

@@ -2,12 +2,7 @@
 //! every crate.
 
 // Tests state expectations by panicking.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 
@@ -36,10 +31,7 @@ fn every_source_file_opens_with_a_doc_comment() {
         .filter(|f| !std::fs::read_to_string(f).unwrap().starts_with("//!"))
         .map(|f| f.strip_prefix(root()).unwrap_or(f).display().to_string())
         .collect();
-    assert!(
-        missing.is_empty(),
-        "files without a leading `//!` line: {missing:?}"
-    );
+    assert!(missing.is_empty(), "files without a leading `//!` line: {missing:?}");
 }
 
 #[test]

@@ -71,11 +71,7 @@ pub struct Event {
 impl Event {
     /// An event in the current encoding version.
     pub fn new(recorded_at: Timestamp, body: EventBody) -> Self {
-        Self {
-            v: EVENT_FORMAT_VERSION,
-            recorded_at,
-            body,
-        }
+        Self { v: EVENT_FORMAT_VERSION, recorded_at, body }
     }
 
     /// The canonical encoding.
@@ -182,34 +178,18 @@ mod tests {
     fn no_event_field_holds_data_about_a_person() {
         use crate::{Authority, Subject, SubjectStatus};
         let at: Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
-        let subject = Subject::new(
-            record().subject,
-            "x",
-            &["y"],
-            None,
-            None,
-            SubjectStatus::Active,
-            None,
-        )
-        .unwrap();
+        let subject =
+            Subject::new(record().subject, "x", &["y"], None, None, SubjectStatus::Active, None)
+                .unwrap();
         let bodies = [
             EventBody::SubjectRegistered { subject },
             EventBody::AuthorityRegistered {
                 authority: Authority::new("a", "b", "c", "d").unwrap(),
             },
             EventBody::RecordFiled { record: record() },
-            EventBody::RecordCorrected {
-                record: record(),
-                reason: "r".into(),
-            },
-            EventBody::RecordWithdrawn {
-                key: record().key(),
-                reason: "r".into(),
-            },
-            EventBody::CodeExceptionAdmitted {
-                code: "c".into(),
-                reason: "r".into(),
-            },
+            EventBody::RecordCorrected { record: record(), reason: "r".into() },
+            EventBody::RecordWithdrawn { key: record().key(), reason: "r".into() },
+            EventBody::CodeExceptionAdmitted { code: "c".into(), reason: "r".into() },
         ];
         let mut all = Vec::new();
         for body in bodies {
@@ -220,10 +200,7 @@ mod tests {
         assert!(all.len() > 30);
         for key in all {
             for bad in crate::PERSONAL_DATA_FRAGMENTS {
-                assert!(
-                    !key.contains(bad),
-                    "event field `{key}` looks like data about a person"
-                );
+                assert!(!key.contains(bad), "event field `{key}` looks like data about a person");
             }
         }
     }
@@ -232,9 +209,7 @@ mod tests {
     fn decoding_rechecks_identifiers() {
         let at: Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
         let e = Event::new(at, EventBody::RecordFiled { record: record() });
-        let forged = String::from_utf8(e.encode())
-            .unwrap()
-            .replace("341L", "341M");
+        let forged = String::from_utf8(e.encode()).unwrap().replace("341L", "341M");
         assert!(Event::decode(forged.as_bytes()).is_err());
     }
 }

@@ -14,9 +14,7 @@ use serde::{Deserialize, Serialize};
 /// The 31 symbols of the USCC, in value order (I, O, S, V and Z never appear).
 const USCC_CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 /// Weights of USCC positions 1 to 17: 3^i mod 31.
-const USCC_WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
+const USCC_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 /// Weights of the eight body characters of the embedded organisation code (GB 11714).
 const ORG_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
 /// Registration-authority characters (USCC position 1) defined by GB 32100-2015.
@@ -95,10 +93,7 @@ impl IdError {
     /// True when the code is well formed and fails only a check character. Only such a code can
     /// be admitted through the exception list.
     pub fn is_checksum(&self) -> bool {
-        matches!(
-            self,
-            Self::UsccCheck { .. } | Self::OrgCheck { .. } | Self::LeiCheck { .. }
-        )
+        matches!(self, Self::UsccCheck { .. } | Self::OrgCheck { .. } | Self::LeiCheck { .. })
     }
 }
 
@@ -151,11 +146,7 @@ fn mod97(s: &[u8]) -> Option<u32> {
     let mut r = 0u32;
     for &c in s {
         let v = alnum_value(c)?;
-        r = if v < 10 {
-            (r * 10 + v) % 97
-        } else {
-            (r * 100 + v) % 97
-        };
+        r = if v < 10 { (r * 10 + v) % 97 } else { (r * 100 + v) % 97 };
     }
     Some(r)
 }
@@ -226,10 +217,10 @@ pub struct Lei([u8; 20]);
 impl Uscc {
     /// Checks structure (character set, authority, division digits) but not the check characters.
     fn structure(input: &str) -> Result<Self, IdError> {
-        let bytes: [u8; 18] = input.as_bytes().try_into().map_err(|_| IdError::Length {
-            input: input.to_owned(),
-            len: input.chars().count(),
-        })?;
+        let bytes: [u8; 18] = input
+            .as_bytes()
+            .try_into()
+            .map_err(|_| IdError::Length { input: input.to_owned(), len: input.chars().count() })?;
         let bad = |position: usize, scheme: &'static str| IdError::Character {
             input: input.to_owned(),
             position,
@@ -248,15 +239,10 @@ impl Uscc {
             ));
         }
         if let Some(i) = bytes[2..8].iter().position(|c| !c.is_ascii_digit()) {
-            return Err(bad(
-                i + 3,
-                "the administrative division code (positions 3-8)",
-            ));
+            return Err(bad(i + 3, "the administrative division code (positions 3-8)"));
         }
         if &bytes[..2] == b"92" {
-            return Err(IdError::IndividualBusiness {
-                input: input.to_owned(),
-            });
+            return Err(IdError::IndividualBusiness { input: input.to_owned() });
         }
         Ok(Self(bytes))
     }
@@ -265,17 +251,11 @@ impl Uscc {
         let input = || self.as_str().to_owned();
         let org = org_check_char(&self.0[8..16]).unwrap_or('?');
         if char::from(self.0[16]) != org {
-            return Err(IdError::OrgCheck {
-                input: input(),
-                expected: org,
-            });
+            return Err(IdError::OrgCheck { input: input(), expected: org });
         }
         let check = uscc_check_char(&self.0[..17]).unwrap_or('?');
         if char::from(self.0[17]) != check {
-            return Err(IdError::UsccCheck {
-                input: input(),
-                expected: check,
-            });
+            return Err(IdError::UsccCheck { input: input(), expected: check });
         }
         Ok(self)
     }
@@ -303,10 +283,10 @@ impl Uscc {
 
 impl Lei {
     fn structure(input: &str) -> Result<Self, IdError> {
-        let bytes: [u8; 20] = input.as_bytes().try_into().map_err(|_| IdError::Length {
-            input: input.to_owned(),
-            len: input.chars().count(),
-        })?;
+        let bytes: [u8; 20] = input
+            .as_bytes()
+            .try_into()
+            .map_err(|_| IdError::Length { input: input.to_owned(), len: input.chars().count() })?;
         for (i, &c) in bytes.iter().enumerate() {
             let ok = if i < 18 {
                 c.is_ascii_digit() || c.is_ascii_uppercase()
@@ -366,10 +346,7 @@ impl SubjectId {
             0 => Err(IdError::Empty),
             18 => Uscc::structure(code).map(Self::Uscc),
             20 => Lei::structure(code).map(Self::Lei),
-            _ => Err(IdError::Length {
-                input: code.to_owned(),
-                len: code.chars().count(),
-            }),
+            _ => Err(IdError::Length { input: code.to_owned(), len: code.chars().count() }),
         }
     }
 

@@ -284,10 +284,8 @@ impl Currency {
     /// Parses three ASCII letters, upper-casing them.
     pub fn parse(s: &str) -> Result<Self, ModelError> {
         let up = s.trim().to_ascii_uppercase();
-        let b: [u8; 3] = up
-            .as_bytes()
-            .try_into()
-            .map_err(|_| ModelError::Currency(s.to_owned()))?;
+        let b: [u8; 3] =
+            up.as_bytes().try_into().map_err(|_| ModelError::Currency(s.to_owned()))?;
         if b.iter().all(u8::is_ascii_uppercase) {
             Ok(Self(b))
         } else {
@@ -329,31 +327,16 @@ impl Money {
             return Err(bad());
         }
         let whole: i64 = whole.parse().map_err(|_| bad())?;
-        let frac: i64 = if frac.is_empty() {
-            0
-        } else {
-            format!("{frac:0<2}").parse().map_err(|_| bad())?
-        };
-        let minor = whole
-            .checked_mul(100)
-            .and_then(|w| w.checked_add(frac))
-            .ok_or_else(bad)?;
-        Ok(Self {
-            minor,
-            currency: Currency::parse(currency)?,
-        })
+        let frac: i64 =
+            if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| bad())? };
+        let minor = whole.checked_mul(100).and_then(|w| w.checked_add(frac)).ok_or_else(bad)?;
+        Ok(Self { minor, currency: Currency::parse(currency)? })
     }
 }
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:02} {}",
-            self.minor / 100,
-            self.minor % 100,
-            self.currency.as_str()
-        )
+        write!(f, "{}.{:02} {}", self.minor / 100, self.minor % 100, self.currency.as_str())
     }
 }
 
@@ -494,10 +477,7 @@ impl Record {
 
     /// The record's natural key.
     pub fn key(&self) -> RecordKey {
-        RecordKey {
-            authority: self.authority.clone(),
-            decision_no: self.decision_no.clone(),
-        }
+        RecordKey { authority: self.authority.clone(), decision_no: self.decision_no.clone() }
     }
 }
 
@@ -509,10 +489,7 @@ mod tests {
     fn money_parses_decimals_exactly() {
         assert_eq!(Money::parse("50000", "cny").unwrap().minor, 5_000_000);
         assert_eq!(Money::parse("0.5", "CNY").unwrap().minor, 50);
-        assert_eq!(
-            Money::parse("12.34", "USD").unwrap().to_string(),
-            "12.34 USD"
-        );
+        assert_eq!(Money::parse("12.34", "USD").unwrap().to_string(), "12.34 USD");
         for bad in ["", "-1", "1.234", "1.", ".5", "1e3", "99999999999999999999"] {
             assert!(Money::parse(bad, "CNY").is_err(), "{bad}");
         }
@@ -535,39 +512,19 @@ mod tests {
             document_sha256: None,
         };
         assert!(Record::new(fields.clone()).is_ok());
-        let no_basis = RecordFields {
-            basis: "  ",
-            ..fields.clone()
-        };
-        assert_eq!(
-            Record::new(no_basis).unwrap_err().to_string(),
-            "basis is empty"
-        );
-        let backwards = RecordFields {
-            effective: d("2024-02-01"),
-            ..fields
-        };
+        let no_basis = RecordFields { basis: "  ", ..fields.clone() };
+        assert_eq!(Record::new(no_basis).unwrap_err().to_string(), "basis is empty");
+        let backwards = RecordFields { effective: d("2024-02-01"), ..fields };
         assert!(
-            Record::new(backwards)
-                .unwrap_err()
-                .to_string()
-                .contains("before the decision date")
+            Record::new(backwards).unwrap_err().to_string().contains("before the decision date")
         );
     }
 
     #[test]
     fn subject_region_comes_from_the_code_and_must_agree() {
         let id = SubjectId::parse("91110000600037341L").unwrap();
-        let s = Subject::new(
-            id,
-            "测试有限公司",
-            &[],
-            None,
-            None,
-            SubjectStatus::Active,
-            None,
-        )
-        .unwrap();
+        let s =
+            Subject::new(id, "测试有限公司", &[], None, None, SubjectStatus::Active, None).unwrap();
         assert_eq!(s.region.unwrap().as_str(), "110000");
         assert_eq!(s.kind, SubjectKind::Enterprise);
         let other = Region::parse("110105");

@@ -54,10 +54,7 @@ pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<String
     for c in value.chars() {
         len += 1;
         if c.is_control() {
-            return Err(TextError::Control {
-                field,
-                code: c as u32,
-            });
+            return Err(TextError::Control { field, code: c as u32 });
         }
     }
     if len > max {
@@ -87,10 +84,7 @@ impl Slug {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
         });
         if !starts_with_letter || !allowed || value.len() > Self::MAX_LEN {
-            return Err(TextError::Slug {
-                field,
-                value: value.to_owned(),
-            });
+            return Err(TextError::Slug { field, value: value.to_owned() });
         }
         Ok(Self(value.to_owned()))
     }
@@ -127,18 +121,9 @@ mod tests {
     #[test]
     fn text_is_trimmed_and_bounded() {
         assert_eq!(check_text("name", "  a b ", 10).unwrap(), "a b");
-        assert_eq!(
-            check_text("name", "   ", 10),
-            Err(TextError::Empty { field: "name" })
-        );
-        assert!(matches!(
-            check_text("name", "abcdef", 5),
-            Err(TextError::TooLong { len: 6, .. })
-        ));
-        assert!(matches!(
-            check_text("name", "a\u{7}", 5),
-            Err(TextError::Control { code: 7, .. })
-        ));
+        assert_eq!(check_text("name", "   ", 10), Err(TextError::Empty { field: "name" }));
+        assert!(matches!(check_text("name", "abcdef", 5), Err(TextError::TooLong { len: 6, .. })));
+        assert!(matches!(check_text("name", "a\u{7}", 5), Err(TextError::Control { code: 7, .. })));
         // Length counts characters, not bytes.
         assert!(check_text("name", "北京科技有限公司", 8).is_ok());
     }

@@ -2,12 +2,7 @@
 //! substitutions are rejected.
 
 // Tests state expectations by panicking.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use probity_core::{SubjectId, lei_check_digits, org_check_char, uscc_check_char};
 use proptest::prelude::*;
@@ -48,13 +43,11 @@ prop_compose! {
 
 fn substitutions(code: &str) -> impl Iterator<Item = (usize, char, String)> + '_ {
     code.char_indices().flat_map(move |(i, original)| {
-        replacements()
-            .filter(move |c| *c != original)
-            .map(move |c| {
-                let mut s = code.to_owned();
-                s.replace_range(i..=i, c.encode_utf8(&mut [0; 4]));
-                (i, c, s)
-            })
+        replacements().filter(move |c| *c != original).map(move |c| {
+            let mut s = code.to_owned();
+            s.replace_range(i..=i, c.encode_utf8(&mut [0; 4]));
+            (i, c, s)
+        })
     })
 }
 
@@ -116,12 +109,6 @@ fn lei_cross_class_substitutions_escape_rarely() {
         }
     }
     let rate = f64::from(escaped) / f64::from(tried);
-    assert!(
-        rate < 0.02,
-        "{escaped} of {tried} cross-class substitutions escaped"
-    );
-    eprintln!(
-        "lei cross-class substitutions: {escaped} of {tried} escaped ({:.2}%)",
-        rate * 100.0
-    );
+    assert!(rate < 0.02, "{escaped} of {tried} cross-class substitutions escaped");
+    eprintln!("lei cross-class substitutions: {escaped} of {tried} escaped ({:.2}%)", rate * 100.0);
 }

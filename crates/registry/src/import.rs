@@ -153,11 +153,7 @@ impl Batch {
             };
             rows.push((p.line, p.raw, refused));
         }
-        Self {
-            events,
-            rows,
-            bytes,
-        }
+        Self { events, rows, bytes }
     }
 }
 
@@ -175,19 +171,10 @@ impl Registry {
         progress: &dyn Progress,
         rejects: &mut dyn Rejects,
     ) -> Result<ImportReport, RegistryError> {
-        let authorities = self
-            .store
-            .authorities()?
-            .into_iter()
-            .map(|a| (a.id.to_string(), a.category))
-            .collect();
+        let authorities =
+            self.store.authorities()?.into_iter().map(|a| (a.id.to_string(), a.category)).collect();
         let exceptions = self.exceptions()?;
-        let Self {
-            store,
-            rulebook,
-            clock,
-            ..
-        } = self;
+        let Self { store, rulebook, clock, .. } = self;
         let ctx = Context {
             rulebook,
             authorities,
@@ -212,10 +199,7 @@ impl Registry {
                         move |parsed, bytes| tx.send(Batch::split(parsed, bytes)).is_ok(),
                     )
                 })
-                .map_err(|source| RegistryError::Io {
-                    path: "reader thread".into(),
-                    source,
-                })?;
+                .map_err(|source| RegistryError::Io { path: "reader thread".into(), source })?;
             let mut write = || -> Result<(), RegistryError> {
                 for batch in rx.iter() {
                     let mut outcomes = store.append(&batch.events)?.into_iter();
@@ -243,16 +227,9 @@ impl Registry {
                             },
                         };
                         report.rejected += 1;
-                        rejects
-                            .reject(Rejected {
-                                line,
-                                reason,
-                                row: raw.render(),
-                            })
-                            .map_err(|source| RegistryError::Io {
-                                path: "rejects".into(),
-                                source,
-                            })?;
+                        rejects.reject(Rejected { line, reason, row: raw.render() }).map_err(
+                            |source| RegistryError::Io { path: "rejects".into(), source },
+                        )?;
                     }
                     progress.advance(batch.bytes, rows);
                 }

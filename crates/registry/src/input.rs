@@ -49,9 +49,7 @@ impl RawRow {
                 let mut w = csv::Writer::from_writer(Vec::new());
                 let _ = w.write_byte_record(record);
                 let bytes = w.into_inner().unwrap_or_default();
-                String::from_utf8_lossy(&bytes)
-                    .trim_end_matches(['\n', '\r'])
-                    .to_owned()
+                String::from_utf8_lossy(&bytes).trim_end_matches(['\n', '\r']).to_owned()
             }
         }
     }
@@ -65,10 +63,8 @@ pub(crate) struct Parsed {
 }
 
 fn date(field: &str, value: &str, today: Date) -> Result<Date, String> {
-    let d: Date = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("{field}: `{value}` is not a date YYYY-MM-DD"))?;
+    let d: Date =
+        value.trim().parse().map_err(|_| format!("{field}: `{value}` is not a date YYYY-MM-DD"))?;
     if d < EARLIEST {
         return Err(format!("{field}: {d} is before {EARLIEST}"));
     }
@@ -123,15 +119,10 @@ impl Context<'_> {
             })
             .transpose()?
             .unwrap_or_default();
-        let established = opt(&s.established)
-            .map(|d| date("established", d, self.today))
-            .transpose()?;
-        let former: Vec<&str> = s
-            .former_names
-            .iter()
-            .map(|n| n.trim())
-            .filter(|n| !n.is_empty())
-            .collect();
+        let established =
+            opt(&s.established).map(|d| date("established", d, self.today)).transpose()?;
+        let former: Vec<&str> =
+            s.former_names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).collect();
         let subject = Subject::new(id, &s.name, &former, kind, region, status, established)
             .map_err(|e| e.to_string())?;
         Ok(self.event(EventBody::SubjectRegistered { subject }))
@@ -140,9 +131,7 @@ impl Context<'_> {
     pub fn record(&self, r: &RecordIn<'_>) -> Result<Encoded, String> {
         let authority = Slug::parse("authority", &r.authority).map_err(|e| e.to_string())?;
         let Some(category) = self.authorities.get(authority.as_str()) else {
-            return Err(format!(
-                "unknown authority `{authority}`; register it first"
-            ));
+            return Err(format!("unknown authority `{authority}`; register it first"));
         };
         let kind = Slug::parse("kind", &r.kind).map_err(|e| e.to_string())?;
         let book = &self.rulebook.header;
@@ -295,12 +284,9 @@ pub(crate) struct RecordIn<'a> {
 /// Columns of each table: name and whether it is required.
 fn columns(table: Table) -> &'static [(&'static str, bool)] {
     match table {
-        Table::Authorities => &[
-            ("id", true),
-            ("name", true),
-            ("category", true),
-            ("jurisdiction", true),
-        ],
+        Table::Authorities => {
+            &[("id", true), ("name", true), ("category", true), ("jurisdiction", true)]
+        }
         Table::Subjects => &[
             ("id", true),
             ("name", true),
@@ -390,10 +376,7 @@ fn csv_row(
     ctx: &Context<'_>,
 ) -> Result<Encoded, String> {
     if rec.len() != expected {
-        return Err(format!(
-            "row has {} fields; the header has {expected}",
-            rec.len()
-        ));
+        return Err(format!("row has {} fields; the header has {expected}", rec.len()));
     }
     let g = |slot| h.get(rec, slot);
     match table {
@@ -450,10 +433,7 @@ pub(crate) fn read_rows(
     batch_size: usize,
     mut send: impl FnMut(Vec<Parsed>, u64) -> bool,
 ) -> Result<(), RegistryError> {
-    let io = |e: std::io::Error| RegistryError::Io {
-        path: "input".into(),
-        source: e,
-    };
+    let io = |e: std::io::Error| RegistryError::Io { path: "input".into(), source: e };
     let mut batch = Vec::with_capacity(batch_size);
     let mut flushed = 0u64;
     match format {
@@ -479,11 +459,7 @@ pub(crate) fn read_rows(
                 } else {
                     csv_row(table, &h, &rec, header.len(), ctx)
                 };
-                batch.push(Parsed {
-                    line,
-                    raw: RawRow::Fields(rec.clone()),
-                    result,
-                });
+                batch.push(Parsed { line, raw: RawRow::Fields(rec.clone()), result });
                 if batch.len() >= batch_size {
                     let at = rdr.position().byte();
                     if !send(
@@ -543,17 +519,12 @@ pub(crate) fn read_rows(
                     }
                     match std::str::from_utf8(&buf) {
                         Ok(text) => json_row(table, text, ctx),
-                        Err(e) => Err(format!(
-                            "line is not valid UTF-8 (at byte {})",
-                            e.valid_up_to()
-                        )),
+                        Err(e) => {
+                            Err(format!("line is not valid UTF-8 (at byte {})", e.valid_up_to()))
+                        }
                     }
                 };
-                batch.push(Parsed {
-                    line,
-                    raw: RawRow::Line(buf.clone()),
-                    result,
-                });
+                batch.push(Parsed { line, raw: RawRow::Line(buf.clone()), result });
                 if batch.len() >= batch_size {
                     if !send(
                         std::mem::replace(&mut batch, Vec::with_capacity(batch_size)),

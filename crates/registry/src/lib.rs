@@ -105,37 +105,27 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry")
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
+        f.debug_struct("Registry").field("dir", &self.dir).finish_non_exhaustive()
     }
 }
 
 fn read_rulebook(path: &Path) -> Result<Rulebook, RegistryError> {
-    let text = std::fs::read_to_string(path).map_err(|source| RegistryError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    Rulebook::parse(&text).map_err(|source| RegistryError::Rulebook {
-        path: path.display().to_string(),
-        source,
-    })
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| RegistryError::Io { path: path.display().to_string(), source })?;
+    Rulebook::parse(&text)
+        .map_err(|source| RegistryError::Rulebook { path: path.display().to_string(), source })
 }
 
 impl Registry {
     /// Creates a registry in `dir` with the given rulebook text (the shipped default if `None`).
     pub fn init(dir: &Path, rulebook: Option<&str>) -> Result<Self, RegistryError> {
         let text = rulebook.unwrap_or(DEFAULT_RULEBOOK);
-        let parsed = Rulebook::parse(text).map_err(|source| RegistryError::Rulebook {
-            path: "rulebook".into(),
-            source,
-        })?;
+        let parsed = Rulebook::parse(text)
+            .map_err(|source| RegistryError::Rulebook { path: "rulebook".into(), source })?;
         let store = SqliteStore::create(dir)?;
         let path = dir.join(RULEBOOK_FILE);
-        std::fs::write(&path, text).map_err(|source| RegistryError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        std::fs::write(&path, text)
+            .map_err(|source| RegistryError::Io { path: path.display().to_string(), source })?;
         tracing::info!(dir = %dir.display(), rulebook = %parsed.header.id, "created registry");
         Ok(Self {
             store: Box::new(store),
@@ -196,9 +186,7 @@ impl Registry {
     /// Parses a subject id, admitting codes on the exception list.
     pub fn parse_id(&self, input: &str) -> Result<SubjectId, RegistryError> {
         let exceptions = self.exceptions()?;
-        Ok(SubjectId::parse_excepted(input, |c| {
-            exceptions.contains(c)
-        })?)
+        Ok(SubjectId::parse_excepted(input, |c| exceptions.contains(c))?)
     }
 
     /// Admits a well-formed code that fails its checksum to the exception list, as a journal
@@ -211,18 +199,13 @@ impl Registry {
         let code = SubjectId::exception_candidate(code)?;
         let reason = probity_core::check_text("reason", reason, probity_core::limits::BASIS)
             .map_err(|e| RegistryError::Refused(e.to_string()))?;
-        let event = Event::new(
-            self.clock.now(),
-            EventBody::CodeExceptionAdmitted { code, reason },
-        )
-        .into();
+        let event =
+            Event::new(self.clock.now(), EventBody::CodeExceptionAdmitted { code, reason }).into();
         match self.store.append(&[event])?.as_slice() {
             [Outcome::Appended { .. }] => Ok(true),
             [Outcome::Duplicate] => Ok(false),
             [Outcome::Refused(r)] => Err(RegistryError::Refused(r.to_string())),
-            other => Err(RegistryError::Refused(format!(
-                "unexpected store answer {other:?}"
-            ))),
+            other => Err(RegistryError::Refused(format!("unexpected store answer {other:?}"))),
         }
     }
 

@@ -1,12 +1,7 @@
 //! Bulk import end to end: generated data, dirty rows, idempotency and bad input.
 
 // Tests state expectations by panicking.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::io::Cursor;
 
@@ -26,30 +21,12 @@ struct Files {
 
 fn files(enterprises: u64, records: u64, dirty: f64) -> Files {
     let book = Rulebook::parse(DEFAULT_RULEBOOK).unwrap();
-    let cfg = Config {
-        enterprises,
-        records,
-        seed: 11,
-        dirty,
-        as_of: Date::constant(2026, 11, 1),
-    };
+    let cfg = Config { enterprises, records, seed: 11, dirty, as_of: Date::constant(2026, 11, 1) };
     let (mut a, mut s, mut r) = (Vec::new(), Vec::new(), Vec::new());
-    let summary = generate(
-        &cfg,
-        &book,
-        Outputs {
-            authorities: &mut a,
-            subjects: &mut s,
-            records: &mut r,
-        },
-    )
-    .unwrap();
-    Files {
-        authorities: a,
-        subjects: s,
-        records: r,
-        summary,
-    }
+    let summary =
+        generate(&cfg, &book, Outputs { authorities: &mut a, subjects: &mut s, records: &mut r })
+            .unwrap();
+    Files { authorities: a, subjects: s, records: r, summary }
 }
 
 fn registry() -> (tempfile::TempDir, Registry) {
@@ -67,20 +44,9 @@ fn import(
 ) -> (ImportReport, Vec<Rejected>) {
     let mut rejects = Vec::new();
     let opts = ImportOptions { batch_size: 700 };
-    let report = reg
-        .import(
-            table,
-            format,
-            Cursor::new(bytes.to_vec()),
-            opts,
-            &(),
-            &mut rejects,
-        )
-        .unwrap();
-    assert_eq!(
-        report.rows,
-        report.accepted + report.duplicate + report.rejected
-    );
+    let report =
+        reg.import(table, format, Cursor::new(bytes.to_vec()), opts, &(), &mut rejects).unwrap();
+    assert_eq!(report.rows, report.accepted + report.duplicate + report.rejected);
     assert_eq!(report.rejected as usize, rejects.len());
     (report, rejects)
 }
@@ -102,30 +68,17 @@ fn clean_generated_data_imports_completely() {
     assert_eq!((s.0.accepted, s.0.rejected), (800, 0), "{:?}", s.1.first());
     assert_eq!((r.0.accepted, r.0.rejected), (3000, 0), "{:?}", r.1.first());
     let c = reg.counts().unwrap();
-    assert_eq!(
-        (c.authorities, c.subjects, c.records, c.events),
-        (12, 800, 3000, 3812)
-    );
+    assert_eq!((c.authorities, c.subjects, c.records, c.events), (12, 800, 3000, 3812));
 }
 
 #[test]
 fn dirty_rows_are_rejected_exactly_with_line_and_reason_and_the_rest_import() {
     let f = files(1000, 4000, 0.08);
-    assert!(
-        f.summary.subjects_dirty > 40 && f.summary.records_dirty > 200,
-        "{:?}",
-        f.summary
-    );
+    assert!(f.summary.subjects_dirty > 40 && f.summary.records_dirty > 200, "{:?}", f.summary);
     let (_dir, mut reg) = registry();
     let [_, (s, s_rej), (r, r_rej)] = import_all(&mut reg, &f);
-    assert_eq!(
-        (s.accepted, s.rejected),
-        (f.summary.subjects, f.summary.subjects_dirty)
-    );
-    assert_eq!(
-        (r.accepted, r.rejected),
-        (f.summary.records, f.summary.records_dirty)
-    );
+    assert_eq!((s.accepted, s.rejected), (f.summary.subjects, f.summary.subjects_dirty));
+    assert_eq!((r.accepted, r.rejected), (f.summary.records, f.summary.records_dirty));
 
     // Line numbers point at the rows: CSV counts the header as line 1.
     let subject_lines: Vec<&str> = std::str::from_utf8(&f.subjects).unwrap().lines().collect();
@@ -139,11 +92,7 @@ fn dirty_rows_are_rejected_exactly_with_line_and_reason_and_the_rest_import() {
         assert!(!rej.reason.is_empty());
     }
     // Every kind of damage the generator makes is named.
-    let reasons: String = s_rej
-        .iter()
-        .chain(&r_rej)
-        .map(|r| format!("{}\n", r.reason))
-        .collect();
+    let reasons: String = s_rej.iter().chain(&r_rej).map(|r| format!("{}\n", r.reason)).collect();
     for needle in [
         "individually owned business",
         "fails the unified social credit code check",
@@ -155,10 +104,7 @@ fn dirty_rows_are_rejected_exactly_with_line_and_reason_and_the_rest_import() {
         "before the decision date",
         "amount `12,5`",
     ] {
-        assert!(
-            reasons.contains(needle),
-            "no reject says `{needle}`:\n{reasons}"
-        );
+        assert!(reasons.contains(needle), "no reject says `{needle}`:\n{reasons}");
     }
 }
 
@@ -200,8 +146,7 @@ fn records_arrive_in_csv_as_well() {
     csv.write_record(cols).unwrap();
     for line in std::str::from_utf8(&f.records).unwrap().lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        csv.write_record(cols.map(|c| v[c].as_str().unwrap_or("").to_owned()))
-            .unwrap();
+        csv.write_record(cols.map(|c| v[c].as_str().unwrap_or("").to_owned())).unwrap();
     }
     let bytes = csv.into_inner().unwrap();
     let (r, _) = import(&mut reg, Table::Records, Format::Csv, &bytes);
@@ -240,12 +185,7 @@ fn bad_records_get_reasons_that_name_the_problem() {
             ),
         ),
         (
-            record_line(
-                "court.dishonest_debtor",
-                "bj-court",
-                "91110105MA01234567",
-                "",
-            ),
+            record_line("court.dishonest_debtor", "bj-court", "91110105MA01234567", ""),
             Some("subject: `91110105MA01234567`"),
         ),
         (
@@ -253,39 +193,22 @@ fn bad_records_get_reasons_that_name_the_problem() {
             Some("unknown subject `5493001KJTIIGC8Y1R12`"),
         ),
         (
-            record_line(
-                "penalty.moderate",
-                "bj-amr",
-                ok,
-                r#","representative":"张三""#,
-            ),
+            record_line("penalty.moderate", "bj-amr", ok, r#","representative":"张三""#),
             Some("unknown field `representative`"),
         ),
         (
             record_line("penalty.serious", "bj-amr", ok, r#","amount":5000"#),
             Some("an amount needs a currency"),
         ),
-        (
-            record_line(
-                "award.quality",
-                "bj-amr",
-                ok,
-                r#","amount":5000.5,"currency":"CNY""#,
-            ),
-            None,
-        ),
+        (record_line("award.quality", "bj-amr", ok, r#","amount":5000.5,"currency":"CNY""#), None),
         ("{not json".to_owned(), Some("not a valid record object")),
         (
             record_line("penalty.minor", "bj-amr", ok, "").replace("2025-01-02", "2099-01-02"),
             Some("decided: 2099-01-02 is in the future"),
         ),
     ];
-    let mut text = lines
-        .iter()
-        .map(|(l, _)| l.as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-        .into_bytes();
+    let mut text =
+        lines.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>().join("\n").into_bytes();
     text.extend_from_slice(b"\n\xff\xfe{}\n\n");
     let (r, rej) = import(&mut reg, Table::Records, Format::Jsonl, &text);
     assert_eq!((r.accepted, r.rejected), (2, 8));
@@ -293,12 +216,9 @@ fn bad_records_get_reasons_that_name_the_problem() {
         let got = rej.iter().find(|x| x.line == i as u64 + 1);
         match (want, got) {
             (None, None) => {}
-            (Some(w), Some(g)) => assert!(
-                g.reason.contains(w),
-                "line {}: `{}` lacks `{w}`",
-                i + 1,
-                g.reason
-            ),
+            (Some(w), Some(g)) => {
+                assert!(g.reason.contains(w), "line {}: `{}` lacks `{w}`", i + 1, g.reason)
+            }
             _ => panic!("line {}: expected {want:?}, got {got:?}", i + 1),
         }
     }
@@ -337,10 +257,7 @@ fn unknown_or_missing_csv_columns_stop_before_any_row() {
         )
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("unknown column `legal_representative`"),
-        "{err}"
-    );
+    assert!(err.contains("unknown column `legal_representative`"), "{err}");
     let err = reg
         .import(
             Table::Subjects,
@@ -370,14 +287,9 @@ fn the_exception_list_admits_a_pilot_code_and_records_it_as_an_event() {
         )
         .unwrap()
     );
-    assert!(
-        !reg.admit_code_exception("91350100M0001TGQXM", "again")
-            .unwrap()
-    );
-    let err = reg
-        .admit_code_exception("91110000600037341L", "valid anyway")
-        .unwrap_err()
-        .to_string();
+    assert!(!reg.admit_code_exception("91350100M0001TGQXM", "again").unwrap());
+    let err =
+        reg.admit_code_exception("91110000600037341L", "valid anyway").unwrap_err().to_string();
     assert!(err.contains("needs no exception"), "{err}");
     assert!(reg.admit_code_exception("92110000600037341L", "x").is_err());
     let (r, _) = import(&mut reg, Table::Subjects, Format::Csv, csv.as_bytes());

@@ -85,9 +85,7 @@ impl Period {
             Self::Months(n) => jiff::Span::new().try_months(i64::from(n)),
             Self::Years(n) => jiff::Span::new().try_years(i64::from(n)),
         };
-        span.ok()
-            .and_then(|s| start.checked_add(s).ok())
-            .unwrap_or(Date::MAX)
+        span.ok().and_then(|s| start.checked_add(s).ok()).unwrap_or(Date::MAX)
     }
 }
 
@@ -197,12 +195,7 @@ impl Locator<'_> {
         let before = self.0.get(..offset).unwrap_or(self.0);
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        RulebookError::Invalid {
-            line,
-            column,
-            key: key.to_owned(),
-            message: message.into(),
-        }
+        RulebookError::Invalid { line, column, key: key.to_owned(), message: message.into() }
     }
 }
 
@@ -219,11 +212,7 @@ impl Rulebook {
             version: h.version,
             publisher: h.publisher,
             effective: h.effective.get_ref().parse().map_err(|_| {
-                at.err(
-                    h.effective.span().start,
-                    "rulebook.effective",
-                    "expected a date YYYY-MM-DD",
-                )
+                at.err(h.effective.span().start, "rulebook.effective", "expected a date YYYY-MM-DD")
             })?,
         };
         if raw.kinds.is_empty() {
@@ -257,26 +246,24 @@ impl Rulebook {
                     "every kind must cite its legal basis",
                 ));
             }
-            let period =
-                |field: &str, p: Option<Spanned<String>>| -> Result<Period, RulebookError> {
-                    let p = p.ok_or_else(|| {
-                        at.err(
-                            start,
-                            &key(field),
-                            "missing: every kind must have a published end (nothing is for life)",
-                        )
-                    })?;
-                    Period::parse(p.get_ref()).ok_or_else(|| {
-                        at.err(
-                            p.span().start,
-                            &key(field),
-                            format!(
-                                "`{}` is not a period such as `3 months` or `1 year`",
-                                p.get_ref()
-                            ),
-                        )
-                    })
-                };
+            let period = |field: &str,
+                          p: Option<Spanned<String>>|
+             -> Result<Period, RulebookError> {
+                let p = p.ok_or_else(|| {
+                    at.err(
+                        start,
+                        &key(field),
+                        "missing: every kind must have a published end (nothing is for life)",
+                    )
+                })?;
+                Period::parse(p.get_ref()).ok_or_else(|| {
+                    at.err(
+                        p.span().start,
+                        &key(field),
+                        format!("`{}` is not a period such as `3 months` or `1 year`", p.get_ref()),
+                    )
+                })
+            };
             let kind = Kind {
                 published_for: period("published_for", k.published_for)?,
                 counts_for: period("counts_for", k.counts_for)?,
@@ -324,17 +311,8 @@ mod tests {
             assert!(book.kind(id).is_some(), "{id}");
         }
         let court = Slug::parse("c", "court").unwrap();
-        assert!(
-            book.kind("court.dishonest_debtor")
-                .unwrap()
-                .may_be_filed_by(&court)
-        );
-        assert!(
-            !book
-                .kind("tax.major_violation")
-                .unwrap()
-                .may_be_filed_by(&court)
-        );
+        assert!(book.kind("court.dishonest_debtor").unwrap().may_be_filed_by(&court));
+        assert!(!book.kind("tax.major_violation").unwrap().may_be_filed_by(&court));
     }
 
     const HEAD: &str =
@@ -366,10 +344,7 @@ mod tests {
             "{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"b\"\npublished_for = \"forever\"\ncounts_for = \"1 year\"\n"
         );
         let err = Rulebook::parse(&text).unwrap_err().to_string();
-        assert!(
-            err.contains("line 12") && err.contains("`forever`"),
-            "{err}"
-        );
+        assert!(err.contains("line 12") && err.contains("`forever`"), "{err}");
 
         let text = format!("{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"loyalty\"\n");
         let err = Rulebook::parse(&text).unwrap_err().to_string();
@@ -379,14 +354,8 @@ mod tests {
     #[test]
     fn periods() {
         let d: Date = "2024-01-31".parse().unwrap();
-        assert_eq!(
-            Period::parse("1 month").unwrap().after(d).to_string(),
-            "2024-02-29"
-        );
-        assert_eq!(
-            Period::parse("3 years").unwrap().after(d).to_string(),
-            "2027-01-31"
-        );
+        assert_eq!(Period::parse("1 month").unwrap().after(d).to_string(), "2024-02-29");
+        assert_eq!(Period::parse("3 years").unwrap().after(d).to_string(), "2027-01-31");
         assert_eq!(Period::parse("30 days").unwrap().to_string(), "30 days");
         for bad in ["", "0 days", "3", "3 fortnights", "-1 year"] {
             assert!(Period::parse(bad).is_none(), "{bad}");

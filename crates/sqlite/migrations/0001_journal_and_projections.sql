@@ -25,20 +25,25 @@ CREATE TABLE subjects (
     event INTEGER NOT NULL
 );
 
--- Keyed by the natural key itself (no rowid): one B-tree serves uniqueness and look-ups.
+-- Records in filing order (the row id only grows, so inserts append). The natural key
+-- (authority, decision_no) is found through key_hash, a 64-bit FNV-1a hash of the authority code,
+-- a NUL byte and the decision number, read as a signed integer: a compact index that random
+-- keys dirty far fewer pages of. Look-ups compare the key columns too, so collisions are harmless.
 -- effective is the date as the integer YYYYMMDD.
 CREATE TABLE records (
-    authority     INTEGER NOT NULL REFERENCES authorities(id),
+    id            INTEGER PRIMARY KEY,
+    key_hash      INTEGER NOT NULL,
+    authority     INTEGER NOT NULL,
     decision_no   TEXT    NOT NULL,
-    subject       INTEGER NOT NULL REFERENCES subjects(id),
+    subject       INTEGER NOT NULL,
     kind          TEXT    NOT NULL,
     effective     INTEGER NOT NULL,
     status        TEXT    NOT NULL,
     filed_event   INTEGER NOT NULL,
     current_event INTEGER NOT NULL,
-    last_event    INTEGER NOT NULL,
-    PRIMARY KEY (authority, decision_no)
-) WITHOUT ROWID;
+    last_event    INTEGER NOT NULL
+);
+CREATE INDEX records_by_key ON records(key_hash);
 CREATE INDEX records_by_subject ON records(subject);
 
 CREATE TABLE code_exceptions (

@@ -19,9 +19,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 pub const DB_FILE: &str = "registry.sqlite";
 
 /// Embedded migrations, in order. Index + 1 is the schema version they bring.
-const MIGRATIONS: &[&str] = &[include_str!(
-    "../migrations/0001_journal_and_projections.sql"
-)];
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_journal_and_projections.sql")];
 
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -42,9 +40,7 @@ const SUBJECT_CACHE: usize = 1 << 20;
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("location", &self.location)
-            .finish_non_exhaustive()
+        f.debug_struct("SqliteStore").field("location", &self.location).finish_non_exhaustive()
     }
 }
 
@@ -81,7 +77,7 @@ impl SqliteStore {
              PRAGMA busy_timeout = 5000;
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -131072;
-             PRAGMA wal_autocheckpoint = 16384;",
+             PRAGMA wal_autocheckpoint = 65536;",
         )
         .map_err(backend)?;
         let mut store = Self {
@@ -96,10 +92,8 @@ impl SqliteStore {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(backend)?;
+        let version: i64 =
+            self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(backend)?;
         let known = MIGRATIONS.len() as i64;
         if version > known {
             return Err(StoreError::TooNew {
@@ -111,8 +105,7 @@ impl SqliteStore {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.transaction().map_err(backend)?;
             tx.execute_batch(sql).map_err(backend)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
-                .map_err(backend)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1).map_err(backend)?;
             tx.commit().map_err(backend)?;
             tracing::info!(version = i + 1, "applied migration");
         }
@@ -120,10 +113,7 @@ impl SqliteStore {
     }
 
     fn load_authority_ids(&mut self) -> Result<(), StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT code, id FROM authorities")
-            .map_err(backend)?;
+        let mut stmt = self.conn.prepare("SELECT code, id FROM authorities").map_err(backend)?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
             .map_err(backend)?;
@@ -138,10 +128,8 @@ impl SqliteStore {
 }
 
 fn decode(index: i64, bytes: &[u8]) -> Result<Event, StoreError> {
-    Event::decode(bytes).map_err(|e| StoreError::Corrupt {
-        index: index as u64,
-        reason: e.to_string(),
-    })
+    Event::decode(bytes)
+        .map_err(|e| StoreError::Corrupt { index: index as u64, reason: e.to_string() })
 }
 
 fn event_at(conn: &Connection, index: i64) -> Result<Event, StoreError> {
@@ -172,10 +160,21 @@ fn date_key(d: probity_core::Date) -> i64 {
 const INSERT_JOURNAL: &str =
     "INSERT INTO journal (idx, recorded_at, type, body) VALUES (?1, ?2, ?3, ?4)";
 const INSERT_RECORD: &str =
-    "INSERT INTO records (authority, decision_no, subject, kind, effective, status,
-                                                  filed_event, current_event, last_event)
-                             VALUES (?1, ?2, ?3, ?4, ?5, 'filed', ?6, ?6, ?6)
-                             ON CONFLICT (authority, decision_no) DO NOTHING";
+    "INSERT INTO records (key_hash, authority, decision_no, subject, kind, effective,
+                                                   status, filed_event, current_event, last_event)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'filed', ?7, ?7, ?7)";
+const FIND_RECORD: &str = "SELECT id, filed_event, status FROM records
+                           WHERE key_hash = ?1 AND authority = ?2 AND decision_no = ?3";
+
+/// The stable 64-bit FNV-1a hash of a record's natural key, as stored in `records.key_hash`.
+fn key_hash(authority: &str, decision_no: &str) -> i64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let bytes = authority.bytes().chain([0]).chain(decision_no.bytes());
+    i64::from_ne_bytes(
+        bytes.fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME)).to_ne_bytes(),
+    )
+}
 
 /// One append transaction: the next journal index, the statements on the hot path, and the
 /// caches it keeps current.
@@ -183,6 +182,7 @@ struct Appender<'t> {
     tx: &'t Transaction<'t>,
     insert_journal: rusqlite::Statement<'t>,
     insert_record: rusqlite::Statement<'t>,
+    find_record: rusqlite::Statement<'t>,
     next: i64,
     authority_ids: &'t mut HashMap<String, i64>,
     subject_ids: &'t mut HashMap<SubjectId, i64>,
@@ -208,10 +208,7 @@ impl Appender<'_> {
     fn subject_row(&self, id: &SubjectId) -> Result<Option<(i64, i64)>, StoreError> {
         self.tx
             .prepare_cached("SELECT id, event FROM subjects WHERE code = ?1")
-            .and_then(|mut s| {
-                s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
+            .and_then(|mut s| s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional())
             .map_err(backend)
     }
 
@@ -234,28 +231,22 @@ impl Appender<'_> {
         self.subject_ids.insert(id, row);
     }
 
-    /// The authority row id, filing event and status of a record.
-    fn record_row(&self, key: &RecordKey) -> Result<Option<(i64, i64, String)>, StoreError> {
+    /// The row id, filing event and status of a record.
+    fn record_row(&mut self, key: &RecordKey) -> Result<Option<(i64, i64, String)>, StoreError> {
         let Some(&authority) = self.authority_ids.get(key.authority.as_str()) else {
             return Ok(None);
         };
-        self.tx
-            .prepare_cached(
-                "SELECT filed_event, status FROM records WHERE authority = ?1 AND decision_no = ?2",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![authority, key.decision_no], |r| {
-                    Ok((authority, r.get(0)?, r.get(1)?))
-                })
-                .optional()
+        let hash = key_hash(key.authority.as_str(), &key.decision_no);
+        self.find_record
+            .query_row(params![hash, authority, key.decision_no], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
+            .optional()
             .map_err(backend)
     }
 
     fn apply(&mut self, encoded: &Encoded) -> Result<Outcome, StoreError> {
-        let appended = |index: i64| Outcome::Appended {
-            index: index as u64,
-        };
+        let appended = |index: i64| Outcome::Appended { index: index as u64 };
         let event = encoded.event();
         match &event.body {
             EventBody::SubjectRegistered { subject } => {
@@ -283,10 +274,7 @@ impl Appender<'_> {
                 let existing: Option<i64> = self
                     .tx
                     .prepare_cached("SELECT event FROM authorities WHERE code = ?1")
-                    .and_then(|mut s| {
-                        s.query_row([authority.id.as_str()], |r| r.get(0))
-                            .optional()
-                    })
+                    .and_then(|mut s| s.query_row([authority.id.as_str()], |r| r.get(0)).optional())
                     .map_err(backend)?;
                 if let Some(at) = existing {
                     return Ok(match event_at(self.tx, at)?.body {
@@ -305,15 +293,10 @@ impl Appender<'_> {
                         "INSERT INTO authorities (code, category, event) VALUES (?1, ?2, ?3)",
                     )
                     .and_then(|mut s| {
-                        s.execute(params![
-                            authority.id.as_str(),
-                            authority.category.as_str(),
-                            idx
-                        ])
+                        s.execute(params![authority.id.as_str(), authority.category.as_str(), idx])
                     })
                     .map_err(backend)?;
-                self.authority_ids
-                    .insert(authority.id.to_string(), self.tx.last_insert_rowid());
+                self.authority_ids.insert(authority.id.to_string(), self.tx.last_insert_rowid());
                 Ok(appended(idx))
             }
             EventBody::RecordFiled { record } => {
@@ -325,10 +308,22 @@ impl Appender<'_> {
                 let Some(subject) = self.subject_id(&record.subject)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
                 };
+                if let Some((_, filed, _)) = self.record_row(&record.key())? {
+                    let (stored, _) = body_record(filed, event_at(self.tx, filed)?)?;
+                    return Ok(if &stored == record {
+                        Outcome::Duplicate
+                    } else {
+                        Outcome::Refused(Refusal::Conflict(format!(
+                            "authority `{}` already filed decision number `{}` with different \
+                             content; file a correction instead",
+                            record.authority, record.decision_no
+                        )))
+                    });
+                }
                 let idx = self.next;
-                let inserted = self
-                    .insert_record
+                self.insert_record
                     .execute(params![
+                        key_hash(record.authority.as_str(), &record.decision_no),
                         authority,
                         record.decision_no,
                         subject,
@@ -337,27 +332,10 @@ impl Appender<'_> {
                         idx
                     ])
                     .map_err(backend)?;
-                if inserted == 1 {
-                    return self.journal(encoded).map(appended);
-                }
-                let Some((_, filed, _)) = self.record_row(&record.key())? else {
-                    return Err(StoreError::Backend(
-                        "record vanished inside a transaction".into(),
-                    ));
-                };
-                let (stored, _) = body_record(filed, event_at(self.tx, filed)?)?;
-                Ok(if &stored == record {
-                    Outcome::Duplicate
-                } else {
-                    Outcome::Refused(Refusal::Conflict(format!(
-                        "authority `{}` already filed decision number `{}` with different content; \
-                         file a correction instead",
-                        record.authority, record.decision_no
-                    )))
-                })
+                self.journal(encoded).map(appended)
             }
             EventBody::RecordCorrected { record, .. } => {
-                let Some((authority, _, _)) = self.record_row(&record.key())? else {
+                let Some((row, _, _)) = self.record_row(&record.key())? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(record.key())));
                 };
                 let Some(subject) = self.subject_id(&record.subject)? else {
@@ -366,25 +344,17 @@ impl Appender<'_> {
                 let idx = self.journal(encoded)?;
                 self.tx
                     .prepare_cached(
-                        "UPDATE records SET subject = ?3, kind = ?4, effective = ?5, status = 'corrected',
-                                current_event = ?6, last_event = ?6
-                         WHERE authority = ?1 AND decision_no = ?2",
+                        "UPDATE records SET subject = ?2, kind = ?3, effective = ?4, status = 'corrected',
+                                current_event = ?5, last_event = ?5 WHERE id = ?1",
                     )
                     .and_then(|mut s| {
-                        s.execute(params![
-                            authority,
-                            record.decision_no,
-                            subject,
-                            record.kind.as_str(),
-                            date_key(record.effective),
-                            idx
-                        ])
+                        s.execute(params![row, subject, record.kind.as_str(), date_key(record.effective), idx])
                     })
                     .map_err(backend)?;
                 Ok(appended(idx))
             }
             EventBody::RecordWithdrawn { key, .. } => {
-                let Some((authority, _, status)) = self.record_row(key)? else {
+                let Some((row, _, status)) = self.record_row(key)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(key.clone())));
                 };
                 if status == RecordStatus::Withdrawn.as_str() {
@@ -393,10 +363,9 @@ impl Appender<'_> {
                 let idx = self.journal(encoded)?;
                 self.tx
                     .prepare_cached(
-                        "UPDATE records SET status = 'withdrawn', last_event = ?3
-                         WHERE authority = ?1 AND decision_no = ?2",
+                        "UPDATE records SET status = 'withdrawn', last_event = ?2 WHERE id = ?1",
                     )
-                    .and_then(|mut s| s.execute(params![authority, key.decision_no, idx]))
+                    .and_then(|mut s| s.execute(params![row, idx]))
                     .map_err(backend)?;
                 Ok(appended(idx))
             }
@@ -444,22 +413,18 @@ impl Store for SqliteStore {
         let tx = self.conn.transaction().map_err(backend)?;
         let outcome = {
             let next: i64 = tx
-                .query_row("SELECT coalesce(max(idx) + 1, 0) FROM journal", [], |r| {
-                    r.get(0)
-                })
+                .query_row("SELECT coalesce(max(idx) + 1, 0) FROM journal", [], |r| r.get(0))
                 .map_err(backend)?;
             let mut app = Appender {
                 tx: &tx,
                 insert_journal: tx.prepare(INSERT_JOURNAL).map_err(backend)?,
                 insert_record: tx.prepare(INSERT_RECORD).map_err(backend)?,
+                find_record: tx.prepare(FIND_RECORD).map_err(backend)?,
                 next,
                 authority_ids: &mut self.authority_ids,
                 subject_ids: &mut self.subject_ids,
             };
-            events
-                .iter()
-                .map(|e| app.apply(e))
-                .collect::<Result<Vec<_>, _>>()
+            events.iter().map(|e| app.apply(e)).collect::<Result<Vec<_>, _>>()
         };
         let outcome = match outcome {
             Ok(outcomes) => tx.commit().map_err(backend).map(|()| outcomes),
@@ -498,10 +463,8 @@ impl Store for SqliteStore {
     }
 
     fn authorities(&self) -> Result<Vec<Authority>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT event FROM authorities ORDER BY code")
-            .map_err(backend)?;
+        let mut stmt =
+            self.conn.prepare("SELECT event FROM authorities ORDER BY code").map_err(backend)?;
         let events = stmt
             .query_map([], |r| r.get::<_, i64>(0))
             .map_err(backend)?
@@ -527,12 +490,17 @@ impl Store for SqliteStore {
             .conn
             .prepare_cached(
                 "SELECT filed_event, current_event, last_event, status FROM records
-                 WHERE authority = ?1 AND decision_no = ?2",
+                 WHERE key_hash = ?1 AND authority = ?2 AND decision_no = ?3",
             )
             .and_then(|mut s| {
-                s.query_row(params![authority, key.decision_no], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
+                s.query_row(
+                    params![
+                        key_hash(key.authority.as_str(), &key.decision_no),
+                        authority,
+                        key.decision_no
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
                 .optional()
             })
             .map_err(backend)?;
@@ -549,9 +517,7 @@ impl Store for SqliteStore {
             )
             .map_err(backend)?;
         let rows = stmt
-            .query_map([id.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
+            .query_map([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .map_err(backend)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(backend)?;
@@ -559,10 +525,8 @@ impl Store for SqliteStore {
     }
 
     fn code_exceptions(&self) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT code FROM code_exceptions ORDER BY code")
-            .map_err(backend)?;
+        let mut stmt =
+            self.conn.prepare("SELECT code FROM code_exceptions ORDER BY code").map_err(backend)?;
         let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
     }
@@ -594,10 +558,7 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         let rows = stmt
             .query_map(params![from as i64, limit as i64], |r| {
-                Ok(JournalEntry {
-                    index: r.get::<_, i64>(0)? as u64,
-                    bytes: r.get(1)?,
-                })
+                Ok(JournalEntry { index: r.get::<_, i64>(0)? as u64, bytes: r.get(1)? })
             })
             .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
@@ -611,9 +572,7 @@ impl Store for SqliteStore {
                  WHERE m.type = 'table' ORDER BY m.name, p.cid",
             )
             .map_err(backend)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(backend)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
     }
 }

@@ -1,12 +1,7 @@
 //! The store conformance suite on SQLite, each test in a fresh registry directory.
 
 // Tests state expectations by panicking.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use probity_sqlite::SqliteStore;
 
@@ -28,14 +23,7 @@ fn reopening_keeps_everything_and_creating_twice_fails() {
     let path = dir.path().join("registry");
     let reopened = SqliteStore::open(&path).unwrap();
     assert_eq!(reopened.counts().unwrap(), before);
-    assert!(
-        SqliteStore::create(&path)
-            .unwrap_err()
-            .to_string()
-            .contains("already exists")
-    );
-    let missing = SqliteStore::open(&dir.path().join("nope"))
-        .unwrap_err()
-        .to_string();
+    assert!(SqliteStore::create(&path).unwrap_err().to_string().contains("already exists"));
+    let missing = SqliteStore::open(&dir.path().join("nope")).unwrap_err().to_string();
     assert!(missing.contains("probity init"), "{missing}");
 }

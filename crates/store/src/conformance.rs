@@ -5,12 +5,7 @@
 //! below becomes one test of that backend.
 
 // The suite runs inside test binaries, where a failed expectation must panic.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use probity_core::{
     Authority, Date, Encoded, Event, EventBody, Money, Record, RecordFields, Slug, Subject,
@@ -82,13 +77,7 @@ pub fn subject(n: u32) -> Subject {
 
 /// An authority fixture.
 pub fn authority(id: &str) -> Authority {
-    Authority::new(
-        id,
-        "北京市朝阳区市场监督管理局",
-        "market_regulation",
-        "110105",
-    )
-    .unwrap()
+    Authority::new(id, "北京市朝阳区市场监督管理局", "market_regulation", "110105").unwrap()
 }
 
 /// A record fixture.
@@ -113,15 +102,11 @@ fn ev(body: EventBody) -> Encoded {
 }
 
 fn reg_subject(n: u32) -> Encoded {
-    ev(EventBody::SubjectRegistered {
-        subject: subject(n),
-    })
+    ev(EventBody::SubjectRegistered { subject: subject(n) })
 }
 
 fn reg_authority(id: &str) -> Encoded {
-    ev(EventBody::AuthorityRegistered {
-        authority: authority(id),
-    })
+    ev(EventBody::AuthorityRegistered { authority: authority(id) })
 }
 
 fn file(r: Record) -> Encoded {
@@ -133,19 +118,14 @@ fn appended(o: &Outcome) -> bool {
 }
 
 fn setup(store: &mut dyn Store) {
-    let out = store
-        .append(&[reg_authority("bj-amr"), reg_subject(1), reg_subject(2)])
-        .unwrap();
+    let out = store.append(&[reg_authority("bj-amr"), reg_subject(1), reg_subject(2)]).unwrap();
     assert!(out.iter().all(appended), "{out:?}");
 }
 
 /// A new store holds nothing.
 pub fn empty_store_holds_nothing(store: &mut dyn Store) {
     let c = store.counts().unwrap();
-    assert_eq!(
-        (c.subjects, c.records, c.authorities, c.events),
-        (0, 0, 0, 0)
-    );
+    assert_eq!((c.subjects, c.records, c.authorities, c.events), (0, 0, 0, 0));
     assert!(store.subject(&uscc(1)).unwrap().is_none());
     assert!(store.journal(0, 10).unwrap().is_empty());
     assert!(store.authorities().unwrap().is_empty());
@@ -156,15 +136,10 @@ pub fn empty_store_holds_nothing(store: &mut dyn Store) {
 pub fn subjects_are_idempotent_by_id(store: &mut dyn Store) {
     let out = store.append(&[reg_subject(1)]).unwrap();
     assert_eq!(out, vec![Outcome::Appended { index: 0 }]);
-    assert_eq!(
-        store.append(&[reg_subject(1)]).unwrap(),
-        vec![Outcome::Duplicate]
-    );
+    assert_eq!(store.append(&[reg_subject(1)]).unwrap(), vec![Outcome::Duplicate]);
     let mut changed = subject(1);
     changed.name = "另一个名字有限公司".into();
-    let out = store
-        .append(&[ev(EventBody::SubjectRegistered { subject: changed })])
-        .unwrap();
+    let out = store.append(&[ev(EventBody::SubjectRegistered { subject: changed })]).unwrap();
     assert!(
         matches!(&out[0], Outcome::Refused(Refusal::Conflict(m)) if m.contains(uscc(1).as_str())),
         "{out:?}"
@@ -177,28 +152,14 @@ pub fn subjects_are_idempotent_by_id(store: &mut dyn Store) {
 
 /// Authorities behave like subjects.
 pub fn authorities_are_idempotent_by_id(store: &mut dyn Store) {
-    assert!(appended(
-        &store.append(&[reg_authority("bj-amr")]).unwrap()[0]
-    ));
-    assert_eq!(
-        store.append(&[reg_authority("bj-amr")]).unwrap(),
-        vec![Outcome::Duplicate]
-    );
+    assert!(appended(&store.append(&[reg_authority("bj-amr")]).unwrap()[0]));
+    assert_eq!(store.append(&[reg_authority("bj-amr")]).unwrap(), vec![Outcome::Duplicate]);
     let mut other = authority("bj-amr");
     other.category = Slug::parse("c", "tax").unwrap();
-    let out = store
-        .append(&[ev(EventBody::AuthorityRegistered { authority: other })])
-        .unwrap();
+    let out = store.append(&[ev(EventBody::AuthorityRegistered { authority: other })]).unwrap();
     assert!(matches!(&out[0], Outcome::Refused(Refusal::Conflict(_))));
-    assert!(appended(
-        &store.append(&[reg_authority("a-second")]).unwrap()[0]
-    ));
-    let ids: Vec<_> = store
-        .authorities()
-        .unwrap()
-        .into_iter()
-        .map(|a| a.id.to_string())
-        .collect();
+    assert!(appended(&store.append(&[reg_authority("a-second")]).unwrap()[0]));
+    let ids: Vec<_> = store.authorities().unwrap().into_iter().map(|a| a.id.to_string()).collect();
     assert_eq!(ids, ["a-second", "bj-amr"]);
 }
 
@@ -215,26 +176,17 @@ pub fn records_need_known_subject_and_authority(store: &mut dyn Store) {
     assert_eq!(out[0], Outcome::Refused(Refusal::UnknownSubject(uscc(99))));
     assert_eq!(
         out[1],
-        Outcome::Refused(Refusal::UnknownAuthority(
-            Slug::parse("a", "nobody").unwrap()
-        ))
+        Outcome::Refused(Refusal::UnknownAuthority(Slug::parse("a", "nobody").unwrap()))
     );
     assert_eq!(out[2], Outcome::Appended { index: 3 });
     assert_eq!(store.counts().unwrap().records, 1);
-    assert!(
-        store
-            .record(&record("bj-amr", "A-1", 99).key())
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.record(&record("bj-amr", "A-1", 99).key()).unwrap().is_none());
 }
 
 /// Filing is idempotent by authority and decision number.
 pub fn records_are_idempotent_by_authority_and_decision_number(store: &mut dyn Store) {
     setup(store);
-    assert!(appended(
-        &store.append(&[file(record("bj-amr", "A-1", 1))]).unwrap()[0]
-    ));
+    assert!(appended(&store.append(&[file(record("bj-amr", "A-1", 1))]).unwrap()[0]));
     assert_eq!(
         store.append(&[file(record("bj-amr", "A-1", 1))]).unwrap(),
         vec![Outcome::Duplicate]
@@ -247,9 +199,7 @@ pub fn records_are_idempotent_by_authority_and_decision_number(store: &mut dyn S
     );
     // The same decision number at another authority is another record.
     store.append(&[reg_authority("bj-tax")]).unwrap();
-    assert!(appended(
-        &store.append(&[file(record("bj-tax", "A-1", 1))]).unwrap()[0]
-    ));
+    assert!(appended(&store.append(&[file(record("bj-tax", "A-1", 1))]).unwrap()[0]));
     let c = store.counts().unwrap();
     assert_eq!((c.records, c.events), (2, 6));
 }
@@ -274,11 +224,7 @@ pub fn duplicates_within_one_batch(store: &mut dyn Store) {
 /// Journal indices are 0, 1, 2, … in append order, and the stored bytes are the canonical
 /// encodings of the events given.
 pub fn journal_is_dense_ordered_and_canonical(store: &mut dyn Store) {
-    let events = vec![
-        reg_authority("bj-amr"),
-        reg_subject(1),
-        file(record("bj-amr", "A-1", 1)),
-    ];
+    let events = vec![reg_authority("bj-amr"), reg_subject(1), file(record("bj-amr", "A-1", 1))];
     let out = store.append(&events).unwrap();
     let idx: Vec<_> = out
         .iter()
@@ -292,11 +238,7 @@ pub fn journal_is_dense_ordered_and_canonical(store: &mut dyn Store) {
     assert_eq!(more, vec![Outcome::Appended { index: 3 }]);
     let all = store.journal(0, 100).unwrap();
     assert_eq!(all.len(), 4);
-    for (i, (entry, event)) in all
-        .iter()
-        .zip(events.iter().chain([&reg_subject(2)]))
-        .enumerate()
-    {
+    for (i, (entry, event)) in all.iter().zip(events.iter().chain([&reg_subject(2)])).enumerate() {
         assert_eq!(entry.index, i as u64);
         assert_eq!(entry.bytes, event.bytes());
     }
@@ -325,18 +267,11 @@ pub fn corrections_and_withdrawals(store: &mut dyn Store) {
     assert_eq!(stored.record, corrected);
     assert_eq!(stored.status, RecordStatus::Corrected);
     assert_eq!((stored.filed_index, stored.last_index), (3, 4));
-    assert_eq!(
-        store.append(&[file(original.clone())]).unwrap(),
-        vec![Outcome::Duplicate]
-    );
+    assert_eq!(store.append(&[file(original.clone())]).unwrap(), vec![Outcome::Duplicate]);
 
-    let withdraw = ev(EventBody::RecordWithdrawn {
-        key: original.key(),
-        reason: "annulled on review".into(),
-    });
-    assert!(appended(
-        &store.append(std::slice::from_ref(&withdraw)).unwrap()[0]
-    ));
+    let withdraw =
+        ev(EventBody::RecordWithdrawn { key: original.key(), reason: "annulled on review".into() });
+    assert!(appended(&store.append(std::slice::from_ref(&withdraw)).unwrap()[0]));
     let stored = store.record(&original.key()).unwrap().unwrap();
     assert_eq!(stored.status, RecordStatus::Withdrawn);
     assert_eq!(stored.last_index, 5);
@@ -345,15 +280,9 @@ pub fn corrections_and_withdrawals(store: &mut dyn Store) {
 
     let ghost = record("bj-amr", "nope", 1);
     let out = store
-        .append(&[ev(EventBody::RecordCorrected {
-            record: ghost.clone(),
-            reason: "x".into(),
-        })])
+        .append(&[ev(EventBody::RecordCorrected { record: ghost.clone(), reason: "x".into() })])
         .unwrap();
-    assert_eq!(
-        out,
-        vec![Outcome::Refused(Refusal::UnknownRecord(ghost.key()))]
-    );
+    assert_eq!(out, vec![Outcome::Refused(Refusal::UnknownRecord(ghost.key()))]);
 }
 
 /// Records of a subject come back in filing order, with their status.
@@ -366,12 +295,8 @@ pub fn records_of_a_subject_in_filing_order(store: &mut dyn Store) {
             file(record("bj-amr", "C", 1)),
         ])
         .unwrap();
-    let nos: Vec<_> = store
-        .records_of(&uscc(1))
-        .unwrap()
-        .into_iter()
-        .map(|r| r.record.decision_no)
-        .collect();
+    let nos: Vec<_> =
+        store.records_of(&uscc(1)).unwrap().into_iter().map(|r| r.record.decision_no).collect();
     assert_eq!(nos, ["B", "C"]);
     assert!(store.records_of(&uscc(3)).unwrap().is_empty());
 }
@@ -382,9 +307,7 @@ pub fn code_exceptions(store: &mut dyn Store) {
         code: "91350100M0001TGQXM".into(),
         reason: "pilot-era code".into(),
     });
-    assert!(appended(
-        &store.append(std::slice::from_ref(&admit)).unwrap()[0]
-    ));
+    assert!(appended(&store.append(std::slice::from_ref(&admit)).unwrap()[0]));
     assert_eq!(store.append(&[admit]).unwrap(), vec![Outcome::Duplicate]);
     assert_eq!(store.code_exceptions().unwrap(), ["91350100M0001TGQXM"]);
     assert_eq!(store.counts().unwrap().code_exceptions, 1);
@@ -393,10 +316,7 @@ pub fn code_exceptions(store: &mut dyn Store) {
 /// No column of any table may hold data about a natural person.
 pub fn no_personal_data(store: &mut dyn Store) {
     let schema = store.schema().unwrap();
-    assert!(
-        schema.len() > 5,
-        "the schema should list the store's columns: {schema:?}"
-    );
+    assert!(schema.len() > 5, "the schema should list the store's columns: {schema:?}");
     for (table, column) in schema {
         let name = format!("{table}.{column}").to_ascii_lowercase();
         for bad in FORBIDDEN_COLUMN_FRAGMENTS {

@@ -122,9 +122,7 @@ impl RecordStatus {
 
     /// Parses a stored status.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Filed, Self::Corrected, Self::Withdrawn]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [Self::Filed, Self::Corrected, Self::Withdrawn].into_iter().find(|x| x.as_str() == s)
     }
 }
 

@@ -280,11 +280,7 @@ pub fn generate<A: Write, S: Write, R: Write>(
         if filers.is_empty() {
             return Err(GenerateError::NoAuthorityFor(kind.id.to_string()));
         }
-        kinds.push((
-            kind.id.to_string(),
-            names::kind_weight(kind.id.as_str()),
-            filers,
-        ));
+        kinds.push((kind.id.to_string(), names::kind_weight(kind.id.as_str()), filers));
     }
     let mut g = Generator {
         cfg,
@@ -319,54 +315,30 @@ impl Generator<'_> {
     fn date_between(&mut self, from: Date, to: Date) -> Date {
         let days = (to - from).get_days().max(1) as u64;
         let offset = self.rng.below(days) as i64;
-        from.checked_add(jiff::Span::new().days(offset))
-            .unwrap_or(from)
+        from.checked_add(jiff::Span::new().days(offset)).unwrap_or(from)
     }
 
     fn subjects<W: Write>(&mut self, w: W, summary: &mut Summary) -> Result<(), GenerateError> {
         let mut w = csv::Writer::from_writer(w);
-        w.write_record([
-            "id",
-            "name",
-            "kind",
-            "region",
-            "status",
-            "established",
-            "former_names",
-        ])?;
+        w.write_record(["id", "name", "kind", "region", "status", "established", "former_names"])?;
         let today = self.cfg.as_of;
         let earliest = Date::constant(1995, 1, 1);
-        let latest = today
-            .checked_sub(jiff::Span::new().days(365))
-            .unwrap_or(today);
+        let latest = today.checked_sub(jiff::Span::new().days(365)).unwrap_or(today);
         for i in 0..self.cfg.enterprises {
             let roll = self.rng.below(1000);
             let (code, name, kind, region) = if roll < 50 {
                 let lou = names::pick(&mut self.rng, &["5493", "2138", "9845", "3003", "7245"]);
-                (
-                    lei(i, lou),
-                    names::foreign_name(&mut self.rng),
-                    "enterprise",
-                    String::new(),
-                )
+                (lei(i, lou), names::foreign_name(&mut self.rng), "enterprise", String::new())
             } else {
                 let (region, district) = *names::pick(&mut self.rng, BEIJING_DISTRICTS);
                 let (prefix, kind, name) = match roll {
-                    50..=74 => (
-                        "93",
-                        "cooperative",
-                        names::cooperative_name(&mut self.rng, district),
-                    ),
-                    75..=89 => (
-                        "51",
-                        "social_organisation",
-                        names::association_name(&mut self.rng),
-                    ),
-                    _ => (
-                        "91",
-                        "enterprise",
-                        names::enterprise_name(&mut self.rng, district),
-                    ),
+                    50..=74 => {
+                        ("93", "cooperative", names::cooperative_name(&mut self.rng, district))
+                    }
+                    75..=89 => {
+                        ("51", "social_organisation", names::association_name(&mut self.rng))
+                    }
+                    _ => ("91", "enterprise", names::enterprise_name(&mut self.rng, district)),
                 };
                 (uscc(i, prefix, region), name, kind, region.to_owned())
             };
@@ -381,15 +353,7 @@ impl Generator<'_> {
             } else {
                 String::new()
             };
-            w.write_record([
-                code.as_str(),
-                &name,
-                kind,
-                &region,
-                status,
-                &established,
-                &former,
-            ])?;
+            w.write_record([code.as_str(), &name, kind, &region, status, &established, &former])?;
             self.codes.push(code);
             summary.subjects += 1;
             if self.dirty() {
@@ -442,9 +406,7 @@ impl Generator<'_> {
         summary: &mut Summary,
     ) -> Result<(), GenerateError> {
         let today = self.cfg.as_of;
-        let start = today
-            .checked_sub(jiff::Span::new().years(6))
-            .unwrap_or(today);
+        let start = today.checked_sub(jiff::Span::new().years(6)).unwrap_or(today);
         let total_weight: u32 = self.kinds.iter().map(|k| k.1).sum();
         let n = self.codes.len() as u64;
         let mut line = Vec::with_capacity(512);
@@ -482,9 +444,7 @@ impl Generator<'_> {
             let (basis, summary_text, amount) =
                 names::decision(&mut self.rng, &kind, category, rulebook);
             let document = self.rng.chance(0.6).then(|| {
-                (0..4)
-                    .map(|_| format!("{:016x}", self.rng.next_u64()))
-                    .collect::<String>()
+                (0..4).map(|_| format!("{:016x}", self.rng.next_u64())).collect::<String>()
             });
             let a = AUTHORITIES.get(authority).map_or("", |a| a.id);
             let row = RecordRow {
@@ -557,11 +517,7 @@ mod tests {
         let summary = generate(
             &cfg,
             &book,
-            Outputs {
-                authorities: &mut a,
-                subjects: &mut s,
-                records: &mut r,
-            },
+            Outputs { authorities: &mut a, subjects: &mut s, records: &mut r },
         )
         .unwrap();
         (a, s, r, summary)
@@ -587,19 +543,14 @@ mod tests {
             assert!(codes.insert(code.to_owned()), "duplicate code {code}");
         }
         assert_eq!(codes.len(), 500);
-        assert!(
-            codes.iter().any(|c| c.len() == 20),
-            "some foreign companies with an LEI"
-        );
+        assert!(codes.iter().any(|c| c.len() == 20), "some foreign companies with an LEI");
         let book = Rulebook::parse(DEFAULT_RULEBOOK).unwrap();
         let mut per_subject: HashMap<String, u32> = HashMap::new();
         for line in String::from_utf8(r).unwrap().lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             assert!(book.kind(v["kind"].as_str().unwrap()).is_some());
             assert!(!v["basis"].as_str().unwrap().is_empty());
-            *per_subject
-                .entry(v["subject"].as_str().unwrap().to_owned())
-                .or_default() += 1;
+            *per_subject.entry(v["subject"].as_str().unwrap().to_owned()).or_default() += 1;
         }
         // Skewed: most companies are clean, a few have many records.
         assert!(per_subject.len() < 400, "{}", per_subject.len());
@@ -609,10 +560,7 @@ mod tests {
     #[test]
     fn dirty_rows_are_extra_and_counted() {
         let (_, s, r, summary) = run(3, 0.2);
-        assert!(
-            summary.subjects_dirty > 50 && summary.records_dirty > 200,
-            "{summary:?}"
-        );
+        assert!(summary.subjects_dirty > 50 && summary.records_dirty > 200, "{summary:?}");
         assert_eq!(
             String::from_utf8(s).unwrap().lines().count() as u64,
             1 + summary.subjects + summary.subjects_dirty

@@ -50,10 +50,7 @@ pub fn cooperative_name(rng: &mut SplitMix64, district: &str) -> String {
 
 /// A trade association.
 pub fn association_name(rng: &mut SplitMix64) -> String {
-    let what = pick(
-        rng,
-        &["软件", "物业管理", "餐饮", "建筑装饰", "电子商务", "广告"],
-    );
+    let what = pick(rng, &["软件", "物业管理", "餐饮", "建筑装饰", "电子商务", "广告"]);
     format!("北京{}{what}行业协会", trade_name(rng))
 }
 
@@ -86,30 +83,9 @@ const LATIN: &[&str] = &[
 
 /// A foreign company's Latin name.
 pub fn foreign_name(rng: &mut SplitMix64) -> String {
-    let form = pick(
-        rng,
-        &[
-            "GmbH",
-            "Ltd",
-            "S.A.",
-            "Inc.",
-            "B.V.",
-            "AG",
-            "Pte. Ltd.",
-            "S.p.A.",
-        ],
-    );
-    let what = pick(
-        rng,
-        &[
-            "Trading",
-            "Logistics",
-            "Industries",
-            "Technologies",
-            "Holdings",
-            "Pharma",
-        ],
-    );
+    let form = pick(rng, &["GmbH", "Ltd", "S.A.", "Inc.", "B.V.", "AG", "Pte. Ltd.", "S.p.A."]);
+    let what =
+        pick(rng, &["Trading", "Logistics", "Industries", "Technologies", "Holdings", "Pharma"]);
     format!("{} {what} {form}", pick(rng, LATIN))
 }
 
@@ -153,11 +129,7 @@ fn penalty_texts(category: &str) -> (&'static [&'static str], &'static [&'static
                 "《中华人民共和国水污染防治法》第八十三条",
                 "《中华人民共和国固体废物污染环境防治法》第一百零二条",
             ],
-            &[
-                "超标排放大气污染物",
-                "未依法取得排污许可证排放水污染物",
-                "未按规定贮存危险废物",
-            ],
+            &["超标排放大气污染物", "未依法取得排污许可证排放水污染物", "未按规定贮存危险废物"],
         ),
         "customs" => (
             &[
@@ -167,10 +139,7 @@ fn penalty_texts(category: &str) -> (&'static [&'static str], &'static [&'static
             &["申报不实", "未按规定办理进口货物报关手续"],
         ),
         "labour_inspection" => (
-            &[
-                "《劳动保障监察条例》第二十六条",
-                "《中华人民共和国劳动合同法》第八十五条",
-            ],
+            &["《劳动保障监察条例》第二十六条", "《中华人民共和国劳动合同法》第八十五条"],
             &["拖欠劳动报酬", "未依法签订书面劳动合同"],
         ),
         _ => (
@@ -180,12 +149,7 @@ fn penalty_texts(category: &str) -> (&'static [&'static str], &'static [&'static
                 "《中华人民共和国食品安全法》第一百二十四条",
                 "《中华人民共和国价格法》第四十二条",
             ],
-            &[
-                "销售不合格产品",
-                "发布虚假广告",
-                "经营超过保质期的食品",
-                "未按规定明码标价",
-            ],
+            &["销售不合格产品", "发布虚假广告", "经营超过保质期的食品", "未按规定明码标价"],
         ),
     }
 }
@@ -250,11 +214,7 @@ pub fn decision(
     let summary = (*pick(rng, summaries)).to_owned();
     let amount = range.map(|(lo, hi)| {
         let yuan = lo + rng.below(hi - lo);
-        let yuan = if yuan > 10_000 {
-            yuan / 100 * 100
-        } else {
-            yuan
-        };
+        let yuan = if yuan > 10_000 { yuan / 100 * 100 } else { yuan };
         format!("{yuan}.00")
     });
     (basis, summary, amount)
