@@ -77,9 +77,9 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
         bail!("--dirty `{}` is not a share between 0 and 1", args.dirty);
     }
     let cfg = Config {
-        enterprises: args.enterprises,
-        records: args.records,
-        seed: args.seed,
+        enterprises: args.volume.enterprises,
+        records: args.volume.records,
+        seed: args.volume.seed,
         dirty: args.dirty,
         as_of: args.as_of.unwrap_or_else(today),
     };
@@ -353,9 +353,9 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     let input = data.join("demo-input");
     let rulebook = Rulebook::parse(probity_rules::DEFAULT_RULEBOOK)?;
     let cfg = Config {
-        enterprises: args.enterprises,
-        records: args.records,
-        seed: args.seed,
+        enterprises: args.volume.enterprises,
+        records: args.volume.records,
+        seed: args.volume.seed,
         dirty: 0.0,
         as_of: today(),
     };

@@ -121,8 +121,9 @@ enum ExceptionCommand {
     },
 }
 
-#[derive(Debug, clap::Args)]
-struct GenerateArgs {
+/// How much synthetic data to make, and from which seed.
+#[derive(Debug, Clone, Copy, clap::Args)]
+struct Volume {
     /// Number of legal entities.
     #[arg(long, default_value_t = 10_000)]
     enterprises: u64,
@@ -132,6 +133,12 @@ struct GenerateArgs {
     /// Seed of the generator.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+}
+
+#[derive(Debug, clap::Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    volume: Volume,
     /// Share of extra bad rows to mix in, from 0 to 1.
     #[arg(long, default_value_t = 0.0)]
     dirty: f64,
@@ -181,15 +188,8 @@ struct ImportArgs {
 
 #[derive(Debug, clap::Args)]
 struct DemoArgs {
-    /// Number of legal entities.
-    #[arg(long, default_value_t = 10_000)]
-    enterprises: u64,
-    /// Number of records.
-    #[arg(long, default_value_t = 30_000)]
-    records: u64,
-    /// Seed of the generator.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    volume: Volume,
 }
 
 fn init_tracing(verbose: u8) {

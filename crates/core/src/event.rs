@@ -129,23 +129,9 @@ impl From<Event> for Encoded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Date, Money, RecordFields, Slug, SubjectId};
 
     fn record() -> Record {
-        let d = |s: &str| s.parse::<Date>().unwrap();
-        Record::new(RecordFields {
-            authority: Slug::parse("a", "bj-amr").unwrap(),
-            decision_no: "京市监罚〔2024〕1号",
-            subject: SubjectId::parse("91110000600037341L").unwrap(),
-            kind: Slug::parse("k", "penalty.minor").unwrap(),
-            decided: d("2024-03-01"),
-            effective: d("2024-03-02"),
-            basis: "Art. 1",
-            summary: "fine",
-            amount: Some(Money::parse("100.5", "CNY").unwrap()),
-            document_sha256: None,
-        })
-        .unwrap()
+        crate::model::sample_record()
     }
 
     #[test]

@@ -481,6 +481,25 @@ impl Record {
     }
 }
 
+/// A valid record for tests.
+#[cfg(test)]
+pub(crate) fn sample_record() -> Record {
+    let d = |s: &str| s.parse::<Date>().unwrap();
+    Record::new(RecordFields {
+        authority: Slug::parse("a", "bj-amr").unwrap(),
+        decision_no: "京市监罚〔2024〕1号",
+        subject: SubjectId::parse("91110000600037341L").unwrap(),
+        kind: Slug::parse("k", "penalty.minor").unwrap(),
+        decided: d("2024-03-01"),
+        effective: d("2024-03-02"),
+        basis: "Art. 1",
+        summary: "fine",
+        amount: Some(Money::parse("100.5", "CNY").unwrap()),
+        document_sha256: None,
+    })
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,16 +518,17 @@ mod tests {
     #[test]
     fn record_requires_basis_and_order_of_dates() {
         let d = |s: &str| s.parse::<Date>().unwrap();
+        let r = sample_record();
         let fields = RecordFields {
-            authority: Slug::parse("a", "bj-amr").unwrap(),
-            decision_no: "京市监罚〔2024〕1号",
-            subject: SubjectId::parse("91110000600037341L").unwrap(),
-            kind: Slug::parse("k", "penalty.minor").unwrap(),
-            decided: d("2024-03-01"),
-            effective: d("2024-03-01"),
-            basis: "Art. 1",
-            summary: "",
-            amount: None,
+            authority: r.authority.clone(),
+            decision_no: &r.decision_no,
+            subject: r.subject,
+            kind: r.kind.clone(),
+            decided: r.decided,
+            effective: r.effective,
+            basis: &r.basis,
+            summary: &r.summary,
+            amount: r.amount,
             document_sha256: None,
         };
         assert!(Record::new(fields.clone()).is_ok());
