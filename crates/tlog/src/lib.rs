@@ -88,7 +88,7 @@ fn subtree<N: Nodes + ?Sized>(nodes: &N, start: u64, end: u64) -> Result<Hash, N
     if n == 0 {
         return Ok(EMPTY_ROOT);
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start & (n - 1) == 0 {
         let level = n.trailing_zeros() as u8;
         return nodes.node(level, start >> level);
     }
