@@ -99,12 +99,16 @@ impl Event {
     }
 }
 
-/// An event together with its canonical encoding, computed once where the event is made so that
-/// the writer of the journal only copies bytes.
+/// Version of the leaf format: the first byte of [`Encoded::leaf_data`].
+pub const LEAF_FORMAT_VERSION: u8 = 1;
+
+/// An event together with its canonical encoding and the data of its log leaf, computed once
+/// where the event is made so that the writer of the journal only copies bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded {
     event: Event,
     bytes: Vec<u8>,
+    leaf_data: [u8; 33],
 }
 
 impl Encoded {
@@ -117,12 +121,30 @@ impl Encoded {
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
+
+    /// The data of its log leaf: the leaf format version, then SHA-256 of the canonical
+    /// encoding (`docs/log-format.md`).
+    pub fn leaf_data(&self) -> &[u8; 33] {
+        &self.leaf_data
+    }
+}
+
+/// The data of the log leaf of an event with these canonical bytes.
+pub fn leaf_data(canonical: &[u8]) -> [u8; 33] {
+    use sha2::{Digest, Sha256};
+    let digest: [u8; 32] = Sha256::digest(canonical).into();
+    let mut out = [LEAF_FORMAT_VERSION; 33];
+    for (o, d) in out.iter_mut().skip(1).zip(digest) {
+        *o = d;
+    }
+    out
 }
 
 impl From<Event> for Encoded {
     fn from(event: Event) -> Self {
         let bytes = event.encode();
-        Self { event, bytes }
+        let leaf_data = leaf_data(&bytes);
+        Self { event, bytes, leaf_data }
     }
 }
 

@@ -18,7 +18,7 @@ mod id;
 mod model;
 mod text;
 
-pub use event::{EVENT_FORMAT_VERSION, Encoded, Event, EventBody};
+pub use event::{EVENT_FORMAT_VERSION, Encoded, Event, EventBody, LEAF_FORMAT_VERSION, leaf_data};
 pub use id::{
     IdError, Lei, Region, SubjectId, Uscc, lei_check_digits, org_check_char, uscc_check_char,
 };

@@ -22,9 +22,11 @@
 //! assert!(verify_inclusion(&leaf_hash(b"b"), 1, 3, &proof, &root).is_ok());
 //! ```
 
+mod frontier;
 mod memory;
 mod proof;
 
+pub use frontier::Frontier;
 pub use memory::MemoryTree;
 pub use proof::{VerifyError, verify_consistency, verify_inclusion};
 

@@ -205,3 +205,24 @@ proptest! {
         prop_assert_eq!(big.root_at(size).unwrap(), tree_of(size).root());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// A frontier loaded from a tree at any size appends exactly the nodes the tree would, and
+    /// agrees on every root after.
+    #[test]
+    fn a_frontier_appends_like_the_whole_tree(size in 0u64..2000, more in 1u64..300) {
+        let mut tree = tree_of(size);
+        let mut frontier = probity_tlog::Frontier::load(&tree, size).unwrap();
+        prop_assert_eq!(frontier.root(), tree.root());
+        for i in size..size + more {
+            let leaf = leaf_hash(&i.to_be_bytes());
+            let done = frontier.append(leaf);
+            let expected = probity_tlog::completed_by_append(&tree, i, leaf).unwrap();
+            prop_assert_eq!(done, expected);
+            tree.append_leaf_hash(leaf);
+            prop_assert_eq!(frontier.root(), tree.root());
+        }
+    }
+}
