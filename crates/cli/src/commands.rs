@@ -47,6 +47,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Exception(cmd) => exception(&data, cmd),
         Command::Demo(args) => demo(&data, &args),
         Command::Bench(cmd) => crate::bench::run(cmd),
+        Command::Log(cmd) => crate::log::run(&data, cmd),
+        Command::Audit { from, json } => crate::log::audit(&from, json),
     }
 }
 

@@ -11,6 +11,7 @@ macro_rules! outln {
 
 mod bench;
 mod commands;
+mod log;
 mod progress;
 
 use std::path::PathBuf;
@@ -96,6 +97,23 @@ enum Command {
     /// Manage the exception list of genuine codes that fail their checksum.
     #[command(subcommand)]
     Exception(ExceptionCommand),
+    /// Read the transparency log: roots and proofs (`docs/log-format.md`).
+    #[command(subcommand)]
+    Log(log::LogCommand),
+    /// Check a registry's journal against its log, as a mirror would.
+    ///
+    /// Every entry must be a canonical encoding of a valid event, its leaf must match, and the
+    /// log's root must be the root of those leaves. Exits 1 on any disagreement. Not yet checked:
+    /// checkpoint signatures, consistency with a checkpoint seen earlier, and recomputed
+    /// assessments.
+    Audit {
+        /// The registry directory to audit.
+        #[arg(long)]
+        from: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Make a fresh demo registry from generated data.
     Demo(DemoArgs),
     /// Measure probity against a baseline in one run.

@@ -248,6 +248,10 @@ fn kill_9_mid_import_leaves_whole_batches_and_a_rerun_completes_exactly() {
     assert_eq!(n % batch, 0, "{n} records is not a whole number of batches");
     let s = stats(&data);
     assert_eq!(s["events"].as_u64().unwrap(), 12 + 3000 + n);
+    // The journal and the log committed together: the audit finds every entry with its leaf.
+    let o = run(probity(&data).args(["audit", "--json", "--from"]).arg(&data));
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(json(&o)["size"].as_u64().unwrap(), 12 + 3000 + n);
 
     let o = run(probity(&data).args(["import", "records", "--json"]).arg(&file));
     assert_eq!(o.status.code(), Some(0), "{o:?}");
@@ -276,4 +280,119 @@ fn demo_builds_a_registry_and_replaces_only_its_own() {
     let o = run(probity(&real).arg("demo"));
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a demo"));
+}
+
+fn b64(s: &serde_json::Value) -> [u8; 32] {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(s.as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+fn small_registry(dir: &Path) -> PathBuf {
+    generate(dir, "in", 40, 120, 0.0);
+    let data = dir.join("reg");
+    init_with(dir, &data, "in");
+    assert!(
+        run(probity(&data).args(["import", "records"]).arg(dir.join("in/records.jsonl")))
+            .status
+            .success()
+    );
+    data
+}
+
+#[test]
+fn log_proofs_verify_and_leaves_follow_the_documented_format() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_registry(dir.path());
+    let size = stats(&data)["events"].as_u64().unwrap();
+    let root = json(&run(probity(&data).args(["log", "root", "--json"])));
+    assert_eq!(root["size"].as_u64().unwrap(), size);
+    let root_hash = b64(&root["root"]);
+
+    // docs/log-format.md: leaf hash = SHA-256(0x00 ‖ 0x01 ‖ SHA-256(canonical event)).
+    let conn = rusqlite::Connection::open(data.join("registry.sqlite")).unwrap();
+    for index in [0u64, 13, size - 1] {
+        let body: Vec<u8> = conn
+            .query_row("SELECT body FROM journal WHERE idx = ?1", [index as i64], |r| r.get(0))
+            .unwrap();
+        let mut leaf_data = vec![1u8];
+        leaf_data.extend_from_slice(&Sha256::digest(&body));
+        let mut h = Sha256::new();
+        h.update([0u8]);
+        h.update(&leaf_data);
+        let leaf: [u8; 32] = h.finalize().into();
+
+        let p = json(&run(probity(&data).args([
+            "log",
+            "prove",
+            "--json",
+            "--index",
+            &index.to_string(),
+        ])));
+        assert_eq!(b64(&p["leaf_hash"]), leaf, "leaf {index}");
+        let path: Vec<[u8; 32]> = p["path"].as_array().unwrap().iter().map(b64).collect();
+        probity_tlog::verify_inclusion(&leaf, index, size, &path, &root_hash).unwrap();
+    }
+    let c = json(&run(probity(&data).args(["log", "consistency", "--json", "--from", "20"])));
+    let path: Vec<[u8; 32]> = c["path"].as_array().unwrap().iter().map(b64).collect();
+    probity_tlog::verify_consistency(20, size, &path, &b64(&c["old_root"]), &root_hash).unwrap();
+    let o = run(probity(&data).args(["log", "prove", "--index", &size.to_string()]));
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn the_audit_catches_tampering_behind_the_registrys_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_registry(dir.path());
+    let audit = |data: &Path| run(probity(data).args(["audit", "--json", "--from"]).arg(data));
+    assert_eq!(audit(&data).status.code(), Some(0));
+
+    // Edit a record's legal basis in the journal.
+    let edited = dir.path().join("edited");
+    copy_registry(&data, &edited);
+    let conn = rusqlite::Connection::open(edited.join("registry.sqlite")).unwrap();
+    let (idx, body): (i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT idx, body FROM journal WHERE type = 'record_filed' ORDER BY idx LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let text = String::from_utf8(body).unwrap();
+    let forged = text.replacen("\"basis\":\"", "\"basis\":\"Art. 0; ", 1);
+    assert_ne!(forged, text);
+    conn.execute(
+        "UPDATE journal SET body = ?1 WHERE idx = ?2",
+        rusqlite::params![forged.as_bytes(), idx],
+    )
+    .unwrap();
+    drop(conn);
+    let o = audit(&edited);
+    assert_eq!(o.status.code(), Some(1));
+    let problems = json(&o)["problems"].to_string();
+    assert!(
+        problems.contains(&format!("entry {idx}: its leaf in the log does not match")),
+        "{problems}"
+    );
+
+    // Delete a journal row.
+    let deleted = dir.path().join("deleted");
+    copy_registry(&data, &deleted);
+    let conn = rusqlite::Connection::open(deleted.join("registry.sqlite")).unwrap();
+    conn.execute("DELETE FROM journal WHERE idx = 30", []).unwrap();
+    drop(conn);
+    let o = audit(&deleted);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(json(&o)["problems"].to_string().contains("entry 30 is missing"), "{}", stdout(&o));
+}
+
+fn copy_registry(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in ["registry.sqlite", "rulebook.toml"] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
 }

@@ -8,6 +8,7 @@
 
 mod import;
 mod input;
+mod log;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use probity_sqlite::SqliteStore;
 use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubject};
 
 pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};
+pub use log::{ConsistencyProof, InclusionProof, LogAudit};
 
 /// The rulebook file inside a registry directory.
 pub const RULEBOOK_FILE: &str = "rulebook.toml";

@@ -7,6 +7,17 @@ CREATE TABLE journal (
     body        BLOB    NOT NULL
 );
 
+-- The transparency log over the journal (docs/log-format.md): the hashes of the complete
+-- subtrees of the RFC 6962 tree whose leaf i commits to journal entry i. Level 0 holds leaf
+-- hashes; (level, idx) covers leaves [idx << level, (idx + 1) << level). Written in the same
+-- transaction as the journal rows, so there is never an event without its leaf or the reverse.
+CREATE TABLE log_nodes (
+    level INTEGER NOT NULL,
+    idx   INTEGER NOT NULL,
+    hash  BLOB    NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+
 -- Projections: lookups by natural key. Full content lives in the journal body they point to.
 -- Their event columns hold journal indices written in the same transaction as the journal row.
 -- They carry no foreign key to the journal: settling a deferred key on every journal insert

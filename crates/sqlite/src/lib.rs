@@ -13,6 +13,7 @@ use probity_store::{
     Counts, JournalEntry, Outcome, RecordStatus, Refusal, Store, StoreError, StoredRecord,
     StoredSubject,
 };
+use probity_tlog::{Frontier, leaf_hash};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// The database file inside a registry directory.
@@ -33,6 +34,8 @@ pub struct SqliteStore {
     authority_ids: HashMap<String, i64>,
     /// Subject code → row id, for subjects seen since open; bounded by [`SUBJECT_CACHE`].
     subject_ids: HashMap<SubjectId, i64>,
+    /// The right edge of the log tree, so appends never read it back.
+    frontier: Frontier,
 }
 
 /// The most subject row ids kept in memory (about 40 bytes each).
@@ -88,9 +91,11 @@ impl SqliteStore {
             location: dir.to_path_buf(),
             authority_ids: HashMap::new(),
             subject_ids: HashMap::new(),
+            frontier: Frontier::default(),
         };
         store.migrate()?;
         store.load_authority_ids()?;
+        store.load_frontier()?;
         Ok(store)
     }
 
@@ -112,6 +117,12 @@ impl SqliteStore {
             tx.commit().map_err(backend)?;
             tracing::info!(version = i + 1, "applied migration");
         }
+        Ok(())
+    }
+
+    fn load_frontier(&mut self) -> Result<(), StoreError> {
+        let size = self.counts()?.events;
+        self.frontier = Frontier::load(&probity_store::LogNodes(self), size)?;
         Ok(())
     }
 
@@ -160,6 +171,7 @@ fn date_key(d: probity_core::Date) -> i64 {
     i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day())
 }
 
+const INSERT_NODE: &str = "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)";
 const INSERT_JOURNAL: &str =
     "INSERT INTO journal (idx, recorded_at, type, body) VALUES (?1, ?2, ?3, ?4)";
 const INSERT_RECORD: &str =
@@ -186,6 +198,8 @@ struct Appender<'t> {
     insert_journal: rusqlite::Statement<'t>,
     insert_record: rusqlite::Statement<'t>,
     find_record: rusqlite::Statement<'t>,
+    insert_node: rusqlite::Statement<'t>,
+    frontier: &'t mut Frontier,
     next: i64,
     authority_ids: &'t mut HashMap<String, i64>,
     subject_ids: &'t mut HashMap<SubjectId, i64>,
@@ -203,6 +217,9 @@ impl Appender<'_> {
                 encoded.bytes()
             ])
             .map_err(backend)?;
+        for (level, index, hash) in self.frontier.append(leaf_hash(encoded.leaf_data())) {
+            self.insert_node.execute(params![level, index as i64, &hash[..]]).map_err(backend)?;
+        }
         self.next += 1;
         Ok(idx)
     }
@@ -418,11 +435,22 @@ impl Store for SqliteStore {
             let next: i64 = tx
                 .query_row("SELECT coalesce(max(idx) + 1, 0) FROM journal", [], |r| r.get(0))
                 .map_err(backend)?;
+            if next as u64 != self.frontier.size() {
+                return Err(StoreError::Corrupt {
+                    index: next as u64,
+                    reason: format!(
+                        "the log has {} leaves but the journal {next} entries",
+                        self.frontier.size()
+                    ),
+                });
+            }
             let mut app = Appender {
                 tx: &tx,
                 insert_journal: tx.prepare(INSERT_JOURNAL).map_err(backend)?,
                 insert_record: tx.prepare(INSERT_RECORD).map_err(backend)?,
                 find_record: tx.prepare(FIND_RECORD).map_err(backend)?,
+                insert_node: tx.prepare(INSERT_NODE).map_err(backend)?,
+                frontier: &mut self.frontier,
                 next,
                 authority_ids: &mut self.authority_ids,
                 subject_ids: &mut self.subject_ids,
@@ -440,6 +468,7 @@ impl Store for SqliteStore {
             // The transaction rolled back on drop; the caches may name rows it had added.
             self.subject_ids.clear();
             self.load_authority_ids()?;
+            self.load_frontier()?;
         }
         outcome
     }
@@ -565,6 +594,21 @@ impl Store for SqliteStore {
             })
             .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn log_node(&self, level: u8, index: u64) -> Result<[u8; 32], StoreError> {
+        let bytes: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2")
+            .and_then(|mut s| s.query_row(params![level, index as i64], |r| r.get(0)).optional())
+            .map_err(backend)?;
+        let bytes = bytes.ok_or_else(|| {
+            StoreError::Backend(format!("the log has no node at level {level}, index {index}"))
+        })?;
+        bytes.try_into().map_err(|_| StoreError::Corrupt {
+            index,
+            reason: format!("log node at level {level} is not 32 bytes"),
+        })
     }
 
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError> {

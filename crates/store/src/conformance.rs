@@ -30,6 +30,7 @@ macro_rules! conformance_tests {
             corrections_and_withdrawals,
             records_of_a_subject_in_filing_order,
             code_exceptions,
+            log_covers_every_journal_entry,
             no_personal_data
         );
     };
@@ -326,4 +327,33 @@ pub fn no_personal_data(store: &mut dyn Store) {
             );
         }
     }
+}
+
+/// Every journal entry is a leaf of the log, in order, and only journalled events are: the log's
+/// root is the RFC 6962 root over the entries' leaf data, and its proofs verify.
+pub fn log_covers_every_journal_entry(store: &mut dyn Store) {
+    use probity_tlog::{MemoryTree, consistency_proof, inclusion_proof, leaf_hash, root};
+    setup(store);
+    let before = store.counts().unwrap().events;
+    let old_root = root(&crate::LogNodes(store), before).unwrap();
+    store
+        .append(&[file(record("bj-amr", "A", 1)), file(record("bj-amr", "A", 1)), reg_subject(1)])
+        .unwrap();
+    store.append(&[file(record("bj-amr", "B", 2)), file(record("nobody", "C", 2))]).unwrap();
+    let size = store.counts().unwrap().events;
+    assert_eq!(size, before + 2, "duplicates and refusals add no leaf");
+    let mut tree = MemoryTree::default();
+    for entry in store.journal(0, 1000).unwrap() {
+        tree.append(&probity_core::leaf_data(&entry.bytes));
+    }
+    let nodes = crate::LogNodes(store);
+    let stored = root(&nodes, size).unwrap();
+    assert_eq!(stored, tree.root());
+    for i in 0..size {
+        let proof = inclusion_proof(&nodes, i, size).unwrap();
+        let leaf = leaf_hash(&probity_core::leaf_data(&store.journal(i, 1).unwrap()[0].bytes));
+        probity_tlog::verify_inclusion(&leaf, i, size, &proof, &stored).unwrap();
+    }
+    let proof = consistency_proof(&nodes, before, size).unwrap();
+    probity_tlog::verify_consistency(before, size, &proof, &old_root, &stored).unwrap();
 }

@@ -21,6 +21,17 @@ use std::fmt;
 
 use probity_core::{Authority, Encoded, Record, RecordKey, Slug, Subject, SubjectId, Timestamp};
 
+/// The log of a store, readable by the tree functions of `probity-tlog`.
+pub struct LogNodes<'a>(pub &'a dyn Store);
+
+impl probity_tlog::Nodes for LogNodes<'_> {
+    type Error = StoreError;
+
+    fn node(&self, level: u8, index: u64) -> Result<[u8; 32], StoreError> {
+        self.0.log_node(level, index)
+    }
+}
+
 /// A failure of the storage itself (not of the data given to it).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -203,6 +214,10 @@ pub trait Store: Send {
 
     /// Up to `limit` journal entries from index `from` on.
     fn journal(&self, from: u64, limit: usize) -> Result<Vec<JournalEntry>, StoreError>;
+
+    /// The hash of the complete subtree of the log at `level` and `index`
+    /// (`docs/log-format.md`); level 0 holds leaf hashes.
+    fn log_node(&self, level: u8, index: u64) -> Result<[u8; 32], StoreError>;
 
     /// Every table and column name the backend keeps, for audits of what is stored.
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError>;
