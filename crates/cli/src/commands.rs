@@ -22,7 +22,7 @@ use crate::{
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let data = cli.data;
     match cli.command {
-        Command::Init { rulebook } => {
+        Command::Init { rulebook, origin } => {
             let text = rulebook
                 .as_deref()
                 .map(|p| {
@@ -30,7 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                         .with_context(|| format!("cannot read rulebook `{}`", p.display()))
                 })
                 .transpose()?;
-            let reg = Registry::init(&data, text.as_deref())?;
+            let reg = Registry::init_with_origin(&data, text.as_deref(), &origin)?;
             let h = &reg.rulebook().header;
             outln!(
                 "created registry at {} with rulebook {} version {}",
@@ -48,7 +48,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo(args) => demo(&data, &args),
         Command::Bench(cmd) => crate::bench::run(cmd),
         Command::Log(cmd) => crate::log::run(&data, cmd),
-        Command::Audit { from, json } => crate::log::audit(&from, json),
+        Command::Audit { from, key, state, json } => {
+            crate::log::audit(&from, key.as_deref(), state.as_deref(), json)
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use clap::Subcommand;
 use probity_registry::Registry;
-use probity_tlog::{Hash, hex};
+use probity_tlog::{Checkpoint, Hash, NoteVerifier, hex};
 use serde_json::json;
 
 use crate::exit;
@@ -14,6 +14,10 @@ use crate::progress::Bar;
 
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
+    /// Print the verifier key of the log's checkpoints.
+    Key,
+    /// Sign a checkpoint of the log as it stands, publish it, and print it.
+    Checkpoint,
     /// The log's size and root (at an earlier size with --size).
     Root {
         /// Tree size (default: the current size).
@@ -60,6 +64,8 @@ fn b64_all(hs: &[Hash]) -> Vec<String> {
 pub fn run(data: &Path, cmd: LogCommand) -> anyhow::Result<u8> {
     let reg = Registry::open(data)?;
     match cmd {
+        LogCommand::Key => outln!("{}", reg.verifier_key()?),
+        LogCommand::Checkpoint => outln!("{}", reg.publish_checkpoint()?.trim_end()),
         LogCommand::Root { size, json } => {
             let (size, root) = reg.log_root(size)?;
             if json {
@@ -109,31 +115,118 @@ pub fn run(data: &Path, cmd: LogCommand) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-pub fn audit(dir: &Path, as_json: bool) -> anyhow::Result<u8> {
+pub fn audit(
+    dir: &Path,
+    key: Option<&str>,
+    state: Option<&Path>,
+    as_json: bool,
+) -> anyhow::Result<u8> {
     let reg = Registry::open(dir)?;
+    let mut problems = Vec::new();
+    let mut unchecked = Vec::new();
+
+    // The published checkpoint, checked against the verifier key when one is given.
+    let note_path = dir.join(probity_registry::CHECKPOINT_FILE);
+    let published = match std::fs::read_to_string(&note_path) {
+        Ok(note) => {
+            let text = match key {
+                Some(k) => {
+                    let verifier = NoteVerifier::parse(k)?;
+                    match verifier.open(&note) {
+                        Ok(text) => Some(text.to_owned()),
+                        Err(e) => {
+                            problems.push(format!("published checkpoint: {e}"));
+                            None
+                        }
+                    }
+                }
+                None => {
+                    unchecked.push("checkpoint signature (pass --key)".to_owned());
+                    note.split("\n\n").next().map(|t| format!("{t}\n"))
+                }
+            };
+            match text.as_deref().map(Checkpoint::parse) {
+                Some(Ok(cp)) => Some(cp),
+                Some(Err(e)) => {
+                    problems.push(format!("published checkpoint: {e}"));
+                    None
+                }
+                None => None,
+            }
+        }
+        Err(e) => {
+            problems.push(format!("no published checkpoint at `{}`: {e}", note_path.display()));
+            None
+        }
+    };
+    // The checkpoint this auditor verified last time.
+    let seen = match state.map(std::fs::read_to_string) {
+        Some(Ok(text)) => Some(Checkpoint::parse(&text)?),
+        _ => None,
+    };
+    if state.is_none() {
+        unchecked.push("consistency with an earlier checkpoint (pass --state)".to_owned());
+    }
+    let sizes: Vec<u64> = published.iter().chain(seen.iter()).map(|c| c.size).collect();
+
     let bar = Bar::bytes(None, "audit");
-    let result = reg.audit_log(&bar);
+    let result = reg.audit_log(&sizes, &bar);
     bar.finish();
     let a = result?;
+    problems.extend(a.problems.iter().cloned());
+    let root_at = |size: u64| a.roots_at.iter().find(|(s, _)| *s == size).map(|(_, r)| *r);
+    if let Some(cp) = &published {
+        if root_at(cp.size).is_some_and(|r| r != cp.root) {
+            problems.push(format!(
+                "the published checkpoint at size {} has root {}, but the journal gives {}",
+                cp.size,
+                hex(&cp.root),
+                root_at(cp.size).map(|r| hex(&r)).unwrap_or_default()
+            ));
+        }
+    }
+    if let Some(old) = &seen {
+        if root_at(old.size).is_some_and(|r| r != old.root) {
+            problems.push(format!(
+                "history was rewritten: the checkpoint this auditor saw at size {} had root {}, but the journal now gives {}",
+                old.size,
+                hex(&old.root),
+                root_at(old.size).map(|r| hex(&r)).unwrap_or_default()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        if let (Some(path), Some(cp)) = (state, &published) {
+            std::fs::write(path, cp.text()).map_err(|e| {
+                anyhow::anyhow!("cannot write the auditor state `{}`: {e}", path.display())
+            })?;
+        }
+    }
     if as_json {
         outln!(
             "{}",
             json!({
                 "size": a.size, "recomputed_root": b64(&a.recomputed_root),
-                "stated_root": b64(&a.stated_root), "problems": a.problems, "ok": a.problems.is_empty(),
+                "stated_root": b64(&a.stated_root), "checkpoint_size": published.as_ref().map(|c| c.size),
+                "problems": problems, "not_checked": unchecked, "ok": problems.is_empty(),
             })
         );
-    } else if a.problems.is_empty() {
-        outln!(
-            "ok: {} entries; the journal and the log agree on root {}",
-            a.size,
-            hex(&a.stated_root)
-        );
     } else {
-        outln!("{} problems in {} entries:", a.problems.len(), a.size);
-        for p in &a.problems {
-            outln!("  {p}");
+        if problems.is_empty() {
+            outln!(
+                "ok: {} entries; the journal and the log agree on root {}",
+                a.size,
+                hex(&a.stated_root)
+            );
+        } else {
+            outln!("{} problems in {} entries:", problems.len(), a.size);
+            for p in &problems {
+                outln!("  {p}");
+            }
+        }
+        for u in &unchecked {
+            outln!("not checked: {u}");
         }
     }
-    Ok(if a.problems.is_empty() { exit::OK } else { exit::FAILURE })
+    Ok(if problems.is_empty() { exit::OK } else { exit::FAILURE })
 }

@@ -69,6 +69,9 @@ enum Command {
         /// Rulebook to adopt (TOML); the shipped `rulebooks/default.toml` if omitted.
         #[arg(long)]
         rulebook: Option<PathBuf>,
+        /// The log's origin, which also names its signing key (e.g. `registry.example.org/log`).
+        #[arg(long, default_value = probity_registry::DEFAULT_ORIGIN)]
+        origin: String,
     },
     /// Write synthetic authorities.csv, subjects.csv and records.jsonl for demos and tests.
     ///
@@ -100,16 +103,24 @@ enum Command {
     /// Read the transparency log: roots and proofs (`docs/log-format.md`).
     #[command(subcommand)]
     Log(log::LogCommand),
-    /// Check a registry's journal against its log, as a mirror would.
+    /// Check a registry's journal against its log and its published checkpoint, as a mirror
+    /// would.
     ///
-    /// Every entry must be a canonical encoding of a valid event, its leaf must match, and the
-    /// log's root must be the root of those leaves. Exits 1 on any disagreement. Not yet checked:
-    /// checkpoint signatures, consistency with a checkpoint seen earlier, and recomputed
-    /// assessments.
+    /// Every entry must be a canonical encoding of a valid event and match its leaf; the log's
+    /// root must be the root of those leaves; the published checkpoint must carry a valid
+    /// signature by --key and match the journal; and the checkpoint this auditor saw last (kept
+    /// in --state) must still match, so history cannot be rewritten and re-signed unnoticed.
+    /// Exits 1 on any disagreement. Assessments are not yet recomputed.
     Audit {
         /// The registry directory to audit.
         #[arg(long)]
         from: PathBuf,
+        /// The log's verifier key (`probity log key`); without it the signature is not checked.
+        #[arg(long)]
+        key: Option<String>,
+        /// This auditor's state: the last checkpoint it verified (created if missing).
+        #[arg(long)]
+        state: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,

@@ -309,6 +309,9 @@ fn log_proofs_verify_and_leaves_follow_the_documented_format() {
     let dir = tempfile::tempdir().unwrap();
     let data = small_registry(dir.path());
     let size = stats(&data)["events"].as_u64().unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(data.join("log.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the signing key must be readable by its owner only");
     let root = json(&run(probity(&data).args(["log", "root", "--json"])));
     assert_eq!(root["size"].as_u64().unwrap(), size);
     let root_hash = b64(&root["root"]);
@@ -395,4 +398,77 @@ fn copy_registry(from: &Path, to: &Path) {
     for f in ["registry.sqlite", "rulebook.toml"] {
         std::fs::copy(from.join(f), to.join(f)).unwrap();
     }
+}
+
+#[test]
+fn a_rewritten_and_re_signed_history_is_caught_by_an_auditor_that_kept_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_registry(dir.path());
+    let key = stdout(&run(probity(&data).args(["log", "key"]))).trim().to_owned();
+    let state = dir.path().join("auditor.state");
+    let audit = |extra: &[&str]| {
+        let mut c = probity(&data);
+        c.args(["audit", "--json", "--key", &key]).args(extra).arg("--from").arg(&data);
+        run(&mut c)
+    };
+    let o = audit(&["--state", state.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(state.exists());
+
+    // A forged checkpoint fails its signature.
+    let cp_path = data.join("checkpoint");
+    let genuine = std::fs::read_to_string(&cp_path).unwrap();
+    let size = stats(&data)["events"].as_u64().unwrap();
+    std::fs::write(
+        &cp_path,
+        genuine.replacen(&format!("\n{size}\n"), &format!("\n{}\n", size + 1), 1),
+    )
+    .unwrap();
+    let o = audit(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(json(&o)["problems"].to_string().contains("no valid signature"), "{}", stdout(&o));
+    std::fs::write(&cp_path, &genuine).unwrap();
+
+    // Rewrite an old entry, rebuild the whole log to match it, and re-sign with the real key.
+    let conn = rusqlite::Connection::open(data.join("registry.sqlite")).unwrap();
+    let (idx, body): (i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT idx, body FROM journal WHERE type = 'record_filed' ORDER BY idx LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let forged =
+        String::from_utf8(body).unwrap().replacen("\"summary\":\"", "\"summary\":\"(amended) ", 1);
+    conn.execute(
+        "UPDATE journal SET body = ?1 WHERE idx = ?2",
+        rusqlite::params![forged.as_bytes(), idx],
+    )
+    .unwrap();
+    conn.execute("DELETE FROM log_nodes", []).unwrap();
+    let mut frontier = probity_tlog::Frontier::default();
+    let mut stmt = conn.prepare("SELECT body FROM journal ORDER BY idx").unwrap();
+    let bodies: Vec<Vec<u8>> =
+        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    for b in bodies {
+        for (level, i, h) in frontier.append(probity_tlog::leaf_hash(&probity_core::leaf_data(&b)))
+        {
+            conn.execute(
+                "INSERT INTO log_nodes VALUES (?1, ?2, ?3)",
+                rusqlite::params![level, i as i64, &h[..]],
+            )
+            .unwrap();
+        }
+    }
+    drop(stmt);
+    drop(conn);
+    assert!(run(probity(&data).args(["log", "checkpoint"])).status.success());
+
+    // A fresh auditor cannot tell: the forgery is self-consistent and validly signed…
+    let o = audit(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // …but the auditor that kept the checkpoint it saw catches the rewrite.
+    let o = audit(&["--state", state.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(json(&o)["problems"].to_string().contains("history was rewritten"), "{}", stdout(&o));
 }

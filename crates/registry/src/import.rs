@@ -174,6 +174,8 @@ impl Registry {
         let authorities =
             self.store.authorities()?.into_iter().map(|a| (a.id.to_string(), a.category)).collect();
         let exceptions = self.exceptions()?;
+        let signer = self.signer()?;
+        let checkpoint_path = self.dir.join(crate::CHECKPOINT_FILE);
         let Self { store, rulebook, clock, .. } = self;
         let ctx = Context {
             rulebook,
@@ -231,6 +233,7 @@ impl Registry {
                             |source| RegistryError::Io { path: "rejects".into(), source },
                         )?;
                     }
+                    crate::log::write_checkpoint(store.as_ref(), &signer, &checkpoint_path)?;
                     progress.advance(batch.bytes, rows);
                 }
                 Ok(())

@@ -23,6 +23,12 @@ pub use log::{ConsistencyProof, InclusionProof, LogAudit};
 
 /// The rulebook file inside a registry directory.
 pub const RULEBOOK_FILE: &str = "rulebook.toml";
+/// The log's signing key inside a registry directory (mode 0600).
+pub const KEY_FILE: &str = "log.key";
+/// The latest signed checkpoint inside a registry directory, as published.
+pub const CHECKPOINT_FILE: &str = "checkpoint";
+/// The log origin (and key name) of a registry created without one.
+pub const DEFAULT_ORIGIN: &str = "localhost/probity";
 
 /// What went wrong in a use case.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +117,21 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+/// Writes a file readable by its owner only; the content is never logged.
+fn write_secret(path: &Path, text: &str) -> Result<(), RegistryError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let io = |source| RegistryError::Io { path: path.display().to_string(), source };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    f.write_all(format!("{text}\n").as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
 fn read_rulebook(path: &Path) -> Result<Rulebook, RegistryError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| RegistryError::Io { path: path.display().to_string(), source })?;
@@ -119,12 +140,29 @@ fn read_rulebook(path: &Path) -> Result<Rulebook, RegistryError> {
 }
 
 impl Registry {
-    /// Creates a registry in `dir` with the given rulebook text (the shipped default if `None`).
+    /// Creates a registry in `dir` with the given rulebook text (the shipped default if `None`)
+    /// and the default log origin.
     pub fn init(dir: &Path, rulebook: Option<&str>) -> Result<Self, RegistryError> {
+        Self::init_with_origin(dir, rulebook, DEFAULT_ORIGIN)
+    }
+
+    /// Creates a registry whose log is named `origin`, with a new Ed25519 signing key.
+    pub fn init_with_origin(
+        dir: &Path,
+        rulebook: Option<&str>,
+        origin: &str,
+    ) -> Result<Self, RegistryError> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed)
+            .map_err(|e| RegistryError::Refused(format!("no randomness for a signing key: {e}")))?;
+        let signer = probity_tlog::NoteSigner::from_seed(origin, seed).map_err(|_| {
+            RegistryError::Refused(format!("origin `{origin}` may not contain spaces or `+`"))
+        })?;
         let text = rulebook.unwrap_or(DEFAULT_RULEBOOK);
         let parsed = Rulebook::parse(text)
             .map_err(|source| RegistryError::Rulebook { path: "rulebook".into(), source })?;
         let store = SqliteStore::create(dir)?;
+        write_secret(&dir.join(KEY_FILE), &signer.to_private_string())?;
         let path = dir.join(RULEBOOK_FILE);
         std::fs::write(&path, text)
             .map_err(|source| RegistryError::Io { path: path.display().to_string(), source })?;

@@ -3,7 +3,7 @@
 
 use probity_core::{Event, leaf_data};
 use probity_store::LogNodes;
-use probity_tlog::{Frontier, Hash, TreeError, leaf_hash};
+use probity_tlog::{Checkpoint, Frontier, Hash, NoteSigner, TreeError, leaf_hash};
 use serde::Serialize;
 
 use crate::{Registry, RegistryError};
@@ -47,6 +47,8 @@ pub struct LogAudit {
     pub recomputed_root: Hash,
     /// The root the registry's log states.
     pub stated_root: Hash,
+    /// Roots recomputed from the journal at the sizes asked for.
+    pub roots_at: Vec<(u64, Hash)>,
     /// Every disagreement, each naming its entry.
     pub problems: Vec<String>,
 }
@@ -58,7 +60,45 @@ fn tree_error(e: TreeError<probity_store::StoreError>) -> RegistryError {
     }
 }
 
+/// Signs a checkpoint of `store`'s log as it stands and writes it to `path` atomically (write,
+/// then rename). Returns the signed note.
+pub(crate) fn write_checkpoint(
+    store: &dyn probity_store::Store,
+    signer: &NoteSigner,
+    path: &std::path::Path,
+) -> Result<String, RegistryError> {
+    let size = store.counts()?.events;
+    let root = probity_tlog::root(&LogNodes(store), size)?;
+    let note = signer.sign(&Checkpoint { origin: signer.name().to_owned(), size, root }.text());
+    let tmp = path.with_extension("tmp");
+    let io = |source| RegistryError::Io { path: path.display().to_string(), source };
+    std::fs::write(&tmp, &note).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(note)
+}
+
 impl Registry {
+    /// The log's signing key, from the registry directory.
+    pub(crate) fn signer(&self) -> Result<NoteSigner, RegistryError> {
+        let path = self.dir.join(crate::KEY_FILE);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| RegistryError::Io { path: path.display().to_string(), source })?;
+        NoteSigner::parse(&text).map_err(|_| {
+            RegistryError::Refused(format!("`{}` does not hold a signing key", path.display()))
+        })
+    }
+
+    /// The verifier key string of the log, for auditors.
+    pub fn verifier_key(&self) -> Result<String, RegistryError> {
+        Ok(self.signer()?.verifier_key())
+    }
+
+    /// Signs a checkpoint of the log as it stands, publishes it in the registry directory, and
+    /// returns the signed note.
+    pub fn publish_checkpoint(&self) -> Result<String, RegistryError> {
+        write_checkpoint(self.store(), &self.signer()?, &self.dir.join(crate::CHECKPOINT_FILE))
+    }
+
     /// The number of entries in the log.
     pub fn log_size(&self) -> Result<u64, RegistryError> {
         Ok(self.store.counts()?.events)
@@ -119,9 +159,24 @@ impl Registry {
 
     /// Reads every journal entry, checks it is a canonical encoding of a valid event, recomputes
     /// its leaf and the tree, and compares them with the log the registry keeps.
-    pub fn audit_log(&self, progress: &dyn crate::Progress) -> Result<LogAudit, RegistryError> {
+    /// Roots at each size in `at` are recomputed from the journal alone.
+    pub fn audit_log(
+        &self,
+        at: &[u64],
+        progress: &dyn crate::Progress,
+    ) -> Result<LogAudit, RegistryError> {
         let size = self.log_size()?;
         let mut problems = Vec::new();
+        let mut roots_at = Vec::new();
+        for &s in at {
+            if s > size {
+                problems.push(format!(
+                    "a checkpoint of size {s} was seen, but the journal has only {size} entries"
+                ));
+            } else if s == 0 {
+                roots_at.push((0, probity_tlog::EMPTY_ROOT));
+            }
+        }
         let mut frontier = Frontier::default();
         let mut next = 0u64;
         while next < size {
@@ -161,6 +216,9 @@ impl Registry {
                 }
                 frontier.append(leaf);
                 next += 1;
+                if at.contains(&next) {
+                    roots_at.push((next, frontier.root()));
+                }
             }
             progress.advance(0, page.len() as u64);
         }
@@ -173,6 +231,6 @@ impl Registry {
                 probity_tlog::hex(&recomputed_root)
             ));
         }
-        Ok(LogAudit { size, recomputed_root, stated_root, problems })
+        Ok(LogAudit { size, recomputed_root, stated_root, roots_at, problems })
     }
 }

@@ -8,6 +8,8 @@
 //! consistency proofs are all computed from those nodes, read through the small [`Nodes`] trait,
 //! so the same code serves a tree in memory ([`MemoryTree`]), in SQLite or in PostgreSQL.
 //!
+//! Checkpoints are signed as C2SP signed notes ([`NoteSigner`], [`NoteVerifier`]).
+//!
 //! This crate does no I/O and keeps no clock.
 //!
 //! ```
@@ -24,10 +26,12 @@
 
 mod frontier;
 mod memory;
+mod note;
 mod proof;
 
 pub use frontier::Frontier;
 pub use memory::MemoryTree;
+pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 pub use proof::{VerifyError, verify_consistency, verify_inclusion};
 
 use sha2::{Digest, Sha256};
