@@ -175,32 +175,34 @@ pub fn audit(
     let a = result?;
     problems.extend(a.problems.iter().cloned());
     let root_at = |size: u64| a.roots_at.iter().find(|(s, _)| *s == size).map(|(_, r)| *r);
-    if let Some(cp) = &published {
-        if root_at(cp.size).is_some_and(|r| r != cp.root) {
-            problems.push(format!(
-                "the published checkpoint at size {} has root {}, but the journal gives {}",
-                cp.size,
-                hex(&cp.root),
-                root_at(cp.size).map(|r| hex(&r)).unwrap_or_default()
-            ));
-        }
+    let mismatch = |cp: &Checkpoint| root_at(cp.size).filter(|r| *r != cp.root);
+    if let Some(cp) = &published
+        && let Some(r) = mismatch(cp)
+    {
+        problems.push(format!(
+            "the published checkpoint at size {} has root {}, but the journal gives {}",
+            cp.size,
+            hex(&cp.root),
+            hex(&r)
+        ));
     }
-    if let Some(old) = &seen {
-        if root_at(old.size).is_some_and(|r| r != old.root) {
-            problems.push(format!(
-                "history was rewritten: the checkpoint this auditor saw at size {} had root {}, but the journal now gives {}",
-                old.size,
-                hex(&old.root),
-                root_at(old.size).map(|r| hex(&r)).unwrap_or_default()
-            ));
-        }
+    if let Some(old) = &seen
+        && let Some(r) = mismatch(old)
+    {
+        problems.push(format!(
+            "history was rewritten: the checkpoint this auditor saw at size {} had root {}, but \
+             the journal now gives {}",
+            old.size,
+            hex(&old.root),
+            hex(&r)
+        ));
     }
-    if problems.is_empty() {
-        if let (Some(path), Some(cp)) = (state, &published) {
-            std::fs::write(path, cp.text()).map_err(|e| {
-                anyhow::anyhow!("cannot write the auditor state `{}`: {e}", path.display())
-            })?;
-        }
+    if problems.is_empty()
+        && let (Some(path), Some(cp)) = (state, &published)
+    {
+        std::fs::write(path, cp.text()).map_err(|e| {
+            anyhow::anyhow!("cannot write the auditor state `{}`: {e}", path.display())
+        })?;
     }
     if as_json {
         outln!(
