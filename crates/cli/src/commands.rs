@@ -42,7 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Generate(args) => generate(&args),
         Command::Import(args) => import(&data, &args),
-        Command::Show { id, json } => show(&data, &id, json),
+        Command::Show { id, json, proof } => show(&data, &id, json, proof),
         Command::Stats { json } => stats(&data, json),
         Command::Exception(cmd) => exception(&data, cmd),
         Command::Demo(args) => demo(&data, &args),
@@ -241,15 +241,20 @@ fn profile_json(p: &Profile) -> serde_json::Value {
     })
 }
 
-fn show(data: &Path, id: &str, as_json: bool) -> anyhow::Result<u8> {
+fn show(data: &Path, id: &str, as_json: bool, with_proof: bool) -> anyhow::Result<u8> {
     let reg = Registry::open(data)?;
     let id = reg.parse_id(id)?;
     let Some(p) = reg.profile(&id)? else {
         eprintln!("error: the registry holds no subject `{id}`");
         return Ok(exit::NOT_FOUND);
     };
+    let proofs = if with_proof { Some(crate::log::proofs_for(&reg, &p)?) } else { None };
     if as_json {
-        outln!("{}", serde_json::to_string_pretty(&profile_json(&p))?);
+        let mut v = profile_json(&p);
+        if let (Some(m), Some(proofs)) = (v.as_object_mut(), &proofs) {
+            m.insert("proof".into(), proofs.clone());
+        }
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(exit::OK);
     }
     let s = &p.subject.subject;
@@ -272,6 +277,9 @@ fn show(data: &Path, id: &str, as_json: bool) -> anyhow::Result<u8> {
         outln!("no records");
     } else {
         outln!("{} records:", p.records.len());
+    }
+    if let Some(proofs) = &proofs {
+        outln!("{}", serde_json::to_string_pretty(proofs)?);
     }
     for r in &p.records {
         let rec = &r.record;

@@ -90,6 +90,10 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Attach the log entries behind the answer, each with an inclusion proof against the
+        /// published signed checkpoint (verify with `probity log key`).
+        #[arg(long)]
+        proof: bool,
     },
     /// Count what the registry holds.
     Stats {

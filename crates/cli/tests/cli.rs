@@ -472,3 +472,39 @@ fn a_rewritten_and_re_signed_history_is_caught_by_an_auditor_that_kept_its_check
     assert_eq!(o.status.code(), Some(1));
     assert!(json(&o)["problems"].to_string().contains("history was rewritten"), "{}", stdout(&o));
 }
+
+#[test]
+fn show_can_carry_proofs_against_the_signed_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_registry(dir.path());
+    let subjects = std::fs::read_to_string(dir.path().join("in/subjects.csv")).unwrap();
+    let id = subjects.lines().nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let v = json(&run(probity(&data).args(["show", "--json", "--proof", &id])));
+    let proof = &v["proof"];
+    let key = stdout(&run(probity(&data).args(["log", "key"]))).trim().to_owned();
+    let verifier = probity_tlog::NoteVerifier::parse(&key).unwrap();
+    let text =
+        verifier.open(proof["checkpoint"].as_str().unwrap()).expect("a validly signed checkpoint");
+    let cp = probity_tlog::Checkpoint::parse(text).unwrap();
+    assert_eq!(cp.size, proof["size"].as_u64().unwrap());
+    let entries = proof["entries"].as_array().unwrap();
+    // The registration and every record's filing are among the proven entries.
+    let mut wanted = vec![v["registered_index"].as_u64().unwrap()];
+    wanted.extend(
+        v["records"].as_array().unwrap().iter().map(|r| r["filed_index"].as_u64().unwrap()),
+    );
+    for w in wanted {
+        assert!(entries.iter().any(|e| e["index"] == w), "entry {w} has no proof");
+    }
+    for e in entries {
+        let path: Vec<[u8; 32]> = e["path"].as_array().unwrap().iter().map(b64).collect();
+        probity_tlog::verify_inclusion(
+            &b64(&e["leaf_hash"]),
+            e["index"].as_u64().unwrap(),
+            cp.size,
+            &path,
+            &cp.root,
+        )
+        .unwrap();
+    }
+}

@@ -167,12 +167,14 @@ impl Registry {
         std::fs::write(&path, text)
             .map_err(|source| RegistryError::Io { path: path.display().to_string(), source })?;
         tracing::info!(dir = %dir.display(), rulebook = %parsed.header.id, "created registry");
-        Ok(Self {
+        let reg = Self {
             store: Box::new(store),
             rulebook: parsed,
             clock: Box::new(SystemClock),
             dir: dir.to_path_buf(),
-        })
+        };
+        reg.publish_checkpoint()?;
+        Ok(reg)
     }
 
     /// Whether `dir` holds a registry.
@@ -242,7 +244,10 @@ impl Registry {
         let event =
             Event::new(self.clock.now(), EventBody::CodeExceptionAdmitted { code, reason }).into();
         match self.store.append(&[event])?.as_slice() {
-            [Outcome::Appended { .. }] => Ok(true),
+            [Outcome::Appended { .. }] => {
+                self.publish_checkpoint()?;
+                Ok(true)
+            }
             [Outcome::Duplicate] => Ok(false),
             [Outcome::Refused(r)] => Err(RegistryError::Refused(r.to_string())),
             other => Err(RegistryError::Refused(format!("unexpected store answer {other:?}"))),

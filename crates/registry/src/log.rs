@@ -99,6 +99,17 @@ impl Registry {
         write_checkpoint(self.store(), &self.signer()?, &self.dir.join(crate::CHECKPOINT_FILE))
     }
 
+    /// The published checkpoint (signed note) and what it states.
+    pub fn published_checkpoint(&self) -> Result<(String, Checkpoint), RegistryError> {
+        let path = self.dir.join(crate::CHECKPOINT_FILE);
+        let note = std::fs::read_to_string(&path)
+            .map_err(|source| RegistryError::Io { path: path.display().to_string(), source })?;
+        let text = note.split("\n\n").next().map(|t| format!("{t}\n")).unwrap_or_default();
+        let cp = Checkpoint::parse(&text)
+            .map_err(|e| RegistryError::Refused(format!("`{}`: {e}", path.display())))?;
+        Ok((note, cp))
+    }
+
     /// The number of entries in the log.
     pub fn log_size(&self) -> Result<u64, RegistryError> {
         Ok(self.store.counts()?.events)
