@@ -18,6 +18,16 @@ pub enum LogCommand {
     Key,
     /// Sign a checkpoint of the log as it stands, publish it, and print it.
     Checkpoint,
+    /// Publish the log as C2SP tlog-tiles (checkpoint, hash tiles, entry bundles) under --out,
+    /// writing only what changed since the last publication there.
+    Tiles {
+        /// Output directory (the tile prefix).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The log's size and root (at an earlier size with --size).
     Root {
         /// Tree size (default: the current size).
@@ -66,6 +76,21 @@ pub fn run(data: &Path, cmd: LogCommand) -> anyhow::Result<u8> {
     match cmd {
         LogCommand::Key => outln!("{}", reg.verifier_key()?),
         LogCommand::Checkpoint => outln!("{}", reg.publish_checkpoint()?.trim_end()),
+        LogCommand::Tiles { out, json } => {
+            let r = reg.publish_tiles(&out)?;
+            if json {
+                outln!("{}", serde_json::to_string(&r)?);
+            } else {
+                outln!(
+                    "published entries {}..{} to {}: {} hash tiles, {} entry bundles",
+                    r.from,
+                    r.to,
+                    out.display(),
+                    r.hash_tiles,
+                    r.entry_bundles
+                );
+            }
+        }
         LogCommand::Root { size, json } => {
             let (size, root) = reg.log_root(size)?;
             if json {

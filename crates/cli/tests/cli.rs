@@ -292,7 +292,11 @@ fn b64(s: &serde_json::Value) -> [u8; 32] {
 }
 
 fn small_registry(dir: &Path) -> PathBuf {
-    generate(dir, "in", 40, 120, 0.0);
+    registry_with(dir, 40, 120)
+}
+
+fn registry_with(dir: &Path, enterprises: u64, records: u64) -> PathBuf {
+    generate(dir, "in", enterprises, records, 0.0);
     let data = dir.join("reg");
     init_with(dir, &data, "in");
     assert!(
@@ -507,4 +511,79 @@ fn show_can_carry_proofs_against_the_signed_checkpoint() {
         )
         .unwrap();
     }
+}
+
+#[test]
+fn published_tiles_let_a_mirror_rebuild_the_tree_and_grow_incrementally() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = registry_with(dir.path(), 100, 500);
+    let out = dir.path().join("tiles");
+    let first = json(&run(probity(&data).args(["log", "tiles", "--json", "--out"]).arg(&out)));
+    let size = first["to"].as_u64().unwrap();
+    assert!(size > 256, "the test wants more than one tile, has {size}");
+
+    // A mirror reads level-0 hash tiles and entry bundles only.
+    let read_level0 = |out: &Path, size: u64| -> (Vec<[u8; 32]>, Vec<Vec<u8>>) {
+        let (mut hashes, mut entries) = (Vec::new(), Vec::new());
+        for n in 0..size.div_ceil(256) {
+            let width = (size - n * 256).min(256);
+            let tile =
+                std::fs::read(out.join(probity_tlog::tiles::tile_path(Some(0), n, width))).unwrap();
+            assert_eq!(tile.len() as u64, width * 32);
+            hashes.extend(tile.chunks(32).map(|c| <[u8; 32]>::try_from(c).unwrap()));
+            let bundle =
+                std::fs::read(out.join(probity_tlog::tiles::tile_path(None, n, width))).unwrap();
+            let mut rest = &bundle[..];
+            while !rest.is_empty() {
+                let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+                entries.push(rest[2..2 + len].to_vec());
+                rest = &rest[2 + len..];
+            }
+        }
+        (hashes, entries)
+    };
+    let (hashes, entries) = read_level0(&out, size);
+    assert_eq!(entries.len() as u64, size);
+    let mut tree = probity_tlog::MemoryTree::default();
+    for (h, e) in hashes.iter().zip(&entries) {
+        assert_eq!(probity_tlog::leaf_hash(e), *h, "an entry does not hash to its leaf");
+        tree.append_leaf_hash(*h);
+    }
+    let key = stdout(&run(probity(&data).args(["log", "key"]))).trim().to_owned();
+    let note = std::fs::read_to_string(out.join("checkpoint")).unwrap();
+    let cp = probity_tlog::Checkpoint::parse(
+        probity_tlog::NoteVerifier::parse(&key).unwrap().open(&note).unwrap(),
+    )
+    .unwrap();
+    assert_eq!((cp.size, cp.root), (size, tree.root()));
+    // The level-1 tile's first hash is the fold of the first full level-0 tile.
+    let l1 =
+        std::fs::read(out.join(probity_tlog::tiles::tile_path(Some(1), 0, size / 256))).unwrap();
+    assert_eq!(l1[..32], probity_tlog::tiles::fold(&hashes[..256]).unwrap());
+
+    // Growing the log rewrites only the partial tiles, never a full one.
+    let full = out.join("tile/0/000");
+    let before = std::fs::metadata(&full).unwrap().modified().unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(
+        run(probity(&data).args([
+            "exception",
+            "add",
+            "91350100M0001TGQXM",
+            "--reason",
+            "pilot-era code"
+        ]))
+        .status
+        .success()
+    );
+    let second = json(&run(probity(&data).args(["log", "tiles", "--json", "--out"]).arg(&out)));
+    assert_eq!((second["from"].as_u64(), second["to"].as_u64()), (Some(size), Some(size + 1)));
+    assert_eq!(second["entry_bundles"], 1);
+    assert_eq!(
+        std::fs::metadata(&full).unwrap().modified().unwrap(),
+        before,
+        "a full tile was rewritten"
+    );
+    let (hashes, _) = read_level0(&out, size + 1);
+    assert_eq!(hashes.len() as u64, size + 1);
 }

@@ -19,7 +19,7 @@ use probity_sqlite::SqliteStore;
 use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubject};
 
 pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};
-pub use log::{ConsistencyProof, InclusionProof, LogAudit};
+pub use log::{ConsistencyProof, InclusionProof, LogAudit, TilesReport};
 
 /// The rulebook file inside a registry directory.
 pub const RULEBOOK_FILE: &str = "rulebook.toml";

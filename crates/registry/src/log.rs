@@ -38,6 +38,19 @@ pub struct ConsistencyProof {
     pub new_root: Hash,
 }
 
+/// What a tile publication wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TilesReport {
+    /// Log size the previous publication covered.
+    pub from: u64,
+    /// Log size this one covers.
+    pub to: u64,
+    /// Hash tiles written.
+    pub hash_tiles: u64,
+    /// Entry bundles written.
+    pub entry_bundles: u64,
+}
+
 /// What an audit of the journal against the log found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogAudit {
@@ -108,6 +121,74 @@ impl Registry {
         let cp = Checkpoint::parse(&text)
             .map_err(|e| RegistryError::Refused(format!("`{}`: {e}", path.display())))?;
         Ok((note, cp))
+    }
+
+    /// Publishes the log as C2SP tlog-tiles under `out`: hash tiles and entry bundles for what
+    /// was added since the checkpoint already there, then the signed checkpoint. Full tiles
+    /// written before are never rewritten.
+    pub fn publish_tiles(&self, out: &std::path::Path) -> Result<TilesReport, RegistryError> {
+        use probity_tlog::tiles::{TILE_HEIGHT, TILE_WIDTH, tile_path, tiles_to_write};
+        let io = |path: &std::path::Path| {
+            let path = path.display().to_string();
+            move |source| RegistryError::Io { path: path.clone(), source }
+        };
+        let note = self.publish_checkpoint()?;
+        let (_, cp) = self.published_checkpoint()?;
+        let previous = match std::fs::read_to_string(out.join("checkpoint")) {
+            Ok(old) => {
+                let text = old.split("\n\n").next().map(|t| format!("{t}\n")).unwrap_or_default();
+                let old = Checkpoint::parse(&text)
+                    .map_err(|e| RegistryError::Refused(format!("`{}`: {e}", out.display())))?;
+                let (_, root) = self.log_root(Some(old.size))?;
+                if old.size > cp.size || root != old.root {
+                    return Err(RegistryError::Refused(format!(
+                        "`{}` holds tiles of another history (size {}); publish to an empty directory",
+                        out.display(),
+                        old.size
+                    )));
+                }
+                old.size
+            }
+            Err(_) => 0,
+        };
+        let write = |rel: String, bytes: &[u8]| -> Result<(), RegistryError> {
+            let path = out.join(rel);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+            std::fs::rename(&tmp, &path).map_err(io(&path))
+        };
+        let mut report =
+            TilesReport { from: previous, to: cp.size, hash_tiles: 0, entry_bundles: 0 };
+        for level in 0u8.. {
+            let shift = u32::from(level) * u32::from(TILE_HEIGHT);
+            if cp.size.checked_shr(shift).unwrap_or(0) == 0 {
+                break;
+            }
+            let tree_level = level * TILE_HEIGHT;
+            for (n, width) in tiles_to_write(level, previous, cp.size) {
+                let mut bytes = Vec::with_capacity(width as usize * 32);
+                for i in n * TILE_WIDTH..n * TILE_WIDTH + width {
+                    bytes.extend_from_slice(&self.store.log_node(tree_level, i)?);
+                }
+                write(tile_path(Some(level), n, width), &bytes)?;
+                report.hash_tiles += 1;
+            }
+        }
+        for (n, width) in tiles_to_write(0, previous, cp.size) {
+            let mut bytes = Vec::new();
+            for entry in self.store.journal(n * TILE_WIDTH, width as usize)? {
+                let data = leaf_data(&entry.bytes);
+                bytes.extend_from_slice(&(data.len() as u16).to_be_bytes());
+                bytes.extend_from_slice(&data);
+            }
+            write(tile_path(None, n, width), &bytes)?;
+            report.entry_bundles += 1;
+        }
+        write("checkpoint".into(), note.as_bytes())?;
+        Ok(report)
     }
 
     /// The number of entries in the log.

@@ -28,6 +28,7 @@ mod frontier;
 mod memory;
 mod note;
 mod proof;
+pub mod tiles;
 
 pub use frontier::Frontier;
 pub use memory::MemoryTree;
