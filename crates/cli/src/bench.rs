@@ -17,6 +17,22 @@ use crate::exit;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Measure the transparency log: raw SHA-256 of the leaves (the limit), in-memory appends,
+    /// durable appends through the store with group commit, and inclusion-proof latency.
+    Log {
+        /// Leaves for the in-memory tree and its proofs.
+        #[arg(long, default_value_t = 10_000_000)]
+        leaves: u64,
+        /// Events appended durably through the store.
+        #[arg(long, default_value_t = 200_000)]
+        durable: u64,
+        /// Events per transaction (group commit) in the durable run.
+        #[arg(long, default_value_t = 10_000)]
+        group: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Import generated records through probity's full path, then through a naive rusqlite
     /// baseline (one prepared INSERT per row in one transaction, no validation, no journal),
     /// and compare records/s and probity's peak memory.
@@ -54,6 +70,9 @@ fn reset_peak_rss() {
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<u8> {
     match cmd {
+        BenchCommand::Log { leaves, durable, group, json } => {
+            bench_log(leaves, durable, group, json)
+        }
         BenchCommand::Import { records, enterprises, dir, batch_size, json } => {
             bench_import(records, enterprises, dir, batch_size, json)
         }
@@ -235,4 +254,124 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or(f64::NAN)
+}
+
+/// p50 and p99 of `samples` proof computations, in microseconds.
+fn proof_latency(
+    mut prove: impl FnMut(u64) -> anyhow::Result<usize>,
+    size: u64,
+    samples: u64,
+) -> anyhow::Result<(f64, f64)> {
+    let mut rng = probity_synth::SplitMix64::new(7);
+    let mut micros = Vec::with_capacity(samples as usize);
+    for _ in 0..samples {
+        let index = rng.below(size);
+        let t = Instant::now();
+        let n = prove(index)?;
+        micros.push(t.elapsed().as_secs_f64() * 1e6);
+        anyhow::ensure!(n > 0 || size == 1, "empty proof");
+    }
+    micros.sort_by(f64::total_cmp);
+    Ok((percentile(&micros, 0.5), percentile(&micros, 0.99)))
+}
+
+fn bench_log(leaves: u64, durable: u64, group: usize, as_json: bool) -> anyhow::Result<u8> {
+    use probity_tlog::{MemoryTree, leaf_hash};
+    // Leaf data as the log has it: a version byte and a SHA-256.
+    let data: Vec<[u8; 33]> =
+        (0..leaves).map(|i| probity_core::leaf_data(&i.to_be_bytes())).collect();
+
+    eprintln!("raw SHA-256 of {leaves} leaves…");
+    let t = Instant::now();
+    let mut sink = 0u8;
+    for d in &data {
+        sink ^= leaf_hash(d)[0];
+    }
+    let raw_secs = t.elapsed().as_secs_f64();
+    std::hint::black_box(sink);
+
+    eprintln!("in-memory appends…");
+    let t = Instant::now();
+    let mut tree = MemoryTree::default();
+    for d in &data {
+        tree.append(d);
+    }
+    let mem_secs = t.elapsed().as_secs_f64();
+    drop(data);
+
+    eprintln!("inclusion proofs on the in-memory tree…");
+    let (mem_p50, mem_p99) =
+        proof_latency(|i| Ok(tree.inclusion_proof(i, leaves)?.len()), leaves, 100_000)?;
+    drop(tree);
+
+    eprintln!("durable appends through the store ({durable} events, {group} per transaction)…");
+    let temp = TempDir::new()?;
+    let mut reg = Registry::init(&temp.0.join("reg"), None)?;
+    let mut rows = String::from("id,name\n");
+    for i in 0..durable {
+        rows.push_str(&format!("{},Bench {i} Ltd\n", probity_synth::uscc(i, "91", "110105")));
+    }
+    let t = Instant::now();
+    let mut rejects = Vec::new();
+    let report = reg.import(
+        Table::Subjects,
+        probity_registry::Format::Csv,
+        std::io::Cursor::new(rows.into_bytes()),
+        probity_registry::ImportOptions { batch_size: group },
+        &(),
+        &mut rejects,
+    )?;
+    let durable_secs = t.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        report.accepted == durable,
+        "the store accepted {} of {durable}",
+        report.accepted
+    );
+    let size = reg.log_size()?;
+    let nodes = probity_store::LogNodes(reg.store());
+    // One pass warms the store's cache of upper nodes, as a serving process has; the second is
+    // measured.
+    let (cold_p50, cold_p99) =
+        proof_latency(|i| Ok(probity_tlog::inclusion_proof(&nodes, i, size)?.len()), size, 20_000)?;
+    let (store_p50, store_p99) =
+        proof_latency(|i| Ok(probity_tlog::inclusion_proof(&nodes, i, size)?.len()), size, 20_000)?;
+
+    let raw = leaves as f64 / raw_secs;
+    let mem = leaves as f64 / mem_secs;
+    let dur = durable as f64 / durable_secs;
+    if as_json {
+        outln!(
+            "{}",
+            json!({
+                "leaves": leaves, "raw_sha256_per_second": raw, "memory_appends_per_second": mem,
+                "memory_to_raw": mem / raw, "durable_events": durable, "group": group,
+                "durable_appends_per_second": dur,
+                "memory_proof_us": {"p50": mem_p50, "p99": mem_p99, "size": leaves},
+                "store_proof_us": {"p50": store_p50, "p99": store_p99, "size": size, "cold_p50": cold_p50, "cold_p99": cold_p99},
+                "targets": {"memory_to_raw_at_least": 0.5, "durable_at_least": 100_000, "proof_p99_us_below": 50},
+            })
+        );
+    } else {
+        outln!("bench log");
+        outln!("  raw SHA-256 of the leaves (the limit)        {raw:>12.0} leaves/s");
+        outln!(
+            "  in-memory appends                            {mem:>12.0} leaves/s  ({:.0}% of raw; target ≥ 50%)",
+            100.0 * mem / raw
+        );
+        outln!(
+            "  durable appends, {group} per commit (events)  {dur:>12.0} leaves/s  (target ≥ 100,000)"
+        );
+        outln!(
+            "  inclusion proof, memory, {leaves} leaves     p50 {mem_p50:.1} µs  p99 {mem_p99:.1} µs"
+        );
+        outln!(
+            "  inclusion proof, SQLite store, {size} leaves  p50 {store_p50:.1} µs  p99 {store_p99:.1} µs warm; p50 {cold_p50:.1} µs  p99 {cold_p99:.1} µs cold  (target p99 < 50 µs at 10M)"
+        );
+    }
+    Ok(exit::OK)
 }

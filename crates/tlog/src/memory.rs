@@ -1,6 +1,6 @@
 //! A Merkle tree held in memory: every complete-subtree hash, level by level.
 
-use crate::{Hash, Nodes, TreeError, completed_by_append, leaf_hash};
+use crate::{Hash, Nodes, TreeError, leaf_hash};
 
 /// A log tree in memory. Appends cost two hashes amortised.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,15 +44,27 @@ impl MemoryTree {
     /// Appends a leaf by its leaf hash; returns its index.
     pub fn append_leaf_hash(&mut self, leaf: Hash) -> u64 {
         let index = self.size();
-        // The tree holds every node left of the new leaf, so reading them cannot fail.
-        let completed = completed_by_append(self, index, leaf).unwrap_or_default();
-        for (level, _, hash) in completed {
-            let level = usize::from(level);
+        let (mut level, mut i, mut hash) = (0usize, index, leaf);
+        loop {
             if self.levels.len() <= level {
                 self.levels.push(Vec::new());
             }
+            // A right child completes its parent: hash it with the left sibling stored before.
+            let left = if i % 2 == 1 {
+                self.levels.get(level).and_then(|l| l.last()).copied()
+            } else {
+                None
+            };
             if let Some(l) = self.levels.get_mut(level) {
                 l.push(hash);
+            }
+            match left {
+                Some(left) => {
+                    hash = crate::node_hash(&left, &hash);
+                    level += 1;
+                    i >>= 1;
+                }
+                None => break,
             }
         }
         index
