@@ -167,7 +167,7 @@ pub fn audit(
                 }
                 None => {
                     unchecked.push("checkpoint signature (pass --key)".to_owned());
-                    note.split("\n\n").next().map(|t| format!("{t}\n"))
+                    Some(probity_tlog::note_text(&note).to_owned())
                 }
             };
             match text.as_deref().map(Checkpoint::parse) {

@@ -117,8 +117,7 @@ impl Registry {
         let path = self.dir.join(crate::CHECKPOINT_FILE);
         let note = std::fs::read_to_string(&path)
             .map_err(|source| RegistryError::Io { path: path.display().to_string(), source })?;
-        let text = note.split("\n\n").next().map(|t| format!("{t}\n")).unwrap_or_default();
-        let cp = Checkpoint::parse(&text)
+        let cp = Checkpoint::parse(probity_tlog::note_text(&note))
             .map_err(|e| RegistryError::Refused(format!("`{}`: {e}", path.display())))?;
         Ok((note, cp))
     }
@@ -136,8 +135,7 @@ impl Registry {
         let (_, cp) = self.published_checkpoint()?;
         let previous = match std::fs::read_to_string(out.join("checkpoint")) {
             Ok(old) => {
-                let text = old.split("\n\n").next().map(|t| format!("{t}\n")).unwrap_or_default();
-                let old = Checkpoint::parse(&text)
+                let old = Checkpoint::parse(probity_tlog::note_text(&old))
                     .map_err(|e| RegistryError::Refused(format!("`{}`: {e}", out.display())))?;
                 let (_, root) = self.log_root(Some(old.size))?;
                 if old.size > cp.size || root != old.root {

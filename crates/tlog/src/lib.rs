@@ -32,7 +32,7 @@ pub mod tiles;
 
 pub use frontier::Frontier;
 pub use memory::MemoryTree;
-pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
+pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier, note_text};
 pub use proof::{VerifyError, verify_consistency, verify_inclusion};
 
 use sha2::{Digest, Sha256};

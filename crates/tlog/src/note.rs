@@ -190,6 +190,12 @@ impl NoteVerifier {
     }
 }
 
+/// The text of a signed note, without its signatures and without checking them (to read a
+/// checkpoint one trusts already, or to report what an unverified one claims).
+pub fn note_text(note: &str) -> &str {
+    note.find("\n\n").and_then(|i| note.get(..=i)).unwrap_or(note)
+}
+
 /// A log checkpoint: origin, tree size and root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
