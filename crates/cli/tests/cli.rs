@@ -587,3 +587,28 @@ fn published_tiles_let_a_mirror_rebuild_the_tree_and_grow_incrementally() {
     let (hashes, _) = read_level0(&out, size + 1);
     assert_eq!(hashes.len() as u64, size + 1);
 }
+
+#[test]
+fn an_independent_verifier_written_from_the_format_document_accepts_the_published_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = registry_with(dir.path(), 100, 600);
+    let out = dir.path().join("tiles");
+    assert!(run(probity(&data).args(["log", "tiles", "--out"]).arg(&out)).status.success());
+    let key = stdout(&run(probity(&data).args(["log", "key"]))).trim().to_owned();
+    let verifier = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify-log.py");
+    let verify = || {
+        run(Command::new("python3").arg(&verifier).arg("--tiles").arg(&out).args(["--key", &key]))
+    };
+    let o = verify();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).starts_with("ok: localhost/probity"));
+
+    // One flipped bit in a hash tile is caught.
+    let tile = out.join("tile/0/001");
+    let mut bytes = std::fs::read(&tile).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&tile, bytes).unwrap();
+    let o = verify();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("does not hash to its leaf"), "{}", stdout(&o));
+}

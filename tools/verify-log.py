@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""An independent verifier of a probity log, written from docs/log-format.md alone.
+
+It reads what a mirror holds -- the signed checkpoint and the C2SP tiles published by
+`probity log tiles` -- and checks, without any probity code:
+  1. the checkpoint carries a valid Ed25519 signed-note signature by the given verifier key;
+  2. every entry in the entry bundles is version-1 leaf data (0x01 followed by 32 bytes);
+  3. every entry hashes (RFC 6962 leaf hash) to the hash in the level-0 tile;
+  4. the RFC 6962 root over those leaves equals the checkpoint's root;
+  5. each full level-0 tile folds to the matching hash in the level-1 tile.
+
+Usage: verify-log.py --tiles DIR --key VERIFIER_KEY
+Exit status 0 when everything holds, 1 otherwise (each problem printed).
+"""
+
+import argparse
+import base64
+import hashlib
+import os
+import sys
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+
+def leaf_hash(data):
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def mth(hashes):
+    """RFC 6962 Merkle tree hash over leaf hashes."""
+    if not hashes:
+        return hashlib.sha256(b"").digest()
+    if len(hashes) == 1:
+        return hashes[0]
+    k = 1
+    while k * 2 < len(hashes):
+        k *= 2
+    return node_hash(mth(hashes[:k]), mth(hashes[k:]))
+
+
+def tile_path(level, n, width):
+    groups = [f"{n % 1000:03d}"]
+    n //= 1000
+    while n > 0:
+        groups.append(f"x{n % 1000:03d}")
+        n //= 1000
+    path = f"tile/{level}/" + "/".join(reversed(groups))
+    return path + (f".p/{width}" if width < 256 else "")
+
+
+def open_note(note, vkey):
+    name, key_id, key = vkey.strip().split("+", 2)
+    raw = base64.b64decode(key)
+    if raw[0] != 1 or len(raw) != 33:
+        raise ValueError("not an Ed25519 verifier key")
+    public = raw[1:]
+    expect_id = hashlib.sha256(name.encode() + b"\n" + b"\x01" + public).digest()[:4]
+    if expect_id.hex() != key_id:
+        raise ValueError("the verifier key's id does not match its name and key")
+    text, _, sigs = note.partition("\n\n")
+    text += "\n"
+    for line in sigs.splitlines():
+        if not line.startswith("\u2014 "):
+            raise ValueError(f"bad signature line {line!r}")
+        sig_name, _, blob = line[2:].partition(" ")
+        blob = base64.b64decode(blob)
+        if sig_name != name or blob[:4] != expect_id:
+            continue
+        try:
+            Ed25519PublicKey.from_public_bytes(public).verify(blob[4:], text.encode())
+            return text
+        except InvalidSignature:
+            continue
+    raise ValueError(f"no valid signature by {name}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tiles", required=True)
+    ap.add_argument("--key", required=True)
+    args = ap.parse_args()
+    problems = []
+
+    with open(os.path.join(args.tiles, "checkpoint"), encoding="utf-8") as f:
+        note = f.read()
+    try:
+        text = open_note(note, args.key)
+    except ValueError as e:
+        print(f"checkpoint: {e}")
+        return 1
+    origin, size, root = text.splitlines()[:3]
+    size, root = int(size), base64.b64decode(root)
+
+    leaves = []
+    for n in range((size + 255) // 256):
+        width = min(256, size - n * 256)
+        with open(os.path.join(args.tiles, tile_path(0, n, width)), "rb") as f:
+            tile = f.read()
+        with open(os.path.join(args.tiles, tile_path("entries", n, width)), "rb") as f:
+            bundle = f.read()
+        if len(tile) != 32 * width:
+            problems.append(f"level-0 tile {n} has {len(tile)} bytes, expected {32 * width}")
+            continue
+        hashes = [tile[i:i + 32] for i in range(0, len(tile), 32)]
+        entries, pos = [], 0
+        while pos < len(bundle):
+            length = int.from_bytes(bundle[pos:pos + 2], "big")
+            entries.append(bundle[pos + 2:pos + 2 + length])
+            pos += 2 + length
+        if len(entries) != width:
+            problems.append(f"entry bundle {n} has {len(entries)} entries, expected {width}")
+        for i, (entry, h) in enumerate(zip(entries, hashes)):
+            index = n * 256 + i
+            if len(entry) != 33 or entry[0] != 1:
+                problems.append(f"entry {index} is not version-1 leaf data")
+            if leaf_hash(entry) != h:
+                problems.append(f"entry {index} does not hash to its leaf")
+        leaves.extend(hashes)
+        if width == 256:  # a full level-0 tile is one hash of the level-1 tile
+            level1_width = min(256, size // 256 - (n // 256) * 256)
+            path = os.path.join(args.tiles, tile_path(1, n // 256, level1_width))
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    upper = f.read()
+                j = (n % 256) * 32
+                if upper[j:j + 32] != mth(hashes):
+                    problems.append(f"level-1 tile disagrees with level-0 tile {n}")
+            else:
+                problems.append(f"missing level-1 tile {path}")
+
+    computed = mth(leaves)
+    if computed != root:
+        problems.append(f"root over the tiles is {computed.hex()}, the checkpoint says {root.hex()}")
+    for p in problems:
+        print(p)
+    if not problems:
+        print(f"ok: {origin}, {size} entries, root {root.hex()}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
