@@ -21,11 +21,15 @@
 //! basis = "Administrative Penalty Law, Art. 9"
 //! published_for = "3 months"
 //! counts_for = "3 months"
+//! points = -5
 //! "#;
 //! let book = probity_rules::Rulebook::parse(text).unwrap();
 //! assert!(book.kind("penalty.minor").is_some());
 //! assert!(book.kind("opinion.disloyal").is_none());
 //! ```
+
+mod engine;
+mod policy;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,6 +37,12 @@ use std::fmt;
 use probity_core::{Date, Slug};
 use serde::Deserialize;
 use toml::Spanned;
+
+pub use engine::{
+    Assessment, Decision, Effect, MeasureAnswer, Membership, Reason, RecordInput, RecordState,
+    SubjectInput, assess,
+};
+pub use policy::{Band, Bar, Condition, ListRule, ListType, Measure, Scoring, Sticky, Trigger};
 
 /// Why a rulebook was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,6 +141,8 @@ pub struct Kind {
     pub published_for: Period,
     /// How long after the effective date a record counts in assessments.
     pub counts_for: Period,
+    /// Points added to the score while a record counts (negative for penalties).
+    pub points: i32,
 }
 
 impl Kind {
@@ -159,6 +171,9 @@ pub struct Rulebook {
     /// Header.
     pub header: Header,
     kinds: BTreeMap<String, Kind>,
+    scoring: Option<Scoring>,
+    lists: BTreeMap<String, ListRule>,
+    measures: BTreeMap<String, Measure>,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +181,11 @@ pub struct Rulebook {
 struct RawBook {
     rulebook: RawHeader,
     kinds: BTreeMap<String, Spanned<RawKind>>,
+    scoring: Option<Spanned<policy::RawScoring>>,
+    #[serde(default)]
+    lists: BTreeMap<String, Spanned<policy::RawList>>,
+    #[serde(default)]
+    measures: BTreeMap<String, Spanned<policy::RawMeasure>>,
 }
 
 #[derive(Deserialize)]
@@ -186,6 +206,7 @@ struct RawKind {
     basis: Spanned<String>,
     published_for: Option<Spanned<String>>,
     counts_for: Option<Spanned<String>>,
+    points: i32,
 }
 
 struct Locator<'a>(&'a str);
@@ -272,10 +293,40 @@ impl Rulebook {
                 tier: k.tier,
                 filed_by,
                 basis: k.basis.into_inner(),
+                points: k.points,
             };
             kinds.insert(id, kind);
         }
-        Ok(Self { header, kinds })
+        let at_fn = |offset: usize, key: &str, message: String| at.err(offset, key, message);
+        let scoring = raw.scoring.map(|s| policy::scoring(s, &kinds, &at_fn)).transpose()?;
+        let lists = policy::lists(raw.lists, &kinds, scoring.as_ref(), &at_fn)?;
+        let measures = policy::measures(raw.measures, &lists, scoring.as_ref(), &at_fn)?;
+        Ok(Self { header, kinds, scoring, lists, measures })
+    }
+
+    /// The scoring model, if the rulebook has one.
+    pub fn scoring(&self) -> Option<&Scoring> {
+        self.scoring.as_ref()
+    }
+
+    /// The list with this id.
+    pub fn list(&self, id: &str) -> Option<&ListRule> {
+        self.lists.get(id)
+    }
+
+    /// All lists, ordered by id.
+    pub fn lists(&self) -> impl Iterator<Item = &ListRule> {
+        self.lists.values()
+    }
+
+    /// The measure with this id.
+    pub fn measure(&self, id: &str) -> Option<&Measure> {
+        self.measures.get(id)
+    }
+
+    /// All measures, ordered by id.
+    pub fn measures(&self) -> impl Iterator<Item = &Measure> {
+        self.measures.values()
     }
 
     /// The kind with this id, if the catalogue has it.
@@ -321,7 +372,7 @@ mod tests {
     #[test]
     fn a_kind_with_no_end_is_refused_with_its_line() {
         let text = format!(
-            "{HEAD}\n[kinds.forever]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"b\"\ncounts_for = \"1 year\"\n"
+            "{HEAD}\n[kinds.forever]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"b\"\ncounts_for = \"1 year\"\npoints = -1\n"
         );
         let err = Rulebook::parse(&text).unwrap_err().to_string();
         assert!(err.contains("line 7"), "{err}");
@@ -332,7 +383,7 @@ mod tests {
     #[test]
     fn bad_values_name_key_and_line() {
         let text = format!(
-            "{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"\"\npublished_for = \"1 year\"\ncounts_for = \"1 year\"\n"
+            "{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"\"\npublished_for = \"1 year\"\ncounts_for = \"1 year\"\npoints = -1\n"
         );
         let err = Rulebook::parse(&text).unwrap_err().to_string();
         assert!(
@@ -341,7 +392,7 @@ mod tests {
         );
 
         let text = format!(
-            "{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"b\"\npublished_for = \"forever\"\ncounts_for = \"1 year\"\n"
+            "{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"b\"\npublished_for = \"forever\"\ncounts_for = \"1 year\"\npoints = -1\n"
         );
         let err = Rulebook::parse(&text).unwrap_err().to_string();
         assert!(err.contains("line 12") && err.contains("`forever`"), "{err}");

@@ -1,0 +1,401 @@
+//! The assessment engine: rulebook + a subject's records + a date in, score, grade, lists,
+//! answers to every measure and the explanation out. Pure and deterministic: the same inputs
+//! give the same assessment, whatever their order.
+//!
+//! One evaluation ([`evaluate`]) computes the state at a date. Everything about the future
+//! ("eligible again on …") comes from evaluating again at the dates where some effect starts or
+//! ends, so no rule needs its own what-if logic.
+
+use std::collections::BTreeSet;
+
+use probity_core::Date;
+use serde::Serialize;
+
+use crate::{ListType, Rulebook};
+
+/// Where a record stands, as far as the engine is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordState {
+    /// Filed (or corrected: the content given is the corrected one). It counts.
+    InForce,
+    /// Withdrawn by its authority. It never counts.
+    Withdrawn,
+}
+
+/// A record as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordInput {
+    /// Log index of its filing: how explanations cite it.
+    pub id: u64,
+    /// Its kind.
+    pub kind: String,
+    /// When it took legal effect.
+    pub effective: Date,
+    /// Where it stands.
+    pub state: RecordState,
+}
+
+/// What the engine needs to know about the subject itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SubjectInput {
+    /// Date established, if known.
+    pub established: Option<Date>,
+}
+
+/// A rule that applied, with the record behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Effect {
+    /// The record (log index of its filing).
+    pub record: u64,
+    /// Its kind.
+    pub kind: String,
+    /// Points it adds to the score.
+    pub points: i32,
+    /// The grade it sets directly, if it is a trigger.
+    pub sets_grade: Option<String>,
+    /// The legal basis of the rule.
+    pub basis: String,
+    /// The first day it no longer counts.
+    pub until: Date,
+}
+
+/// Membership of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Membership {
+    /// List id.
+    pub list: String,
+    /// List type.
+    pub list_type: ListType,
+    /// Since when (the earliest effective record behind it); `None` for grade-based lists.
+    pub since: Option<Date>,
+    /// The first day off the list; `None` while a grade holds it.
+    pub until: Option<Date>,
+    /// The records behind it.
+    pub records: Vec<u64>,
+    /// Legal basis.
+    pub basis: String,
+}
+
+/// An answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// May take part.
+    Allow,
+    /// May take part, with attention.
+    Flag,
+    /// May not take part.
+    Deny,
+}
+
+/// Why a measure was denied or flagged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    /// What caused it, e.g. `list serious_violation` or `grade D`.
+    pub cause: String,
+    /// The records behind it.
+    pub records: Vec<u64>,
+    /// The legal basis of the measure's rule and of the cause.
+    pub basis: String,
+}
+
+/// The answer for one measure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MeasureAnswer {
+    /// Measure id.
+    pub measure: String,
+    /// The answer.
+    pub decision: Decision,
+    /// Why (empty when allowed).
+    pub reasons: Vec<Reason>,
+    /// The first later date on which the answer changes, if records already filed change it.
+    pub changes_on: Option<Date>,
+    /// What it changes to then.
+    pub changes_to: Option<Decision>,
+}
+
+/// A full assessment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assessment {
+    /// The date assessed.
+    pub as_of: Date,
+    /// Rulebook id.
+    pub rulebook: String,
+    /// Rulebook version.
+    pub version: String,
+    /// Score, if the rulebook scores.
+    pub score: Option<i32>,
+    /// Grade, if the rulebook grades.
+    pub grade: Option<String>,
+    /// How the grade came about beyond the bands (trigger, bar, sticky), in words.
+    pub grade_notes: Vec<String>,
+    /// Every record that counts, with its effect.
+    pub effects: Vec<Effect>,
+    /// Lists the subject is on.
+    pub lists: Vec<Membership>,
+    /// Answers for every measure.
+    pub measures: Vec<MeasureAnswer>,
+}
+
+/// The state at one date.
+struct State {
+    score: Option<i32>,
+    grade: Option<String>,
+    grade_notes: Vec<String>,
+    effects: Vec<Effect>,
+    lists: Vec<Membership>,
+}
+
+fn counts_until(book: &Rulebook, r: &RecordInput) -> Option<Date> {
+    let kind = book.kind(&r.kind)?;
+    (r.state == RecordState::InForce).then(|| kind.counts_for.after(r.effective))
+}
+
+/// Grade from score and triggers at `date`, before bars and sticky grades.
+fn base_grade(
+    book: &Rulebook,
+    records: &[RecordInput],
+    date: Date,
+) -> (Option<i32>, Option<usize>, Vec<Effect>) {
+    let Some(scoring) = book.scoring() else {
+        return (None, None, effects_at(book, records, date));
+    };
+    let effects = effects_at(book, records, date);
+    let total: i64 =
+        i64::from(scoring.start) + effects.iter().map(|e| i64::from(e.points)).sum::<i64>();
+    let score = total.clamp(i64::from(scoring.floor), i64::from(scoring.ceiling)) as i32;
+    let mut band = scoring
+        .bands
+        .iter()
+        .position(|b| score >= b.min)
+        .unwrap_or(scoring.bands.len().saturating_sub(1));
+    for e in &effects {
+        if let Some(g) = &e.sets_grade
+            && let Some(i) = scoring.bands.iter().position(|b| &b.grade == g)
+        {
+            band = band.max(i);
+        }
+    }
+    (Some(score), Some(band), effects)
+}
+
+fn effects_at(book: &Rulebook, records: &[RecordInput], date: Date) -> Vec<Effect> {
+    let mut out: Vec<Effect> = records
+        .iter()
+        .filter_map(|r| {
+            let until = counts_until(book, r)?;
+            if !(r.effective <= date && date < until) {
+                return None;
+            }
+            let kind = book.kind(&r.kind)?;
+            let trigger = book.scoring().and_then(|s| s.triggers.iter().find(|t| t.kind == r.kind));
+            Some(Effect {
+                record: r.id,
+                kind: r.kind.clone(),
+                points: kind.points,
+                sets_grade: trigger.map(|t| t.grade.clone()),
+                basis: trigger
+                    .map_or_else(|| kind.basis.clone(), |t| format!("{}; {}", kind.basis, t.basis)),
+                until,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (a.record, &a.kind).cmp(&(b.record, &b.kind)));
+    out
+}
+
+fn evaluate(book: &Rulebook, subject: &SubjectInput, records: &[RecordInput], date: Date) -> State {
+    let (score, band, effects) = base_grade(book, records, date);
+    let mut grade_notes = Vec::new();
+    let grade = match (book.scoring(), band) {
+        (Some(scoring), Some(mut band)) => {
+            for e in &effects {
+                if let Some(g) = &e.sets_grade {
+                    grade_notes
+                        .push(format!("record {} ({}) sets grade {g} directly", e.record, e.kind));
+                }
+            }
+            // Sticky grades: a grade reached within its holding period still holds.
+            for s in &scoring.sticky {
+                let Some(si) = scoring.bands.iter().position(|b| b.grade == s.grade) else {
+                    continue;
+                };
+                if band >= si {
+                    continue;
+                }
+                let held = records.iter().filter(|r| r.effective <= date).find(|r| {
+                    s.holds_for.after(r.effective) > date
+                        && base_grade(book, records, r.effective).1.is_some_and(|b| b >= si)
+                });
+                if let Some(r) = held {
+                    band = si;
+                    grade_notes.push(format!(
+                        "grade {} reached on {} holds until {} ({})",
+                        s.grade,
+                        r.effective,
+                        s.holds_for.after(r.effective),
+                        s.basis
+                    ));
+                }
+            }
+            // Bars: a barred grade falls to the next band.
+            while let Some(bar) = scoring.bars.iter().find(|b| {
+                scoring.bands.get(band).is_some_and(|x| x.grade == b.grade)
+                    && subject.established.is_none_or(|e| b.younger_than.after(e) > date)
+            }) {
+                if band + 1 >= scoring.bands.len() {
+                    break;
+                }
+                band += 1;
+                grade_notes.push(format!(
+                    "grade {} is barred: {} ({})",
+                    bar.grade,
+                    describe_bar(bar.younger_than),
+                    bar.basis
+                ));
+            }
+            scoring.bands.get(band).map(|b| b.grade.clone())
+        }
+        _ => None,
+    };
+    let mut lists = Vec::new();
+    for list in book.lists() {
+        let mut behind: Vec<&RecordInput> = records
+            .iter()
+            .filter(|r| r.state == RecordState::InForce && list.kinds.contains(&r.kind))
+            .filter(|r| r.effective <= date && date < list.duration.after(r.effective))
+            .collect();
+        behind.sort_by_key(|r| r.id);
+        if !behind.is_empty() {
+            lists.push(Membership {
+                list: list.id.clone(),
+                list_type: list.list_type,
+                since: behind.iter().map(|r| r.effective).min(),
+                until: behind.iter().map(|r| list.duration.after(r.effective)).max(),
+                records: behind.iter().map(|r| r.id).collect(),
+                basis: list.basis.clone(),
+            });
+        } else if grade.as_ref().is_some_and(|g| list.grades.contains(g)) {
+            lists.push(Membership {
+                list: list.id.clone(),
+                list_type: list.list_type,
+                since: None,
+                until: None,
+                records: effects.iter().map(|e| e.record).collect(),
+                basis: list.basis.clone(),
+            });
+        }
+    }
+    State { score, grade, grade_notes, effects, lists }
+}
+
+fn describe_bar(p: crate::Period) -> String {
+    format!(
+        "the subject was established less than {p} ago, or its date of establishment is unknown"
+    )
+}
+
+fn decide(book: &Rulebook, state: &State, measure: &crate::Measure) -> (Decision, Vec<Reason>) {
+    let mut reasons = Vec::new();
+    let mut decision = Decision::Allow;
+    for (cond, d) in [(&measure.deny, Decision::Deny), (&measure.flag, Decision::Flag)] {
+        let mut hit = Vec::new();
+        for m in state.lists.iter().filter(|m| cond.lists.contains(&m.list)) {
+            let name = book.list(&m.list).map_or(m.list.as_str(), |l| l.name.as_str());
+            hit.push(Reason {
+                cause: format!("on list `{}` ({name})", m.list),
+                records: m.records.clone(),
+                basis: format!("{}; {}", measure.basis, m.basis),
+            });
+        }
+        if let Some(g) = state.grade.as_ref().filter(|g| cond.grades.contains(g)) {
+            hit.push(Reason {
+                cause: format!("grade {g}"),
+                records: state.effects.iter().map(|e| e.record).collect(),
+                basis: format!(
+                    "{}; {}",
+                    measure.basis,
+                    book.scoring().map_or("", |s| s.basis.as_str())
+                ),
+            });
+        }
+        if !hit.is_empty() && decision == Decision::Allow {
+            decision = d;
+        }
+        if decision == d {
+            reasons.extend(hit);
+        }
+    }
+    (decision, reasons)
+}
+
+/// Dates after `as_of` on which some effect starts or ends.
+fn boundaries(
+    book: &Rulebook,
+    subject: &SubjectInput,
+    records: &[RecordInput],
+    as_of: Date,
+) -> BTreeSet<Date> {
+    let mut dates = BTreeSet::new();
+    for r in records.iter().filter(|r| r.state == RecordState::InForce) {
+        dates.insert(r.effective);
+        if let Some(k) = book.kind(&r.kind) {
+            dates.insert(k.counts_for.after(r.effective));
+        }
+        for l in book.lists().filter(|l| l.kinds.contains(&r.kind)) {
+            dates.insert(l.duration.after(r.effective));
+        }
+        for s in book.scoring().map(|s| s.sticky.as_slice()).unwrap_or_default() {
+            dates.insert(s.holds_for.after(r.effective));
+        }
+    }
+    if let (Some(e), Some(s)) = (subject.established, book.scoring()) {
+        for b in &s.bars {
+            dates.insert(b.younger_than.after(e));
+        }
+    }
+    dates.into_iter().filter(|d| *d > as_of).collect()
+}
+
+/// Assesses a subject with `records` under `book` on `as_of`.
+pub fn assess(
+    book: &Rulebook,
+    subject: &SubjectInput,
+    records: &[RecordInput],
+    as_of: Date,
+) -> Assessment {
+    let now = evaluate(book, subject, records, as_of);
+    let future: Vec<(Date, State)> = boundaries(book, subject, records, as_of)
+        .into_iter()
+        .map(|d| (d, evaluate(book, subject, records, d)))
+        .collect();
+    let measures = book
+        .measures()
+        .map(|m| {
+            let (decision, reasons) = decide(book, &now, m);
+            let change = future
+                .iter()
+                .map(|(d, s)| (*d, decide(book, s, m).0))
+                .find(|(_, x)| *x != decision);
+            MeasureAnswer {
+                measure: m.id.clone(),
+                decision,
+                reasons,
+                changes_on: change.map(|c| c.0),
+                changes_to: change.map(|c| c.1),
+            }
+        })
+        .collect();
+    Assessment {
+        as_of,
+        rulebook: book.header.id.to_string(),
+        version: book.header.version.clone(),
+        score: now.score,
+        grade: now.grade,
+        grade_notes: now.grade_notes,
+        effects: now.effects,
+        lists: now.lists,
+        measures,
+    }
+}
