@@ -224,10 +224,12 @@ fn evaluate(book: &Rulebook, subject: &SubjectInput, records: &[RecordInput], da
                 if band >= si {
                     continue;
                 }
-                let held = records.iter().filter(|r| r.effective <= date).find(|r| {
-                    s.holds_for.after(r.effective) > date
-                        && base_grade(book, records, r.effective).1.is_some_and(|b| b >= si)
-                });
+                // The hold runs from the last time the grade was reached.
+                let held = records
+                    .iter()
+                    .filter(|r| r.effective <= date && s.holds_for.after(r.effective) > date)
+                    .filter(|r| base_grade(book, records, r.effective).1.is_some_and(|b| b >= si))
+                    .max_by_key(|r| (r.effective, r.id));
                 if let Some(r) = held {
                     band = si;
                     grade_notes.push(format!(

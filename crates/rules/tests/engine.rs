@@ -1,0 +1,232 @@
+//! The engine on the shipped rulebook: data in, expected assessment out, at exact boundary days;
+//! and the properties every assessment must have.
+
+// Tests state expectations by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use probity_core::Date;
+use probity_rules::{
+    DEFAULT_RULEBOOK, Decision, RecordInput, RecordState, Rulebook, SubjectInput, assess,
+};
+use proptest::prelude::*;
+
+fn book() -> Rulebook {
+    Rulebook::parse(DEFAULT_RULEBOOK).unwrap()
+}
+
+fn d(s: &str) -> Date {
+    s.parse().unwrap()
+}
+
+fn rec(id: u64, kind: &str, effective: &str) -> RecordInput {
+    RecordInput { id, kind: kind.into(), effective: d(effective), state: RecordState::InForce }
+}
+
+const OLD: SubjectInput = SubjectInput { established: Some(Date::constant(2010, 5, 1)) };
+
+fn decision(a: &probity_rules::Assessment, measure: &str) -> Decision {
+    a.measures.iter().find(|m| m.measure == measure).unwrap().decision
+}
+
+#[test]
+fn a_clean_established_company_is_a_and_in_good_standing() {
+    let a = assess(&book(), &OLD, &[], d("2026-11-01"));
+    assert_eq!((a.score, a.grade.as_deref()), (Some(100), Some("A")));
+    assert_eq!(a.lists.len(), 1);
+    assert_eq!(a.lists[0].list, "good_standing");
+    assert!(a.measures.iter().all(|m| m.decision == Decision::Allow && m.changes_on.is_none()));
+}
+
+#[test]
+fn a_young_company_is_barred_from_a_until_its_third_anniversary() {
+    let young = SubjectInput { established: Some(d("2024-06-15")) };
+    let a = assess(&book(), &young, &[], d("2027-06-14"));
+    assert_eq!(a.grade.as_deref(), Some("B"));
+    assert!(a.grade_notes[0].contains("grade A is barred"));
+    let fast = a.measures.iter().find(|m| m.measure == "licence.fast_track").unwrap();
+    assert_eq!(fast.decision, Decision::Flag);
+    assert_eq!((fast.changes_on, fast.changes_to), (Some(d("2027-06-15")), Some(Decision::Allow)));
+    assert_eq!(assess(&book(), &young, &[], d("2027-06-15")).grade.as_deref(), Some("A"));
+    // Unknown establishment: not eligible for A either.
+    assert_eq!(
+        assess(&book(), &SubjectInput::default(), &[], d("2027-06-15")).grade.as_deref(),
+        Some("B")
+    );
+}
+
+#[test]
+fn a_minor_penalty_counts_for_exactly_three_months() {
+    let records = [rec(7, "penalty.minor", "2026-01-10")];
+    let before = assess(&book(), &OLD, &records, d("2026-01-09"));
+    assert_eq!(before.score, Some(100));
+    let first = assess(&book(), &OLD, &records, d("2026-01-10"));
+    assert_eq!(first.score, Some(95));
+    assert_eq!(first.effects[0].record, 7);
+    assert_eq!(first.effects[0].until, d("2026-04-10"));
+    assert!(first.effects[0].basis.contains("SAMR Order No. 45"));
+    let last = assess(&book(), &OLD, &records, d("2026-04-09"));
+    assert_eq!(last.score, Some(95));
+    let after = assess(&book(), &OLD, &records, d("2026-04-10"));
+    assert_eq!((after.score, after.effects.len()), (Some(100), 0));
+}
+
+#[test]
+fn a_serious_penalty_excludes_from_procurement_until_the_list_entry_ends() {
+    let records = [rec(3, "penalty.serious", "2025-06-01")];
+    let a = assess(&book(), &OLD, &records, d("2026-11-01"));
+    assert_eq!((a.score, a.grade.as_deref()), (Some(70), Some("B")));
+    let list = a.lists.iter().find(|l| l.list == "serious_violation").unwrap();
+    assert_eq!((list.since, list.until), (Some(d("2025-06-01")), Some(d("2028-06-01"))));
+    let bid = a.measures.iter().find(|m| m.measure == "procurement.bid").unwrap();
+    assert_eq!(bid.decision, Decision::Deny);
+    assert_eq!(bid.reasons[0].records, vec![3]);
+    assert!(bid.reasons[0].basis.contains("Cai Ku [2016] No. 125"));
+    assert_eq!((bid.changes_on, bid.changes_to), (Some(d("2028-06-01")), Some(Decision::Allow)));
+    assert_eq!(
+        decision(&assess(&book(), &OLD, &records, d("2028-05-31")), "procurement.bid"),
+        Decision::Deny
+    );
+    assert_eq!(
+        decision(&assess(&book(), &OLD, &records, d("2028-06-01")), "procurement.bid"),
+        Decision::Allow
+    );
+}
+
+#[test]
+fn a_major_tax_violation_sets_d_directly() {
+    let records = [rec(1, "tax.major_violation", "2026-03-01")];
+    let a = assess(&book(), &OLD, &records, d("2026-03-01"));
+    assert_eq!((a.score, a.grade.as_deref()), (Some(60), Some("D")));
+    assert!(a.grade_notes.iter().any(|n| n.contains("sets grade D directly")));
+    assert_eq!(decision(&a, "procurement.bid"), Decision::Deny);
+    assert_eq!(decision(&a, "subsidy.grant"), Decision::Deny);
+}
+
+#[test]
+fn grade_d_holds_for_two_years_after_its_records_stop_counting() {
+    // Five moderate penalties: 100 - 75 = 25, grade D; they count for one year only.
+    let records: Vec<_> = (0..5).map(|i| rec(i, "penalty.moderate", "2025-03-01")).collect();
+    let during = assess(&book(), &OLD, &records, d("2025-09-01"));
+    assert_eq!((during.score, during.grade.as_deref()), (Some(25), Some("D")));
+    let sticky = assess(&book(), &OLD, &records, d("2026-06-01"));
+    assert_eq!(sticky.score, Some(100));
+    assert_eq!(sticky.grade.as_deref(), Some("D"));
+    assert!(sticky.grade_notes.iter().any(|n| n.contains("holds until 2027-03-01")));
+    assert_eq!(assess(&book(), &OLD, &records, d("2027-02-28")).grade.as_deref(), Some("D"));
+    assert_eq!(assess(&book(), &OLD, &records, d("2027-03-01")).grade.as_deref(), Some("A"));
+}
+
+#[test]
+fn grade_bands_at_their_edges() {
+    // C from 40 to 69: two serious penalties = 40; a further minor one = 35 → D.
+    let two = [rec(1, "penalty.serious", "2026-01-01"), rec(2, "penalty.serious", "2026-01-02")];
+    assert_eq!(assess(&book(), &OLD, &two, d("2026-02-01")).grade.as_deref(), Some("C"));
+    let mut three = two.to_vec();
+    three.push(rec(3, "penalty.minor", "2026-01-03"));
+    assert_eq!(assess(&book(), &OLD, &three, d("2026-02-01")).grade.as_deref(), Some("D"));
+    // 90 is A, 85 is B.
+    let m = |n: u64| (0..n).map(|i| rec(i, "penalty.minor", "2026-01-01")).collect::<Vec<_>>();
+    assert_eq!(assess(&book(), &OLD, &m(2), d("2026-02-01")).grade.as_deref(), Some("A"));
+    assert_eq!(assess(&book(), &OLD, &m(3), d("2026-02-01")).grade.as_deref(), Some("B"));
+    // The floor holds.
+    let many: Vec<_> = (0..10).map(|i| rec(i, "court.dishonest_debtor", "2026-01-01")).collect();
+    assert_eq!(assess(&book(), &OLD, &many, d("2026-02-01")).score, Some(0));
+}
+
+#[test]
+fn withdrawn_records_never_count_and_awards_help() {
+    let mut r = rec(1, "penalty.serious", "2026-01-01");
+    r.state = RecordState::Withdrawn;
+    let a = assess(&book(), &OLD, &[r], d("2026-02-01"));
+    assert_eq!((a.score, a.lists.len()), (Some(100), 1));
+    let awarded = assess(
+        &book(),
+        &OLD,
+        &[rec(1, "penalty.moderate", "2026-01-01"), rec(2, "award.quality", "2026-01-01")],
+        d("2026-02-01"),
+    );
+    assert_eq!(awarded.score, Some(90));
+}
+
+#[test]
+fn an_abnormal_operations_entry_flags_procurement() {
+    let a =
+        assess(&book(), &OLD, &[rec(4, "registration.abnormal", "2026-05-01")], d("2026-06-01"));
+    assert_eq!(decision(&a, "procurement.bid"), Decision::Flag);
+    assert_eq!(decision(&a, "licence.fast_track"), Decision::Deny);
+}
+
+fn arb_records() -> impl Strategy<Value = Vec<RecordInput>> {
+    let kinds = vec![
+        "penalty.minor",
+        "penalty.moderate",
+        "penalty.serious",
+        "court.dishonest_debtor",
+        "tax.major_violation",
+        "registration.abnormal",
+        "award.quality",
+    ];
+    prop::collection::vec((prop::sample::select(kinds), 0i64..3000, any::<bool>()), 0..12).prop_map(
+        |v| {
+            v.into_iter()
+                .enumerate()
+                .map(|(i, (k, day, withdrawn))| RecordInput {
+                    id: i as u64,
+                    kind: k.into(),
+                    effective: d("2020-01-01").checked_add(jiff::Span::new().days(day)).unwrap(),
+                    state: if withdrawn { RecordState::Withdrawn } else { RecordState::InForce },
+                })
+                .collect()
+        },
+    )
+}
+
+fn rank(g: Option<&str>) -> usize {
+    ["A", "B", "C", "D"].iter().position(|x| Some(*x) == g).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn the_answer_does_not_depend_on_the_order_of_records(records in arb_records(), day in 0i64..4000, seed in any::<u64>()) {
+        let as_of = d("2020-01-01").checked_add(jiff::Span::new().days(day)).unwrap();
+        let mut shuffled = records.clone();
+        let n = shuffled.len();
+        let mut s = seed;
+        for i in (1..n).rev() {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (s >> 33) as usize % (i + 1));
+        }
+        let a = assess(&book(), &OLD, &records, as_of);
+        prop_assert_eq!(&a, &assess(&book(), &OLD, &shuffled, as_of));
+        // And assessing twice gives the same result.
+        prop_assert_eq!(&a, &assess(&book(), &OLD, &records, as_of));
+    }
+
+    #[test]
+    fn adding_a_penalty_never_raises_the_score_or_improves_the_grade(
+        records in arb_records(), day in 0i64..4000, extra_day in 0i64..4000,
+        kind in prop::sample::select(vec!["penalty.minor", "penalty.moderate", "penalty.serious", "court.dishonest_debtor", "tax.major_violation", "registration.abnormal"]),
+    ) {
+        let as_of = d("2020-01-01").checked_add(jiff::Span::new().days(day)).unwrap();
+        let before = assess(&book(), &OLD, &records, as_of);
+        let mut more = records.clone();
+        more.push(RecordInput { id: 999, kind: kind.into(), effective: d("2020-01-01").checked_add(jiff::Span::new().days(extra_day)).unwrap(), state: RecordState::InForce });
+        let after = assess(&book(), &OLD, &more, as_of);
+        prop_assert!(after.score <= before.score);
+        prop_assert!(rank(after.grade.as_deref()) >= rank(before.grade.as_deref()));
+        for (b, a) in before.measures.iter().zip(&after.measures) {
+            prop_assert!(a.decision as u8 >= b.decision as u8, "{} went from {:?} to {:?}", a.measure, b.decision, a.decision);
+        }
+    }
+
+    #[test]
+    fn far_enough_in_the_future_every_effect_has_ended(records in arb_records()) {
+        let a = assess(&book(), &OLD, &records, d("2040-01-01"));
+        prop_assert_eq!(a.score, Some(100));
+        prop_assert!(a.effects.is_empty());
+        prop_assert!(a.lists.iter().all(|l| l.list == "good_standing"));
+        prop_assert!(a.measures.iter().all(|m| m.decision == Decision::Allow));
+    }
+}
