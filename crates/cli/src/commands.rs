@@ -44,6 +44,17 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Import(args) => import(&data, &args),
         Command::Show { id, json, proof } => show(&data, &id, json, proof),
         Command::Stats { json } => stats(&data, json),
+        Command::Check { args, as_of, batch, json, proof } => {
+            let (id, measure) = match (args.as_slice(), &batch) {
+                ([measure], Some(_)) => (None, measure.as_str()),
+                ([id, measure], None) => (Some(id.as_str()), measure.as_str()),
+                (_, Some(_)) => bail!(
+                    "with --batch, give only the measure: `probity check --batch FILE MEASURE`"
+                ),
+                _ => bail!("give a subject id and a measure: `probity check ID MEASURE`"),
+            };
+            crate::check::run(&data, id, measure, as_of, batch.as_deref(), json, proof)
+        }
         Command::Exception(cmd) => exception(&data, cmd),
         Command::Demo(args) => demo(&data, &args),
         Command::Bench(cmd) => crate::bench::run(cmd),
@@ -249,8 +260,12 @@ fn show(data: &Path, id: &str, as_json: bool, with_proof: bool) -> anyhow::Resul
         return Ok(exit::NOT_FOUND);
     };
     let proofs = if with_proof { Some(crate::log::proofs_for(&reg, &p)?) } else { None };
+    let assessment = reg.assess(&p, reg.today());
     if as_json {
         let mut v = profile_json(&p);
+        if let Some(m) = v.as_object_mut() {
+            m.insert("assessment".into(), serde_json::to_value(&assessment)?);
+        }
         if let (Some(m), Some(proofs)) = (v.as_object_mut(), &proofs) {
             m.insert("proof".into(), proofs.clone());
         }
@@ -278,6 +293,8 @@ fn show(data: &Path, id: &str, as_json: bool, with_proof: bool) -> anyhow::Resul
     } else {
         outln!("{} records:", p.records.len());
     }
+    crate::check::print_assessment(&assessment)?;
+    outln!("");
     if let Some(proofs) = &proofs {
         outln!("{}", serde_json::to_string_pretty(proofs)?);
     }

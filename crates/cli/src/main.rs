@@ -10,6 +10,7 @@ macro_rules! outln {
 }
 
 mod bench;
+mod check;
 mod commands;
 mod log;
 mod progress;
@@ -31,15 +32,21 @@ pub mod exit {
     pub const REJECTED_ROWS: u8 = 3;
     /// The registry does not hold what was asked for.
     pub const NOT_FOUND: u8 = 4;
+    /// `check` answered flag.
+    pub const FLAG: u8 = 5;
+    /// `check` answered deny.
+    pub const DENY: u8 = 6;
 }
 
 const AFTER_HELP: &str = "\
 Exit status:
-  0  success; for an import, every row was accepted or already present
+  0  success; for an import, every row was accepted or already present; for check, allow
   1  failure; nothing was half-written
   2  the command line was wrong
   3  an import finished but some rows were rejected (see the rejects file)
   4  the registry does not hold the subject asked for
+  5  check: flag (may take part, with attention)
+  6  check: deny
 
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=probity=debug) or pass -v for more.";
 
@@ -92,6 +99,29 @@ enum Command {
         json: bool,
         /// Attach the log entries behind the answer, each with an inclusion proof against the
         /// published signed checkpoint (verify with `probity log key`).
+        #[arg(long)]
+        proof: bool,
+    },
+    /// May this company take part in this measure, and why?
+    ///
+    /// Answers allow, flag or deny under the adopted rulebook, with the records, lists and legal
+    /// basis behind the answer and the date it will change. Exit status 0 allow, 5 flag, 6 deny.
+    /// With --batch, reads ids one per line from FILE and writes one JSON answer per line.
+    Check {
+        /// `ID MEASURE`: the subject's USCC or LEI and the measure, e.g. `procurement.bid`;
+        /// with --batch, only `MEASURE`.
+        #[arg(required = true, num_args = 1..=2, value_names = ["ID", "MEASURE"])]
+        args: Vec<String>,
+        /// Answer as of this date (default: today).
+        #[arg(long)]
+        as_of: Option<jiff::civil::Date>,
+        /// A file of ids, one per line (`-` for standard input).
+        #[arg(long)]
+        batch: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Attach the log entries behind the answer with inclusion proofs.
         #[arg(long)]
         proof: bool,
     },

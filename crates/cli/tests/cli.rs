@@ -612,3 +612,79 @@ fn an_independent_verifier_written_from_the_format_document_accepts_the_publishe
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("does not hash to its leaf"), "{}", stdout(&o));
 }
+
+#[test]
+fn check_answers_allow_flag_and_deny_with_reasons_and_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("reg");
+    assert!(run(probity(&data).arg("init")).status.success());
+    let w = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let clean = probity_synth::uscc(1, "91", "110105");
+    let abnormal = probity_synth::uscc(2, "91", "110105");
+    let serious = probity_synth::uscc(3, "91", "110105");
+    let a = w(
+        "a.csv",
+        "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n",
+    );
+    let s = w(
+        "s.csv",
+        &format!(
+            "id,name,established\n{clean},甲有限公司,2010-01-01\n{abnormal},乙有限公司,2010-01-01\n{serious},丙有限公司,2010-01-01\n"
+        ),
+    );
+    let r = w(
+        "r.jsonl",
+        &format!(
+            "{{\"authority\":\"bj-amr\",\"decision_no\":\"N-1\",\"subject\":\"{abnormal}\",\"kind\":\"registration.abnormal\",\"decided\":\"2026-05-01\",\"effective\":\"2026-05-01\",\"basis\":\"Art. 17\"}}\n\
+         {{\"authority\":\"bj-amr\",\"decision_no\":\"N-2\",\"subject\":\"{serious}\",\"kind\":\"penalty.serious\",\"decided\":\"2025-06-01\",\"effective\":\"2025-06-01\",\"basis\":\"Art. 49\"}}\n"
+        ),
+    );
+    for (t, f) in [("authorities", &a), ("subjects", &s), ("records", &r)] {
+        assert_eq!(run(probity(&data).args(["import", t]).arg(f)).status.code(), Some(0));
+    }
+    let check = |id: &str, as_of: &str| {
+        let o =
+            run(probity(&data).args(["check", "--json", "--as-of", as_of, id, "procurement.bid"]));
+        (o.status.code(), json(&o))
+    };
+    let (code, v) = check(&clean, "2026-11-01");
+    assert_eq!((code, v["decision"].as_str()), (Some(0), Some("allow")));
+    let (code, v) = check(&abnormal, "2026-11-01");
+    assert_eq!((code, v["decision"].as_str()), (Some(5), Some("flag")));
+    assert!(v["reasons"][0]["cause"].as_str().unwrap().contains("abnormal_operations"));
+    let (code, v) = check(&serious, "2026-11-01");
+    assert_eq!((code, v["decision"].as_str()), (Some(6), Some("deny")));
+    assert!(v["reasons"][0]["basis"].as_str().unwrap().contains("Cai Ku [2016] No. 125"));
+    assert_eq!(v["changes_on"], "2028-06-01");
+    assert_eq!(v["changes_to"], "allow");
+    // Before the decision took effect, and after the list entry ended, the answer was allow.
+    assert_eq!(check(&serious, "2025-05-31").1["decision"], "allow");
+    assert_eq!(check(&serious, "2028-06-01").1["decision"], "allow");
+
+    let ids = w("ids.txt", &format!("{clean}\n{serious}\n\n92110000600037341L\n"));
+    let o = run(probity(&data).args(["check", "--batch"]).arg(&ids).args([
+        "--as-of",
+        "2026-11-01",
+        "procurement.bid",
+    ]));
+    assert_eq!(o.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        (lines[0]["decision"].as_str(), lines[1]["decision"].as_str()),
+        (Some("allow"), Some("deny"))
+    );
+    assert!(lines[2]["error"].as_str().unwrap().contains("individually owned business"));
+
+    let o = run(probity(&data).args(["check", &clean, "procurement.nonsense"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("measure `procurement.nonsense` is not in rulebook")
+    );
+}

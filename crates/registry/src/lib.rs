@@ -254,6 +254,33 @@ impl Registry {
         }
     }
 
+    /// The assessment of a subject on `as_of` under the adopted rulebook, from every record the
+    /// registry holds about it.
+    pub fn assess(&self, profile: &Profile, as_of: Date) -> probity_rules::Assessment {
+        let records: Vec<probity_rules::RecordInput> = profile
+            .records
+            .iter()
+            .map(|r| probity_rules::RecordInput {
+                id: r.filed_index,
+                kind: r.record.kind.to_string(),
+                effective: r.record.effective,
+                state: if r.status == probity_store::RecordStatus::Withdrawn {
+                    probity_rules::RecordState::Withdrawn
+                } else {
+                    probity_rules::RecordState::InForce
+                },
+            })
+            .collect();
+        let subject =
+            probity_rules::SubjectInput { established: profile.subject.subject.established };
+        probity_rules::assess(&self.rulebook, &subject, &records, as_of)
+    }
+
+    /// Today, by the registry's clock.
+    pub fn today(&self) -> Date {
+        self.clock.today()
+    }
+
     /// A subject and its records, or `None` if the registry does not hold it.
     pub fn profile(&self, id: &SubjectId) -> Result<Option<Profile>, RegistryError> {
         let Some(subject) = self.store.subject(id)? else {

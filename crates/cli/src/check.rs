@@ -1,0 +1,187 @@
+//! `probity check`: may this company take part in this measure, and why?
+
+use std::io::BufRead;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use probity_core::Date;
+use probity_registry::Registry;
+use probity_rules::{Assessment, Decision};
+use serde_json::json;
+
+use crate::exit;
+
+fn word(d: Decision) -> &'static str {
+    match d {
+        Decision::Allow => "allow",
+        Decision::Flag => "flag",
+        Decision::Deny => "deny",
+    }
+}
+
+/// One answer to `check`, as printed and as serialised.
+#[derive(serde::Serialize)]
+struct Answer {
+    subject: String,
+    name: String,
+    measure: String,
+    as_of: String,
+    decision: &'static str,
+    reasons: Vec<probity_rules::Reason>,
+    changes_on: Option<String>,
+    changes_to: Option<&'static str>,
+    score: Option<i32>,
+    grade: Option<String>,
+    rulebook: RulebookRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proof: Option<serde_json::Value>,
+}
+
+#[derive(serde::Serialize)]
+struct RulebookRef {
+    id: String,
+    version: String,
+}
+
+/// One answer, or `None` if the registry does not hold the subject.
+fn answer(
+    reg: &Registry,
+    id: &str,
+    measure: &str,
+    as_of: Date,
+    proof: bool,
+) -> anyhow::Result<Option<Answer>> {
+    let id = reg.parse_id(id)?;
+    let Some(profile) = reg.profile(&id)? else { return Ok(None) };
+    let a = reg.assess(&profile, as_of);
+    let Some(m) = a.measures.iter().find(|m| m.measure == measure) else {
+        let known: Vec<_> = reg.rulebook().measures().map(|m| m.id.clone()).collect();
+        bail!(
+            "measure `{measure}` is not in rulebook `{}`; it has {}",
+            a.rulebook,
+            known.join(", ")
+        );
+    };
+    Ok(Some(Answer {
+        subject: id.as_str().to_owned(),
+        name: profile.subject.subject.name.clone(),
+        measure: measure.to_owned(),
+        as_of: as_of.to_string(),
+        decision: word(m.decision),
+        reasons: m.reasons.clone(),
+        changes_on: m.changes_on.map(|d| d.to_string()),
+        changes_to: m.changes_to.map(word),
+        score: a.score,
+        grade: a.grade.clone(),
+        rulebook: RulebookRef { id: a.rulebook.clone(), version: a.version.clone() },
+        proof: if proof { Some(crate::log::proofs_for(reg, &profile)?) } else { None },
+    }))
+}
+
+pub fn run(
+    data: &Path,
+    id: Option<&str>,
+    measure: &str,
+    as_of: Option<Date>,
+    batch: Option<&Path>,
+    as_json: bool,
+    proof: bool,
+) -> anyhow::Result<u8> {
+    let reg = Registry::open(data)?;
+    let as_of = as_of.unwrap_or_else(|| reg.today());
+    if let Some(file) = batch {
+        let input: Box<dyn BufRead> = if file == Path::new("-") {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::io::BufReader::new(
+                std::fs::File::open(file)
+                    .with_context(|| format!("cannot open `{}`", file.display()))?,
+            ))
+        };
+        for (n, line) in input.lines().enumerate() {
+            let line = line
+                .with_context(|| format!("cannot read line {} of `{}`", n + 1, file.display()))?;
+            let id = line.trim();
+            if id.is_empty() {
+                continue;
+            }
+            let v = match answer(&reg, id, measure, as_of, proof) {
+                Ok(Some(a)) => serde_json::to_value(a)?,
+                Ok(None) => {
+                    json!({"line": n + 1, "subject": id, "error": format!("the registry holds no subject `{id}`")})
+                }
+                Err(e) => json!({"line": n + 1, "subject": id, "error": format!("{e:#}")}),
+            };
+            outln!("{v}");
+        }
+        return Ok(exit::OK);
+    }
+    let Some(id) = id else { bail!("give a subject id or --batch FILE") };
+    let Some(a) = answer(&reg, id, measure, as_of, proof)? else {
+        eprintln!("error: the registry holds no subject `{id}`");
+        return Ok(exit::NOT_FOUND);
+    };
+    if as_json {
+        outln!("{}", serde_json::to_string(&a)?);
+    } else {
+        outln!(
+            "{}: {} {} for {measure} as of {as_of}",
+            a.decision.to_uppercase(),
+            a.subject,
+            a.name
+        );
+        for r in &a.reasons {
+            outln!("  because {} (records {:?}); basis: {}", r.cause, r.records, r.basis);
+        }
+        if let (Some(on), Some(to)) = (&a.changes_on, a.changes_to) {
+            outln!("  changes to {to} on {on}");
+        }
+        if let (Some(grade), Some(score)) = (&a.grade, a.score) {
+            outln!("  grade {grade} (score {score})");
+        }
+        outln!("  under rulebook {} version {}", a.rulebook.id, a.rulebook.version);
+        if let Some(p) = &a.proof {
+            outln!("{}", serde_json::to_string_pretty(p)?);
+        }
+    }
+    Ok(match a.decision {
+        "allow" => exit::OK,
+        "flag" => exit::FLAG,
+        _ => exit::DENY,
+    })
+}
+
+/// The assessment in words, for `probity show`.
+pub fn print_assessment(a: &Assessment) -> anyhow::Result<()> {
+    outln!("");
+    outln!("assessment as of {} (rulebook {} {})", a.as_of, a.rulebook, a.version);
+    if let (Some(score), Some(grade)) = (a.score, &a.grade) {
+        outln!("  grade {grade}, score {score}");
+    }
+    for n in &a.grade_notes {
+        outln!("  {n}");
+    }
+    for e in &a.effects {
+        outln!(
+            "  record {} ({}) counts {:+} until {}; basis: {}",
+            e.record,
+            e.kind,
+            e.points,
+            e.until,
+            e.basis
+        );
+    }
+    for l in &a.lists {
+        let until =
+            l.until.map_or_else(|| "while the grade holds".to_owned(), |u| format!("until {u}"));
+        outln!("  on list {} {until}", l.list);
+    }
+    for m in &a.measures {
+        let change = match (m.changes_on, m.changes_to) {
+            (Some(d), Some(t)) => format!("; {} from {d}", word(t)),
+            _ => String::new(),
+        };
+        outln!("  {}: {}{change}", m.measure, word(m.decision));
+    }
+    Ok(())
+}
