@@ -688,3 +688,64 @@ fn check_answers_allow_flag_and_deny_with_reasons_and_dates() {
             .contains("measure `procurement.nonsense` is not in rulebook")
     );
 }
+
+#[test]
+fn check_works_under_the_us_exclusions_rulebook_for_a_company_with_an_lei() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("reg");
+    let book = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulebooks/us-exclusions.toml");
+    assert!(run(probity(&data).arg("init").arg("--rulebook").arg(&book)).status.success());
+    let w = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let lei = probity_synth::lei(5, "5493");
+    let a = w(
+        "a.csv",
+        "id,name,category,jurisdiction\ngsa-sdo,GSA Suspension and Debarment Official,suspending_debarring_official,US\n",
+    );
+    let s = w("s.csv", &format!("id,name,established\n{lei},Meridian Logistics Inc.,2001-03-01\n"));
+    let r = w(
+        "r.jsonl",
+        &format!(
+            "{{\"authority\":\"gsa-sdo\",\"decision_no\":\"GSA-2026-0042\",\"subject\":\"{lei}\",\"kind\":\"exclusion.debarment\",\"decided\":\"2026-03-01\",\"effective\":\"2026-03-10\",\"basis\":\"FAR 9.406-2\"}}\n\
+         {{\"authority\":\"gsa-sdo\",\"decision_no\":\"GSA-2026-0043\",\"subject\":\"{lei}\",\"kind\":\"penalty.serious\",\"decided\":\"2026-03-01\",\"effective\":\"2026-03-10\",\"basis\":\"x\"}}\n"
+        ),
+    );
+    for (t, f) in [("authorities", &a), ("subjects", &s)] {
+        assert_eq!(run(probity(&data).args(["import", t]).arg(f)).status.code(), Some(0));
+    }
+    // A kind from another rulebook is refused under this one.
+    let o = run(probity(&data).args(["import", "records", "--json"]).arg(&r));
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(json(&o)["accepted"], 1);
+    let rejects = std::fs::read_to_string(dir.path().join("r.jsonl.rejects.jsonl")).unwrap();
+    assert!(
+        rejects.contains("kind `penalty.serious` is not in rulebook `us-exclusions`"),
+        "{rejects}"
+    );
+
+    let o = run(probity(&data).args([
+        "check",
+        "--json",
+        "--as-of",
+        "2026-11-01",
+        &lei,
+        "federal.contract_award",
+    ]));
+    assert_eq!(o.status.code(), Some(6));
+    let v = json(&o);
+    assert_eq!(v["decision"], "deny");
+    assert_eq!(v["changes_on"], "2029-03-10");
+    assert!(v["score"].is_null());
+    let o = run(probity(&data).args([
+        "check",
+        "--json",
+        "--as-of",
+        "2026-03-09",
+        &lei,
+        "federal.contract_award",
+    ]));
+    assert_eq!((o.status.code(), json(&o)["decision"].as_str()), (Some(0), Some("allow")));
+}

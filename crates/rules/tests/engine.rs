@@ -230,3 +230,26 @@ proptest! {
         prop_assert!(a.measures.iter().all(|m| m.decision == Decision::Allow));
     }
 }
+
+#[test]
+fn the_us_exclusions_rulebook_answers_without_a_score() {
+    let book = Rulebook::parse(include_str!("../../../rulebooks/us-exclusions.toml")).unwrap();
+    assert!(book.scoring().is_none());
+    let suspension = [rec(9, "exclusion.suspension", "2026-02-01")];
+    let a = assess(&book, &OLD, &suspension, d("2026-06-01"));
+    assert_eq!((a.score, a.grade.as_ref()), (None, None));
+    let award = a.measures.iter().find(|m| m.measure == "federal.contract_award").unwrap();
+    assert_eq!(award.decision, Decision::Deny);
+    assert!(award.reasons[0].basis.contains("FAR 9.405"));
+    // The list entry lasts the list's duration from the effective date.
+    assert_eq!(award.changes_on, Some(d("2029-02-01")));
+    assert_eq!(
+        decision(&assess(&book, &OLD, &suspension, d("2026-01-31")), "federal.contract_award"),
+        Decision::Allow
+    );
+    let perf = [rec(1, "performance.record", "2026-01-01")];
+    assert_eq!(
+        decision(&assess(&book, &OLD, &perf, d("2026-06-01")), "federal.contract_award"),
+        Decision::Flag
+    );
+}
