@@ -142,6 +142,8 @@ pub struct Assessment {
 struct State {
     score: Option<i32>,
     grade: Option<String>,
+    /// The records behind the grade: those that count, and one that holds a sticky grade.
+    grade_records: Vec<u64>,
     grade_notes: Vec<String>,
     effects: Vec<Effect>,
     lists: Vec<Membership>,
@@ -208,6 +210,7 @@ fn effects_at(book: &Rulebook, records: &[RecordInput], date: Date) -> Vec<Effec
 fn evaluate(book: &Rulebook, subject: &SubjectInput, records: &[RecordInput], date: Date) -> State {
     let (score, band, effects) = base_grade(book, records, date);
     let mut grade_notes = Vec::new();
+    let mut grade_records: Vec<u64> = effects.iter().map(|e| e.record).collect();
     let grade = match (book.scoring(), band) {
         (Some(scoring), Some(mut band)) => {
             for e in &effects {
@@ -232,6 +235,7 @@ fn evaluate(book: &Rulebook, subject: &SubjectInput, records: &[RecordInput], da
                     .max_by_key(|r| (r.effective, r.id));
                 if let Some(r) = held {
                     band = si;
+                    grade_records.push(r.id);
                     grade_notes.push(format!(
                         "grade {} reached on {} holds until {} ({})",
                         s.grade,
@@ -289,7 +293,9 @@ fn evaluate(book: &Rulebook, subject: &SubjectInput, records: &[RecordInput], da
             });
         }
     }
-    State { score, grade, grade_notes, effects, lists }
+    grade_records.sort_unstable();
+    grade_records.dedup();
+    State { score, grade, grade_records, grade_notes, effects, lists }
 }
 
 fn describe_bar(p: crate::Period) -> String {
@@ -314,7 +320,7 @@ fn decide(book: &Rulebook, state: &State, measure: &crate::Measure) -> (Decision
         if let Some(g) = state.grade.as_ref().filter(|g| cond.grades.contains(g)) {
             hit.push(Reason {
                 cause: format!("grade {g}"),
-                records: state.effects.iter().map(|e| e.record).collect(),
+                records: state.grade_records.clone(),
                 basis: format!(
                     "{}; {}",
                     measure.basis,

@@ -402,6 +402,53 @@ mod tests {
         assert!(err.contains("loyalty"), "{err}");
     }
 
+    fn with_policy(extra: &str) -> String {
+        format!(
+            "{HEAD}\n[kinds.k]\nname = \"n\"\ntier = \"serious\"\nfiled_by = [\"court\"]\nbasis = \"b\"\npublished_for = \"1 year\"\ncounts_for = \"1 year\"\npoints = -1\n{extra}"
+        )
+    }
+
+    #[test]
+    fn overlapping_grade_bands_are_refused_with_their_line() {
+        let text = with_policy(
+            "\n[scoring]\nstart = 100\nfloor = 0\nceiling = 100\nbasis = \"b\"\n\n[[scoring.grades]]\ngrade = \"A\"\nmin = 70\n\n[[scoring.grades]]\ngrade = \"B\"\nmin = 80\n",
+        );
+        let err = Rulebook::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("grade bands overlap") && err.contains("`B` starts at 80"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        let gap = with_policy(
+            "\n[scoring]\nstart = 100\nfloor = 0\nceiling = 100\nbasis = \"b\"\n\n[[scoring.grades]]\ngrade = \"A\"\nmin = 50\n",
+        );
+        let err = Rulebook::parse(&gap).unwrap_err().to_string();
+        assert!(err.contains("scores from 0 to 49 have no grade"), "{err}");
+    }
+
+    #[test]
+    fn a_measure_citing_an_unknown_list_is_refused() {
+        let text = with_policy(
+            "\n[measures.\"procurement.bid\"]\ndescription = \"d\"\nbasis = \"b\"\ndeny = { lists = [\"no_such_list\"] }\n",
+        );
+        let err = Rulebook::parse(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("measures.\"procurement.bid\".deny")
+                && err.contains("unknown list `no_such_list`"),
+            "{err}"
+        );
+        let unknown_kind = with_policy(
+            "\n[lists.x]\nname = \"x\"\ntype = \"exclusion\"\nkinds = [\"opinion.disloyal\"]\nduration = \"1 year\"\nbasis = \"b\"\n",
+        );
+        assert!(
+            Rulebook::parse(&unknown_kind)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown kind `opinion.disloyal`")
+        );
+        let endless = with_policy(
+            "\n[lists.x]\nname = \"x\"\ntype = \"exclusion\"\nkinds = [\"k\"]\nbasis = \"b\"\n",
+        );
+        assert!(Rulebook::parse(&endless).unwrap_err().to_string().contains("nothing is for life"));
+    }
+
     #[test]
     fn periods() {
         let d: Date = "2024-01-31".parse().unwrap();
