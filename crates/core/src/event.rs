@@ -46,6 +46,17 @@ pub enum EventBody {
         /// Why.
         reason: String,
     },
+    /// An operator adopted a rulebook. Assessments on or after `effective` follow it.
+    RulebookAdopted {
+        /// The rulebook's id.
+        rulebook: String,
+        /// Its version label.
+        version: String,
+        /// From when it applies.
+        effective: crate::Date,
+        /// Its full TOML text, exactly as adopted.
+        text: String,
+    },
     /// An operator admitted a code that fails its checksum (an early pilot-era code) to the
     /// exception list.
     CodeExceptionAdmitted {
@@ -95,6 +106,7 @@ impl Event {
             EventBody::RecordCorrected { .. } => "record_corrected",
             EventBody::RecordWithdrawn { .. } => "record_withdrawn",
             EventBody::CodeExceptionAdmitted { .. } => "code_exception_admitted",
+            EventBody::RulebookAdopted { .. } => "rulebook_adopted",
         }
     }
 }
@@ -198,6 +210,12 @@ mod tests {
             EventBody::RecordCorrected { record: record(), reason: "r".into() },
             EventBody::RecordWithdrawn { key: record().key(), reason: "r".into() },
             EventBody::CodeExceptionAdmitted { code: "c".into(), reason: "r".into() },
+            EventBody::RulebookAdopted {
+                rulebook: "r".into(),
+                version: "1".into(),
+                effective: "2026-01-01".parse().unwrap(),
+                text: "t".into(),
+            },
         ];
         let mut all = Vec::new();
         for body in bodies {

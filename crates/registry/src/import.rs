@@ -176,9 +176,10 @@ impl Registry {
         let exceptions = self.exceptions()?;
         let signer = self.signer()?;
         let checkpoint_path = self.dir.join(crate::CHECKPOINT_FILE);
-        let Self { store, rulebook, clock, .. } = self;
+        let book = self.rulebook().clone();
+        let Self { store, clock, .. } = self;
         let ctx = Context {
-            rulebook,
+            rulebook: &book,
             authorities,
             exceptions,
             today: clock.today(),

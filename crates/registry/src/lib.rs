@@ -21,8 +21,6 @@ use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubj
 pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};
 pub use log::{ConsistencyProof, InclusionProof, LogAudit, TilesReport};
 
-/// The rulebook file inside a registry directory.
-pub const RULEBOOK_FILE: &str = "rulebook.toml";
 /// The log's signing key inside a registry directory (mode 0600).
 pub const KEY_FILE: &str = "log.key";
 /// The latest signed checkpoint inside a registry directory, as published.
@@ -106,7 +104,10 @@ pub struct Profile {
 /// An open registry.
 pub struct Registry {
     store: Box<dyn Store>,
-    rulebook: Rulebook,
+    /// The rulebook the registry started under.
+    first_rulebook: Rulebook,
+    /// Rulebooks adopted since, in adoption order.
+    later_rulebooks: Vec<Rulebook>,
     clock: Box<dyn Clock>,
     dir: PathBuf,
 }
@@ -132,11 +133,23 @@ fn write_secret(path: &Path, text: &str) -> Result<(), RegistryError> {
     f.sync_all().map_err(io)
 }
 
-fn read_rulebook(path: &Path) -> Result<Rulebook, RegistryError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| RegistryError::Io { path: path.display().to_string(), source })?;
-    Rulebook::parse(&text)
-        .map_err(|source| RegistryError::Rulebook { path: path.display().to_string(), source })
+fn parse_rulebook(text: &str, origin: &str) -> Result<Rulebook, RegistryError> {
+    Rulebook::parse(text)
+        .map_err(|source| RegistryError::Rulebook { path: origin.to_owned(), source })
+}
+
+/// The event that adopts `book` (whose text is `text`).
+fn adoption(book: &Rulebook, text: &str, at: probity_core::Timestamp) -> probity_core::Encoded {
+    Event::new(
+        at,
+        EventBody::RulebookAdopted {
+            rulebook: book.header.id.to_string(),
+            version: book.header.version.clone(),
+            effective: book.header.effective,
+            text: text.to_owned(),
+        },
+    )
+    .into()
 }
 
 impl Registry {
@@ -159,17 +172,16 @@ impl Registry {
             RegistryError::Refused(format!("origin `{origin}` may not contain spaces or `+`"))
         })?;
         let text = rulebook.unwrap_or(DEFAULT_RULEBOOK);
-        let parsed = Rulebook::parse(text)
-            .map_err(|source| RegistryError::Rulebook { path: "rulebook".into(), source })?;
-        let store = SqliteStore::create(dir)?;
+        let parsed = parse_rulebook(text, "rulebook")?;
+        let mut store = SqliteStore::create(dir)?;
         write_secret(&dir.join(KEY_FILE), &signer.to_private_string())?;
-        let path = dir.join(RULEBOOK_FILE);
-        std::fs::write(&path, text)
-            .map_err(|source| RegistryError::Io { path: path.display().to_string(), source })?;
+        // The first entry of every log is the rulebook it started under.
+        store.append(&[adoption(&parsed, text, SystemClock.now())])?;
         tracing::info!(dir = %dir.display(), rulebook = %parsed.header.id, "created registry");
         let reg = Self {
             store: Box::new(store),
-            rulebook: parsed,
+            first_rulebook: parsed,
+            later_rulebooks: Vec::new(),
             clock: Box::new(SystemClock),
             dir: dir.to_path_buf(),
         };
@@ -185,10 +197,24 @@ impl Registry {
     /// Opens the registry in `dir`.
     pub fn open(dir: &Path) -> Result<Self, RegistryError> {
         let store = SqliteStore::open(dir)?;
-        let rulebook = read_rulebook(&dir.join(RULEBOOK_FILE))?;
+        let mut rulebooks = store
+            .adopted_rulebooks()?
+            .into_iter()
+            .map(|(index, text)| {
+                parse_rulebook(&text, &format!("the rulebook adopted at journal entry {index}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter();
+        let Some(first_rulebook) = rulebooks.next() else {
+            return Err(RegistryError::Refused(format!(
+                "the registry at `{}` has adopted no rulebook",
+                dir.display()
+            )));
+        };
         Ok(Self {
             store: Box::new(store),
-            rulebook,
+            first_rulebook,
+            later_rulebooks: rulebooks.collect(),
             clock: Box::new(SystemClock),
             dir: dir.to_path_buf(),
         })
@@ -205,9 +231,40 @@ impl Registry {
         &self.dir
     }
 
-    /// The adopted rulebook.
+    /// The rulebook in force today.
     pub fn rulebook(&self) -> &Rulebook {
-        &self.rulebook
+        self.rulebook_at(self.clock.today())
+    }
+
+    /// The rulebook in force on `date`: of those effective by then, the one adopted last; before
+    /// any is effective, the first adopted.
+    pub fn rulebook_at(&self, date: Date) -> &Rulebook {
+        self.rulebooks()
+            .filter(|b| b.header.effective <= date)
+            .last()
+            .or_else(|| self.rulebooks().min_by_key(|b| b.header.effective))
+            .unwrap_or(&self.first_rulebook)
+    }
+
+    /// Every rulebook adopted, in adoption order.
+    pub fn rulebooks(&self) -> impl Iterator<Item = &Rulebook> {
+        std::iter::once(&self.first_rulebook).chain(&self.later_rulebooks)
+    }
+
+    /// Adopts a new rulebook (its text): validates it, journals the adoption, and from its
+    /// effective date assessments follow it. Returns false if this version was adopted already.
+    pub fn adopt_rulebook(&mut self, text: &str) -> Result<bool, RegistryError> {
+        let book = parse_rulebook(text, "the new rulebook")?;
+        match self.store.append(&[adoption(&book, text, self.clock.now())])?.as_slice() {
+            [Outcome::Appended { .. }] => {
+                self.later_rulebooks.push(book);
+                self.publish_checkpoint()?;
+                Ok(true)
+            }
+            [Outcome::Duplicate] => Ok(false),
+            [Outcome::Refused(r)] => Err(RegistryError::Refused(r.to_string())),
+            other => Err(RegistryError::Refused(format!("unexpected store answer {other:?}"))),
+        }
     }
 
     /// The store, for reads.
@@ -257,7 +314,12 @@ impl Registry {
     /// The assessment of a subject on `as_of` under the adopted rulebook, from every record the
     /// registry holds about it.
     pub fn assess(&self, profile: &Profile, as_of: Date) -> probity_rules::Assessment {
-        let records: Vec<probity_rules::RecordInput> = profile
+        self.assess_under(self.rulebook_at(as_of), profile, as_of)
+    }
+
+    /// A profile's records as the engine sees them.
+    fn record_inputs(profile: &Profile) -> Vec<probity_rules::RecordInput> {
+        profile
             .records
             .iter()
             .map(|r| probity_rules::RecordInput {
@@ -270,10 +332,20 @@ impl Registry {
                     probity_rules::RecordState::InForce
                 },
             })
-            .collect();
+            .collect()
+    }
+
+    /// The assessment of a subject under a given rulebook (for comparing rulebooks).
+    pub fn assess_under(
+        &self,
+        book: &Rulebook,
+        profile: &Profile,
+        as_of: Date,
+    ) -> probity_rules::Assessment {
+        let records = Self::record_inputs(profile);
         let subject =
             probity_rules::SubjectInput { established: profile.subject.subject.established };
-        probity_rules::assess(&self.rulebook, &subject, &records, as_of)
+        probity_rules::assess(book, &subject, &records, as_of)
     }
 
     /// Today, by the registry's clock.

@@ -61,3 +61,12 @@ CREATE TABLE code_exceptions (
     code  TEXT    PRIMARY KEY,
     event INTEGER NOT NULL
 );
+
+-- Rulebooks adopted, by journal index; the text is in the journal entry.
+CREATE TABLE rulebooks (
+    event     INTEGER PRIMARY KEY,
+    rulebook  TEXT    NOT NULL,
+    version   TEXT    NOT NULL,
+    effective INTEGER NOT NULL,
+    UNIQUE (rulebook, version)
+);

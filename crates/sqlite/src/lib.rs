@@ -397,6 +397,38 @@ impl Appender<'_> {
                     .map_err(backend)?;
                 Ok(appended(idx))
             }
+            EventBody::RulebookAdopted { rulebook, version, effective, text } => {
+                let existing: Option<i64> = self
+                    .tx
+                    .prepare_cached(
+                        "SELECT event FROM rulebooks WHERE rulebook = ?1 AND version = ?2",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![rulebook, version], |r| r.get(0)).optional()
+                    })
+                    .map_err(backend)?;
+                if let Some(at) = existing {
+                    return Ok(match event_at(self.tx, at)?.body {
+                        EventBody::RulebookAdopted { text: t, effective: e, .. }
+                            if &t == text && &e == effective =>
+                        {
+                            Outcome::Duplicate
+                        }
+                        _ => Outcome::Refused(Refusal::Conflict(format!(
+                            "rulebook `{rulebook}` version `{version}` was adopted before with other content; \
+                             give the new rules a new version"
+                        ))),
+                    });
+                }
+                let idx = self.journal(encoded)?;
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO rulebooks (event, rulebook, version, effective) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut s| s.execute(params![idx, rulebook, version, date_key(*effective)]))
+                    .map_err(backend)?;
+                Ok(appended(idx))
+            }
             EventBody::CodeExceptionAdmitted { code, .. } => {
                 let idx = self.next;
                 let inserted = self
@@ -569,6 +601,51 @@ impl Store for SqliteStore {
             self.conn.prepare("SELECT code FROM code_exceptions ORDER BY code").map_err(backend)?;
         let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT event FROM rulebooks ORDER BY event").map_err(backend)?;
+        let events = stmt
+            .query_map([], |r| r.get::<_, i64>(0))
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        events
+            .into_iter()
+            .map(|at| match event_at(&self.conn, at)?.body {
+                EventBody::RulebookAdopted { text, .. } => Ok((at as u64, text)),
+                _ => Err(StoreError::Corrupt {
+                    index: at as u64,
+                    reason: "expected a rulebook adoption".into(),
+                }),
+            })
+            .collect()
+    }
+
+    fn subject_ids(
+        &self,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT code FROM subjects WHERE code > ?1 ORDER BY code LIMIT ?2")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![after.map_or("", |a| a.as_str()), limit as i64], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(backend)?;
+        rows.map(|r| {
+            let code = r.map_err(backend)?;
+            // Codes were checked on the way in; a code on the exception list fails only its checksum.
+            SubjectId::parse_excepted(&code, |_| true).map_err(|e| StoreError::Corrupt {
+                index: 0,
+                reason: format!("stored subject code: {e}"),
+            })
+        })
+        .collect()
     }
 
     fn counts(&self) -> Result<Counts, StoreError> {

@@ -31,6 +31,8 @@ macro_rules! conformance_tests {
             records_of_a_subject_in_filing_order,
             code_exceptions,
             log_covers_every_journal_entry,
+            rulebook_adoptions,
+            subject_ids_page_in_order,
             no_personal_data
         );
     };
@@ -356,4 +358,38 @@ pub fn log_covers_every_journal_entry(store: &mut dyn Store) {
     }
     let proof = consistency_proof(&nodes, before, size).unwrap();
     probity_tlog::verify_consistency(before, size, &proof, &old_root, &stored).unwrap();
+}
+
+/// Rulebook adoptions are kept in order; the same version twice is a duplicate, a changed text
+/// under the same version a conflict.
+pub fn rulebook_adoptions(store: &mut dyn Store) {
+    let adopt = |version: &str, text: &str| {
+        ev(EventBody::RulebookAdopted {
+            rulebook: "cn-default".into(),
+            version: version.into(),
+            effective: date("2026-01-01"),
+            text: text.into(),
+        })
+    };
+    assert!(appended(&store.append(&[adopt("1", "one")]).unwrap()[0]));
+    assert_eq!(store.append(&[adopt("1", "one")]).unwrap(), vec![Outcome::Duplicate]);
+    assert!(matches!(
+        store.append(&[adopt("1", "other")]).unwrap()[0],
+        Outcome::Refused(Refusal::Conflict(_))
+    ));
+    assert!(appended(&store.append(&[adopt("2", "two")]).unwrap()[0]));
+    let texts: Vec<_> = store.adopted_rulebooks().unwrap().into_iter().map(|(_, t)| t).collect();
+    assert_eq!(texts, ["one", "two"]);
+}
+
+/// Subject ids page in id order.
+pub fn subject_ids_page_in_order(store: &mut dyn Store) {
+    let events: Vec<_> = (1..=5).rev().map(reg_subject).collect();
+    store.append(&events).unwrap();
+    let first = store.subject_ids(None, 2).unwrap();
+    let rest = store.subject_ids(first.last(), 10).unwrap();
+    let all: Vec<_> = first.iter().chain(&rest).copied().collect();
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!((all.len(), &all), (5, &sorted));
 }

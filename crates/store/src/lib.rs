@@ -209,6 +209,17 @@ pub trait Store: Send {
     /// The codes on the exception list.
     fn code_exceptions(&self) -> Result<Vec<String>, StoreError>;
 
+    /// The texts of every rulebook adopted, in adoption order, with their journal indices.
+    fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError>;
+
+    /// Up to `limit` subject ids after `after` (exclusive), in id order: for passes over every
+    /// subject.
+    fn subject_ids(
+        &self,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError>;
+
     /// What the registry holds.
     fn counts(&self) -> Result<Counts, StoreError>;
 
