@@ -15,7 +15,8 @@ use serde_json::json;
 
 use crate::progress::Bar;
 use crate::{
-    Cli, Command, DemoArgs, ExceptionCommand, FormatArg, GenerateArgs, ImportArgs, TableArg, exit,
+    Cli, Command, DemoArgs, ExceptionCommand, FormatArg, GenerateArgs, ImportArgs, RulebookCommand,
+    TableArg, exit,
 };
 
 /// Runs a parsed command line and returns the exit status.
@@ -56,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             crate::check::run(&data, id, measure, as_of, batch.as_deref(), json, proof)
         }
         Command::Exception(cmd) => exception(&data, cmd),
+        Command::Rulebook(cmd) => rulebook(&data, cmd),
         Command::Demo(args) => demo(&data, &args),
         Command::Bench(cmd) => crate::bench::run(cmd),
         Command::Log(cmd) => crate::log::run(&data, cmd),
@@ -362,6 +364,114 @@ fn exception(data: &Path, cmd: ExceptionCommand) -> anyhow::Result<u8> {
                 for c in &codes {
                     outln!("{c}");
                 }
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn rulebook(data: &Path, cmd: RulebookCommand) -> anyhow::Result<u8> {
+    let mut reg = Registry::open(data)?;
+    let read = |file: &Path| {
+        std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read rulebook `{}`", file.display()))
+    };
+    match cmd {
+        RulebookCommand::Show { json: as_json } => {
+            let now = reg.rulebook();
+            let history: Vec<_> = reg
+                .rulebooks()
+                .map(|b| {
+                    json!({"id": b.header.id.as_str(), "version": b.header.version, "effective": b.header.effective.to_string()})
+                })
+                .collect();
+            if as_json {
+                outln!(
+                    "{}",
+                    json!({"in_force": {"id": now.header.id.as_str(), "version": now.header.version}, "adopted": history})
+                );
+            } else {
+                outln!(
+                    "in force: {} version {} (effective {})",
+                    now.header.id,
+                    now.header.version,
+                    now.header.effective
+                );
+                outln!(
+                    "  {} kinds, {} lists, {} measures",
+                    now.kinds().count(),
+                    now.lists().count(),
+                    now.measures().count()
+                );
+                for b in reg.rulebooks() {
+                    outln!(
+                        "adopted: {} version {} effective {}",
+                        b.header.id,
+                        b.header.version,
+                        b.header.effective
+                    );
+                }
+            }
+        }
+        RulebookCommand::Diff { file, as_of, json: as_json } => {
+            let text = read(&file)?;
+            let new =
+                Rulebook::parse(&text).map_err(|e| anyhow::anyhow!("`{}`: {e}", file.display()))?;
+            let as_of = as_of.unwrap_or_else(|| new.header.effective.max(reg.today()));
+            let bar = Bar::bytes(None, "subjects");
+            let result = reg.diff_rulebook(&text, as_of, &bar);
+            bar.finish();
+            let d = result?;
+            if as_json {
+                outln!("{}", serde_json::to_string(&d)?);
+            } else {
+                outln!(
+                    "{} → {} on {as_of}, {} subjects assessed under both",
+                    d.from,
+                    d.to,
+                    d.subjects
+                );
+                outln!(
+                    "  grades: {} better, {} worse, {} renamed",
+                    d.grade_better,
+                    d.grade_worse,
+                    d.grade_other
+                );
+                for (l, n) in &d.list_joins {
+                    outln!("  list {l}: {n} would join");
+                }
+                for (l, n) in &d.list_leaves {
+                    outln!("  list {l}: {n} would leave");
+                }
+                for (m, f) in &d.flips {
+                    for (k, n) in f {
+                        outln!("  {m}: {n} {k}");
+                    }
+                }
+                for s in &d.samples {
+                    outln!(
+                        "  e.g. {}: grade {:?} → {:?}; {}",
+                        s.subject,
+                        s.grade_from,
+                        s.grade_to,
+                        s.flips.join("; ")
+                    );
+                }
+            }
+        }
+        RulebookCommand::Adopt { file } => {
+            let text = read(&file)?;
+            if reg.adopt_rulebook(&text)? {
+                if let Some(b) = reg.rulebooks().last() {
+                    outln!(
+                        "adopted {} version {}; assessments follow it from {}",
+                        b.header.id,
+                        b.header.version,
+                        b.header.effective
+                    );
+                }
+            } else {
+                outln!("this version was adopted already");
             }
         }
     }

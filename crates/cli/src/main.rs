@@ -131,6 +131,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The rulebook: what is in force, what a new one would change, and adopting it.
+    #[command(subcommand)]
+    Rulebook(RulebookCommand),
     /// Manage the exception list of genuine codes that fail their checksum.
     #[command(subcommand)]
     Exception(ExceptionCommand),
@@ -164,6 +167,33 @@ enum Command {
     /// Measure probity against a baseline in one run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RulebookCommand {
+    /// The rulebook in force and every version adopted.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Assess every subject under the rulebook in force and under FILE, and report the impact:
+    /// grades up and down, list joins and leaves, measure flips, and a sample with reasons.
+    Diff {
+        /// The new rulebook (TOML).
+        file: PathBuf,
+        /// Compare on this date (default: the new rulebook's effective date, or today if later).
+        #[arg(long)]
+        as_of: Option<jiff::civil::Date>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Adopt FILE: the adoption is journalled, and assessments follow it from its effective date.
+    Adopt {
+        /// The new rulebook (TOML).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

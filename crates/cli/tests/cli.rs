@@ -749,3 +749,91 @@ fn check_works_under_the_us_exclusions_rulebook_for_a_company_with_an_lei() {
     ]));
     assert_eq!((o.status.code(), json(&o)["decision"].as_str()), (Some(0), Some("allow")));
 }
+
+#[test]
+fn a_new_rulebook_is_diffed_then_adopted_and_followed_from_its_effective_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("reg");
+    assert!(run(probity(&data).arg("init")).status.success());
+    let w = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let one = probity_synth::uscc(1, "91", "110105");
+    let two = probity_synth::uscc(2, "91", "110105");
+    let a = w(
+        "a.csv",
+        "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n",
+    );
+    let s = w(
+        "s.csv",
+        &format!("id,name,established\n{one},甲有限公司,2010-01-01\n{two},乙有限公司,2010-01-01\n"),
+    );
+    let r = w(
+        "r.jsonl",
+        &format!(
+            "{{\"authority\":\"bj-amr\",\"decision_no\":\"M-1\",\"subject\":\"{one}\",\"kind\":\"penalty.minor\",\"decided\":\"2026-11-01\",\"effective\":\"2026-12-01\",\"basis\":\"Art. 1\"}}\n\
+         {{\"authority\":\"bj-amr\",\"decision_no\":\"M-2\",\"subject\":\"{one}\",\"kind\":\"penalty.minor\",\"decided\":\"2026-11-01\",\"effective\":\"2026-12-01\",\"basis\":\"Art. 1\"}}\n"
+        ),
+    );
+    for (t, f) in [("authorities", &a), ("subjects", &s), ("records", &r)] {
+        assert_eq!(run(probity(&data).args(["import", t]).arg(f)).status.code(), Some(0));
+    }
+    let default = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulebooks/default.toml"),
+    )
+    .unwrap();
+    let stricter = default
+        .replacen("version = \"2026.1\"", "version = \"2026.2\"", 1)
+        .replacen("effective = \"2026-01-01\"", "effective = \"2027-01-01\"", 1)
+        .replacen(
+            "counts_for = \"3 months\"\npoints = -5",
+            "counts_for = \"3 months\"\npoints = -25",
+            1,
+        );
+    assert_ne!(stricter, default);
+    let new = w("stricter.toml", &stricter);
+
+    let d = json(&run(probity(&data)
+        .args(["rulebook", "diff", "--json", "--as-of", "2027-01-15"])
+        .arg(&new)));
+    assert_eq!(
+        (d["subjects"].as_u64(), d["grade_worse"].as_u64(), d["grade_better"].as_u64()),
+        (Some(2), Some(1), Some(0))
+    );
+    assert_eq!(d["samples"][0]["subject"], one.as_str());
+    assert_eq!(
+        (d["samples"][0]["grade_from"].as_str(), d["samples"][0]["grade_to"].as_str()),
+        (Some("A"), Some("C"))
+    );
+    assert_eq!(d["flips"]["procurement.bid"]["allow → flag"], 1);
+    // Diffing wrote nothing.
+    assert_eq!(
+        json(&run(probity(&data).args(["rulebook", "show", "--json"])))["adopted"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    assert!(run(probity(&data).args(["rulebook", "adopt"]).arg(&new)).status.success());
+    let grade = |as_of: &str| {
+        json(&run(probity(&data).args([
+            "check",
+            "--json",
+            "--as-of",
+            as_of,
+            &one,
+            "procurement.bid",
+        ])))["grade"]
+            .clone()
+    };
+    assert_eq!(grade("2026-12-15"), "A", "before its effective date the old rules apply");
+    assert_eq!(grade("2027-01-15"), "C", "from its effective date the new rules apply");
+    let o = run(probity(&data).args(["rulebook", "adopt"]).arg(&new));
+    assert!(stdout(&o).contains("adopted already"));
+    // The adoption is in the log, and the audit still agrees.
+    let o = run(probity(&data).args(["audit", "--json", "--from"]).arg(&data));
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}

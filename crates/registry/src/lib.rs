@@ -9,6 +9,7 @@
 mod import;
 mod input;
 mod log;
+mod rulebooks;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubj
 
 pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};
 pub use log::{ConsistencyProof, InclusionProof, LogAudit, TilesReport};
+pub use rulebooks::{DiffSample, RulebookDiff};
 
 /// The log's signing key inside a registry directory (mode 0600).
 pub const KEY_FILE: &str = "log.key";
