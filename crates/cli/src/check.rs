@@ -19,6 +19,15 @@ fn word(d: Decision) -> &'static str {
     }
 }
 
+/// The two time axes of a question.
+#[derive(Debug, Clone, Copy)]
+pub struct When {
+    /// The date the answer is about (default: today).
+    pub as_of: Option<Date>,
+    /// Answer with what the registry had recorded by the end of this date (default: everything).
+    pub known_at: Option<Date>,
+}
+
 /// One answer to `check`, as printed and as serialised.
 #[derive(serde::Serialize)]
 struct Answer {
@@ -33,6 +42,10 @@ struct Answer {
     score: Option<i32>,
     grade: Option<String>,
     rulebook: RulebookRef,
+    /// The date whose knowledge was used, if not everything known now.
+    known_at: Option<String>,
+    /// The log size the answer reflects.
+    log_size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     proof: Option<serde_json::Value>,
 }
@@ -49,11 +62,16 @@ fn answer(
     id: &str,
     measure: &str,
     as_of: Date,
+    known_at: Option<Date>,
     proof: bool,
 ) -> anyhow::Result<Option<Answer>> {
     let id = reg.parse_id(id)?;
-    let Some(profile) = reg.profile(&id)? else { return Ok(None) };
-    let a = reg.assess(&profile, as_of);
+    let log_size = match known_at {
+        Some(k) => reg.log_size_at_end_of(k)?,
+        None => reg.log_size()?,
+    };
+    let Some(profile) = reg.profile_at(&id, log_size)? else { return Ok(None) };
+    let a = reg.assess_known_at(&profile, as_of, log_size);
     let Some(m) = a.measures.iter().find(|m| m.measure == measure) else {
         let known: Vec<_> = reg.rulebook().measures().map(|m| m.id.clone()).collect();
         bail!(
@@ -74,6 +92,8 @@ fn answer(
         score: a.score,
         grade: a.grade.clone(),
         rulebook: RulebookRef { id: a.rulebook.clone(), version: a.version.clone() },
+        known_at: known_at.map(|k| k.to_string()),
+        log_size,
         proof: if proof { Some(crate::log::proofs_for(reg, &profile)?) } else { None },
     }))
 }
@@ -82,13 +102,13 @@ pub fn run(
     data: &Path,
     id: Option<&str>,
     measure: &str,
-    as_of: Option<Date>,
+    when: When,
     batch: Option<&Path>,
     as_json: bool,
     proof: bool,
 ) -> anyhow::Result<u8> {
     let reg = Registry::open(data)?;
-    let as_of = as_of.unwrap_or_else(|| reg.today());
+    let as_of = when.as_of.or(when.known_at).unwrap_or_else(|| reg.today());
     if let Some(file) = batch {
         let input: Box<dyn BufRead> = if file == Path::new("-") {
             Box::new(std::io::stdin().lock())
@@ -105,7 +125,7 @@ pub fn run(
             if id.is_empty() {
                 continue;
             }
-            let v = match answer(&reg, id, measure, as_of, proof) {
+            let v = match answer(&reg, id, measure, as_of, when.known_at, proof) {
                 Ok(Some(a)) => serde_json::to_value(a)?,
                 Ok(None) => {
                     json!({"line": n + 1, "subject": id, "error": format!("the registry holds no subject `{id}`")})
@@ -117,7 +137,7 @@ pub fn run(
         return Ok(exit::OK);
     }
     let Some(id) = id else { bail!("give a subject id or --batch FILE") };
-    let Some(a) = answer(&reg, id, measure, as_of, proof)? else {
+    let Some(a) = answer(&reg, id, measure, as_of, when.known_at, proof)? else {
         eprintln!("error: the registry holds no subject `{id}`");
         return Ok(exit::NOT_FOUND);
     };

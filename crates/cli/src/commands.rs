@@ -45,7 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Import(args) => import(&data, &args),
         Command::Show { id, json, proof } => show(&data, &id, json, proof),
         Command::Stats { json } => stats(&data, json),
-        Command::Check { args, as_of, batch, json, proof } => {
+        Command::Check { args, as_of, known_at, batch, json, proof } => {
             let (id, measure) = match (args.as_slice(), &batch) {
                 ([measure], Some(_)) => (None, measure.as_str()),
                 ([id, measure], None) => (Some(id.as_str()), measure.as_str()),
@@ -54,7 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 ),
                 _ => bail!("give a subject id and a measure: `probity check ID MEASURE`"),
             };
-            crate::check::run(&data, id, measure, as_of, batch.as_deref(), json, proof)
+            let when = crate::check::When { as_of, known_at };
+            crate::check::run(&data, id, measure, when, batch.as_deref(), json, proof)
         }
         Command::Exception(cmd) => exception(&data, cmd),
         Command::Rulebook(cmd) => rulebook(&data, cmd),

@@ -115,6 +115,10 @@ enum Command {
         /// Answer as of this date (default: today).
         #[arg(long)]
         as_of: Option<jiff::civil::Date>,
+        /// Answer as the registry did at the end of this date: only what it had recorded by
+        /// then (records filed later left out, later corrections and withdrawals undone).
+        #[arg(long)]
+        known_at: Option<jiff::civil::Date>,
         /// A file of ids, one per line (`-` for standard input).
         #[arg(long)]
         batch: Option<PathBuf>,

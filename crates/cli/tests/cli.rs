@@ -681,6 +681,18 @@ fn check_answers_allow_flag_and_deny_with_reasons_and_dates() {
     );
     assert!(lines[2]["error"].as_str().unwrap().contains("individually owned business"));
 
+    // The registry's own time axis: nothing was recorded before today.
+    let (_, v) = check(&serious, "2026-11-01");
+    assert_eq!(v["log_size"], stats(&data)["events"]);
+    let o = run(probity(&data).args([
+        "check",
+        "--known-at",
+        "2020-01-01",
+        &serious,
+        "procurement.bid",
+    ]));
+    assert_eq!(o.status.code(), Some(4), "the registry held no subject then");
+
     let o = run(probity(&data).args(["check", &clean, "procurement.nonsense"]));
     assert_eq!(o.status.code(), Some(1));
     assert!(

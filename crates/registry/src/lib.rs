@@ -6,6 +6,7 @@
 //! [`Store`](probity_store::Store) in batches. It knows no storage engine beyond choosing one at
 //! open, and no terminal or HTTP: progress and rejects leave through small traits.
 
+mod history;
 mod import;
 mod input;
 mod log;
@@ -109,7 +110,7 @@ pub struct Registry {
     /// The rulebook the registry started under.
     first_rulebook: Rulebook,
     /// Rulebooks adopted since, in adoption order.
-    later_rulebooks: Vec<Rulebook>,
+    later_rulebooks: Vec<(u64, Rulebook)>,
     clock: Box<dyn Clock>,
     dir: PathBuf,
 }
@@ -167,6 +168,16 @@ impl Registry {
         rulebook: Option<&str>,
         origin: &str,
     ) -> Result<Self, RegistryError> {
+        Self::init_with_clock(dir, rulebook, origin, SystemClock)
+    }
+
+    /// Creates a registry that takes its time from `clock` (for tests and reproducible runs).
+    pub fn init_with_clock(
+        dir: &Path,
+        rulebook: Option<&str>,
+        origin: &str,
+        clock: impl Clock + 'static,
+    ) -> Result<Self, RegistryError> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
             .map_err(|e| RegistryError::Refused(format!("no randomness for a signing key: {e}")))?;
@@ -178,13 +189,13 @@ impl Registry {
         let mut store = SqliteStore::create(dir)?;
         write_secret(&dir.join(KEY_FILE), &signer.to_private_string())?;
         // The first entry of every log is the rulebook it started under.
-        store.append(&[adoption(&parsed, text, SystemClock.now())])?;
+        store.append(&[adoption(&parsed, text, clock.now())])?;
         tracing::info!(dir = %dir.display(), rulebook = %parsed.header.id, "created registry");
         let reg = Self {
             store: Box::new(store),
             first_rulebook: parsed,
             later_rulebooks: Vec::new(),
-            clock: Box::new(SystemClock),
+            clock: Box::new(clock),
             dir: dir.to_path_buf(),
         };
         reg.publish_checkpoint()?;
@@ -204,10 +215,11 @@ impl Registry {
             .into_iter()
             .map(|(index, text)| {
                 parse_rulebook(&text, &format!("the rulebook adopted at journal entry {index}"))
+                    .map(|b| (index, b))
             })
             .collect::<Result<Vec<_>, _>>()?
             .into_iter();
-        let Some(first_rulebook) = rulebooks.next() else {
+        let Some((_, first_rulebook)) = rulebooks.next() else {
             return Err(RegistryError::Refused(format!(
                 "the registry at `{}` has adopted no rulebook",
                 dir.display()
@@ -241,16 +253,25 @@ impl Registry {
     /// The rulebook in force on `date`: of those effective by then, the one adopted last; before
     /// any is effective, the first adopted.
     pub fn rulebook_at(&self, date: Date) -> &Rulebook {
-        self.rulebooks()
+        self.rulebook_known_at(date, u64::MAX)
+    }
+
+    /// The rulebook in force on `date` among those adopted within the first `size` log entries.
+    pub fn rulebook_known_at(&self, date: Date, size: u64) -> &Rulebook {
+        let known = || {
+            std::iter::once(&self.first_rulebook)
+                .chain(self.later_rulebooks.iter().filter(|(i, _)| *i < size).map(|(_, b)| b))
+        };
+        known()
             .filter(|b| b.header.effective <= date)
-            .last()
-            .or_else(|| self.rulebooks().min_by_key(|b| b.header.effective))
+            .next_back()
+            .or_else(|| known().min_by_key(|b| b.header.effective))
             .unwrap_or(&self.first_rulebook)
     }
 
     /// Every rulebook adopted, in adoption order.
     pub fn rulebooks(&self) -> impl Iterator<Item = &Rulebook> {
-        std::iter::once(&self.first_rulebook).chain(&self.later_rulebooks)
+        std::iter::once(&self.first_rulebook).chain(self.later_rulebooks.iter().map(|(_, b)| b))
     }
 
     /// Adopts a new rulebook (its text): validates it, journals the adoption, and from its
@@ -258,8 +279,8 @@ impl Registry {
     pub fn adopt_rulebook(&mut self, text: &str) -> Result<bool, RegistryError> {
         let book = parse_rulebook(text, "the new rulebook")?;
         match self.store.append(&[adoption(&book, text, self.clock.now())])?.as_slice() {
-            [Outcome::Appended { .. }] => {
-                self.later_rulebooks.push(book);
+            [Outcome::Appended { index }] => {
+                self.later_rulebooks.push((*index, book));
                 self.publish_checkpoint()?;
                 Ok(true)
             }
@@ -353,6 +374,16 @@ impl Registry {
     /// Today, by the registry's clock.
     pub fn today(&self) -> Date {
         self.clock.today()
+    }
+
+    /// Journals one event, refusing it if the store does, and publishes a checkpoint.
+    fn append_one(&mut self, body: EventBody) -> Result<(), RegistryError> {
+        match self.store.append(&[Event::new(self.clock.now(), body).into()])?.as_slice() {
+            [Outcome::Appended { .. }] => self.publish_checkpoint().map(|_| ()),
+            [Outcome::Duplicate] => Ok(()),
+            [Outcome::Refused(r)] => Err(RegistryError::Refused(r.to_string())),
+            other => Err(RegistryError::Refused(format!("unexpected store answer {other:?}"))),
+        }
     }
 
     /// A subject and its records, or `None` if the registry does not hold it.

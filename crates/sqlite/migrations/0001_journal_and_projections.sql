@@ -55,6 +55,13 @@ CREATE TABLE records (
     last_event    INTEGER NOT NULL
 );
 CREATE INDEX records_by_key ON records(key_hash);
+-- Every journal entry about each record (filing, corrections, withdrawal), for its state as of
+-- an earlier point of the log.
+CREATE TABLE record_history (
+    record INTEGER NOT NULL,
+    event  INTEGER NOT NULL,
+    PRIMARY KEY (record, event)
+) WITHOUT ROWID;
 CREATE INDEX records_by_subject ON records(subject);
 
 CREATE TABLE code_exceptions (

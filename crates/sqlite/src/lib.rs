@@ -186,6 +186,7 @@ const INSERT_RECORD: &str =
     "INSERT INTO records (key_hash, authority, decision_no, subject, kind, effective,
                                                    status, filed_event, current_event, last_event)
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'filed', ?7, ?7, ?7)";
+const INSERT_HISTORY: &str = "INSERT INTO record_history (record, event) VALUES (?1, ?2)";
 const FIND_RECORD: &str = "SELECT id, filed_event, status FROM records
                            WHERE key_hash = ?1 AND authority = ?2 AND decision_no = ?3";
 
@@ -207,6 +208,7 @@ struct Appender<'t> {
     insert_record: rusqlite::Statement<'t>,
     find_record: rusqlite::Statement<'t>,
     insert_node: rusqlite::Statement<'t>,
+    insert_history: rusqlite::Statement<'t>,
     frontier: &'t mut Frontier,
     next: i64,
     authority_ids: &'t mut HashMap<String, i64>,
@@ -360,6 +362,8 @@ impl Appender<'_> {
                         idx
                     ])
                     .map_err(backend)?;
+                let row = self.tx.last_insert_rowid();
+                self.insert_history.execute(params![row, idx]).map_err(backend)?;
                 self.journal(encoded).map(appended)
             }
             EventBody::RecordCorrected { record, .. } => {
@@ -379,6 +383,7 @@ impl Appender<'_> {
                         s.execute(params![row, subject, record.kind.as_str(), date_key(record.effective), idx])
                     })
                     .map_err(backend)?;
+                self.insert_history.execute(params![row, idx]).map_err(backend)?;
                 Ok(appended(idx))
             }
             EventBody::RecordWithdrawn { key, .. } => {
@@ -395,6 +400,7 @@ impl Appender<'_> {
                     )
                     .and_then(|mut s| s.execute(params![row, idx]))
                     .map_err(backend)?;
+                self.insert_history.execute(params![row, idx]).map_err(backend)?;
                 Ok(appended(idx))
             }
             EventBody::RulebookAdopted { rulebook, version, effective, text } => {
@@ -490,6 +496,7 @@ impl Store for SqliteStore {
                 insert_record: tx.prepare(INSERT_RECORD).map_err(backend)?,
                 find_record: tx.prepare(FIND_RECORD).map_err(backend)?,
                 insert_node: tx.prepare(INSERT_NODE).map_err(backend)?,
+                insert_history: tx.prepare(INSERT_HISTORY).map_err(backend)?,
                 frontier: &mut self.frontier,
                 next,
                 authority_ids: &mut self.authority_ids,
@@ -601,6 +608,47 @@ impl Store for SqliteStore {
             self.conn.prepare("SELECT code FROM code_exceptions ORDER BY code").map_err(backend)?;
         let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn record_history(&self, key: &RecordKey) -> Result<Vec<JournalEntry>, StoreError> {
+        let Some(&authority) = self.authority_ids.get(key.authority.as_str()) else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT j.idx, j.body FROM records r
+                 JOIN record_history h ON h.record = r.id
+                 JOIN journal j ON j.idx = h.event
+                 WHERE r.key_hash = ?1 AND r.authority = ?2 AND r.decision_no = ?3
+                 ORDER BY j.idx",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    key_hash(key.authority.as_str(), &key.decision_no),
+                    authority,
+                    key.decision_no
+                ],
+                |r| Ok(JournalEntry { index: r.get::<_, i64>(0)? as u64, bytes: r.get(1)? }),
+            )
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn recorded_at(&self, index: u64) -> Result<Option<Timestamp>, StoreError> {
+        let micros: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT recorded_at FROM journal WHERE idx = ?1")
+            .and_then(|mut s| s.query_row([index as i64], |r| r.get(0)).optional())
+            .map_err(backend)?;
+        micros
+            .map(|m| {
+                Timestamp::from_microsecond(m)
+                    .map_err(|e| StoreError::Corrupt { index, reason: format!("recorded_at: {e}") })
+            })
+            .transpose()
     }
 
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {

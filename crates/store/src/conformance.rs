@@ -281,6 +281,13 @@ pub fn corrections_and_withdrawals(store: &mut dyn Store) {
     // Withdrawing again changes nothing.
     assert_eq!(store.append(&[withdraw]).unwrap(), vec![Outcome::Duplicate]);
 
+    // The record's whole history is kept, in order.
+    let history: Vec<u64> =
+        store.record_history(&original.key()).unwrap().into_iter().map(|e| e.index).collect();
+    assert_eq!(history, [3, 4, 5]);
+    assert_eq!(store.recorded_at(3).unwrap(), Some(at(0)));
+    assert_eq!(store.recorded_at(99).unwrap(), None);
+
     let ghost = record("bj-amr", "nope", 1);
     let out = store
         .append(&[ev(EventBody::RecordCorrected { record: ghost.clone(), reason: "x".into() })])

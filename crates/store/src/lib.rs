@@ -206,6 +206,12 @@ pub trait Store: Send {
     /// The records about a subject, in filing order.
     fn records_of(&self, id: &SubjectId) -> Result<Vec<StoredRecord>, StoreError>;
 
+    /// Every journal entry about a record (its filing, corrections and withdrawal), in order.
+    fn record_history(&self, key: &RecordKey) -> Result<Vec<JournalEntry>, StoreError>;
+
+    /// When the journal entry at `index` was recorded.
+    fn recorded_at(&self, index: u64) -> Result<Option<Timestamp>, StoreError>;
+
     /// The codes on the exception list.
     fn code_exceptions(&self) -> Result<Vec<String>, StoreError>;
 
