@@ -263,8 +263,7 @@ impl Registry {
                 .chain(self.later_rulebooks.iter().filter(|(i, _)| *i < size).map(|(_, b)| b))
         };
         known()
-            .filter(|b| b.header.effective <= date)
-            .next_back()
+            .rfind(|b| b.header.effective <= date)
             .or_else(|| known().min_by_key(|b| b.header.effective))
             .unwrap_or(&self.first_rulebook)
     }
