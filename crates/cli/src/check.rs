@@ -190,6 +190,11 @@ pub fn print_assessment(a: &Assessment) -> anyhow::Result<()> {
             e.until,
             e.basis
         );
+        if let (Some(opens), Some(grade)) = (e.repair_opens, &e.grade_if_repaired) {
+            outln!(
+                "      repair may be applied for from {opens}; once repaired the grade would be {grade}"
+            );
+        }
     }
     for l in &a.lists {
         let until =

@@ -58,6 +58,11 @@ pub struct Effect {
     pub basis: String,
     /// The first day it no longer counts.
     pub until: Date,
+    /// The first day the subject may apply for its repair, if the kind can be repaired.
+    pub repair_opens: Option<Date>,
+    /// The grade the subject would have once this record is repaired (on `repair_opens`, or
+    /// on the date assessed if repair is open already), every other record as it stands.
+    pub grade_if_repaired: Option<String>,
 }
 
 /// Membership of a list.
@@ -200,6 +205,8 @@ fn effects_at(book: &Rulebook, records: &[RecordInput], date: Date) -> Vec<Effec
                 basis: trigger
                     .map_or_else(|| kind.basis.clone(), |t| format!("{}; {}", kind.basis, t.basis)),
                 until,
+                repair_opens: kind.repair_after.map(|p| p.after(r.effective)),
+                grade_if_repaired: None,
             })
         })
         .collect();
@@ -373,7 +380,15 @@ pub fn assess(
     records: &[RecordInput],
     as_of: Date,
 ) -> Assessment {
-    let now = evaluate(book, subject, records, as_of);
+    let mut now = evaluate(book, subject, records, as_of);
+    // What-if: the grade once each repairable record is repaired, the others as they stand.
+    for e in &mut now.effects {
+        if let Some(opens) = e.repair_opens {
+            let without: Vec<RecordInput> =
+                records.iter().filter(|r| r.id != e.record).cloned().collect();
+            e.grade_if_repaired = evaluate(book, subject, &without, opens.max(as_of)).grade;
+        }
+    }
     let future: Vec<(Date, State)> = boundaries(book, subject, records, as_of)
         .into_iter()
         .map(|d| (d, evaluate(book, subject, records, d)))

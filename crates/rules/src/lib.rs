@@ -143,6 +143,9 @@ pub struct Kind {
     pub counts_for: Period,
     /// Points added to the score while a record counts (negative for penalties).
     pub points: i32,
+    /// How long after the effective date the subject may apply for repair; repair ends the
+    /// record's effects. `None`: this kind cannot be repaired early (it only expires).
+    pub repair_after: Option<Period>,
 }
 
 impl Kind {
@@ -207,6 +210,7 @@ struct RawKind {
     published_for: Option<Spanned<String>>,
     counts_for: Option<Spanned<String>>,
     points: i32,
+    repair_after: Option<Spanned<String>>,
 }
 
 struct Locator<'a>(&'a str);
@@ -294,6 +298,18 @@ impl Rulebook {
                 filed_by,
                 basis: k.basis.into_inner(),
                 points: k.points,
+                repair_after: k
+                    .repair_after
+                    .map(|p| {
+                        Period::parse(p.get_ref()).ok_or_else(|| {
+                            at.err(
+                                p.span().start,
+                                &key("repair_after"),
+                                format!("`{}` is not a period such as `3 months`", p.get_ref()),
+                            )
+                        })
+                    })
+                    .transpose()?,
             };
             kinds.insert(id, kind);
         }
