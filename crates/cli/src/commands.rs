@@ -45,6 +45,25 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Import(args) => import(&data, &args),
         Command::Show { id, json, proof } => show(&data, &id, json, proof),
         Command::Stats { json } => stats(&data, json),
+        Command::Rate { all, as_of, json: as_json } => {
+            let mut reg = Registry::open(&data)?;
+            let as_of = as_of.unwrap_or_else(|| reg.today());
+            let bar = Bar::bytes(None, "rating");
+            let started = std::time::Instant::now();
+            let result = reg.rate_pass(as_of, all, &bar);
+            bar.finish();
+            let r = result?;
+            let secs = started.elapsed().as_secs_f64();
+            if as_json {
+                outln!(
+                    "{}",
+                    json!({"rated": r.rated, "as_of": as_of.to_string(), "all": all, "seconds": secs})
+                );
+            } else {
+                outln!("rated {} subjects as of {as_of} in {secs:.1}s", r.rated);
+            }
+            Ok(exit::OK)
+        }
         Command::Check { args, as_of, known_at, batch, json, proof } => {
             let (id, measure) = match (args.as_slice(), &batch) {
                 ([measure], Some(_)) => (None, measure.as_str()),

@@ -129,6 +129,22 @@ enum Command {
         #[arg(long)]
         proof: bool,
     },
+    /// Re-rate subjects and store their assessments.
+    ///
+    /// By default a sweep: subjects never rated, or whose next change (an effect starting or
+    /// ending) has come by --as-of. Imports re-rate the subjects they touch themselves; run this
+    /// daily for the calendar, or with --all after adopting a rulebook.
+    Rate {
+        /// Rate every subject, not only those due.
+        #[arg(long)]
+        all: bool,
+        /// Rate as of this date (default: today).
+        #[arg(long)]
+        as_of: Option<jiff::civil::Date>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Count what the registry holds.
     Stats {
         /// Print JSON.

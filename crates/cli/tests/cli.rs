@@ -849,3 +849,44 @@ fn a_new_rulebook_is_diffed_then_adopted_and_followed_from_its_effective_date() 
     let o = run(probity(&data).args(["audit", "--json", "--from"]).arg(&data));
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
+
+#[test]
+fn ratings_are_materialised_by_imports_and_kept_current_by_the_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("reg");
+    generate(dir.path(), "in", 200, 600, 0.0);
+    init_with(dir.path(), &data, "in");
+    let o = run(probity(&data)
+        .args(["import", "records", "--json"])
+        .arg(dir.path().join("in/records.jsonl")));
+    let report = json(&o);
+    let rated = report["rated"].as_u64().unwrap();
+    // Only the subjects with records were touched, and each exactly once.
+    let records = std::fs::read_to_string(dir.path().join("in/records.jsonl")).unwrap();
+    let touched: std::collections::BTreeSet<String> = records
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["subject"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(rated, touched.len() as u64);
+    assert!(rated < 200);
+
+    let today = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date().to_string();
+    // The sweep rates the subjects never rated (the clean ones), then nothing until dates move.
+    let sweep = |as_of: &str| {
+        json(&run(probity(&data).args(["rate", "--json", "--as-of", as_of])))["rated"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(sweep(&today), 200 - rated);
+    assert_eq!(sweep(&today), 0);
+    // Years later every effect has started or ended: the rated subjects with records are due.
+    assert!(sweep("2035-01-01") >= 1);
+    let all =
+        json(&run(probity(&data).args(["rate", "--all", "--json"])))["rated"].as_u64().unwrap();
+    assert_eq!(all, 200);
+}

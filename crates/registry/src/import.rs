@@ -10,7 +10,7 @@
 use std::io::Read;
 use std::sync::mpsc;
 
-use probity_core::Encoded;
+use probity_core::{Encoded, EventBody};
 use probity_store::Outcome;
 use serde::Serialize;
 
@@ -129,6 +129,8 @@ pub struct ImportReport {
     pub rejected: u64,
     /// Transactions committed.
     pub batches: u64,
+    /// Subjects re-rated because the import added records about them.
+    pub rated: u64,
 }
 
 /// A batch on its way from the reader to the writer: the events to store, and every row with
@@ -187,6 +189,7 @@ impl Registry {
         };
         let batch_size = options.batch_size.clamp(1, 1_000_000);
         let mut report = ImportReport::default();
+        let mut touched = std::collections::BTreeSet::new();
 
         std::thread::scope(|scope| -> Result<ImportReport, RegistryError> {
             let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_DEPTH);
@@ -205,7 +208,16 @@ impl Registry {
                 .map_err(|source| RegistryError::Io { path: "reader thread".into(), source })?;
             let mut write = || -> Result<(), RegistryError> {
                 for batch in rx.iter() {
-                    let mut outcomes = store.append(&batch.events)?.into_iter();
+                    let outcomes = store.append(&batch.events)?;
+                    // Subjects whose records were journalled are re-rated after the import.
+                    for (o, e) in outcomes.iter().zip(&batch.events) {
+                        if let (Outcome::Appended { .. }, EventBody::RecordFiled { record }) =
+                            (o, &e.event().body)
+                        {
+                            touched.insert(record.subject);
+                        }
+                    }
+                    let mut outcomes = outcomes.into_iter();
                     report.batches += 1;
                     let rows = batch.rows.len() as u64;
                     for (line, raw, refused) in batch.rows {
@@ -247,6 +259,12 @@ impl Registry {
                 .map_err(|_| RegistryError::Input("the reader thread panicked".into()))?;
             written?;
             read?;
+            Ok(report)
+        })
+        .and_then(|mut report| {
+            let touched: Vec<_> = touched.into_iter().collect();
+            let today = self.clock.today();
+            report.rated = self.rate(&touched, today)?;
             Ok(report)
         })
     }

@@ -10,6 +10,7 @@ mod history;
 mod import;
 mod input;
 mod log;
+mod rating;
 mod rulebooks;
 
 use std::collections::HashSet;
@@ -22,6 +23,7 @@ use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubj
 
 pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};
 pub use log::{ConsistencyProof, InclusionProof, LogAudit, TilesReport};
+pub use rating::RateReport;
 pub use rulebooks::{DiffSample, RulebookDiff};
 
 /// The log's signing key inside a registry directory (mode 0600).

@@ -141,6 +141,8 @@ pub struct Assessment {
     pub lists: Vec<Membership>,
     /// Answers for every measure.
     pub measures: Vec<MeasureAnswer>,
+    /// The first later date on which some effect starts or ends: re-assess then.
+    pub next_boundary: Option<Date>,
 }
 
 /// The state at one date.
@@ -389,10 +391,10 @@ pub fn assess(
             e.grade_if_repaired = evaluate(book, subject, &without, opens.max(as_of)).grade;
         }
     }
-    let future: Vec<(Date, State)> = boundaries(book, subject, records, as_of)
-        .into_iter()
-        .map(|d| (d, evaluate(book, subject, records, d)))
-        .collect();
+    let dates = boundaries(book, subject, records, as_of);
+    let next_boundary = dates.first().copied();
+    let future: Vec<(Date, State)> =
+        dates.into_iter().map(|d| (d, evaluate(book, subject, records, d))).collect();
     let measures = book
         .measures()
         .map(|m| {
@@ -420,5 +422,6 @@ pub fn assess(
         effects: now.effects,
         lists: now.lists,
         measures,
+        next_boundary,
     }
 }

@@ -77,3 +77,18 @@ CREATE TABLE rulebooks (
     effective INTEGER NOT NULL,
     UNIQUE (rulebook, version)
 );
+
+-- Materialised assessments: derived from the journal and the rulebooks, kept current by
+-- re-rating subjects an import touches and by a sweep of those whose next change has come.
+-- Dates are integers YYYYMMDD; decisions is JSON {measure: "allow" | "flag" | "deny"}.
+CREATE TABLE assessments (
+    subject     INTEGER PRIMARY KEY,
+    as_of       INTEGER NOT NULL,
+    grade       TEXT,
+    score       INTEGER,
+    decisions   TEXT    NOT NULL,
+    next_change INTEGER,
+    rulebook    TEXT    NOT NULL,
+    version     TEXT    NOT NULL
+);
+CREATE INDEX assessments_by_next_change ON assessments(next_change);

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use probity_core::{Authority, Encoded, Event, EventBody, Record, RecordKey, SubjectId, Timestamp};
 use probity_store::{
-    Counts, JournalEntry, Outcome, RecordStatus, Refusal, Store, StoreError, StoredRecord,
-    StoredSubject,
+    AssessmentRow, Counts, JournalEntry, Outcome, RecordStatus, Refusal, Store, StoreError,
+    StoredRecord, StoredSubject,
 };
 use probity_tlog::{Frontier, leaf_hash};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -172,6 +172,12 @@ fn body_record(index: i64, event: Event) -> Result<(Record, Timestamp), StoreErr
             reason: "expected a record event".into(),
         }),
     }
+}
+
+/// The date of an integer YYYYMMDD.
+fn from_date_key(k: i64) -> Result<probity_core::Date, StoreError> {
+    probity_core::Date::new((k / 10_000) as i16, (k / 100 % 100) as i8, (k % 100) as i8)
+        .map_err(|e| StoreError::Corrupt { index: 0, reason: format!("stored date {k}: {e}") })
 }
 
 /// A date as the integer YYYYMMDD: sortable, compact, and cheap to write.
@@ -649,6 +655,99 @@ impl Store for SqliteStore {
                     .map_err(|e| StoreError::Corrupt { index, reason: format!("recorded_at: {e}") })
             })
             .transpose()
+    }
+
+    fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(backend)?;
+        {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO assessments
+                         (subject, as_of, grade, score, decisions, next_change, rulebook, version)
+                     SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM subjects WHERE code = ?1",
+                )
+                .map_err(backend)?;
+            for r in rows {
+                put.execute(params![
+                    r.subject.as_str(),
+                    date_key(r.as_of),
+                    r.grade,
+                    r.score,
+                    r.decisions,
+                    r.next_change.map(date_key),
+                    r.rulebook,
+                    r.version
+                ])
+                .map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT a.as_of, a.grade, a.score, a.decisions, a.next_change, a.rulebook, a.version
+                 FROM assessments a JOIN subjects s ON s.id = a.subject WHERE s.code = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([id.as_str()], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(backend)?;
+        let Some((as_of, grade, score, decisions, next, rulebook, version)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(AssessmentRow {
+            subject: *id,
+            as_of: from_date_key(as_of)?,
+            grade,
+            score,
+            decisions,
+            next_change: next.map(from_date_key).transpose()?,
+            rulebook,
+            version,
+        }))
+    }
+
+    fn due_for_rating(
+        &self,
+        on: probity_core::Date,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
+                 WHERE s.code > ?1 AND (a.subject IS NULL OR a.next_change <= ?2)
+                 ORDER BY s.code LIMIT ?3",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![after.map_or("", |a| a.as_str()), date_key(on), limit as i64], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(backend)?;
+        rows.map(|r| {
+            let code = r.map_err(backend)?;
+            SubjectId::parse_excepted(&code, |_| true).map_err(|e| StoreError::Corrupt {
+                index: 0,
+                reason: format!("stored subject code: {e}"),
+            })
+        })
+        .collect()
     }
 
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {

@@ -32,6 +32,7 @@ macro_rules! conformance_tests {
             code_exceptions,
             log_covers_every_journal_entry,
             rulebook_adoptions,
+            assessments_are_kept_and_swept,
             subject_ids_page_in_order,
             no_personal_data
         );
@@ -399,4 +400,33 @@ pub fn subject_ids_page_in_order(store: &mut dyn Store) {
     let mut sorted = all.clone();
     sorted.sort();
     assert_eq!((all.len(), &all), (5, &sorted));
+}
+
+/// Assessments replace earlier ones, and the sweep finds subjects never rated or whose next
+/// change has come.
+pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
+    use crate::AssessmentRow;
+    store.append(&[reg_subject(1), reg_subject(2), reg_subject(3)]).unwrap();
+    let row = |n: u32, next: Option<&str>, grade: &str| AssessmentRow {
+        subject: uscc(n),
+        as_of: date("2026-11-01"),
+        grade: Some(grade.into()),
+        score: Some(90),
+        decisions: r#"{"procurement.bid":"allow"}"#.into(),
+        next_change: next.map(date),
+        rulebook: "cn-default".into(),
+        version: "1".into(),
+    };
+    let all = store.due_for_rating(date("2026-11-01"), None, 10).unwrap();
+    assert_eq!(all.len(), 3, "never rated: all due");
+    store.put_assessments(&[row(1, Some("2027-01-01"), "B"), row(2, None, "A")]).unwrap();
+    store.put_assessments(&[row(1, Some("2027-02-01"), "C")]).unwrap();
+    assert_eq!(store.assessment(&uscc(1)).unwrap(), Some(row(1, Some("2027-02-01"), "C")));
+    assert_eq!(store.assessment(&uscc(3)).unwrap(), None);
+    assert_eq!(store.due_for_rating(date("2026-11-01"), None, 10).unwrap(), vec![uscc(3)]);
+    let mut due = store.due_for_rating(date("2027-02-01"), None, 10).unwrap();
+    due.sort();
+    let mut want = vec![uscc(1), uscc(3)];
+    want.sort();
+    assert_eq!(due, want);
 }

@@ -19,7 +19,9 @@ pub mod conformance;
 
 use std::fmt;
 
-use probity_core::{Authority, Encoded, Record, RecordKey, Slug, Subject, SubjectId, Timestamp};
+use probity_core::{
+    Authority, Date, Encoded, Record, RecordKey, Slug, Subject, SubjectId, Timestamp,
+};
 
 /// The log of a store, readable by the tree functions of `probity-tlog`.
 pub struct LogNodes<'a>(pub &'a dyn Store);
@@ -178,6 +180,27 @@ pub struct Counts {
     pub code_exceptions: u64,
 }
 
+/// A materialised assessment of one subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssessmentRow {
+    /// The subject.
+    pub subject: SubjectId,
+    /// The date assessed.
+    pub as_of: Date,
+    /// Grade, if the rulebook grades.
+    pub grade: Option<String>,
+    /// Score, if the rulebook scores.
+    pub score: Option<i32>,
+    /// Decision per measure, as JSON text `{measure: decision}`.
+    pub decisions: String,
+    /// The next date on which some effect starts or ends.
+    pub next_change: Option<Date>,
+    /// Rulebook id.
+    pub rulebook: String,
+    /// Rulebook version.
+    pub version: String,
+}
+
 /// One journal entry as stored: the canonical bytes of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalEntry {
@@ -235,6 +258,21 @@ pub trait Store: Send {
     /// The hash of the complete subtree of the log at `level` and `index`
     /// (`docs/log-format.md`); level 0 holds leaf hashes.
     fn log_node(&self, level: u8, index: u64) -> Result<[u8; 32], StoreError>;
+
+    /// Stores assessments in one transaction, replacing earlier ones of the same subjects.
+    fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError>;
+
+    /// The stored assessment of a subject.
+    fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError>;
+
+    /// Up to `limit` subjects after `after` whose assessment is missing or whose next change
+    /// falls on or before `on`, in id order.
+    fn due_for_rating(
+        &self,
+        on: Date,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError>;
 
     /// Every table and column name the backend keeps, for audits of what is stored.
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError>;
