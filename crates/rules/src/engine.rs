@@ -6,7 +6,7 @@
 //! ("eligible again on …") comes from evaluating again at the dates where some effect starts or
 //! ends, so no rule needs its own what-if logic.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use probity_core::Date;
 use serde::Serialize;
@@ -189,6 +189,52 @@ fn base_grade(
     (Some(score), Some(band), effects)
 }
 
+/// The base grade (score bands and triggers, before bars and sticky grades) on every date a
+/// record takes effect, in one sweep over the starts and ends of records: O(n log n).
+fn base_bands(book: &Rulebook, records: &[RecordInput]) -> BTreeMap<Date, usize> {
+    let mut out = BTreeMap::new();
+    let Some(scoring) = book.scoring() else { return out };
+    // (date, points change, trigger band, +1 start / -1 end)
+    let mut changes: Vec<(Date, i64, Option<usize>, i32)> = Vec::new();
+    for r in records {
+        let (Some(kind), Some(until)) = (book.kind(&r.kind), counts_until(book, r)) else {
+            continue;
+        };
+        let trigger = scoring
+            .triggers
+            .iter()
+            .find(|t| t.kind == r.kind)
+            .and_then(|t| scoring.bands.iter().position(|b| b.grade == t.grade));
+        changes.push((r.effective, i64::from(kind.points), trigger, 1));
+        changes.push((until, -i64::from(kind.points), trigger, -1));
+    }
+    changes.sort_by_key(|c| c.0);
+    let dates: std::collections::BTreeSet<Date> =
+        records.iter().filter(|r| counts_until(book, r).is_some()).map(|r| r.effective).collect();
+    let mut triggers = vec![0i32; scoring.bands.len()];
+    let mut total = i64::from(scoring.start);
+    let mut next = changes.iter().peekable();
+    for date in dates {
+        while let Some((_, points, trigger, sign)) = next.next_if(|c| c.0 <= date) {
+            total += points;
+            if let Some(slot) = trigger.and_then(|t| triggers.get_mut(t)) {
+                *slot += sign;
+            }
+        }
+        let score = total.clamp(i64::from(scoring.floor), i64::from(scoring.ceiling)) as i32;
+        let mut band = scoring
+            .bands
+            .iter()
+            .position(|b| score >= b.min)
+            .unwrap_or(scoring.bands.len().saturating_sub(1));
+        if let Some(worst) = triggers.iter().rposition(|n| *n > 0) {
+            band = band.max(worst);
+        }
+        out.insert(date, band);
+    }
+    out
+}
+
 fn effects_at(book: &Rulebook, records: &[RecordInput], date: Date) -> Vec<Effect> {
     let mut out: Vec<Effect> = records
         .iter()
@@ -216,7 +262,13 @@ fn effects_at(book: &Rulebook, records: &[RecordInput], date: Date) -> Vec<Effec
     out
 }
 
-fn evaluate(book: &Rulebook, subject: &SubjectInput, records: &[RecordInput], date: Date) -> State {
+fn evaluate(
+    book: &Rulebook,
+    subject: &SubjectInput,
+    records: &[RecordInput],
+    bands: &BTreeMap<Date, usize>,
+    date: Date,
+) -> State {
     let (score, band, effects) = base_grade(book, records, date);
     let mut grade_notes = Vec::new();
     let mut grade_records: Vec<u64> = effects.iter().map(|e| e.record).collect();
@@ -240,7 +292,7 @@ fn evaluate(book: &Rulebook, subject: &SubjectInput, records: &[RecordInput], da
                 let held = records
                     .iter()
                     .filter(|r| r.effective <= date && s.holds_for.after(r.effective) > date)
-                    .filter(|r| base_grade(book, records, r.effective).1.is_some_and(|b| b >= si))
+                    .filter(|r| bands.get(&r.effective).is_some_and(|b| *b >= si))
                     .max_by_key(|r| (r.effective, r.id));
                 if let Some(r) = held {
                     band = si;
@@ -382,19 +434,22 @@ pub fn assess(
     records: &[RecordInput],
     as_of: Date,
 ) -> Assessment {
-    let mut now = evaluate(book, subject, records, as_of);
+    let bands = base_bands(book, records);
+    let mut now = evaluate(book, subject, records, &bands, as_of);
     // What-if: the grade once each repairable record is repaired, the others as they stand.
     for e in &mut now.effects {
         if let Some(opens) = e.repair_opens {
             let without: Vec<RecordInput> =
                 records.iter().filter(|r| r.id != e.record).cloned().collect();
-            e.grade_if_repaired = evaluate(book, subject, &without, opens.max(as_of)).grade;
+            let without_bands = base_bands(book, &without);
+            e.grade_if_repaired =
+                evaluate(book, subject, &without, &without_bands, opens.max(as_of)).grade;
         }
     }
     let dates = boundaries(book, subject, records, as_of);
     let next_boundary = dates.first().copied();
     let future: Vec<(Date, State)> =
-        dates.into_iter().map(|d| (d, evaluate(book, subject, records, d))).collect();
+        dates.into_iter().map(|d| (d, evaluate(book, subject, records, &bands, d))).collect();
     let measures = book
         .measures()
         .map(|m| {
