@@ -399,6 +399,125 @@ fn decide(book: &Rulebook, state: &State, measure: &crate::Measure) -> (Decision
     (decision, reasons)
 }
 
+/// The decision for a measure from a grade and the lists a subject is on.
+fn quick_decision(measure: &crate::Measure, grade: Option<&str>, lists: &[&str]) -> Decision {
+    let hit = |c: &crate::Condition| {
+        c.lists.iter().any(|l| lists.contains(&l.as_str()))
+            || grade.is_some_and(|g| c.grades.iter().any(|x| x == g))
+    };
+    if hit(&measure.deny) {
+        Decision::Deny
+    } else if hit(&measure.flag) {
+        Decision::Flag
+    } else {
+        Decision::Allow
+    }
+}
+
+/// Grade and lists on each of `dates` (ascending), in one sweep over the starts and ends of
+/// records' effects: what the answers on those dates need, without the explanations.
+fn timeline<'b>(
+    book: &'b Rulebook,
+    subject: &SubjectInput,
+    records: &[RecordInput],
+    bands: &BTreeMap<Date, usize>,
+    dates: &BTreeSet<Date>,
+) -> Vec<(Date, Option<String>, Vec<&'b str>)> {
+    let scoring = book.scoring();
+    let lists: Vec<&crate::ListRule> = book.lists().collect();
+    let nbands = scoring.map_or(0, |s| s.bands.len());
+    // Streams of changes: score points, trigger bands, sticky holds, list entries.
+    #[derive(Clone, Copy)]
+    enum Change {
+        Points(i64),
+        Trigger(usize, i32),
+        Sticky(usize, i32),
+        List(usize, i32),
+    }
+    let mut changes: Vec<(Date, Change)> = Vec::new();
+    for r in records {
+        let Some(until) = counts_until(book, r) else { continue };
+        let Some(kind) = book.kind(&r.kind) else { continue };
+        changes.push((r.effective, Change::Points(i64::from(kind.points))));
+        changes.push((until, Change::Points(-i64::from(kind.points))));
+        if let Some(s) = scoring {
+            if let Some(t) = s
+                .triggers
+                .iter()
+                .find(|t| t.kind == r.kind)
+                .and_then(|t| s.bands.iter().position(|b| b.grade == t.grade))
+            {
+                changes.push((r.effective, Change::Trigger(t, 1)));
+                changes.push((until, Change::Trigger(t, -1)));
+            }
+            for st in &s.sticky {
+                if let Some(si) = s.bands.iter().position(|b| b.grade == st.grade)
+                    && bands.get(&r.effective).is_some_and(|b| *b >= si)
+                {
+                    changes.push((r.effective, Change::Sticky(si, 1)));
+                    changes.push((st.holds_for.after(r.effective), Change::Sticky(si, -1)));
+                }
+            }
+        }
+        for (i, l) in lists.iter().enumerate().filter(|(_, l)| l.kinds.contains(&r.kind)) {
+            changes.push((r.effective, Change::List(i, 1)));
+            changes.push((l.duration.after(r.effective), Change::List(i, -1)));
+        }
+    }
+    changes.sort_by_key(|c| c.0);
+    let (mut total, mut triggers, mut sticky, mut on) = (
+        i64::from(scoring.map_or(0, |s| s.start)),
+        vec![0i32; nbands],
+        vec![0i32; nbands],
+        vec![0i32; lists.len()],
+    );
+    let mut next = changes.iter().peekable();
+    let mut out = Vec::with_capacity(dates.len());
+    for &date in dates {
+        while let Some((_, c)) = next.next_if(|c| c.0 <= date) {
+            match *c {
+                Change::Points(p) => total += p,
+                Change::Trigger(i, d) => triggers.get_mut(i).into_iter().for_each(|x| *x += d),
+                Change::Sticky(i, d) => sticky.get_mut(i).into_iter().for_each(|x| *x += d),
+                Change::List(i, d) => on.get_mut(i).into_iter().for_each(|x| *x += d),
+            }
+        }
+        let grade = scoring.and_then(|s| {
+            let score = total.clamp(i64::from(s.floor), i64::from(s.ceiling)) as i32;
+            let mut band =
+                s.bands.iter().position(|b| score >= b.min).unwrap_or(nbands.saturating_sub(1));
+            if let Some(w) = triggers.iter().rposition(|n| *n > 0) {
+                band = band.max(w);
+            }
+            if let Some(w) = sticky.iter().rposition(|n| *n > 0) {
+                band = band.max(w);
+            }
+            while s.bands.get(band).is_some_and(|x| {
+                s.bars.iter().any(|b| {
+                    b.grade == x.grade
+                        && subject.established.is_none_or(|e| b.younger_than.after(e) > date)
+                })
+            }) && band + 1 < nbands
+            {
+                band += 1;
+            }
+            s.bands.get(band).map(|b| b.grade.clone())
+        });
+        let mut members: Vec<&str> =
+            lists.iter().zip(&on).filter(|(_, n)| **n > 0).map(|(l, _)| l.id.as_str()).collect();
+        // Grade-based entries, for lists a record does not already hold the subject on.
+        for l in &lists {
+            if !members.contains(&l.id.as_str())
+                && grade.as_ref().is_some_and(|g| l.grades.contains(g))
+            {
+                members.push(l.id.as_str());
+            }
+        }
+        out.push((date, grade, members));
+    }
+    out
+}
+
 /// Dates after `as_of` on which some effect starts or ends.
 fn boundaries(
     book: &Rulebook,
@@ -448,15 +567,14 @@ pub fn assess(
     }
     let dates = boundaries(book, subject, records, as_of);
     let next_boundary = dates.first().copied();
-    let future: Vec<(Date, State)> =
-        dates.into_iter().map(|d| (d, evaluate(book, subject, records, &bands, d))).collect();
+    let future = timeline(book, subject, records, &bands, &dates);
     let measures = book
         .measures()
         .map(|m| {
             let (decision, reasons) = decide(book, &now, m);
             let change = future
                 .iter()
-                .map(|(d, s)| (*d, decide(book, s, m).0))
+                .map(|(d, grade, lists)| (*d, quick_decision(m, grade.as_deref(), lists)))
                 .find(|(_, x)| *x != decision);
             MeasureAnswer {
                 measure: m.id.clone(),

@@ -221,6 +221,21 @@ proptest! {
         }
     }
 
+    /// The date an answer is said to change on is where a full assessment changes it: the day
+    /// before still gives the current answer, the day itself the announced one.
+    #[test]
+    fn announced_changes_happen_on_their_day(records in arb_records(), day in 0i64..4000) {
+        let as_of = d("2020-01-01").checked_add(jiff::Span::new().days(day)).unwrap();
+        let a = assess(&book(), &OLD, &records, as_of);
+        for m in &a.measures {
+            if let (Some(on), Some(to)) = (m.changes_on, m.changes_to) {
+                let at = |date: Date| assess(&book(), &OLD, &records, date).measures.into_iter().find(|x| x.measure == m.measure).unwrap().decision;
+                prop_assert_eq!(at(on), to);
+                prop_assert_eq!(at(on.yesterday().unwrap()), m.decision);
+            }
+        }
+    }
+
     #[test]
     fn far_enough_in_the_future_every_effect_has_ended(records in arb_records()) {
         let a = assess(&book(), &OLD, &records, d("2040-01-01"));
