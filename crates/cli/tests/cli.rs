@@ -613,39 +613,52 @@ fn an_independent_verifier_written_from_the_format_document_accepts_the_publishe
     assert!(stdout(&o).contains("does not hash to its leaf"), "{}", stdout(&o));
 }
 
-#[test]
-fn check_answers_allow_flag_and_deny_with_reasons_and_dates() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("reg");
-    assert!(run(probity(&data).arg("init")).status.success());
+const ONE_AUTHORITY: &str =
+    "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n";
+
+/// A registry made from hand-written files: `probity init` with `init_args`, then the
+/// authorities and subjects imported. Returns the registry and the records file, not yet
+/// imported.
+fn hand_made(
+    dir: &Path,
+    init_args: &[&str],
+    authorities: &str,
+    subjects: &str,
+    records: &str,
+) -> (PathBuf, PathBuf) {
+    let data = dir.join("reg");
+    assert!(run(probity(&data).arg("init").args(init_args)).status.success());
     let w = |name: &str, text: &str| {
-        let p = dir.path().join(name);
+        let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
     };
+    let (a, s, r) = (w("a.csv", authorities), w("s.csv", subjects), w("r.jsonl", records));
+    for (t, f) in [("authorities", &a), ("subjects", &s)] {
+        assert_eq!(run(probity(&data).args(["import", t]).arg(f)).status.code(), Some(0));
+    }
+    (data, r)
+}
+
+#[test]
+fn check_answers_allow_flag_and_deny_with_reasons_and_dates() {
+    let dir = tempfile::tempdir().unwrap();
     let clean = probity_synth::uscc(1, "91", "110105");
     let abnormal = probity_synth::uscc(2, "91", "110105");
     let serious = probity_synth::uscc(3, "91", "110105");
-    let a = w(
-        "a.csv",
-        "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n",
-    );
-    let s = w(
-        "s.csv",
+    let (data, r) = hand_made(
+        dir.path(),
+        &[],
+        ONE_AUTHORITY,
         &format!(
             "id,name,established\n{clean},甲有限公司,2010-01-01\n{abnormal},乙有限公司,2010-01-01\n{serious},丙有限公司,2010-01-01\n"
         ),
-    );
-    let r = w(
-        "r.jsonl",
         &format!(
             "{{\"authority\":\"bj-amr\",\"decision_no\":\"N-1\",\"subject\":\"{abnormal}\",\"kind\":\"registration.abnormal\",\"decided\":\"2026-05-01\",\"effective\":\"2026-05-01\",\"basis\":\"Art. 17\"}}\n\
-         {{\"authority\":\"bj-amr\",\"decision_no\":\"N-2\",\"subject\":\"{serious}\",\"kind\":\"penalty.serious\",\"decided\":\"2025-06-01\",\"effective\":\"2025-06-01\",\"basis\":\"Art. 49\"}}\n"
+             {{\"authority\":\"bj-amr\",\"decision_no\":\"N-2\",\"subject\":\"{serious}\",\"kind\":\"penalty.serious\",\"decided\":\"2025-06-01\",\"effective\":\"2025-06-01\",\"basis\":\"Art. 49\"}}\n"
         ),
     );
-    for (t, f) in [("authorities", &a), ("subjects", &s), ("records", &r)] {
-        assert_eq!(run(probity(&data).args(["import", t]).arg(f)).status.code(), Some(0));
-    }
+    assert_eq!(run(probity(&data).args(["import", "records"]).arg(&r)).status.code(), Some(0));
     let check = |id: &str, as_of: &str| {
         let o =
             run(probity(&data).args(["check", "--json", "--as-of", as_of, id, "procurement.bid"]));
@@ -665,7 +678,8 @@ fn check_answers_allow_flag_and_deny_with_reasons_and_dates() {
     assert_eq!(check(&serious, "2025-05-31").1["decision"], "allow");
     assert_eq!(check(&serious, "2028-06-01").1["decision"], "allow");
 
-    let ids = w("ids.txt", &format!("{clean}\n{serious}\n\n92110000600037341L\n"));
+    let ids = dir.path().join("ids.txt");
+    std::fs::write(&ids, format!("{clean}\n{serious}\n\n92110000600037341L\n")).unwrap();
     let o = run(probity(&data).args(["check", "--batch"]).arg(&ids).args([
         "--as-of",
         "2026-11-01",
@@ -704,30 +718,18 @@ fn check_answers_allow_flag_and_deny_with_reasons_and_dates() {
 #[test]
 fn check_works_under_the_us_exclusions_rulebook_for_a_company_with_an_lei() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("reg");
     let book = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulebooks/us-exclusions.toml");
-    assert!(run(probity(&data).arg("init").arg("--rulebook").arg(&book)).status.success());
-    let w = |name: &str, text: &str| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    };
     let lei = probity_synth::lei(5, "5493");
-    let a = w(
-        "a.csv",
+    let (data, r) = hand_made(
+        dir.path(),
+        &["--rulebook", book.to_str().unwrap()],
         "id,name,category,jurisdiction\ngsa-sdo,GSA Suspension and Debarment Official,suspending_debarring_official,US\n",
-    );
-    let s = w("s.csv", &format!("id,name,established\n{lei},Meridian Logistics Inc.,2001-03-01\n"));
-    let r = w(
-        "r.jsonl",
+        &format!("id,name,established\n{lei},Meridian Logistics Inc.,2001-03-01\n"),
         &format!(
             "{{\"authority\":\"gsa-sdo\",\"decision_no\":\"GSA-2026-0042\",\"subject\":\"{lei}\",\"kind\":\"exclusion.debarment\",\"decided\":\"2026-03-01\",\"effective\":\"2026-03-10\",\"basis\":\"FAR 9.406-2\"}}\n\
-         {{\"authority\":\"gsa-sdo\",\"decision_no\":\"GSA-2026-0043\",\"subject\":\"{lei}\",\"kind\":\"penalty.serious\",\"decided\":\"2026-03-01\",\"effective\":\"2026-03-10\",\"basis\":\"x\"}}\n"
+             {{\"authority\":\"gsa-sdo\",\"decision_no\":\"GSA-2026-0043\",\"subject\":\"{lei}\",\"kind\":\"penalty.serious\",\"decided\":\"2026-03-01\",\"effective\":\"2026-03-10\",\"basis\":\"x\"}}\n"
         ),
     );
-    for (t, f) in [("authorities", &a), ("subjects", &s)] {
-        assert_eq!(run(probity(&data).args(["import", t]).arg(f)).status.code(), Some(0));
-    }
     // A kind from another rulebook is refused under this one.
     let o = run(probity(&data).args(["import", "records", "--json"]).arg(&r));
     assert_eq!(o.status.code(), Some(3));
@@ -765,33 +767,19 @@ fn check_works_under_the_us_exclusions_rulebook_for_a_company_with_an_lei() {
 #[test]
 fn a_new_rulebook_is_diffed_then_adopted_and_followed_from_its_effective_date() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("reg");
-    assert!(run(probity(&data).arg("init")).status.success());
-    let w = |name: &str, text: &str| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    };
     let one = probity_synth::uscc(1, "91", "110105");
     let two = probity_synth::uscc(2, "91", "110105");
-    let a = w(
-        "a.csv",
-        "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n",
-    );
-    let s = w(
-        "s.csv",
+    let (data, r) = hand_made(
+        dir.path(),
+        &[],
+        ONE_AUTHORITY,
         &format!("id,name,established\n{one},甲有限公司,2010-01-01\n{two},乙有限公司,2010-01-01\n"),
-    );
-    let r = w(
-        "r.jsonl",
         &format!(
             "{{\"authority\":\"bj-amr\",\"decision_no\":\"M-1\",\"subject\":\"{one}\",\"kind\":\"penalty.minor\",\"decided\":\"2026-11-01\",\"effective\":\"2026-12-01\",\"basis\":\"Art. 1\"}}\n\
-         {{\"authority\":\"bj-amr\",\"decision_no\":\"M-2\",\"subject\":\"{one}\",\"kind\":\"penalty.minor\",\"decided\":\"2026-11-01\",\"effective\":\"2026-12-01\",\"basis\":\"Art. 1\"}}\n"
+             {{\"authority\":\"bj-amr\",\"decision_no\":\"M-2\",\"subject\":\"{one}\",\"kind\":\"penalty.minor\",\"decided\":\"2026-11-01\",\"effective\":\"2026-12-01\",\"basis\":\"Art. 1\"}}\n"
         ),
     );
-    for (t, f) in [("authorities", &a), ("subjects", &s), ("records", &r)] {
-        assert_eq!(run(probity(&data).args(["import", t]).arg(f)).status.code(), Some(0));
-    }
+    assert_eq!(run(probity(&data).args(["import", "records"]).arg(&r)).status.code(), Some(0));
     let default = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulebooks/default.toml"),
     )
@@ -805,7 +793,8 @@ fn a_new_rulebook_is_diffed_then_adopted_and_followed_from_its_effective_date() 
             1,
         );
     assert_ne!(stricter, default);
-    let new = w("stricter.toml", &stricter);
+    let new = dir.path().join("stricter.toml");
+    std::fs::write(&new, &stricter).unwrap();
 
     let d = json(&run(probity(&data)
         .args(["rulebook", "diff", "--json", "--as-of", "2027-01-15"])

@@ -281,20 +281,32 @@ impl Appender<'_> {
             .map_err(backend)
     }
 
+    /// An event whose natural key is taken by journal entry `at`: a duplicate when that entry
+    /// says the same, otherwise a conflict described by `conflict`.
+    fn repeat_of(
+        &self,
+        at: i64,
+        body: &EventBody,
+        conflict: impl FnOnce() -> String,
+    ) -> Result<Outcome, StoreError> {
+        Ok(if &event_at(self.tx, at)?.body == body {
+            Outcome::Duplicate
+        } else {
+            Outcome::Refused(Refusal::Conflict(conflict()))
+        })
+    }
+
     fn apply(&mut self, encoded: &Encoded) -> Result<Outcome, StoreError> {
         let appended = |index: i64| Outcome::Appended { index: index as u64 };
         let event = encoded.event();
         match &event.body {
             EventBody::SubjectRegistered { subject } => {
                 if let Some((_, at)) = self.subject_row(&subject.id)? {
-                    return Ok(match event_at(self.tx, at)?.body {
-                        EventBody::SubjectRegistered { subject: s } if &s == subject => {
-                            Outcome::Duplicate
-                        }
-                        _ => Outcome::Refused(Refusal::Conflict(format!(
+                    return self.repeat_of(at, &event.body, || {
+                        format!(
                             "subject `{}` is already registered with different details",
                             subject.id
-                        ))),
+                        )
                     });
                 }
                 let idx = self.journal(encoded)?;
@@ -313,14 +325,11 @@ impl Appender<'_> {
                     .and_then(|mut s| s.query_row([authority.id.as_str()], |r| r.get(0)).optional())
                     .map_err(backend)?;
                 if let Some(at) = existing {
-                    return Ok(match event_at(self.tx, at)?.body {
-                        EventBody::AuthorityRegistered { authority: a } if &a == authority => {
-                            Outcome::Duplicate
-                        }
-                        _ => Outcome::Refused(Refusal::Conflict(format!(
+                    return self.repeat_of(at, &event.body, || {
+                        format!(
                             "authority `{}` is already registered with different details",
                             authority.id
-                        ))),
+                        )
                     });
                 }
                 let idx = self.journal(encoded)?;
@@ -409,7 +418,7 @@ impl Appender<'_> {
                 self.insert_history.execute(params![row, idx]).map_err(backend)?;
                 Ok(appended(idx))
             }
-            EventBody::RulebookAdopted { rulebook, version, effective, text } => {
+            EventBody::RulebookAdopted { rulebook, version, effective, .. } => {
                 let existing: Option<i64> = self
                     .tx
                     .prepare_cached(
@@ -420,16 +429,11 @@ impl Appender<'_> {
                     })
                     .map_err(backend)?;
                 if let Some(at) = existing {
-                    return Ok(match event_at(self.tx, at)?.body {
-                        EventBody::RulebookAdopted { text: t, effective: e, .. }
-                            if &t == text && &e == effective =>
-                        {
-                            Outcome::Duplicate
-                        }
-                        _ => Outcome::Refused(Refusal::Conflict(format!(
+                    return self.repeat_of(at, &event.body, || {
+                        format!(
                             "rulebook `{rulebook}` version `{version}` was adopted before with other content; \
                              give the new rules a new version"
-                        ))),
+                        )
                     });
                 }
                 let idx = self.journal(encoded)?;
