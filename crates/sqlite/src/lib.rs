@@ -174,6 +174,13 @@ fn body_record(index: i64, event: Event) -> Result<(Record, Timestamp), StoreErr
     }
 }
 
+/// A subject code read back from the store. Codes were checked on the way in, and one on the
+/// exception list fails only its checksum, so only the structure is checked again.
+fn stored_subject_id(code: &str) -> Result<SubjectId, StoreError> {
+    SubjectId::parse_excepted(code, |_| true)
+        .map_err(|e| StoreError::Corrupt { index: 0, reason: format!("stored subject code: {e}") })
+}
+
 /// The date of an integer YYYYMMDD.
 fn from_date_key(k: i64) -> Result<probity_core::Date, StoreError> {
     probity_core::Date::new((k / 10_000) as i16, (k / 100 % 100) as i8, (k % 100) as i8)
@@ -744,14 +751,7 @@ impl Store for SqliteStore {
                 r.get::<_, String>(0)
             })
             .map_err(backend)?;
-        rows.map(|r| {
-            let code = r.map_err(backend)?;
-            SubjectId::parse_excepted(&code, |_| true).map_err(|e| StoreError::Corrupt {
-                index: 0,
-                reason: format!("stored subject code: {e}"),
-            })
-        })
-        .collect()
+        rows.map(|r| stored_subject_id(&r.map_err(backend)?)).collect()
     }
 
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
@@ -788,15 +788,7 @@ impl Store for SqliteStore {
                 r.get::<_, String>(0)
             })
             .map_err(backend)?;
-        rows.map(|r| {
-            let code = r.map_err(backend)?;
-            // Codes were checked on the way in; a code on the exception list fails only its checksum.
-            SubjectId::parse_excepted(&code, |_| true).map_err(|e| StoreError::Corrupt {
-                index: 0,
-                reason: format!("stored subject code: {e}"),
-            })
-        })
-        .collect()
+        rows.map(|r| stored_subject_id(&r.map_err(backend)?)).collect()
     }
 
     fn counts(&self) -> Result<Counts, StoreError> {
