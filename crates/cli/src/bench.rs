@@ -33,7 +33,8 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Import generated records through probity's full path, then through a naive rusqlite
+    /// Import generated records through probity's full path (validation, journal, log,
+    /// projections and re-rating the subjects touched), then through a naive rusqlite
     /// baseline (one prepared INSERT per row in one transaction, no validation, no journal),
     /// and compare records/s and probity's peak memory.
     Import {
@@ -148,8 +149,8 @@ fn bench_import(
     let dir = match dir {
         Some(d) => d,
         None => {
-            temp = TempDir::new()?;
-            temp.0.clone()
+            temp = tempfile::Builder::new().prefix("probity-bench-").tempdir()?;
+            temp.path().to_path_buf()
         }
     };
     let input = dir.join("input");
@@ -221,7 +222,7 @@ fn bench_import(
             file_bytes as f64 / 1e6
         );
         outln!(
-            "  probity   full path (validation, journal, projections)  {probity_rate:>10.0} records/s  {probity_secs:>7.2} s"
+            "  probity   full path (journal, log, ratings)            {probity_rate:>10.0} records/s  {probity_secs:>7.2} s"
         );
         outln!(
             "  baseline  naive rusqlite, one INSERT per row             {baseline_rate:>10.0} records/s  {baseline_secs:>7.2} s"
@@ -237,23 +238,6 @@ fn bench_import(
         }
     }
     Ok(exit::OK)
-}
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> anyhow::Result<Self> {
-        let base = std::env::temp_dir().join(format!("probity-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&base)?;
-        Ok(Self(base))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -310,8 +294,8 @@ fn bench_log(leaves: u64, durable: u64, group: usize, as_json: bool) -> anyhow::
     drop(tree);
 
     eprintln!("durable appends through the store ({durable} events, {group} per transaction)…");
-    let temp = TempDir::new()?;
-    let mut reg = Registry::init(&temp.0.join("reg"), None)?;
+    let temp = tempfile::Builder::new().prefix("probity-bench-").tempdir()?;
+    let mut reg = Registry::init(&temp.path().join("reg"), None)?;
     let mut rows = String::from("id,name\n");
     for i in 0..durable {
         rows.push_str(&format!("{},Bench {i} Ltd\n", probity_synth::uscc(i, "91", "110105")));

@@ -469,6 +469,18 @@ impl Appender<'_> {
 }
 
 impl SqliteStore {
+    /// The journal entries whose indices `sql` (a query of one integer column) lists, decoded,
+    /// in the query's order.
+    fn events_listed_by(&self, sql: &str) -> Result<Vec<(u64, EventBody)>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(backend)?;
+        let indices = stmt
+            .query_map([], |r| r.get::<_, i64>(0))
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        indices.into_iter().map(|at| Ok((at as u64, event_at(&self.conn, at)?.body))).collect()
+    }
+
     fn stored_record(&self, row: (i64, i64, i64, String)) -> Result<StoredRecord, StoreError> {
         let (filed, current, last, status) = row;
         let (record, _) = body_record(current, event_at(&self.conn, current)?)?;
@@ -559,19 +571,12 @@ impl Store for SqliteStore {
     }
 
     fn authorities(&self) -> Result<Vec<Authority>, StoreError> {
-        let mut stmt =
-            self.conn.prepare("SELECT event FROM authorities ORDER BY code").map_err(backend)?;
-        let events = stmt
-            .query_map([], |r| r.get::<_, i64>(0))
-            .map_err(backend)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(backend)?;
-        events
+        self.events_listed_by("SELECT event FROM authorities ORDER BY code")?
             .into_iter()
-            .map(|at| match event_at(&self.conn, at)?.body {
+            .map(|(at, body)| match body {
                 EventBody::AuthorityRegistered { authority } => Ok(authority),
                 _ => Err(StoreError::Corrupt {
-                    index: at as u64,
+                    index: at,
                     reason: "expected an authority event".into(),
                 }),
             })
@@ -755,19 +760,12 @@ impl Store for SqliteStore {
     }
 
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
-        let mut stmt =
-            self.conn.prepare("SELECT event FROM rulebooks ORDER BY event").map_err(backend)?;
-        let events = stmt
-            .query_map([], |r| r.get::<_, i64>(0))
-            .map_err(backend)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(backend)?;
-        events
+        self.events_listed_by("SELECT event FROM rulebooks ORDER BY event")?
             .into_iter()
-            .map(|at| match event_at(&self.conn, at)?.body {
-                EventBody::RulebookAdopted { text, .. } => Ok((at as u64, text)),
+            .map(|(at, body)| match body {
+                EventBody::RulebookAdopted { text, .. } => Ok((at, text)),
                 _ => Err(StoreError::Corrupt {
-                    index: at as u64,
+                    index: at,
                     reason: "expected a rulebook adoption".into(),
                 }),
             })
