@@ -46,6 +46,14 @@ pub enum EventBody {
         /// Why.
         reason: String,
     },
+    /// A due-process step about a record: an objection, an answer or decision on it, a reply,
+    /// a repair application or its decision.
+    ProcessStep {
+        /// Which record.
+        record: RecordKey,
+        /// The step.
+        step: crate::Step,
+    },
     /// An operator adopted a rulebook. Assessments on or after `effective` follow it.
     RulebookAdopted {
         /// The rulebook's id.
@@ -106,6 +114,7 @@ impl Event {
             EventBody::RecordCorrected { .. } => "record_corrected",
             EventBody::RecordWithdrawn { .. } => "record_withdrawn",
             EventBody::CodeExceptionAdmitted { .. } => "code_exception_admitted",
+            EventBody::ProcessStep { .. } => "process_step",
             EventBody::RulebookAdopted { .. } => "rulebook_adopted",
         }
     }
@@ -210,6 +219,21 @@ mod tests {
             EventBody::RecordCorrected { record: record(), reason: "r".into() },
             EventBody::RecordWithdrawn { key: record().key(), reason: "r".into() },
             EventBody::CodeExceptionAdmitted { code: "c".into(), reason: "r".into() },
+            EventBody::ProcessStep {
+                record: record().key(),
+                step: crate::Step::ObjectionFiled { grounds: "g".into() },
+            },
+            EventBody::ProcessStep {
+                record: record().key(),
+                step: crate::Step::ObjectionDecided {
+                    outcome: crate::ObjectionOutcome::Upheld,
+                    reason: "r".into(),
+                },
+            },
+            EventBody::ProcessStep {
+                record: record().key(),
+                step: crate::Step::ReplyPublished { text: "t".into() },
+            },
             EventBody::RulebookAdopted {
                 rulebook: "r".into(),
                 version: "1".into(),

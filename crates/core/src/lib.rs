@@ -16,6 +16,7 @@
 mod event;
 mod id;
 mod model;
+mod process;
 mod text;
 
 pub use event::{EVENT_FORMAT_VERSION, Encoded, Event, EventBody, LEAF_FORMAT_VERSION, leaf_data};
@@ -26,6 +27,7 @@ pub use model::{
     Authority, Currency, DocumentHash, ModelError, Money, PERSONAL_DATA_FRAGMENTS, Record,
     RecordFields, RecordKey, Subject, SubjectKind, SubjectStatus, limits,
 };
+pub use process::{Case, CaseKind, ObjectionOutcome, ObjectionState, RepairState, Step, StepError};
 pub use text::{Slug, TextError, check_text};
 
 /// Calendar dates are civil dates without a time zone, as written on a decision.

@@ -21,6 +21,8 @@ pub enum RecordState {
     InForce,
     /// Withdrawn by its authority. It never counts.
     Withdrawn,
+    /// Repaired on this date: it counts until then at the latest.
+    Repaired(Date),
 }
 
 /// A record as the engine sees it.
@@ -34,6 +36,18 @@ pub struct RecordInput {
     pub effective: Date,
     /// Where it stands.
     pub state: RecordState,
+}
+
+impl RecordInput {
+    /// When an effect of this record that would naturally last until `natural` ends: never
+    /// begun if withdrawn, cut short on the day of a repair.
+    fn end(&self, natural: Date) -> Option<Date> {
+        match self.state {
+            RecordState::InForce => Some(natural),
+            RecordState::Withdrawn => None,
+            RecordState::Repaired(on) => Some(natural.min(on)),
+        }
+    }
 }
 
 /// What the engine needs to know about the subject itself.
@@ -158,7 +172,7 @@ struct State {
 
 fn counts_until(book: &Rulebook, r: &RecordInput) -> Option<Date> {
     let kind = book.kind(&r.kind)?;
-    (r.state == RecordState::InForce).then(|| kind.counts_for.after(r.effective))
+    r.end(kind.counts_for.after(r.effective))
 }
 
 /// Grade from score and triggers at `date`, before bars and sticky grades.
@@ -291,7 +305,10 @@ fn evaluate(
                 // The hold runs from the last time the grade was reached.
                 let held = records
                     .iter()
-                    .filter(|r| r.effective <= date && s.holds_for.after(r.effective) > date)
+                    .filter(|r| {
+                        r.effective <= date
+                            && r.end(s.holds_for.after(r.effective)).is_some_and(|e| e > date)
+                    })
                     .filter(|r| bands.get(&r.effective).is_some_and(|b| *b >= si))
                     .max_by_key(|r| (r.effective, r.id));
                 if let Some(r) = held {
@@ -301,7 +318,7 @@ fn evaluate(
                         "grade {} reached on {} holds until {} ({})",
                         s.grade,
                         r.effective,
-                        s.holds_for.after(r.effective),
+                        r.end(s.holds_for.after(r.effective)).unwrap_or(date),
                         s.basis
                     ));
                 }
@@ -330,8 +347,11 @@ fn evaluate(
     for list in book.lists() {
         let mut behind: Vec<&RecordInput> = records
             .iter()
-            .filter(|r| r.state == RecordState::InForce && list.kinds.contains(&r.kind))
-            .filter(|r| r.effective <= date && date < list.duration.after(r.effective))
+            .filter(|r| list.kinds.contains(&r.kind))
+            .filter(|r| {
+                r.effective <= date
+                    && r.end(list.duration.after(r.effective)).is_some_and(|e| date < e)
+            })
             .collect();
         behind.sort_by_key(|r| r.id);
         if !behind.is_empty() {
@@ -339,7 +359,7 @@ fn evaluate(
                 list: list.id.clone(),
                 list_type: list.list_type,
                 since: behind.iter().map(|r| r.effective).min(),
-                until: behind.iter().map(|r| list.duration.after(r.effective)).max(),
+                until: behind.iter().filter_map(|r| r.end(list.duration.after(r.effective))).max(),
                 records: behind.iter().map(|r| r.id).collect(),
                 basis: list.basis.clone(),
             });
@@ -455,13 +475,15 @@ fn timeline<'b>(
                     && bands.get(&r.effective).is_some_and(|b| *b >= si)
                 {
                     changes.push((r.effective, Change::Sticky(si, 1)));
-                    changes.push((st.holds_for.after(r.effective), Change::Sticky(si, -1)));
+                    let end = r.end(st.holds_for.after(r.effective)).unwrap_or(r.effective);
+                    changes.push((end, Change::Sticky(si, -1)));
                 }
             }
         }
         for (i, l) in lists.iter().enumerate().filter(|(_, l)| l.kinds.contains(&r.kind)) {
             changes.push((r.effective, Change::List(i, 1)));
-            changes.push((l.duration.after(r.effective), Change::List(i, -1)));
+            changes
+                .push((r.end(l.duration.after(r.effective)).unwrap_or(until), Change::List(i, -1)));
         }
     }
     changes.sort_by_key(|c| c.0);
@@ -526,16 +548,16 @@ fn boundaries(
     as_of: Date,
 ) -> BTreeSet<Date> {
     let mut dates = BTreeSet::new();
-    for r in records.iter().filter(|r| r.state == RecordState::InForce) {
+    for r in records.iter().filter(|r| r.state != RecordState::Withdrawn) {
         dates.insert(r.effective);
         if let Some(k) = book.kind(&r.kind) {
-            dates.insert(k.counts_for.after(r.effective));
+            dates.extend(r.end(k.counts_for.after(r.effective)));
         }
         for l in book.lists().filter(|l| l.kinds.contains(&r.kind)) {
-            dates.insert(l.duration.after(r.effective));
+            dates.extend(r.end(l.duration.after(r.effective)));
         }
         for s in book.scoring().map(|s| s.sticky.as_slice()).unwrap_or_default() {
-            dates.insert(s.holds_for.after(r.effective));
+            dates.extend(r.end(s.holds_for.after(r.effective)));
         }
     }
     if let (Some(e), Some(s)) = (subject.established, book.scoring()) {

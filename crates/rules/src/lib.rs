@@ -30,6 +30,7 @@
 
 mod engine;
 mod policy;
+mod process;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -43,6 +44,7 @@ pub use engine::{
     SubjectInput, assess,
 };
 pub use policy::{Band, Bar, Condition, ListRule, ListType, Measure, Scoring, Sticky, Trigger};
+pub use process::{Calendar, Closed, Deadline, DueProcess, date_of, deadlines};
 
 /// Why a rulebook was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,6 +179,8 @@ pub struct Rulebook {
     scoring: Option<Scoring>,
     lists: BTreeMap<String, ListRule>,
     measures: BTreeMap<String, Measure>,
+    due_process: DueProcess,
+    calendar: Calendar,
 }
 
 #[derive(Deserialize)]
@@ -189,6 +193,8 @@ struct RawBook {
     lists: BTreeMap<String, Spanned<policy::RawList>>,
     #[serde(default)]
     measures: BTreeMap<String, Spanned<policy::RawMeasure>>,
+    due_process: Option<process::RawDueProcess>,
+    calendar: Option<process::RawCalendar>,
 }
 
 #[derive(Deserialize)]
@@ -317,12 +323,24 @@ impl Rulebook {
         let scoring = raw.scoring.map(|s| policy::scoring(s, &kinds, &at_fn)).transpose()?;
         let lists = policy::lists(raw.lists, &kinds, scoring.as_ref(), &at_fn)?;
         let measures = policy::measures(raw.measures, &lists, scoring.as_ref(), &at_fn)?;
-        Ok(Self { header, kinds, scoring, lists, measures })
+        let due_process = process::due_process(raw.due_process, &at_fn)?;
+        let calendar = process::calendar(raw.calendar, &at_fn)?;
+        Ok(Self { header, kinds, scoring, lists, measures, due_process, calendar })
     }
 
     /// The scoring model, if the rulebook has one.
     pub fn scoring(&self) -> Option<&Scoring> {
         self.scoring.as_ref()
+    }
+
+    /// The due-process clocks.
+    pub fn due_process(&self) -> &DueProcess {
+        &self.due_process
+    }
+
+    /// The working-day calendar the clocks count in.
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
     }
 
     /// The list with this id.

@@ -282,3 +282,23 @@ fn the_what_if_tells_when_repair_opens_and_the_grade_after_it() {
     let minor = a.effects.iter().find(|e| e.record == 2).unwrap();
     assert_eq!((minor.repair_opens, minor.grade_if_repaired.as_deref()), (None, None));
 }
+
+#[test]
+fn a_repaired_record_stops_counting_and_listing_on_the_day_of_repair() {
+    let mut serious = rec(3, "penalty.serious", "2025-06-01");
+    let listed = assess(&book(), &OLD, std::slice::from_ref(&serious), d("2026-11-01"));
+    assert!(listed.lists.iter().any(|l| l.list == "serious_violation"));
+    serious.state = RecordState::Repaired(d("2026-11-02"));
+    let records = [serious];
+    let eve = assess(&book(), &OLD, &records, d("2026-11-01"));
+    let list = eve.lists.iter().find(|l| l.list == "serious_violation").unwrap();
+    assert_eq!(list.until, Some(d("2026-11-02")));
+    assert_eq!(eve.effects[0].until, d("2026-11-02"));
+    assert_eq!(eve.next_boundary, Some(d("2026-11-02")));
+    let bid = eve.measures.iter().find(|m| m.measure == "procurement.bid").unwrap();
+    assert_eq!((bid.decision, bid.changes_on), (Decision::Deny, Some(d("2026-11-02"))));
+    let day = assess(&book(), &OLD, &records, d("2026-11-02"));
+    assert!(day.effects.is_empty());
+    assert!(day.lists.iter().all(|l| l.list != "serious_violation"));
+    assert_eq!(decision(&day, "procurement.bid"), Decision::Allow);
+}
