@@ -34,3 +34,8 @@ pub use text::{Slug, TextError, check_text};
 pub type Date = jiff::civil::Date;
 /// Instants are when the registry learned something.
 pub type Timestamp = jiff::Timestamp;
+
+/// The UTC date of an instant: the day the registry's clocks count an event on.
+pub fn date_of(t: Timestamp) -> Date {
+    jiff::tz::TimeZone::UTC.to_datetime(t).date()
+}

@@ -74,9 +74,15 @@ impl Registry {
         size: u64,
     ) -> Result<StoredRecord, RegistryError> {
         r.status = RecordStatus::Filed;
+        let mut case = probity_core::Case::default();
         for entry in self.store.record_history(key)?.into_iter().filter(|e| e.index < size) {
             let event = Event::decode(&entry.bytes).map_err(|e| corrupt(entry.index, e))?;
             match event.body {
+                EventBody::ProcessStep { step, .. } => {
+                    case = case
+                        .apply(&step, event.recorded_at)
+                        .map_err(|e| corrupt(entry.index, e))?;
+                }
                 EventBody::RecordFiled { record } => r.record = record,
                 EventBody::RecordCorrected { record, .. } => {
                     r.record = record;
@@ -87,6 +93,8 @@ impl Registry {
             }
             r.last_index = entry.index;
         }
+        r.disputed = case.disputed();
+        r.repaired = case.repaired_at.map(probity_core::date_of);
         Ok(r)
     }
 

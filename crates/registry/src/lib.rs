@@ -10,6 +10,7 @@ mod history;
 mod import;
 mod input;
 mod log;
+mod process;
 mod rating;
 mod rulebooks;
 
@@ -23,6 +24,7 @@ use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubj
 
 pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};
 pub use log::{ConsistencyProof, InclusionProof, LogAudit, TilesReport};
+pub use process::{Actor, CaseView, HistoryEntry, ObjectionDecision};
 pub use rating::RateReport;
 pub use rulebooks::{DiffSample, RulebookDiff};
 
@@ -64,6 +66,18 @@ pub enum RegistryError {
     /// A request the registry refuses.
     #[error("{0}")]
     Refused(String),
+    /// A value in a request is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing asked about does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The actor may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request does not fit the current state (a window closed, a case already open).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Where the registry's time comes from. Tests fix it; the binary uses the system clock.
@@ -350,10 +364,12 @@ impl Registry {
                 id: r.filed_index,
                 kind: r.record.kind.to_string(),
                 effective: r.record.effective,
-                state: if r.status == probity_store::RecordStatus::Withdrawn {
-                    probity_rules::RecordState::Withdrawn
-                } else {
-                    probity_rules::RecordState::InForce
+                state: match (r.status, r.repaired) {
+                    (probity_store::RecordStatus::Withdrawn, _) => {
+                        probity_rules::RecordState::Withdrawn
+                    }
+                    (_, Some(on)) => probity_rules::RecordState::Repaired(on),
+                    (_, None) => probity_rules::RecordState::InForce,
                 },
             })
             .collect()

@@ -44,7 +44,7 @@ pub use engine::{
     SubjectInput, assess,
 };
 pub use policy::{Band, Bar, Condition, ListRule, ListType, Measure, Scoring, Sticky, Trigger};
-pub use process::{Calendar, Closed, Deadline, DueProcess, date_of, deadlines};
+pub use process::{Calendar, Closed, Deadline, DueProcess, deadlines};
 
 /// Why a rulebook was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

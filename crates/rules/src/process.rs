@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use probity_core::{Case, Date, ObjectionState, RepairState, Timestamp};
+use probity_core::{Case, Date, ObjectionState, RepairState, date_of};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -94,11 +94,6 @@ impl Calendar {
         }
         n
     }
-}
-
-/// The UTC date of an instant.
-pub fn date_of(t: Timestamp) -> Date {
-    jiff::tz::TimeZone::UTC.to_datetime(t).date()
 }
 
 /// One deadline of a case.
@@ -295,7 +290,7 @@ mod tests {
 
     #[test]
     fn deadlines_follow_the_case_and_say_when_they_were_met() {
-        let t = |s: &str| -> Timestamp { s.parse().unwrap() };
+        let t = |s: &str| -> probity_core::Timestamp { s.parse().unwrap() };
         let case = Case::default()
             .apply(
                 &probity_core::Step::ObjectionFiled { grounds: "g".into() },

@@ -8,10 +8,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use probity_core::{Authority, Encoded, Event, EventBody, Record, RecordKey, SubjectId, Timestamp};
+use probity_core::{
+    Authority, CaseKind, Encoded, Event, EventBody, Record, RecordKey, Step, SubjectId, Timestamp,
+};
 use probity_store::{
-    AssessmentRow, Counts, JournalEntry, Outcome, RecordStatus, Refusal, Store, StoreError,
-    StoredRecord, StoredSubject,
+    AssessmentRow, CaseRow, Counts, JournalEntry, Outcome, RecordStatus, Refusal, Store,
+    StoreError, StoredRecord, StoredSubject,
 };
 use probity_tlog::{Frontier, leaf_hash};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -20,7 +22,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 pub const DB_FILE: &str = "registry.sqlite";
 
 /// Embedded migrations, in order. Index + 1 is the schema version they bring.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_journal_and_projections.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_journal_and_projections.sql"),
+    include_str!("../migrations/0002_due_process.sql"),
+];
 
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -425,6 +430,52 @@ impl Appender<'_> {
                 self.insert_history.execute(params![row, idx]).map_err(backend)?;
                 Ok(appended(idx))
             }
+            EventBody::ProcessStep { record, step } => {
+                let Some((row, _, _)) = self.record_row(record)? else {
+                    return Ok(Outcome::Refused(Refusal::UnknownRecord(record.clone())));
+                };
+                let idx = self.journal(encoded)?;
+                self.insert_history.execute(params![row, idx]).map_err(backend)?;
+                if let Some(kind) = step.opens() {
+                    self.tx
+                        .prepare_cached(
+                            "INSERT INTO cases (record, kind, opened) VALUES (?1, ?2, ?3)",
+                        )
+                        .and_then(|mut s| s.execute(params![row, kind.as_str(), idx]))
+                        .map_err(backend)?;
+                }
+                if let Some(kind) = step.closes() {
+                    self.tx
+                        .prepare_cached(
+                            "UPDATE cases SET closed = ?3 WHERE record = ?1 AND kind = ?2 AND closed IS NULL",
+                        )
+                        .and_then(|mut s| s.execute(params![row, kind.as_str(), idx]))
+                        .map_err(backend)?;
+                }
+                let disputed = match (step.opens(), step.closes()) {
+                    (Some(CaseKind::Objection), _) => Some(true),
+                    (_, Some(CaseKind::Objection)) => Some(false),
+                    _ => None,
+                };
+                if let Some(d) = disputed {
+                    self.tx
+                        .prepare_cached("UPDATE records SET disputed = ?2 WHERE id = ?1")
+                        .and_then(|mut s| s.execute(params![row, d]))
+                        .map_err(backend)?;
+                }
+                if let Step::RepairDecided { granted: true, .. } = step {
+                    let on = date_key(probity_core::date_of(event.recorded_at));
+                    self.tx
+                        .prepare_cached("UPDATE records SET repaired = ?2 WHERE id = ?1")
+                        .and_then(|mut s| s.execute(params![row, on]))
+                        .map_err(backend)?;
+                }
+                self.tx
+                    .prepare_cached("UPDATE records SET last_event = ?2 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![row, idx]))
+                    .map_err(backend)?;
+                Ok(appended(idx))
+            }
             EventBody::RulebookAdopted { rulebook, version, effective, .. } => {
                 let existing: Option<i64> = self
                     .tx
@@ -481,8 +532,8 @@ impl SqliteStore {
         indices.into_iter().map(|at| Ok((at as u64, event_at(&self.conn, at)?.body))).collect()
     }
 
-    fn stored_record(&self, row: (i64, i64, i64, String)) -> Result<StoredRecord, StoreError> {
-        let (filed, current, last, status) = row;
+    fn stored_record(&self, row: RecordRow) -> Result<StoredRecord, StoreError> {
+        let RecordRow { filed, current, last, status, disputed, repaired } = row;
         let (record, _) = body_record(current, event_at(&self.conn, current)?)?;
         let recorded_at = if filed == current {
             event_at(&self.conn, filed)?.recorded_at
@@ -499,6 +550,31 @@ impl SqliteStore {
             filed_index: filed as u64,
             last_index: last as u64,
             recorded_at,
+            disputed,
+            repaired: repaired.map(from_date_key).transpose()?,
+        })
+    }
+}
+
+/// The columns of `records` a [`StoredRecord`] is read from, in query order.
+struct RecordRow {
+    filed: i64,
+    current: i64,
+    last: i64,
+    status: String,
+    disputed: bool,
+    repaired: Option<i64>,
+}
+
+impl RecordRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            filed: r.get(0)?,
+            current: r.get(1)?,
+            last: r.get(2)?,
+            status: r.get(3)?,
+            disputed: r.get(4)?,
+            repaired: r.get(5)?,
         })
     }
 }
@@ -590,7 +666,7 @@ impl Store for SqliteStore {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT filed_event, current_event, last_event, status FROM records
+                "SELECT filed_event, current_event, last_event, status, disputed, repaired FROM records
                  WHERE key_hash = ?1 AND authority = ?2 AND decision_no = ?3",
             )
             .and_then(|mut s| {
@@ -600,7 +676,7 @@ impl Store for SqliteStore {
                         authority,
                         key.decision_no
                     ],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    RecordRow::read,
                 )
                 .optional()
             })
@@ -612,13 +688,13 @@ impl Store for SqliteStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT r.filed_event, r.current_event, r.last_event, r.status
+                "SELECT r.filed_event, r.current_event, r.last_event, r.status, r.disputed, r.repaired
                  FROM records r JOIN subjects s ON s.id = r.subject
                  WHERE s.code = ?1 ORDER BY r.filed_event",
             )
             .map_err(backend)?;
         let rows = stmt
-            .query_map([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_map([id.as_str()], RecordRow::read)
             .map_err(backend)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(backend)?;
@@ -630,6 +706,53 @@ impl Store for SqliteStore {
             self.conn.prepare("SELECT code FROM code_exceptions ORDER BY code").map_err(backend)?;
         let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn cases(
+        &self,
+        open_only: bool,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<CaseRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT a.code, r.decision_no, c.kind, c.opened, c.closed
+                 FROM cases c JOIN records r ON r.id = c.record JOIN authorities a ON a.id = r.authority
+                 WHERE c.opened > ?1 AND (?2 = 0 OR c.closed IS NULL)
+                 ORDER BY c.opened LIMIT ?3",
+            )
+            .map_err(backend)?;
+        let after = after.map_or(-1, |a| a as i64);
+        let rows = stmt
+            .query_map(params![after, open_only, limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                ))
+            })
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        rows.into_iter()
+            .map(|(authority, decision_no, kind, opened, closed)| {
+                let corrupt = |reason: String| StoreError::Corrupt { index: opened as u64, reason };
+                Ok(CaseRow {
+                    record: RecordKey {
+                        authority: probity_core::Slug::parse("authority", &authority)
+                            .map_err(|e| corrupt(e.to_string()))?,
+                        decision_no,
+                    },
+                    kind: CaseKind::parse(&kind)
+                        .ok_or_else(|| corrupt(format!("unknown case kind `{kind}`")))?,
+                    opened: opened as u64,
+                    closed: closed.map(|c| c as u64),
+                })
+            })
+            .collect()
     }
 
     fn record_history(&self, key: &RecordKey) -> Result<Vec<JournalEntry>, StoreError> {

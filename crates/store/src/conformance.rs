@@ -28,6 +28,7 @@ macro_rules! conformance_tests {
             duplicates_within_one_batch,
             journal_is_dense_ordered_and_canonical,
             corrections_and_withdrawals,
+            due_process_cases,
             records_of_a_subject_in_filing_order,
             code_exceptions,
             log_covers_every_journal_entry,
@@ -294,6 +295,71 @@ pub fn corrections_and_withdrawals(store: &mut dyn Store) {
         .append(&[ev(EventBody::RecordCorrected { record: ghost.clone(), reason: "x".into() })])
         .unwrap();
     assert_eq!(out, vec![Outcome::Refused(Refusal::UnknownRecord(ghost.key()))]);
+}
+
+/// Due-process steps join the record's history; objections and repair applications open cases
+/// that the authority's answer closes; an open objection marks the record disputed; a granted
+/// repair records its day. A step about an unknown record is refused.
+pub fn due_process_cases(store: &mut dyn Store) {
+    use probity_core::{CaseKind, ObjectionOutcome, Step};
+    setup(store);
+    let r = record("bj-amr", "A-1", 1);
+    store.append(&[file(r.clone())]).unwrap();
+    let step = |step: Step, second: i64| -> Encoded {
+        Event::new(at(second), EventBody::ProcessStep { record: r.key(), step }).into()
+    };
+    let out = store.append(&[step(Step::ObjectionFiled { grounds: "paid already".into() }, 10)]);
+    assert_eq!(out.unwrap(), vec![Outcome::Appended { index: 4 }]);
+    let stored = store.record(&r.key()).unwrap().unwrap();
+    assert!(stored.disputed);
+    assert_eq!((stored.last_index, stored.repaired), (4, None));
+    let open = store.cases(true, None, 10).unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!((open[0].kind, open[0].opened, open[0].closed), (CaseKind::Objection, 4, None));
+    assert_eq!(open[0].record, r.key());
+
+    let steps = [
+        step(Step::ObjectionAnswered { admitted: true, reason: "in time".into() }, 20),
+        step(Step::ReplyPublished { text: "we paid on the day".into() }, 30),
+        step(
+            Step::ObjectionDecided {
+                outcome: ObjectionOutcome::Upheld,
+                reason: "payment came late".into(),
+            },
+            40,
+        ),
+        step(Step::RepairApplied { statement: "fine paid, report filed".into() }, 50),
+    ];
+    let out = store.append(&steps).unwrap();
+    assert!(out.iter().all(appended), "{out:?}");
+    assert!(!store.record(&r.key()).unwrap().unwrap().disputed);
+    let open = store.cases(true, None, 10).unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!((open[0].kind, open[0].opened), (CaseKind::Repair, 8));
+    let all = store.cases(false, None, 10).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[0].opened, all[0].closed), (4, Some(7)));
+    assert_eq!(store.cases(false, Some(4), 10).unwrap().len(), 1);
+    assert_eq!(store.cases(false, None, 1).unwrap().len(), 1);
+
+    let day = 86_400 * 40;
+    store.append(&[step(Step::RepairDecided { granted: true, reason: "ok".into() }, day)]).unwrap();
+    let stored = store.record(&r.key()).unwrap().unwrap();
+    assert_eq!(stored.repaired, Some(probity_core::date_of(at(day))));
+    assert_eq!(stored.last_index, 9);
+    assert!(store.cases(true, None, 10).unwrap().is_empty());
+    let history: Vec<u64> =
+        store.record_history(&r.key()).unwrap().into_iter().map(|e| e.index).collect();
+    assert_eq!(history, [3, 4, 5, 6, 7, 8, 9]);
+
+    let ghost = record("bj-amr", "nope", 1).key();
+    let out = store
+        .append(&[ev(EventBody::ProcessStep {
+            record: ghost.clone(),
+            step: Step::ReplyPublished { text: "x".into() },
+        })])
+        .unwrap();
+    assert_eq!(out, vec![Outcome::Refused(Refusal::UnknownRecord(ghost))]);
 }
 
 /// Records of a subject come back in filing order, with their status.

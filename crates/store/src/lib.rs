@@ -163,6 +163,23 @@ pub struct StoredRecord {
     pub last_index: u64,
     /// When the registry learned of the filing.
     pub recorded_at: Timestamp,
+    /// Whether an objection to it is open.
+    pub disputed: bool,
+    /// The day a granted repair ended its effects.
+    pub repaired: Option<Date>,
+}
+
+/// An objection or a repair application, as listed for deadline tracking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRow {
+    /// The record it is about.
+    pub record: RecordKey,
+    /// Objection or repair.
+    pub kind: probity_core::CaseKind,
+    /// Journal index of the step that opened it.
+    pub opened: u64,
+    /// Journal index of the step that closed it, if one has.
+    pub closed: Option<u64>,
 }
 
 /// Counts of what the registry holds.
@@ -229,7 +246,17 @@ pub trait Store: Send {
     /// The records about a subject, in filing order.
     fn records_of(&self, id: &SubjectId) -> Result<Vec<StoredRecord>, StoreError>;
 
-    /// Every journal entry about a record (its filing, corrections and withdrawal), in order.
+    /// Up to `limit` cases opened after journal index `after` (exclusive), in opening order;
+    /// only open ones if `open_only`.
+    fn cases(
+        &self,
+        open_only: bool,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<CaseRow>, StoreError>;
+
+    /// Every journal entry about a record (its filing, corrections, withdrawal and due-process
+    /// steps), in order.
     fn record_history(&self, key: &RecordKey) -> Result<Vec<JournalEntry>, StoreError>;
 
     /// When the journal entry at `index` was recorded.
