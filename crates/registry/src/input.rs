@@ -414,7 +414,7 @@ fn csv_row(
     }
 }
 
-fn json_row(table: Table, line: &str, ctx: &Context<'_>) -> Result<Encoded, String> {
+pub(crate) fn json_row(table: Table, line: &str, ctx: &Context<'_>) -> Result<Encoded, String> {
     let bad = |e: serde_json::Error| format!("not a valid {} object: {e}", table.singular());
     match table {
         Table::Authorities => ctx.authority(&serde_json::from_str(line).map_err(bad)?),

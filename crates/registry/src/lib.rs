@@ -6,6 +6,8 @@
 //! [`Store`](probity_store::Store) in batches. It knows no storage engine beyond choosing one at
 //! open, and no terminal or HTTP: progress and rejects leave through small traits.
 
+mod credentials;
+mod filing;
 mod history;
 mod import;
 mod input;
@@ -22,6 +24,8 @@ use probity_rules::{DEFAULT_RULEBOOK, Rulebook, RulebookError};
 use probity_sqlite::SqliteStore;
 use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubject};
 
+pub use credentials::{AuthError, KEY_PREFIX, actor_of, secret_matches, split_key};
+pub use filing::{FilingResult, MAX_FILING_BATCH};
 pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};
 pub use log::{ConsistencyProof, InclusionProof, LogAudit, TilesReport};
 pub use process::{Actor, CaseView, HistoryEntry, ObjectionDecision};

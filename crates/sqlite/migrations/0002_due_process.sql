@@ -12,3 +12,19 @@ CREATE TABLE cases (
     PRIMARY KEY (opened)
 );
 CREATE INDEX cases_by_record ON cases(record, kind, closed);
+
+-- Credentials for the API: authority keys, company credentials and operator keys. Only a slow
+-- hash (Argon2id, PHC string) of each secret is kept. Credentials are access control, not
+-- registry facts: they are not journalled, so no hash ever reaches the public log.
+-- role is operator | authority | company; principal is the authority id or subject code (empty
+-- for operators). Times are Unix microseconds.
+CREATE TABLE credentials (
+    key_id      TEXT    PRIMARY KEY,
+    role        TEXT    NOT NULL,
+    principal   TEXT    NOT NULL,
+    secret_hash TEXT    NOT NULL,
+    created     INTEGER NOT NULL,
+    expires     INTEGER,
+    revoked     INTEGER
+);
+CREATE INDEX credentials_by_principal ON credentials(role, principal);

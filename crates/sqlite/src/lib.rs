@@ -12,8 +12,8 @@ use probity_core::{
     Authority, CaseKind, Encoded, Event, EventBody, Record, RecordKey, Step, SubjectId, Timestamp,
 };
 use probity_store::{
-    AssessmentRow, CaseRow, Counts, JournalEntry, Outcome, RecordStatus, Refusal, Store,
-    StoreError, StoredRecord, StoredSubject,
+    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, Outcome, RecordStatus, Refusal, Role,
+    Store, StoreError, StoredRecord, StoredSubject,
 };
 use probity_tlog::{Frontier, leaf_hash};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -706,6 +706,79 @@ impl Store for SqliteStore {
             self.conn.prepare("SELECT code FROM code_exceptions ORDER BY code").map_err(backend)?;
         let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn put_credential(&mut self, c: &Credential) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO credentials (key_id, role, principal, secret_hash, created, expires, revoked)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    c.key_id,
+                    c.role.as_str(),
+                    c.principal,
+                    c.secret_hash,
+                    c.created.as_microsecond(),
+                    c.expires.map(|t| t.as_microsecond()),
+                    c.revoked.map(|t| t.as_microsecond())
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn credential(&self, key_id: &str) -> Result<Option<Credential>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT role, principal, secret_hash, created, expires, revoked
+                 FROM credentials WHERE key_id = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([key_id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(backend)?;
+        let Some((role, principal, secret_hash, created, expires, revoked)) = row else {
+            return Ok(None);
+        };
+        let bad = |what: &str| StoreError::Backend(format!("credential `{key_id}`: bad {what}"));
+        let time = |us: i64| Timestamp::from_microsecond(us).map_err(|_| bad("time"));
+        Ok(Some(Credential {
+            key_id: key_id.to_owned(),
+            role: Role::parse(&role).ok_or_else(|| bad("role"))?,
+            principal,
+            secret_hash,
+            created: time(created)?,
+            expires: expires.map(time).transpose()?,
+            revoked: revoked.map(time).transpose()?,
+        }))
+    }
+
+    fn revoke_credentials(
+        &mut self,
+        role: Role,
+        principal: &str,
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE credentials SET revoked = ?3
+                 WHERE role = ?1 AND principal = ?2 AND revoked IS NULL",
+                params![role.as_str(), principal, at.as_microsecond()],
+            )
+            .map_err(backend)?;
+        Ok(n as u64)
     }
 
     fn cases(

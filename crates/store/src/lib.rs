@@ -227,6 +227,52 @@ pub struct JournalEntry {
     pub bytes: Vec<u8>,
 }
 
+/// What a credential lets its holder act as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Administers the registry.
+    Operator,
+    /// Files and decides as one authority.
+    Authority,
+    /// Objects, replies and applies for repair as one company.
+    Company,
+}
+
+impl Role {
+    /// The role as written in storage and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Authority => "authority",
+            Self::Company => "company",
+        }
+    }
+
+    /// Parses a stored role.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Operator, Self::Authority, Self::Company].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// An API credential as stored: never the secret, only its slow hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The public part of the key, by which it is found.
+    pub key_id: String,
+    /// What it lets its holder act as.
+    pub role: Role,
+    /// The authority id or subject code it is bound to; empty for operators.
+    pub principal: String,
+    /// The secret's hash as a PHC string.
+    pub secret_hash: String,
+    /// When it was issued.
+    pub created: Timestamp,
+    /// When it stops working, if it does.
+    pub expires: Option<Timestamp>,
+    /// When it was revoked, if it was.
+    pub revoked: Option<Timestamp>,
+}
+
 /// A registry store: the journal and its projections.
 pub trait Store: Send {
     /// Journals and projects `events` in one transaction, returning one outcome per event in
@@ -300,6 +346,21 @@ pub trait Store: Send {
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError>;
+
+    /// Stores a new credential.
+    fn put_credential(&mut self, credential: &Credential) -> Result<(), StoreError>;
+
+    /// The credential with this key id.
+    fn credential(&self, key_id: &str) -> Result<Option<Credential>, StoreError>;
+
+    /// Revokes at `at` every unrevoked credential of `role` bound to `principal`; returns how
+    /// many.
+    fn revoke_credentials(
+        &mut self,
+        role: Role,
+        principal: &str,
+        at: Timestamp,
+    ) -> Result<u64, StoreError>;
 
     /// Every table and column name the backend keeps, for audits of what is stored.
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError>;
