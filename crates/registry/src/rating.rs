@@ -45,6 +45,15 @@ fn row(id: SubjectId, a: &Assessment) -> AssessmentRow {
         next_change: a.next_boundary,
         rulebook: a.rulebook.clone(),
         version: a.version.clone(),
+        lists: a
+            .lists
+            .iter()
+            .map(|m| probity_store::ListEntry {
+                list: m.list.clone(),
+                since: m.since,
+                until: m.until,
+            })
+            .collect(),
     }
 }
 

@@ -28,3 +28,17 @@ CREATE TABLE credentials (
     revoked     INTEGER
 );
 CREATE INDEX credentials_by_principal ON credentials(role, principal);
+
+-- List entries of the materialised assessments, by list and subject code, for paging through a
+-- list. Rewritten with the subject's assessment. Dates are YYYYMMDD; until is exclusive.
+CREATE TABLE list_entries (
+    list  TEXT    NOT NULL,
+    code  TEXT    NOT NULL,
+    since INTEGER,
+    until INTEGER,
+    PRIMARY KEY (list, code)
+) WITHOUT ROWID;
+CREATE INDEX list_entries_by_code ON list_entries(code);
+
+-- Name look-ups for search: exact and prefix matches use this index.
+CREATE INDEX subjects_by_name ON subjects(name);

@@ -12,8 +12,8 @@ use probity_core::{
     Authority, CaseKind, Encoded, Event, EventBody, Record, RecordKey, Step, SubjectId, Timestamp,
 };
 use probity_store::{
-    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, Outcome, RecordStatus, Refusal, Role,
-    Store, StoreError, StoredRecord, StoredSubject,
+    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, Outcome, RecordStatus,
+    Refusal, Role, Store, StoreError, StoredRecord, StoredSubject,
 };
 use probity_tlog::{Frontier, leaf_hash};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -879,7 +879,25 @@ impl Store for SqliteStore {
                      SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM subjects WHERE code = ?1",
                 )
                 .map_err(backend)?;
+            let mut clear =
+                tx.prepare_cached("DELETE FROM list_entries WHERE code = ?1").map_err(backend)?;
+            let mut enter = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO list_entries (list, code, since, until) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(backend)?;
             for r in rows {
+                clear.execute([r.subject.as_str()]).map_err(backend)?;
+                for e in &r.lists {
+                    enter
+                        .execute(params![
+                            e.list,
+                            r.subject.as_str(),
+                            e.since.map(date_key),
+                            e.until.map(date_key)
+                        ])
+                        .map_err(backend)?;
+                }
                 put.execute(params![
                     r.subject.as_str(),
                     date_key(r.as_of),
@@ -921,7 +939,32 @@ impl Store for SqliteStore {
         let Some((as_of, grade, score, decisions, next, rulebook, version)) = row else {
             return Ok(None);
         };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT list, since, until FROM list_entries WHERE code = ?1 ORDER BY list",
+            )
+            .map_err(backend)?;
+        let lists = stmt
+            .query_map([id.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })
+            .map_err(backend)?
+            .map(|row| {
+                let (list, since, until) = row.map_err(backend)?;
+                Ok(ListEntry {
+                    list,
+                    since: since.map(from_date_key).transpose()?,
+                    until: until.map(from_date_key).transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Some(AssessmentRow {
+            lists,
             subject: *id,
             as_of: from_date_key(as_of)?,
             grade,
@@ -931,6 +974,79 @@ impl Store for SqliteStore {
             rulebook,
             version,
         }))
+    }
+
+    fn list_entries(
+        &self,
+        list: &str,
+        on: probity_core::Date,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT code, since, until FROM list_entries
+                 WHERE list = ?1 AND code > ?2 AND (until IS NULL OR until > ?3)
+                 ORDER BY code LIMIT ?4",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(
+                params![list, after.map_or("", |a| a.as_str()), date_key(on), limit as i64],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
+                },
+            )
+            .map_err(backend)?;
+        rows.map(|row| {
+            let (code, since, until) = row.map_err(backend)?;
+            Ok((
+                stored_subject_id(&code)?,
+                ListEntry {
+                    list: list.to_owned(),
+                    since: since.map(from_date_key).transpose()?,
+                    until: until.map(from_date_key).transpose()?,
+                },
+            ))
+        })
+        .collect()
+    }
+
+    fn search_subjects(
+        &self,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let q = query.trim();
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Ranks: 0 the code or the whole name, 1 a name prefix, 2 a name containing the query.
+        // Prefix matching is a range on the name index; the containment scan uses instr, so no
+        // character of the query is a wildcard.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT code FROM (
+                     SELECT code, 0 AS rank, name FROM subjects WHERE code = upper(?1) OR name = ?1
+                     UNION ALL
+                     SELECT code, 1, name FROM subjects WHERE name > ?1 AND name < ?1 || char(1114111)
+                     UNION ALL
+                     SELECT code, 2, name FROM subjects WHERE instr(name, ?1) > 1
+                 )
+                 GROUP BY code ORDER BY min(rank), length(name), name, code LIMIT ?2 OFFSET ?3",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![q, limit as i64, offset as i64], |r| r.get::<_, String>(0))
+            .map_err(backend)?;
+        rows.map(|r| stored_subject_id(&r.map_err(backend)?)).collect()
     }
 
     fn due_for_rating(

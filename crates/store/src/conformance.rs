@@ -35,6 +35,7 @@ macro_rules! conformance_tests {
             rulebook_adoptions,
             assessments_are_kept_and_swept,
             subject_ids_page_in_order,
+            search_ranks_codes_then_prefixes,
             no_personal_data
         );
     };
@@ -468,6 +469,33 @@ pub fn subject_ids_page_in_order(store: &mut dyn Store) {
     assert_eq!((all.len(), &all), (5, &sorted));
 }
 
+/// Search finds a subject by its code and by its name in the original script, exact matches
+/// first, then prefix matches, then names that contain the query.
+pub fn search_ranks_codes_then_prefixes(store: &mut dyn Store) {
+    let named = |n: u32, name: &str| {
+        let mut s = subject(n);
+        s.name = name.into();
+        ev(EventBody::SubjectRegistered { subject: s })
+    };
+    let out = store
+        .append(&[
+            named(1, "北京华为数字技术有限公司"),
+            named(2, "华为技术有限公司"),
+            named(3, "华为"),
+            named(4, "深圳市腾讯计算机系统有限公司"),
+        ])
+        .unwrap();
+    assert!(out.iter().all(appended));
+    let found = store.search_subjects("华为", 0, 10).unwrap();
+    assert_eq!(found, vec![uscc(3), uscc(2), uscc(1)]);
+    assert_eq!(store.search_subjects("华为", 1, 1).unwrap(), vec![uscc(2)]);
+    assert_eq!(store.search_subjects(uscc(4).as_str(), 0, 10).unwrap(), vec![uscc(4)]);
+    let lower = uscc(4).as_str().to_lowercase();
+    assert_eq!(store.search_subjects(&lower, 0, 10).unwrap(), vec![uscc(4)]);
+    assert!(store.search_subjects("百度", 0, 10).unwrap().is_empty());
+    assert!(store.search_subjects("%", 0, 10).unwrap().is_empty(), "no wildcards");
+}
+
 /// Assessments replace earlier ones, and the sweep finds subjects never rated or whose next
 /// change has come.
 pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
@@ -482,6 +510,15 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
         next_change: next.map(date),
         rulebook: "cn-default".into(),
         version: "1".into(),
+        lists: if grade == "C" {
+            vec![crate::ListEntry {
+                list: "watch".into(),
+                since: Some(date("2026-10-01")),
+                until: Some(date("2026-12-01")),
+            }]
+        } else {
+            Vec::new()
+        },
     };
     let all = store.due_for_rating(date("2026-11-01"), None, 10).unwrap();
     assert_eq!(all.len(), 3, "never rated: all due");
@@ -489,6 +526,13 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     store.put_assessments(&[row(1, Some("2027-02-01"), "C")]).unwrap();
     assert_eq!(store.assessment(&uscc(1)).unwrap(), Some(row(1, Some("2027-02-01"), "C")));
     assert_eq!(store.assessment(&uscc(3)).unwrap(), None);
+    let on = |store: &dyn Store, d: &str| store.list_entries("watch", date(d), None, 10).unwrap();
+    assert_eq!(on(store, "2026-11-30").len(), 1);
+    assert_eq!(on(store, "2026-11-30")[0].0, uscc(1));
+    assert!(on(store, "2026-12-01").is_empty(), "ended entries are not listed");
+    store.put_assessments(&[row(1, None, "B")]).unwrap();
+    assert!(on(store, "2026-11-30").is_empty(), "a new assessment replaces the entries");
+    store.put_assessments(&[row(1, Some("2027-02-01"), "C")]).unwrap();
     assert_eq!(store.due_for_rating(date("2026-11-01"), None, 10).unwrap(), vec![uscc(3)]);
     let mut due = store.due_for_rating(date("2027-02-01"), None, 10).unwrap();
     due.sort();

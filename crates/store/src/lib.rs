@@ -216,6 +216,19 @@ pub struct AssessmentRow {
     pub rulebook: String,
     /// Rulebook version.
     pub version: String,
+    /// The lists the subject is on.
+    pub lists: Vec<ListEntry>,
+}
+
+/// A subject's entry on a list, as rated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    /// The list's id.
+    pub list: String,
+    /// Since when.
+    pub since: Option<Date>,
+    /// Until when (exclusive).
+    pub until: Option<Date>,
 }
 
 /// One journal entry as stored: the canonical bytes of an event.
@@ -337,6 +350,25 @@ pub trait Store: Send {
 
     /// The stored assessment of a subject.
     fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError>;
+
+    /// Up to `limit` entries of list `list` whose subject code follows `after`, in code order,
+    /// leaving out entries that ended by `on`.
+    fn list_entries(
+        &self,
+        list: &str,
+        on: Date,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<(SubjectId, ListEntry)>, StoreError>;
+
+    /// Subjects whose code is `query` (normalised) or whose name starts with or contains it:
+    /// exact matches first, then prefix matches, then the rest; `offset` and `limit` page.
+    fn search_subjects(
+        &self,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError>;
 
     /// Up to `limit` subjects after `after` whose assessment is missing or whose next change
     /// falls on or before `on`, in id order.
