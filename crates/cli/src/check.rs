@@ -6,18 +6,12 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use probity_core::Date;
 use probity_registry::Registry;
-use probity_rules::{Assessment, Decision};
+use probity_rules::Assessment;
 use serde_json::json;
 
 use crate::exit;
 
-fn word(d: Decision) -> &'static str {
-    match d {
-        Decision::Allow => "allow",
-        Decision::Flag => "flag",
-        Decision::Deny => "deny",
-    }
-}
+use probity_registry::decision_word as word;
 
 /// The two time axes of a question.
 #[derive(Debug, Clone, Copy)]
@@ -31,29 +25,10 @@ pub struct When {
 /// One answer to `check`, as printed and as serialised.
 #[derive(serde::Serialize)]
 struct Answer {
-    subject: String,
-    name: String,
-    measure: String,
-    as_of: String,
-    decision: &'static str,
-    reasons: Vec<probity_rules::Reason>,
-    changes_on: Option<String>,
-    changes_to: Option<&'static str>,
-    score: Option<i32>,
-    grade: Option<String>,
-    rulebook: RulebookRef,
-    /// The date whose knowledge was used, if not everything known now.
-    known_at: Option<String>,
-    /// The log size the answer reflects.
-    log_size: u64,
+    #[serde(flatten)]
+    answer: probity_registry::CheckAnswer,
     #[serde(skip_serializing_if = "Option::is_none")]
-    proof: Option<serde_json::Value>,
-}
-
-#[derive(serde::Serialize)]
-struct RulebookRef {
-    id: String,
-    version: String,
+    proof: Option<probity_registry::ProfileProofs>,
 }
 
 /// One answer, or `None` if the registry does not hold the subject.
@@ -65,37 +40,11 @@ fn answer(
     known_at: Option<Date>,
     proof: bool,
 ) -> anyhow::Result<Option<Answer>> {
-    let id = reg.parse_id(id)?;
-    let log_size = match known_at {
-        Some(k) => reg.log_size_at_end_of(k)?,
-        None => reg.log_size()?,
+    let Some((answer, profile)) = reg.check(id, measure, as_of, known_at)? else {
+        return Ok(None);
     };
-    let Some(profile) = reg.profile_at(&id, log_size)? else { return Ok(None) };
-    let a = reg.assess_known_at(&profile, as_of, log_size);
-    let Some(m) = a.measures.iter().find(|m| m.measure == measure) else {
-        let known: Vec<_> = reg.rulebook().measures().map(|m| m.id.clone()).collect();
-        bail!(
-            "measure `{measure}` is not in rulebook `{}`; it has {}",
-            a.rulebook,
-            known.join(", ")
-        );
-    };
-    Ok(Some(Answer {
-        subject: id.as_str().to_owned(),
-        name: profile.subject.subject.name.clone(),
-        measure: measure.to_owned(),
-        as_of: as_of.to_string(),
-        decision: word(m.decision),
-        reasons: m.reasons.clone(),
-        changes_on: m.changes_on.map(|d| d.to_string()),
-        changes_to: m.changes_to.map(word),
-        score: a.score,
-        grade: a.grade.clone(),
-        rulebook: RulebookRef { id: a.rulebook.clone(), version: a.version.clone() },
-        known_at: known_at.map(|k| k.to_string()),
-        log_size,
-        proof: if proof { Some(crate::log::proofs_for(reg, &profile)?) } else { None },
-    }))
+    let proof = if proof { Some(reg.profile_proofs(&profile)?) } else { None };
+    Ok(Some(Answer { answer, proof }))
 }
 
 pub fn run(
@@ -137,12 +86,13 @@ pub fn run(
         return Ok(exit::OK);
     }
     let Some(id) = id else { bail!("give a subject id or --batch FILE") };
-    let Some(a) = answer(&reg, id, measure, as_of, when.known_at, proof)? else {
+    let Some(Answer { answer: a, proof }) = answer(&reg, id, measure, as_of, when.known_at, proof)?
+    else {
         eprintln!("error: the registry holds no subject `{id}`");
         return Ok(exit::NOT_FOUND);
     };
     if as_json {
-        outln!("{}", serde_json::to_string(&a)?);
+        outln!("{}", serde_json::to_string(&Answer { answer: a.clone(), proof: proof.clone() })?);
     } else {
         outln!(
             "{}: {} {} for {measure} as of {as_of}",
@@ -153,14 +103,14 @@ pub fn run(
         for r in &a.reasons {
             outln!("  because {} (records {:?}); basis: {}", r.cause, r.records, r.basis);
         }
-        if let (Some(on), Some(to)) = (&a.changes_on, a.changes_to) {
+        if let (Some(on), Some(to)) = (a.changes_on, a.changes_to) {
             outln!("  changes to {to} on {on}");
         }
         if let (Some(grade), Some(score)) = (&a.grade, a.score) {
             outln!("  grade {grade} (score {score})");
         }
         outln!("  under rulebook {} version {}", a.rulebook.id, a.rulebook.version);
-        if let Some(p) = &a.proof {
+        if let Some(p) = &proof {
             outln!("{}", serde_json::to_string_pretty(p)?);
         }
     }

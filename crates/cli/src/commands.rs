@@ -281,7 +281,8 @@ fn show(data: &Path, id: &str, as_json: bool, with_proof: bool) -> anyhow::Resul
         eprintln!("error: the registry holds no subject `{id}`");
         return Ok(exit::NOT_FOUND);
     };
-    let proofs = if with_proof { Some(crate::log::proofs_for(&reg, &p)?) } else { None };
+    let proofs =
+        if with_proof { Some(serde_json::to_value(reg.profile_proofs(&p)?)?) } else { None };
     let assessment = reg.assess(&p, reg.today());
     if as_json {
         let mut v = profile_json(&p);

@@ -257,27 +257,3 @@ pub fn audit(
     }
     Ok(if problems.is_empty() { exit::OK } else { exit::FAILURE })
 }
-
-/// The log entries behind a profile (the subject's registration, and each record's filing and
-/// latest event), each with an inclusion proof against the published signed checkpoint.
-pub fn proofs_for(
-    reg: &Registry,
-    p: &probity_registry::Profile,
-) -> anyhow::Result<serde_json::Value> {
-    let (note, cp) = reg.published_checkpoint()?;
-    let mut indices = vec![p.subject.index];
-    for r in &p.records {
-        indices.push(r.filed_index);
-        indices.push(r.last_index);
-    }
-    indices.sort_unstable();
-    indices.dedup();
-    let mut entries = Vec::new();
-    for index in indices.into_iter().filter(|i| *i < cp.size) {
-        let proof = reg.inclusion_proof(index, Some(cp.size))?;
-        entries.push(json!({
-            "index": index, "leaf_hash": b64(&proof.leaf_hash), "path": b64_all(&proof.path),
-        }));
-    }
-    Ok(json!({ "checkpoint": note, "size": cp.size, "entries": entries }))
-}

@@ -6,6 +6,7 @@
 //! [`Store`](probity_store::Store) in batches. It knows no storage engine beyond choosing one at
 //! open, and no terminal or HTTP: progress and rejects leave through small traits.
 
+mod check;
 mod credentials;
 mod filing;
 mod history;
@@ -24,6 +25,7 @@ use probity_rules::{DEFAULT_RULEBOOK, Rulebook, RulebookError};
 use probity_sqlite::SqliteStore;
 use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubject};
 
+pub use check::{CheckAnswer, EntryProof, ProfileProofs, RulebookRef, decision_word};
 pub use credentials::{AuthError, KEY_PREFIX, actor_of, secret_matches, split_key};
 pub use filing::{FilingResult, MAX_FILING_BATCH};
 pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};

@@ -1,0 +1,150 @@
+//! The question probity answers: may this company take part in this measure, and why? And the
+//! log proofs that let anyone check the answer's inputs offline.
+
+use base64::Engine as _;
+use probity_core::Date;
+use probity_rules::{Decision, Reason};
+use serde::Serialize;
+
+use crate::{Profile, Registry, RegistryError};
+
+/// A decision as a word.
+pub fn decision_word(d: Decision) -> &'static str {
+    match d {
+        Decision::Allow => "allow",
+        Decision::Flag => "flag",
+        Decision::Deny => "deny",
+    }
+}
+
+/// The rulebook an answer was given under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RulebookRef {
+    /// Rulebook id.
+    pub id: String,
+    /// Version.
+    pub version: String,
+}
+
+/// One answer to the check question.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckAnswer {
+    /// The subject's code.
+    pub subject: String,
+    /// Its name.
+    pub name: String,
+    /// The measure.
+    pub measure: String,
+    /// The date the answer is about.
+    pub as_of: Date,
+    /// `allow`, `flag` or `deny`.
+    pub decision: &'static str,
+    /// Why (empty when allowed).
+    pub reasons: Vec<Reason>,
+    /// When the answer changes, if records already filed change it.
+    pub changes_on: Option<Date>,
+    /// What it changes to then.
+    pub changes_to: Option<&'static str>,
+    /// Score, if the rulebook scores.
+    pub score: Option<i32>,
+    /// Grade, if the rulebook grades.
+    pub grade: Option<String>,
+    /// The rulebook applied.
+    pub rulebook: RulebookRef,
+    /// The date whose knowledge was used, if not everything known now.
+    pub known_at: Option<Date>,
+    /// The log size the answer reflects.
+    pub log_size: u64,
+}
+
+/// Inclusion proofs of the log entries behind a profile, against the published checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProfileProofs {
+    /// The signed checkpoint note the proofs are against.
+    pub checkpoint: String,
+    /// Its tree size.
+    pub size: u64,
+    /// One proof per entry: the subject's registration and each record's filing and last event.
+    pub entries: Vec<EntryProof>,
+}
+
+/// The inclusion proof of one entry, hashes in base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryProof {
+    /// Log index.
+    pub index: u64,
+    /// Leaf hash.
+    pub leaf_hash: String,
+    /// Audit path, nearest sibling first.
+    pub path: Vec<String>,
+}
+
+fn b64(h: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(h)
+}
+
+impl Registry {
+    /// The answer for subject `id` and `measure` on `as_of`, from what the registry knew at the
+    /// end of `known_at` (everything if `None`); `None` if it held no such subject then.
+    pub fn check(
+        &self,
+        id: &str,
+        measure: &str,
+        as_of: Date,
+        known_at: Option<Date>,
+    ) -> Result<Option<(CheckAnswer, Profile)>, RegistryError> {
+        let id = self.parse_id(id)?;
+        let log_size = match known_at {
+            Some(k) => self.log_size_at_end_of(k)?,
+            None => self.log_size()?,
+        };
+        let Some(profile) = self.profile_at(&id, log_size)? else { return Ok(None) };
+        let a = self.assess_known_at(&profile, as_of, log_size);
+        let Some(m) = a.measures.iter().find(|m| m.measure == measure) else {
+            let known: Vec<_> = self.rulebook().measures().map(|m| m.id.clone()).collect();
+            return Err(RegistryError::NotFound(format!(
+                "measure `{measure}` is not in rulebook `{}`; it has {}",
+                a.rulebook,
+                known.join(", ")
+            )));
+        };
+        let answer = CheckAnswer {
+            subject: id.as_str().to_owned(),
+            name: profile.subject.subject.name.clone(),
+            measure: measure.to_owned(),
+            as_of,
+            decision: decision_word(m.decision),
+            reasons: m.reasons.clone(),
+            changes_on: m.changes_on,
+            changes_to: m.changes_to.map(decision_word),
+            score: a.score,
+            grade: a.grade.clone(),
+            rulebook: RulebookRef { id: a.rulebook.clone(), version: a.version.clone() },
+            known_at,
+            log_size,
+        };
+        Ok(Some((answer, profile)))
+    }
+
+    /// Inclusion proofs of every log entry behind `profile`, against the published checkpoint.
+    pub fn profile_proofs(&self, p: &Profile) -> Result<ProfileProofs, RegistryError> {
+        let (note, cp) = self.published_checkpoint()?;
+        let mut indices = vec![p.subject.index];
+        for r in &p.records {
+            indices.push(r.filed_index);
+            indices.push(r.last_index);
+        }
+        indices.sort_unstable();
+        indices.dedup();
+        let mut entries = Vec::new();
+        for index in indices.into_iter().filter(|i| *i < cp.size) {
+            let proof = self.inclusion_proof(index, Some(cp.size))?;
+            entries.push(EntryProof {
+                index,
+                leaf_hash: b64(&proof.leaf_hash),
+                path: proof.path.iter().map(|h| b64(h)).collect(),
+            });
+        }
+        Ok(ProfileProofs { checkpoint: note, size: cp.size, entries })
+    }
+}
