@@ -79,6 +79,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Exception(cmd) => exception(&data, cmd),
         Command::Rulebook(cmd) => rulebook(&data, cmd),
         Command::Demo(args) => demo(&data, &args),
+        Command::Serve(args) => crate::serve::serve(&data, &args),
+        Command::Authority(cmd) => crate::serve::authority(&data, cmd),
+        Command::Company(cmd) => crate::serve::company(&data, cmd),
+        Command::Operator(cmd) => crate::serve::operator(&data, cmd),
         Command::Bench(cmd) => crate::bench::run(cmd),
         Command::Log(cmd) => crate::log::run(&data, cmd),
         Command::Audit { from, key, state, json } => {
@@ -539,10 +543,35 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         .nth(1)
         .and_then(|l| l.split(',').next().map(str::to_owned))
         .unwrap_or_default();
+    let operator = reg.issue_key(&probity_registry::Actor::Operator, None)?;
+    let authority = reg.store().authorities()?.into_iter().next().map(|a| a.id);
+    let authority_key = authority
+        .as_ref()
+        .map(|a| reg.issue_key(&probity_registry::Actor::Authority(a.clone()), None))
+        .transpose()?;
+    let company = reg.parse_id(&first)?;
+    let company_key = reg.issue_key(&probity_registry::Actor::Company(company), None)?;
     outln!("");
     outln!("demo registry ready at {}", data.display());
     outln!("  look up a company:   probity --data {} show {first}", data.display());
     outln!("  count everything:    probity --data {} stats", data.display());
-    outln!("the web portal and API are not built yet; they arrive with the HTTP and portal work");
-    Ok(exit::OK)
+    outln!("");
+    outln!("demo keys (shown once; send as `authorization: Bearer KEY`):");
+    outln!("  operator:            {operator}");
+    if let (Some(a), Some(k)) = (authority, authority_key) {
+        outln!("  authority {a:<9} {k}");
+    }
+    outln!("  company {first}: {company_key}");
+    if args.no_serve {
+        return Ok(exit::OK);
+    }
+    drop(reg);
+    let serve = crate::serve::ServeArgs::local(args.listen);
+    outln!("");
+    outln!(
+        "serving the API at http://{}/v1/ (OpenAPI: /v1/openapi.json); Ctrl-C stops",
+        args.listen
+    );
+    std::io::stdout().flush()?;
+    crate::serve::serve(data, &serve)
 }

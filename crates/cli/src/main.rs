@@ -14,6 +14,7 @@ mod check;
 mod commands;
 mod log;
 mod progress;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -182,7 +183,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Make a fresh demo registry from generated data.
+    /// Serve the HTTP API (`/v1`, OpenAPI at `/v1/openapi.json`) until Ctrl-C or SIGTERM.
+    ///
+    /// Reads are public and rate-limited per client address; filing and decisions need an
+    /// authority key, objections, replies and repair a company credential, administration an
+    /// operator key (`probity operator key`). Shutdown finishes the requests in flight.
+    Serve(serve::ServeArgs),
+    /// Register authorities and manage their API keys.
+    #[command(subcommand)]
+    Authority(serve::AuthorityCommand),
+    /// Manage company credentials: each is bound to one subject.
+    #[command(subcommand)]
+    Company(serve::CompanyCommand),
+    /// Manage operator keys.
+    #[command(subcommand)]
+    Operator(serve::OperatorCommand),
+    /// Make a fresh demo registry from generated data and serve it on 127.0.0.1:8080.
     Demo(DemoArgs),
     /// Measure probity against a baseline in one run.
     #[command(subcommand)]
@@ -303,6 +319,12 @@ struct ImportArgs {
 struct DemoArgs {
     #[command(flatten)]
     volume: Volume,
+    /// Where to serve the demo.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Build the demo registry and print its keys, but do not serve it.
+    #[arg(long)]
+    no_serve: bool,
 }
 
 fn init_tracing(verbose: u8) {

@@ -266,20 +266,75 @@ fn kill_9_mid_import_leaves_whole_batches_and_a_rerun_completes_exactly() {
 fn demo_builds_a_registry_and_replaces_only_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
-    let o = run(probity(&data).args(["demo", "--enterprises", "200", "--records", "400"]));
+    let o = run(probity(&data).args([
+        "demo",
+        "--enterprises",
+        "200",
+        "--records",
+        "400",
+        "--no-serve",
+    ]));
     assert!(o.status.success(), "{o:?}");
     assert!(stdout(&o).contains("demo registry ready"));
+    assert!(stdout(&o).contains("operator:") && stdout(&o).contains("prb_"));
     assert_eq!(stats(&data)["records"], 400);
     // Running it again replaces the demo.
-    let o = run(probity(&data).args(["demo", "--enterprises", "100", "--records", "100"]));
+    let o = run(probity(&data).args([
+        "demo",
+        "--enterprises",
+        "100",
+        "--records",
+        "100",
+        "--no-serve",
+    ]));
     assert!(o.status.success(), "{o:?}");
     assert_eq!(stats(&data)["records"], 100);
     // It never replaces a registry it did not make.
     let real: PathBuf = dir.path().join("real");
     assert!(run(probity(&real).arg("init")).status.success());
-    let o = run(probity(&real).arg("demo"));
+    let o = run(probity(&real).args(["demo", "--no-serve"]));
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a demo"));
+}
+
+#[test]
+fn demo_serves_the_api_with_the_keys_it_prints_and_stops_gracefully() {
+    use std::io::{BufRead as _, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let mut child = probity(&data)
+        .args(["demo", "--enterprises", "50", "--records", "100", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut company = None;
+    for line in out.by_ref() {
+        let line = line.unwrap();
+        if line.trim_start().starts_with("company ") {
+            company = line.split_whitespace().nth(1).map(|c| c.trim_end_matches(':').to_owned());
+        }
+        if line.starts_with("serving the API") {
+            break;
+        }
+    }
+    let company = company.expect("the demo prints a company credential");
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = err.next().expect("the server says where it listens").unwrap();
+        if let Some(u) = line.strip_prefix("listening on ") {
+            break u.to_owned();
+        }
+    };
+    let get = |path: &str| reqwest::blocking::get(format!("{url}{path}")).unwrap();
+    assert_eq!(get("/v1/health").status(), 200);
+    let profile: serde_json::Value = get(&format!("/v1/subjects/{company}")).json().unwrap();
+    assert_eq!(profile["id"], company.as_str());
+    // SIGTERM: the server finishes and exits 0.
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
 }
 
 fn b64(s: &serde_json::Value) -> [u8; 32] {

@@ -31,6 +31,23 @@ pub struct FilingResult {
 }
 
 impl Registry {
+    /// Parses one record (a JSON object in the import's record format) with the import's checks.
+    pub fn parse_record(&self, row: &str) -> Result<probity_core::Record, RegistryError> {
+        let authorities =
+            self.store.authorities()?.into_iter().map(|a| (a.id.to_string(), a.category)).collect();
+        let ctx = Context {
+            rulebook: self.rulebook(),
+            authorities,
+            exceptions: self.exceptions()?,
+            today: self.clock.today(),
+            clock: self.clock.as_ref(),
+        };
+        match json_row(Table::Records, row, &ctx).map_err(RegistryError::Invalid)?.event().body {
+            EventBody::RecordFiled { ref record } => Ok(record.clone()),
+            _ => Err(RegistryError::Invalid("not a record".into())),
+        }
+    }
+
     /// Files records (each a JSON object in the import's record format) as authority `by`.
     pub fn file_records(
         &mut self,

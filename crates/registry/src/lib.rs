@@ -409,6 +409,28 @@ impl Registry {
         }
     }
 
+    /// Registers an authority. Returns false if it was registered already with the same details.
+    pub fn register_authority(
+        &mut self,
+        authority: probity_core::Authority,
+    ) -> Result<bool, RegistryError> {
+        let before = self.log_size()?;
+        self.append_one(EventBody::AuthorityRegistered { authority })?;
+        Ok(self.log_size()? > before)
+    }
+
+    /// Whether a record is shown today: not withdrawn, not repaired, and within the period its
+    /// kind is published for.
+    pub fn shown(&self, r: &StoredRecord) -> bool {
+        let today = self.today();
+        r.status != probity_store::RecordStatus::Withdrawn
+            && r.repaired.is_none_or(|d| d > today)
+            && self
+                .rulebook()
+                .kind(r.record.kind.as_str())
+                .is_some_and(|k| k.published_for.after(r.record.effective) > today)
+    }
+
     /// A subject and its records, or `None` if the registry does not hold it.
     pub fn profile(&self, id: &SubjectId) -> Result<Option<Profile>, RegistryError> {
         let Some(subject) = self.store.subject(id)? else {

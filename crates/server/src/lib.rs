@@ -1,1 +1,275 @@
-//! placeholder
+//! The probity HTTP API: `probity serve`.
+//!
+//! axum on tokio. Every endpoint lives under `/v1` and answers JSON (lists also CSV and JSON
+//! Lines). Reads are public and limited per client address; filing and decisions need an
+//! authority key, objections, replies and repair applications a company credential, and
+//! administration an operator key. The OpenAPI 3.1 document is generated from the handlers and
+//! served at `/v1/openapi.json`.
+//!
+//! The registry sits behind one lock and every call into it runs on a blocking thread, so a write
+//! is never interrupted half-way: a client that goes away does not cancel it, and shutdown waits
+//! for it.
+
+mod api;
+mod auth;
+mod error;
+mod state;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::routing::{get, post};
+use probity_registry::Registry;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+pub use api::{DEFAULT_PAGE, MAX_CHECK_BATCH, MAX_PAGE};
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The largest request body, in bytes.
+    pub body_limit: usize,
+    /// The longest a request may take.
+    pub timeout: Duration,
+    /// Public requests per second allowed per client address.
+    pub public_rate: u32,
+    /// Public requests a client address may burst above the rate.
+    pub public_burst: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            body_limit: 16 << 20,
+            timeout: Duration::from_secs(30),
+            public_rate: 50,
+            public_burst: 200,
+        }
+    }
+}
+
+/// The OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "probity",
+        description = "An open registry of the credit records of legal entities: formal decisions of authorities, \
+                       ratings by a published rulebook, due process, and a verifiable log.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        api::health, api::ready, api::subject, api::assessment, api::timeline, api::check,
+        api::check_batch, api::search, api::list, api::rulebook, api::rulebook_text, api::changes,
+        api::record, api::file_one, api::file_batch, api::withdraw, api::correct, api::object,
+        api::reply, api::apply_repair, api::answer_objection, api::decide_objection,
+        api::decide_repair, api::deadline_stats, api::checkpoint, api::proof, api::add_authority,
+        api::authority_key, api::revoke_authority_keys, api::company_credential,
+        api::revoke_company_credentials, api::add_exception, api::adopt_rulebook
+    ),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "public", description = "Reads that need no credential; rate-limited per address"),
+        (name = "authority", description = "Filing and decisions; an authority key"),
+        (name = "company", description = "Objections, replies and repair; a company credential"),
+        (name = "operator", description = "Administration; an operator key"),
+        (name = "log", description = "The transparency log"),
+        (name = "service", description = "Health and readiness")
+    )
+)]
+pub struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("prb_<key id>_<secret>")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document as pretty JSON, as served and as committed in `docs/openapi.json`.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi_json())
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no endpoint at `{}`", uri.path()))
+}
+
+async fn timed_out(err: tower::BoxError) -> ApiError {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long")
+    } else {
+        ApiError::internal(err)
+    }
+}
+
+/// The router over `state`.
+pub fn router(state: AppState) -> Router {
+    let config = state.config().clone();
+    let request_id = HeaderName::from_static("x-request-id");
+    let v1 = Router::new()
+        .route("/health", get(api::health))
+        .route("/ready", get(api::ready))
+        .route("/openapi.json", get(openapi))
+        .route("/subjects/{id}", get(api::subject))
+        .route("/subjects/{id}/assessment", get(api::assessment))
+        .route("/subjects/{id}/timeline", get(api::timeline))
+        .route(
+            "/subjects/{id}/credentials",
+            post(api::company_credential).delete(api::revoke_company_credentials),
+        )
+        .route("/check", get(api::check).post(api::check_batch))
+        .route("/search", get(api::search))
+        .route("/lists/{id}", get(api::list))
+        .route("/rulebook", get(api::rulebook).post(api::adopt_rulebook))
+        .route("/rulebook/text", get(api::rulebook_text))
+        .route("/changes", get(api::changes))
+        .route("/records", post(api::file_one))
+        .route("/records/batch", post(api::file_batch))
+        .route("/records/{authority}/{decision_no}", get(api::record))
+        .route("/records/{authority}/{decision_no}/withdraw", post(api::withdraw))
+        .route("/records/{authority}/{decision_no}/correct", post(api::correct))
+        .route("/records/{authority}/{decision_no}/objection", post(api::object))
+        .route("/records/{authority}/{decision_no}/objection/answer", post(api::answer_objection))
+        .route("/records/{authority}/{decision_no}/objection/decision", post(api::decide_objection))
+        .route("/records/{authority}/{decision_no}/reply", post(api::reply))
+        .route("/records/{authority}/{decision_no}/repair", post(api::apply_repair))
+        .route("/records/{authority}/{decision_no}/repair/decision", post(api::decide_repair))
+        .route("/stats/deadlines", get(api::deadline_stats))
+        .route("/log/checkpoint", get(api::checkpoint))
+        .route("/log/proof", get(api::proof))
+        .route("/authorities", post(api::add_authority))
+        .route(
+            "/authorities/{id}/keys",
+            post(api::authority_key).delete(api::revoke_authority_keys),
+        )
+        .route("/exceptions", post(api::add_exception));
+    Router::new()
+        .nest("/v1", v1)
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::limit_public))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), id)
+                }))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(HandleErrorLayer::new(timed_out))
+                .timeout(config.timeout),
+        )
+        .with_state(state)
+}
+
+/// Serves `registry` on `listener` until `shutdown` resolves, then finishes the requests in
+/// flight (writes included) and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    registry: Registry,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(AppState::new(registry, config));
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// A server running on its own thread, for tests and the demo.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// Stops it gracefully and waits.
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> std::io::Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(std::io::Error::other("the server thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// Starts serving `registry` on `addr` (port 0 picks one) on a new thread.
+pub fn spawn(registry: Registry, addr: SocketAddr, config: Config) -> std::io::Result<Running> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new().name("probity-server".into()).spawn(move || {
+        runtime.block_on(serve(listener, registry, config, async {
+            let _ = stopped.await;
+        }))
+    })?;
+    Ok(Running { addr, stop: Some(stop), thread: Some(thread) })
+}

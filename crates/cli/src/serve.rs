@@ -1,0 +1,218 @@
+//! `probity serve` and the keys it checks: `authority`, `company` and `operator` commands.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use probity_core::{Slug, Timestamp};
+use probity_registry::{Actor, Registry};
+
+use crate::exit;
+
+/// How to serve.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one and prints it).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Public (keyless) requests per second allowed per client address.
+    #[arg(long, default_value_t = 50)]
+    public_rate: u32,
+    /// Public requests a client address may burst above the rate.
+    #[arg(long, default_value_t = 200)]
+    public_burst: u32,
+    /// The largest request body, in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    body_limit: usize,
+    /// The longest a request may take, in seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+}
+
+impl ServeArgs {
+    /// The defaults, on `listen`.
+    pub fn local(listen: SocketAddr) -> Self {
+        let d = probity_server::Config::default();
+        Self {
+            listen,
+            public_rate: d.public_rate,
+            public_burst: d.public_burst,
+            body_limit: d.body_limit,
+            timeout: d.timeout.as_secs(),
+        }
+    }
+}
+
+/// Serves the registry in `data` until a signal.
+pub fn serve(data: &Path, args: &ServeArgs) -> anyhow::Result<u8> {
+    let reg = Registry::open(data)?;
+    let config = probity_server::Config {
+        body_limit: args.body_limit,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        public_rate: args.public_rate,
+        public_burst: args.public_burst,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        eprintln!("listening on http://{}", listener.local_addr()?);
+        probity_server::serve(listener, reg, config, probity_server::shutdown_signal()).await?;
+        anyhow::Ok(())
+    })?;
+    Ok(exit::OK)
+}
+
+/// Options for a new key.
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    /// When the key stops working (RFC 3339, e.g. 2027-12-31T00:00:00Z).
+    #[arg(long)]
+    expires: Option<Timestamp>,
+}
+
+/// `probity authority`.
+#[derive(Debug, Subcommand)]
+pub enum AuthorityCommand {
+    /// Register an authority and print its first API key (shown once).
+    Add {
+        /// Id (lowercase letters, digits, `.`, `_`, `-`).
+        id: String,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Category, as the rulebook's `filed_by` names them (e.g. market_regulation).
+        #[arg(long)]
+        category: String,
+        /// Jurisdiction (e.g. an administrative division code).
+        #[arg(long)]
+        jurisdiction: String,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Manage an authority's keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// Rotating and revoking keys.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Revoke every key of ID and print a new one (shown once).
+    Rotate {
+        /// The authority's id.
+        id: String,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Revoke every key of ID.
+    Revoke {
+        /// The authority's id.
+        id: String,
+    },
+}
+
+/// `probity company`.
+#[derive(Debug, Subcommand)]
+pub enum CompanyCommand {
+    /// Issue a credential bound to the subject ID and print it (shown once).
+    Credential {
+        /// The subject's USCC or LEI.
+        id: String,
+        /// Revoke its other credentials.
+        #[arg(long)]
+        rotate: bool,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Revoke every credential of the subject ID.
+    Revoke {
+        /// The subject's USCC or LEI.
+        id: String,
+    },
+}
+
+/// `probity operator`.
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Issue an operator key and print it (shown once).
+    Key {
+        /// Revoke the other operator keys.
+        #[arg(long)]
+        rotate: bool,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Revoke every operator key.
+    Revoke,
+}
+
+fn slug(id: &str) -> anyhow::Result<Slug> {
+    Ok(Slug::parse("authority id", id)?)
+}
+
+fn print_key(key: &str) -> anyhow::Result<u8> {
+    outln!("{key}");
+    eprintln!("this key is shown once; only its hash is kept");
+    Ok(exit::OK)
+}
+
+fn issue(reg: &mut Registry, actor: &Actor, rotate: bool, k: &KeyArgs) -> anyhow::Result<u8> {
+    let key =
+        if rotate { reg.rotate_key(actor, k.expires)? } else { reg.issue_key(actor, k.expires)? };
+    print_key(&key)
+}
+
+fn revoke(reg: &mut Registry, actor: &Actor) -> anyhow::Result<u8> {
+    let n = reg.revoke_keys(actor)?;
+    outln!("revoked {n} key{}", if n == 1 { "" } else { "s" });
+    Ok(exit::OK)
+}
+
+/// Runs `probity authority`.
+pub fn authority(data: &Path, cmd: AuthorityCommand) -> anyhow::Result<u8> {
+    let mut reg = Registry::open(data)?;
+    match cmd {
+        AuthorityCommand::Add { id, name, category, jurisdiction, key } => {
+            let a = probity_core::Authority::new(&id, &name, &category, &jurisdiction)?;
+            let actor = Actor::Authority(a.id.clone());
+            if !reg.register_authority(a)? {
+                eprintln!("authority `{id}` was registered already");
+            }
+            issue(&mut reg, &actor, false, &key)
+        }
+        AuthorityCommand::Key(KeyCommand::Rotate { id, key }) => {
+            issue(&mut reg, &Actor::Authority(slug(&id)?), true, &key)
+        }
+        AuthorityCommand::Key(KeyCommand::Revoke { id }) => {
+            revoke(&mut reg, &Actor::Authority(slug(&id)?))
+        }
+    }
+}
+
+/// Runs `probity company`.
+pub fn company(data: &Path, cmd: CompanyCommand) -> anyhow::Result<u8> {
+    let mut reg = Registry::open(data)?;
+    match cmd {
+        CompanyCommand::Credential { id, rotate, key } => {
+            let id = reg.parse_id(&id)?;
+            issue(&mut reg, &Actor::Company(id), rotate, &key)
+        }
+        CompanyCommand::Revoke { id } => {
+            let id = reg.parse_id(&id)?;
+            revoke(&mut reg, &Actor::Company(id))
+        }
+    }
+}
+
+/// Runs `probity operator`.
+pub fn operator(data: &Path, cmd: OperatorCommand) -> anyhow::Result<u8> {
+    let mut reg = Registry::open(data)?;
+    match cmd {
+        OperatorCommand::Key { rotate, key } => issue(&mut reg, &Actor::Operator, rotate, &key),
+        OperatorCommand::Revoke => revoke(&mut reg, &Actor::Operator),
+    }
+}

@@ -1,0 +1,139 @@
+//! Who is calling: keys in `Authorization: Bearer prb_…`, failed attempts slowed down, and the
+//! per-address rate limit on public reads.
+//!
+//! Verifying a key's Argon2id hash is deliberately slow, so a key verified once is remembered as
+//! the SHA-256 of its secret and later compared with that in constant time; the stored
+//! credential is still read on every request, so a revocation or expiry takes effect at once.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use probity_registry::{Actor, AuthError, actor_of, secret_matches, split_key};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Failures from one address before answers to it are slowed down.
+const FREE_FAILURES: u32 = 3;
+/// The longest delay added to a failed attempt.
+const MAX_DELAY: Duration = Duration::from_secs(4);
+
+/// The authenticated caller of an endpoint that needs a key.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Actor);
+
+fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
+fn bearer(parts: &Parts) -> Option<Result<String, ApiError>> {
+    let value = parts.headers.get(header::AUTHORIZATION)?;
+    Some(
+        value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(|k| k.trim().to_owned())
+            .ok_or_else(|| {
+                ApiError::unauthenticated(
+                    "the authorization header must be `Bearer prb_<key id>_<secret>`",
+                )
+            }),
+    )
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = match bearer(parts) {
+            None => {
+                return Err(ApiError::unauthenticated(
+                    "this endpoint needs a key: send `authorization: Bearer prb_<key id>_<secret>`",
+                ));
+            }
+            Some(k) => k?,
+        };
+        let ip = client_ip(parts);
+        match authenticate(state, &key).await? {
+            Ok(actor) => {
+                if let Some(ip) = ip {
+                    state.forget_failures(ip);
+                }
+                Ok(Caller(actor))
+            }
+            Err(e) => {
+                if let Some(ip) = ip {
+                    let n = state.count_failure(ip);
+                    if n > FREE_FAILURES {
+                        let delay = Duration::from_millis(100u64 << (n - FREE_FAILURES).min(6));
+                        tokio::time::sleep(delay.min(MAX_DELAY)).await;
+                    }
+                }
+                tracing::warn!(?ip, reason = %e, "authentication failed");
+                Err(ApiError::unauthenticated(e.to_string()))
+            }
+        }
+    }
+}
+
+async fn authenticate(state: &AppState, key: &str) -> Result<Result<Actor, AuthError>, ApiError> {
+    let (key_id, secret) = match split_key(key) {
+        Ok((id, secret)) => (id.to_owned(), secret.to_owned()),
+        Err(e) => return Ok(Err(e)),
+    };
+    let owned = key.to_owned();
+    let credential = state.read(move |reg| Ok(reg.credential_for(&owned)?)).await?;
+    let credential = match credential {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    let known = state.known_digest(&key_id, &credential.secret_hash);
+    let matches = match known {
+        Some(d) => bool::from(d.ct_eq(&digest)),
+        None => {
+            let hash = credential.secret_hash.clone();
+            let ok = tokio::task::spawn_blocking(move || secret_matches(&secret, &hash))
+                .await
+                .map_err(ApiError::internal)?;
+            if ok {
+                state.remember_digest(&key_id, &credential.secret_hash, digest);
+            }
+            ok
+        }
+    };
+    if !matches {
+        return Ok(Err(AuthError::Invalid));
+    }
+    Ok(Ok(actor_of(&credential)?))
+}
+
+/// Middleware: requests without a key are public reads, limited per client address.
+pub async fn limit_public(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    use axum::response::IntoResponse as _;
+    if request.headers().contains_key(header::AUTHORIZATION) {
+        return next.run(request).await;
+    }
+    let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Some(ip) = ip
+        && let Err(wait) = state.check_rate(ip)
+    {
+        let secs = wait.as_secs().max(1);
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests from {ip}; retry after {secs} s"),
+        );
+        e.retry_after = Some(secs);
+        return e.into_response();
+    }
+    next.run(request).await
+}

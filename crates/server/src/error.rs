@@ -1,0 +1,160 @@
+//! Errors as the API answers them: an HTTP status and a JSON body
+//! `{"error": {"code": "...", "message": "..."}}` whose code is stable and machine-readable and
+//! whose message names the offending input.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use probity_registry::RegistryError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An error answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What went wrong, naming the input.
+    pub message: String,
+    /// Seconds to wait before retrying (429 only).
+    pub retry_after: Option<u64>,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// One error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code: `bad_request`, `malformed_json`, `invalid`, `unsupported_media_type`,
+    /// `body_too_large`, `batch_too_large`, `unauthenticated`, `forbidden`, `not_found`,
+    /// `conflict`, `refused`, `rate_limited`, `timeout`, `internal`, `unavailable`.
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), retry_after: None }
+    }
+
+    /// 400 with code `bad_request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 422 with code `invalid`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+    }
+
+    /// 404 with code `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 403 with code `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 401 with code `unauthenticated`.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
+    /// 500 with code `internal`; the cause is logged, not shown.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed; see its log")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body =
+            ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message } };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        response
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::NotFound(m) => Self::not_found(m),
+            RegistryError::Forbidden(m) => Self::forbidden(m),
+            RegistryError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            RegistryError::Invalid(m) | RegistryError::Input(m) => Self::invalid(m),
+            RegistryError::Id(e) => Self::invalid(e.to_string()),
+            RegistryError::Refused(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", m),
+            RegistryError::Rulebook { .. } => Self::invalid(e.to_string()),
+            RegistryError::Store(_) | RegistryError::Io { .. } => Self::internal(e),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let text = r.body_text().to_lowercase();
+        match r {
+            JsonRejection::JsonDataError(_) => Self::invalid(text),
+            JsonRejection::JsonSyntaxError(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "malformed_json", text)
+            }
+            JsonRejection::MissingJsonContentType(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as json with `content-type: application/json`",
+            ),
+            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", text)
+            }
+            _ => Self::new(r.status(), "bad_request", text),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        Self::bad_request(format!("query string: {}", r.body_text().to_lowercase()))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        Self::bad_request(format!("path: {}", r.body_text().to_lowercase()))
+    }
+}
+
+/// A JSON body whose rejections are [`ApiError`]s.
+#[derive(Debug, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// A query string whose rejections are [`ApiError`]s.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// Path parameters whose rejections are [`ApiError`]s.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);

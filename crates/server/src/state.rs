@@ -1,0 +1,103 @@
+//! The server's shared state: the registry behind one lock, remembered key digests, failure
+//! counts and the public rate limiter.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use governor::clock::Clock as _;
+use probity_registry::Registry;
+
+use crate::Config;
+use crate::error::ApiError;
+
+type Limiter = governor::DefaultKeyedRateLimiter<IpAddr>;
+
+/// Shared state, cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    registry: Mutex<Registry>,
+    /// key id → (stored hash, SHA-256 of the secret) of keys verified before.
+    digests: Mutex<HashMap<String, (String, [u8; 32])>>,
+    failures: Mutex<HashMap<IpAddr, u32>>,
+    limiter: Limiter,
+    config: Config,
+}
+
+impl AppState {
+    /// State around an open registry.
+    pub fn new(registry: Registry, config: Config) -> Self {
+        let per_second = NonZeroU32::new(config.public_rate.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(config.public_burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        let limiter = governor::RateLimiter::keyed(
+            governor::Quota::per_second(per_second).allow_burst(burst),
+        );
+        Self(Arc::new(Inner {
+            registry: Mutex::new(registry),
+            digests: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            limiter,
+            config,
+        }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// Runs `f` on the registry on a blocking thread.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.write(move |reg| f(reg)).await
+    }
+
+    /// Runs `f` on the registry, which it may change, on a blocking thread. The change runs to
+    /// its end even if the client goes away.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Registry) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let inner = Arc::clone(&self.0);
+        tokio::task::spawn_blocking(move || {
+            let mut reg = inner.registry.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut reg)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    pub(crate) fn known_digest(&self, key_id: &str, hash: &str) -> Option<[u8; 32]> {
+        let map = self.0.digests.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(key_id).filter(|(h, _)| h == hash).map(|(_, d)| *d)
+    }
+
+    pub(crate) fn remember_digest(&self, key_id: &str, hash: &str, digest: [u8; 32]) {
+        let mut map = self.0.digests.lock().unwrap_or_else(PoisonError::into_inner);
+        map.insert(key_id.to_owned(), (hash.to_owned(), digest));
+    }
+
+    pub(crate) fn count_failure(&self, ip: IpAddr) -> u32 {
+        let mut map = self.0.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = map.entry(ip).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    pub(crate) fn forget_failures(&self, ip: IpAddr) {
+        self.0.failures.lock().unwrap_or_else(PoisonError::into_inner).remove(&ip);
+    }
+
+    /// Takes one public request from `ip`'s allowance, or says how long to wait.
+    pub(crate) fn check_rate(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.0.limiter.check_key(&ip).map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+        })
+    }
+}
