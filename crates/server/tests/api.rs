@@ -1,0 +1,651 @@
+//! The API against a real server on 127.0.0.1:0: the whole due-process story, every endpoint
+//! against every role, bad input of every kind, limits, and the committed OpenAPI document.
+
+// Tests state expectations by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::sync::{Arc, Mutex};
+
+use probity_core::{Date, Timestamp};
+use probity_registry::{Actor, Clock, Registry};
+use reqwest::blocking::{Client, Response};
+use serde_json::{Value, json};
+
+/// A clock the test moves.
+#[derive(Clone)]
+struct TestClock(Arc<Mutex<Timestamp>>);
+
+impl TestClock {
+    fn set(&self, s: &str) {
+        *self.0.lock().unwrap() = s.parse().unwrap();
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap()
+    }
+}
+
+const A: &str = "91110000600037341L";
+
+struct World {
+    _dir: tempfile::TempDir,
+    server: probity_server::Running,
+    url: String,
+    clock: TestClock,
+    http: Client,
+    operator: String,
+    amr: String,
+    tax: String,
+    company: String,
+    other_company: String,
+    revoked: String,
+    expired: String,
+}
+
+fn world_with(config: probity_server::Config) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock(Arc::new(Mutex::new("2026-03-02T08:00:00Z".parse().unwrap())));
+    let mut reg =
+        Registry::init_with_clock(&dir.path().join("r"), None, "test/log", clock.clone()).unwrap();
+    let authority = |id: &str, cat: &str| {
+        probity_core::Authority::new(id, &format!("{id} 名称"), cat, "110000").unwrap()
+    };
+    reg.register_authority(authority("bj-amr", "market_regulation")).unwrap();
+    reg.register_authority(authority("bj-tax", "tax")).unwrap();
+    let other = probity_store::conformance::uscc(42);
+    let mut rejects = Vec::new();
+    reg.import(
+        probity_registry::Table::Subjects,
+        probity_registry::Format::Csv,
+        std::io::Cursor::new(
+            format!("id,name,established\n{A},北京测试科技有限公司,2010-01-01\n{other},北京另一有限公司,2012-01-01\n")
+                .into_bytes(),
+        ),
+        probity_registry::ImportOptions::default(),
+        &(),
+        &mut rejects,
+    )
+    .unwrap();
+    assert!(rejects.is_empty(), "{rejects:?}");
+    let amr_actor = Actor::Authority(probity_core::Slug::parse("a", "bj-amr").unwrap());
+    let operator = reg.issue_key(&Actor::Operator, None).unwrap();
+    let amr = reg.issue_key(&amr_actor, None).unwrap();
+    let tax = reg
+        .issue_key(&Actor::Authority(probity_core::Slug::parse("a", "bj-tax").unwrap()), None)
+        .unwrap();
+    let company = reg.issue_key(&Actor::Company(probity_core::SubjectId::parse(A).unwrap()), None);
+    let company = company.unwrap();
+    let other_company = reg.issue_key(&Actor::Company(other), None).unwrap();
+    // A key revoked by rotation, and one that has expired.
+    let revoked = reg.issue_key(&amr_actor, None).unwrap();
+    let amr = {
+        let _ = amr;
+        reg.rotate_key(&amr_actor, None).unwrap()
+    };
+    let expired = reg.issue_key(&amr_actor, Some("2026-03-01T00:00:00Z".parse().unwrap())).unwrap();
+    let server = probity_server::spawn(reg, "127.0.0.1:0".parse().unwrap(), config).unwrap();
+    let url = format!("http://{}", server.addr);
+    World {
+        _dir: dir,
+        server,
+        url,
+        clock,
+        http: Client::new(),
+        operator,
+        amr,
+        tax,
+        company,
+        other_company,
+        revoked,
+        expired,
+    }
+}
+
+fn world() -> World {
+    world_with(probity_server::Config {
+        public_rate: 10_000,
+        public_burst: 10_000,
+        ..Default::default()
+    })
+}
+
+impl World {
+    fn get(&self, path: &str) -> Response {
+        self.http.get(format!("{}{path}", self.url)).send().unwrap()
+    }
+
+    fn send(&self, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut r = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(k) = key {
+            r = r.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        r.send().unwrap()
+    }
+
+    fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
+        let r = self.send("POST", path, Some(key), Some(&body));
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+
+    fn json(&self, path: &str) -> Value {
+        let r = self.get(path);
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().unwrap()
+    }
+}
+
+fn record(decision_no: &str, kind: &str, effective: &str) -> Value {
+    json!({
+        "authority": "bj-amr", "decision_no": decision_no, "subject": A, "kind": kind,
+        "decided": effective, "effective": effective, "basis": "Regulations on Enterprise Information Publicity, Art. 17",
+        "summary": "no annual report by 30 June"
+    })
+}
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+#[test]
+fn the_due_process_story_runs_end_to_end_and_shows_in_the_timeline_and_the_feed() {
+    let w = world();
+    let before = w.json("/v1/changes?limit=1000")["log_size"].as_u64().unwrap();
+
+    // The authority files a record.
+    let r = w.send(
+        "POST",
+        "/v1/records",
+        Some(&w.amr),
+        Some(&record("AB-1", "registration.abnormal", "2026-03-01")),
+    );
+    assert_eq!(r.status(), 201);
+    let filed: Value = r.json().unwrap();
+    assert_eq!(filed["status"], "filed");
+    // Filing again is idempotent.
+    let again = w.send(
+        "POST",
+        "/v1/records",
+        Some(&w.amr),
+        Some(&record("AB-1", "registration.abnormal", "2026-03-01")),
+    );
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().unwrap()["status"], "duplicate");
+    let check = w.json(&format!("/v1/check?subject={A}&measure=procurement.bid"));
+    assert_eq!(check["decision"], "flag");
+
+    // The company objects; the record shows as disputed.
+    let base = "/v1/records/bj-amr/AB-1";
+    let (s, v) = w.post(
+        &format!("{base}/objection"),
+        &w.company,
+        json!({"grounds": "the report was filed on 28 June"}),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["case"]["disputed"], true);
+    let profile = w.json(&format!("/v1/subjects/{A}"));
+    assert_eq!(profile["records"][0]["disputed"], true);
+    // Replaying the objection is refused, not stored twice.
+    let (s, v) = w.post(&format!("{base}/objection"), &w.company, json!({"grounds": "again"}));
+    assert_eq!((s, code(&v)), (409, "conflict"), "{v}");
+
+    // The authority admits it within the deadline, then decides: withdrawn.
+    w.clock.set("2026-03-04T09:00:00Z");
+    let (s, v) = w.post(
+        &format!("{base}/objection/answer"),
+        &w.amr,
+        json!({"admitted": true, "reason": "filed in time"}),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = w.post(
+        &format!("{base}/objection/decision"),
+        &w.amr,
+        json!({"outcome": "upheld", "reason": "the portal shows no report until 2 July"}),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["case"]["disputed"], false);
+
+    // The company replies, then applies for repair (registration.abnormal repairs after 1 day).
+    let (s, v) = w.post(
+        &format!("{base}/reply"),
+        &w.company,
+        json!({"text": "our report was delayed by the portal outage"}),
+    );
+    assert_eq!(s, 200, "{v}");
+    let profile = w.json(&format!("/v1/subjects/{A}"));
+    assert_eq!(profile["records"][0]["reply"], "our report was delayed by the portal outage");
+    let (s, v) = w.post(
+        &format!("{base}/repair"),
+        &w.company,
+        json!({"statement": "report filed, commitment published"}),
+    );
+    assert_eq!(s, 200, "{v}");
+    let stats = w.json("/v1/stats/deadlines");
+    assert_eq!(stats["authorities"][0]["authority"], "bj-amr");
+    assert_eq!(stats["authorities"][0]["pending"], 1, "{stats}");
+    assert_eq!(stats["authorities"][0]["met"], 2, "{stats}");
+
+    // Late: the repair decision was due in 5 working days.
+    w.clock.set("2026-03-16T09:00:00Z");
+    let stats = w.json("/v1/stats/deadlines");
+    assert_eq!(stats["authorities"][0]["overdue"], 1, "{stats}");
+    assert_eq!(stats["authorities"][0]["overdue_items"][0]["what"], "decide_repair");
+    let (s, v) = w.post(
+        &format!("{base}/repair/decision"),
+        &w.amr,
+        json!({"granted": true, "reason": "conditions met"}),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["case"]["repaired"], "2026-03-16");
+    let check = w.json(&format!("/v1/check?subject={A}&measure=procurement.bid"));
+    assert_eq!(check["decision"], "allow", "{check}");
+    let stats = w.json("/v1/stats/deadlines");
+    assert_eq!(stats["authorities"][0]["late"], 1, "{stats}");
+
+    // The repaired record is no longer shown; its steps are in the timeline until then.
+    let profile = w.json(&format!("/v1/subjects/{A}"));
+    assert_eq!(profile["records"].as_array().unwrap().len(), 0);
+    let timeline = w.json(&format!("/v1/subjects/{A}/timeline"));
+    let whats: Vec<&str> = timeline["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(whats, ["repaired"]);
+    // What the registry said on 4 March, when the record was in force and disputed no more:
+    let then =
+        w.json(&format!("/v1/check?subject={A}&measure=procurement.bid&known_at=2026-03-04"));
+    assert_eq!(then["decision"], "flag");
+
+    // Every step is in the change feed, in order.
+    let feed = w.json(&format!("/v1/changes?after={}&limit=100", before - 1));
+    let steps: Vec<String> = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let e = &c["event"];
+            e["step"]["step"]
+                .as_str()
+                .map_or_else(|| e["type"].as_str().unwrap().to_owned(), str::to_owned)
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "record_filed",
+            "objection_filed",
+            "objection_answered",
+            "objection_decided",
+            "reply_published",
+            "repair_applied",
+            "repair_decided"
+        ]
+    );
+    assert!(feed["changes"].as_array().unwrap().iter().all(|c| c["subject"] == A));
+    // Paging by cursor misses nothing.
+    let mut after = before - 1;
+    let mut seen = 0;
+    loop {
+        let page = w.json(&format!("/v1/changes?after={after}&limit=2"));
+        let n = page["changes"].as_array().unwrap().len();
+        if n == 0 {
+            break;
+        }
+        seen += n;
+        after = page["next_after"].as_u64().unwrap();
+    }
+    assert_eq!(seen, 7);
+    w.server.stop().unwrap();
+}
+
+/// Who may call what. `None` means public (any caller, even with a bad key, gets an answer).
+#[test]
+fn every_endpoint_against_every_role() {
+    let w = world();
+    // A record of bj-amr about A to act on.
+    let r = w.send(
+        "POST",
+        "/v1/records",
+        Some(&w.amr),
+        Some(&record("M-1", "penalty.moderate", "2026-03-01")),
+    );
+    assert_eq!(r.status(), 201);
+    let rec = "/v1/records/bj-amr/M-1";
+    let other = probity_store::conformance::uscc(42);
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    enum Role {
+        Operator,
+        Amr,
+        Tax,
+        Company,
+        OtherCompany,
+    }
+    use Role::*;
+    /// Method, path, body, and the roles allowed (`None`: public).
+    type Endpoint<'a> = (&'a str, String, Option<Value>, Option<&'a [Role]>);
+    let endpoints: Vec<Endpoint<'_>> = vec![
+        ("GET", "/v1/health".into(), None, None),
+        ("GET", format!("/v1/subjects/{A}"), None, None),
+        ("GET", format!("/v1/subjects/{A}/assessment"), None, None),
+        ("GET", format!("/v1/subjects/{A}/timeline"), None, None),
+        ("GET", format!("/v1/check?subject={A}&measure=procurement.bid"), None, None),
+        (
+            "POST",
+            "/v1/check".into(),
+            Some(json!({"measure": "procurement.bid", "subjects": [A]})),
+            None,
+        ),
+        ("GET", "/v1/search?q=北京".into(), None, None),
+        ("GET", "/v1/lists/serious_violation".into(), None, None),
+        ("GET", "/v1/rulebook".into(), None, None),
+        ("GET", "/v1/changes".into(), None, None),
+        ("GET", rec.into(), None, None),
+        ("GET", "/v1/stats/deadlines".into(), None, None),
+        ("GET", "/v1/log/checkpoint".into(), None, None),
+        (
+            "POST",
+            "/v1/records".into(),
+            Some(record("M-2", "penalty.minor", "2026-03-01")),
+            // Any authority may file; a row in another authority's name is rejected row by row.
+            Some(&[Amr, Tax]),
+        ),
+        (
+            "POST",
+            "/v1/records/batch".into(),
+            Some(json!({"records": [record("M-3", "penalty.minor", "2026-03-01")]})),
+            Some(&[Amr, Tax]),
+        ),
+        (
+            "POST",
+            format!("{rec}/correct"),
+            Some(json!({"record": record("M-1", "penalty.moderate", "2026-03-01"), "reason": "r"})),
+            Some(&[Amr]),
+        ),
+        ("POST", format!("{rec}/objection"), Some(json!({"grounds": "g"})), Some(&[Company])),
+        ("POST", format!("{rec}/reply"), Some(json!({"text": "t"})), Some(&[Company])),
+        ("POST", format!("{rec}/repair"), Some(json!({"statement": "s"})), Some(&[Company])),
+        (
+            "POST",
+            format!("{rec}/objection/answer"),
+            Some(json!({"admitted": true, "reason": "r"})),
+            Some(&[Amr]),
+        ),
+        (
+            "POST",
+            format!("{rec}/objection/decision"),
+            Some(json!({"outcome": "upheld", "reason": "r"})),
+            Some(&[Amr]),
+        ),
+        (
+            "POST",
+            format!("{rec}/repair/decision"),
+            Some(json!({"granted": false, "reason": "r"})),
+            Some(&[Amr]),
+        ),
+        (
+            "POST",
+            "/v1/authorities".into(),
+            Some(
+                json!({"id": "bj-env", "name": "n", "category": "environment", "jurisdiction": "110000"}),
+            ),
+            Some(&[Operator]),
+        ),
+        ("POST", "/v1/authorities/bj-tax/keys".into(), Some(json!({})), Some(&[Operator])),
+        ("POST", format!("/v1/subjects/{other}/credentials"), Some(json!({})), Some(&[Operator])),
+        (
+            "POST",
+            "/v1/exceptions".into(),
+            Some(json!({"code": "91350100M0001TGQXM", "reason": "pilot-era code"})),
+            Some(&[Operator]),
+        ),
+        (
+            "POST",
+            "/v1/rulebook".into(),
+            Some(json!({"text": probity_rules::DEFAULT_RULEBOOK})),
+            Some(&[Operator]),
+        ),
+        ("POST", format!("{rec}/withdraw"), Some(json!({"reason": "r"})), Some(&[Amr])),
+    ];
+    let keys: Vec<(Option<Role>, &str, Option<&str>)> = vec![
+        (None, "no key", None),
+        (None, "malformed key", Some("prb_nope")),
+        (
+            None,
+            "forged key",
+            Some("prb_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        ),
+        (None, "revoked key", Some(&w.revoked)),
+        (None, "expired key", Some(&w.expired)),
+        (Some(Operator), "operator", Some(&w.operator)),
+        (Some(Tax), "wrong authority", Some(&w.tax)),
+        (Some(OtherCompany), "wrong company", Some(&w.other_company)),
+        (Some(Company), "company", Some(&w.company)),
+        (Some(Amr), "authority", Some(&w.amr)),
+    ];
+    let mut failures = Vec::new();
+    for (method, path, body, allowed) in &endpoints {
+        for (role, label, key) in &keys {
+            let r = w.send(method, path, *key, body.as_ref());
+            let status = r.status().as_u16();
+            let ok = match (allowed, role) {
+                (None, _) => (200..300).contains(&status),
+                (Some(_), None) => status == 401,
+                (Some(roles), Some(role)) if roles.contains(role) => status != 401 && status != 403,
+                (Some(_), Some(_)) => status == 403,
+            };
+            if !ok {
+                failures.push(format!(
+                    "{method} {path} as {label}: {status} {}",
+                    r.text().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
+    let w = world_with(probity_server::Config {
+        body_limit: 64 * 1024,
+        public_rate: 10_000,
+        public_burst: 10_000,
+        ..Default::default()
+    });
+    let size = || w.json("/v1/changes")["log_size"].as_u64().unwrap();
+    let start = size();
+    let raw = |body: Vec<u8>, content_type: &str| {
+        let r = w
+            .http
+            .post(format!("{}/v1/records", w.url))
+            .bearer_auth(&w.amr)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap_or(Value::Null))
+    };
+    let (s, v) = raw(b"{\"authority\": ".to_vec(), "application/json");
+    assert_eq!((s, code(&v)), (400, "malformed_json"), "{v}");
+    let (s, v) = raw(b"{}".to_vec(), "text/plain");
+    assert_eq!((s, code(&v)), (415, "unsupported_media_type"), "{v}");
+    let (s, v) = raw(b"{\"summary\": \"\xff\xfe\"}".to_vec(), "application/json");
+    assert_eq!((s, code(&v)), (400, "malformed_json"), "invalid utf-8: {v}");
+    let (s, v) = raw(vec![b' '; 100 * 1024], "application/json");
+    assert_eq!((s, code(&v)), (413, "body_too_large"), "{v}");
+
+    // Row-level problems: each named.
+    let mut long = record("L-1", "penalty.minor", "2026-03-01");
+    long["summary"] = json!("字".repeat(5000));
+    let (s, v) = w.post("/v1/records", &w.amr, long);
+    assert_eq!(s, 422);
+    assert!(v["reason"].as_str().unwrap().contains("summary"), "{v}");
+    let mut lookalike = record("L-2", "penalty.minor", "2026-03-01");
+    lookalike["subject"] = json!("911100006ОО037341L"); // Cyrillic О in place of 0
+    let (s, v) = w.post("/v1/records", &w.amr, lookalike);
+    assert_eq!(s, 422);
+    assert!(v["reason"].as_str().unwrap().contains("subject"), "{v}");
+    let (s, v) = w.post("/v1/records", &w.amr, record("L-3", "opinion.disloyal", "2026-03-01"));
+    assert_eq!(s, 422);
+    assert!(v["reason"].as_str().unwrap().contains("opinion.disloyal"), "{v}");
+    let (s, v) = w.post("/v1/records", &w.amr, record("L-4", "penalty.minor", "2999-01-01"));
+    assert_eq!(s, 422);
+    assert!(v["reason"].as_str().unwrap().contains("future"), "{v}");
+    let mut person = record("L-5", "penalty.minor", "2026-03-01");
+    person["legal_representative"] = json!("张三");
+    let (s, v) = w.post("/v1/records", &w.amr, person);
+    assert_eq!(s, 422);
+    assert!(v["reason"].as_str().unwrap().contains("legal_representative"), "{v}");
+    let mut foreign = record("L-6", "penalty.minor", "2026-03-01");
+    foreign["authority"] = json!("bj-tax");
+    let (s, v) = w.post("/v1/records", &w.amr, foreign);
+    assert_eq!(s, 422);
+    assert!(v["reason"].as_str().unwrap().contains("may not file in the name of"), "{v}");
+    // A batch: every row its own result; the good one is filed.
+    let (s, v) = w.post(
+        "/v1/records/batch",
+        &w.amr,
+        json!({"records": [record("B-1", "penalty.minor", "2026-03-01"), {"nonsense": 1}, record("B-2", "court.dishonest_debtor", "2026-03-01")]}),
+    );
+    assert_eq!(s, 200);
+    let statuses: Vec<&str> =
+        v["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["filed", "rejected", "rejected"], "{v}");
+    assert!(v["results"][2]["reason"].as_str().unwrap().contains("market_regulation"), "{v}");
+    assert_eq!(size(), start + 1, "only the one good row was stored");
+
+    // Queries and paths.
+    let r = w.get(&format!("/v1/check?subject={A}&measure=procurement.bid&as_of=1066-10-14"));
+    assert_eq!(r.status(), 400);
+    assert!(r.text().unwrap().contains("as_of"));
+    let r = w.get("/v1/check?subject=92110000600037341L&measure=procurement.bid");
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("individually owned"));
+    let r = w.get(&format!("/v1/check?subject={A}&measure=loyalty.test"));
+    assert_eq!(r.status(), 404);
+    let r = w.get("/v1/changes?limit=100000");
+    assert_eq!(r.status(), 400);
+    let r = w.get("/v1/nowhere");
+    assert_eq!((r.status().as_u16(), code(&r.json().unwrap())), (404, "not_found"));
+    let r = w.get("/v1/search?q=x&cursor=bogus");
+    assert_eq!(r.status(), 400);
+    let batch: Vec<String> = (0..10_001).map(|_| A.to_owned()).collect();
+    let r = w.send(
+        "POST",
+        "/v1/check",
+        None,
+        Some(&json!({"measure": "procurement.bid", "subjects": batch})),
+    );
+    // 10,001 codes fit in 64 KiB? No: the body limit or the batch limit names the problem.
+    let status = r.status().as_u16();
+    let v: Value = r.json().unwrap();
+    assert_eq!(status, 413);
+    assert!(["body_too_large", "batch_too_large"].contains(&code(&v)), "{v}");
+    // Every error carries a request id.
+    let r = w.get("/v1/nowhere");
+    assert!(r.headers().contains_key("x-request-id"));
+}
+
+#[test]
+fn public_reads_are_rate_limited_per_address_with_retry_after() {
+    let w = world_with(probity_server::Config {
+        public_rate: 1,
+        public_burst: 3,
+        ..Default::default()
+    });
+    let statuses: Vec<u16> = (0..6).map(|_| w.get("/v1/health").status().as_u16()).collect();
+    assert_eq!(&statuses[..3], [200, 200, 200]);
+    let r = w.get("/v1/health");
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    assert_eq!(code(&r.json().unwrap()), "rate_limited");
+    // Authenticated callers are not held to the public limit.
+    let r = w.send("GET", "/v1/health", Some(&w.amr), None);
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn repeated_failed_logins_are_slowed_down() {
+    let w = world();
+    let forged = "prb_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let time = |n: usize| {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            assert_eq!(w.send("POST", "/v1/records", Some(forged), Some(&json!({}))).status(), 401);
+        }
+        start.elapsed()
+    };
+    let first = time(3);
+    let later = time(3);
+    assert!(later >= std::time::Duration::from_millis(700), "first {first:?}, later {later:?}");
+    // A good key resets the count.
+    assert_eq!(
+        w.send("POST", "/v1/records/batch", Some(&w.amr), Some(&json!({"records": []}))).status(),
+        200
+    );
+}
+
+#[test]
+fn search_lists_and_rulebook() {
+    let w = world();
+    let hits = w.json(&format!("/v1/search?q={}", "北京测试科技有限公司"));
+    assert_eq!(hits["results"][0]["id"], A);
+    let hits = w.json("/v1/search?q=北京&limit=1");
+    assert_eq!(hits["results"].as_array().unwrap().len(), 1);
+    let next = hits["next_cursor"].as_str().unwrap();
+    let page2 = w.json(&format!("/v1/search?q=北京&limit=1&cursor={next}"));
+    assert_ne!(page2["results"][0]["id"], hits["results"][0]["id"]);
+    // A serious penalty puts A on the serious-violation list.
+    let r = w.send(
+        "POST",
+        "/v1/records",
+        Some(&w.amr),
+        Some(&record("S-1", "penalty.serious", "2026-03-01")),
+    );
+    assert_eq!(r.status(), 201);
+    let list = w.json("/v1/lists/serious_violation");
+    assert_eq!(list["entries"][0]["subject"], A);
+    assert_eq!(list["entries"][0]["until"], "2029-03-01");
+    let csv = w.get("/v1/lists/serious_violation?format=csv").text().unwrap();
+    assert_eq!(csv, format!("subject,since,until\n{A},2026-03-01,2029-03-01\n"));
+    let jsonl = w.get("/v1/lists/serious_violation?format=jsonl").text().unwrap();
+    assert_eq!(jsonl.lines().count(), 1);
+    assert_eq!(w.get("/v1/lists/loyalty").status(), 404);
+    let book = w.json("/v1/rulebook");
+    assert_eq!(book["current"]["id"], "cn-default");
+    let text = w.get("/v1/rulebook/text").text().unwrap();
+    assert!(text.contains("[due_process]"));
+    let proof = w.json("/v1/log/proof?index=0");
+    assert_eq!(proof["index"], 0);
+    assert!(w.get("/v1/log/checkpoint").text().unwrap().starts_with("test/log\n"));
+    let today: Date = "2026-03-02".parse().unwrap();
+    assert_eq!(w.json("/v1/stats/deadlines")["today"], today.to_string());
+}
+
+#[test]
+fn the_committed_openapi_document_matches_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+    let fresh = probity_server::openapi_json();
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(path, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "docs/openapi.json is stale; run `UPDATE_SNAPSHOTS=1 cargo test -p probity-server` and commit it"
+    );
+    let doc: Value = serde_json::from_str(&fresh).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let w = world();
+    assert_eq!(w.json("/v1/openapi.json"), doc);
+}
