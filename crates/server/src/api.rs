@@ -984,7 +984,8 @@ async fn file(state: &AppState, by: Slug, rows: Vec<Value>) -> Result<Vec<Filing
 /// Files one record as the calling authority. Idempotent by decision number.
 #[utoipa::path(post, path = "/v1/records", tag = "authority", request_body = Object,
     security(("key" = [])),
-    responses((status = 200, body = FilingOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = FilingOut, description = "Filed"), (status = 200, body = FilingOut, description = "Filed before with the same content"),
+        (status = 422, body = ErrorBody, description = "Rejected, with the reason")))]
 pub async fn file_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -993,12 +994,15 @@ pub async fn file_one(
     let by = must_be_authority(&caller)?;
     let mut out = file(&state, by, vec![row]).await?;
     let one = out.pop().ok_or_else(|| ApiError::internal("no filing result"))?;
-    let status = match one.status.as_str() {
-        "filed" => StatusCode::CREATED,
-        "duplicate" => StatusCode::OK,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    Ok((status, Json(one)).into_response())
+    match one.status.as_str() {
+        "filed" => Ok((StatusCode::CREATED, Json(one)).into_response()),
+        "duplicate" => Ok(Json(one).into_response()),
+        _ => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "rejected",
+            one.reason.unwrap_or_else(|| "the record was rejected".into()),
+        )),
+    }
 }
 
 /// Files up to 10,000 records as the calling authority, one result per record.

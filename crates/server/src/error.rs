@@ -34,7 +34,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable code: `bad_request`, `malformed_json`, `invalid`, `unsupported_media_type`,
     /// `body_too_large`, `batch_too_large`, `unauthenticated`, `forbidden`, `not_found`,
-    /// `conflict`, `refused`, `rate_limited`, `timeout`, `internal`, `unavailable`.
+    /// `conflict`, `refused`, `rejected`, `rate_limited`, `timeout`, `internal`, `unavailable`.
     pub code: String,
     /// What went wrong.
     pub message: String,

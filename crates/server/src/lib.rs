@@ -89,9 +89,29 @@ pub struct ApiDoc;
 
 struct SecurityAddon;
 
+/// Error answers any operation may give, added to every operation of the document so that each
+/// status the server can send is documented in one place.
+const COMMON_ERRORS: &[(&str, &str)] = &[
+    ("400", "The request is malformed: a bad query, path, date or cursor"),
+    ("404", "Nothing at this path, or the thing asked about does not exist"),
+    ("413", "The body or the batch is larger than allowed"),
+    ("415", "The body is not JSON"),
+    ("422", "A value is invalid, or the registry refuses it"),
+    ("429", "Too many requests from this address; see Retry-After"),
+    ("503", "The request took too long, or the registry is unavailable"),
+];
+
+/// Error answers of operations that need a key.
+const SECURED_ERRORS: &[(&str, &str)] = &[
+    ("401", "No key, or a malformed, unknown, revoked or expired one"),
+    ("403", "The key's holder may not do this"),
+    ("409", "The request does not fit the record's state (a window closed, a case open)"),
+];
+
 impl utoipa::Modify for SecurityAddon {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "key",
@@ -102,6 +122,31 @@ impl utoipa::Modify for SecurityAddon {
                     .build(),
             ),
         );
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post, &mut item.delete].into_iter().flatten() {
+                let secured = op.security.is_some();
+                let extra = COMMON_ERRORS.iter().chain(if secured { SECURED_ERRORS } else { &[] });
+                for (status, description) in extra {
+                    op.responses
+                        .responses
+                        .entry((*status).to_owned())
+                        .or_insert_with(|| error(description));
+                }
+            }
+        }
     }
 }
 

@@ -488,28 +488,28 @@ fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
     long["summary"] = json!("字".repeat(5000));
     let (s, v) = w.post("/v1/records", &w.amr, long);
     assert_eq!(s, 422);
-    assert!(v["reason"].as_str().unwrap().contains("summary"), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("summary"), "{v}");
     let mut lookalike = record("L-2", "penalty.minor", "2026-03-01");
     lookalike["subject"] = json!("911100006ОО037341L"); // Cyrillic О in place of 0
     let (s, v) = w.post("/v1/records", &w.amr, lookalike);
     assert_eq!(s, 422);
-    assert!(v["reason"].as_str().unwrap().contains("subject"), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("subject"), "{v}");
     let (s, v) = w.post("/v1/records", &w.amr, record("L-3", "opinion.disloyal", "2026-03-01"));
     assert_eq!(s, 422);
-    assert!(v["reason"].as_str().unwrap().contains("opinion.disloyal"), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("opinion.disloyal"), "{v}");
     let (s, v) = w.post("/v1/records", &w.amr, record("L-4", "penalty.minor", "2999-01-01"));
     assert_eq!(s, 422);
-    assert!(v["reason"].as_str().unwrap().contains("future"), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("future"), "{v}");
     let mut person = record("L-5", "penalty.minor", "2026-03-01");
     person["legal_representative"] = json!("张三");
     let (s, v) = w.post("/v1/records", &w.amr, person);
     assert_eq!(s, 422);
-    assert!(v["reason"].as_str().unwrap().contains("legal_representative"), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("legal_representative"), "{v}");
     let mut foreign = record("L-6", "penalty.minor", "2026-03-01");
     foreign["authority"] = json!("bj-tax");
     let (s, v) = w.post("/v1/records", &w.amr, foreign);
     assert_eq!(s, 422);
-    assert!(v["reason"].as_str().unwrap().contains("may not file in the name of"), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("may not file in the name of"), "{v}");
     // A batch: every row its own result; the good one is filed.
     let (s, v) = w.post(
         "/v1/records/batch",
