@@ -54,6 +54,10 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Load the check endpoint with wrk on loopback, then nginx serving a static answer of the
+    /// same size (the practical HTTP ceiling here), and compare throughput and p50/p99 latency;
+    /// then time a batch check of 10,000 subjects. Needs `wrk` and `nginx` (Debian packages).
+    Http(crate::bench_http::HttpArgs),
 }
 
 /// Peak resident set size of this process in bytes, from /proc.
@@ -77,6 +81,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<u8> {
         BenchCommand::Import { records, enterprises, dir, batch_size, json } => {
             bench_import(records, enterprises, dir, batch_size, json)
         }
+        BenchCommand::Http(args) => crate::bench_http::run(&args),
     }
 }
 

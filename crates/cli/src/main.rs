@@ -10,6 +10,7 @@ macro_rules! outln {
 }
 
 mod bench;
+mod bench_http;
 mod check;
 mod commands;
 mod log;

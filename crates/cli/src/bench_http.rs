@@ -1,0 +1,305 @@
+//! `probity bench http`: the check endpoint against nginx serving a static answer of the same
+//! size, both under the same load generator (wrk) on loopback in one run, and the batch check in
+//! subjects per second.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use probity_registry::{Registry, Table};
+use probity_rules::Rulebook;
+use serde_json::json;
+
+use crate::commands::{import_file, write_generated};
+use crate::exit;
+
+/// What to measure.
+#[derive(Debug, clap::Args)]
+pub struct HttpArgs {
+    /// Subjects in the registry.
+    #[arg(long, default_value_t = 1_000_000)]
+    subjects: u64,
+    /// Records about them.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: u64,
+    /// Registry directory: built there if missing, reused if it exists (a temporary one if
+    /// omitted).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Seconds of load per target.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Open connections.
+    #[arg(long, default_value_t = 64)]
+    connections: u32,
+    /// Load-generator threads.
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One wrk run.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Load {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+fn tool(name: &str) -> anyhow::Result<()> {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        bail!("`{name}` is not installed; on Debian: apt-get install wrk nginx-light");
+    }
+    Ok(())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Milliseconds from a wrk latency such as `812.00us`, `1.23ms` or `2.01s`.
+fn millis(s: &str) -> Option<f64> {
+    let (n, unit) = s.trim().split_at(s.trim().find(|c: char| c.is_ascii_alphabetic())?);
+    let n: f64 = n.parse().ok()?;
+    Some(match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => return None,
+    })
+}
+
+fn wrk(args: &HttpArgs, url: &str, script: Option<&Path>) -> anyhow::Result<Load> {
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t",
+        &args.threads.to_string(),
+        "-c",
+        &args.connections.to_string(),
+        "-d",
+        &format!("{}s", args.duration),
+        "--latency",
+    ]);
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    let out = cmd.arg(url).output().context("cannot run wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!("wrk failed on {url}: {text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let field = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+    };
+    let rps: f64 = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("wrk printed no rate:\n{text}"))?;
+    let p50 = field("50%").and_then(|v| millis(&v)).context("wrk printed no p50")?;
+    let p99 = field("99%").and_then(|v| millis(&v)).context("wrk printed no p99")?;
+    let errors = text
+        .lines()
+        .find(|l| l.trim().starts_with("Non-2xx or 3xx responses:"))
+        .and_then(|l| l.split(':').nth(1)?.trim().parse().ok())
+        .unwrap_or(0);
+    Ok(Load { requests_per_second: rps, p50_ms: p50, p99_ms: p99, errors })
+}
+
+fn build(dir: &Path, args: &HttpArgs) -> anyhow::Result<()> {
+    if Registry::exists(dir) {
+        eprintln!("reusing the registry at {}", dir.display());
+        return Ok(());
+    }
+    let input = dir.with_extension("input");
+    let book = Rulebook::parse(probity_rules::DEFAULT_RULEBOOK)?;
+    let cfg = probity_synth::Config {
+        enterprises: args.subjects,
+        records: args.records,
+        seed: 3,
+        dirty: 0.0,
+        as_of: probity_core::date_of(jiff::Timestamp::now()),
+    };
+    eprintln!("generating {} subjects and {} records…", args.subjects, args.records);
+    write_generated(&input, &cfg, &book)?;
+    let mut reg = Registry::init(dir, None)?;
+    for (table, name) in [
+        (Table::Authorities, "authorities.csv"),
+        (Table::Subjects, "subjects.csv"),
+        (Table::Records, "records.jsonl"),
+    ] {
+        import_file(&mut reg, table, &input.join(name), None, None, 10_000)?;
+    }
+    std::fs::remove_dir_all(&input).ok();
+    Ok(())
+}
+
+/// A plain HTTP/1.1 exchange on a fresh connection: the status and the body.
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> anyhow::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(300)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    let text = String::from_utf8_lossy(&out);
+    let (head, body) = text.split_once("\r\n\r\n").context("no http response")?;
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(rest.get(..n).unwrap_or_default());
+        s = rest.get(n + 2..).unwrap_or_default();
+    }
+    out
+}
+
+pub fn run(args: &HttpArgs) -> anyhow::Result<u8> {
+    tool("wrk")?;
+    tool("nginx")?;
+    let tmp = tempfile::tempdir()?;
+    let dir = args.dir.clone().unwrap_or_else(|| tmp.path().join("registry"));
+    build(&dir, args)?;
+    let reg = Registry::open(&dir)?;
+    let ids: Vec<String> =
+        reg.store().subject_ids(None, 2000)?.into_iter().map(|i| i.to_string()).collect();
+    let Some(first) = ids.first().cloned() else { bail!("the registry holds no subjects") };
+    let subjects = reg.counts()?.subjects;
+    let config = probity_server::Config {
+        public_rate: u32::MAX,
+        public_burst: u32::MAX,
+        ..Default::default()
+    };
+    let server = probity_server::spawn(reg, "127.0.0.1:0".parse()?, config)?;
+    let addr = server.addr;
+
+    // The static peer serves one answer of the same size.
+    let check_path = format!("/v1/check?subject={first}&measure=procurement.bid");
+    let (status, answer) = http(addr, "GET", &check_path, "")?;
+    if status != 200 {
+        bail!("the check endpoint answered {status}: {answer}");
+    }
+    let www = tmp.path().join("www");
+    std::fs::create_dir_all(&www)?;
+    std::fs::write(www.join("answer.json"), &answer)?;
+    let nginx_port = free_port()?;
+    let conf = tmp.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes auto;\npid {pid};\nerror_log {err} warn;\ndaemon off;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{ access_log off; default_type application/json; keepalive_requests 1000000;\n\
+               client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};\n\
+               uwsgi_temp_path {tmp}; scgi_temp_path {tmp};\n\
+               server {{ listen 127.0.0.1:{nginx_port}; root {www}; }} }}\n",
+            pid = tmp.path().join("nginx.pid").display(),
+            err = tmp.path().join("nginx.err").display(),
+            tmp = tmp.path().display(),
+            www = www.display(),
+        ),
+    )?;
+    let mut nginx = Command::new("nginx")
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start nginx")?;
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Requests spread over 2,000 subjects, each answered from the registry.
+    let script = tmp.path().join("check.lua");
+    let list: Vec<String> = ids.iter().map(|i| format!("\"{i}\"")).collect();
+    std::fs::write(
+        &script,
+        format!(
+            "local ids = {{{}}}\nlocal n = 0\nrequest = function()\n  n = n + 1\n  \
+             return wrk.format(\"GET\", \"/v1/check?subject=\" .. ids[(n % #ids) + 1] .. \
+             \"&measure=procurement.bid\")\nend\n",
+            list.join(",")
+        ),
+    )?;
+    eprintln!("loading probity's check endpoint for {} s…", args.duration);
+    let probity = wrk(args, &format!("http://{addr}/"), Some(&script))?;
+    eprintln!("loading nginx for {} s…", args.duration);
+    let peer = wrk(args, &format!("http://127.0.0.1:{nginx_port}/answer.json"), None);
+    // QUIT: the master stops its workers before it exits.
+    let _ = Command::new("kill").args(["-QUIT", &nginx.id().to_string()]).status();
+    let _ = nginx.wait();
+    let peer = peer?;
+
+    // Batch check: 10,000 subjects in one request.
+    let batch: Vec<&String> = ids.iter().cycle().take(probity_server::MAX_CHECK_BATCH).collect();
+    let body = json!({"measure": "procurement.bid", "subjects": batch}).to_string();
+    let started = Instant::now();
+    let (status, _) = http(addr, "POST", "/v1/check", &body)?;
+    let secs = started.elapsed().as_secs_f64();
+    if status != 200 {
+        bail!("the batch check answered {status}");
+    }
+    let batch_rate = batch.len() as f64 / secs;
+    server.stop()?;
+
+    let ratio = probity.requests_per_second / peer.requests_per_second;
+    if args.json {
+        outln!(
+            "{}",
+            json!({
+                "subjects": subjects, "connections": args.connections, "duration_s": args.duration,
+                "answer_bytes": answer.len(), "probity_check": probity, "nginx_static": peer,
+                "throughput_ratio": ratio, "batch_check_subjects_per_s": batch_rate,
+            })
+        );
+    } else {
+        outln!(
+            "check endpoint, {subjects} subjects, {} connections, {} s each, {} byte answers",
+            args.connections,
+            args.duration,
+            answer.len()
+        );
+        for (name, l) in [("probity /v1/check", probity), ("nginx static file", peer)] {
+            outln!(
+                "  {name:<20} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   non-2xx {}",
+                l.requests_per_second,
+                l.p50_ms,
+                l.p99_ms,
+                l.errors
+            );
+        }
+        outln!("  ratio                {:.2} (target ≥ 0.50); p99 target < 5 ms", ratio);
+        outln!("batch check: {batch_rate:.0} subjects/s (10,000 per request)");
+    }
+    Ok(exit::OK)
+}
