@@ -133,7 +133,7 @@ pub struct Registry {
     first_rulebook: Rulebook,
     /// Rulebooks adopted since, in adoption order.
     later_rulebooks: Vec<(u64, Rulebook)>,
-    clock: Box<dyn Clock>,
+    clock: std::sync::Arc<dyn Clock>,
     dir: PathBuf,
 }
 
@@ -217,7 +217,7 @@ impl Registry {
             store: Box::new(store),
             first_rulebook: parsed,
             later_rulebooks: Vec::new(),
-            clock: Box::new(clock),
+            clock: std::sync::Arc::new(clock),
             dir: dir.to_path_buf(),
         };
         reg.publish_checkpoint()?;
@@ -251,14 +251,27 @@ impl Registry {
             store: Box::new(store),
             first_rulebook,
             later_rulebooks: rulebooks.collect(),
-            clock: Box::new(SystemClock),
+            clock: std::sync::Arc::new(SystemClock),
             dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Another handle on the same registry with its own storage connection, for reading in
+    /// parallel. It shares the clock and the rulebooks known now; a rulebook adopted later is
+    /// seen by handles made after it.
+    pub fn reader(&self) -> Result<Self, RegistryError> {
+        Ok(Self {
+            store: Box::new(SqliteStore::open(&self.dir)?),
+            first_rulebook: self.first_rulebook.clone(),
+            later_rulebooks: self.later_rulebooks.clone(),
+            clock: std::sync::Arc::clone(&self.clock),
+            dir: self.dir.clone(),
         })
     }
 
     /// Replaces the clock (for tests and reproducible runs).
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Box::new(clock);
+        self.clock = std::sync::Arc::new(clock);
         self
     }
 
@@ -327,9 +340,20 @@ impl Registry {
     }
 
     /// Parses a subject id, admitting codes on the exception list.
+    /// The exception list is read only for a code that fails its checksum.
     pub fn parse_id(&self, input: &str) -> Result<SubjectId, RegistryError> {
-        let exceptions = self.exceptions()?;
-        Ok(SubjectId::parse_excepted(input, |c| exceptions.contains(c))?)
+        let failure = std::cell::RefCell::new(None);
+        let parsed = SubjectId::parse_excepted(input, |c| match self.store.code_exceptions() {
+            Ok(list) => list.iter().any(|x| x == c),
+            Err(e) => {
+                *failure.borrow_mut() = Some(e);
+                false
+            }
+        });
+        if let Some(e) = failure.into_inner() {
+            return Err(e.into());
+        }
+        Ok(parsed?)
     }
 
     /// Admits a well-formed code that fails its checksum to the exception list, as a journal

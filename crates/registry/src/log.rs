@@ -191,7 +191,7 @@ impl Registry {
 
     /// The number of entries in the log.
     pub fn log_size(&self) -> Result<u64, RegistryError> {
-        Ok(self.store.counts()?.events)
+        Ok(self.store.log_size()?)
     }
 
     fn size_or_current(&self, size: Option<u64>) -> Result<u64, RegistryError> {

@@ -243,7 +243,8 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(AppState::new(registry, config));
+    let state = AppState::new(registry, config).map_err(std::io::Error::other)?;
+    let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "serving");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)

@@ -148,6 +148,18 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// The row id of an authority: from the cache, or (for a handle opened before another
+    /// handle registered it) from the table.
+    fn authority_row(&self, code: &str) -> Result<Option<i64>, StoreError> {
+        if let Some(&row) = self.authority_ids.get(code) {
+            return Ok(Some(row));
+        }
+        self.conn
+            .prepare_cached("SELECT id FROM authorities WHERE code = ?1")
+            .and_then(|mut s| s.query_row([code], |r| r.get(0)).optional())
+            .map_err(backend)
+    }
+
     /// The registry directory.
     pub fn location(&self) -> &Path {
         &self.location
@@ -660,7 +672,7 @@ impl Store for SqliteStore {
     }
 
     fn record(&self, key: &RecordKey) -> Result<Option<StoredRecord>, StoreError> {
-        let Some(&authority) = self.authority_ids.get(key.authority.as_str()) else {
+        let Some(authority) = self.authority_row(key.authority.as_str())? else {
             return Ok(None);
         };
         let row = self
@@ -688,9 +700,9 @@ impl Store for SqliteStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT r.filed_event, r.current_event, r.last_event, r.status, r.disputed, r.repaired
-                 FROM records r JOIN subjects s ON s.id = r.subject
-                 WHERE s.code = ?1 ORDER BY r.filed_event",
+                "SELECT filed_event, current_event, last_event, status, disputed, repaired
+                 FROM records WHERE subject = (SELECT id FROM subjects WHERE code = ?1)
+                 ORDER BY filed_event",
             )
             .map_err(backend)?;
         let rows = stmt
@@ -829,7 +841,7 @@ impl Store for SqliteStore {
     }
 
     fn record_history(&self, key: &RecordKey) -> Result<Vec<JournalEntry>, StoreError> {
-        let Some(&authority) = self.authority_ids.get(key.authority.as_str()) else {
+        let Some(authority) = self.authority_row(key.authority.as_str())? else {
             return Ok(Vec::new());
         };
         let mut stmt = self
@@ -1099,6 +1111,14 @@ impl Store for SqliteStore {
             })
             .map_err(backend)?;
         rows.map(|r| stored_subject_id(&r.map_err(backend)?)).collect()
+    }
+
+    fn log_size(&self) -> Result<u64, StoreError> {
+        self.conn
+            .prepare_cached("SELECT coalesce(max(idx) + 1, 0) FROM journal")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+            .map(|n| n as u64)
+            .map_err(backend)
     }
 
     fn counts(&self) -> Result<Counts, StoreError> {

@@ -244,6 +244,7 @@ pub fn journal_is_dense_ordered_and_canonical(store: &mut dyn Store) {
     assert_eq!(more, vec![Outcome::Appended { index: 3 }]);
     let all = store.journal(0, 100).unwrap();
     assert_eq!(all.len(), 4);
+    assert_eq!(store.log_size().unwrap(), 4);
     for (i, (entry, event)) in all.iter().zip(events.iter().chain([&reg_subject(2)])).enumerate() {
         assert_eq!(entry.index, i as u64);
         assert_eq!(entry.bytes, event.bytes());

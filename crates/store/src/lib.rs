@@ -335,8 +335,11 @@ pub trait Store: Send {
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError>;
 
-    /// What the registry holds.
+    /// What the registry holds (counting may take time proportional to it).
     fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// The number of journal entries (and log leaves), found without counting.
+    fn log_size(&self) -> Result<u64, StoreError>;
 
     /// Up to `limit` journal entries from index `from` on.
     fn journal(&self, from: u64, limit: usize) -> Result<Vec<JournalEntry>, StoreError>;
