@@ -197,6 +197,7 @@ pub fn run(args: &HttpArgs) -> anyhow::Result<u8> {
     let config = probity_server::Config {
         public_rate: u32::MAX,
         public_burst: u32::MAX,
+        sweep_every: None,
         ..Default::default()
     };
     let server = probity_server::spawn(reg, "127.0.0.1:0".parse()?, config)?;

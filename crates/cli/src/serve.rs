@@ -29,6 +29,9 @@ pub struct ServeArgs {
     /// The longest a request may take, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
+    /// Minutes between sweeps that re-rate subjects whose next change has come (0: never).
+    #[arg(long, default_value_t = 60)]
+    sweep_minutes: u64,
 }
 
 impl ServeArgs {
@@ -41,6 +44,7 @@ impl ServeArgs {
             public_burst: d.public_burst,
             body_limit: d.body_limit,
             timeout: d.timeout.as_secs(),
+            sweep_minutes: 60,
         }
     }
 }
@@ -53,6 +57,7 @@ pub fn serve(data: &Path, args: &ServeArgs) -> anyhow::Result<u8> {
         timeout: Duration::from_secs(args.timeout.max(1)),
         public_rate: args.public_rate,
         public_burst: args.public_burst,
+        sweep_every: (args.sweep_minutes > 0).then(|| Duration::from_secs(args.sweep_minutes * 60)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -128,12 +128,18 @@ impl Registry {
 
     /// Inclusion proofs of every log entry behind `profile`, against the published checkpoint.
     pub fn profile_proofs(&self, p: &Profile) -> Result<ProfileProofs, RegistryError> {
-        let (note, cp) = self.published_checkpoint()?;
         let mut indices = vec![p.subject.index];
         for r in &p.records {
             indices.push(r.filed_index);
             indices.push(r.last_index);
         }
+        self.entry_proofs(indices)
+    }
+
+    /// Inclusion proofs of these log entries against the published checkpoint; entries the
+    /// checkpoint does not cover yet are left out.
+    pub fn entry_proofs(&self, mut indices: Vec<u64>) -> Result<ProfileProofs, RegistryError> {
+        let (note, cp) = self.published_checkpoint()?;
         indices.sort_unstable();
         indices.dedup();
         let mut entries = Vec::new();

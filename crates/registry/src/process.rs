@@ -305,6 +305,13 @@ impl Registry {
             },
             decided @ Step::ObjectionDecided { .. } => decided,
         };
+        // A reply that repeats the one published is a replay: it changes nothing.
+        if let (Step::ReplyPublished { text }, Some((current, _))) = (&step, &view.case.reply)
+            && text == current
+            && let Some(h) = view.history.iter().rev().find(|h| h.what == step.name())
+        {
+            return Ok(h.index);
+        }
         let now = self.clock.now();
         view.case.apply(&step, now).map_err(|e| RegistryError::Conflict(e.to_string()))?;
         let subject = record.subject;

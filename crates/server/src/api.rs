@@ -174,6 +174,19 @@ pub struct SubjectView {
     pub assessment: Value,
     /// The log size this answer reflects.
     pub log_size: u64,
+    /// With `proof=true`: inclusion proofs of the log entries behind this profile against the
+    /// published checkpoint.
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Value>,
+}
+
+/// Whether to attach log proofs.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProofFlag {
+    /// Attach inclusion proofs of the log entries behind the answer.
+    pub proof: Option<bool>,
 }
 
 fn subject_id(reg: &probity_registry::Registry, id: &str) -> Result<SubjectId, ApiError> {
@@ -190,11 +203,12 @@ fn reply_of(view: &CaseView) -> Option<String> {
 
 /// A subject's identity, shown records and current assessment.
 #[utoipa::path(get, path = "/v1/subjects/{id}", tag = "public",
-    params(("id" = String, Path, description = "USCC or LEI")),
+    params(("id" = String, Path, description = "USCC or LEI"), ProofFlag),
     responses((status = 200, body = SubjectView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn subject(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(flag): Query<ProofFlag>,
 ) -> ApiResult<SubjectView> {
     state
         .read(move |reg| {
@@ -231,6 +245,11 @@ pub async fn subject(
                 records,
                 assessment: to_value(&a)?,
                 log_size: reg.log_size()?,
+                proof: if flag.proof == Some(true) {
+                    Some(to_value(&reg.profile_proofs(&p)?)?)
+                } else {
+                    None
+                },
             }))
         })
         .await
@@ -883,6 +902,10 @@ pub struct CaseOut {
     /// Deadlines of the case.
     #[schema(value_type = Vec<Object>)]
     pub deadlines: Vec<Value>,
+    /// With `proof=true`: inclusion proofs of every history entry.
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Value>,
 }
 
 fn case_out(v: &CaseView) -> Result<CaseOut, ApiError> {
@@ -900,16 +923,18 @@ fn case_out(v: &CaseView) -> Result<CaseOut, ApiError> {
         repair_opens: v.repair_opens.map(|d| d.to_string()),
         history: v.history.iter().map(to_value).collect::<Result<_, _>>()?,
         deadlines: v.deadlines.iter().map(to_value).collect::<Result<_, _>>()?,
+        proof: None,
     })
 }
 
 /// A record, its due-process history and deadlines.
 #[utoipa::path(get, path = "/v1/records/{authority}/{decision_no}", tag = "public",
-    params(("authority" = String, Path), ("decision_no" = String, Path)),
+    params(("authority" = String, Path), ("decision_no" = String, Path), ProofFlag),
     responses((status = 200, body = CaseOut), (status = 404, body = ErrorBody)))]
 pub async fn record(
     State(state): State<AppState>,
     Path((authority, decision_no)): Path<(String, String)>,
+    Query(flag): Query<ProofFlag>,
 ) -> ApiResult<CaseOut> {
     let key = record_key(&authority, &decision_no)?;
     state
@@ -922,7 +947,12 @@ pub async fn record(
                     "record `{decision_no}` of `{authority}` is no longer shown (withdrawn, repaired or expired)"
                 )));
             }
-            Ok(Json(case_out(&v)?))
+            let mut out = case_out(&v)?;
+            if flag.proof == Some(true) {
+                let indices = v.history.iter().map(|h| h.index).collect();
+                out.proof = Some(to_value(&reg.entry_proofs(indices)?)?);
+            }
+            Ok(Json(out))
         })
         .await
 }

@@ -44,6 +44,9 @@ pub struct Config {
     pub public_rate: u32,
     /// Public requests a client address may burst above the rate.
     pub public_burst: u32,
+    /// How often to re-rate the subjects whose next change (an effect starting or ending) has
+    /// come; `None` never.
+    pub sweep_every: Option<Duration>,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             timeout: Duration::from_secs(30),
             public_rate: 50,
             public_burst: 200,
+            sweep_every: Some(Duration::from_secs(3600)),
         }
     }
 }
@@ -243,12 +247,36 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let sweep = config.sweep_every;
     let state = AppState::new(registry, config).map_err(std::io::Error::other)?;
+    if let Some(every) = sweep {
+        tokio::spawn(sweep_ratings(state.clone(), every));
+    }
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "serving");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Keeps stored ratings current as the calendar moves: every `every`, re-rates the subjects
+/// whose next change has come (the first run at start).
+async fn sweep_ratings(state: AppState, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let done = state
+            .write(|reg| {
+                let today = reg.today();
+                Ok(reg.rate_pass(today, false, &())?)
+            })
+            .await;
+        match done {
+            Ok(r) => tracing::info!(rated = r.rated, "swept ratings"),
+            Err(e) => tracing::warn!(error = %e.message, "rating sweep failed"),
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

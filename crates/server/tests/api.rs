@@ -649,3 +649,61 @@ fn the_committed_openapi_document_matches_the_code() {
     let w = world();
     assert_eq!(w.json("/v1/openapi.json"), doc);
 }
+
+#[test]
+fn answers_carry_log_proofs_and_a_replayed_reply_changes_nothing() {
+    let w = world();
+    let r = w.send(
+        "POST",
+        "/v1/records",
+        Some(&w.amr),
+        Some(&record("P-1", "penalty.moderate", "2026-03-01")),
+    );
+    assert_eq!(r.status(), 201);
+    let p = w.json(&format!("/v1/subjects/{A}?proof=true"));
+    let proof = &p["proof"];
+    assert!(proof["checkpoint"].as_str().unwrap().starts_with("test/log\n"));
+    let indices: Vec<u64> =
+        proof["entries"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
+    assert!(indices.contains(&p["records"][0]["filed_index"].as_u64().unwrap()), "{proof}");
+    let rec = w.json("/v1/records/bj-amr/P-1?proof=true");
+    assert_eq!(rec["proof"]["entries"].as_array().unwrap().len(), 1);
+    assert!(w.json("/v1/records/bj-amr/P-1").get("proof").is_none());
+
+    let reply = json!({"text": "we appealed this decision"});
+    let (s, first) = w.post("/v1/records/bj-amr/P-1/reply", &w.company, reply.clone());
+    assert_eq!(s, 200, "{first}");
+    let size = w.json("/v1/changes")["log_size"].clone();
+    let (s, again) = w.post("/v1/records/bj-amr/P-1/reply", &w.company, reply);
+    assert_eq!(s, 200, "{again}");
+    assert_eq!(again["index"], first["index"]);
+    assert_eq!(w.json("/v1/changes")["log_size"], size, "the replay journalled nothing");
+}
+
+#[test]
+fn the_sweep_re_rates_subjects_as_the_calendar_moves() {
+    let w = world_with(probity_server::Config {
+        public_rate: 10_000,
+        public_burst: 10_000,
+        sweep_every: Some(std::time::Duration::from_millis(100)),
+        ..Default::default()
+    });
+    let r = w.send(
+        "POST",
+        "/v1/records",
+        Some(&w.amr),
+        Some(&record("W-1", "penalty.serious", "2026-03-01")),
+    );
+    assert_eq!(r.status(), 201);
+    let grade = || w.json("/v1/search?q=北京测试科技有限公司")["results"][0]["grade"].clone();
+    let before = grade();
+    assert_ne!(before, "A", "a serious penalty lowers the grade");
+    // Years later the penalty has stopped counting; no request touches the subject, the sweep
+    // re-rates it.
+    w.clock.set("2031-06-01T00:00:00Z");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while grade() != "A" {
+        assert!(std::time::Instant::now() < deadline, "the sweep did not re-rate: {}", grade());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
