@@ -193,21 +193,7 @@ fn body_record(index: i64, event: Event) -> Result<(Record, Timestamp), StoreErr
 
 /// A subject code read back from the store. Codes were checked on the way in, and one on the
 /// exception list fails only its checksum, so only the structure is checked again.
-fn stored_subject_id(code: &str) -> Result<SubjectId, StoreError> {
-    SubjectId::parse_excepted(code, |_| true)
-        .map_err(|e| StoreError::Corrupt { index: 0, reason: format!("stored subject code: {e}") })
-}
-
-/// The date of an integer YYYYMMDD.
-fn from_date_key(k: i64) -> Result<probity_core::Date, StoreError> {
-    probity_core::Date::new((k / 10_000) as i16, (k / 100 % 100) as i8, (k % 100) as i8)
-        .map_err(|e| StoreError::Corrupt { index: 0, reason: format!("stored date {k}: {e}") })
-}
-
-/// A date as the integer YYYYMMDD: sortable, compact, and cheap to write.
-fn date_key(d: probity_core::Date) -> i64 {
-    i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day())
-}
+use probity_store::codec::{date_key, from_date_key, stored_subject_id};
 
 const INSERT_NODE: &str = "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)";
 const INSERT_JOURNAL: &str =

@@ -17,6 +17,32 @@
 
 pub mod conformance;
 
+/// How backends store dates and codes, shared so that every backend reads what any wrote.
+pub mod codec {
+    use probity_core::{Date, SubjectId};
+
+    use crate::StoreError;
+
+    /// A date as the integer YYYYMMDD: sortable, compact, and cheap to write.
+    pub fn date_key(d: Date) -> i64 {
+        i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day())
+    }
+
+    /// The date of an integer YYYYMMDD.
+    pub fn from_date_key(k: i64) -> Result<Date, StoreError> {
+        Date::new((k / 10_000) as i16, (k / 100 % 100) as i8, (k % 100) as i8)
+            .map_err(|e| StoreError::Corrupt { index: 0, reason: format!("stored date {k}: {e}") })
+    }
+
+    /// A subject code read back from storage (it was checked when it was written).
+    pub fn stored_subject_id(code: &str) -> Result<SubjectId, StoreError> {
+        SubjectId::parse_excepted(code, |_| true).map_err(|e| StoreError::Corrupt {
+            index: 0,
+            reason: format!("stored subject code: {e}"),
+        })
+    }
+}
+
 use std::fmt;
 
 use probity_core::{

@@ -1,0 +1,979 @@
+//! The PostgreSQL store: the same journal, log and projections as the SQLite store, for
+//! registries too large for one file, and shared by several probity processes.
+//!
+//! A registry lives in one PostgreSQL schema. Every append runs in one transaction that first
+//! takes a transaction-scoped advisory lock, so appends from several processes are sequenced one
+//! at a time: each reads the log size under the lock, and a process whose view of the log's
+//! right edge is stale reloads it before writing. Journal rows, log nodes and projections commit
+//! together or not at all.
+//!
+//! Every statement is a constant with bound parameters. The one name put into SQL text is the
+//! schema's, and only after it is checked to be a plain lowercase identifier.
+
+use std::cell::RefCell;
+
+use postgres::{Client, GenericClient, NoTls, Row, Transaction};
+use probity_core::{
+    Authority, CaseKind, Date, Encoded, Event, EventBody, Record, RecordKey, Slug, Step, SubjectId,
+    Timestamp,
+};
+use probity_store::codec::{date_key, from_date_key, stored_subject_id};
+use probity_store::{
+    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, LogNodes, Outcome,
+    RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject,
+};
+use probity_tlog::{Frontier, leaf_hash};
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_registry.sql")];
+
+/// The advisory lock that sequences appends to the log (any constant shared by all writers).
+const LOG_LOCK: i64 = 0x7072_6f62_6974_7931;
+
+fn backend(e: postgres::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn decode(index: i64, bytes: &[u8]) -> Result<Event, StoreError> {
+    Event::decode(bytes)
+        .map_err(|e| StoreError::Corrupt { index: index as u64, reason: e.to_string() })
+}
+
+fn event_at(c: &mut impl GenericClient, index: i64) -> Result<Event, StoreError> {
+    let row = c
+        .query_opt("SELECT body FROM journal WHERE idx = $1", &[&index])
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::Corrupt {
+        index: index as u64,
+        reason: "a projection names a journal entry that does not exist".into(),
+    })?;
+    decode(index, row.get::<_, &[u8]>(0))
+}
+
+fn body_record(index: i64, event: Event) -> Result<(Record, Timestamp), StoreError> {
+    match event.body {
+        EventBody::RecordFiled { record } | EventBody::RecordCorrected { record, .. } => {
+            Ok((record, event.recorded_at))
+        }
+        _ => Err(StoreError::Corrupt { index: index as u64, reason: "expected a record".into() }),
+    }
+}
+
+fn date_i32(d: Date) -> i32 {
+    date_key(d) as i32
+}
+
+fn opt_date(v: Option<i32>) -> Result<Option<Date>, StoreError> {
+    v.map(|k| from_date_key(i64::from(k))).transpose()
+}
+
+/// A registry in a PostgreSQL schema.
+pub struct PgStore {
+    client: RefCell<Client>,
+    schema: String,
+    frontier: Frontier,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("schema", &self.schema).finish_non_exhaustive()
+    }
+}
+
+/// Whether `s` is a plain lowercase identifier, safe to put into SQL text.
+fn plain_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z' | '_'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+        && s.len() <= 63
+}
+
+impl PgStore {
+    /// Connects to `url` (a `postgres://` URL or key=value string) and opens the registry in
+    /// `schema`, creating the schema and its tables if they are missing.
+    pub fn connect(url: &str, schema: &str) -> Result<Self, StoreError> {
+        if !plain_identifier(schema) {
+            return Err(StoreError::Backend(format!(
+                "schema name `{schema}` must be lowercase letters, digits and `_`, starting with a letter"
+            )));
+        }
+        let mut client = Client::connect(url, NoTls).map_err(|e| {
+            StoreError::Backend(format!("cannot connect to PostgreSQL at `{}`: {e}", redact(url)))
+        })?;
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
+            ))
+            .map_err(backend)?;
+        let mut store = Self {
+            client: RefCell::new(client),
+            schema: schema.to_owned(),
+            frontier: Frontier::default(),
+        };
+        store.migrate()?;
+        store.load_frontier()?;
+        Ok(store)
+    }
+
+    /// The schema the registry lives in.
+    pub fn schema_name(&self) -> &str {
+        &self.schema
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let client = self.client.get_mut();
+        let mut tx = client.transaction().map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(LOG_LOCK + 1)]).map_err(backend)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            .map_err(backend)?;
+        let version: i32 = tx
+            .query_opt("SELECT version FROM schema_version", &[])
+            .map_err(backend)?
+            .map_or(0, |r| r.get(0));
+        let known = MIGRATIONS.len() as i32;
+        if version > known {
+            return Err(StoreError::TooNew {
+                location: format!("schema {}", self.schema),
+                found: i64::from(version),
+                known: i64::from(known),
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.batch_execute(sql).map_err(backend)?;
+            tracing::info!(version = i + 1, schema = %self.schema, "applied migration");
+        }
+        tx.execute("DELETE FROM schema_version", &[]).map_err(backend)?;
+        tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&known])
+            .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn load_frontier(&mut self) -> Result<(), StoreError> {
+        let size = self.log_size()?;
+        self.frontier = Frontier::load(&LogNodes(self), size)?;
+        Ok(())
+    }
+
+    fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        self.client.borrow_mut().query(sql, params).map_err(backend)
+    }
+
+    fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        self.client.borrow_mut().query_opt(sql, params).map_err(backend)
+    }
+
+    fn event(&self, index: i64) -> Result<Event, StoreError> {
+        event_at(&mut *self.client.borrow_mut(), index)
+    }
+
+    fn events_listed_by(&self, sql: &str) -> Result<Vec<(u64, EventBody)>, StoreError> {
+        let rows = self.query(sql, &[])?;
+        rows.iter()
+            .map(|r| {
+                let at: i64 = r.get(0);
+                Ok((at as u64, self.event(at)?.body))
+            })
+            .collect()
+    }
+
+    fn stored_record(&self, row: &Row) -> Result<StoredRecord, StoreError> {
+        let (filed, current, last): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        let status: String = row.get(3);
+        let (record, _) = body_record(current, self.event(current)?)?;
+        let recorded_at = if filed == current {
+            self.event(filed)?.recorded_at
+        } else {
+            body_record(filed, self.event(filed)?)?.1
+        };
+        let status = RecordStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+            index: last as u64,
+            reason: format!("unknown record status `{status}`"),
+        })?;
+        Ok(StoredRecord {
+            record,
+            status,
+            filed_index: filed as u64,
+            last_index: last as u64,
+            recorded_at,
+            disputed: row.get(4),
+            repaired: opt_date(row.get(5))?,
+        })
+    }
+
+    fn subject_codes(rows: &[Row]) -> Result<Vec<SubjectId>, StoreError> {
+        rows.iter().map(|r| stored_subject_id(r.get::<_, &str>(0))).collect()
+    }
+}
+
+/// A connection string with any password left out, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = url.get(scheme + 3..at).unwrap_or_default();
+            let user = creds.split(':').next().unwrap_or_default();
+            format!(
+                "{}{user}:***{}",
+                url.get(..scheme + 3).unwrap_or_default(),
+                url.get(at..).unwrap_or_default()
+            )
+        }
+        _ => url
+            .split_whitespace()
+            .filter(|p| !p.starts_with("password="))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+const RECORD_COLUMNS: &str =
+    "r.filed_event, r.current_event, r.last_event, r.status, r.disputed, r.repaired";
+
+/// One append transaction.
+struct Appender<'a, 't> {
+    tx: &'a mut Transaction<'t>,
+    frontier: &'a mut Frontier,
+    next: i64,
+}
+
+impl Appender<'_, '_> {
+    fn journal(&mut self, encoded: &Encoded) -> Result<i64, StoreError> {
+        let idx = self.next;
+        let event = encoded.event();
+        self.tx
+            .execute(
+                "INSERT INTO journal (idx, recorded_at, type, body) VALUES ($1, $2, $3, $4)",
+                &[
+                    &idx,
+                    &(event.recorded_at.as_microsecond()),
+                    &event.type_name(),
+                    &encoded.bytes(),
+                ],
+            )
+            .map_err(backend)?;
+        for (level, index, hash) in self.frontier.append(leaf_hash(encoded.leaf_data())) {
+            self.tx
+                .execute(
+                    "INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)",
+                    &[&i16::from(level), &(index as i64), &&hash[..]],
+                )
+                .map_err(backend)?;
+        }
+        self.next += 1;
+        Ok(idx)
+    }
+
+    fn one_i64(&mut self, sql: &str, key: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.tx.query_opt(sql, &[&key]).map_err(backend)?.map(|r| r.get(0)))
+    }
+
+    fn authority_id(&mut self, code: &str) -> Result<Option<i64>, StoreError> {
+        self.one_i64("SELECT id FROM authorities WHERE code = $1", code)
+    }
+
+    fn subject_id(&mut self, id: &SubjectId) -> Result<Option<i64>, StoreError> {
+        self.one_i64("SELECT id FROM subjects WHERE code = $1", id.as_str())
+    }
+
+    /// Row id, filing event and status of a record.
+    fn record_row(&mut self, key: &RecordKey) -> Result<Option<(i64, i64, String)>, StoreError> {
+        let row = self
+            .tx
+            .query_opt(
+                "SELECT r.id, r.filed_event, r.status FROM records r
+                 JOIN authorities a ON a.id = r.authority
+                 WHERE a.code = $1 AND r.decision_no = $2",
+                &[&key.authority.as_str(), &key.decision_no],
+            )
+            .map_err(backend)?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    fn repeat_of(
+        &mut self,
+        at: i64,
+        body: &EventBody,
+        conflict: impl FnOnce() -> String,
+    ) -> Result<Outcome, StoreError> {
+        Ok(if &event_at(self.tx, at)?.body == body {
+            Outcome::Duplicate
+        } else {
+            Outcome::Refused(Refusal::Conflict(conflict()))
+        })
+    }
+
+    fn exec(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        self.tx.execute(sql, params).map_err(backend)
+    }
+
+    fn apply(&mut self, encoded: &Encoded) -> Result<Outcome, StoreError> {
+        let appended = |index: i64| Outcome::Appended { index: index as u64 };
+        let event = encoded.event();
+        match &event.body {
+            EventBody::SubjectRegistered { subject } => {
+                let at = self
+                    .one_i64("SELECT event FROM subjects WHERE code = $1", subject.id.as_str())?;
+                if let Some(at) = at {
+                    return self.repeat_of(at, &event.body, || {
+                        format!(
+                            "subject `{}` is already registered with different details",
+                            subject.id
+                        )
+                    });
+                }
+                let idx = self.journal(encoded)?;
+                self.exec(
+                    "INSERT INTO subjects (code, name, event) VALUES ($1, $2, $3)",
+                    &[&subject.id.as_str(), &subject.name, &idx],
+                )?;
+                Ok(appended(idx))
+            }
+            EventBody::AuthorityRegistered { authority } => {
+                let at = self.one_i64(
+                    "SELECT event FROM authorities WHERE code = $1",
+                    authority.id.as_str(),
+                )?;
+                if let Some(at) = at {
+                    return self.repeat_of(at, &event.body, || {
+                        format!(
+                            "authority `{}` is already registered with different details",
+                            authority.id
+                        )
+                    });
+                }
+                let idx = self.journal(encoded)?;
+                self.exec(
+                    "INSERT INTO authorities (code, category, event) VALUES ($1, $2, $3)",
+                    &[&authority.id.as_str(), &authority.category.as_str(), &idx],
+                )?;
+                Ok(appended(idx))
+            }
+            EventBody::RecordFiled { record } => {
+                let Some(authority) = self.authority_id(record.authority.as_str())? else {
+                    return Ok(Outcome::Refused(Refusal::UnknownAuthority(
+                        record.authority.clone(),
+                    )));
+                };
+                let Some(subject) = self.subject_id(&record.subject)? else {
+                    return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
+                };
+                if let Some((_, filed, _)) = self.record_row(&record.key())? {
+                    let (stored, _) = body_record(filed, event_at(self.tx, filed)?)?;
+                    return Ok(if &stored == record {
+                        Outcome::Duplicate
+                    } else {
+                        Outcome::Refused(Refusal::Conflict(format!(
+                            "authority `{}` already filed decision number `{}` with different \
+                             content; file a correction instead",
+                            record.authority, record.decision_no
+                        )))
+                    });
+                }
+                let idx = self.journal(encoded)?;
+                let row = self
+                    .tx
+                    .query_one(
+                        "INSERT INTO records (authority, decision_no, subject, kind, effective, status,
+                                              filed_event, current_event, last_event)
+                         VALUES ($1, $2, $3, $4, $5, 'filed', $6, $6, $6) RETURNING id",
+                        &[
+                            &authority,
+                            &record.decision_no,
+                            &subject,
+                            &record.kind.as_str(),
+                            &date_i32(record.effective),
+                            &idx,
+                        ],
+                    )
+                    .map_err(backend)?;
+                let id: i64 = row.get(0);
+                self.exec(
+                    "INSERT INTO record_history (record, event) VALUES ($1, $2)",
+                    &[&id, &idx],
+                )?;
+                Ok(appended(idx))
+            }
+            EventBody::RecordCorrected { record, .. } => {
+                let Some((row, _, _)) = self.record_row(&record.key())? else {
+                    return Ok(Outcome::Refused(Refusal::UnknownRecord(record.key())));
+                };
+                let Some(subject) = self.subject_id(&record.subject)? else {
+                    return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
+                };
+                let idx = self.journal(encoded)?;
+                self.exec(
+                    "UPDATE records SET subject = $2, kind = $3, effective = $4, status = 'corrected',
+                            current_event = $5, last_event = $5 WHERE id = $1",
+                    &[&row, &subject, &record.kind.as_str(), &date_i32(record.effective), &idx],
+                )?;
+                self.exec(
+                    "INSERT INTO record_history (record, event) VALUES ($1, $2)",
+                    &[&row, &idx],
+                )?;
+                Ok(appended(idx))
+            }
+            EventBody::RecordWithdrawn { key, .. } => {
+                let Some((row, _, status)) = self.record_row(key)? else {
+                    return Ok(Outcome::Refused(Refusal::UnknownRecord(key.clone())));
+                };
+                if status == RecordStatus::Withdrawn.as_str() {
+                    return Ok(Outcome::Duplicate);
+                }
+                let idx = self.journal(encoded)?;
+                self.exec(
+                    "UPDATE records SET status = 'withdrawn', last_event = $2 WHERE id = $1",
+                    &[&row, &idx],
+                )?;
+                self.exec(
+                    "INSERT INTO record_history (record, event) VALUES ($1, $2)",
+                    &[&row, &idx],
+                )?;
+                Ok(appended(idx))
+            }
+            EventBody::ProcessStep { record, step } => {
+                let Some((row, _, _)) = self.record_row(record)? else {
+                    return Ok(Outcome::Refused(Refusal::UnknownRecord(record.clone())));
+                };
+                let idx = self.journal(encoded)?;
+                self.exec(
+                    "INSERT INTO record_history (record, event) VALUES ($1, $2)",
+                    &[&row, &idx],
+                )?;
+                if let Some(kind) = step.opens() {
+                    self.exec(
+                        "INSERT INTO cases (record, kind, opened) VALUES ($1, $2, $3)",
+                        &[&row, &kind.as_str(), &idx],
+                    )?;
+                }
+                if let Some(kind) = step.closes() {
+                    self.exec(
+                        "UPDATE cases SET closed = $3 WHERE record = $1 AND kind = $2 AND closed IS NULL",
+                        &[&row, &kind.as_str(), &idx],
+                    )?;
+                }
+                let disputed = match (step.opens(), step.closes()) {
+                    (Some(CaseKind::Objection), _) => Some(true),
+                    (_, Some(CaseKind::Objection)) => Some(false),
+                    _ => None,
+                };
+                if let Some(d) = disputed {
+                    self.exec("UPDATE records SET disputed = $2 WHERE id = $1", &[&row, &d])?;
+                }
+                if let Step::RepairDecided { granted: true, .. } = step {
+                    let on = date_i32(probity_core::date_of(event.recorded_at));
+                    self.exec("UPDATE records SET repaired = $2 WHERE id = $1", &[&row, &on])?;
+                }
+                self.exec("UPDATE records SET last_event = $2 WHERE id = $1", &[&row, &idx])?;
+                Ok(appended(idx))
+            }
+            EventBody::RulebookAdopted { rulebook, version, effective, .. } => {
+                let at = self
+                    .tx
+                    .query_opt(
+                        "SELECT event FROM rulebooks WHERE rulebook = $1 AND version = $2",
+                        &[rulebook, version],
+                    )
+                    .map_err(backend)?
+                    .map(|r| r.get::<_, i64>(0));
+                if let Some(at) = at {
+                    return self.repeat_of(at, &event.body, || {
+                        format!(
+                            "rulebook `{rulebook}` version `{version}` was adopted before with other content; \
+                             give the new rules a new version"
+                        )
+                    });
+                }
+                let idx = self.journal(encoded)?;
+                self.exec(
+                    "INSERT INTO rulebooks (event, rulebook, version, effective) VALUES ($1, $2, $3, $4)",
+                    &[&idx, rulebook, version, &date_i32(*effective)],
+                )?;
+                Ok(appended(idx))
+            }
+            EventBody::CodeExceptionAdmitted { code, .. } => {
+                let inserted = self.exec(
+                    "INSERT INTO code_exceptions (code, event) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[code, &self.next.clone()],
+                )?;
+                if inserted == 0 {
+                    return Ok(Outcome::Duplicate);
+                }
+                self.journal(encoded).map(appended)
+            }
+        }
+    }
+}
+
+impl Store for PgStore {
+    fn append(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
+        // Another process may have appended since this one last did: then reload the log's
+        // right edge and look again, under the lock.
+        for _ in 0..3 {
+            let client = self.client.get_mut();
+            let mut tx = client.transaction().map_err(backend)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK]).map_err(backend)?;
+            let next: i64 = tx
+                .query_one("SELECT coalesce(max(idx) + 1, 0) FROM journal", &[])
+                .map_err(backend)?
+                .get(0);
+            if next as u64 != self.frontier.size() {
+                drop(tx);
+                self.load_frontier()?;
+                continue;
+            }
+            let mut frontier = self.frontier.clone();
+            let outcomes = {
+                let mut app = Appender { tx: &mut tx, frontier: &mut frontier, next };
+                events.iter().map(|e| app.apply(e)).collect::<Result<Vec<_>, _>>()
+            };
+            return match outcomes {
+                Ok(outcomes) => {
+                    tx.commit().map_err(backend)?;
+                    self.frontier = frontier;
+                    Ok(outcomes)
+                }
+                Err(e) => {
+                    drop(tx);
+                    Err(e)
+                }
+            };
+        }
+        Err(StoreError::Backend("the log kept moving under this writer; try again".into()))
+    }
+
+    fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError> {
+        let Some(row) =
+            self.query_opt("SELECT event FROM subjects WHERE code = $1", &[&id.as_str()])?
+        else {
+            return Ok(None);
+        };
+        let at: i64 = row.get(0);
+        let event = self.event(at)?;
+        match event.body {
+            EventBody::SubjectRegistered { subject } => Ok(Some(StoredSubject {
+                subject,
+                index: at as u64,
+                recorded_at: event.recorded_at,
+            })),
+            _ => Err(StoreError::Corrupt {
+                index: at as u64,
+                reason: "expected a subject event".into(),
+            }),
+        }
+    }
+
+    fn authorities(&self) -> Result<Vec<Authority>, StoreError> {
+        self.events_listed_by("SELECT event FROM authorities ORDER BY code")?
+            .into_iter()
+            .map(|(at, body)| match body {
+                EventBody::AuthorityRegistered { authority } => Ok(authority),
+                _ => Err(StoreError::Corrupt {
+                    index: at,
+                    reason: "expected an authority event".into(),
+                }),
+            })
+            .collect()
+    }
+
+    fn record(&self, key: &RecordKey) -> Result<Option<StoredRecord>, StoreError> {
+        let row = self.query_opt(
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM records r JOIN authorities a ON a.id = r.authority
+                 WHERE a.code = $1 AND r.decision_no = $2"
+            ),
+            &[&key.authority.as_str(), &key.decision_no],
+        )?;
+        row.map(|r| self.stored_record(&r)).transpose()
+    }
+
+    fn records_of(&self, id: &SubjectId) -> Result<Vec<StoredRecord>, StoreError> {
+        let rows = self.query(
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM records r
+                 WHERE r.subject = (SELECT id FROM subjects WHERE code = $1) ORDER BY r.filed_event"
+            ),
+            &[&id.as_str()],
+        )?;
+        rows.iter().map(|r| self.stored_record(r)).collect()
+    }
+
+    fn cases(
+        &self,
+        open_only: bool,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<CaseRow>, StoreError> {
+        let after = after.map_or(-1, |a| a as i64);
+        let rows = self.query(
+            "SELECT a.code, r.decision_no, c.kind, c.opened, c.closed
+             FROM cases c JOIN records r ON r.id = c.record JOIN authorities a ON a.id = r.authority
+             WHERE c.opened > $1 AND (NOT $2 OR c.closed IS NULL)
+             ORDER BY c.opened LIMIT $3",
+            &[&after, &open_only, &(limit as i64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let opened: i64 = r.get(3);
+                let corrupt = |reason: String| StoreError::Corrupt { index: opened as u64, reason };
+                let kind: &str = r.get(2);
+                Ok(CaseRow {
+                    record: RecordKey {
+                        authority: Slug::parse("authority", r.get::<_, &str>(0))
+                            .map_err(|e| corrupt(e.to_string()))?,
+                        decision_no: r.get(1),
+                    },
+                    kind: CaseKind::parse(kind)
+                        .ok_or_else(|| corrupt(format!("unknown case kind `{kind}`")))?,
+                    opened: opened as u64,
+                    closed: r.get::<_, Option<i64>>(4).map(|c| c as u64),
+                })
+            })
+            .collect()
+    }
+
+    fn record_history(&self, key: &RecordKey) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = self.query(
+            "SELECT j.idx, j.body FROM records r
+             JOIN authorities a ON a.id = r.authority
+             JOIN record_history h ON h.record = r.id
+             JOIN journal j ON j.idx = h.event
+             WHERE a.code = $1 AND r.decision_no = $2 ORDER BY j.idx",
+            &[&key.authority.as_str(), &key.decision_no],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| JournalEntry { index: r.get::<_, i64>(0) as u64, bytes: r.get(1) })
+            .collect())
+    }
+
+    fn recorded_at(&self, index: u64) -> Result<Option<Timestamp>, StoreError> {
+        let row =
+            self.query_opt("SELECT recorded_at FROM journal WHERE idx = $1", &[&(index as i64)])?;
+        row.map(|r| {
+            Timestamp::from_microsecond(r.get(0))
+                .map_err(|e| StoreError::Corrupt { index, reason: e.to_string() })
+        })
+        .transpose()
+    }
+
+    fn code_exceptions(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .query("SELECT code FROM code_exceptions ORDER BY code", &[])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        self.events_listed_by("SELECT event FROM rulebooks ORDER BY event")?
+            .into_iter()
+            .map(|(at, body)| match body {
+                EventBody::RulebookAdopted { text, .. } => Ok((at, text)),
+                _ => Err(StoreError::Corrupt {
+                    index: at,
+                    reason: "expected a rulebook adoption".into(),
+                }),
+            })
+            .collect()
+    }
+
+    fn subject_ids(
+        &self,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let rows = self.query(
+            "SELECT code FROM subjects WHERE code > $1 ORDER BY code LIMIT $2",
+            &[&after.map_or("", |a| a.as_str()), &(limit as i64)],
+        )?;
+        Self::subject_codes(&rows)
+    }
+
+    fn counts(&self) -> Result<Counts, StoreError> {
+        let r = self
+            .query_opt(
+                "SELECT (SELECT count(*) FROM subjects), (SELECT count(*) FROM authorities),
+                        (SELECT count(*) FROM records), (SELECT coalesce(max(idx) + 1, 0) FROM journal),
+                        (SELECT count(*) FROM code_exceptions)",
+                &[],
+            )?
+            .ok_or_else(|| StoreError::Backend("no counts".into()))?;
+        let n = |i: usize| r.get::<_, i64>(i) as u64;
+        Ok(Counts {
+            subjects: n(0),
+            authorities: n(1),
+            records: n(2),
+            events: n(3),
+            code_exceptions: n(4),
+        })
+    }
+
+    fn log_size(&self) -> Result<u64, StoreError> {
+        let r = self
+            .query_opt("SELECT coalesce(max(idx) + 1, 0) FROM journal", &[])?
+            .ok_or_else(|| StoreError::Backend("no log size".into()))?;
+        Ok(r.get::<_, i64>(0) as u64)
+    }
+
+    fn journal(&self, from: u64, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = self.query(
+            "SELECT idx, body FROM journal WHERE idx >= $1 ORDER BY idx LIMIT $2",
+            &[&(from as i64), &(limit as i64)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| JournalEntry { index: r.get::<_, i64>(0) as u64, bytes: r.get(1) })
+            .collect())
+    }
+
+    fn log_node(&self, level: u8, index: u64) -> Result<[u8; 32], StoreError> {
+        let row = self
+            .query_opt(
+                "SELECT hash FROM log_nodes WHERE level = $1 AND idx = $2",
+                &[&i16::from(level), &(index as i64)],
+            )?
+            .ok_or_else(|| {
+                StoreError::Backend(format!("the log has no node at level {level}, index {index}"))
+            })?;
+        row.get::<_, &[u8]>(0).try_into().map_err(|_| StoreError::Corrupt {
+            index,
+            reason: format!("log node at level {level} is not 32 bytes"),
+        })
+    }
+
+    fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError> {
+        let mut tx = self.client.get_mut().transaction().map_err(backend)?;
+        for r in rows {
+            let code = r.subject.as_str();
+            tx.execute(
+                "INSERT INTO assessments (subject, as_of, grade, score, decisions, next_change, rulebook, version)
+                 SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM subjects WHERE code = $1
+                 ON CONFLICT (subject) DO UPDATE SET as_of = excluded.as_of, grade = excluded.grade,
+                     score = excluded.score, decisions = excluded.decisions,
+                     next_change = excluded.next_change, rulebook = excluded.rulebook,
+                     version = excluded.version",
+                &[
+                    &code,
+                    &date_i32(r.as_of),
+                    &r.grade,
+                    &r.score,
+                    &r.decisions,
+                    &r.next_change.map(date_i32),
+                    &r.rulebook,
+                    &r.version,
+                ],
+            )
+            .map_err(backend)?;
+            tx.execute("DELETE FROM list_entries WHERE code = $1", &[&code]).map_err(backend)?;
+            for e in &r.lists {
+                tx.execute(
+                    "INSERT INTO list_entries (list, code, since, until) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (list, code) DO UPDATE SET since = excluded.since, until = excluded.until",
+                    &[&e.list, &code, &e.since.map(date_i32), &e.until.map(date_i32)],
+                )
+                .map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError> {
+        let Some(r) = self.query_opt(
+            "SELECT a.as_of, a.grade, a.score, a.decisions, a.next_change, a.rulebook, a.version
+             FROM assessments a JOIN subjects s ON s.id = a.subject WHERE s.code = $1",
+            &[&id.as_str()],
+        )?
+        else {
+            return Ok(None);
+        };
+        let lists = self
+            .query(
+                "SELECT list, since, until FROM list_entries WHERE code = $1 ORDER BY list",
+                &[&id.as_str()],
+            )?
+            .iter()
+            .map(|e| {
+                Ok(ListEntry {
+                    list: e.get(0),
+                    since: opt_date(e.get(1))?,
+                    until: opt_date(e.get(2))?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(AssessmentRow {
+            subject: *id,
+            as_of: from_date_key(i64::from(r.get::<_, i32>(0)))?,
+            grade: r.get(1),
+            score: r.get(2),
+            decisions: r.get(3),
+            next_change: opt_date(r.get(4))?,
+            rulebook: r.get(5),
+            version: r.get(6),
+            lists,
+        }))
+    }
+
+    fn list_entries(
+        &self,
+        list: &str,
+        on: Date,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
+        let rows = self.query(
+            "SELECT code, since, until FROM list_entries
+             WHERE list = $1 AND code > $2 AND (until IS NULL OR until > $3)
+             ORDER BY code LIMIT $4",
+            &[&list, &after.map_or("", |a| a.as_str()), &date_i32(on), &(limit as i64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    stored_subject_id(r.get::<_, &str>(0))?,
+                    ListEntry {
+                        list: list.to_owned(),
+                        since: opt_date(r.get(1))?,
+                        until: opt_date(r.get(2))?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    fn search_subjects(
+        &self,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let q = query.trim();
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Ranks as in the SQLite store; starts_with and strpos treat no character as a wildcard.
+        let rows = self.query(
+            "SELECT code FROM (
+                 SELECT code, 0 AS rank, name FROM subjects WHERE code = upper($1) OR name = $1
+                 UNION ALL
+                 SELECT code, 1, name FROM subjects WHERE starts_with(name, $1) AND name <> $1
+                 UNION ALL
+                 SELECT code, 2, name FROM subjects WHERE strpos(name, $1) > 1
+             ) hits
+             GROUP BY code ORDER BY min(rank), min(length(name)), min(name), code LIMIT $2 OFFSET $3",
+            &[&q, &(limit as i64), &(offset as i64)],
+        )?;
+        Self::subject_codes(&rows)
+    }
+
+    fn due_for_rating(
+        &self,
+        on: Date,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let rows = self.query(
+            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
+             WHERE s.code > $1 AND (a.subject IS NULL OR a.next_change <= $2)
+             ORDER BY s.code LIMIT $3",
+            &[&after.map_or("", |a| a.as_str()), &date_i32(on), &(limit as i64)],
+        )?;
+        Self::subject_codes(&rows)
+    }
+
+    fn put_credential(&mut self, c: &Credential) -> Result<(), StoreError> {
+        self.client
+            .get_mut()
+            .execute(
+                "INSERT INTO credentials (key_id, role, principal, secret_hash, created, expires, revoked)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &c.key_id,
+                    &c.role.as_str(),
+                    &c.principal,
+                    &c.secret_hash,
+                    &c.created.as_microsecond(),
+                    &c.expires.map(|t| t.as_microsecond()),
+                    &c.revoked.map(|t| t.as_microsecond()),
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn credential(&self, key_id: &str) -> Result<Option<Credential>, StoreError> {
+        let Some(r) = self.query_opt(
+            "SELECT role, principal, secret_hash, created, expires, revoked FROM credentials WHERE key_id = $1",
+            &[&key_id],
+        )?
+        else {
+            return Ok(None);
+        };
+        let bad = |what: &str| StoreError::Backend(format!("credential `{key_id}`: bad {what}"));
+        let time = |us: i64| Timestamp::from_microsecond(us).map_err(|_| bad("time"));
+        Ok(Some(Credential {
+            key_id: key_id.to_owned(),
+            role: Role::parse(r.get(0)).ok_or_else(|| bad("role"))?,
+            principal: r.get(1),
+            secret_hash: r.get(2),
+            created: time(r.get(3))?,
+            expires: r.get::<_, Option<i64>>(4).map(time).transpose()?,
+            revoked: r.get::<_, Option<i64>>(5).map(time).transpose()?,
+        }))
+    }
+
+    fn revoke_credentials(
+        &mut self,
+        role: Role,
+        principal: &str,
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.client
+            .get_mut()
+            .execute(
+                "UPDATE credentials SET revoked = $3 WHERE role = $1 AND principal = $2 AND revoked IS NULL",
+                &[&role.as_str(), &principal, &at.as_microsecond()],
+            )
+            .map_err(backend)
+    }
+
+    fn schema(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .query(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns
+                 WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_identifiers_name_a_schema() {
+        assert!(plain_identifier("probity_test_01"));
+        for bad in ["", "1abc", "Probity", "a;drop", "a b", "a-b", &"x".repeat(64)] {
+            assert!(!plain_identifier(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("host=h user=u password=secret"), "host=h user=u");
+    }
+}

@@ -1,0 +1,46 @@
+//! The store conformance suite against the PostgreSQL on this machine, each test in a fresh
+//! schema that is dropped afterwards.
+//!
+//! The server is `PROBITY_TEST_POSTGRES` (default `host=127.0.0.1 port=5432 dbname=test`). When
+//! it cannot be reached the tests fail, never skip; `scripts/test` checks first and, outside CI
+//! only, skips this suite with a plain message by setting `PROBITY_SKIP_POSTGRES=1`.
+
+// Tests state expectations by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use probity_postgres::PgStore;
+
+/// The server the tests use.
+pub fn url() -> String {
+    std::env::var("PROBITY_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 dbname=test user=postgres".into())
+}
+
+/// Drops its schema when the test ends.
+pub struct Schema(Option<String>);
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if let Some(name) = self.0.take()
+            && let Ok(mut c) = postgres::Client::connect(&url(), postgres::NoTls)
+        {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"));
+        }
+    }
+}
+
+fn fresh() -> (Schema, PgStore) {
+    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
+        // scripts/test said so, plainly, before running the tests.
+        panic!("PROBITY_SKIP_POSTGRES is set: this suite must not run");
+    }
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    let name =
+        format!("probity_test_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let store = PgStore::connect(&url(), &name)
+        .unwrap_or_else(|e| panic!("PostgreSQL is needed for this suite: {e}"));
+    (Schema(Some(name)), store)
+}
+
+probity_store::conformance_tests!(fresh);
