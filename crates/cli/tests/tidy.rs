@@ -45,3 +45,29 @@ fn architecture_map_names_every_crate() {
         );
     }
 }
+
+/// No SQL is built from strings: every statement in library code is a literal with bound
+/// parameters. The one exception is the PostgreSQL schema name, which is checked to be a plain
+/// identifier before it is used (and cannot be a parameter).
+#[test]
+fn no_sql_is_built_from_strings() {
+    let mut files = Vec::new();
+    rust_files(&root().join("crates"), &mut files);
+    let keywords = ["SELECT ", "INSERT ", "UPDATE ", "DELETE ", " WHERE ", "DROP "];
+    let allowed = ["CREATE SCHEMA IF NOT EXISTS {schema}", "DROP SCHEMA IF EXISTS {name} CASCADE"];
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| f.components().any(|c| c.as_os_str() == "src")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, _) in text.match_indices("format!(") {
+            let call = text.get(i..(i + 300).min(text.len())).unwrap_or_default();
+            let call = call.split(");").next().unwrap_or(call);
+            if keywords.iter().any(|k| call.contains(k))
+                && !allowed.iter().any(|a| call.contains(a))
+            {
+                let line = text.get(..i).unwrap_or_default().matches('\n').count() + 1;
+                found.push(format!("{}:{line}", f.strip_prefix(root()).unwrap_or(f).display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "SQL built with format! at {found:?}");
+}

@@ -232,9 +232,6 @@ fn redact(url: &str) -> String {
     }
 }
 
-const RECORD_COLUMNS: &str =
-    "r.filed_event, r.current_event, r.last_event, r.status, r.disputed, r.repaired";
-
 /// One append transaction.
 struct Appender<'a, 't> {
     tx: &'a mut Transaction<'t>,
@@ -587,10 +584,9 @@ impl Store for PgStore {
 
     fn record(&self, key: &RecordKey) -> Result<Option<StoredRecord>, StoreError> {
         let row = self.query_opt(
-            &format!(
-                "SELECT {RECORD_COLUMNS} FROM records r JOIN authorities a ON a.id = r.authority
-                 WHERE a.code = $1 AND r.decision_no = $2"
-            ),
+            "SELECT r.filed_event, r.current_event, r.last_event, r.status, r.disputed, r.repaired
+             FROM records r JOIN authorities a ON a.id = r.authority
+             WHERE a.code = $1 AND r.decision_no = $2",
             &[&key.authority.as_str(), &key.decision_no],
         )?;
         row.map(|r| self.stored_record(&r)).transpose()
@@ -598,10 +594,9 @@ impl Store for PgStore {
 
     fn records_of(&self, id: &SubjectId) -> Result<Vec<StoredRecord>, StoreError> {
         let rows = self.query(
-            &format!(
-                "SELECT {RECORD_COLUMNS} FROM records r
-                 WHERE r.subject = (SELECT id FROM subjects WHERE code = $1) ORDER BY r.filed_event"
-            ),
+            "SELECT r.filed_event, r.current_event, r.last_event, r.status, r.disputed, r.repaired
+             FROM records r WHERE r.subject = (SELECT id FROM subjects WHERE code = $1)
+             ORDER BY r.filed_event",
             &[&id.as_str()],
         )?;
         rows.iter().map(|r| self.stored_record(r)).collect()

@@ -707,3 +707,34 @@ fn the_sweep_re_rates_subjects_as_the_calendar_moves() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn shutdown_finishes_a_write_in_flight() {
+    let w = world();
+    let rows: Vec<Value> =
+        (0..5000).map(|i| record(&format!("G-{i}"), "penalty.minor", "2026-03-01")).collect();
+    let url = format!("{}/v1/records/batch", w.url);
+    let key = w.amr.clone();
+    let before = w.json("/v1/changes")["log_size"].as_u64().unwrap();
+    let filing = std::thread::spawn(move || {
+        Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .unwrap()
+            .post(url)
+            .bearer_auth(key)
+            .json(&json!({ "records": rows }))
+            .send()
+    });
+    // Let the request arrive, then stop the server while it is being written.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let World { server, _dir: dir, .. } = w;
+    server.stop().unwrap();
+    let answer = filing.join().unwrap().expect("the filing was answered");
+    assert_eq!(answer.status(), 200);
+    let v: Value = answer.json().unwrap();
+    assert!(v["results"].as_array().unwrap().iter().all(|r| r["status"] == "filed"));
+    // Everything it acknowledged is in the registry.
+    let reg = Registry::open(&dir.path().join("r")).unwrap();
+    assert_eq!(reg.log_size().unwrap(), before + 5000);
+}
