@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use probity_core::Date;
 use probity_registry::{
-    Format, ImportOptions, ImportReport, Profile, Registry, Rejected, Rejects, Table,
+    Format, ImportOptions, ImportReport, Profile, Registry, Rejected, Rejects, StoreLocation, Table,
 };
 use probity_rules::Rulebook;
 use probity_synth::{Config, Outputs, Summary};
@@ -22,6 +22,20 @@ use crate::{
 /// Runs a parsed command line and returns the exit status.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let data = cli.data;
+    let store = cli.store.as_deref().map(|s| StoreLocation::parse(s, &cli.store_schema));
+    if let Some(wanted) = &store
+        && !matches!(cli.command, Command::Init { .. } | Command::Generate(_) | Command::Bench(_))
+        && Registry::exists(&data)
+    {
+        let actual = StoreLocation::of(&data)?;
+        if &actual != wanted {
+            bail!(
+                "the registry at `{}` keeps its store elsewhere ({}); leave out --store or give that one",
+                data.display(),
+                describe(&actual)
+            );
+        }
+    }
     match cli.command {
         Command::Init { rulebook, origin } => {
             let text = rulebook
@@ -31,7 +45,14 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                         .with_context(|| format!("cannot read rulebook `{}`", p.display()))
                 })
                 .transpose()?;
-            let reg = Registry::init_with_origin(&data, text.as_deref(), &origin)?;
+            let location = store.unwrap_or(StoreLocation::Sqlite);
+            let reg = Registry::init_at(
+                &data,
+                &location,
+                text.as_deref(),
+                &origin,
+                probity_registry::SystemClock,
+            )?;
             let h = &reg.rulebook().header;
             outln!(
                 "created registry at {} with rulebook {} version {}",
@@ -88,6 +109,14 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Audit { from, key, state, json } => {
             crate::log::audit(&from, key.as_deref(), state.as_deref(), json)
         }
+    }
+}
+
+/// A store location for messages, without secrets.
+fn describe(l: &StoreLocation) -> String {
+    match l {
+        StoreLocation::Sqlite => "sqlite".into(),
+        StoreLocation::Postgres { schema, .. } => format!("PostgreSQL schema `{schema}`"),
     }
 }
 

@@ -63,6 +63,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "PROBITY_DATA", default_value = "./probity-data")]
     data: PathBuf,
 
+    /// Where the journal and projections live: `sqlite` (the file in --data, the default) or a
+    /// PostgreSQL connection string (`postgres://user@host/db`). Chosen at `init` and kept in
+    /// --data; other commands check that a value given here matches.
+    #[arg(long, global = true, env = "PROBITY_STORE")]
+    store: Option<String>,
+
+    /// The PostgreSQL schema of the registry.
+    #[arg(long, global = true, env = "PROBITY_STORE_SCHEMA", default_value = "probity")]
+    store_schema: String,
+
     /// More log output on stderr (-v: info, -vv: debug, -vvv: trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,

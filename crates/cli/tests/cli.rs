@@ -934,3 +934,71 @@ fn ratings_are_materialised_by_imports_and_kept_current_by_the_sweep() {
         json(&run(probity(&data).args(["rate", "--all", "--json"])))["rated"].as_u64().unwrap();
     assert_eq!(all, 200);
 }
+
+/// The same commands on a registry whose store is PostgreSQL: init, import, check, the log and
+/// the audit. Needs the server at 127.0.0.1:5432 (or `PROBITY_TEST_POSTGRES`); `scripts/test`
+/// sets `PROBITY_SKIP_POSTGRES` and says so when there is none, and never in CI.
+#[test]
+fn a_registry_on_postgresql_answers_like_one_on_sqlite() {
+    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
+        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+        return;
+    }
+    let url = std::env::var("PROBITY_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 dbname=test user=postgres".into());
+    let mut bytes = [0u8; 6];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut bytes)
+        .unwrap();
+    let schema =
+        format!("probity_cli_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    struct DropSchema(String, String);
+    impl Drop for DropSchema {
+        fn drop(&mut self) {
+            let _ = Command::new("psql")
+                .args([&self.0, "-qc", &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.1)])
+                .output();
+        }
+    }
+    let _cleanup = DropSchema(url.clone(), schema.clone());
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "in", 200, 600, 0.0);
+    let pg = dir.path().join("pg");
+    let lite = dir.path().join("lite");
+    let with_store = |data: &Path| {
+        let mut c = probity(data);
+        c.args(["--store", &url, "--store-schema", &schema]);
+        c
+    };
+    assert!(run(with_store(&pg).arg("init")).status.success());
+    assert!(run(probity(&lite).arg("init")).status.success());
+    for data in [&pg, &lite] {
+        for (table, file) in [
+            ("authorities", "authorities.csv"),
+            ("subjects", "subjects.csv"),
+            ("records", "records.jsonl"),
+        ] {
+            let o =
+                run(probity(data).args(["import", table]).arg(dir.path().join("in").join(file)));
+            assert_eq!(o.status.code(), Some(0), "{o:?}");
+        }
+    }
+    // The store is remembered: later commands need no --store, and a different one is refused.
+    assert_eq!(stats(&pg)["records"], 600);
+    let o = run(probity(&pg).args(["--store", "sqlite", "stats"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("keeps its store elsewhere"));
+    // Same answers on both backends.
+    let first = std::fs::read_to_string(dir.path().join("in/subjects.csv")).unwrap();
+    let id = first.lines().nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let answer = |data: &Path| {
+        let o = run(probity(data).args(["check", &id, "procurement.bid", "--json"]));
+        let mut v = json(&o);
+        v.as_object_mut().unwrap().remove("log_size");
+        v
+    };
+    assert_eq!(answer(&pg), answer(&lite));
+    let o = run(probity(&pg).args(["audit", "--from"]).arg(&pg));
+    assert!(o.status.success(), "{o:?}");
+    let o = run(probity(&pg).args(["log", "prove", "--index", "5", "--json"]));
+    assert!(o.status.success(), "{o:?}");
+}

@@ -38,6 +38,79 @@ pub use rulebooks::{DiffSample, RulebookDiff};
 pub const KEY_FILE: &str = "log.key";
 /// The latest signed checkpoint inside a registry directory, as published.
 pub const CHECKPOINT_FILE: &str = "checkpoint";
+/// Inside a registry directory whose store is PostgreSQL: where that store is (mode 0600, as the
+/// connection string may hold a password). Without it, the store is the directory's SQLite file.
+pub const STORE_FILE: &str = "store.json";
+
+/// Where a registry's journal and projections live.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "backend", rename_all = "snake_case")]
+pub enum StoreLocation {
+    /// The SQLite file in the registry directory (the default).
+    Sqlite,
+    /// A schema in a PostgreSQL database.
+    Postgres {
+        /// Connection string (`postgres://…` or `host=… dbname=…`).
+        url: String,
+        /// Schema.
+        schema: String,
+    },
+}
+
+impl StoreLocation {
+    /// The location a `--store` value names: `sqlite`, or a PostgreSQL connection string.
+    pub fn parse(value: &str, schema: &str) -> Self {
+        match value.trim() {
+            "" | "sqlite" => Self::Sqlite,
+            url => Self::Postgres { url: url.to_owned(), schema: schema.to_owned() },
+        }
+    }
+
+    /// The location of the registry in `dir`.
+    pub fn of(dir: &Path) -> Result<Self, RegistryError> {
+        let path = dir.join(STORE_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                RegistryError::Input(format!("`{}` is not a store location: {e}", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::Sqlite),
+            Err(source) => Err(RegistryError::Io { path: path.display().to_string(), source }),
+        }
+    }
+
+    fn open(&self, dir: &Path) -> Result<Box<dyn Store>, RegistryError> {
+        Ok(match self {
+            Self::Sqlite => Box::new(SqliteStore::open(dir)?),
+            Self::Postgres { url, schema } => {
+                Box::new(probity_postgres::PgStore::connect(url, schema)?)
+            }
+        })
+    }
+
+    fn create(&self, dir: &Path) -> Result<Box<dyn Store>, RegistryError> {
+        match self {
+            Self::Sqlite => Ok(Box::new(SqliteStore::create(dir)?)),
+            Self::Postgres { schema, .. } => {
+                if dir.join(STORE_FILE).exists() {
+                    return Err(StoreError::Exists(dir.display().to_string()).into());
+                }
+                std::fs::create_dir_all(dir).map_err(|source| RegistryError::Io {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+                let store = self.open(dir)?;
+                if store.log_size()? > 0 {
+                    return Err(StoreError::Exists(format!("PostgreSQL schema `{schema}`")).into());
+                }
+                let text =
+                    serde_json::to_string(self).map_err(|e| RegistryError::Input(e.to_string()))?;
+                write_secret(&dir.join(STORE_FILE), &text)?;
+                Ok(store)
+            }
+        }
+    }
+}
+
 /// The log origin (and key name) of a registry created without one.
 pub const DEFAULT_ORIGIN: &str = "localhost/probity";
 
@@ -200,6 +273,17 @@ impl Registry {
         origin: &str,
         clock: impl Clock + 'static,
     ) -> Result<Self, RegistryError> {
+        Self::init_at(dir, &StoreLocation::Sqlite, rulebook, origin, clock)
+    }
+
+    /// Creates a registry in `dir` whose journal and projections live at `store`.
+    pub fn init_at(
+        dir: &Path,
+        store: &StoreLocation,
+        rulebook: Option<&str>,
+        origin: &str,
+        clock: impl Clock + 'static,
+    ) -> Result<Self, RegistryError> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
             .map_err(|e| RegistryError::Refused(format!("no randomness for a signing key: {e}")))?;
@@ -208,13 +292,13 @@ impl Registry {
         })?;
         let text = rulebook.unwrap_or(DEFAULT_RULEBOOK);
         let parsed = parse_rulebook(text, "rulebook")?;
-        let mut store = SqliteStore::create(dir)?;
+        let mut store = store.create(dir)?;
         write_secret(&dir.join(KEY_FILE), &signer.to_private_string())?;
         // The first entry of every log is the rulebook it started under.
         store.append(&[adoption(&parsed, text, clock.now())])?;
         tracing::info!(dir = %dir.display(), rulebook = %parsed.header.id, "created registry");
         let reg = Self {
-            store: Box::new(store),
+            store,
             first_rulebook: parsed,
             later_rulebooks: Vec::new(),
             clock: std::sync::Arc::new(clock),
@@ -226,12 +310,15 @@ impl Registry {
 
     /// Whether `dir` holds a registry.
     pub fn exists(dir: &Path) -> bool {
-        dir.join(probity_sqlite::DB_FILE).exists()
+        dir.join(probity_sqlite::DB_FILE).exists() || dir.join(STORE_FILE).exists()
     }
 
     /// Opens the registry in `dir`.
     pub fn open(dir: &Path) -> Result<Self, RegistryError> {
-        let store = SqliteStore::open(dir)?;
+        if !Self::exists(dir) {
+            return Err(StoreError::Missing(dir.display().to_string()).into());
+        }
+        let store = StoreLocation::of(dir)?.open(dir)?;
         let mut rulebooks = store
             .adopted_rulebooks()?
             .into_iter()
@@ -248,7 +335,7 @@ impl Registry {
             )));
         };
         Ok(Self {
-            store: Box::new(store),
+            store,
             first_rulebook,
             later_rulebooks: rulebooks.collect(),
             clock: std::sync::Arc::new(SystemClock),
@@ -261,7 +348,7 @@ impl Registry {
     /// seen by handles made after it.
     pub fn reader(&self) -> Result<Self, RegistryError> {
         Ok(Self {
-            store: Box::new(SqliteStore::open(&self.dir)?),
+            store: StoreLocation::of(&self.dir)?.open(&self.dir)?,
             first_rulebook: self.first_rulebook.clone(),
             later_rulebooks: self.later_rulebooks.clone(),
             clock: std::sync::Arc::clone(&self.clock),
