@@ -3,33 +3,16 @@
 // Tests state expectations by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::io::Cursor;
+mod common;
 
-use probity_core::{Date, RecordKey, Slug, Timestamp};
-use probity_registry::{FixedClock, Format, ImportOptions, Registry, Table};
+use common::{at, import};
+
+use probity_core::{Date, RecordKey, Slug};
+use probity_registry::{Format, Registry, Table};
 use probity_rules::Decision;
-
-fn at(s: &str) -> FixedClock {
-    FixedClock(s.parse::<Timestamp>().unwrap())
-}
 
 fn d(s: &str) -> Date {
     s.parse().unwrap()
-}
-
-fn import(reg: &mut Registry, table: Table, format: Format, text: &str) {
-    let mut rejects = Vec::new();
-    let r = reg
-        .import(
-            table,
-            format,
-            Cursor::new(text.as_bytes().to_vec()),
-            ImportOptions::default(),
-            &(),
-            &mut rejects,
-        )
-        .unwrap();
-    assert_eq!(r.rejected, 0, "{rejects:?}");
 }
 
 fn procurement(

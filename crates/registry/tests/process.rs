@@ -4,32 +4,13 @@
 // Tests state expectations by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::io::Cursor;
+mod common;
 
-use probity_core::{ObjectionOutcome, RecordKey, Slug, Step, SubjectId, Timestamp};
-use probity_registry::{
-    Actor, FixedClock, Format, ImportOptions, ObjectionDecision, Registry, RegistryError, Table,
-};
+use common::{at, import};
+
+use probity_core::{ObjectionOutcome, RecordKey, Slug, Step, SubjectId};
+use probity_registry::{Actor, Format, ObjectionDecision, Registry, RegistryError, Table};
 use probity_rules::Decision;
-
-fn at(s: &str) -> FixedClock {
-    FixedClock(s.parse::<Timestamp>().unwrap())
-}
-
-fn import(reg: &mut Registry, table: Table, text: &str) {
-    let mut rejects = Vec::new();
-    let r = reg
-        .import(
-            table,
-            Format::Csv,
-            Cursor::new(text.as_bytes().to_vec()),
-            ImportOptions::default(),
-            &(),
-            &mut rejects,
-        )
-        .unwrap();
-    assert_eq!(r.rejected, 0, "{rejects:?}");
-}
 
 const A: &str = "91110000600037341L";
 
@@ -40,6 +21,7 @@ fn registry(dir: &std::path::Path) -> Registry {
     import(
         &mut reg,
         Table::Authorities,
+        Format::Csv,
         "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n\
          bj-tax,国家税务总局北京市税务局,tax,110000\n",
     );
@@ -47,6 +29,7 @@ fn registry(dir: &std::path::Path) -> Registry {
     import(
         &mut reg,
         Table::Subjects,
+        Format::Csv,
         &format!(
             "id,name,established\n{A},北京测试有限公司,2010-01-01\n{b},北京另一有限公司,2012-01-01\n"
         ),
@@ -54,6 +37,7 @@ fn registry(dir: &std::path::Path) -> Registry {
     import(
         &mut reg,
         Table::Records,
+        Format::Csv,
         "authority,decision_no,subject,kind,decided,effective,basis\n\
          bj-amr,S-1,91110000600037341L,penalty.serious,2026-01-02,2026-01-05,Art. 49\n",
     );

@@ -250,6 +250,11 @@ impl Appender<'_> {
         Ok(idx)
     }
 
+    /// Runs a cached statement.
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
+        self.tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map_err(backend)
+    }
+
     /// The row id and registering event of a subject.
     fn subject_row(&self, id: &SubjectId) -> Result<Option<(i64, i64)>, StoreError> {
         self.tx
@@ -435,20 +440,16 @@ impl Appender<'_> {
                 let idx = self.journal(encoded)?;
                 self.insert_history.execute(params![row, idx]).map_err(backend)?;
                 if let Some(kind) = step.opens() {
-                    self.tx
-                        .prepare_cached(
-                            "INSERT INTO cases (record, kind, opened) VALUES (?1, ?2, ?3)",
-                        )
-                        .and_then(|mut s| s.execute(params![row, kind.as_str(), idx]))
-                        .map_err(backend)?;
+                    self.exec(
+                        "INSERT INTO cases (record, kind, opened) VALUES (?1, ?2, ?3)",
+                        params![row, kind.as_str(), idx],
+                    )?;
                 }
                 if let Some(kind) = step.closes() {
-                    self.tx
-                        .prepare_cached(
-                            "UPDATE cases SET closed = ?3 WHERE record = ?1 AND kind = ?2 AND closed IS NULL",
-                        )
-                        .and_then(|mut s| s.execute(params![row, kind.as_str(), idx]))
-                        .map_err(backend)?;
+                    self.exec(
+                        "UPDATE cases SET closed = ?3 WHERE record = ?1 AND kind = ?2 AND closed IS NULL",
+                        params![row, kind.as_str(), idx],
+                    )?;
                 }
                 let disputed = match (step.opens(), step.closes()) {
                     (Some(CaseKind::Objection), _) => Some(true),
@@ -456,22 +457,13 @@ impl Appender<'_> {
                     _ => None,
                 };
                 if let Some(d) = disputed {
-                    self.tx
-                        .prepare_cached("UPDATE records SET disputed = ?2 WHERE id = ?1")
-                        .and_then(|mut s| s.execute(params![row, d]))
-                        .map_err(backend)?;
+                    self.exec("UPDATE records SET disputed = ?2 WHERE id = ?1", params![row, d])?;
                 }
                 if let Step::RepairDecided { granted: true, .. } = step {
                     let on = date_key(probity_core::date_of(event.recorded_at));
-                    self.tx
-                        .prepare_cached("UPDATE records SET repaired = ?2 WHERE id = ?1")
-                        .and_then(|mut s| s.execute(params![row, on]))
-                        .map_err(backend)?;
+                    self.exec("UPDATE records SET repaired = ?2 WHERE id = ?1", params![row, on])?;
                 }
-                self.tx
-                    .prepare_cached("UPDATE records SET last_event = ?2 WHERE id = ?1")
-                    .and_then(|mut s| s.execute(params![row, idx]))
-                    .map_err(backend)?;
+                self.exec("UPDATE records SET last_event = ?2 WHERE id = ?1", params![row, idx])?;
                 Ok(appended(idx))
             }
             EventBody::RulebookAdopted { rulebook, version, effective, .. } => {
