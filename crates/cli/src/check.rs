@@ -40,10 +40,10 @@ fn answer(
     known_at: Option<Date>,
     proof: bool,
 ) -> anyhow::Result<Option<Answer>> {
-    let Some((answer, profile)) = reg.check(id, measure, as_of, known_at)? else {
+    let Some(answer) = reg.check(id, measure, as_of, known_at)? else {
         return Ok(None);
     };
-    let proof = if proof { Some(reg.profile_proofs(&profile)?) } else { None };
+    let proof = if proof { reg.check_proofs(id, known_at)? } else { None };
     Ok(Some(Answer { answer, proof }))
 }
 

@@ -751,12 +751,12 @@ impl Store for PgStore {
         for r in rows {
             let code = r.subject.as_str();
             tx.execute(
-                "INSERT INTO assessments (subject, as_of, grade, score, decisions, next_change, rulebook, version)
-                 SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM subjects WHERE code = $1
+                "INSERT INTO assessments (subject, as_of, grade, score, decisions, next_change, rulebook, version, explanation)
+                 SELECT id, $2, $3, $4, $5, $6, $7, $8, $9 FROM subjects WHERE code = $1
                  ON CONFLICT (subject) DO UPDATE SET as_of = excluded.as_of, grade = excluded.grade,
                      score = excluded.score, decisions = excluded.decisions,
                      next_change = excluded.next_change, rulebook = excluded.rulebook,
-                     version = excluded.version",
+                     version = excluded.version, explanation = excluded.explanation",
                 &[
                     &code,
                     &date_i32(r.as_of),
@@ -766,6 +766,7 @@ impl Store for PgStore {
                     &r.next_change.map(date_i32),
                     &r.rulebook,
                     &r.version,
+                    &r.explanation,
                 ],
             )
             .map_err(backend)?;
@@ -784,8 +785,8 @@ impl Store for PgStore {
 
     fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError> {
         let Some(r) = self.query_opt(
-            "SELECT a.as_of, a.grade, a.score, a.decisions, a.next_change, a.rulebook, a.version
-             FROM assessments a JOIN subjects s ON s.id = a.subject WHERE s.code = $1",
+            "SELECT as_of, grade, score, decisions, next_change, rulebook, version, explanation
+             FROM assessments WHERE subject = (SELECT id FROM subjects WHERE code = $1)",
             &[&id.as_str()],
         )?
         else {
@@ -814,6 +815,7 @@ impl Store for PgStore {
             next_change: opt_date(r.get(4))?,
             rulebook: r.get(5),
             version: r.get(6),
+            explanation: r.get(7),
             lists,
         }))
     }

@@ -3,7 +3,8 @@
 
 use base64::Engine as _;
 use probity_core::Date;
-use probity_rules::{Decision, Reason};
+use probity_core::SubjectId;
+use probity_rules::{Assessment, Decision, Reason};
 use serde::Serialize;
 
 use crate::{Profile, Registry, RegistryError};
@@ -86,20 +87,76 @@ fn b64(h: &[u8]) -> String {
 impl Registry {
     /// The answer for subject `id` and `measure` on `as_of`, from what the registry knew at the
     /// end of `known_at` (everything if `None`); `None` if it held no such subject then.
+    ///
+    /// An answer about now is read from the stored assessment when that still holds (see
+    /// [`Registry::assessment_holding_on`]); any other is computed from the records.
     pub fn check(
         &self,
         id: &str,
         measure: &str,
         as_of: Date,
         known_at: Option<Date>,
-    ) -> Result<Option<(CheckAnswer, Profile)>, RegistryError> {
+    ) -> Result<Option<CheckAnswer>, RegistryError> {
         let id = self.parse_id(id)?;
+        if known_at.is_none()
+            && let Some(a) = self.assessment_holding_on(&id, as_of)?
+        {
+            let Some(subject) = self.store.subject(&id)? else { return Ok(None) };
+            let log_size = self.log_size()?;
+            return self.answer(&subject.subject, &a, measure, None, log_size).map(Some);
+        }
+        self.check_computed(&id, measure, as_of, known_at)
+    }
+
+    /// The answer computed from the records, never from a stored assessment.
+    pub fn check_computed(
+        &self,
+        id: &SubjectId,
+        measure: &str,
+        as_of: Date,
+        known_at: Option<Date>,
+    ) -> Result<Option<CheckAnswer>, RegistryError> {
         let log_size = match known_at {
             Some(k) => self.log_size_at_end_of(k)?,
             None => self.log_size()?,
         };
-        let Some(profile) = self.profile_at(&id, log_size)? else { return Ok(None) };
+        let Some(profile) = self.profile_at(id, log_size)? else { return Ok(None) };
         let a = self.assess_known_at(&profile, as_of, log_size);
+        self.answer(&profile.subject.subject, &a, measure, known_at, log_size).map(Some)
+    }
+
+    /// The stored assessment of `id` as it stands on `as_of`, if it still holds then: rated on
+    /// or before `as_of` under the rulebook in force on `as_of`, with no effect starting or
+    /// ending in between. (An assessment is constant between such changes, and every write
+    /// about a subject re-rates it.)
+    pub fn assessment_holding_on(
+        &self,
+        id: &SubjectId,
+        as_of: Date,
+    ) -> Result<Option<Assessment>, RegistryError> {
+        let Some(row) = self.store.assessment(id)? else { return Ok(None) };
+        let book = self.rulebook_at(as_of);
+        let holds = row.as_of <= as_of
+            && row.next_change.is_none_or(|n| n > as_of)
+            && row.rulebook == book.header.id.as_str()
+            && row.version == book.header.version;
+        if !holds {
+            return Ok(None);
+        }
+        Ok(serde_json::from_str::<Assessment>(&row.explanation).ok().map(|mut a| {
+            a.as_of = as_of;
+            a
+        }))
+    }
+
+    fn answer(
+        &self,
+        subject: &probity_core::Subject,
+        a: &Assessment,
+        measure: &str,
+        known_at: Option<Date>,
+        log_size: u64,
+    ) -> Result<CheckAnswer, RegistryError> {
         let Some(m) = a.measures.iter().find(|m| m.measure == measure) else {
             let known: Vec<_> = self.rulebook().measures().map(|m| m.id.clone()).collect();
             return Err(RegistryError::NotFound(format!(
@@ -108,11 +165,11 @@ impl Registry {
                 known.join(", ")
             )));
         };
-        let answer = CheckAnswer {
-            subject: id.as_str().to_owned(),
-            name: profile.subject.subject.name.clone(),
+        Ok(CheckAnswer {
+            subject: subject.id.as_str().to_owned(),
+            name: subject.name.clone(),
             measure: measure.to_owned(),
-            as_of,
+            as_of: a.as_of,
             decision: decision_word(m.decision),
             reasons: m.reasons.clone(),
             changes_on: m.changes_on,
@@ -122,8 +179,22 @@ impl Registry {
             rulebook: RulebookRef { id: a.rulebook.clone(), version: a.version.clone() },
             known_at,
             log_size,
+        })
+    }
+
+    /// Inclusion proofs of the log entries behind a check of `id` with what the registry knew
+    /// at the end of `known_at` (everything if `None`).
+    pub fn check_proofs(
+        &self,
+        id: &str,
+        known_at: Option<Date>,
+    ) -> Result<Option<ProfileProofs>, RegistryError> {
+        let id = self.parse_id(id)?;
+        let size = match known_at {
+            Some(k) => self.log_size_at_end_of(k)?,
+            None => self.log_size()?,
         };
-        Ok(Some((answer, profile)))
+        self.profile_at(&id, size)?.map(|p| self.profile_proofs(&p)).transpose()
     }
 
     /// Inclusion proofs of every log entry behind `profile`, against the published checkpoint.

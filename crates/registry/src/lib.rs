@@ -512,8 +512,25 @@ impl Registry {
 
     /// Journals one event, refusing it if the store does, and publishes a checkpoint.
     fn append_one(&mut self, body: EventBody) -> Result<(), RegistryError> {
+        // A change to a record changes its subject's rating: re-rate it, as imports do.
+        let subject = match &body {
+            EventBody::RecordFiled { record } | EventBody::RecordCorrected { record, .. } => {
+                Some(record.subject)
+            }
+            EventBody::RecordWithdrawn { key, .. } => {
+                self.store.record(key)?.map(|r| r.record.subject)
+            }
+            _ => None,
+        };
         match self.store.append(&[Event::new(self.clock.now(), body).into()])?.as_slice() {
-            [Outcome::Appended { .. }] => self.publish_checkpoint().map(|_| ()),
+            [Outcome::Appended { .. }] => {
+                self.publish_checkpoint()?;
+                if let Some(id) = subject {
+                    let today = self.today();
+                    self.rate(&[id], today)?;
+                }
+                Ok(())
+            }
             [Outcome::Duplicate] => Ok(()),
             [Outcome::Refused(r)] => Err(RegistryError::Refused(r.to_string())),
             other => Err(RegistryError::Refused(format!("unexpected store answer {other:?}"))),

@@ -45,6 +45,7 @@ fn row(id: SubjectId, a: &Assessment) -> AssessmentRow {
         next_change: a.next_boundary,
         rulebook: a.rulebook.clone(),
         version: a.version.clone(),
+        explanation: serde_json::to_string(a).unwrap_or_default(),
         lists: a
             .lists
             .iter()

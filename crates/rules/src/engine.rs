@@ -58,7 +58,7 @@ pub struct SubjectInput {
 }
 
 /// A rule that applied, with the record behind it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Effect {
     /// The record (log index of its filing).
     pub record: u64,
@@ -80,7 +80,7 @@ pub struct Effect {
 }
 
 /// Membership of a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Membership {
     /// List id.
     pub list: String,
@@ -97,7 +97,7 @@ pub struct Membership {
 }
 
 /// An answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// May take part.
@@ -109,7 +109,7 @@ pub enum Decision {
 }
 
 /// Why a measure was denied or flagged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Reason {
     /// What caused it, e.g. `list serious_violation` or `grade D`.
     pub cause: String,
@@ -120,7 +120,7 @@ pub struct Reason {
 }
 
 /// The answer for one measure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct MeasureAnswer {
     /// Measure id.
     pub measure: String,
@@ -135,7 +135,7 @@ pub struct MeasureAnswer {
 }
 
 /// A full assessment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Assessment {
     /// The date assessed.
     pub as_of: Date,

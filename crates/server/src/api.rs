@@ -425,18 +425,14 @@ pub async fn check(State(state): State<AppState>, Query(q): Query<CheckQuery>) -
     state
         .read(move |reg| {
             let as_of = as_of.or(known_at).unwrap_or_else(|| reg.today());
-            let (answer, profile) =
-                reg.check(&q.subject, &q.measure, as_of, known_at)?.ok_or_else(|| {
-                    ApiError::not_found(format!(
-                        "the registry holds no subject `{}`",
-                        q.subject.trim()
-                    ))
-                })?;
+            let answer = reg.check(&q.subject, &q.measure, as_of, known_at)?.ok_or_else(|| {
+                ApiError::not_found(format!("the registry holds no subject `{}`", q.subject.trim()))
+            })?;
             let mut v = to_value(&answer)?;
             if q.proof == Some(true)
                 && let Some(o) = v.as_object_mut()
             {
-                o.insert("proof".into(), to_value(&reg.profile_proofs(&profile)?)?);
+                o.insert("proof".into(), to_value(&reg.check_proofs(&q.subject, known_at)?)?);
             }
             Ok(Json(v))
         })
@@ -490,7 +486,7 @@ pub async fn check_batch(
             let mut results = Vec::with_capacity(b.subjects.len());
             for s in &b.subjects {
                 let v = match reg.check(s, &b.measure, as_of, None) {
-                    Ok(Some((a, _))) => to_value(&a)?,
+                    Ok(Some(a)) => to_value(&a)?,
                     Ok(None) => serde_json::json!({"subject": s, "error": {"code": "not_found", "message": format!("the registry holds no subject `{}`", s.trim())}}),
                     Err(e) => {
                         let e = ApiError::from(e);

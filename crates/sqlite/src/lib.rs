@@ -865,8 +865,9 @@ impl Store for SqliteStore {
             let mut put = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO assessments
-                         (subject, as_of, grade, score, decisions, next_change, rulebook, version)
-                     SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM subjects WHERE code = ?1",
+                         (subject, as_of, grade, score, decisions, next_change, rulebook, version,
+                          explanation)
+                     SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM subjects WHERE code = ?1",
                 )
                 .map_err(backend)?;
             let mut clear =
@@ -896,7 +897,8 @@ impl Store for SqliteStore {
                     r.decisions,
                     r.next_change.map(date_key),
                     r.rulebook,
-                    r.version
+                    r.version,
+                    r.explanation
                 ])
                 .map_err(backend)?;
             }
@@ -908,8 +910,8 @@ impl Store for SqliteStore {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT a.as_of, a.grade, a.score, a.decisions, a.next_change, a.rulebook, a.version
-                 FROM assessments a JOIN subjects s ON s.id = a.subject WHERE s.code = ?1",
+                "SELECT as_of, grade, score, decisions, next_change, rulebook, version, explanation
+                 FROM assessments WHERE subject = (SELECT id FROM subjects WHERE code = ?1)",
             )
             .and_then(|mut s| {
                 s.query_row([id.as_str()], |r| {
@@ -921,12 +923,14 @@ impl Store for SqliteStore {
                         r.get::<_, Option<i64>>(4)?,
                         r.get(5)?,
                         r.get(6)?,
+                        r.get(7)?,
                     ))
                 })
                 .optional()
             })
             .map_err(backend)?;
-        let Some((as_of, grade, score, decisions, next, rulebook, version)) = row else {
+        let Some((as_of, grade, score, decisions, next, rulebook, version, explanation)) = row
+        else {
             return Ok(None);
         };
         let mut stmt = self
@@ -954,6 +958,7 @@ impl Store for SqliteStore {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Some(AssessmentRow {
+            explanation,
             lists,
             subject: *id,
             as_of: from_date_key(as_of)?,

@@ -511,6 +511,7 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
         next_change: next.map(date),
         rulebook: "cn-default".into(),
         version: "1".into(),
+        explanation: format!(r#"{{"grade":"{grade}"}}"#),
         lists: if grade == "C" {
             vec![crate::ListEntry {
                 list: "watch".into(),

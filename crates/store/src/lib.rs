@@ -244,6 +244,9 @@ pub struct AssessmentRow {
     pub version: String,
     /// The lists the subject is on.
     pub lists: Vec<ListEntry>,
+    /// The whole assessment with its explanation, as JSON: it holds unchanged until
+    /// `next_change`, so answers on dates before then can be read instead of recomputed.
+    pub explanation: String,
 }
 
 /// A subject's entry on a list, as rated.
