@@ -189,7 +189,12 @@ pub fn run(args: &HttpArgs) -> anyhow::Result<u8> {
     let tmp = tempfile::tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().join("registry"));
     build(&dir, args)?;
-    let reg = Registry::open(&dir)?;
+    let mut reg = Registry::open(&dir)?;
+    // A running server's sweep rates subjects never rated (imports rate only those with new
+    // records); do that first, so the load meets the registry as a server that has been up.
+    let today = reg.today();
+    let swept = reg.rate_pass(today, false, &())?;
+    eprintln!("rated {} subjects due before the load", swept.rated);
     let ids: Vec<String> =
         reg.store().subject_ids(None, 2000)?.into_iter().map(|i| i.to_string()).collect();
     let Some(first) = ids.first().cloned() else { bail!("the registry holds no subjects") };
