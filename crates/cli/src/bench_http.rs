@@ -2,8 +2,7 @@
 //! size, both under the same load generator (wrk) on loopback in one run, and the batch check in
 //! subjects per second.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -147,40 +146,16 @@ fn build(dir: &Path, args: &HttpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A plain HTTP/1.1 exchange on a fresh connection: the status and the body.
+/// One request to the server: the status and the body.
 fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> anyhow::Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(300)))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out)?;
-    let text = String::from_utf8_lossy(&out);
-    let (head, body) = text.split_once("\r\n\r\n").context("no http response")?;
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        dechunk(body)
-    } else {
-        body.to_owned()
+    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(300)).build()?;
+    let url = format!("http://{addr}{path}");
+    let request = match method {
+        "POST" => client.post(url).header("content-type", "application/json").body(body.to_owned()),
+        _ => client.get(url),
     };
-    Ok((status, body))
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(rest.get(..n).unwrap_or_default());
-        s = rest.get(n + 2..).unwrap_or_default();
-    }
-    out
+    let response = request.send()?;
+    Ok((response.status().as_u16(), response.text()?))
 }
 
 pub fn run(args: &HttpArgs) -> anyhow::Result<u8> {

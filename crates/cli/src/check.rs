@@ -11,8 +11,6 @@ use serde_json::json;
 
 use crate::exit;
 
-use probity_registry::decision_word as word;
-
 /// The two time axes of a question.
 #[derive(Debug, Clone, Copy)]
 pub struct When {
@@ -153,10 +151,10 @@ pub fn print_assessment(a: &Assessment) -> anyhow::Result<()> {
     }
     for m in &a.measures {
         let change = match (m.changes_on, m.changes_to) {
-            (Some(d), Some(t)) => format!("; {} from {d}", word(t)),
+            (Some(d), Some(t)) => format!("; {} from {d}", t.as_str()),
             _ => String::new(),
         };
-        outln!("  {}: {}{change}", m.measure, word(m.decision));
+        outln!("  {}: {}{change}", m.measure, m.decision.as_str());
     }
     Ok(())
 }

@@ -9,15 +9,6 @@ use serde::Serialize;
 
 use crate::{Profile, Registry, RegistryError};
 
-/// A decision as a word.
-pub fn decision_word(d: Decision) -> &'static str {
-    match d {
-        Decision::Allow => "allow",
-        Decision::Flag => "flag",
-        Decision::Deny => "deny",
-    }
-}
-
 /// The rulebook an answer was given under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RulebookRef {
@@ -170,10 +161,10 @@ impl Registry {
             name: subject.name.clone(),
             measure: measure.to_owned(),
             as_of: a.as_of,
-            decision: decision_word(m.decision),
+            decision: m.decision.as_str(),
             reasons: m.reasons.clone(),
             changes_on: m.changes_on,
-            changes_to: m.changes_to.map(decision_word),
+            changes_to: m.changes_to.map(Decision::as_str),
             score: a.score,
             grade: a.grade.clone(),
             rulebook: RulebookRef { id: a.rulebook.clone(), version: a.version.clone() },

@@ -31,17 +31,25 @@ pub struct FilingResult {
 }
 
 impl Registry {
-    /// Parses one record (a JSON object in the import's record format) with the import's checks.
-    pub fn parse_record(&self, row: &str) -> Result<probity_core::Record, RegistryError> {
-        let authorities =
-            self.store.authorities()?.into_iter().map(|a| (a.id.to_string(), a.category)).collect();
-        let ctx = Context {
+    /// What the import's row checks need, under the rulebook in force today.
+    fn input_context(&self) -> Result<Context<'_>, RegistryError> {
+        Ok(Context {
             rulebook: self.rulebook(),
-            authorities,
+            authorities: self
+                .store
+                .authorities()?
+                .into_iter()
+                .map(|a| (a.id.to_string(), a.category))
+                .collect(),
             exceptions: self.exceptions()?,
             today: self.clock.today(),
             clock: self.clock.as_ref(),
-        };
+        })
+    }
+
+    /// Parses one record (a JSON object in the import's record format) with the import's checks.
+    pub fn parse_record(&self, row: &str) -> Result<probity_core::Record, RegistryError> {
+        let ctx = self.input_context()?;
         match json_row(Table::Records, row, &ctx).map_err(RegistryError::Invalid)?.event().body {
             EventBody::RecordFiled { ref record } => Ok(record.clone()),
             _ => Err(RegistryError::Invalid("not a record".into())),
@@ -60,16 +68,7 @@ impl Registry {
                 rows.len()
             )));
         }
-        let authorities =
-            self.store.authorities()?.into_iter().map(|a| (a.id.to_string(), a.category)).collect();
-        let book = self.rulebook().clone();
-        let ctx = Context {
-            rulebook: &book,
-            authorities,
-            exceptions: self.exceptions()?,
-            today: self.clock.today(),
-            clock: self.clock.as_ref(),
-        };
+        let ctx = self.input_context()?;
         let mut results = Vec::with_capacity(rows.len());
         let mut events = Vec::with_capacity(rows.len());
         for (i, row) in rows.iter().enumerate() {

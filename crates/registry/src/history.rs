@@ -113,7 +113,7 @@ impl Registry {
     pub fn withdraw_record(&mut self, key: RecordKey, reason: &str) -> Result<(), RegistryError> {
         let reason = probity_core::check_text("reason", reason, probity_core::limits::BASIS)
             .map_err(|e| RegistryError::Refused(e.to_string()))?;
-        self.append_one(EventBody::RecordWithdrawn { key, reason })
+        self.append_one(EventBody::RecordWithdrawn { key, reason }).map(|_| ())
     }
 
     /// The issuing authority corrects a record it filed (same authority and decision number).
@@ -130,6 +130,6 @@ impl Registry {
                 record.kind
             )));
         }
-        self.append_one(EventBody::RecordCorrected { record, reason })
+        self.append_one(EventBody::RecordCorrected { record, reason }).map(|_| ())
     }
 }

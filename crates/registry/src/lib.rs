@@ -25,7 +25,7 @@ use probity_rules::{DEFAULT_RULEBOOK, Rulebook, RulebookError};
 use probity_sqlite::SqliteStore;
 use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubject};
 
-pub use check::{CheckAnswer, EntryProof, ProfileProofs, RulebookRef, decision_word};
+pub use check::{CheckAnswer, EntryProof, ProfileProofs, RulebookRef};
 pub use credentials::{AuthError, KEY_PREFIX, actor_of, secret_matches, split_key};
 pub use filing::{FilingResult, MAX_FILING_BATCH};
 pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};
@@ -510,8 +510,9 @@ impl Registry {
         self.clock.today()
     }
 
-    /// Journals one event, refusing it if the store does, and publishes a checkpoint.
-    fn append_one(&mut self, body: EventBody) -> Result<(), RegistryError> {
+    /// Journals one event, refusing it if the store does, and publishes a checkpoint. Returns
+    /// false if it repeated stored content.
+    fn append_one(&mut self, body: EventBody) -> Result<bool, RegistryError> {
         // A change to a record changes its subject's rating: re-rate it, as imports do.
         let subject = match &body {
             EventBody::RecordFiled { record } | EventBody::RecordCorrected { record, .. } => {
@@ -529,9 +530,9 @@ impl Registry {
                     let today = self.today();
                     self.rate(&[id], today)?;
                 }
-                Ok(())
+                Ok(true)
             }
-            [Outcome::Duplicate] => Ok(()),
+            [Outcome::Duplicate] => Ok(false),
             [Outcome::Refused(r)] => Err(RegistryError::Refused(r.to_string())),
             other => Err(RegistryError::Refused(format!("unexpected store answer {other:?}"))),
         }
@@ -542,9 +543,7 @@ impl Registry {
         &mut self,
         authority: probity_core::Authority,
     ) -> Result<bool, RegistryError> {
-        let before = self.log_size()?;
-        self.append_one(EventBody::AuthorityRegistered { authority })?;
-        Ok(self.log_size()? > before)
+        self.append_one(EventBody::AuthorityRegistered { authority })
     }
 
     /// Whether a record is shown today: not withdrawn, not repaired, and within the period its

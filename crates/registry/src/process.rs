@@ -126,20 +126,11 @@ impl Registry {
             let event = Event::decode(&entry.bytes).map_err(|e| corrupt(entry.index, e))?;
             if let EventBody::ProcessStep { step, .. } = &event.body {
                 case = case.apply(step, event.recorded_at).map_err(|e| corrupt(entry.index, e))?;
-                match step.closes() {
-                    Some(probity_core::CaseKind::Objection) => {
-                        closed.objection = Some(date_of(event.recorded_at));
-                    }
-                    Some(probity_core::CaseKind::Repair) => {
-                        closed.repair = Some(date_of(event.recorded_at));
-                    }
-                    None => {}
+                if let Some(kind) = step.closes() {
+                    *closed.of_mut(kind) = Some(date_of(event.recorded_at));
                 }
-                if step.opens().is_some() {
-                    match step.opens() {
-                        Some(probity_core::CaseKind::Objection) => closed.objection = None,
-                        _ => closed.repair = None,
-                    }
+                if let Some(kind) = step.opens() {
+                    *closed.of_mut(kind) = None;
                 }
             }
             history.push(history_entry(entry.index, &event));

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use probity_core::{Date, SubjectId};
-use probity_rules::{Assessment, Decision};
+use probity_rules::Assessment;
 use probity_store::AssessmentRow;
 use serde::Serialize;
 
@@ -24,18 +24,8 @@ pub struct RateReport {
 }
 
 fn row(id: SubjectId, a: &Assessment) -> AssessmentRow {
-    let decisions: BTreeMap<&str, &str> = a
-        .measures
-        .iter()
-        .map(|m| {
-            let d = match m.decision {
-                Decision::Allow => "allow",
-                Decision::Flag => "flag",
-                Decision::Deny => "deny",
-            };
-            (m.measure.as_str(), d)
-        })
-        .collect();
+    let decisions: BTreeMap<&str, &str> =
+        a.measures.iter().map(|m| (m.measure.as_str(), m.decision.as_str())).collect();
     AssessmentRow {
         subject: id,
         as_of: a.as_of,
@@ -98,13 +88,5 @@ impl Registry {
             after = Some(last);
         }
         Ok(report)
-    }
-
-    /// The stored assessment of a subject.
-    pub fn stored_assessment(
-        &self,
-        id: &SubjectId,
-    ) -> Result<Option<AssessmentRow>, RegistryError> {
-        Ok(self.store.assessment(id)?)
     }
 }

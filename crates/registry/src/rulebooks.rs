@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use probity_core::{Date, SubjectId};
-use probity_rules::{Assessment, Decision, Rulebook};
+use probity_rules::{Assessment, Rulebook};
 use serde::Serialize;
 
 use crate::{Progress, Registry, RegistryError};
@@ -48,14 +48,6 @@ pub struct RulebookDiff {
     pub flips: BTreeMap<String, BTreeMap<String, u64>>,
     /// Up to ten subjects whose answers change.
     pub samples: Vec<DiffSample>,
-}
-
-fn word(d: Decision) -> &'static str {
-    match d {
-        Decision::Allow => "allow",
-        Decision::Flag => "flag",
-        Decision::Deny => "deny",
-    }
 }
 
 fn label(b: &Rulebook) -> String {
@@ -137,8 +129,8 @@ fn compare(
             .measures
             .iter()
             .find(|x| x.measure == m.measure)
-            .map_or("absent", |x| word(x.decision));
-        let now = word(m.decision);
+            .map_or("absent", |x| x.decision.as_str());
+        let now = m.decision.as_str();
         if before != now {
             let key = format!("{before} → {now}");
             *diff.flips.entry(m.measure.clone()).or_default().entry(key.clone()).or_default() += 1;

@@ -108,6 +108,17 @@ pub enum Decision {
     Deny,
 }
 
+impl Decision {
+    /// The answer as a word, as written in output and storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Flag => "flag",
+            Self::Deny => "deny",
+        }
+    }
+}
+
 /// Why a measure was denied or flagged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Reason {

@@ -110,9 +110,17 @@ pub struct Deadline {
 impl Deadline {
     /// Whether it passed without being met, as of `today`.
     pub fn overdue(&self, today: Date) -> bool {
+        matches!(self.status(today), "late" | "overdue")
+    }
+
+    /// As of `today`: `met` (on time), `late` (met after the deadline), `overdue` (passed and
+    /// not met) or `pending` (still running).
+    pub fn status(&self, today: Date) -> &'static str {
         match self.done {
-            Some(done) => done > self.due,
-            None => today > self.due,
+            Some(done) if done <= self.due => "met",
+            Some(_) => "late",
+            None if today > self.due => "overdue",
+            None => "pending",
         }
     }
 }
@@ -165,6 +173,16 @@ pub struct Closed {
     pub objection: Option<Date>,
     /// The day the repair application was decided.
     pub repair: Option<Date>,
+}
+
+impl Closed {
+    /// The day the latest case of `kind` was closed.
+    pub fn of_mut(&mut self, kind: probity_core::CaseKind) -> &mut Option<Date> {
+        match kind {
+            probity_core::CaseKind::Objection => &mut self.objection,
+            probity_core::CaseKind::Repair => &mut self.repair,
+        }
+    }
 }
 
 #[derive(Deserialize)]

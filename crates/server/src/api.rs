@@ -379,12 +379,7 @@ pub async fn timeline(
                     ));
                 }
                 for d in &view.deadlines {
-                    let outcome = match d.done {
-                        Some(done) if done <= d.due => "met",
-                        Some(_) => "late",
-                        None if today > d.due => "overdue",
-                        None => "pending",
-                    };
+                    let outcome = d.status(today);
                     entries.push(base(
                         "deadline",
                         d.due.to_string(),
@@ -1369,16 +1364,16 @@ pub async fn deadline_stats(State(state): State<AppState>) -> ApiResult<Deadline
                         ..Default::default()
                     });
                     for d in &v.deadlines {
-                        match d.done {
-                            Some(done) if done <= d.due => a.met += 1,
-                            Some(_) => a.late += 1,
-                            None if today > d.due => {
+                        match d.status(today) {
+                            "met" => a.met += 1,
+                            "late" => a.late += 1,
+                            "overdue" => {
                                 a.overdue += 1;
                                 a.overdue_items.push(serde_json::json!({
                                     "decision_no": c.record.decision_no, "what": d.what, "due": d.due.to_string()
                                 }));
                             }
-                            None => a.pending += 1,
+                            _ => a.pending += 1,
                         }
                     }
                 }
