@@ -847,6 +847,34 @@ impl Store for PgStore {
             .collect()
     }
 
+    fn statistics(&self) -> Result<probity_store::Statistics, StoreError> {
+        use probity_store::statistics_sql as q;
+        let text = |sql: &str| -> Result<Vec<probity_store::StatisticsRow>, StoreError> {
+            let rows = self.query(sql, &[])?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let ints = (1..r.len())
+                        .map(|i| {
+                            r.try_get::<_, Option<i64>>(i)
+                                .or_else(|_| {
+                                    r.try_get::<_, Option<i32>>(i).map(|v| v.map(i64::from))
+                                })
+                                .ok()
+                                .flatten()
+                        })
+                        .collect();
+                    (r.get::<_, Option<String>>(0), ints)
+                })
+                .collect())
+        };
+        Ok(probity_store::Statistics::from_rows(
+            text(q::GRADES)?,
+            text(q::RECORDS_BY_MONTH)?,
+            text(q::LIST_ENTRIES)?,
+        ))
+    }
+
     fn search_subjects(
         &self,
         query: &str,

@@ -1012,6 +1012,28 @@ impl Store for SqliteStore {
         .collect()
     }
 
+    fn statistics(&self) -> Result<probity_store::Statistics, StoreError> {
+        use probity_store::statistics_sql as q;
+        let text = |sql: &str| -> Result<Vec<probity_store::StatisticsRow>, StoreError> {
+            let mut stmt = self.conn.prepare_cached(sql).map_err(backend)?;
+            let n = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    let ints = (1..n)
+                        .map(|i| r.get::<_, Option<i64>>(i))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok((r.get::<_, Option<String>>(0)?, ints))
+                })
+                .map_err(backend)?;
+            rows.map(|r| r.map_err(backend)).collect()
+        };
+        Ok(probity_store::Statistics::from_rows(
+            text(q::GRADES)?,
+            text(q::RECORDS_BY_MONTH)?,
+            text(q::LIST_ENTRIES)?,
+        ))
+    }
+
     fn search_subjects(
         &self,
         query: &str,

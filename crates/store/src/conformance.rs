@@ -36,6 +36,7 @@ macro_rules! conformance_tests {
             assessments_are_kept_and_swept,
             subject_ids_page_in_order,
             search_ranks_codes_then_prefixes,
+            statistics_aggregate_grades_records_and_lists,
             no_personal_data
         );
     };
@@ -541,4 +542,58 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     let mut want = vec![uscc(1), uscc(3)];
     want.sort();
     assert_eq!(due, want);
+}
+
+/// Statistics count rated grades, records not withdrawn per authority and month of effect, and
+/// list entries by the months they began and end.
+pub fn statistics_aggregate_grades_records_and_lists(store: &mut dyn Store) {
+    use crate::{AssessmentRow, ListEntry, Statistics};
+    setup(store);
+    assert_eq!(store.statistics().unwrap(), Statistics::default());
+    store.append(&[reg_subject(3)]).unwrap();
+    let mut later = record("bj-amr", "A-2", 2);
+    later.effective = date("2025-04-02");
+    let gone = record("bj-amr", "A-3", 2);
+    store.append(&[file(record("bj-amr", "A-1", 1)), file(later), file(gone.clone())]).unwrap();
+    store
+        .append(&[ev(EventBody::RecordWithdrawn { key: gone.key(), reason: "annulled".into() })])
+        .unwrap();
+    let row = |n: u32, grade: &str, lists: Vec<ListEntry>| AssessmentRow {
+        subject: uscc(n),
+        as_of: date("2026-11-01"),
+        grade: Some(grade.into()),
+        score: None,
+        decisions: "{}".into(),
+        next_change: None,
+        rulebook: "cn-default".into(),
+        version: "1".into(),
+        explanation: "{}".into(),
+        lists,
+    };
+    let entry = |since: &str, until: Option<&str>| ListEntry {
+        list: "watch".into(),
+        since: Some(date(since)),
+        until: until.map(date),
+    };
+    store
+        .put_assessments(&[
+            row(1, "B", vec![entry("2026-10-01", Some("2026-12-01"))]),
+            row(2, "B", vec![entry("2026-10-15", Some("2026-12-20"))]),
+            row(3, "A", vec![entry("2026-11-02", None)]),
+        ])
+        .unwrap();
+    let s = store.statistics().unwrap();
+    assert_eq!(s.grades, vec![(Some("A".into()), 1), (Some("B".into()), 2)]);
+    assert_eq!(
+        s.records_by_month,
+        vec![("bj-amr".into(), 202503, 1), ("bj-amr".into(), 202504, 1)],
+        "the withdrawn record is not counted"
+    );
+    assert_eq!(
+        s.list_entries,
+        vec![
+            ("watch".into(), Some(202610), Some(202612), 2),
+            ("watch".into(), Some(202611), None, 1),
+        ]
+    );
 }

@@ -260,6 +260,62 @@ pub struct ListEntry {
     pub until: Option<Date>,
 }
 
+/// Aggregates over the registry for the statistics page. Months are integers `YYYYMM`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Statistics {
+    /// Rated subjects per grade (`None`: rated by a rulebook without grades), in grade order.
+    pub grades: Vec<(Option<String>, u64)>,
+    /// Records not withdrawn per authority and month of effect, ordered by both.
+    pub records_by_month: Vec<(String, u32, u64)>,
+    /// Current list entries per list, month joined and month left (exclusive end; `None` when
+    /// open), ordered by all three.
+    pub list_entries: Vec<(String, Option<u32>, Option<u32>, u64)>,
+}
+
+/// One row of a statistics query: the text column, then the integer columns.
+pub type StatisticsRow = (Option<String>, Vec<Option<i64>>);
+
+impl Statistics {
+    /// Builds the aggregates from the rows of the [`statistics_sql`] queries, in order.
+    pub fn from_rows(
+        grades: Vec<StatisticsRow>,
+        records: Vec<StatisticsRow>,
+        lists: Vec<StatisticsRow>,
+    ) -> Self {
+        let int = |v: &[Option<i64>], i: usize| v.get(i).copied().flatten();
+        let count = |v: &[Option<i64>], i: usize| int(v, i).unwrap_or(0).max(0) as u64;
+        let month = |v: &[Option<i64>], i: usize| int(v, i).and_then(|m| u32::try_from(m).ok());
+        Self {
+            grades: grades.into_iter().map(|(g, v)| (g, count(&v, 0))).collect(),
+            records_by_month: records
+                .into_iter()
+                .map(|(a, v)| (a.unwrap_or_default(), month(&v, 0).unwrap_or(0), count(&v, 1)))
+                .collect(),
+            list_entries: lists
+                .into_iter()
+                .map(|(l, v)| (l.unwrap_or_default(), month(&v, 0), month(&v, 1), count(&v, 2)))
+                .collect(),
+        }
+    }
+}
+
+/// The queries behind [`Store::statistics`], in the SQL that SQLite and PostgreSQL share, so
+/// both stores count the same way. Dates are stored as `YYYYMMDD` integers.
+pub mod statistics_sql {
+    /// Rated subjects per grade.
+    pub const GRADES: &str = "SELECT grade, count(*) FROM assessments
+         GROUP BY grade ORDER BY grade NULLS FIRST";
+    /// Records not withdrawn per authority and month of effect.
+    pub const RECORDS_BY_MONTH: &str = "SELECT a.code, r.effective / 100 AS month, count(*)
+         FROM records r JOIN authorities a ON a.id = r.authority
+         WHERE r.status <> 'withdrawn'
+         GROUP BY a.code, month ORDER BY a.code, month";
+    /// List entries per list and months of entry and exit.
+    pub const LIST_ENTRIES: &str = "SELECT list, since / 100 AS joined, until / 100 AS left_on,
+         count(*) FROM list_entries
+         GROUP BY list, joined, left_on ORDER BY list, joined NULLS FIRST, left_on NULLS LAST";
+}
+
 /// One journal entry as stored: the canonical bytes of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalEntry {
@@ -392,6 +448,9 @@ pub trait Store: Send {
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<(SubjectId, ListEntry)>, StoreError>;
+
+    /// Aggregates for the statistics page.
+    fn statistics(&self) -> Result<Statistics, StoreError>;
 
     /// Subjects whose code is `query` (normalised) or whose name starts with or contains it:
     /// exact matches first, then prefix matches, then the rest; `offset` and `limit` page.
