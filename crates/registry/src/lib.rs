@@ -16,6 +16,7 @@ mod log;
 mod process;
 mod rating;
 mod rulebooks;
+mod views;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub use log::{ConsistencyProof, InclusionProof, LogAudit, TilesReport};
 pub use process::{Actor, CaseView, HistoryEntry, ObjectionDecision};
 pub use rating::RateReport;
 pub use rulebooks::{DiffSample, RulebookDiff};
+pub use views::{AuthorityDeadlines, OverdueItem, TimelineEntry, When};
 
 /// The log's signing key inside a registry directory (mode 0600).
 pub const KEY_FILE: &str = "log.key";

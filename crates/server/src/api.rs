@@ -340,56 +340,20 @@ pub async fn timeline(
         .read(move |reg| {
             let id = subject_id(reg, &id)?;
             let p = reg.profile(&id)?.ok_or_else(|| no_subject(&id))?;
-            let today = reg.today();
-            let mut entries = Vec::new();
-            for r in &p.records {
-                let Some(view) = reg.case(&r.record.key())? else { continue };
-                let base = |what: &str, at: String, index, text, outcome| TimelineEntry {
-                    authority: r.record.authority.to_string(),
-                    decision_no: r.record.decision_no.clone(),
-                    kind: r.record.kind.to_string(),
-                    index,
-                    at,
-                    what: what.to_owned(),
-                    text,
-                    outcome,
-                };
-                if !reg.shown(r) {
-                    let (what, on) = match (r.status, r.repaired) {
-                        (probity_store::RecordStatus::Withdrawn, _) => ("withdrawn", None),
-                        (_, Some(d)) => ("repaired", Some(d)),
-                        _ => (
-                            "expired",
-                            reg.rulebook()
-                                .kind(r.record.kind.as_str())
-                                .map(|k| k.published_for.after(r.record.effective)),
-                        ),
-                    };
-                    let at = on.map_or_else(|| r.recorded_at.to_string(), |d| d.to_string());
-                    entries.push(base(what, at, None, None, None));
-                    continue;
-                }
-                for h in &view.history {
-                    entries.push(base(
-                        &h.what,
-                        h.at.to_string(),
-                        Some(h.index),
-                        h.text.clone(),
-                        h.outcome.clone(),
-                    ));
-                }
-                for d in &view.deadlines {
-                    let outcome = d.status(today);
-                    entries.push(base(
-                        "deadline",
-                        d.due.to_string(),
-                        None,
-                        Some(d.what.to_owned()),
-                        Some(outcome.to_owned()),
-                    ));
-                }
-            }
-            entries.sort_by(|a, b| a.at.cmp(&b.at));
+            let entries = reg
+                .timeline(&p, reg.today())?
+                .into_iter()
+                .map(|e| TimelineEntry {
+                    authority: e.record.authority.to_string(),
+                    decision_no: e.record.decision_no,
+                    kind: e.kind,
+                    index: e.index,
+                    at: e.when.to_string(),
+                    what: e.what,
+                    text: e.text,
+                    outcome: e.outcome,
+                })
+                .collect();
             Ok(Json(Timeline { subject: id.to_string(), entries }))
         })
         .await
@@ -1347,38 +1311,25 @@ pub async fn deadline_stats(State(state): State<AppState>) -> ApiResult<Deadline
     state
         .read(|reg| {
             let today = reg.today();
-            let mut per: std::collections::BTreeMap<String, AuthorityDeadlines> = Default::default();
-            let mut after = None;
-            loop {
-                let page = reg.store().cases(false, after, 1000).map_err(probity_registry::RegistryError::from)?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.opened);
-                let mut seen = std::collections::HashSet::new();
-                for c in page {
-                    if !seen.insert(c.record.clone()) {
-                        continue;
-                    }
-                    let Some(v) = reg.case(&c.record)? else { continue };
-                    let a = per.entry(c.record.authority.to_string()).or_insert_with(|| AuthorityDeadlines {
-                        authority: c.record.authority.to_string(),
-                        ..Default::default()
-                    });
-                    for d in &v.deadlines {
-                        match d.status(today) {
-                            "met" => a.met += 1,
-                            "late" => a.late += 1,
-                            "overdue" => {
-                                a.overdue += 1;
-                                a.overdue_items.push(serde_json::json!({
-                                    "decision_no": c.record.decision_no, "what": d.what, "due": d.due.to_string()
-                                }));
-                            }
-                            _ => a.pending += 1,
-                        }
-                    }
-                }
-            }
-            Ok(Json(DeadlineStats { today: today.to_string(), authorities: per.into_values().collect() }))
+            let authorities = reg
+                .deadline_compliance(today)?
+                .into_iter()
+                .map(|a| {
+                    Ok(AuthorityDeadlines {
+                        authority: a.authority,
+                        met: a.met,
+                        late: a.late,
+                        overdue: a.overdue,
+                        pending: a.pending,
+                        overdue_items: a
+                            .overdue_items
+                            .iter()
+                            .map(to_value)
+                            .collect::<Result<_, _>>()?,
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            Ok(Json(DeadlineStats { today: today.to_string(), authorities }))
         })
         .await
 }

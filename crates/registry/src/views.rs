@@ -1,0 +1,209 @@
+//! What the API and the portal both show: a subject's timeline, the open cases an authority must
+//! work through, deadline compliance per authority and the registry's statistics. One place
+//! computes each, so the JSON and the pages cannot disagree.
+
+use std::collections::{BTreeMap, HashSet};
+
+use probity_core::{Date, RecordKey, Slug, Timestamp};
+use probity_store::{RecordStatus, Statistics};
+use serde::Serialize;
+
+use crate::{CaseView, Profile, Registry, RegistryError};
+
+/// When a timeline entry happened: an instant for journalled steps, a day for computed ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// A journalled step, when the registry recorded it.
+    At(Timestamp),
+    /// A computed entry (a deadline, an expiry, a repair), on a day.
+    On(Date),
+}
+
+impl When {
+    /// The day it fell on (UTC for instants).
+    pub fn date(self) -> Date {
+        match self {
+            Self::At(t) => probity_core::date_of(t),
+            Self::On(d) => d,
+        }
+    }
+}
+
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::At(t) => t.fmt(f),
+            Self::On(d) => d.fmt(f),
+        }
+    }
+}
+
+/// One entry of a subject's timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    /// The record it is about.
+    pub record: RecordKey,
+    /// The record's kind.
+    pub kind: String,
+    /// Log index (absent for computed entries).
+    pub index: Option<u64>,
+    /// When.
+    pub when: When,
+    /// `filed`, `corrected`, `withdrawn`, a due-process step, `deadline`, `repaired` or
+    /// `expired`.
+    pub what: String,
+    /// Grounds, reason, reply or the deadline's name.
+    pub text: Option<String>,
+    /// Outcome of an answer or decision; for deadlines `met`, `late`, `overdue` or `pending`.
+    pub outcome: Option<String>,
+}
+
+/// A deadline passed and not met.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverdueItem {
+    /// The record's decision number.
+    pub decision_no: String,
+    /// What is overdue.
+    pub what: &'static str,
+    /// When it was due.
+    pub due: Date,
+}
+
+/// Deadline compliance of one authority.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuthorityDeadlines {
+    /// Authority id.
+    pub authority: String,
+    /// Deadlines met on time.
+    pub met: u64,
+    /// Deadlines met late.
+    pub late: u64,
+    /// Deadlines passed and not met.
+    pub overdue: u64,
+    /// Deadlines still running.
+    pub pending: u64,
+    /// The overdue items.
+    pub overdue_items: Vec<OverdueItem>,
+}
+
+impl Registry {
+    /// Every record and due-process step about a subject, with deadlines as of `today`, in time
+    /// order. Records no longer shown appear only as `expired`, `repaired` or `withdrawn`,
+    /// without their content.
+    pub fn timeline(&self, p: &Profile, today: Date) -> Result<Vec<TimelineEntry>, RegistryError> {
+        let mut entries = Vec::new();
+        for r in &p.records {
+            let Some(view) = self.case(&r.record.key())? else { continue };
+            let base = |what: &str, when, index, text, outcome| TimelineEntry {
+                record: r.record.key(),
+                kind: r.record.kind.to_string(),
+                index,
+                when,
+                what: what.to_owned(),
+                text,
+                outcome,
+            };
+            if !self.shown(r) {
+                let (what, on) = match (r.status, r.repaired) {
+                    (RecordStatus::Withdrawn, _) => ("withdrawn", None),
+                    (_, Some(d)) => ("repaired", Some(d)),
+                    _ => (
+                        "expired",
+                        self.rulebook()
+                            .kind(r.record.kind.as_str())
+                            .map(|k| k.published_for.after(r.record.effective)),
+                    ),
+                };
+                let when = on.map_or(When::At(r.recorded_at), When::On);
+                entries.push(base(what, when, None, None, None));
+                continue;
+            }
+            for h in &view.history {
+                let (text, outcome) = (h.text.clone(), h.outcome.clone());
+                entries.push(base(&h.what, When::At(h.at), Some(h.index), text, outcome));
+            }
+            for d in &view.deadlines {
+                let outcome = Some(d.status(today).to_owned());
+                entries.push(base("deadline", When::On(d.due), None, Some(d.what.into()), outcome));
+            }
+        }
+        entries.sort_by_key(|e| e.when.to_string());
+        Ok(entries)
+    }
+
+    /// The cases still open (objections awaiting an answer or decision, repair applications
+    /// awaiting a decision), oldest first; only those about `authority`'s records if given.
+    pub fn open_cases(
+        &self,
+        authority: Option<&Slug>,
+        limit: usize,
+    ) -> Result<Vec<CaseView>, RegistryError> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut after = None;
+        while out.len() < limit {
+            let page = self.store().cases(true, after, 1000)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.opened);
+            for c in page {
+                if authority.is_some_and(|a| *a != c.record.authority)
+                    || !seen.insert(c.record.clone())
+                {
+                    continue;
+                }
+                if let Some(v) = self.case(&c.record)? {
+                    out.push(v);
+                }
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// Due-process deadlines per authority as of `today`: met, late, overdue and pending, with
+    /// the overdue items, in authority order.
+    pub fn deadline_compliance(
+        &self,
+        today: Date,
+    ) -> Result<Vec<AuthorityDeadlines>, RegistryError> {
+        let mut per: BTreeMap<String, AuthorityDeadlines> = BTreeMap::new();
+        let mut seen = HashSet::new();
+        let mut after = None;
+        loop {
+            let page = self.store().cases(false, after, 1000)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.opened);
+            for c in page {
+                if !seen.insert(c.record.clone()) {
+                    continue;
+                }
+                let Some(v) = self.case(&c.record)? else { continue };
+                let id = c.record.authority.to_string();
+                let a = per
+                    .entry(id.clone())
+                    .or_insert_with(|| AuthorityDeadlines { authority: id, ..Default::default() });
+                for d in &v.deadlines {
+                    match d.status(today) {
+                        "met" => a.met += 1,
+                        "late" => a.late += 1,
+                        "overdue" => {
+                            a.overdue += 1;
+                            a.overdue_items.push(OverdueItem {
+                                decision_no: c.record.decision_no.clone(),
+                                what: d.what,
+                                due: d.due,
+                            });
+                        }
+                        _ => a.pending += 1,
+                    }
+                }
+            }
+        }
+        Ok(per.into_values().collect())
+    }
+
+    /// Aggregates for the statistics page.
+    pub fn statistics(&self) -> Result<Statistics, RegistryError> {
+        Ok(self.store().statistics()?)
+    }
+}
