@@ -597,6 +597,8 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     drop(reg);
     let serve = crate::serve::ServeArgs::local(args.listen);
     outln!("");
+    outln!("open the portal:       http://{}/", args.listen);
+    outln!("  sign in at /account/sign-in with the authority key or the company credential");
     outln!(
         "serving the API at http://{}/v1/ (OpenAPI: /v1/openapi.json); Ctrl-C stops",
         args.listen

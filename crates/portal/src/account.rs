@@ -286,3 +286,13 @@ fn history_text(c: &CaseView, what: &str) -> Markup {
     let text = c.history.iter().rev().find(|h| h.what == what).and_then(|h| h.text.clone());
     html! { @if let Some(t) = text { blockquote { (t) } } }
 }
+
+/// The page an operator sees when signed in.
+pub fn operator(ctx: &Ctx) -> String {
+    let body = html! {
+        h1 { (ctx.t("operator-title")) }
+        p { (ctx.t("operator-lead")) }
+        (sign_out(ctx))
+    };
+    layout(ctx, &ctx.t("operator-title"), body)
+}

@@ -17,7 +17,7 @@ use maud::{DOCTYPE, Markup, html};
 use probity_core::{Date, Money};
 use probity_store::Role;
 
-pub use account::{CompanyRow, ConsoleView, Flash, company, console, sign_in};
+pub use account::{CompanyRow, ConsoleView, Flash, company, console, operator, sign_in};
 pub use i18n::Lang;
 pub use pages::{
     CheckForm, Hit, ListFilter, ListRow, ProfileView, Receipt, RecordRow, check, error, home, list,

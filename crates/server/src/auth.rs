@@ -29,7 +29,7 @@ const MAX_DELAY: Duration = Duration::from_secs(4);
 #[derive(Debug, Clone)]
 pub struct Caller(pub Actor);
 
-fn client_ip(parts: &Parts) -> Option<IpAddr> {
+pub(crate) fn client_ip(parts: &Parts) -> Option<IpAddr> {
     parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
 }
 
@@ -61,25 +61,34 @@ impl FromRequestParts<AppState> for Caller {
             }
             Some(k) => k?,
         };
-        let ip = client_ip(parts);
-        match authenticate(state, &key).await? {
-            Ok(actor) => {
-                if let Some(ip) = ip {
-                    state.forget_failures(ip);
-                }
-                Ok(Caller(actor))
+        verify_key(state, client_ip(parts), &key).await.map(Caller)
+    }
+}
+
+/// Checks a key presented from `ip`: on success forgets the address's failures, on failure
+/// counts one and, past a few, answers more slowly each time.
+pub(crate) async fn verify_key(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    key: &str,
+) -> Result<Actor, ApiError> {
+    match authenticate(state, key).await? {
+        Ok(actor) => {
+            if let Some(ip) = ip {
+                state.forget_failures(ip);
             }
-            Err(e) => {
-                if let Some(ip) = ip {
-                    let n = state.count_failure(ip);
-                    if n > FREE_FAILURES {
-                        let delay = Duration::from_millis(100u64 << (n - FREE_FAILURES).min(6));
-                        tokio::time::sleep(delay.min(MAX_DELAY)).await;
-                    }
+            Ok(actor)
+        }
+        Err(e) => {
+            if let Some(ip) = ip {
+                let n = state.count_failure(ip);
+                if n > FREE_FAILURES {
+                    let delay = Duration::from_millis(100u64 << (n - FREE_FAILURES).min(6));
+                    tokio::time::sleep(delay.min(MAX_DELAY)).await;
                 }
-                tracing::warn!(?ip, reason = %e, "authentication failed");
-                Err(ApiError::unauthenticated(e.to_string()))
             }
+            tracing::warn!(?ip, reason = %e, "authentication failed");
+            Err(ApiError::unauthenticated(e.to_string()))
         }
     }
 }

@@ -13,6 +13,7 @@
 mod api;
 mod auth;
 mod error;
+mod portal;
 mod state;
 
 use std::net::SocketAddr;
@@ -218,6 +219,7 @@ pub fn router(state: AppState) -> Router {
         .route("/exceptions", post(api::add_exception));
     Router::new()
         .nest("/v1", v1)
+        .merge(portal::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::limit_public))
         .layer(DefaultBodyLimit::max(config.body_limit))

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::clock::Clock as _;
-use probity_registry::Registry;
+use probity_registry::{Actor, Registry};
 
 use crate::Config;
 use crate::error::ApiError;
@@ -29,6 +29,64 @@ struct Inner {
     failures: Mutex<HashMap<IpAddr, u32>>,
     limiter: Limiter,
     config: Config,
+    /// Portal sessions by token.
+    sessions: Mutex<HashMap<String, Session>>,
+    /// The statistics page's figures, with the log size and time they were computed at.
+    stats: Mutex<Option<(u64, Instant, Arc<StatsFigures>)>>,
+}
+
+/// How long a portal session lasts without being renewed.
+const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
+/// The most portal sessions kept at once; the oldest are dropped first.
+const MAX_SESSIONS: usize = 10_000;
+/// How long computed statistics are shown before they are computed again.
+const STATS_FRESH_FOR: Duration = Duration::from_secs(60);
+
+/// A signed-in portal party.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    /// Who.
+    pub actor: Actor,
+    /// The token their forms must carry.
+    pub csrf: String,
+    /// When the session ends.
+    pub expires: Instant,
+    /// Their last batch upload.
+    pub upload: Option<Arc<Upload>>,
+    /// What the last action did, shown once.
+    pub flash: Option<probity_portal::Flash>,
+}
+
+/// What a batch upload from the console did.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Upload {
+    /// Rows filed.
+    pub filed: u64,
+    /// Rows already on file.
+    pub duplicates: u64,
+    /// Rows rejected.
+    pub rejected: u64,
+    /// The rejects report: CSV `line,reason`.
+    pub report: String,
+}
+
+/// The figures behind the statistics page.
+#[derive(Debug, Clone)]
+pub(crate) struct StatsFigures {
+    /// Aggregates from the store.
+    pub statistics: probity_store::Statistics,
+    /// Deadline compliance per authority.
+    pub deadlines: Vec<probity_registry::AuthorityDeadlines>,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    // Without an OS random source no session can be made safely; an empty token is refused
+    // by every look-up.
+    if getrandom::fill(&mut bytes).is_err() {
+        return String::new();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl AppState {
@@ -53,6 +111,8 @@ impl AppState {
             failures: Mutex::new(HashMap::new()),
             limiter,
             config,
+            sessions: Mutex::new(HashMap::new()),
+            stats: Mutex::new(None),
         })))
     }
 
@@ -129,6 +189,90 @@ impl AppState {
 
     pub(crate) fn forget_failures(&self, ip: IpAddr) {
         self.0.failures.lock().unwrap_or_else(PoisonError::into_inner).remove(&ip);
+    }
+
+    /// Starts a portal session for `actor`: its token and the token its forms must carry.
+    pub(crate) fn start_session(&self, actor: Actor) -> Option<(String, String)> {
+        let (token, csrf) = (random_token(), random_token());
+        if token.is_empty() || csrf.is_empty() {
+            return None;
+        }
+        let mut map = self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        map.retain(|_, s| s.expires > now);
+        if map.len() >= MAX_SESSIONS
+            && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| k.clone())
+        {
+            map.remove(&oldest);
+        }
+        let session = Session {
+            actor,
+            csrf: csrf.clone(),
+            expires: now + SESSION_LIFETIME,
+            upload: None,
+            flash: None,
+        };
+        map.insert(token.clone(), session);
+        Some((token, csrf))
+    }
+
+    /// The live session with this token.
+    pub(crate) fn session(&self, token: &str) -> Option<Session> {
+        let map = self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(token).filter(|s| !token.is_empty() && s.expires > Instant::now()).cloned()
+    }
+
+    /// Ends a session.
+    pub(crate) fn end_session(&self, token: &str) {
+        self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner).remove(token);
+    }
+
+    /// Keeps a batch upload's report with the session.
+    pub(crate) fn keep_upload(&self, token: &str, upload: Upload) {
+        let mut map = self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = map.get_mut(token) {
+            s.upload = Some(Arc::new(upload));
+        }
+    }
+
+    /// Keeps what an action did, to show on the next page.
+    pub(crate) fn set_flash(&self, token: &str, flash: probity_portal::Flash) {
+        let mut map = self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = map.get_mut(token) {
+            s.flash = Some(flash);
+        }
+    }
+
+    /// Takes what the last action did, if not shown yet.
+    pub(crate) fn take_flash(&self, token: &str) -> Option<probity_portal::Flash> {
+        let mut map = self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get_mut(token).and_then(|s| s.flash.take())
+    }
+
+    /// The statistics page's figures: kept for a minute while the log does not grow.
+    pub(crate) async fn stats_figures(&self) -> Result<Arc<StatsFigures>, ApiError> {
+        let size = self.read(|reg| Ok(reg.log_size()?)).await?;
+        {
+            let cached = self.0.stats.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((at_size, at, figures)) = cached.as_ref()
+                && *at_size == size
+                && at.elapsed() < STATS_FRESH_FOR
+            {
+                return Ok(Arc::clone(figures));
+            }
+        }
+        let figures = self
+            .read(|reg| {
+                Ok(StatsFigures {
+                    statistics: reg.statistics()?,
+                    deadlines: reg.deadline_compliance(reg.today())?,
+                })
+            })
+            .await?;
+        let figures = Arc::new(figures);
+        *self.0.stats.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((size, Instant::now(), Arc::clone(&figures)));
+        Ok(figures)
     }
 
     /// Takes one public request from `ip`'s allowance, or says how long to wait.

@@ -1,0 +1,849 @@
+//! The web portal's routes: the pages of `probity-portal`, served from the same process and the
+//! same registry readers as the API.
+//!
+//! Reading pages are public. Companies and authorities sign in with the credential or key they
+//! use for the API; the portal then keeps a session (an HttpOnly, SameSite=Strict cookie whose
+//! token is known only to this process) and every form carries the session's CSRF token. Actions
+//! go through the same registry calls as the API, so the portal can do nothing the API would not
+//! let the same party do.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, Multipart, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use probity_core::{ObjectionOutcome, RecordKey, Slug, Step, SubjectId};
+use probity_portal::{self as portal, Ctx, Flash, Lang};
+use probity_registry::{Actor, ObjectionDecision, Registry};
+use probity_store::Role;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::state::{AppState, Session, Upload};
+
+const SESSION_COOKIE: &str = "probity_session";
+const LANG_COOKIE: &str = "probity_lang";
+/// Search results per page.
+const SEARCH_PAGE: usize = 20;
+/// List entries per page.
+const LIST_PAGE: usize = 50;
+/// The most list entries one filtered page looks through.
+const LIST_SCAN: usize = 5_000;
+
+/// The portal's routes.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/search", get(search))
+        .route("/subjects/{id}", get(subject))
+        .route("/subjects/{id}/verify", get(verify))
+        .route("/check", get(check))
+        .route("/lists", get(lists))
+        .route("/lists/{id}", get(list))
+        .route("/rulebook", get(rulebook))
+        .route("/stats", get(stats))
+        .route("/lang", get(set_lang))
+        .route("/static/portal.css", get(stylesheet))
+        .route("/static/console.js", get(script))
+        .route("/account", get(account))
+        .route("/account/sign-in", get(sign_in_form).post(sign_in))
+        .route("/account/sign-out", post(sign_out))
+        .route("/account/records/{authority}/{decision_no}/{action}", post(act))
+        .route("/account/file", post(file))
+        .route("/account/upload", post(upload))
+        .route("/account/rejects.csv", get(rejects))
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The page context of a request, with the session behind it if any.
+pub(crate) struct Page {
+    ctx: Ctx,
+    token: Option<String>,
+    session: Option<Session>,
+    ip: Option<std::net::IpAddr>,
+}
+
+impl FromRequestParts<AppState> for Page {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let lang = Lang::negotiate(
+            cookie(&parts.headers, LANG_COOKIE),
+            parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+        );
+        let token = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned);
+        let session = token.as_deref().and_then(|t| state.session(t));
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let ctx = Ctx {
+            lang,
+            path,
+            session: session.as_ref().map(|s| portal::Session {
+                role: role_of(&s.actor),
+                principal: principal_of(&s.actor),
+                csrf: s.csrf.clone(),
+            }),
+            today: probity_core::date_of(jiff::Timestamp::now()),
+        };
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        Ok(Page { ctx, token, session, ip })
+    }
+}
+
+fn role_of(a: &Actor) -> Role {
+    match a {
+        Actor::Operator => Role::Operator,
+        Actor::Authority(_) => Role::Authority,
+        Actor::Company(_) => Role::Company,
+    }
+}
+
+fn principal_of(a: &Actor) -> String {
+    match a {
+        Actor::Operator => String::new(),
+        Actor::Authority(s) => s.to_string(),
+        Actor::Company(id) => id.to_string(),
+    }
+}
+
+fn error_page(ctx: &Ctx, e: &ApiError) -> Response {
+    (e.status, Html(portal::error(ctx, e.status.as_u16(), &e.message))).into_response()
+}
+
+/// Renders a page on a registry reader, in the registry's today.
+async fn render(
+    state: &AppState,
+    ctx: Ctx,
+    f: impl FnOnce(&Registry, &Ctx) -> Result<String, ApiError> + Send + 'static,
+) -> Response {
+    let c = ctx.clone();
+    let out = state
+        .read(move |reg| {
+            let mut c = c;
+            c.today = reg.today();
+            f(reg, &c)
+        })
+        .await;
+    match out {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => error_page(&ctx, &e),
+    }
+}
+
+fn see_other(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+async fn home(State(state): State<AppState>, page: Page) -> Response {
+    render(&state, page.ctx, |reg, ctx| Ok(portal::home(ctx, &reg.counts()?, reg.rulebook()))).await
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+    page: Option<usize>,
+}
+
+async fn search(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<SearchQuery>,
+) -> Response {
+    let text = q.q.unwrap_or_default();
+    let n = q.page.unwrap_or(0).min(10_000);
+    if text.chars().count() > 200 {
+        return error_page(&page.ctx, &ApiError::bad_request("q: longer than 200 characters"));
+    }
+    render(&state, page.ctx, move |reg, ctx| {
+        let store = reg.store();
+        let ids =
+            store.search_subjects(&text, n * SEARCH_PAGE, SEARCH_PAGE + 1).map_err(reg_err)?;
+        let more = ids.len() > SEARCH_PAGE;
+        let mut hits = Vec::new();
+        for id in ids.into_iter().take(SEARCH_PAGE) {
+            let Some(s) = store.subject(&id).map_err(reg_err)? else { continue };
+            let grade = store.assessment(&id).map_err(reg_err)?.and_then(|a| a.grade);
+            hits.push(portal::Hit { id: id.to_string(), name: s.subject.name, grade });
+        }
+        Ok(portal::search(ctx, &text, &hits, n, more))
+    })
+    .await
+}
+
+fn reg_err(e: probity_store::StoreError) -> ApiError {
+    probity_registry::RegistryError::from(e).into()
+}
+
+fn subject_of(reg: &Registry, id: &str) -> Result<probity_registry::Profile, ApiError> {
+    let id = reg.parse_id(id)?;
+    reg.profile(&id)?
+        .ok_or_else(|| ApiError::not_found(format!("the registry holds no subject `{id}`")))
+}
+
+async fn subject(State(state): State<AppState>, page: Page, Path(id): Path<String>) -> Response {
+    render(&state, page.ctx, move |reg, ctx| {
+        let p = subject_of(reg, &id)?;
+        let a = reg.assess(&p, ctx.today);
+        let names = authority_names(reg)?;
+        let mut records = Vec::new();
+        for r in p.records.iter().filter(|r| reg.shown(r)) {
+            let reply = reg.case(&r.record.key())?.and_then(|v| v.case.reply.map(|(t, _)| t));
+            let authority_name = names
+                .get(r.record.authority.as_str())
+                .cloned()
+                .unwrap_or_else(|| r.record.authority.to_string());
+            records.push(portal::RecordRow { record: r, authority_name, reply });
+        }
+        let timeline = reg.timeline(&p, ctx.today)?;
+        let view = portal::ProfileView {
+            subject: &p.subject.subject,
+            assessment: &a,
+            records,
+            timeline: &timeline,
+            rulebook: reg.rulebook(),
+            log_size: reg.log_size()?,
+        };
+        Ok(portal::profile(ctx, &view))
+    })
+    .await
+}
+
+fn authority_names(reg: &Registry) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    Ok(reg
+        .store()
+        .authorities()
+        .map_err(reg_err)?
+        .into_iter()
+        .map(|a| (a.id.to_string(), a.name))
+        .collect())
+}
+
+async fn verify(State(state): State<AppState>, page: Page, Path(id): Path<String>) -> Response {
+    render(&state, page.ctx, move |reg, ctx| {
+        let p = subject_of(reg, &id)?;
+        let proofs = reg.profile_proofs(&p)?;
+        Ok(portal::verify(ctx, &p.subject.subject, &proofs, &reg.verifier_key()?))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckQuery {
+    subject: Option<String>,
+    measure: Option<String>,
+}
+
+async fn check(State(state): State<AppState>, page: Page, Query(q): Query<CheckQuery>) -> Response {
+    let ctx = page.ctx.clone();
+    let c = page.ctx;
+    let out = state
+        .read(move |reg| {
+            let mut ctx = c;
+            ctx.today = reg.today();
+            let book = reg.rulebook();
+            let form = portal::CheckForm {
+                subject: q.subject.clone().unwrap_or_default(),
+                measure: q
+                    .measure
+                    .clone()
+                    .or_else(|| book.measures().next().map(|m| m.id.clone()))
+                    .unwrap_or_default(),
+            };
+            if form.subject.trim().is_empty() {
+                return Ok((StatusCode::OK, portal::check(&ctx, &form, book, None, None)));
+            }
+            let answer = match reg.check(&form.subject, &form.measure, ctx.today, None) {
+                Ok(Some(a)) => a,
+                Ok(None) => {
+                    let msg = format!("the registry holds no subject `{}`", form.subject.trim());
+                    let html = portal::check(&ctx, &form, book, None, Some(&msg));
+                    return Ok((StatusCode::NOT_FOUND, html));
+                }
+                Err(e) => {
+                    let e = ApiError::from(e);
+                    let html = portal::check(&ctx, &form, book, None, Some(&e.message));
+                    return Ok((e.status, html));
+                }
+            };
+            let (_, cp) = reg.published_checkpoint()?;
+            let receipt = portal::Receipt {
+                answer: &answer,
+                checkpoint_size: cp.size,
+                checkpoint_root: base64::engine::general_purpose::STANDARD.encode(cp.root),
+            };
+            Ok((StatusCode::OK, portal::check(&ctx, &form, book, Some(&receipt), None)))
+        })
+        .await;
+    match out {
+        Ok((status, html)) => (status, Html(html)).into_response(),
+        Err(e) => error_page(&ctx, &e),
+    }
+}
+
+async fn lists(State(state): State<AppState>, page: Page) -> Response {
+    render(&state, page.ctx, |reg, ctx| Ok(portal::lists(ctx, reg.rulebook()))).await
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    after: Option<String>,
+    region: Option<String>,
+    since: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let since = match q.since.as_deref().filter(|s| !s.is_empty()).map(str::parse) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(_)) => {
+            let e = ApiError::bad_request("since: expected a date YYYY-MM-DD");
+            return error_page(&page.ctx, &e);
+        }
+    };
+    let region = q.region.unwrap_or_default().trim().to_owned();
+    if region.len() > 6 || !region.bytes().all(|b| b.is_ascii_digit()) {
+        return error_page(&page.ctx, &ApiError::bad_request("region: up to six digits"));
+    }
+    render(&state, page.ctx, move |reg, ctx| {
+        let rule = reg.rulebook().list(&id).ok_or_else(|| {
+            ApiError::not_found(format!("the rulebook in force has no list `{id}`"))
+        })?;
+        let mut after = q
+            .after
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| SubjectId::parse_excepted(c, |_| true))
+            .transpose()
+            .map_err(|e| ApiError::bad_request(format!("after: {e}")))?;
+        let filter = portal::ListFilter { region: region.clone(), since };
+        let mut rows = Vec::new();
+        let mut scanned = 0;
+        let mut next = None;
+        'scan: while scanned < LIST_SCAN {
+            let batch =
+                reg.store().list_entries(&id, ctx.today, after.as_ref(), 500).map_err(reg_err)?;
+            let Some(last) = batch.last() else { break };
+            let end = last.0.clone();
+            for (subject, entry) in batch {
+                scanned += 1;
+                let code = subject.to_string();
+                let in_region = code.get(2..8).is_some_and(|r| r.starts_with(&region));
+                let recent = since.is_none_or(|d| entry.since.is_some_and(|s| s >= d));
+                if in_region && recent {
+                    if rows.len() == LIST_PAGE {
+                        next = rows.last().map(|r: &portal::ListRow| r.subject.clone());
+                        break 'scan;
+                    }
+                    let name =
+                        reg.store().subject(&subject).map_err(reg_err)?.map(|s| s.subject.name);
+                    rows.push(portal::ListRow {
+                        subject: code,
+                        name: name.unwrap_or_default(),
+                        entry,
+                    });
+                }
+            }
+            after = Some(end);
+            if scanned >= LIST_SCAN {
+                next = after.as_ref().map(ToString::to_string);
+            }
+        }
+        Ok(portal::list(ctx, rule, &filter, &rows, next.as_deref()))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct RulebookQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn rulebook(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<RulebookQuery>,
+) -> Response {
+    render(&state, page.ctx, move |reg, ctx| {
+        let versions: Vec<_> = reg.rulebooks().collect();
+        let find = |v: &Option<String>| {
+            v.as_deref().and_then(|v| versions.iter().copied().find(|b| b.header.version == v))
+        };
+        let diff = find(&q.from).zip(find(&q.to));
+        Ok(portal::rulebook(ctx, reg.rulebook(), &versions, diff))
+    })
+    .await
+}
+
+async fn stats(State(state): State<AppState>, page: Page) -> Response {
+    let figures = match state.stats_figures().await {
+        Ok(f) => f,
+        Err(e) => return error_page(&page.ctx, &e),
+    };
+    render(&state, page.ctx, move |reg, ctx| {
+        let names = authority_names(reg)?;
+        Ok(portal::stats(ctx, reg.rulebook(), &figures.statistics, &figures.deadlines, &names))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct LangQuery {
+    to: String,
+    back: Option<String>,
+}
+
+/// Switches the language and goes back where the switch was used; the choice is kept for a year.
+async fn set_lang(Query(q): Query<LangQuery>) -> Response {
+    let lang = Lang::parse(&q.to).unwrap_or(Lang::En);
+    let back = q.back.filter(|b| b.starts_with('/') && !b.starts_with("//")).unwrap_or("/".into());
+    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.tag());
+    let mut r = see_other(&back);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", portal::STYLESHEET)
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", portal::CONSOLE_SCRIPT)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body)
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signed-in parties
+// ---------------------------------------------------------------------------------------------
+
+async fn sign_in_form(page: Page) -> Response {
+    Html(portal::sign_in(&page.ctx, None)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct SignIn {
+    credential: String,
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    page: Page,
+    axum::Form(f): axum::Form<SignIn>,
+) -> Response {
+    match crate::auth::verify_key(&state, page.ip, f.credential.trim()).await {
+        Ok(actor) => {
+            let Some((token, _)) = state.start_session(actor) else {
+                return error_page(&page.ctx, &ApiError::internal("no random source for sessions"));
+            };
+            let mut r = see_other("/account");
+            let cookie = format!(
+                "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=28800"
+            );
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(_) => {
+            let msg = page.ctx.t("sign-in-failed");
+            (StatusCode::UNAUTHORIZED, Html(portal::sign_in(&page.ctx, Some(&msg)))).into_response()
+        }
+    }
+}
+
+/// The session of a form post, if its CSRF token matches.
+fn posted_by(page: &Page, csrf: &str) -> Result<(String, Session), Response> {
+    let (Some(token), Some(session)) = (&page.token, &page.session) else {
+        return Err(see_other("/account/sign-in"));
+    };
+    if !bool::from(session.csrf.as_bytes().ct_eq(csrf.as_bytes())) {
+        let e = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the form's token does not match this session; reload the page",
+        );
+        return Err(error_page(&page.ctx, &e));
+    }
+    Ok((token.clone(), session.clone()))
+}
+
+#[derive(Debug, Deserialize)]
+struct Csrf {
+    csrf: String,
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    page: Page,
+    axum::Form(f): axum::Form<Csrf>,
+) -> Response {
+    let (token, _) = match posted_by(&page, &f.csrf) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    state.end_session(&token);
+    let mut r = see_other("/");
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn account(State(state): State<AppState>, page: Page) -> Response {
+    let (Some(token), Some(session)) = (page.token.clone(), page.session.clone()) else {
+        return see_other("/account/sign-in");
+    };
+    let flash = state.take_flash(&token);
+    let upload = session.upload.clone();
+    render(&state, page.ctx, move |reg, ctx| {
+        let names = authority_names(reg)?;
+        match &session.actor {
+            Actor::Company(id) => {
+                let p = reg.profile(id)?.ok_or_else(|| {
+                    ApiError::not_found(format!("the registry holds no subject `{id}`"))
+                })?;
+                let mut views = Vec::new();
+                for r in p.records.iter().filter(|r| reg.shown(r)) {
+                    if let Some(v) = reg.case(&r.record.key())? {
+                        views.push(v);
+                    }
+                }
+                let rows: Vec<portal::CompanyRow<'_>> = views
+                    .iter()
+                    .map(|v| portal::CompanyRow {
+                        view: v,
+                        kind_name: reg
+                            .rulebook()
+                            .kind(v.record.record.kind.as_str())
+                            .map_or_else(|| v.record.record.kind.to_string(), |k| k.name.clone()),
+                        authority_name: names
+                            .get(v.record.record.authority.as_str())
+                            .cloned()
+                            .unwrap_or_default(),
+                    })
+                    .collect();
+                Ok(portal::company(ctx, &p.subject.subject, &rows, flash.as_ref()))
+            }
+            Actor::Authority(slug) => {
+                let authority = reg
+                    .store()
+                    .authorities()
+                    .map_err(reg_err)?
+                    .into_iter()
+                    .find(|a| a.id == *slug)
+                    .ok_or_else(|| ApiError::not_found(format!("no authority `{slug}`")))?;
+                let open = reg.open_cases(Some(slug), 200)?;
+                let kinds = reg
+                    .rulebook()
+                    .kinds()
+                    .filter(|k| k.may_be_filed_by(&authority.category))
+                    .map(|k| (k.id.to_string(), k.name.clone()))
+                    .collect();
+                let view = portal::ConsoleView {
+                    authority: slug.as_str(),
+                    authority_name: &authority.name,
+                    kinds,
+                    open: &open,
+                    upload: upload.as_ref().map(|u| (u.filed, u.duplicates, u.rejected)),
+                };
+                Ok(portal::console(ctx, &view, flash.as_ref()))
+            }
+            Actor::Operator => Ok(portal::operator(ctx)),
+        }
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct ActionForm {
+    csrf: String,
+    grounds: Option<String>,
+    text: Option<String>,
+    statement: Option<String>,
+    outcome: Option<String>,
+    reason: Option<String>,
+}
+
+/// A due-process step from a form: the company's objection, reply or repair application, or
+/// the authority's answer and decisions.
+async fn act(
+    State(state): State<AppState>,
+    page: Page,
+    Path((authority, decision_no, action)): Path<(String, String, String)>,
+    axum::Form(f): axum::Form<ActionForm>,
+) -> Response {
+    let (token, session) = match posted_by(&page, &f.csrf) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let key = match Slug::parse("authority", &authority) {
+        Ok(a) => RecordKey { authority: a, decision_no },
+        Err(e) => return error_page(&page.ctx, &ApiError::bad_request(e.to_string())),
+    };
+    let text = |v: Option<String>| v.unwrap_or_default();
+    let outcome = f.outcome.clone().unwrap_or_default();
+    let reason = f.reason.clone().unwrap_or_default();
+    let step = match action.as_str() {
+        "objection" => Ok(Step::ObjectionFiled { grounds: text(f.grounds) }),
+        "reply" => Ok(Step::ReplyPublished { text: text(f.text) }),
+        "repair" => Ok(Step::RepairApplied { statement: text(f.statement) }),
+        "answer" => {
+            Ok(Step::ObjectionAnswered { admitted: outcome == "admit", reason: text(f.reason) })
+        }
+        "repair-decision" => {
+            Ok(Step::RepairDecided { granted: outcome == "grant", reason: text(f.reason) })
+        }
+        "decide" => Err(match outcome.as_str() {
+            "upheld" => Ok(ObjectionOutcome::Upheld),
+            "withdrawn" => Ok(ObjectionOutcome::Withdrawn),
+            other => Err(other.to_owned()),
+        }),
+        other => {
+            let e = ApiError::not_found(format!("no action `{other}`"));
+            return error_page(&page.ctx, &e);
+        }
+    };
+    let actor = session.actor;
+    let done = state
+        .write(move |reg| match step {
+            Ok(step) => Ok(reg.take_step(&actor, &key, step)?),
+            Err(Ok(outcome)) => {
+                let decision = ObjectionDecision { outcome, reason, corrected: None };
+                Ok(reg.decide_objection(&actor, &key, decision)?)
+            }
+            Err(Err(other)) => {
+                Err(ApiError::invalid(format!("outcome `{other}` is not upheld or withdrawn")))
+            }
+        })
+        .await;
+    finish(&state, &token, &page.ctx, done)
+}
+
+/// Keeps the outcome of an action for the next page and goes back to the account page.
+fn finish(state: &AppState, token: &str, ctx: &Ctx, done: Result<u64, ApiError>) -> Response {
+    let flash = match done {
+        Ok(index) => {
+            Flash { ok: true, text: ctx.ta("console-done", &[("index", index.to_string())]) }
+        }
+        Err(e) => Flash { ok: false, text: e.message },
+    };
+    state.set_flash(token, flash);
+    see_other("/account")
+}
+
+#[derive(Debug, Deserialize)]
+struct FileForm {
+    csrf: String,
+    decision_no: String,
+    subject: String,
+    kind: String,
+    decided: String,
+    effective: String,
+    basis: String,
+    summary: String,
+    amount: Option<String>,
+    currency: Option<String>,
+    document_sha256: Option<String>,
+}
+
+/// Files one record from the console's form.
+async fn file(
+    State(state): State<AppState>,
+    page: Page,
+    axum::Form(f): axum::Form<FileForm>,
+) -> Response {
+    let (token, session) = match posted_by(&page, &f.csrf) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Actor::Authority(by) = session.actor else {
+        let e =
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an authority files records");
+        return error_page(&page.ctx, &e);
+    };
+    let mut row = serde_json::json!({
+        "authority": by.to_string(), "decision_no": f.decision_no, "subject": f.subject,
+        "kind": f.kind, "decided": f.decided, "effective": f.effective, "basis": f.basis,
+        "summary": f.summary,
+    });
+    for (k, v) in
+        [("amount", f.amount), ("currency", f.currency), ("document_sha256", f.document_sha256)]
+    {
+        if let (Some(v), Some(o)) = (v.filter(|v| !v.trim().is_empty()), row.as_object_mut()) {
+            o.insert(k.into(), v.into());
+        }
+    }
+    let done = state
+        .write(move |reg| {
+            let result = reg.file_records(&by, &[row.to_string()])?.into_iter().next();
+            match result {
+                Some(r) if r.status == "filed" => Ok(r.index.unwrap_or_default()),
+                Some(r) if r.status == "duplicate" => {
+                    Err(ApiError::invalid("a record with this decision number is already on file"))
+                }
+                Some(r) => Err(ApiError::invalid(r.reason.unwrap_or_else(|| "rejected".into()))),
+                None => Err(ApiError::internal("no filing result")),
+            }
+        })
+        .await;
+    finish(&state, &token, &page.ctx, done)
+}
+
+/// The rows of an uploaded batch file as JSON records, each with its line number, or the reason
+/// the row could not be read.
+fn batch_rows(name: &str, bytes: &[u8]) -> Vec<(u64, Result<String, String>)> {
+    let csv = name.to_ascii_lowercase().ends_with(".csv");
+    if !csv {
+        return String::from_utf8_lossy(bytes)
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| (i as u64 + 1, Ok(l.to_owned())))
+            .collect();
+    }
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return vec![(1, Err(format!("header row: {e}")))],
+    };
+    reader
+        .records()
+        .map(|r| {
+            let line = r.as_ref().ok().and_then(|r| r.position()).map_or(0, |p| p.line());
+            let row = r.map_err(|e| e.to_string()).map(|r| {
+                let mut o = serde_json::Map::new();
+                for (k, v) in headers.iter().zip(r.iter()) {
+                    if !v.is_empty() {
+                        o.insert(k.to_owned(), v.into());
+                    }
+                }
+                serde_json::Value::Object(o).to_string()
+            });
+            (line, row)
+        })
+        .collect()
+}
+
+/// Files a batch file from the console, row by row, and keeps a rejects report.
+async fn upload(State(state): State<AppState>, page: Page, mut form: Multipart) -> Response {
+    let mut csrf = String::new();
+    let mut file = None;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_owned();
+                let file_name = field.file_name().unwrap_or_default().to_owned();
+                match field.bytes().await {
+                    Ok(b) if name == "csrf" => csrf = String::from_utf8_lossy(&b).into_owned(),
+                    Ok(b) if name == "file" => file = Some((file_name, b)),
+                    Ok(_) => {}
+                    Err(e) => return error_page(&page.ctx, &ApiError::bad_request(e.body_text())),
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return error_page(&page.ctx, &ApiError::bad_request(e.body_text())),
+        }
+    }
+    let (token, session) = match posted_by(&page, &csrf) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Actor::Authority(by) = session.actor else {
+        let e =
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an authority files records");
+        return error_page(&page.ctx, &e);
+    };
+    let Some((name, bytes)) = file else {
+        return error_page(&page.ctx, &ApiError::bad_request("file: no batch file was sent"));
+    };
+    let rows = batch_rows(&name, &bytes);
+    let done = state
+        .write(move |reg| {
+            let mut up = Upload { report: "line,reason\n".into(), ..Upload::default() };
+            let reject = |up: &mut Upload, line: u64, reason: &str| {
+                up.rejected += 1;
+                up.report.push_str(&format!("{line},\"{}\"\n", reason.replace('"', "\"\"")));
+            };
+            for chunk in rows.chunks(probity_registry::MAX_FILING_BATCH) {
+                let mut lines = Vec::new();
+                let mut records = Vec::new();
+                for (line, row) in chunk {
+                    match row {
+                        Ok(r) => {
+                            lines.push(*line);
+                            records.push(r.clone());
+                        }
+                        Err(reason) => reject(&mut up, *line, reason),
+                    }
+                }
+                for r in reg.file_records(&by, &records)? {
+                    let line = lines.get(r.row).copied().unwrap_or_default();
+                    match r.status {
+                        "filed" => up.filed += 1,
+                        "duplicate" => up.duplicates += 1,
+                        _ => reject(&mut up, line, r.reason.as_deref().unwrap_or("rejected")),
+                    }
+                }
+            }
+            Ok(up)
+        })
+        .await;
+    match done {
+        Ok(up) => {
+            tracing::info!(
+                filed = up.filed,
+                rejected = up.rejected,
+                "batch uploaded from the console"
+            );
+            state.keep_upload(&token, up);
+            see_other("/account")
+        }
+        Err(e) => error_page(&page.ctx, &e),
+    }
+}
+
+async fn rejects(page: Page) -> Response {
+    let Some(upload) = page.session.and_then(|s| s.upload) else {
+        return error_page(
+            &page.ctx,
+            &ApiError::not_found("no batch has been uploaded in this session"),
+        );
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"rejects.csv\""),
+        ],
+        upload.report.clone(),
+    )
+        .into_response()
+}
