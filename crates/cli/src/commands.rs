@@ -578,6 +578,24 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         .as_ref()
         .map(|a| reg.issue_key(&probity_registry::Actor::Authority(a.clone()), None))
         .transpose()?;
+    // The demo company is one the demo authority has a record shown about, so that the whole
+    // due-process story (object, answer, decide) can be played with the two printed keys.
+    let first = authority
+        .as_ref()
+        .and_then(|a| {
+            let records = std::fs::read_to_string(input.join("records.jsonl")).ok()?;
+            records.lines().find_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str);
+                let effective: probity_core::Date = field("effective")?.parse().ok()?;
+                let shown = rulebook
+                    .kind(field("kind")?)
+                    .is_some_and(|k| k.published_for.after(effective) > today());
+                (field("authority")? == a.as_str() && shown)
+                    .then(|| field("subject").map(str::to_owned))?
+            })
+        })
+        .unwrap_or(first);
     let company = reg.parse_id(&first)?;
     let company_key = reg.issue_key(&probity_registry::Actor::Company(company), None)?;
     outln!("");

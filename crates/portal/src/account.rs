@@ -126,7 +126,7 @@ pub fn company(
         @for row in rows {
             @let v = row.view;
             @let r = &v.record.record;
-            article.record id={"record-" (r.decision_no)} {
+            article.record id={"record-" (r.decision_no)} data-authority=(r.authority) {
                 h2 { (row.kind_name) " · " span.code { (r.decision_no) } }
                 p { (row.authority_name) " · " (ctx.time(r.effective)) }
                 p { (r.summary) }

@@ -345,7 +345,7 @@ async fn list(
             let batch =
                 reg.store().list_entries(&id, ctx.today, after.as_ref(), 500).map_err(reg_err)?;
             let Some(last) = batch.last() else { break };
-            let end = last.0.clone();
+            let end = last.0;
             for (subject, entry) in batch {
                 scanned += 1;
                 let code = subject.to_string();
@@ -480,9 +480,9 @@ async fn sign_in(
 }
 
 /// The session of a form post, if its CSRF token matches.
-fn posted_by(page: &Page, csrf: &str) -> Result<(String, Session), Response> {
+fn posted_by(page: &Page, csrf: &str) -> Result<(String, Session), Box<Response>> {
     let (Some(token), Some(session)) = (&page.token, &page.session) else {
-        return Err(see_other("/account/sign-in"));
+        return Err(Box::new(see_other("/account/sign-in")));
     };
     if !bool::from(session.csrf.as_bytes().ct_eq(csrf.as_bytes())) {
         let e = ApiError::new(
@@ -490,7 +490,7 @@ fn posted_by(page: &Page, csrf: &str) -> Result<(String, Session), Response> {
             "forbidden",
             "the form's token does not match this session; reload the page",
         );
-        return Err(error_page(&page.ctx, &e));
+        return Err(Box::new(error_page(&page.ctx, &e)));
     }
     Ok((token.clone(), session.clone()))
 }
@@ -507,7 +507,7 @@ async fn sign_out(
 ) -> Response {
     let (token, _) = match posted_by(&page, &f.csrf) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     state.end_session(&token);
     let mut r = see_other("/");
@@ -603,7 +603,7 @@ async fn act(
 ) -> Response {
     let (token, session) = match posted_by(&page, &f.csrf) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let key = match Slug::parse("authority", &authority) {
         Ok(a) => RecordKey { authority: a, decision_no },
@@ -683,7 +683,7 @@ async fn file(
 ) -> Response {
     let (token, session) = match posted_by(&page, &f.csrf) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Actor::Authority(by) = session.actor else {
         let e =
@@ -775,7 +775,7 @@ async fn upload(State(state): State<AppState>, page: Page, mut form: Multipart) 
     }
     let (token, session) = match posted_by(&page, &csrf) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Actor::Authority(by) = session.actor else {
         let e =
