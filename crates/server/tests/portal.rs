@@ -1,0 +1,281 @@
+//! The web portal over HTTP against a real server: languages, sign-in and sessions, CSRF tokens,
+//! what each party may do from its pages, and errors as pages. The journeys in a real browser are
+//! in `crates/cli/tests/browser.rs`.
+
+// Tests state expectations by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use probity_core::{Slug, SubjectId};
+use probity_registry::{Actor, Registry};
+use reqwest::blocking::{Client, Response};
+use reqwest::redirect::Policy;
+
+const A: &str = "91110000600037341L";
+
+struct World {
+    _dir: tempfile::TempDir,
+    _server: probity_server::Running,
+    url: String,
+    http: Client,
+    amr: String,
+    tax: String,
+    company: String,
+    other: SubjectId,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reg = Registry::init(&dir.path().join("r"), None).unwrap();
+    let authority = |id: &str, cat: &str| {
+        probity_core::Authority::new(id, &format!("{id} 名称"), cat, "110000").unwrap()
+    };
+    reg.register_authority(authority("bj-amr", "market_regulation")).unwrap();
+    reg.register_authority(authority("bj-tax", "tax")).unwrap();
+    let other = probity_store::conformance::uscc(42);
+    let mut rejects = Vec::new();
+    let subjects = format!(
+        "id,name,established\n{A},北京测试科技有限公司,2010-01-01\n{other},<b>北京另一</b>有限公司,2012-01-01\n"
+    );
+    reg.import(
+        probity_registry::Table::Subjects,
+        probity_registry::Format::Csv,
+        std::io::Cursor::new(subjects.into_bytes()),
+        probity_registry::ImportOptions::default(),
+        &(),
+        &mut rejects,
+    )
+    .unwrap();
+    assert!(rejects.is_empty(), "{rejects:?}");
+    let today = reg.today().to_string();
+    let row = |no: &str, subject: &str| {
+        serde_json::json!({
+            "authority": "bj-amr", "decision_no": no, "subject": subject, "kind": "penalty.moderate",
+            "decided": today, "effective": today, "basis": "Administrative Penalty Law, Art. 28",
+            "summary": "late annual report", "amount": "5000", "currency": "CNY"
+        })
+        .to_string()
+    };
+    let amr_slug = Slug::parse("a", "bj-amr").unwrap();
+    let filed =
+        reg.file_records(&amr_slug, &[row("AMR-1", A), row("AMR-2", other.as_str())]).unwrap();
+    assert!(filed.iter().all(|r| r.status == "filed"), "{filed:?}");
+    let amr = reg.issue_key(&Actor::Authority(amr_slug), None).unwrap();
+    let tax = reg.issue_key(&Actor::Authority(Slug::parse("a", "bj-tax").unwrap()), None).unwrap();
+    let company = reg.issue_key(&Actor::Company(SubjectId::parse(A).unwrap()), None).unwrap();
+    let config =
+        probity_server::Config { public_rate: 10_000, public_burst: 10_000, ..Default::default() };
+    let server = probity_server::spawn(reg, "127.0.0.1:0".parse().unwrap(), config).unwrap();
+    let url = format!("http://{}", server.addr);
+    let http = Client::builder().redirect(Policy::none()).build().unwrap();
+    World { _dir: dir, _server: server, url, http, amr, tax, company, other }
+}
+
+/// A signed-in browser: its session cookie and the CSRF token of its forms.
+struct Signed {
+    cookie: String,
+    csrf: String,
+}
+
+impl World {
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        let mut r = self.http.get(format!("{}{path}", self.url));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r.send().unwrap()
+    }
+
+    fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Response {
+        let mut r = self.http.post(format!("{}{path}", self.url)).form(form);
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        r.send().unwrap()
+    }
+
+    fn sign_in(&self, key: &str) -> Signed {
+        let r = self.post("/account/sign-in", None, &[("credential", key)]);
+        assert_eq!(r.status(), 303);
+        let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+        let cookie = set.split(';').next().unwrap().to_owned();
+        let page = self.get("/account", &[("cookie", &cookie)]).text().unwrap();
+        let csrf = page
+            .split(r#"name="csrf" value=""#)
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("the account page's forms carry a csrf token")
+            .to_owned();
+        Signed { cookie, csrf }
+    }
+
+    fn account(&self, s: &Signed) -> String {
+        let r = self.get("/account", &[("cookie", &s.cookie)]);
+        assert_eq!(r.status(), 200);
+        r.text().unwrap()
+    }
+}
+
+#[test]
+fn pages_speak_the_language_asked_for_and_the_switch_sticks() {
+    let w = world();
+    for path in [
+        "/",
+        "/search?q=北京",
+        &format!("/subjects/{A}"),
+        "/check",
+        "/lists",
+        "/lists/abnormal_operations",
+        "/rulebook",
+        "/stats",
+        "/account/sign-in",
+    ] {
+        let en = w.get(path, &[]);
+        assert_eq!(en.status(), 200, "{path}");
+        assert!(en.text().unwrap().contains(r#"<html lang="en">"#), "{path}");
+        let zh = w.get(path, &[("accept-language", "zh-CN,zh;q=0.9,en;q=0.5")]).text().unwrap();
+        assert!(zh.contains(r#"<html lang="zh-Hans">"#), "{path}");
+    }
+    let r = w.get("/lang?to=zh-Hans&back=/rulebook", &[]);
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/rulebook");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let page = w.get("/stats", &[("cookie", &cookie), ("accept-language", "en")]).text().unwrap();
+    assert!(page.contains(r#"<html lang="zh-Hans">"#), "the cookie beats Accept-Language");
+    assert!(page.contains("等级分布"));
+    // The switch only goes back within the portal.
+    let r = w.get("/lang?to=en&back=//elsewhere.example/x", &[]);
+    assert_eq!(r.headers()["location"], "/");
+}
+
+#[test]
+fn the_profile_shows_records_amounts_and_dates_per_locale_and_escapes_names() {
+    let w = world();
+    let en = w.get(&format!("/subjects/{A}"), &[]).text().unwrap();
+    assert!(en.contains("AMR-1") && en.contains("CN¥5,000.00"), "amount in English form");
+    let zh = w.get(&format!("/subjects/{A}"), &[("accept-language", "zh")]).text().unwrap();
+    assert!(zh.contains("¥5,000.00") && zh.contains("年"), "amount and dates in Chinese form");
+    let other = w.get(&format!("/subjects/{}", w.other), &[]).text().unwrap();
+    assert!(other.contains("&lt;b&gt;北京另一&lt;/b&gt;有限公司"), "names are escaped");
+    let found = w.get("/search?q=%3Cscript%3E", &[]).text().unwrap();
+    assert!(found.contains("&lt;script&gt;") && !found.contains("<script>"));
+}
+
+#[test]
+fn errors_are_pages_that_name_the_problem() {
+    let w = world();
+    let r = w.get("/subjects/91110000600037341X", &[]);
+    assert_eq!(r.status(), 422);
+    let body = r.text().unwrap();
+    assert!(body.contains("<html") && body.contains("91110000600037341X"), "{body}");
+    let r = w.get("/subjects/911100006000373419", &[]);
+    assert!(r.status() == 404 || r.status() == 422, "{}", r.status());
+    let r = w.get("/check?subject=92110000600037341L&measure=procurement.bid", &[]);
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("individually owned"), "the check form says why");
+    let r = w.get("/lists/no_such_list", &[]);
+    assert_eq!(r.status(), 404);
+    assert!(r.text().unwrap().contains("no_such_list"));
+    assert_eq!(w.get("/lists/abnormal_operations?since=yesterday", &[]).status(), 400);
+}
+
+#[test]
+fn signing_in_takes_a_real_credential_and_forms_need_the_session_token() {
+    let w = world();
+    let r = w.post("/account/sign-in", None, &[("credential", "prb_0000000000000000_forged")]);
+    assert_eq!(r.status(), 401);
+    assert!(r.text().unwrap().contains("not accepted"));
+    assert_eq!(w.get("/account", &[]).status(), 303, "no session: to the sign-in page");
+
+    let company = w.sign_in(&w.company);
+    let path = "/account/records/bj-amr/AMR-1/objection";
+    let grounds = ("grounds", "the wrong branch office is named");
+    // No token, a wrong token, or no session: refused, and nothing is filed.
+    assert_eq!(w.post(path, Some(&company.cookie), &[("csrf", "nope"), grounds]).status(), 403);
+    assert_eq!(w.post(path, None, &[("csrf", &company.csrf), grounds]).status(), 303);
+    assert!(!w.account(&company).contains("filed, awaiting an answer"));
+    // With it: the objection is filed and shown.
+    let r = w.post(path, Some(&company.cookie), &[("csrf", &company.csrf), grounds]);
+    assert_eq!(r.status(), 303);
+    let page = w.account(&company);
+    assert!(page.contains("flash ok") && page.contains("filed, awaiting an answer"), "{page}");
+    // Another company's record: the registry refuses, and the page says so.
+    let theirs = "/account/records/bj-amr/AMR-2/objection";
+    let _ = w.post(theirs, Some(&company.cookie), &[("csrf", &company.csrf), grounds]);
+    let page = w.account(&company);
+    assert!(page.contains("flash error"), "{page}");
+    // A company files nothing.
+    let r = w.post(
+        "/account/file",
+        Some(&company.cookie),
+        &[
+            ("csrf", &company.csrf),
+            ("decision_no", "X"),
+            ("subject", A),
+            ("kind", "penalty.minor"),
+            ("decided", "2026-01-01"),
+            ("effective", "2026-01-01"),
+            ("basis", "b"),
+            ("summary", "s"),
+        ],
+    );
+    assert_eq!(r.status(), 403);
+
+    // Signing out ends the session.
+    let r = w.post("/account/sign-out", Some(&company.cookie), &[("csrf", &company.csrf)]);
+    assert_eq!(r.status(), 303);
+    assert_eq!(w.get("/account", &[("cookie", &company.cookie)]).status(), 303);
+}
+
+#[test]
+fn an_authority_works_its_own_cases_and_files_from_the_console() {
+    let w = world();
+    let company = w.sign_in(&w.company);
+    let grounds = [("csrf", company.csrf.as_str()), ("grounds", "wrong office")];
+    w.post("/account/records/bj-amr/AMR-1/objection", Some(&company.cookie), &grounds);
+
+    // Another authority sees no case and may not answer this one.
+    let tax = w.sign_in(&w.tax);
+    assert!(!w.account(&tax).contains("AMR-1"));
+    let answer = |s: &Signed, outcome: &str| {
+        let form = [("csrf", s.csrf.as_str()), ("outcome", outcome), ("reason", "examined")];
+        w.post("/account/records/bj-amr/AMR-1/answer", Some(&s.cookie), &form)
+    };
+    answer(&tax, "admit");
+    assert!(w.account(&tax).contains("flash error"));
+
+    let amr = w.sign_in(&w.amr);
+    let console = w.account(&amr);
+    assert!(console.contains("case-AMR-1") && console.contains("days left"), "{console}");
+    answer(&amr, "admit");
+    assert!(w.account(&amr).contains("flash ok"));
+    let form =
+        [("csrf", amr.csrf.as_str()), ("outcome", "upheld"), ("reason", "the decision stands")];
+    w.post("/account/records/bj-amr/AMR-1/decide", Some(&amr.cookie), &form);
+    let console = w.account(&amr);
+    assert!(console.contains("flash ok") && !console.contains("case-AMR-1"), "{console}");
+    let profile = w.get(&format!("/subjects/{A}"), &[]).text().unwrap();
+    assert!(profile.contains("Objection decided") && profile.contains("Upheld"), "{profile}");
+
+    // Filing from the form: a good record is filed, a bad one is refused with the reason.
+    let mut form = vec![
+        ("csrf", amr.csrf.as_str()),
+        ("decision_no", "AMR-3"),
+        ("subject", A),
+        ("kind", "penalty.minor"),
+        ("decided", "2026-01-05"),
+        ("effective", "2026-01-06"),
+        ("basis", "Administrative Penalty Law, Art. 28"),
+        ("summary", "late report"),
+        ("amount", ""),
+        ("currency", ""),
+        ("document_sha256", ""),
+    ];
+    assert_eq!(w.post("/account/file", Some(&amr.cookie), &form).status(), 303);
+    assert!(w.account(&amr).contains("flash ok"));
+    form[1] = ("decision_no", "AMR-4");
+    form[3] = ("kind", "tax.major_violation");
+    w.post("/account/file", Some(&amr.cookie), &form);
+    let page = w.account(&amr);
+    assert!(page.contains("flash error") && page.contains("tax.major_violation"), "{page}");
+}
