@@ -49,6 +49,8 @@ pub struct ProfileView<'a> {
     pub rulebook: &'a Rulebook,
     /// The log size the page reflects.
     pub log_size: u64,
+    /// Authority names by id.
+    pub authority_names: &'a BTreeMap<String, String>,
 }
 
 /// The check form as filled in.
@@ -343,6 +345,12 @@ pub fn profile(ctx: &Ctx, v: &ProfileView<'_>) -> String {
                         (ctx.time(e.when.date()))
                         " · " strong { (what_words(ctx, &e.what)) }
                         " · " (kind_name(&e.kind)) " " span.code { (e.record.decision_no) }
+                        " · " (v.authority_names.get(e.record.authority.as_str()).map_or(e.record.authority.as_str(), String::as_str))
+                        @if e.what == "filed" {
+                            @if let Some(r) = v.records.iter().find(|r| r.record.record.key() == e.record) {
+                                small.basis { (ctx.t("basis")) ": " (r.record.record.basis) }
+                            }
+                        }
                         @if e.what == "deadline" {
                             @if let Some(t) = &e.text { " — " (what_words(ctx, t)) }
                             @if let Some(o) = &e.outcome { " " span class={"badge deadline-" (o)} { (ctx.t(&format!("deadline-{o}"))) } }
@@ -504,7 +512,7 @@ pub fn list(
             }
             button type="submit" { (ctx.t("list-filter-apply")) }
         }
-        p { a href={"/v1/lists/" (rule.id) "?format=csv&limit=1000"} download { (ctx.t("list-export-csv")) } }
+        p { a href={"/lists/" (rule.id) "/export.csv?" (query.trim_start_matches('&'))} download={(rule.id) ".csv"} { (ctx.t("list-export-csv")) } }
         @if rows.is_empty() {
             p role="status" { (ctx.t("list-empty")) }
         } @else {

@@ -45,6 +45,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/check", get(check))
         .route("/lists", get(lists))
         .route("/lists/{id}", get(list))
+        .route("/lists/{id}/export.csv", get(list_csv))
         .route("/rulebook", get(rulebook))
         .route("/stats", get(stats))
         .route("/lang", get(set_lang))
@@ -213,6 +214,7 @@ async fn subject(State(state): State<AppState>, page: Page, Path(id): Path<Strin
         }
         let timeline = reg.timeline(&p, ctx.today)?;
         let view = portal::ProfileView {
+            authority_names: &names,
             subject: &p.subject.subject,
             assessment: &a,
             records,
@@ -308,71 +310,128 @@ struct ListQuery {
     since: Option<String>,
 }
 
+impl ListQuery {
+    /// The filters, checked.
+    fn filter(&self) -> Result<portal::ListFilter, ApiError> {
+        let since = match self.since.as_deref().filter(|s| !s.is_empty()).map(str::parse) {
+            None => None,
+            Some(Ok(d)) => Some(d),
+            Some(Err(_)) => return Err(ApiError::bad_request("since: expected a date YYYY-MM-DD")),
+        };
+        let region = self.region.clone().unwrap_or_default().trim().to_owned();
+        if region.len() > 6 || !region.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::bad_request("region: up to six digits"));
+        }
+        Ok(portal::ListFilter { region, since })
+    }
+
+    fn after(&self) -> Result<Option<SubjectId>, ApiError> {
+        self.after
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| SubjectId::parse_excepted(c, |_| true))
+            .transpose()
+            .map_err(|e| ApiError::bad_request(format!("after: {e}")))
+    }
+}
+
+/// Up to `rows` entries of list `id` after `after` that pass `filter`, looking through at most
+/// `scan` entries; and where the next page starts, if there is more.
+fn scan_list(
+    reg: &Registry,
+    id: &str,
+    filter: &portal::ListFilter,
+    mut after: Option<SubjectId>,
+    rows: usize,
+    scan: usize,
+) -> Result<(Vec<portal::ListRow>, Option<String>), ApiError> {
+    let today = reg.today();
+    let mut out = Vec::new();
+    let mut scanned = 0;
+    while scanned < scan {
+        let batch = reg.store().list_entries(id, today, after.as_ref(), 500).map_err(reg_err)?;
+        let Some(last) = batch.last() else { return Ok((out, None)) };
+        let end = last.0;
+        for (subject, entry) in batch {
+            scanned += 1;
+            let code = subject.to_string();
+            let in_region = code.get(2..8).is_some_and(|r| r.starts_with(&filter.region));
+            let recent = filter.since.is_none_or(|d| entry.since.is_some_and(|s| s >= d));
+            if !(in_region && recent) {
+                continue;
+            }
+            if out.len() == rows {
+                let next = out.last().map(|r: &portal::ListRow| r.subject.clone());
+                return Ok((out, next));
+            }
+            let name = reg.store().subject(&subject).map_err(reg_err)?.map(|s| s.subject.name);
+            out.push(portal::ListRow { subject: code, name: name.unwrap_or_default(), entry });
+        }
+        after = Some(end);
+    }
+    Ok((out, after.map(|a| a.to_string())))
+}
+
+fn list_rule<'r>(reg: &'r Registry, id: &str) -> Result<&'r probity_rules::ListRule, ApiError> {
+    reg.rulebook()
+        .list(id)
+        .ok_or_else(|| ApiError::not_found(format!("the rulebook in force has no list `{id}`")))
+}
+
 async fn list(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let since = match q.since.as_deref().filter(|s| !s.is_empty()).map(str::parse) {
-        None => None,
-        Some(Ok(d)) => Some(d),
-        Some(Err(_)) => {
-            let e = ApiError::bad_request("since: expected a date YYYY-MM-DD");
-            return error_page(&page.ctx, &e);
-        }
+    let (filter, after) = match q.filter().and_then(|f| Ok((f, q.after()?))) {
+        Ok(x) => x,
+        Err(e) => return error_page(&page.ctx, &e),
     };
-    let region = q.region.unwrap_or_default().trim().to_owned();
-    if region.len() > 6 || !region.bytes().all(|b| b.is_ascii_digit()) {
-        return error_page(&page.ctx, &ApiError::bad_request("region: up to six digits"));
-    }
     render(&state, page.ctx, move |reg, ctx| {
-        let rule = reg.rulebook().list(&id).ok_or_else(|| {
-            ApiError::not_found(format!("the rulebook in force has no list `{id}`"))
-        })?;
-        let mut after = q
-            .after
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .map(|c| SubjectId::parse_excepted(c, |_| true))
-            .transpose()
-            .map_err(|e| ApiError::bad_request(format!("after: {e}")))?;
-        let filter = portal::ListFilter { region: region.clone(), since };
-        let mut rows = Vec::new();
-        let mut scanned = 0;
-        let mut next = None;
-        'scan: while scanned < LIST_SCAN {
-            let batch =
-                reg.store().list_entries(&id, ctx.today, after.as_ref(), 500).map_err(reg_err)?;
-            let Some(last) = batch.last() else { break };
-            let end = last.0;
-            for (subject, entry) in batch {
-                scanned += 1;
-                let code = subject.to_string();
-                let in_region = code.get(2..8).is_some_and(|r| r.starts_with(&region));
-                let recent = since.is_none_or(|d| entry.since.is_some_and(|s| s >= d));
-                if in_region && recent {
-                    if rows.len() == LIST_PAGE {
-                        next = rows.last().map(|r: &portal::ListRow| r.subject.clone());
-                        break 'scan;
-                    }
-                    let name =
-                        reg.store().subject(&subject).map_err(reg_err)?.map(|s| s.subject.name);
-                    rows.push(portal::ListRow {
-                        subject: code,
-                        name: name.unwrap_or_default(),
-                        entry,
-                    });
-                }
-            }
-            after = Some(end);
-            if scanned >= LIST_SCAN {
-                next = after.as_ref().map(ToString::to_string);
-            }
-        }
+        let rule = list_rule(reg, &id)?;
+        let (rows, next) = scan_list(reg, &id, &filter, after, LIST_PAGE, LIST_SCAN)?;
         Ok(portal::list(ctx, rule, &filter, &rows, next.as_deref()))
     })
     .await
+}
+
+/// The whole list, filtered as on its page, as CSV: `subject,name,since,until`.
+async fn list_csv(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let out = state
+        .read(move |reg| {
+            let filter = q.filter()?;
+            list_rule(reg, &id)?;
+            let (rows, _) = scan_list(reg, &id, &filter, None, usize::MAX, usize::MAX)?;
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let fail = |e: csv::Error| ApiError::internal(e);
+            w.write_record(["subject", "name", "since", "until"]).map_err(fail)?;
+            for r in rows {
+                let date =
+                    |d: Option<probity_core::Date>| d.map(|d| d.to_string()).unwrap_or_default();
+                w.write_record([r.subject, r.name, date(r.entry.since), date(r.entry.until)])
+                    .map_err(fail)?;
+            }
+            let bytes = w.into_inner().map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok((id, bytes))
+        })
+        .await;
+    match out {
+        Ok((id, bytes)) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.csv\"")),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => error_page(&page.ctx, &e),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -47,17 +47,21 @@ fn world() -> World {
     .unwrap();
     assert!(rejects.is_empty(), "{rejects:?}");
     let today = reg.today().to_string();
-    let row = |no: &str, subject: &str| {
+    let row_of = |no: &str, subject: &str, kind: &str| {
         serde_json::json!({
-            "authority": "bj-amr", "decision_no": no, "subject": subject, "kind": "penalty.moderate",
+            "authority": "bj-amr", "decision_no": no, "subject": subject, "kind": kind,
             "decided": today, "effective": today, "basis": "Administrative Penalty Law, Art. 28",
             "summary": "late annual report", "amount": "5000", "currency": "CNY"
         })
         .to_string()
     };
+    let row = |no: &str, subject: &str| row_of(no, subject, "penalty.moderate");
     let amr_slug = Slug::parse("a", "bj-amr").unwrap();
     let filed =
         reg.file_records(&amr_slug, &[row("AMR-1", A), row("AMR-2", other.as_str())]).unwrap();
+    assert!(filed.iter().all(|r| r.status == "filed"), "{filed:?}");
+    let filed =
+        reg.file_records(&amr_slug, &[row_of("AMR-5", A, "registration.abnormal")]).unwrap();
     assert!(filed.iter().all(|r| r.status == "filed"), "{filed:?}");
     let amr = reg.issue_key(&Actor::Authority(amr_slug), None).unwrap();
     let tax = reg.issue_key(&Actor::Authority(Slug::parse("a", "bj-tax").unwrap()), None).unwrap();
@@ -278,4 +282,25 @@ fn an_authority_works_its_own_cases_and_files_from_the_console() {
     w.post("/account/file", Some(&amr.cookie), &form);
     let page = w.account(&amr);
     assert!(page.contains("flash error") && page.contains("tax.major_violation"), "{page}");
+}
+
+#[test]
+fn lists_filter_and_export_what_the_page_shows() {
+    let w = world();
+    let page = w.get("/lists/abnormal_operations", &[]).text().unwrap();
+    assert!(page.contains(A) && page.contains("北京测试科技有限公司"), "{page}");
+    let csv = |query: &str| {
+        let r = w.get(&format!("/lists/abnormal_operations/export.csv{query}"), &[]);
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        r.text().unwrap()
+    };
+    let all = csv("");
+    assert!(all.starts_with("subject,name,since,until\n"), "{all}");
+    assert!(all.contains(&format!("{A},北京测试科技有限公司,")), "{all}");
+    assert!(csv("?region=110000").contains(A), "A's region is 110000");
+    assert_eq!(csv("?region=3").lines().count(), 1, "another region: the header only");
+    assert_eq!(csv("?since=2999-01-01").lines().count(), 1, "listed later: none");
+    let filtered = w.get("/lists/abnormal_operations?region=3", &[]).text().unwrap();
+    assert!(!filtered.contains(A) && filtered.contains("export.csv?region=3"), "{filtered}");
 }
