@@ -20,6 +20,7 @@ struct World {
     amr: String,
     tax: String,
     company: String,
+    operator: String,
     other: SubjectId,
 }
 
@@ -66,12 +67,13 @@ fn world() -> World {
     let amr = reg.issue_key(&Actor::Authority(amr_slug), None).unwrap();
     let tax = reg.issue_key(&Actor::Authority(Slug::parse("a", "bj-tax").unwrap()), None).unwrap();
     let company = reg.issue_key(&Actor::Company(SubjectId::parse(A).unwrap()), None).unwrap();
+    let operator = reg.issue_key(&Actor::Operator, None).unwrap();
     let config =
         probity_server::Config { public_rate: 10_000, public_burst: 10_000, ..Default::default() };
     let server = probity_server::spawn(reg, "127.0.0.1:0".parse().unwrap(), config).unwrap();
     let url = format!("http://{}", server.addr);
     let http = Client::builder().redirect(Policy::none()).build().unwrap();
-    World { _dir: dir, _server: server, url, http, amr, tax, company, other }
+    World { _dir: dir, _server: server, url, http, amr, tax, company, operator, other }
 }
 
 /// A signed-in browser: its session cookie and the CSRF token of its forms.
@@ -303,4 +305,29 @@ fn lists_filter_and_export_what_the_page_shows() {
     assert_eq!(csv("?since=2999-01-01").lines().count(), 1, "listed later: none");
     let filtered = w.get("/lists/abnormal_operations?region=3", &[]).text().unwrap();
     assert!(!filtered.contains(A) && filtered.contains("export.csv?region=3"), "{filtered}");
+}
+
+#[test]
+fn the_rulebook_page_shows_versions_and_what_changed_between_them() {
+    let w = world();
+    let text = probity_rules::DEFAULT_RULEBOOK
+        .replacen("version = \"2026.1\"", "version = \"2027.1\"", 1)
+        .replacen("effective = \"2026-01-01\"", "effective = \"2027-01-01\"", 1)
+        .replacen("points = -5\n", "points = -4\n", 1);
+    let r = w
+        .http
+        .post(format!("{}/v1/rulebook", w.url))
+        .bearer_auth(&w.operator)
+        .json(&serde_json::json!({ "text": text }))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text());
+    let page = w.get("/rulebook", &[]).text().unwrap();
+    assert!(page.contains("2026.1") && page.contains("2027.1"), "both versions are listed");
+    assert!(page.contains("Show differences"));
+    let diff = w.get("/rulebook?from=2026.1&to=2027.1", &[]).text().unwrap();
+    assert!(diff.contains("kinds.penalty.minor.points"), "{diff}");
+    assert!(diff.contains(">-5<") && diff.contains(">-4<"), "before and after are shown");
+    let same = w.get("/rulebook?from=2026.1&to=2026.1", &[]).text().unwrap();
+    assert!(same.contains("the same rules"));
 }
