@@ -164,8 +164,14 @@ async fn openapi() -> impl axum::response::IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi_json())
 }
 
-async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(format!("no endpoint at `{}`", uri.path()))
+/// Nothing at this path: a JSON error under `/v1`, a page in the reader's language elsewhere.
+async fn not_found(page: portal::Page, uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if uri.path() == "/v1" || uri.path().starts_with("/v1/") {
+        return ApiError::not_found(format!("no endpoint at `{}`", uri.path())).into_response();
+    }
+    let e = ApiError::not_found(format!("there is no page at `{}`", uri.path()));
+    portal::error_page(page.ctx(), &e)
 }
 
 async fn timed_out(err: tower::BoxError) -> ApiError {

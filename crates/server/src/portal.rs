@@ -108,6 +108,13 @@ impl FromRequestParts<AppState> for Page {
     }
 }
 
+impl Page {
+    /// The page context.
+    pub(crate) fn ctx(&self) -> &Ctx {
+        &self.ctx
+    }
+}
+
 fn role_of(a: &Actor) -> Role {
     match a {
         Actor::Operator => Role::Operator,
@@ -124,7 +131,7 @@ fn principal_of(a: &Actor) -> String {
     }
 }
 
-fn error_page(ctx: &Ctx, e: &ApiError) -> Response {
+pub(crate) fn error_page(ctx: &Ctx, e: &ApiError) -> Response {
     (e.status, Html(portal::error(ctx, e.status.as_u16(), &e.message))).into_response()
 }
 
@@ -203,16 +210,22 @@ async fn subject(State(state): State<AppState>, page: Page, Path(id): Path<Strin
         let p = subject_of(reg, &id)?;
         let a = reg.assess(&p, ctx.today);
         let names = authority_names(reg)?;
+        let timeline = reg.timeline(&p, ctx.today)?;
         let mut records = Vec::new();
         for r in p.records.iter().filter(|r| reg.shown(r)) {
-            let reply = reg.case(&r.record.key())?.and_then(|v| v.case.reply.map(|(t, _)| t));
+            // The reply in force is the last one published (the timeline is in time order).
+            let key = r.record.key();
+            let reply = timeline
+                .iter()
+                .rev()
+                .find(|e| e.record == key && e.what == "reply_published")
+                .and_then(|e| e.text.clone());
             let authority_name = names
                 .get(r.record.authority.as_str())
                 .cloned()
                 .unwrap_or_else(|| r.record.authority.to_string());
             records.push(portal::RecordRow { record: r, authority_name, reply });
         }
-        let timeline = reg.timeline(&p, ctx.today)?;
         let view = portal::ProfileView {
             authority_names: &names,
             subject: &p.subject.subject,

@@ -183,6 +183,14 @@ fn errors_are_pages_that_name_the_problem() {
     assert_eq!(r.status(), 404);
     assert!(r.text().unwrap().contains("no_such_list"));
     assert_eq!(w.get("/lists/abnormal_operations?since=yesterday", &[]).status(), 400);
+    // No such page: a page in the reader's language; no such endpoint: JSON.
+    let r = w.get("/no/such/page", &[("accept-language", "zh-CN")]);
+    assert_eq!(r.status(), 404);
+    let body = r.text().unwrap();
+    assert!(body.contains(r#"lang="zh-Hans""#) && body.contains("/no/such/page"), "{body}");
+    let r = w.get("/v1/no/such/endpoint", &[]);
+    assert_eq!(r.status(), 404);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
 }
 
 #[test]
@@ -205,6 +213,16 @@ fn signing_in_takes_a_real_credential_and_forms_need_the_session_token() {
     assert_eq!(r.status(), 303);
     let page = w.account(&company);
     assert!(page.contains("flash ok") && page.contains("filed, awaiting an answer"), "{page}");
+    // Replies are published next to the record; the latest one stands.
+    for text in ["first reply", "the office has since moved; see our statement"] {
+        let form = [("csrf", company.csrf.as_str()), ("text", text)];
+        let r = w.post("/account/records/bj-amr/AMR-1/reply", Some(&company.cookie), &form);
+        assert_eq!(r.status(), 303);
+    }
+    let profile = w.get(&format!("/subjects/{A}"), &[]).text().unwrap();
+    let reply = profile.split("class=\"reply\"").nth(1).expect("a reply is shown");
+    assert!(reply.contains("the office has since moved"), "{reply}");
+    assert!(!reply.split("</blockquote>").next().unwrap().contains("first reply"));
     // Another company's record: the registry refuses, and the page says so.
     let theirs = "/account/records/bj-amr/AMR-2/objection";
     let _ = w.post(theirs, Some(&company.cookie), &[("csrf", &company.csrf), grounds]);
