@@ -38,6 +38,18 @@ fn scale(v: u64, max: u64, span: f64) -> f64 {
     if max == 0 { 0.0 } else { v as f64 / max as f64 * span }
 }
 
+/// Horizontal grid lines at fifths of `max`, labelled on the left, over a plot `plot_h` high
+/// whose top is at `top` and which spans `left` to `right`.
+fn grid(left: f64, right: f64, top: f64, plot_h: f64, max: u64) -> Markup {
+    html! {
+        @for i in 0..=4u64 {
+            @let y = top + plot_h - scale(max * i / 4, max, plot_h);
+            line x1=(left) x2=(right) y1=(y) y2=(y) stroke="#d0d4da" {}
+            text x=(left - 6.0) y=(y + 4.0) text-anchor="end" font-size="11" fill="#333" { (crate::format::int(crate::Lang::En, (max * i / 4) as i64)) }
+        }
+    }
+}
+
 fn figure(id: &str, labels: &Labels<'_>, svg: Markup, table: Markup) -> Markup {
     html! {
         figure.chart id=(id) {
@@ -61,11 +73,7 @@ pub fn bars(id: &str, labels: &Labels<'_>, items: &[(String, u64)]) -> Markup {
     let svg = html! {
         svg viewBox={"0 0 " (w) " " (h)} role="img" aria-labelledby={(id) "-title"} {
             title id={(id) "-title"} { (labels.caption) }
-            @for i in 0..=4u64 {
-                @let y = top + plot_h - scale(max * i / 4, max, plot_h);
-                line x1=(left) x2=(w - 8.0) y1=(y) y2=(y) stroke="#d0d4da" {}
-                text x=(left - 6.0) y=(y + 4.0) text-anchor="end" font-size="11" fill="#333" { (crate::format::int(crate::Lang::En, (max * i / 4) as i64)) }
-            }
+            (grid(left, w - 8.0, top, plot_h, max))
             @for (i, (label, v)) in items.iter().enumerate() {
                 @let bh = scale(*v, max, plot_h);
                 @let x = left + slot * i as f64 + slot * 0.15;
@@ -96,11 +104,7 @@ pub fn lines(id: &str, labels: &Labels<'_>, x: &[String], series: &[(String, Vec
     let svg = html! {
         svg viewBox={"0 0 " (w) " " (h)} role="img" aria-labelledby={(id) "-title"} {
             title id={(id) "-title"} { (labels.caption) }
-            @for i in 0..=4u64 {
-                @let y = top + plot_h - scale(max * i / 4, max, plot_h);
-                line x1=(left) x2=(w - 12.0) y1=(y) y2=(y) stroke="#d0d4da" {}
-                text x=(left - 6.0) y=(y + 4.0) text-anchor="end" font-size="11" fill="#333" { (crate::format::int(crate::Lang::En, (max * i / 4) as i64)) }
-            }
+            (grid(left, w - 12.0, top, plot_h, max))
             @for (i, label) in x.iter().enumerate() {
                 @if i % every == 0 {
                     text x=(left + step * i as f64) y=(h - bottom + 16.0) text-anchor="middle" font-size="11" fill="#222" { (label) }
