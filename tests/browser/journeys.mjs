@@ -135,6 +135,13 @@ const journeys = {
     const page = await newPage();
     await signIn(page, authorityKey);
     const authority = (await page.locator("main p .code").first().textContent()).trim();
+    // The filing form checks codes and hashes before it is sent.
+    await page.getByLabel("Company code").fill("123");
+    await page.getByLabel("SHA-256 of the decision document").fill("not-a-hash");
+    assert.equal(await page.locator("#f-subject:invalid").count(), 1, "a short code is invalid");
+    assert.equal(await page.locator("#f-document_sha256:invalid").count(), 1, "a bad hash is invalid");
+    await page.getByLabel("Company code").fill(companyId);
+    assert.equal(await page.locator("#f-subject:invalid").count(), 0, "a full code is valid");
     const csv = [
       "authority,decision_no,subject,kind,decided,effective,basis,summary",
       `${authority},BROWSER-1,${companyId},penalty.minor,2026-01-05,2026-01-06,Administrative Penalty Law Art. 28,late annual report`,

@@ -198,11 +198,12 @@ fn decision_form(ctx: &Ctx, v: &CaseView, action: &str, choices: &[(&str, &str)]
     }
 }
 
-fn field(ctx: &Ctx, name: &str, kind: &str, required: bool) -> Markup {
+/// A form field; `pattern` is checked by the browser before the server checks everything.
+fn field(ctx: &Ctx, name: &str, kind: &str, required: bool, pattern: Option<&str>) -> Markup {
     html! {
         div.field {
             label for={"f-" (name)} { (ctx.t(&format!("field-{}", name.replace('_', "-")))) @if !required { " " small { (ctx.t("optional")) } } }
-            input id={"f-" (name)} name=(name) type=(kind) required[required];
+            input id={"f-" (name)} name=(name) type=(kind) required[required] pattern=[pattern];
         }
     }
 }
@@ -244,19 +245,19 @@ pub fn console(ctx: &Ctx, v: &ConsoleView<'_>, flash: Option<&Flash>) -> String 
             h2 id="file-h" { (ctx.t("console-file")) }
             form.file method="post" action="/account/file" {
                 (ctx.csrf_field())
-                (field(ctx, "decision_no", "text", true))
-                (field(ctx, "subject", "text", true))
+                (field(ctx, "decision_no", "text", true, None))
+                (field(ctx, "subject", "text", true, Some("[0-9A-Za-z]{18}|[0-9A-Za-z]{20}")))
                 div.field {
                     label for="f-kind" { (ctx.t("field-kind")) }
                     select id="f-kind" name="kind" required { @for (id, name) in &v.kinds { option value=(id) { (name) } } }
                 }
-                (field(ctx, "decided", "date", true))
-                (field(ctx, "effective", "date", true))
-                (field(ctx, "basis", "text", true))
-                (field(ctx, "summary", "text", true))
-                (field(ctx, "amount", "text", false))
-                (field(ctx, "currency", "text", false))
-                (field(ctx, "document_sha256", "text", false))
+                (field(ctx, "decided", "date", true, None))
+                (field(ctx, "effective", "date", true, None))
+                (field(ctx, "basis", "text", true, None))
+                (field(ctx, "summary", "text", true, None))
+                (field(ctx, "amount", "text", false, Some("[0-9]+([.][0-9]{1,2})?")))
+                (field(ctx, "currency", "text", false, Some("[A-Za-z]{3}")))
+                (field(ctx, "document_sha256", "text", false, Some("[0-9a-fA-F]{64}")))
                 button type="submit" { (ctx.t("console-file-button")) }
             }
         }

@@ -875,6 +875,20 @@ impl Store for PgStore {
         ))
     }
 
+    fn begin_snapshot(&self) -> Result<(), StoreError> {
+        self.client
+            .borrow_mut()
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .map_err(backend)
+    }
+
+    fn end_snapshot(&self) -> Result<(), StoreError> {
+        if self.client.borrow().is_closed() {
+            return Ok(());
+        }
+        self.client.borrow_mut().batch_execute("COMMIT").map_err(backend)
+    }
+
     fn search_subjects(
         &self,
         query: &str,

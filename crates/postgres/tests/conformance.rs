@@ -44,3 +44,29 @@ fn fresh() -> (Schema, PgStore) {
 }
 
 probity_store::conformance_tests!(fresh);
+
+/// A reader's snapshot on PostgreSQL: reads between `begin_snapshot` and `end_snapshot` see the
+/// store as at the first of them, whatever another connection appends meanwhile.
+#[test]
+fn a_snapshot_holds_while_another_connection_appends() {
+    use probity_store::Store as _;
+    let (schema, mut writer) = fresh();
+    let name = schema.0.clone().unwrap();
+    let reader = PgStore::connect(&url(), &name).unwrap();
+    let authority = |id: &str| {
+        let a = probity_store::conformance::authority(id);
+        probity_core::Event::new(
+            jiff::Timestamp::UNIX_EPOCH,
+            probity_core::EventBody::AuthorityRegistered { authority: a },
+        )
+        .into()
+    };
+    writer.append(&[authority("bj-amr")]).unwrap();
+    reader.begin_snapshot().unwrap();
+    let before = reader.log_size().unwrap();
+    writer.append(&[authority("bj-amr-2")]).unwrap();
+    assert_eq!(writer.log_size().unwrap(), before + 1);
+    assert_eq!(reader.log_size().unwrap(), before, "the snapshot holds");
+    reader.end_snapshot().unwrap();
+    assert_eq!(reader.log_size().unwrap(), before + 1);
+}

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use governor::clock::Clock as _;
-use probity_registry::{Actor, Registry};
+use probity_registry::{Actor, Registry, RegistryError};
 
 use crate::Config;
 use crate::error::ApiError;
@@ -140,7 +140,13 @@ impl AppState {
                     None => return Err(ApiError::internal("no readers")),
                 },
             };
-            f(&reg)
+            // One snapshot per answer: its parts agree, and the store's read lock is taken once.
+            reg.store().begin_snapshot().map_err(|e| ApiError::from(RegistryError::from(e)))?;
+            let out = f(&reg);
+            if let Err(e) = reg.store().end_snapshot() {
+                tracing::warn!(error = %e, "ending a read snapshot failed");
+            }
+            out
         })
         .await
         .map_err(ApiError::internal)?

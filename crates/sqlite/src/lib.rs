@@ -1034,6 +1034,23 @@ impl Store for SqliteStore {
         ))
     }
 
+    fn begin_snapshot(&self) -> Result<(), StoreError> {
+        // A deferred transaction: the WAL read lock is taken at the first read and held, with
+        // its snapshot, until the end.
+        if !self.conn.is_autocommit() {
+            // A snapshot left open by a failed end: close it before a new one.
+            self.conn.execute_batch("ROLLBACK").map_err(backend)?;
+        }
+        self.conn.execute_batch("BEGIN DEFERRED").map_err(backend)
+    }
+
+    fn end_snapshot(&self) -> Result<(), StoreError> {
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn.execute_batch("COMMIT").map_err(backend)
+    }
+
     fn search_subjects(
         &self,
         query: &str,

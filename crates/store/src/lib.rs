@@ -487,6 +487,14 @@ pub trait Store: Send {
 
     /// Every table and column name the backend keeps, for audits of what is stored.
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Starts a read-only snapshot: until [`Store::end_snapshot`], every read sees the store as
+    /// it was at the first read after this, whatever is appended meanwhile. One snapshot per
+    /// answer keeps its parts consistent and takes the backend's read lock once, not per query.
+    fn begin_snapshot(&self) -> Result<(), StoreError>;
+
+    /// Ends the snapshot begun by [`Store::begin_snapshot`].
+    fn end_snapshot(&self) -> Result<(), StoreError>;
 }
 
 /// Name fragments that would mean data about a natural person; see
