@@ -93,7 +93,6 @@ impl Registry {
     pub fn timeline(&self, p: &Profile, today: Date) -> Result<Vec<TimelineEntry>, RegistryError> {
         let mut entries = Vec::new();
         for r in &p.records {
-            let Some(view) = self.case(&r.record.key())? else { continue };
             let base = |what: &str, when, index, text, outcome| TimelineEntry {
                 record: r.record.key(),
                 kind: r.record.kind.to_string(),
@@ -118,6 +117,14 @@ impl Registry {
                 entries.push(base(what, when, None, None, None));
                 continue;
             }
+            if r.last_index == r.filed_index {
+                // Nothing but the filing is journalled about it: no step, no case, no deadline.
+                let text = Some(r.record.summary.clone());
+                let when = When::At(r.recorded_at);
+                entries.push(base("filed", when, Some(r.filed_index), text, None));
+                continue;
+            }
+            let Some(view) = self.case(&r.record.key())? else { continue };
             for h in &view.history {
                 let (text, outcome) = (h.text.clone(), h.outcome.clone());
                 entries.push(base(&h.what, When::At(h.at), Some(h.index), text, outcome));

@@ -178,3 +178,32 @@ fn an_objection_ending_in_withdrawal_withdraws_the_record_in_the_same_entry_batc
         .unwrap_err();
     assert!(matches!(e, RegistryError::Conflict(_)), "{e}");
 }
+
+/// A record with nothing journalled but its filing shows in the timeline exactly as its case's
+/// history would show it; once a step is taken, the case's history and deadlines take over.
+#[test]
+fn the_timeline_of_an_untouched_record_matches_its_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reg = registry(dir.path());
+    let p = reg.profile(&SubjectId::parse(A).unwrap()).unwrap().unwrap();
+    let today = reg.today();
+    let timeline = reg.timeline(&p, today).unwrap();
+    let case = reg.case(&key()).unwrap().unwrap();
+    assert_eq!(case.history.len(), 1);
+    assert!(case.deadlines.is_empty());
+    let h = &case.history[0];
+    assert_eq!(timeline.len(), 1);
+    let e = &timeline[0];
+    assert_eq!(
+        (e.what.as_str(), e.index, e.text.as_ref(), e.outcome.as_ref()),
+        (h.what.as_str(), Some(h.index), h.text.as_ref(), h.outcome.as_ref())
+    );
+    assert_eq!(e.when, probity_registry::When::At(h.at));
+
+    let grounds = Step::ObjectionFiled { grounds: "wrong office".into() };
+    reg.take_step(&company(), &key(), grounds).unwrap();
+    let p = reg.profile(&SubjectId::parse(A).unwrap()).unwrap().unwrap();
+    let timeline = reg.timeline(&p, today).unwrap();
+    let what: Vec<&str> = timeline.iter().map(|e| e.what.as_str()).collect();
+    assert_eq!(what, ["filed", "objection_filed", "deadline", "deadline"], "{timeline:?}");
+}
