@@ -256,15 +256,25 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweep = config.sweep_every;
-    let state = AppState::new(registry, config).map_err(std::io::Error::other)?;
-    if let Some(every) = sweep {
-        tokio::spawn(sweep_ratings(state.clone(), every));
-    }
-    let app = router(state);
-    tracing::info!(addr = %listener.local_addr()?, "serving");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
+    // Store connections are opened and closed on blocking threads: a synchronous client (the
+    // PostgreSQL store's) may not block a thread that drives async tasks.
+    let state = tokio::task::spawn_blocking(move || AppState::new(registry, config))
         .await
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)?;
+    let sweeper = sweep.map(|every| tokio::spawn(sweep_ratings(state.clone(), every)));
+    let app = router(state.clone());
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    if let Some(s) = sweeper {
+        s.abort();
+        let _ = s.await;
+    }
+    // The last handle on the registry goes on a blocking thread too.
+    let _ = tokio::task::spawn_blocking(move || drop(state)).await;
+    served
 }
 
 /// Keeps stored ratings current as the calendar moves: every `every`, re-rates the subjects

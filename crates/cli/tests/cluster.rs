@@ -1,0 +1,255 @@
+//! Three `probity serve` nodes on one PostgreSQL registry, with concurrent filers, and one node
+//! killed with SIGKILL while it appends: every acknowledged record is in the log exactly once,
+//! the log has no gap and no repeated index, and the audit passes.
+//!
+//! Each append is one transaction that first takes the registry's advisory lock, so exactly one
+//! node sequences the log at a time and the others wait their turn; a node that dies loses its
+//! connection, PostgreSQL rolls its transaction back and releases the lock, and the next node
+//! takes over at the same right edge.
+//!
+//! Needs the PostgreSQL on this machine (`PROBITY_TEST_POSTGRES`, default
+//! `host=127.0.0.1 port=5432 dbname=test user=postgres`), like the store's conformance suite.
+
+// Tests state expectations by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn url() -> String {
+    std::env::var("PROBITY_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 dbname=test user=postgres".into())
+}
+
+fn probity(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_probity"));
+    c.arg("--data").arg(data).env_remove("RUST_LOG").env_remove("PROBITY_DATA");
+    c
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let o = cmd.stdin(Stdio::null()).output().expect("run probity");
+    assert!(o.status.success(), "{o:?}");
+    o
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+struct DropSchema(String);
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([&url(), "-qc", &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0)])
+            .output();
+    }
+}
+
+/// A running node and where it listens.
+struct Node {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &Path) -> Node {
+    let mut child = probity(data)
+        .args(["serve", "--listen", "127.0.0.1:0", "--public-rate", "100000"])
+        .args(["--public-burst", "100000", "--sweep-minutes", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = err.next().expect("the node says where it listens").unwrap();
+        if let Some(u) = line.strip_prefix("listening on ") {
+            break u.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in err {});
+    Node { child, url }
+}
+
+fn psql(query: &str) -> String {
+    let o = Command::new("psql").args([&url(), "-Atc", query]).output().unwrap();
+    assert!(o.status.success(), "{o:?}");
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn three_nodes_survive_the_death_of_the_one_appending() {
+    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
+        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+        return;
+    }
+    let mut bytes = [0u8; 6];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut bytes)
+        .unwrap();
+    let schema =
+        format!("probity_cluster_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let _cleanup = DropSchema(schema.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("node0");
+    run(probity(&first).args(["--store", &url(), "--store-schema", &schema, "init"]));
+    let subjects: Vec<String> =
+        (1..=20).map(|n| probity_store::conformance::uscc(n).to_string()).collect();
+    let csv = dir.path().join("subjects.csv");
+    let rows: Vec<String> = subjects.iter().map(|s| format!("{s},北京测试{s}有限公司")).collect();
+    std::fs::write(&csv, format!("id,name\n{}\n", rows.join("\n"))).unwrap();
+    run(probity(&first).args(["import", "subjects"]).arg(&csv));
+    let o = run(probity(&first)
+        .args(["authority", "add", "bj-amr", "--name", "北京市市场监督管理局"])
+        .args(["--category", "market_regulation", "--jurisdiction", "110000"]));
+    let key = String::from_utf8(o.stdout).unwrap().lines().next().unwrap().trim().to_owned();
+    // A node is a copy of the registry directory: where the store is, and the signing key.
+    let dirs: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("node{i}"))).collect();
+    for d in &dirs[1..] {
+        copy_dir(&first, d);
+    }
+    // Each node names its connections, so the test can see which one holds the log's lock.
+    for (i, d) in dirs.iter().enumerate() {
+        let path = d.join("store.json");
+        let mut store: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let url = store["url"].as_str().unwrap().to_owned();
+        let named = if url.starts_with("postgres") {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}application_name=probity-node{i}")
+        } else {
+            format!("{url} application_name=probity-node{i}")
+        };
+        store["url"] = named.into();
+        std::fs::write(&path, store.to_string()).unwrap();
+    }
+    let nodes: Vec<Arc<Mutex<Option<Node>>>> =
+        dirs.iter().map(|d| Arc::new(Mutex::new(Some(start(d))))).collect();
+    let urls: Vec<String> =
+        nodes.iter().map(|n| n.lock().unwrap().as_ref().unwrap().url.clone()).collect();
+
+    // Four filers, each sending its own records to the nodes in turn. A record is acknowledged
+    // when a node answers 201 (filed) or 200 (already on file); on a failed connection the filer
+    // sends the same record to the next node.
+    let acked: Arc<Mutex<BTreeMap<String, u16>>> = Arc::default();
+    let sent_to_victim = Arc::new(AtomicBool::new(false));
+    let per_filer = 150;
+    let filers: Vec<_> = (0..4)
+        .map(|f| {
+            let (urls, key, subjects) = (urls.clone(), key.clone(), subjects.clone());
+            let (acked, sent_to_victim) = (Arc::clone(&acked), Arc::clone(&sent_to_victim));
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(20))
+                    .build()
+                    .unwrap();
+                for i in 0..per_filer {
+                    let no = format!("C-{f}-{i:03}");
+                    let body = serde_json::json!({
+                        "authority": "bj-amr", "decision_no": no,
+                        "subject": subjects[(f * per_filer + i) % subjects.len()],
+                        "kind": "penalty.minor", "decided": "2026-01-05", "effective": "2026-01-06",
+                        "basis": "Administrative Penalty Law, Art. 28", "summary": "late annual report",
+                    });
+                    for attempt in 0.. {
+                        assert!(attempt < 30, "{no}: no node acknowledged it");
+                        let node = (f + i + attempt) % urls.len();
+                        if node == 0 {
+                            sent_to_victim.store(true, Ordering::Relaxed);
+                        }
+                        let r = http
+                            .post(format!("{}/v1/records", urls[node]))
+                            .bearer_auth(&key)
+                            .json(&body)
+                            .send();
+                        match r {
+                            Ok(r) if r.status() == 201 || r.status() == 200 => {
+                                acked.lock().unwrap().insert(no.clone(), r.status().as_u16());
+                                break;
+                            }
+                            Ok(r) if r.status().is_server_error() => {}
+                            Ok(r) => panic!("{no}: {} {}", r.status(), r.text().unwrap()),
+                            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+
+    // Mid-stream, node 0 is killed (SIGKILL) the moment it is seen holding the log's lock,
+    // that is, while it is the one appending.
+    let holding = "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                   WHERE l.locktype = 'advisory' AND l.granted \
+                   AND a.application_name = 'probity-node0'";
+    while acked.lock().unwrap().len() < 40 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mut polls = 0;
+    while psql(holding) == "0" {
+        polls += 1;
+        assert!(polls < 5_000, "node 0 was never seen holding the log's lock");
+    }
+    let mut victim = nodes[0].lock().unwrap().take().unwrap();
+    victim.child.kill().unwrap();
+    let _ = victim.child.wait();
+    assert!(sent_to_victim.load(Ordering::Relaxed));
+    let killed_at = acked.lock().unwrap().len();
+    eprintln!("node 0 killed while holding the log's lock, after {killed_at} acknowledgements");
+    for f in filers {
+        f.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert_eq!(acked.len(), 4 * per_filer, "every record was acknowledged by some node");
+    assert!(killed_at < acked.len(), "the node died mid-stream ({killed_at} acknowledged)");
+
+    // Every acknowledged record is in the log exactly once, and nothing else was filed.
+    let table = |t: &str| format!("{schema}.{t}");
+    let filed: BTreeSet<String> = psql(&format!(
+        "SELECT r.decision_no FROM {} r JOIN {} j ON j.idx = r.filed_event ORDER BY 1",
+        table("records"),
+        table("journal")
+    ))
+    .lines()
+    .map(str::to_owned)
+    .collect();
+    let want: BTreeSet<String> = acked.keys().cloned().collect();
+    assert_eq!(filed, want);
+    let filings =
+        psql(&format!("SELECT count(*) FROM {} WHERE type = 'record_filed'", table("journal")));
+    assert_eq!(filings, acked.len().to_string(), "one filing event per record");
+    // The log is dense: indices 0..n, each once.
+    let dense = psql(&format!(
+        "SELECT count(*) = max(idx) + 1 AND count(DISTINCT idx) = count(*) FROM {}",
+        table("journal")
+    ));
+    assert_eq!(dense, "t");
+
+    // The survivors answer alike, and the audit of the whole log passes from either.
+    for d in &dirs[1..] {
+        let o = run(probity(d).args(["audit", "--from"]).arg(d));
+        assert!(o.status.success(), "{o:?}");
+    }
+    let total: u64 = psql(&format!("SELECT count(*) FROM {}", table("journal"))).parse().unwrap();
+    for u in &urls[1..] {
+        let r: serde_json::Value =
+            reqwest::blocking::get(format!("{u}/v1/ready")).unwrap().json().unwrap();
+        assert_eq!(r["log_size"], total, "{u} answers from the whole log");
+    }
+}
