@@ -32,6 +32,11 @@ pub struct ServeArgs {
     /// Minutes between sweeps that re-rate subjects whose next change has come (0: never).
     #[arg(long, default_value_t = 60)]
     sweep_minutes: u64,
+    /// Serve public reads from this PostgreSQL store instead (a streaming replica of the
+    /// registry's, same schema); keys and a party's own reads stay on the primary. Every answer
+    /// carries the log size it reflects, which says how fresh it is.
+    #[arg(long)]
+    read_store: Option<String>,
 }
 
 impl ServeArgs {
@@ -45,6 +50,7 @@ impl ServeArgs {
             body_limit: d.body_limit,
             timeout: d.timeout.as_secs(),
             sweep_minutes: 60,
+            read_store: None,
         }
     }
 }
@@ -52,12 +58,24 @@ impl ServeArgs {
 /// Serves the registry in `data` until a signal.
 pub fn serve(data: &Path, args: &ServeArgs) -> anyhow::Result<u8> {
     let reg = Registry::open(data)?;
+    let read_store = match (&args.read_store, probity_registry::StoreLocation::of(data)?) {
+        (None, _) => None,
+        (Some(url), probity_registry::StoreLocation::Postgres { schema, .. }) => {
+            Some(probity_registry::StoreLocation::Postgres { url: url.clone(), schema })
+        }
+        (Some(_), probity_registry::StoreLocation::Sqlite) => {
+            anyhow::bail!(
+                "--read-store: this registry keeps its store in SQLite, which has no replicas"
+            )
+        }
+    };
     let config = probity_server::Config {
         body_limit: args.body_limit,
         timeout: Duration::from_secs(args.timeout.max(1)),
         public_rate: args.public_rate,
         public_burst: args.public_burst,
         sweep_every: (args.sweep_minutes > 0).then(|| Duration::from_secs(args.sweep_minutes * 60)),
+        read_store,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

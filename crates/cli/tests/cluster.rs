@@ -94,12 +94,10 @@ fn psql(query: &str) -> String {
     String::from_utf8(o.stdout).unwrap().trim().to_owned()
 }
 
-#[test]
-fn three_nodes_survive_the_death_of_the_one_appending() {
-    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
-        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
-        return;
-    }
+/// A registry on a fresh PostgreSQL schema in `node0` of a temporary directory, with 20 subjects
+/// and one authority: the schema's guard and name, the directory, `node0`, the authority's key
+/// and the subject codes.
+fn registry_on_postgres() -> (DropSchema, String, tempfile::TempDir, PathBuf, String, Vec<String>) {
     let mut bytes = [0u8; 6];
     std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut bytes)
         .unwrap();
@@ -119,6 +117,16 @@ fn three_nodes_survive_the_death_of_the_one_appending() {
         .args(["authority", "add", "bj-amr", "--name", "北京市市场监督管理局"])
         .args(["--category", "market_regulation", "--jurisdiction", "110000"]));
     let key = String::from_utf8(o.stdout).unwrap().lines().next().unwrap().trim().to_owned();
+    (_cleanup, schema, dir, first, key, subjects)
+}
+
+#[test]
+fn three_nodes_survive_the_death_of_the_one_appending() {
+    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
+        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+        return;
+    }
+    let (_cleanup, schema, dir, first, key, subjects) = registry_on_postgres();
     // A node is a copy of the registry directory: where the store is, and the signing key.
     let dirs: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("node{i}"))).collect();
     for d in &dirs[1..] {
@@ -252,4 +260,65 @@ fn three_nodes_survive_the_death_of_the_one_appending() {
             reqwest::blocking::get(format!("{u}/v1/ready")).unwrap().json().unwrap();
         assert_eq!(r["log_size"], total, "{u} answers from the whole log");
     }
+}
+
+#[test]
+fn a_node_serves_public_reads_from_its_read_store_and_keys_from_the_primary() {
+    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
+        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+        return;
+    }
+    let (_cleanup, schema, dir, data, key, subjects) = registry_on_postgres();
+    // This machine has no streaming replica; the read store here is the primary under another
+    // connection name, which is enough to see which reads go where.
+    let replica = format!("{} application_name=probity-replica", url());
+    let mut child = probity(&data)
+        .args(["serve", "--listen", "127.0.0.1:0", "--sweep-minutes", "0", "--read-store"])
+        .arg(&replica)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = err.next().expect("the node says where it listens").unwrap();
+        if let Some(u) = line.strip_prefix("listening on ") {
+            break u.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in err {});
+    let node = Node { child, url: base.clone() };
+    let connections = |name: &str| {
+        psql(&format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{name}'"))
+    };
+    assert_ne!(connections("probity-replica"), "0", "the node holds connections to its read store");
+
+    // A filing, then the filer's own read-back, then a public read: all answer, each with the
+    // log size it reflects.
+    let http = reqwest::blocking::Client::new();
+    let today = probity_core::date_of(jiff::Timestamp::now()).to_string();
+    let body = serde_json::json!({
+        "authority": "bj-amr", "decision_no": "R-1", "subject": subjects[0],
+        "kind": "penalty.minor", "decided": today, "effective": today,
+        "basis": "Administrative Penalty Law, Art. 28", "summary": "late annual report",
+    });
+    let r = http.post(format!("{base}/v1/records")).bearer_auth(&key).json(&body).send().unwrap();
+    assert_eq!(r.status(), 201);
+    let profile: serde_json::Value =
+        http.get(format!("{base}/v1/subjects/{}", subjects[0])).send().unwrap().json().unwrap();
+    let size: u64 = psql(&format!("SELECT count(*) FROM {schema}.journal")).parse().unwrap();
+    assert_eq!(profile["log_size"], size, "the answer says which log size it reflects");
+    assert_eq!(profile["records"][0]["decision_no"], "R-1");
+    // A revoked key stops working at once: keys are read from the primary.
+    run(probity(&data).args(["authority", "key", "revoke", "bj-amr"]));
+    let r = http.post(format!("{base}/v1/records")).bearer_auth(&key).json(&body).send().unwrap();
+    assert_eq!(r.status(), 401);
+    drop(node);
+
+    // A registry on SQLite has no replicas: the option is refused, by name.
+    let lite = dir.path().join("lite");
+    run(probity(&lite).arg("init"));
+    let o = probity(&lite).args(["serve", "--read-store", &replica]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--read-store"), "{o:?}");
 }

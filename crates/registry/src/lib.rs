@@ -358,6 +358,19 @@ impl Registry {
         })
     }
 
+    /// Another handle like [`Registry::reader`] that reads from `location` instead: a streaming
+    /// replica of the registry's PostgreSQL store. What it answers is as fresh as the replica;
+    /// its log size says how fresh that is.
+    pub fn reader_at(&self, location: &StoreLocation) -> Result<Self, RegistryError> {
+        Ok(Self {
+            store: location.open(&self.dir)?,
+            first_rulebook: self.first_rulebook.clone(),
+            later_rulebooks: self.later_rulebooks.clone(),
+            clock: std::sync::Arc::clone(&self.clock),
+            dir: self.dir.clone(),
+        })
+    }
+
     /// Replaces the clock (for tests and reproducible runs).
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = std::sync::Arc::new(clock);

@@ -1033,7 +1033,7 @@ pub struct Taken {
 
 async fn after_step(state: &AppState, key: RecordKey, index: u64) -> ApiResult<Taken> {
     state
-        .read(move |reg| {
+        .read_primary(move |reg| {
             let v = reg.case(&key)?.ok_or_else(|| ApiError::internal("record vanished"))?;
             Ok(Json(Taken { index, case: case_out(&v)? }))
         })

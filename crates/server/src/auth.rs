@@ -99,7 +99,8 @@ async fn authenticate(state: &AppState, key: &str) -> Result<Result<Actor, AuthE
         Err(e) => return Ok(Err(e)),
     };
     let owned = key.to_owned();
-    let credential = state.read(move |reg| Ok(reg.credential_for(&owned)?)).await?;
+    // From the primary: a replica might still hold a key revoked a moment ago.
+    let credential = state.read_primary(move |reg| Ok(reg.credential_for(&owned)?)).await?;
     let credential = match credential {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),

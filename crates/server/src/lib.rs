@@ -48,6 +48,9 @@ pub struct Config {
     /// How often to re-rate the subjects whose next change (an effect starting or ending) has
     /// come; `None` never.
     pub sweep_every: Option<Duration>,
+    /// Where public reads are served from, if not the registry's own store: a streaming replica.
+    /// Keys, and what a party reads back after its own action, always come from the primary.
+    pub read_store: Option<probity_registry::StoreLocation>,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             public_rate: 50,
             public_burst: 200,
             sweep_every: Some(Duration::from_secs(3600)),
+            read_store: None,
         }
     }
 }

@@ -141,14 +141,23 @@ async fn render(
     ctx: Ctx,
     f: impl FnOnce(&Registry, &Ctx) -> Result<String, ApiError> + Send + 'static,
 ) -> Response {
+    render_on(state, ctx, false, f).await
+}
+
+/// Renders a page on a reader of the primary store (`primary`) or of the read store.
+async fn render_on(
+    state: &AppState,
+    ctx: Ctx,
+    primary: bool,
+    f: impl FnOnce(&Registry, &Ctx) -> Result<String, ApiError> + Send + 'static,
+) -> Response {
     let c = ctx.clone();
-    let out = state
-        .read(move |reg| {
-            let mut c = c;
-            c.today = reg.today();
-            f(reg, &c)
-        })
-        .await;
+    let page = move |reg: &Registry| {
+        let mut c = c;
+        c.today = reg.today();
+        f(reg, &c)
+    };
+    let out = if primary { state.read_primary(page).await } else { state.read(page).await };
     match out {
         Ok(html) => Html(html).into_response(),
         Err(e) => error_page(&ctx, &e),
@@ -596,7 +605,8 @@ async fn account(State(state): State<AppState>, page: Page) -> Response {
     };
     let flash = state.take_flash(&token);
     let upload = session.upload.clone();
-    render(&state, page.ctx, move |reg, ctx| {
+    // From the primary: the party sees its own action at once, whatever a replica's lag.
+    render_on(&state, page.ctx, true, move |reg, ctx| {
         let names = authority_names(reg)?;
         match &session.actor {
             Actor::Company(id) => {

@@ -22,7 +22,10 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     registry: Mutex<Registry>,
+    /// Readers of public answers: on the replica when there is one.
     readers: Vec<Mutex<Registry>>,
+    /// Readers on the primary, when public reads go to a replica.
+    primary: Option<Vec<Mutex<Registry>>>,
     next_reader: std::sync::atomic::AtomicUsize,
     /// key id → (stored hash, SHA-256 of the secret) of keys verified before.
     digests: Mutex<HashMap<String, (String, [u8; 32])>>,
@@ -96,8 +99,17 @@ impl AppState {
         config: Config,
     ) -> Result<Self, probity_registry::RegistryError> {
         let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16);
-        let readers =
-            (0..n).map(|_| registry.reader().map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
+        let primary_readers =
+            || (0..n).map(|_| registry.reader().map(Mutex::new)).collect::<Result<Vec<_>, _>>();
+        let (readers, primary) = match &config.read_store {
+            None => (primary_readers()?, None),
+            Some(at) => {
+                let replica = (0..n)
+                    .map(|_| registry.reader_at(at).map(Mutex::new))
+                    .collect::<Result<Vec<_>, _>>()?;
+                (replica, Some(primary_readers()?))
+            }
+        };
         let per_second = NonZeroU32::new(config.public_rate.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.public_burst.max(1)).unwrap_or(NonZeroU32::MIN);
         let limiter = governor::RateLimiter::keyed(
@@ -106,6 +118,7 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             registry: Mutex::new(registry),
             readers,
+            primary,
             next_reader: std::sync::atomic::AtomicUsize::new(0),
             digests: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
@@ -122,20 +135,42 @@ impl AppState {
     }
 
     /// Runs `f` on a reader of the registry on a blocking thread: a free one if there is one.
+    /// With a read store (a replica), this reads from the replica.
     pub async fn read<T: Send + 'static>(
         &self,
+        f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.read_on(false, f).await
+    }
+
+    /// Runs `f` on a reader of the primary store: for keys, and for what a party reads back
+    /// after its own action, which a lagging replica might not hold yet.
+    pub async fn read_primary<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.read_on(true, f).await
+    }
+
+    async fn read_on<T: Send + 'static>(
+        &self,
+        primary: bool,
         f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         use std::sync::atomic::Ordering;
         let inner = Arc::clone(&self.0);
         // On the blocking pool: measured faster here than `block_in_place` on the worker.
         tokio::task::spawn_blocking(move || {
-            let n = inner.readers.len();
+            let readers = match (&inner.primary, primary) {
+                (Some(p), true) => p,
+                _ => &inner.readers,
+            };
+            let n = readers.len();
             let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
-            let free = (0..n).find_map(|i| inner.readers.get((start + i) % n)?.try_lock().ok());
+            let free = (0..n).find_map(|i| readers.get((start + i) % n)?.try_lock().ok());
             let reg = match free {
                 Some(reg) => reg,
-                None => match inner.readers.get(start % n) {
+                None => match readers.get(start % n) {
                     Some(r) => r.lock().unwrap_or_else(PoisonError::into_inner),
                     None => return Err(ApiError::internal("no readers")),
                 },
@@ -166,8 +201,14 @@ impl AppState {
             // Readers know the rulebooks adopted when they were made: renew them after one more.
             if reg.rulebooks().count() != rulebooks {
                 for r in &inner.readers {
-                    let fresh = reg.reader().map_err(ApiError::from)?;
-                    *r.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
+                    let fresh = match &inner.config.read_store {
+                        Some(at) => reg.reader_at(at),
+                        None => reg.reader(),
+                    };
+                    *r.lock().unwrap_or_else(PoisonError::into_inner) = fresh?;
+                }
+                for r in inner.primary.iter().flatten() {
+                    *r.lock().unwrap_or_else(PoisonError::into_inner) = reg.reader()?;
                 }
             }
             out
