@@ -15,6 +15,7 @@ pub mod rulediff;
 
 use maud::{DOCTYPE, Markup, html};
 use probity_core::{Date, Money};
+use probity_rules::Rulebook;
 use probity_store::Role;
 
 pub use account::{CompanyRow, ConsoleView, Flash, company, console, operator, sign_in};
@@ -77,6 +78,34 @@ impl Ctx {
     /// An amount.
     pub fn money(&self, m: &Money) -> String {
         format::money(self.lang, m)
+    }
+
+    /// A rulebook item's name in this page's language: the rulebook's name for `item`
+    /// (`kinds.<id>`, `lists.<id>`, `measures.<id>`) in that language if it gives one, else
+    /// `own`, the name as the rulebook states it.
+    fn rule_name(&self, book: &Rulebook, item: &str, own: &str) -> String {
+        match self.lang {
+            Lang::En => own.to_owned(),
+            other => book.name_in(other.tag(), item).unwrap_or(own).to_owned(),
+        }
+    }
+
+    /// A record kind's name.
+    pub fn kind_name(&self, book: &Rulebook, id: &str) -> String {
+        let own = book.kind(id).map_or(id, |k| k.name.as_str());
+        self.rule_name(book, &format!("kinds.{id}"), own)
+    }
+
+    /// A list's name.
+    pub fn list_name(&self, book: &Rulebook, id: &str) -> String {
+        let own = book.list(id).map_or(id, |l| l.name.as_str());
+        self.rule_name(book, &format!("lists.{id}"), own)
+    }
+
+    /// A measure's description.
+    pub fn measure_name(&self, book: &Rulebook, id: &str) -> String {
+        let own = book.measure(id).map_or(id, |m| m.description.as_str());
+        self.rule_name(book, &format!("measures.{id}"), own)
     }
 
     /// A date as a `<time>` element.

@@ -135,7 +135,7 @@ pub fn home(ctx: &Ctx, counts: &Counts, book: &Rulebook) -> String {
         }
         section aria-labelledby="lists-h" {
             h2 id="lists-h" { (ctx.t("nav-lists")) }
-            ul { @for l in book.lists() { li { a href={"/lists/" (l.id)} { (l.name) } } } }
+            ul { @for l in book.lists() { li { a href={"/lists/" (l.id)} { (ctx.list_name(book, &l.id)) } } } }
         }
     };
     layout(ctx, &ctx.t("home-title"), body)
@@ -193,7 +193,7 @@ fn reason_words(ctx: &Ctx, r: &Reason, book: &Rulebook) -> String {
     }
     let list = r.cause.split('`').nth(1).and_then(|id| book.list(id));
     match list {
-        Some(l) => ctx.ta("reason-list", &[("list", l.name.clone())]),
+        Some(l) => ctx.ta("reason-list", &[("list", ctx.list_name(book, &l.id))]),
         None => r.cause.clone(),
     }
 }
@@ -207,7 +207,7 @@ pub fn profile(ctx: &Ctx, v: &ProfileView<'_>) -> String {
     let record_name = |id: u64| {
         by_index.get(&id).map_or_else(|| format!("#{id}"), |r| r.record.decision_no.clone())
     };
-    let kind_name = |kind: &str| v.rulebook.kind(kind).map_or(kind.to_owned(), |k| k.name.clone());
+    let kind_name = |kind: &str| ctx.kind_name(v.rulebook, kind);
     let body = html! {
         nav.crumbs aria-label=(ctx.t("breadcrumbs")) { a href="/" { (ctx.t("nav-home")) } " › " (s.name) }
         h1 { (s.name) }
@@ -271,7 +271,7 @@ pub fn profile(ctx: &Ctx, v: &ProfileView<'_>) -> String {
                 ul {
                     @for m in &a.lists {
                         li {
-                            a href={"/lists/" (m.list)} { (v.rulebook.list(&m.list).map_or(m.list.as_str(), |l| l.name.as_str())) }
+                            a href={"/lists/" (m.list)} { (ctx.list_name(v.rulebook, &m.list)) }
                             " — "
                             @if let Some(d) = m.since { (ctx.ta("since", &[("date", ctx.date(d))])) " " }
                             @if let Some(d) = m.until { (ctx.ta("until", &[("date", ctx.date(d))])) }
@@ -292,7 +292,7 @@ pub fn profile(ctx: &Ctx, v: &ProfileView<'_>) -> String {
                 tbody {
                     @for m in &a.measures {
                         tr {
-                            th scope="row" { (v.rulebook.measure(&m.measure).map_or(m.measure.as_str(), |x| x.description.as_str())) br; small.code { (m.measure) } }
+                            th scope="row" { (ctx.measure_name(v.rulebook, &m.measure)) br; small.code { (m.measure) } }
                             td { (decision_badge(ctx, m.decision.as_str())) }
                             td {
                                 @for r in &m.reasons { p { (reason_words(ctx, r, v.rulebook)) } }
@@ -418,7 +418,7 @@ pub fn check(
                 label for="measure" { (ctx.t("check-measure")) }
                 select id="measure" name="measure" {
                     @for m in book.measures() {
-                        option value=(m.id) selected[m.id == form.measure] { (m.description) }
+                        option value=(m.id) selected[m.id == form.measure] { (ctx.measure_name(book, &m.id)) }
                     }
                 }
             }
@@ -434,7 +434,7 @@ pub fn check(
                 dl {
                     div { dt { (ctx.t("col-name")) } dd { a href={"/subjects/" (a.subject)} { (a.name) } } }
                     div { dt { (ctx.t("col-code")) } dd.code { (a.subject) } }
-                    div { dt { (ctx.t("check-measure")) } dd { (book.measure(&a.measure).map_or(a.measure.as_str(), |m| m.description.as_str())) " (" (a.measure) ")" } }
+                    div { dt { (ctx.t("check-measure")) } dd { (ctx.measure_name(book, &a.measure)) " (" (a.measure) ")" } }
                     div { dt { (ctx.t("check-as-of")) } dd { (ctx.time(a.as_of)) } }
                     @if let Some(g) = &a.grade { div { dt { (ctx.t("col-grade")) } dd { (g) } } }
                     div { dt { (ctx.t("check-rulebook")) } dd { (a.rulebook.id) " " (a.rulebook.version) } }
@@ -464,7 +464,7 @@ pub fn lists(ctx: &Ctx, book: &Rulebook) -> String {
         ul.cards {
             @for l in book.lists() {
                 li {
-                    h2 { a href={"/lists/" (l.id)} { (l.name) } }
+                    h2 { a href={"/lists/" (l.id)} { (ctx.list_name(book, &l.id)) } }
                     p { (ctx.t(&format!("list-type-{}", list_type(l)))) " · " (ctx.ta("list-duration", &[("period", l.duration.to_string())])) }
                     p.basis { (l.basis) }
                 }
@@ -485,11 +485,13 @@ fn list_type(l: &probity_rules::ListRule) -> &'static str {
 /// A list's page: its rule, filters, entries and export.
 pub fn list(
     ctx: &Ctx,
+    book: &Rulebook,
     rule: &probity_rules::ListRule,
     filter: &ListFilter,
     rows: &[ListRow],
     next: Option<&str>,
 ) -> String {
+    let name = ctx.list_name(book, &rule.id);
     let mut query = String::new();
     if !filter.region.is_empty() {
         query.push_str(&format!("&region={}", query_escape(&filter.region)));
@@ -498,7 +500,7 @@ pub fn list(
         query.push_str(&format!("&since={d}"));
     }
     let body = html! {
-        h1 { (rule.name) }
+        h1 { (name) }
         p { (ctx.t(&format!("list-type-{}", list_type(rule)))) " · " (ctx.ta("list-duration", &[("period", rule.duration.to_string())])) }
         p.basis { (ctx.t("basis")) ": " (rule.basis) }
         form.filters action={"/lists/" (rule.id)} method="get" {
@@ -541,7 +543,7 @@ pub fn list(
             }
         }
     };
-    layout(ctx, &rule.name, body)
+    layout(ctx, &name, body)
 }
 
 /// The rulebook page: the rules in force, the versions, and what changed between two.
@@ -570,7 +572,7 @@ pub fn rulebook(
             tbody {
                 @for k in book.kinds() {
                     tr {
-                        th scope="row" { (k.name) br; small.code { (k.id) } }
+                        th scope="row" { (ctx.kind_name(book, k.id.as_str())) br; small.code { (k.id) } }
                         td { (ctx.t(&format!("tier-{:?}", k.tier).to_lowercase())) }
                         td { (k.points) }
                         td { (k.published_for) }
@@ -591,12 +593,12 @@ pub fn rulebook(
             p.basis { (s.basis) }
         }
         h2 { (ctx.t("nav-lists")) }
-        ul { @for l in book.lists() { li { a href={"/lists/" (l.id)} { (l.name) } " · " (ctx.ta("list-duration", &[("period", l.duration.to_string())])) small.basis { (l.basis) } } } }
+        ul { @for l in book.lists() { li { a href={"/lists/" (l.id)} { (ctx.list_name(book, &l.id)) } " · " (ctx.ta("list-duration", &[("period", l.duration.to_string())])) small.basis { (l.basis) } } } }
         h2 { (ctx.t("rulebook-measures")) }
         ul {
             @for m in book.measures() {
                 li {
-                    strong { (m.description) } " " span.code { (m.id) }
+                    strong { (ctx.measure_name(book, &m.id)) } " " span.code { (m.id) }
                     @if !m.deny.lists.is_empty() || !m.deny.grades.is_empty() {
                         br; (ctx.ta("rulebook-denied-by", &[("what", m.deny.lists.iter().chain(&m.deny.grades).cloned().collect::<Vec<_>>().join(", "))]))
                     }
@@ -714,7 +716,7 @@ pub fn stats(
         .lists()
         .map(|l| {
             (
-                l.name.clone(),
+                ctx.list_name(book, &l.id),
                 joined
                     .iter()
                     .map(|m| {

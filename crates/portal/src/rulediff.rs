@@ -73,6 +73,9 @@ fn fields(b: &Rulebook) -> Fields {
         put(format!("{p}.flag"), both(&m.flag));
         put(format!("{p}.basis"), m.basis.clone());
     }
+    for (lang, item, name) in b.names() {
+        put(format!("names.{lang}.{item}"), name.to_owned());
+    }
     let d = b.due_process();
     put("due_process.objection_window".into(), d.objection_window.to_string());
     put("due_process.answer_within".into(), d.answer_within.to_string());

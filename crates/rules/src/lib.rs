@@ -181,6 +181,7 @@ pub struct Rulebook {
     measures: BTreeMap<String, Measure>,
     due_process: DueProcess,
     calendar: Calendar,
+    names: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -195,6 +196,10 @@ struct RawBook {
     measures: BTreeMap<String, Spanned<policy::RawMeasure>>,
     due_process: Option<process::RawDueProcess>,
     calendar: Option<process::RawCalendar>,
+    /// Names in other languages: language tag → `kinds.<id>` / `lists.<id>` / `measures.<id>`
+    /// → name.
+    #[serde(default)]
+    names: BTreeMap<String, Spanned<BTreeMap<String, String>>>,
 }
 
 #[derive(Deserialize)]
@@ -325,7 +330,32 @@ impl Rulebook {
         let measures = policy::measures(raw.measures, &lists, scoring.as_ref(), &at_fn)?;
         let due_process = process::due_process(raw.due_process, &at_fn)?;
         let calendar = process::calendar(raw.calendar, &at_fn)?;
-        Ok(Self { header, kinds, scoring, lists, measures, due_process, calendar })
+        let mut names = BTreeMap::new();
+        for (lang, table) in raw.names {
+            let start = table.span().start;
+            let key = format!("names.\"{lang}\"");
+            if lang.is_empty() || !lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(at.err(start, &key, format!("`{lang}` is not a language tag")));
+            }
+            let table = table.into_inner();
+            for (item, name) in &table {
+                let known = match item.split_once('.') {
+                    Some(("kinds", id)) => kinds.contains_key(id),
+                    Some(("lists", id)) => lists.contains_key(id),
+                    Some(("measures", id)) => measures.contains_key(id),
+                    _ => false,
+                };
+                if !known {
+                    let msg = format!("`{item}` names no kind, list or measure of this rulebook");
+                    return Err(at.err(start, &key, msg));
+                }
+                if name.trim().is_empty() {
+                    return Err(at.err(start, &key, format!("the name of `{item}` is empty")));
+                }
+            }
+            names.insert(lang, table);
+        }
+        Ok(Self { header, kinds, scoring, lists, measures, due_process, calendar, names })
     }
 
     /// The scoring model, if the rulebook has one.
@@ -341,6 +371,19 @@ impl Rulebook {
     /// The working-day calendar the clocks count in.
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
+    }
+
+    /// The name of `item` (`kinds.<id>`, `lists.<id>` or `measures.<id>`) in language `lang`,
+    /// if the rulebook gives one.
+    pub fn name_in(&self, lang: &str, item: &str) -> Option<&str> {
+        self.names.get(lang)?.get(item).map(String::as_str)
+    }
+
+    /// Every name in another language: language tag, item and name.
+    pub fn names(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.names.iter().flat_map(|(lang, table)| {
+            table.iter().map(move |(item, name)| (lang.as_str(), item.as_str(), name.as_str()))
+        })
     }
 
     /// The list with this id.
@@ -402,6 +445,32 @@ mod tests {
 
     const HEAD: &str =
         "[rulebook]\nid = \"t\"\nversion = \"1\"\npublisher = \"p\"\neffective = \"2026-01-01\"\n";
+
+    #[test]
+    fn names_in_other_languages_must_name_something_of_the_rulebook() {
+        let book = Rulebook::parse(DEFAULT_RULEBOOK).unwrap();
+        assert_eq!(book.name_in("zh-Hans", "lists.serious_violation"), Some("严重违法失信名单"));
+        assert_eq!(book.name_in("zh-Hans", "measures.procurement.bid"), Some("参与政府采购投标"));
+        assert_eq!(book.name_in("fr", "lists.serious_violation"), None);
+        // Every kind, list and measure of the shipped rulebook has its Chinese name.
+        let items = book
+            .kinds()
+            .map(|k| format!("kinds.{}", k.id))
+            .chain(book.lists().map(|l| format!("lists.{}", l.id)))
+            .chain(book.measures().map(|m| format!("measures.{}", m.id)));
+        for item in items {
+            assert!(book.name_in("zh-Hans", &item).is_some(), "{item} has no zh-Hans name");
+        }
+        let unknown = DEFAULT_RULEBOOK.replacen(
+            "\"kinds.award.quality\" = ",
+            "\"kinds.award.nothing\" = ",
+            1,
+        );
+        let e = Rulebook::parse(&unknown).unwrap_err().to_string();
+        assert!(e.contains("kinds.award.nothing") && e.contains("names.\"zh-Hans\""), "{e}");
+        let empty = DEFAULT_RULEBOOK.replacen("= \"质量奖励\"", "= \" \"", 1);
+        assert!(Rulebook::parse(&empty).unwrap_err().to_string().contains("empty"));
+    }
 
     #[test]
     fn a_kind_with_no_end_is_refused_with_its_line() {

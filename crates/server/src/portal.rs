@@ -413,7 +413,7 @@ async fn list(
     render(&state, page.ctx, move |reg, ctx| {
         let rule = list_rule(reg, &id)?;
         let (rows, next) = scan_list(reg, &id, &filter, after, LIST_PAGE, LIST_SCAN)?;
-        Ok(portal::list(ctx, rule, &filter, &rows, next.as_deref()))
+        Ok(portal::list(ctx, reg.rulebook(), rule, &filter, &rows, next.as_deref()))
     })
     .await
 }
@@ -623,10 +623,7 @@ async fn account(State(state): State<AppState>, page: Page) -> Response {
                     .iter()
                     .map(|v| portal::CompanyRow {
                         view: v,
-                        kind_name: reg
-                            .rulebook()
-                            .kind(v.record.record.kind.as_str())
-                            .map_or_else(|| v.record.record.kind.to_string(), |k| k.name.clone()),
+                        kind_name: ctx.kind_name(reg.rulebook(), v.record.record.kind.as_str()),
                         authority_name: names
                             .get(v.record.record.authority.as_str())
                             .cloned()
@@ -648,7 +645,7 @@ async fn account(State(state): State<AppState>, page: Page) -> Response {
                     .rulebook()
                     .kinds()
                     .filter(|k| k.may_be_filed_by(&authority.category))
-                    .map(|k| (k.id.to_string(), k.name.clone()))
+                    .map(|k| (k.id.to_string(), ctx.kind_name(reg.rulebook(), k.id.as_str())))
                     .collect();
                 let view = portal::ConsoleView {
                     authority: slug.as_str(),

@@ -161,6 +161,12 @@ fn the_profile_shows_records_amounts_and_dates_per_locale_and_escapes_names() {
     assert!(en.contains("AMR-1") && en.contains("CN¥5,000.00"), "amount in English form");
     let zh = w.get(&format!("/subjects/{A}"), &[("accept-language", "zh")]).text().unwrap();
     assert!(zh.contains("¥5,000.00") && zh.contains("年"), "amount and dates in Chinese form");
+    // The rulebook's own names for kinds, lists and measures, in the reader's language.
+    assert!(
+        en.contains("Administrative penalty, moderate") && en.contains("Bid in public procurement")
+    );
+    assert!(zh.contains("行政处罚（一般）") && zh.contains("参与政府采购投标"), "{zh}");
+    assert!(!zh.contains("Administrative penalty, moderate"));
     let other = w.get(&format!("/subjects/{}", w.other), &[]).text().unwrap();
     assert!(other.contains("&lt;b&gt;北京另一&lt;/b&gt;有限公司"), "names are escaped");
     let found = w.get("/search?q=%3Cscript%3E", &[]).text().unwrap();
