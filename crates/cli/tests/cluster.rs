@@ -70,9 +70,15 @@ impl Drop for Node {
 }
 
 fn start(data: &Path) -> Node {
+    start_with(data, &[])
+}
+
+/// Starts `probity serve` on `data` with `extra` options, and waits until it listens.
+fn start_with(data: &Path, extra: &[&str]) -> Node {
     let mut child = probity(data)
         .args(["serve", "--listen", "127.0.0.1:0", "--public-rate", "100000"])
         .args(["--public-burst", "100000", "--sweep-minutes", "0"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -272,22 +278,9 @@ fn a_node_serves_public_reads_from_its_read_store_and_keys_from_the_primary() {
     // This machine has no streaming replica; the read store here is the primary under another
     // connection name, which is enough to see which reads go where.
     let replica = format!("{} application_name=probity-replica", url());
-    let mut child = probity(&data)
-        .args(["serve", "--listen", "127.0.0.1:0", "--sweep-minutes", "0", "--read-store"])
-        .arg(&replica)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = err.next().expect("the node says where it listens").unwrap();
-        if let Some(u) = line.strip_prefix("listening on ") {
-            break u.to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in err {});
-    let node = Node { child, url: base.clone() };
+    let node = start_with(&data, &["--read-store", &replica]);
+    let base = node.url.clone();
+
     let connections = |name: &str| {
         psql(&format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{name}'"))
     };
