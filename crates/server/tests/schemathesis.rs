@@ -73,7 +73,9 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         let mut cmd = std::process::Command::new("schemathesis");
         cmd.args(["run", &format!("{url}/v1/openapi.json"), "--url", &url])
             .args(["--checks", CHECKS, "--phases", "coverage,fuzzing"])
-            .args(["--max-examples", "25", "--seed", "7", "--workers", "2"])
+            // One worker: with two, schemathesis's coverage phase shares a cache between threads
+            // and now and then fails inside itself (a KeyError in its own code).
+            .args(["--max-examples", "25", "--seed", "7", "--workers", "1"])
             // Generated keys would all be forged ones, and forged keys are slowed down on purpose.
             .args(["--generation-with-security-parameters", "false"])
             .env("NO_COLOR", "1");
