@@ -36,7 +36,9 @@ pub enum BenchCommand {
     /// Import generated records through probity's full path (validation, journal, log,
     /// projections and re-rating the subjects touched), then through a naive rusqlite
     /// baseline (one prepared INSERT per row in one transaction, no validation, no journal),
-    /// and compare records/s and probity's peak memory.
+    /// and compare records/s and probity's peak memory. With `--store postgres://…`, also
+    /// through the full path into a new registry in that PostgreSQL schema (which must be empty),
+    /// compared with SQLite in the same run.
     Import {
         /// Records to import.
         #[arg(long, default_value_t = 1_000_000)]
@@ -73,13 +75,17 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-pub fn run(cmd: BenchCommand) -> anyhow::Result<u8> {
+pub fn run(
+    cmd: BenchCommand,
+    store: Option<probity_registry::StoreLocation>,
+) -> anyhow::Result<u8> {
     match cmd {
         BenchCommand::Log { leaves, durable, group, json } => {
             bench_log(leaves, durable, group, json)
         }
         BenchCommand::Import { records, enterprises, dir, batch_size, json } => {
-            bench_import(records, enterprises, dir, batch_size, json)
+            let postgres = store.filter(|s| *s != probity_registry::StoreLocation::Sqlite);
+            bench_import(records, enterprises, dir, batch_size, postgres, json)
         }
         BenchCommand::Http(args) => crate::bench_http::run(&args),
     }
@@ -143,11 +149,46 @@ fn baseline(records: &Path, db: &Path) -> anyhow::Result<u64> {
     Ok(n)
 }
 
+/// Imports the generated input into a new registry in `reg_dir` whose store is at `store`:
+/// authorities and subjects first, then the timed records. Returns the seconds the records took,
+/// the peak memory during them, and how many were accepted.
+fn import_all(
+    reg_dir: &Path,
+    store: &probity_registry::StoreLocation,
+    input: &Path,
+    batch_size: usize,
+) -> anyhow::Result<(f64, Option<u64>, u64)> {
+    if reg_dir.exists() {
+        std::fs::remove_dir_all(reg_dir)?;
+    }
+    let mut reg = Registry::init_at(
+        reg_dir,
+        store,
+        None,
+        probity_registry::DEFAULT_ORIGIN,
+        probity_registry::SystemClock,
+    )?;
+    import_file(&mut reg, Table::Authorities, &input.join("authorities.csv"), None, None, 10_000)?;
+    import_file(&mut reg, Table::Subjects, &input.join("subjects.csv"), None, None, 10_000)?;
+    reset_peak_rss();
+    let t = Instant::now();
+    let (report, _) = import_file(
+        &mut reg,
+        Table::Records,
+        &input.join("records.jsonl"),
+        None,
+        None,
+        batch_size,
+    )?;
+    Ok((t.elapsed().as_secs_f64(), peak_rss(), report.accepted))
+}
+
 fn bench_import(
     records: u64,
     enterprises: u64,
     dir: Option<PathBuf>,
     batch_size: usize,
+    postgres: Option<probity_registry::StoreLocation>,
     as_json: bool,
 ) -> anyhow::Result<u8> {
     let temp;
@@ -205,8 +246,23 @@ fn bench_import(
     let baseline_secs = t.elapsed().as_secs_f64();
     anyhow::ensure!(n == records, "baseline stored {n} of {records} records");
 
+    let on_postgres = match &postgres {
+        None => None,
+        Some(store) => {
+            eprintln!("probity on PostgreSQL: importing the same file through the full path…");
+            let (secs, peak, accepted) =
+                import_all(&dir.join("probity-postgres"), store, &input, batch_size)?;
+            anyhow::ensure!(
+                accepted == records,
+                "probity on PostgreSQL accepted {accepted} of {records} records"
+            );
+            Some((secs, peak))
+        }
+    };
+
     let probity_rate = records as f64 / probity_secs;
     let baseline_rate = records as f64 / baseline_secs;
+    let postgres_rate = on_postgres.map(|(secs, _)| records as f64 / secs);
     let ratio = probity_rate / baseline_rate;
     let peak_mb = probity_peak.map(|b| b as f64 / 1e6);
     if as_json {
@@ -218,7 +274,12 @@ fn bench_import(
                 "probity": {"seconds": probity_secs, "records_per_second": probity_rate, "peak_rss_bytes": probity_peak},
                 "baseline": {"seconds": baseline_secs, "records_per_second": baseline_rate},
                 "ratio": ratio,
-                "targets": {"ratio_at_least": 2.0, "peak_rss_below_bytes": 500_000_000u64},
+                "postgres": on_postgres.map(|(secs, peak)| json!({
+                    "seconds": secs, "records_per_second": records as f64 / secs,
+                    "peak_rss_bytes": peak, "ratio_to_sqlite": probity_secs / secs,
+                })),
+                "targets": {"ratio_at_least": 2.0, "peak_rss_below_bytes": 500_000_000u64,
+                            "postgres_records_per_second_at_least": 200_000},
             })
         );
     } else {
@@ -235,6 +296,12 @@ fn bench_import(
         outln!(
             "  ratio     probity / baseline                             {ratio:>10.2}×  (target ≥ 2×)"
         );
+        if let Some(rate) = postgres_rate {
+            outln!(
+                "  postgres  full path on PostgreSQL                       {rate:>10.0} records/s  ({:.2}× SQLite; target ≥ 200,000/s)",
+                rate / probity_rate
+            );
+        }
         match peak_mb {
             Some(mb) => outln!(
                 "  probity peak RSS during the import                     {mb:>10.0} MB  (target < 500 MB)"

@@ -104,7 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Authority(cmd) => crate::serve::authority(&data, cmd),
         Command::Company(cmd) => crate::serve::company(&data, cmd),
         Command::Operator(cmd) => crate::serve::operator(&data, cmd),
-        Command::Bench(cmd) => crate::bench::run(cmd),
+        Command::Bench(cmd) => crate::bench::run(cmd, store),
         Command::Log(cmd) => crate::log::run(&data, cmd),
         Command::Audit { from, key, state, json } => {
             crate::log::audit(&from, key.as_deref(), state.as_deref(), json)

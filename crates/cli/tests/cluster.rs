@@ -315,3 +315,28 @@ fn a_node_serves_public_reads_from_its_read_store_and_keys_from_the_primary() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--read-store"), "{o:?}");
 }
+
+#[test]
+fn bench_import_compares_sqlite_and_postgresql_in_one_run() {
+    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
+        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+        return;
+    }
+    let mut bytes = [0u8; 6];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut bytes)
+        .unwrap();
+    let schema =
+        format!("probity_bench_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let _cleanup = DropSchema(schema.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(probity(&dir.path().join("unused"))
+        .args(["--store", &url(), "--store-schema", &schema, "bench", "import"])
+        .args(["--records", "300", "--enterprises", "50", "--json", "--dir"])
+        .arg(dir.path().join("work")));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["probity"]["records_per_second"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["postgres"]["records_per_second"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["postgres"]["ratio_to_sqlite"].as_f64().unwrap() > 0.0, "{v}");
+    let filed = psql(&format!("SELECT count(*) FROM {schema}.records"));
+    assert_eq!(filed, "300", "every record is in the PostgreSQL registry");
+}
