@@ -26,8 +26,21 @@ use probity_tlog::{Frontier, leaf_hash};
 
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_registry.sql")];
 
-/// The advisory lock that sequences appends to the log (any constant shared by all writers).
+/// The base of the advisory lock that sequences appends to a registry's log; each schema locks
+/// its own key derived from this and its name, so registries in one database do not wait on
+/// each other.
 const LOG_LOCK: i64 = 0x7072_6f62_6974_7931;
+
+/// The advisory-lock key of the registry in `schema` (FNV-1a of the name, mixed into
+/// [`LOG_LOCK`]); its migration lock is the next key.
+fn log_lock(schema: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in schema.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    // Even, so that the migration lock (this + 1) never meets another schema's log lock.
+    (LOG_LOCK ^ h as i64) & !1
+}
 
 fn backend(e: postgres::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -38,9 +51,31 @@ fn decode(index: i64, bytes: &[u8]) -> Result<Event, StoreError> {
         .map_err(|e| StoreError::Corrupt { index: index as u64, reason: e.to_string() })
 }
 
-fn event_at(c: &mut impl GenericClient, index: i64) -> Result<Event, StoreError> {
+/// Statements prepared on one connection, by their SQL text. The client would otherwise parse
+/// and plan every query again, one round trip more each time; prepared statements outlive the
+/// transactions they were prepared in.
+#[derive(Default)]
+struct Statements(RefCell<std::collections::HashMap<String, postgres::Statement>>);
+
+impl Statements {
+    fn get(&self, c: &mut impl GenericClient, sql: &str) -> Result<postgres::Statement, StoreError> {
+        if let Some(s) = self.0.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let s = c.prepare(sql).map_err(backend)?;
+        self.0.borrow_mut().insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+}
+
+fn event_at(
+    c: &mut impl GenericClient,
+    statements: &Statements,
+    index: i64,
+) -> Result<Event, StoreError> {
+    let st = statements.get(c, "SELECT body FROM journal WHERE idx = $1")?;
     let row = c
-        .query_opt("SELECT body FROM journal WHERE idx = $1", &[&index])
+        .query_opt(&st, &[&index])
         .map_err(backend)?
         .ok_or_else(|| StoreError::Corrupt {
         index: index as u64,
@@ -69,6 +104,7 @@ fn opt_date(v: Option<i32>) -> Result<Option<Date>, StoreError> {
 /// A registry in a PostgreSQL schema.
 pub struct PgStore {
     client: RefCell<Client>,
+    statements: Statements,
     schema: String,
     frontier: Frontier,
 }
@@ -106,6 +142,7 @@ impl PgStore {
             .map_err(backend)?;
         let mut store = Self {
             client: RefCell::new(client),
+            statements: Statements::default(),
             schema: schema.to_owned(),
             frontier: Frontier::default(),
         };
@@ -122,7 +159,8 @@ impl PgStore {
     fn migrate(&mut self) -> Result<(), StoreError> {
         let client = self.client.get_mut();
         let mut tx = client.transaction().map_err(backend)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(LOG_LOCK + 1)]).map_err(backend)?;
+        let lock = log_lock(&self.schema) + 1;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock]).map_err(backend)?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             .map_err(backend)?;
         let version: i32 = tx
@@ -158,7 +196,9 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
-        self.client.borrow_mut().query(sql, params).map_err(backend)
+        let mut c = self.client.borrow_mut();
+        let st = self.statements.get(&mut *c, sql)?;
+        c.query(&st, params).map_err(backend)
     }
 
     fn query_opt(
@@ -166,11 +206,13 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
-        self.client.borrow_mut().query_opt(sql, params).map_err(backend)
+        let mut c = self.client.borrow_mut();
+        let st = self.statements.get(&mut *c, sql)?;
+        c.query_opt(&st, params).map_err(backend)
     }
 
     fn event(&self, index: i64) -> Result<Event, StoreError> {
-        event_at(&mut *self.client.borrow_mut(), index)
+        event_at(&mut *self.client.borrow_mut(), &self.statements, index)
     }
 
     fn events_listed_by(&self, sql: &str) -> Result<Vec<(u64, EventBody)>, StoreError> {
@@ -235,6 +277,7 @@ fn redact(url: &str) -> String {
 /// One append transaction.
 struct Appender<'a, 't> {
     tx: &'a mut Transaction<'t>,
+    statements: &'a Statements,
     frontier: &'a mut Frontier,
     next: i64,
 }
@@ -243,31 +286,23 @@ impl Appender<'_, '_> {
     fn journal(&mut self, encoded: &Encoded) -> Result<i64, StoreError> {
         let idx = self.next;
         let event = encoded.event();
-        self.tx
-            .execute(
-                "INSERT INTO journal (idx, recorded_at, type, body) VALUES ($1, $2, $3, $4)",
-                &[
-                    &idx,
-                    &(event.recorded_at.as_microsecond()),
-                    &event.type_name(),
-                    &encoded.bytes(),
-                ],
-            )
-            .map_err(backend)?;
+        self.exec(
+            "INSERT INTO journal (idx, recorded_at, type, body) VALUES ($1, $2, $3, $4)",
+            &[&idx, &(event.recorded_at.as_microsecond()), &event.type_name(), &encoded.bytes()],
+        )?;
         for (level, index, hash) in self.frontier.append(leaf_hash(encoded.leaf_data())) {
-            self.tx
-                .execute(
-                    "INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)",
-                    &[&i16::from(level), &(index as i64), &&hash[..]],
-                )
-                .map_err(backend)?;
+            self.exec(
+                "INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)",
+                &[&i16::from(level), &(index as i64), &&hash[..]],
+            )?;
         }
         self.next += 1;
         Ok(idx)
     }
 
     fn one_i64(&mut self, sql: &str, key: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.tx.query_opt(sql, &[&key]).map_err(backend)?.map(|r| r.get(0)))
+        let st = self.statements.get(self.tx, sql)?;
+        Ok(self.tx.query_opt(&st, &[&key]).map_err(backend)?.map(|r| r.get(0)))
     }
 
     fn authority_id(&mut self, code: &str) -> Result<Option<i64>, StoreError> {
@@ -280,14 +315,15 @@ impl Appender<'_, '_> {
 
     /// Row id, filing event and status of a record.
     fn record_row(&mut self, key: &RecordKey) -> Result<Option<(i64, i64, String)>, StoreError> {
+        let st = self.statements.get(
+            self.tx,
+            "SELECT r.id, r.filed_event, r.status FROM records r
+             JOIN authorities a ON a.id = r.authority
+             WHERE a.code = $1 AND r.decision_no = $2",
+        )?;
         let row = self
             .tx
-            .query_opt(
-                "SELECT r.id, r.filed_event, r.status FROM records r
-                 JOIN authorities a ON a.id = r.authority
-                 WHERE a.code = $1 AND r.decision_no = $2",
-                &[&key.authority.as_str(), &key.decision_no],
-            )
+            .query_opt(&st, &[&key.authority.as_str(), &key.decision_no])
             .map_err(backend)?;
         Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
     }
@@ -298,7 +334,7 @@ impl Appender<'_, '_> {
         body: &EventBody,
         conflict: impl FnOnce() -> String,
     ) -> Result<Outcome, StoreError> {
-        Ok(if &event_at(self.tx, at)?.body == body {
+        Ok(if &event_at(self.tx, self.statements, at)?.body == body {
             Outcome::Duplicate
         } else {
             Outcome::Refused(Refusal::Conflict(conflict()))
@@ -310,7 +346,8 @@ impl Appender<'_, '_> {
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<u64, StoreError> {
-        self.tx.execute(sql, params).map_err(backend)
+        let st = self.statements.get(self.tx, sql)?;
+        self.tx.execute(&st, params).map_err(backend)
     }
 
     fn apply(&mut self, encoded: &Encoded) -> Result<Outcome, StoreError> {
@@ -365,7 +402,7 @@ impl Appender<'_, '_> {
                     return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
                 };
                 if let Some((_, filed, _)) = self.record_row(&record.key())? {
-                    let (stored, _) = body_record(filed, event_at(self.tx, filed)?)?;
+                    let (stored, _) = body_record(filed, event_at(self.tx, self.statements, filed)?)?;
                     return Ok(if &stored == record {
                         Outcome::Duplicate
                     } else {
@@ -516,9 +553,11 @@ impl Store for PgStore {
         // Another process may have appended since this one last did: then reload the log's
         // right edge and look again, under the lock.
         for _ in 0..3 {
+            let lock = log_lock(&self.schema);
             let client = self.client.get_mut();
+            let statements = &self.statements;
             let mut tx = client.transaction().map_err(backend)?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK]).map_err(backend)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock]).map_err(backend)?;
             let next: i64 = tx
                 .query_one("SELECT coalesce(max(idx) + 1, 0) FROM journal", &[])
                 .map_err(backend)?
@@ -530,7 +569,7 @@ impl Store for PgStore {
             }
             let mut frontier = self.frontier.clone();
             let outcomes = {
-                let mut app = Appender { tx: &mut tx, frontier: &mut frontier, next };
+                let mut app = Appender { tx: &mut tx, statements, frontier: &mut frontier, next };
                 events.iter().map(|e| app.apply(e)).collect::<Result<Vec<_>, _>>()
             };
             return match outcomes {
