@@ -58,7 +58,11 @@ fn decode(index: i64, bytes: &[u8]) -> Result<Event, StoreError> {
 struct Statements(RefCell<std::collections::HashMap<String, postgres::Statement>>);
 
 impl Statements {
-    fn get(&self, c: &mut impl GenericClient, sql: &str) -> Result<postgres::Statement, StoreError> {
+    fn get(
+        &self,
+        c: &mut impl GenericClient,
+        sql: &str,
+    ) -> Result<postgres::Statement, StoreError> {
         if let Some(s) = self.0.borrow().get(sql) {
             return Ok(s.clone());
         }
@@ -74,10 +78,7 @@ fn event_at(
     index: i64,
 ) -> Result<Event, StoreError> {
     let st = statements.get(c, "SELECT body FROM journal WHERE idx = $1")?;
-    let row = c
-        .query_opt(&st, &[&index])
-        .map_err(backend)?
-        .ok_or_else(|| StoreError::Corrupt {
+    let row = c.query_opt(&st, &[&index]).map_err(backend)?.ok_or_else(|| StoreError::Corrupt {
         index: index as u64,
         reason: "a projection names a journal entry that does not exist".into(),
     })?;
@@ -402,7 +403,8 @@ impl Appender<'_, '_> {
                     return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
                 };
                 if let Some((_, filed, _)) = self.record_row(&record.key())? {
-                    let (stored, _) = body_record(filed, event_at(self.tx, self.statements, filed)?)?;
+                    let (stored, _) =
+                        body_record(filed, event_at(self.tx, self.statements, filed)?)?;
                     return Ok(if &stored == record {
                         Outcome::Duplicate
                     } else {
