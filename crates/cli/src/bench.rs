@@ -149,15 +149,25 @@ fn baseline(records: &Path, db: &Path) -> anyhow::Result<u64> {
     Ok(n)
 }
 
+/// What one import through probity's full path measured.
+struct Imported {
+    /// Seconds the subjects took.
+    subjects_secs: f64,
+    /// Seconds the records took.
+    records_secs: f64,
+    /// Peak memory while the records were imported.
+    peak: Option<u64>,
+}
+
 /// Imports the generated input into a new registry in `reg_dir` whose store is at `store`:
-/// authorities and subjects first, then the timed records. Returns the seconds the records took,
-/// the peak memory during them, and how many were accepted.
+/// authorities, then the timed subjects, then the timed records, all of which must be accepted.
 fn import_all(
     reg_dir: &Path,
     store: &probity_registry::StoreLocation,
     input: &Path,
+    records: u64,
     batch_size: usize,
-) -> anyhow::Result<(f64, Option<u64>, u64)> {
+) -> anyhow::Result<Imported> {
     if reg_dir.exists() {
         std::fs::remove_dir_all(reg_dir)?;
     }
@@ -169,7 +179,9 @@ fn import_all(
         probity_registry::SystemClock,
     )?;
     import_file(&mut reg, Table::Authorities, &input.join("authorities.csv"), None, None, 10_000)?;
+    let t = Instant::now();
     import_file(&mut reg, Table::Subjects, &input.join("subjects.csv"), None, None, 10_000)?;
+    let subjects_secs = t.elapsed().as_secs_f64();
     reset_peak_rss();
     let t = Instant::now();
     let (report, _) = import_file(
@@ -180,7 +192,15 @@ fn import_all(
         None,
         batch_size,
     )?;
-    Ok((t.elapsed().as_secs_f64(), peak_rss(), report.accepted))
+    let records_secs = t.elapsed().as_secs_f64();
+    let peak = peak_rss();
+    anyhow::ensure!(
+        report.accepted == records,
+        "probity accepted {} of {records} records into `{}`",
+        report.accepted,
+        reg_dir.display()
+    );
+    Ok(Imported { subjects_secs, records_secs, peak })
 }
 
 fn bench_import(
@@ -208,35 +228,16 @@ fn bench_import(
     let generated = t.elapsed().as_secs_f64();
     let file_bytes = std::fs::metadata(input.join("records.jsonl"))?.len();
 
-    let reg_dir = dir.join("probity");
-    if reg_dir.exists() {
-        std::fs::remove_dir_all(&reg_dir)?;
-    }
-    let mut reg = Registry::init(&reg_dir, None)?;
-    import_file(&mut reg, Table::Authorities, &input.join("authorities.csv"), None, None, 10_000)?;
-    let t = Instant::now();
-    import_file(&mut reg, Table::Subjects, &input.join("subjects.csv"), None, None, 10_000)?;
-    let subjects_secs = t.elapsed().as_secs_f64();
-
     eprintln!("probity: importing records through the full path…");
-    reset_peak_rss();
-    let t = Instant::now();
-    let (report, _) = import_file(
-        &mut reg,
-        Table::Records,
-        &input.join("records.jsonl"),
-        None,
-        None,
+    let lite = import_all(
+        &dir.join("probity"),
+        &probity_registry::StoreLocation::Sqlite,
+        &input,
+        records,
         batch_size,
     )?;
-    let probity_secs = t.elapsed().as_secs_f64();
-    let probity_peak = peak_rss();
-    anyhow::ensure!(
-        report.accepted == records,
-        "probity accepted {} of {records} records",
-        report.accepted
-    );
-    drop(reg);
+    let (subjects_secs, probity_secs, probity_peak) =
+        (lite.subjects_secs, lite.records_secs, lite.peak);
 
     eprintln!("baseline: importing the same file with naive rusqlite…");
     let base_db = dir.join("baseline.sqlite");
@@ -250,13 +251,8 @@ fn bench_import(
         None => None,
         Some(store) => {
             eprintln!("probity on PostgreSQL: importing the same file through the full path…");
-            let (secs, peak, accepted) =
-                import_all(&dir.join("probity-postgres"), store, &input, batch_size)?;
-            anyhow::ensure!(
-                accepted == records,
-                "probity on PostgreSQL accepted {accepted} of {records} records"
-            );
-            Some((secs, peak))
+            let pg = import_all(&dir.join("probity-postgres"), store, &input, records, batch_size)?;
+            Some((pg.records_secs, pg.peak))
         }
     };
 
