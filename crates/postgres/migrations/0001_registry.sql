@@ -84,8 +84,7 @@ CREATE TABLE assessments (
     decisions   TEXT    NOT NULL,
     next_change INTEGER,
     rulebook    TEXT    NOT NULL,
-    version     TEXT    NOT NULL,
-    explanation TEXT    NOT NULL
+    version     TEXT    NOT NULL
 );
 CREATE INDEX assessments_by_next_change ON assessments (next_change);
 

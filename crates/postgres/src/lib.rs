@@ -24,7 +24,10 @@ use probity_store::{
 };
 use probity_tlog::{Frontier, leaf_hash};
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_registry.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_registry.sql"),
+    include_str!("../migrations/0002_assessment_explanations.sql"),
+];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks
 /// its own key derived from this and its name, so registries in one database do not wait on

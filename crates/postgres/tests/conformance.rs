@@ -70,3 +70,25 @@ fn a_snapshot_holds_while_another_connection_appends() {
     reader.end_snapshot().unwrap();
     assert_eq!(reader.log_size().unwrap(), before + 1);
 }
+
+/// A registry made under the released migration 0001 opens under 0002: the assessment
+/// explanations are added without touching what is stored.
+#[test]
+fn a_registry_from_before_assessment_explanations_migrates() {
+    let (schema, first) = fresh();
+    let name = schema.0.clone().unwrap();
+    drop(first);
+    let mut c = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "DROP SCHEMA {name} CASCADE; CREATE SCHEMA {name}; SET search_path TO {name};\n{}\n\
+         CREATE TABLE schema_version (version INTEGER NOT NULL);\n\
+         INSERT INTO schema_version (version) VALUES (1);",
+        include_str!("../migrations/0001_registry.sql")
+    ))
+    .unwrap();
+    let mut store = PgStore::connect(&url(), &name).unwrap();
+    probity_store::conformance::assessments_are_kept_and_swept(&mut store);
+    let version: i32 =
+        c.query_one(&format!("SELECT version FROM {name}.schema_version"), &[]).unwrap().get(0);
+    assert_eq!(version, 2);
+}

@@ -40,8 +40,5 @@ CREATE TABLE list_entries (
 ) WITHOUT ROWID;
 CREATE INDEX list_entries_by_code ON list_entries(code);
 
--- The whole assessment with its explanation (JSON), valid until next_change.
-ALTER TABLE assessments ADD COLUMN explanation TEXT NOT NULL DEFAULT '';
-
 -- Name look-ups for search: exact and prefix matches use this index.
 CREATE INDEX subjects_by_name ON subjects(name);

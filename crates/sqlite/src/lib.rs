@@ -25,6 +25,7 @@ pub const DB_FILE: &str = "registry.sqlite";
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_journal_and_projections.sql"),
     include_str!("../migrations/0002_due_process.sql"),
+    include_str!("../migrations/0003_assessment_explanations.sql"),
 ];
 
 fn backend(e: rusqlite::Error) -> StoreError {

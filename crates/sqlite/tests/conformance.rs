@@ -43,3 +43,37 @@ fn reopening_keeps_everything_and_creating_twice_fails() {
     let missing = SqliteStore::open(&dir.path().join("nope")).unwrap_err().to_string();
     assert!(missing.contains("probity init"), "{missing}");
 }
+
+/// A registry made under the released migrations 0001 and 0002 opens under 0003: the assessment
+/// explanations are added without touching what is stored.
+#[test]
+fn a_registry_from_before_assessment_explanations_migrates() {
+    use probity_store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry");
+    std::fs::create_dir_all(&path).unwrap();
+    {
+        let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        for (i, sql) in [
+            include_str!("../migrations/0001_journal_and_projections.sql"),
+            include_str!("../migrations/0002_due_process.sql"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as i64 + 1).unwrap();
+        }
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('assessments')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(!columns.contains(&"explanation".to_owned()), "0002 as released");
+    }
+    let mut store = SqliteStore::open(&path).unwrap();
+    probity_store::conformance::assessments_are_kept_and_swept(&mut store);
+    assert!(store.counts().unwrap().subjects > 0);
+}
