@@ -5,12 +5,12 @@
 //! already filed (filing is idempotent by decision number), or rejected with the reason. An
 //! authority may file only in its own name.
 
-use probity_core::{EventBody, Slug};
+use probity_core::{Encoded, EventBody, Slug};
 use probity_store::Outcome;
 use serde::Serialize;
 
-use crate::input::{Context, json_row};
-use crate::{Registry, RegistryError, Table};
+use crate::input::{Context, json_row, read_rows};
+use crate::{Format, Registry, RegistryError, Table};
 
 /// The most rows one filing call takes.
 pub const MAX_FILING_BATCH: usize = 10_000;
@@ -68,11 +68,51 @@ impl Registry {
                 rows.len()
             )));
         }
-        let ctx = self.input_context()?;
-        let mut results = Vec::with_capacity(rows.len());
-        let mut events = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            let parsed = json_row(Table::Records, row, &ctx).and_then(|e| match &e.event().body {
+        let parsed: Vec<_> = {
+            let ctx = self.input_context()?;
+            rows.iter().map(|row| json_row(Table::Records, row, &ctx)).collect()
+        };
+        self.file_parsed(by, parsed)
+    }
+
+    /// Files the records of a CSV or JSON Lines file (the import's record format) as authority
+    /// `by`, up to [`MAX_FILING_BATCH`] rows per transaction: one result per row, with its line.
+    /// The file's rows are read by the import's reader, so they are checked the same way.
+    pub fn file_file(
+        &mut self,
+        by: &Slug,
+        format: Format,
+        input: impl std::io::Read,
+    ) -> Result<Vec<(u64, FilingResult)>, RegistryError> {
+        let mut rows = Vec::new();
+        {
+            let ctx = self.input_context()?;
+            read_rows(Table::Records, format, input, &ctx, MAX_FILING_BATCH, |batch, _| {
+                rows.extend(batch.into_iter().map(|p| (p.line, p.result)));
+                true
+            })?;
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let (lines, parsed): (Vec<u64>, Vec<_>) = rows.by_ref().take(MAX_FILING_BATCH).unzip();
+            for r in self.file_parsed(by, parsed)? {
+                out.push((lines.get(r.row).copied().unwrap_or_default(), r));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Files rows already read and checked, refusing any filed in another authority's name.
+    fn file_parsed(
+        &mut self,
+        by: &Slug,
+        parsed: Vec<Result<Encoded, String>>,
+    ) -> Result<Vec<FilingResult>, RegistryError> {
+        let mut results = Vec::with_capacity(parsed.len());
+        let mut events = Vec::with_capacity(parsed.len());
+        for (i, parsed) in parsed.into_iter().enumerate() {
+            let parsed = parsed.and_then(|e| match &e.event().body {
                 EventBody::RecordFiled { record } if record.authority != *by => Err(format!(
                     "authority: `{}` may not file in the name of `{}`",
                     by, record.authority

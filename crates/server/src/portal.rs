@@ -797,41 +797,6 @@ async fn file(
     finish(&state, &token, &page.ctx, done)
 }
 
-/// The rows of an uploaded batch file as JSON records, each with its line number, or the reason
-/// the row could not be read.
-fn batch_rows(name: &str, bytes: &[u8]) -> Vec<(u64, Result<String, String>)> {
-    let csv = name.to_ascii_lowercase().ends_with(".csv");
-    if !csv {
-        return String::from_utf8_lossy(bytes)
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| (i as u64 + 1, Ok(l.to_owned())))
-            .collect();
-    }
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
-    let headers = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => return vec![(1, Err(format!("header row: {e}")))],
-    };
-    reader
-        .records()
-        .map(|r| {
-            let line = r.as_ref().ok().and_then(|r| r.position()).map_or(0, |p| p.line());
-            let row = r.map_err(|e| e.to_string()).map(|r| {
-                let mut o = serde_json::Map::new();
-                for (k, v) in headers.iter().zip(r.iter()) {
-                    if !v.is_empty() {
-                        o.insert(k.to_owned(), v.into());
-                    }
-                }
-                serde_json::Value::Object(o).to_string()
-            });
-            (line, row)
-        })
-        .collect()
-}
-
 /// Files a batch file from the console, row by row, and keeps a rejects report.
 async fn upload(State(state): State<AppState>, page: Page, mut form: Multipart) -> Response {
     let mut csrf = String::new();
@@ -864,35 +829,25 @@ async fn upload(State(state): State<AppState>, page: Page, mut form: Multipart) 
     let Some((name, bytes)) = file else {
         return error_page(&page.ctx, &ApiError::bad_request("file: no batch file was sent"));
     };
-    let rows = batch_rows(&name, &bytes);
+    let format = probity_registry::Format::from_path(std::path::Path::new(&name))
+        .unwrap_or(probity_registry::Format::Jsonl);
     let done = state
         .write(move |reg| {
             let mut up = Upload { report: "line,reason\n".into(), ..Upload::default() };
-            let reject = |up: &mut Upload, line: u64, reason: &str| {
-                up.rejected += 1;
-                up.report.push_str(&format!("{line},\"{}\"\n", reason.replace('"', "\"\"")));
-            };
-            for chunk in rows.chunks(probity_registry::MAX_FILING_BATCH) {
-                let mut lines = Vec::new();
-                let mut records = Vec::new();
-                for (line, row) in chunk {
-                    match row {
-                        Ok(r) => {
-                            lines.push(*line);
-                            records.push(r.clone());
-                        }
-                        Err(reason) => reject(&mut up, *line, reason),
-                    }
-                }
-                for r in reg.file_records(&by, &records)? {
-                    let line = lines.get(r.row).copied().unwrap_or_default();
-                    match r.status {
-                        "filed" => up.filed += 1,
-                        "duplicate" => up.duplicates += 1,
-                        _ => reject(&mut up, line, r.reason.as_deref().unwrap_or("rejected")),
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for (line, r) in reg.file_file(&by, format, std::io::Cursor::new(bytes))? {
+                match r.status {
+                    "filed" => up.filed += 1,
+                    "duplicate" => up.duplicates += 1,
+                    _ => {
+                        up.rejected += 1;
+                        let reason = r.reason.unwrap_or_else(|| "rejected".into());
+                        w.write_record([line.to_string(), reason]).map_err(ApiError::internal)?;
                     }
                 }
             }
+            let rejects = w.into_inner().map_err(|e| ApiError::internal(e.to_string()))?;
+            up.report.push_str(&String::from_utf8_lossy(&rejects));
             Ok(up)
         })
         .await;
