@@ -195,7 +195,7 @@ pub fn audit(
     let sizes: Vec<u64> = published.iter().chain(seen.iter()).map(|c| c.size).collect();
 
     let bar = Bar::bytes(None, "audit");
-    let result = reg.audit_log(&sizes, &bar);
+    let result = reg.audit(&sizes, &bar);
     bar.finish();
     let a = result?;
     problems.extend(a.problems.iter().cloned());
@@ -235,6 +235,7 @@ pub fn audit(
             json!({
                 "size": a.size, "recomputed_root": b64(&a.recomputed_root),
                 "stated_root": b64(&a.stated_root), "checkpoint_size": published.as_ref().map(|c| c.size),
+                "subjects": a.subjects, "records": a.records, "assessments": a.assessments,
                 "problems": problems, "not_checked": unchecked, "ok": problems.is_empty(),
             })
         );
@@ -244,6 +245,13 @@ pub fn audit(
                 "ok: {} entries; the journal and the log agree on root {}",
                 a.size,
                 hex(&a.stated_root)
+            );
+            outln!(
+                "ok: replaying them gives the {} subjects, {} records and {} stored assessments \
+                 the registry publishes",
+                a.subjects,
+                a.records,
+                a.assessments
             );
         } else {
             outln!("{} problems in {} entries:", problems.len(), a.size);

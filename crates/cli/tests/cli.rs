@@ -450,6 +450,51 @@ fn the_audit_catches_tampering_behind_the_registrys_back() {
     let o = audit(&deleted);
     assert_eq!(o.status.code(), Some(1));
     assert!(json(&o)["problems"].to_string().contains("entry 30 is missing"), "{}", stdout(&o));
+
+    // Rewrite a published grade in the assessments table: the journal is untouched, but the
+    // replayed events give another grade.
+    let regraded = dir.path().join("regraded");
+    copy_registry(&data, &regraded);
+    let conn = rusqlite::Connection::open(regraded.join("registry.sqlite")).unwrap();
+    let (code, grade): (String, String) = conn
+        .query_row(
+            "SELECT s.code, a.grade FROM assessments a JOIN subjects s ON s.id = a.subject
+             WHERE a.grade <> 'A' ORDER BY s.code LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    conn.execute(
+        "UPDATE assessments SET grade = 'A' WHERE subject = (SELECT id FROM subjects WHERE code = ?1)",
+        [&code],
+    )
+    .unwrap();
+    drop(conn);
+    let o = audit(&regraded);
+    assert_eq!(o.status.code(), Some(1));
+    let problems = json(&o)["problems"].to_string();
+    assert!(
+        problems.contains(&format!("subject {code}: the published assessment on"))
+            && problems.contains(&format!("grade A (the log gives {grade})")),
+        "{problems}"
+    );
+
+    // Mark a record withdrawn in the records table, where the profile and ratings read it.
+    let unfiled = dir.path().join("unfiled");
+    copy_registry(&data, &unfiled);
+    let conn = rusqlite::Connection::open(unfiled.join("registry.sqlite")).unwrap();
+    let no: String = conn
+        .query_row("SELECT decision_no FROM records ORDER BY id LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    conn.execute("UPDATE records SET status = 'withdrawn' WHERE decision_no = ?1", [&no]).unwrap();
+    drop(conn);
+    let o = audit(&unfiled);
+    assert_eq!(o.status.code(), Some(1));
+    let problems = json(&o)["problems"].to_string();
+    assert!(
+        problems.contains(&no) && problems.contains("status withdrawn (the log gives filed)"),
+        "{problems}"
+    );
 }
 
 fn copy_registry(from: &Path, to: &Path) {

@@ -443,9 +443,12 @@ impl Appender<'_, '_> {
                 Ok(appended(idx))
             }
             EventBody::RecordCorrected { record, .. } => {
-                let Some((row, _, _)) = self.record_row(&record.key())? else {
+                let Some((row, _, status)) = self.record_row(&record.key())? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(record.key())));
                 };
+                if status == RecordStatus::Withdrawn.as_str() {
+                    return Ok(Outcome::Refused(Refusal::Withdrawn(record.key())));
+                }
                 let Some(subject) = self.subject_id(&record.subject)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
                 };

@@ -6,6 +6,7 @@
 //! [`Store`](probity_store::Store) in batches. It knows no storage engine beyond choosing one at
 //! open, and no terminal or HTTP: progress and rejects leave through small traits.
 
+mod audit;
 mod check;
 mod credentials;
 mod filing;
@@ -26,11 +27,12 @@ use probity_rules::{DEFAULT_RULEBOOK, Rulebook, RulebookError};
 use probity_sqlite::SqliteStore;
 use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubject};
 
+pub use audit::Audit;
 pub use check::{CheckAnswer, EntryProof, ProfileProofs, RulebookRef};
 pub use credentials::{AuthError, KEY_PREFIX, actor_of, secret_matches, split_key};
 pub use filing::{FilingResult, MAX_FILING_BATCH};
 pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};
-pub use log::{ConsistencyProof, InclusionProof, LogAudit, TilesReport};
+pub use log::{ConsistencyProof, InclusionProof, TilesReport};
 pub use process::{Actor, CaseView, HistoryEntry, ObjectionDecision};
 pub use rating::RateReport;
 pub use rulebooks::{DiffSample, RulebookDiff};
@@ -205,9 +207,7 @@ pub struct Profile {
 pub struct Registry {
     store: Box<dyn Store>,
     /// The rulebook the registry started under.
-    first_rulebook: Rulebook,
-    /// Rulebooks adopted since, in adoption order.
-    later_rulebooks: Vec<(u64, Rulebook)>,
+    rulebooks: probity_rules::Rulebooks,
     clock: std::sync::Arc<dyn Clock>,
     dir: PathBuf,
 }
@@ -301,8 +301,7 @@ impl Registry {
         tracing::info!(dir = %dir.display(), rulebook = %parsed.header.id, "created registry");
         let reg = Self {
             store,
-            first_rulebook: parsed,
-            later_rulebooks: Vec::new(),
+            rulebooks: probity_rules::Rulebooks::new(parsed),
             clock: std::sync::Arc::new(clock),
             dir: dir.to_path_buf(),
         };
@@ -336,10 +335,13 @@ impl Registry {
                 dir.display()
             )));
         };
+        let mut books = probity_rules::Rulebooks::new(first_rulebook);
+        for (index, book) in rulebooks {
+            books.adopt(index, book);
+        }
         Ok(Self {
             store,
-            first_rulebook,
-            later_rulebooks: rulebooks.collect(),
+            rulebooks: books,
             clock: std::sync::Arc::new(SystemClock),
             dir: dir.to_path_buf(),
         })
@@ -351,8 +353,7 @@ impl Registry {
     pub fn reader(&self) -> Result<Self, RegistryError> {
         Ok(Self {
             store: StoreLocation::of(&self.dir)?.open(&self.dir)?,
-            first_rulebook: self.first_rulebook.clone(),
-            later_rulebooks: self.later_rulebooks.clone(),
+            rulebooks: self.rulebooks.clone(),
             clock: std::sync::Arc::clone(&self.clock),
             dir: self.dir.clone(),
         })
@@ -364,8 +365,7 @@ impl Registry {
     pub fn reader_at(&self, location: &StoreLocation) -> Result<Self, RegistryError> {
         Ok(Self {
             store: location.open(&self.dir)?,
-            first_rulebook: self.first_rulebook.clone(),
-            later_rulebooks: self.later_rulebooks.clone(),
+            rulebooks: self.rulebooks.clone(),
             clock: std::sync::Arc::clone(&self.clock),
             dir: self.dir.clone(),
         })
@@ -395,19 +395,12 @@ impl Registry {
 
     /// The rulebook in force on `date` among those adopted within the first `size` log entries.
     pub fn rulebook_known_at(&self, date: Date, size: u64) -> &Rulebook {
-        let known = || {
-            std::iter::once(&self.first_rulebook)
-                .chain(self.later_rulebooks.iter().filter(|(i, _)| *i < size).map(|(_, b)| b))
-        };
-        known()
-            .rfind(|b| b.header.effective <= date)
-            .or_else(|| known().min_by_key(|b| b.header.effective))
-            .unwrap_or(&self.first_rulebook)
+        self.rulebooks.known_at(date, size)
     }
 
     /// Every rulebook adopted, in adoption order.
     pub fn rulebooks(&self) -> impl Iterator<Item = &Rulebook> {
-        std::iter::once(&self.first_rulebook).chain(self.later_rulebooks.iter().map(|(_, b)| b))
+        self.rulebooks.iter()
     }
 
     /// Adopts a new rulebook (its text): validates it, journals the adoption, and from its
@@ -416,7 +409,7 @@ impl Registry {
         let book = parse_rulebook(text, "the new rulebook")?;
         match self.store.append(&[adoption(&book, text, self.clock.now())])?.as_slice() {
             [Outcome::Appended { index }] => {
-                self.later_rulebooks.push((*index, book));
+                self.rulebooks.adopt(*index, book);
                 self.publish_checkpoint()?;
                 Ok(true)
             }
@@ -528,22 +521,26 @@ impl Registry {
     /// Journals one event, refusing it if the store does, and publishes a checkpoint. Returns
     /// false if it repeated stored content.
     fn append_one(&mut self, body: EventBody) -> Result<bool, RegistryError> {
-        // A change to a record changes its subject's rating: re-rate it, as imports do.
-        let subject = match &body {
-            EventBody::RecordFiled { record } | EventBody::RecordCorrected { record, .. } => {
-                Some(record.subject)
+        // A change to a record changes its subject's rating: re-rate it, as imports do. A
+        // correction may move the record to another subject; both are re-rated.
+        let mut subjects = match &body {
+            EventBody::RecordFiled { record } => vec![record.subject],
+            EventBody::RecordCorrected { record, .. } => {
+                let before = self.store.record(&record.key())?.map(|r| r.record.subject);
+                before.into_iter().chain([record.subject]).collect()
             }
             EventBody::RecordWithdrawn { key, .. } => {
-                self.store.record(key)?.map(|r| r.record.subject)
+                self.store.record(key)?.map(|r| r.record.subject).into_iter().collect()
             }
-            _ => None,
+            _ => Vec::new(),
         };
+        subjects.dedup();
         match self.store.append(&[Event::new(self.clock.now(), body).into()])?.as_slice() {
             [Outcome::Appended { .. }] => {
                 self.publish_checkpoint()?;
-                if let Some(id) = subject {
+                if !subjects.is_empty() {
                     let today = self.today();
-                    self.rate(&[id], today)?;
+                    self.rate(&subjects, today)?;
                 }
                 Ok(true)
             }

@@ -1,9 +1,9 @@
 //! The transparency log as the registry offers it: roots, proofs, and an audit of the journal
 //! against the log.
 
-use probity_core::{Event, leaf_data};
+use probity_core::leaf_data;
 use probity_store::LogNodes;
-use probity_tlog::{Checkpoint, Frontier, Hash, NoteSigner, TreeError, leaf_hash};
+use probity_tlog::{Checkpoint, Hash, NoteSigner, TreeError};
 use serde::Serialize;
 
 use crate::{Registry, RegistryError};
@@ -49,21 +49,6 @@ pub struct TilesReport {
     pub hash_tiles: u64,
     /// Entry bundles written.
     pub entry_bundles: u64,
-}
-
-/// What an audit of the journal against the log found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LogAudit {
-    /// Entries checked.
-    pub size: u64,
-    /// The root recomputed from the journal.
-    pub recomputed_root: Hash,
-    /// The root the registry's log states.
-    pub stated_root: Hash,
-    /// Roots recomputed from the journal at the sizes asked for.
-    pub roots_at: Vec<(u64, Hash)>,
-    /// Every disagreement, each naming its entry.
-    pub problems: Vec<String>,
 }
 
 fn tree_error(e: TreeError<probity_store::StoreError>) -> RegistryError {
@@ -245,82 +230,5 @@ impl Registry {
             old_root: probity_tlog::root(&nodes, from)?,
             new_root: probity_tlog::root(&nodes, to)?,
         })
-    }
-
-    /// Reads every journal entry, checks it is a canonical encoding of a valid event, recomputes
-    /// its leaf and the tree, and compares them with the log the registry keeps.
-    /// Roots at each size in `at` are recomputed from the journal alone.
-    pub fn audit_log(
-        &self,
-        at: &[u64],
-        progress: &dyn crate::Progress,
-    ) -> Result<LogAudit, RegistryError> {
-        let size = self.log_size()?;
-        let mut problems = Vec::new();
-        let mut roots_at = Vec::new();
-        for &s in at {
-            if s > size {
-                problems.push(format!(
-                    "a checkpoint of size {s} was seen, but the journal has only {size} entries"
-                ));
-            } else if s == 0 {
-                roots_at.push((0, probity_tlog::EMPTY_ROOT));
-            }
-        }
-        let mut frontier = Frontier::default();
-        let mut next = 0u64;
-        while next < size {
-            let page = self.store.journal(next, 10_000)?;
-            if page.is_empty() {
-                problems.push(format!(
-                    "the journal ends at entry {next}, but the log has {size} leaves"
-                ));
-                break;
-            }
-            for entry in &page {
-                if entry.index != next {
-                    problems.push(format!(
-                        "journal entry {next} is missing (the next one is {})",
-                        entry.index
-                    ));
-                    next = entry.index;
-                }
-                match Event::decode(&entry.bytes) {
-                    Ok(event) if event.encode() != entry.bytes => {
-                        problems.push(format!("entry {next}: not in canonical encoding"));
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        problems.push(format!("entry {next}: does not decode as an event: {e}"))
-                    }
-                }
-                let leaf = leaf_hash(&leaf_data(&entry.bytes));
-                match self.store.log_node(0, next) {
-                    Ok(stated) if stated != leaf => {
-                        problems.push(format!(
-                            "entry {next}: its leaf in the log does not match the journal"
-                        ));
-                    }
-                    Ok(_) => {}
-                    Err(e) => problems.push(format!("entry {next}: no leaf in the log ({e})")),
-                }
-                frontier.append(leaf);
-                next += 1;
-                if at.contains(&next) {
-                    roots_at.push((next, frontier.root()));
-                }
-            }
-            progress.advance(0, page.len() as u64);
-        }
-        let recomputed_root = frontier.root();
-        let stated_root = probity_tlog::root(&LogNodes(self.store()), size)?;
-        if recomputed_root != stated_root {
-            problems.push(format!(
-                "the log's root at size {size} is {}, but the journal gives {}",
-                probity_tlog::hex(&stated_root),
-                probity_tlog::hex(&recomputed_root)
-            ));
-        }
-        Ok(LogAudit { size, recomputed_root, stated_root, roots_at, problems })
     }
 }

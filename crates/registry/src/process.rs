@@ -305,7 +305,13 @@ impl Registry {
         }
         let now = self.clock.now();
         view.case.apply(&step, now).map_err(|e| RegistryError::Conflict(e.to_string()))?;
-        let subject = record.subject;
+        // A correction may move the record to another subject: both are re-rated.
+        let mut subjects = vec![record.subject];
+        if let Some(EventBody::RecordCorrected { record: corrected, .. }) = &extra
+            && corrected.subject != record.subject
+        {
+            subjects.push(corrected.subject);
+        }
         let mut events =
             vec![Event::new(now, EventBody::ProcessStep { record: key.clone(), step })];
         events.extend(extra.map(|body| Event::new(now, body)));
@@ -319,7 +325,7 @@ impl Registry {
             }
         };
         self.publish_checkpoint()?;
-        self.rate(&[subject], today)?;
+        self.rate(&subjects, today)?;
         Ok(index)
     }
 }

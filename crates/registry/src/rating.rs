@@ -23,7 +23,7 @@ pub struct RateReport {
     pub rated: u64,
 }
 
-fn row(id: SubjectId, a: &Assessment) -> AssessmentRow {
+pub(crate) fn row(id: SubjectId, a: &Assessment) -> AssessmentRow {
     let decisions: BTreeMap<&str, &str> =
         a.measures.iter().map(|m| (m.measure.as_str(), m.decision.as_str())).collect();
     AssessmentRow {

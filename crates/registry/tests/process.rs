@@ -147,7 +147,7 @@ fn objection_reply_and_repair_run_their_course() {
     let size = reg.log_size_at_end_of("2027-01-04".parse().unwrap()).unwrap();
     let p = reg.profile_at(&SubjectId::parse(A).unwrap(), size).unwrap().unwrap();
     assert_eq!(p.records[0].repaired, None);
-    let audit = reg.audit_log(&[], &()).unwrap();
+    let audit = reg.audit(&[], &()).unwrap();
     assert!(audit.problems.is_empty(), "{:?}", audit.problems);
 }
 
@@ -206,4 +206,36 @@ fn the_timeline_of_an_untouched_record_matches_its_case() {
     let timeline = reg.timeline(&p, today).unwrap();
     let what: Vec<&str> = timeline.iter().map(|e| e.what.as_str()).collect();
     assert_eq!(what, ["filed", "objection_filed", "deadline", "deadline"], "{timeline:?}");
+}
+
+#[test]
+fn a_correction_that_moves_a_record_re_rates_both_subjects_and_the_audit_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reg = registry(dir.path()).with_clock(at("2026-01-06T09:00:00Z"));
+    let a = SubjectId::parse(A).unwrap();
+    let b = probity_store::conformance::uscc(42);
+    let today = reg.today();
+    reg.rate_pass(today, true, &()).unwrap();
+    let before = reg.store().assessment(&a).unwrap().unwrap();
+    let clean = reg.store().assessment(&b).unwrap().unwrap();
+    assert_ne!(before.score, clean.score, "the serious penalty counts against A");
+
+    // The authority filed against the wrong company and corrects it.
+    let mut record = reg.store().record(&key()).unwrap().unwrap().record;
+    record.subject = b;
+    reg.correct_record(record, "filed against the wrong company").unwrap();
+    let a_now = reg.store().assessment(&a).unwrap().unwrap();
+    let b_now = reg.store().assessment(&b).unwrap().unwrap();
+    assert_eq!(a_now.score, clean.score, "A's stored rating no longer counts it");
+    assert_eq!(b_now.score, before.score, "B's does");
+
+    // Withdrawal is final: the record cannot be corrected back to life.
+    reg.withdraw_record(key(), "annulled").unwrap();
+    let record = reg.store().record(&key()).unwrap().unwrap().record;
+    let err = reg.correct_record(record, "again").unwrap_err();
+    assert!(err.to_string().contains("cannot be corrected"), "{err}");
+
+    let audit = reg.audit(&[], &()).unwrap();
+    assert!(audit.problems.is_empty(), "{:?}", audit.problems);
+    assert_eq!((audit.subjects, audit.records, audit.assessments), (2, 1, 2));
 }

@@ -31,6 +31,7 @@
 mod engine;
 mod policy;
 mod process;
+mod replay;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -45,6 +46,7 @@ pub use engine::{
 };
 pub use policy::{Band, Bar, Condition, ListRule, ListType, Measure, Scoring, Sticky, Trigger};
 pub use process::{Calendar, Closed, Deadline, DueProcess, deadlines};
+pub use replay::{Replay, ReplayError, ReplayedRecord, Rulebooks};
 
 /// Why a rulebook was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

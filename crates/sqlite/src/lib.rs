@@ -398,9 +398,12 @@ impl Appender<'_> {
                 self.journal(encoded).map(appended)
             }
             EventBody::RecordCorrected { record, .. } => {
-                let Some((row, _, _)) = self.record_row(&record.key())? else {
+                let Some((row, _, status)) = self.record_row(&record.key())? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(record.key())));
                 };
+                if status == RecordStatus::Withdrawn.as_str() {
+                    return Ok(Outcome::Refused(Refusal::Withdrawn(record.key())));
+                }
                 let Some(subject) = self.subject_id(&record.subject)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
                 };

@@ -256,8 +256,8 @@ pub fn journal_is_dense_ordered_and_canonical(store: &mut dyn Store) {
     assert!(store.journal(4, 10).unwrap().is_empty());
 }
 
-/// Corrections change the current content and status; withdrawals change the status; the
-/// original filing stays a duplicate for idempotent re-imports.
+/// Corrections change the current content and status; withdrawals change the status and are
+/// final; the original filing stays a duplicate for idempotent re-imports.
 pub fn corrections_and_withdrawals(store: &mut dyn Store) {
     setup(store);
     let original = record("bj-amr", "A-1", 1);
@@ -291,6 +291,13 @@ pub fn corrections_and_withdrawals(store: &mut dyn Store) {
         store.record_history(&original.key()).unwrap().into_iter().map(|e| e.index).collect();
     assert_eq!(history, [3, 4, 5]);
     assert_eq!(store.recorded_at(3).unwrap(), Some(at(0)));
+
+    // A withdrawn record stays withdrawn: a correction cannot bring it back.
+    let out = store
+        .append(&[ev(EventBody::RecordCorrected { record: corrected, reason: "again".into() })])
+        .unwrap();
+    assert_eq!(out, vec![Outcome::Refused(Refusal::Withdrawn(original.key()))]);
+    assert_eq!(store.record(&original.key()).unwrap().unwrap().status, RecordStatus::Withdrawn);
     assert_eq!(store.recorded_at(99).unwrap(), None);
 
     let ghost = record("bj-amr", "nope", 1);

@@ -117,6 +117,8 @@ pub enum Refusal {
     UnknownAuthority(Slug),
     /// A correction or withdrawal names a record the registry does not hold.
     UnknownRecord(RecordKey),
+    /// A correction names a record its authority has withdrawn.
+    Withdrawn(RecordKey),
     /// The key is taken by different content.
     Conflict(String),
 }
@@ -133,6 +135,11 @@ impl fmt::Display for Refusal {
                     k.authority, k.decision_no
                 )
             }
+            Self::Withdrawn(k) => write!(
+                f,
+                "authority `{}` withdrew its record `{}`; a withdrawn record cannot be corrected",
+                k.authority, k.decision_no
+            ),
             Self::Conflict(what) => f.write_str(what),
         }
     }

@@ -1,0 +1,276 @@
+//! The audit of a registry against its own log, as a mirror would do it.
+//!
+//! One pass over the journal checks each entry's encoding and leaf and rebuilds the tree. The
+//! same pass folds the events into a [`Replay`], which knows nothing of the registry's tables.
+//! Then everything the registry publishes from those tables is compared with the replay: the
+//! subjects, every record's standing, and every stored assessment, recomputed from the events
+//! under the rulebook it names. Each disagreement names its entry, record or subject.
+
+use probity_core::{Event, SubjectId, leaf_data};
+use probity_rules::Replay;
+use probity_store::{LogNodes, RecordStatus};
+use probity_tlog::{Frontier, Hash, leaf_hash};
+use serde::Serialize;
+
+use crate::{Progress, Registry, RegistryError};
+
+/// What an audit found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Audit {
+    /// Entries checked.
+    pub size: u64,
+    /// The root recomputed from the journal.
+    pub recomputed_root: Hash,
+    /// The root the registry's log states.
+    pub stated_root: Hash,
+    /// Roots recomputed from the journal at the sizes asked for.
+    pub roots_at: Vec<(u64, Hash)>,
+    /// Subjects compared with the replay.
+    pub subjects: u64,
+    /// Records compared with the replay.
+    pub records: u64,
+    /// Stored assessments recomputed from the replay and compared.
+    pub assessments: u64,
+    /// Every disagreement, each naming its entry, record or subject.
+    pub problems: Vec<String>,
+}
+
+/// Journal entries read per page.
+const PAGE: usize = 10_000;
+
+impl Registry {
+    /// Audits the registry against its journal: every entry is a canonical encoding of a valid
+    /// event whose leaf is the log's; the tree rebuilt from the journal has the log's root; and
+    /// the subjects, records and stored assessments the registry publishes are what replaying
+    /// the events gives. Roots at each size in `at` are recomputed from the journal alone.
+    pub fn audit(&self, at: &[u64], progress: &dyn Progress) -> Result<Audit, RegistryError> {
+        let size = self.log_size()?;
+        let mut problems = Vec::new();
+        let mut roots_at = Vec::new();
+        for &s in at {
+            if s > size {
+                problems.push(format!(
+                    "a checkpoint of size {s} was seen, but the journal has only {size} entries"
+                ));
+            } else if s == 0 {
+                roots_at.push((0, probity_tlog::EMPTY_ROOT));
+            }
+        }
+        let mut frontier = Frontier::default();
+        // The replay stops at the first entry it cannot have: what it would say after a gap
+        // is not the registry's state.
+        let mut replay = Some(Replay::new());
+        let mut next = 0u64;
+        while next < size {
+            let page = self.store.journal(next, PAGE)?;
+            if page.is_empty() {
+                problems.push(format!(
+                    "the journal ends at entry {next}, but the log has {size} leaves"
+                ));
+                break;
+            }
+            for entry in &page {
+                if entry.index != next {
+                    problems.push(format!(
+                        "journal entry {next} is missing (the next one is {})",
+                        entry.index
+                    ));
+                    replay = None;
+                    next = entry.index;
+                }
+                match Event::decode(&entry.bytes) {
+                    Ok(event) => {
+                        if event.encode() != entry.bytes {
+                            problems.push(format!("entry {next}: not in canonical encoding"));
+                        }
+                        if let Some(r) = &mut replay
+                            && let Err(e) = r.apply(next, &event)
+                        {
+                            problems.push(e.to_string());
+                        }
+                    }
+                    Err(e) => {
+                        problems.push(format!("entry {next}: does not decode as an event: {e}"));
+                        replay = None;
+                    }
+                }
+                let leaf = leaf_hash(&leaf_data(&entry.bytes));
+                match self.store.log_node(0, next) {
+                    Ok(stated) if stated != leaf => {
+                        problems.push(format!(
+                            "entry {next}: its leaf in the log does not match the journal"
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(e) => problems.push(format!("entry {next}: no leaf in the log ({e})")),
+                }
+                frontier.append(leaf);
+                next += 1;
+                if at.contains(&next) {
+                    roots_at.push((next, frontier.root()));
+                }
+            }
+            progress.advance(0, page.len() as u64);
+        }
+        let recomputed_root = frontier.root();
+        let stated_root = probity_tlog::root(&LogNodes(self.store()), size)?;
+        if recomputed_root != stated_root {
+            problems.push(format!(
+                "the log's root at size {size} is {}, but the journal gives {}",
+                probity_tlog::hex(&stated_root),
+                probity_tlog::hex(&recomputed_root)
+            ));
+        }
+        let mut audit = Audit {
+            size,
+            recomputed_root,
+            stated_root,
+            roots_at,
+            subjects: 0,
+            records: 0,
+            assessments: 0,
+            problems,
+        };
+        match replay {
+            Some(replay) if replay.size() == size => {
+                self.audit_state(&replay, &mut audit, progress)?;
+            }
+            _ => audit.problems.push(
+                "the registry's tables were not compared with the journal: it could not be \
+                 replayed whole"
+                    .to_owned(),
+            ),
+        }
+        Ok(audit)
+    }
+
+    /// Compares what the registry publishes from its tables with the replayed journal.
+    fn audit_state(
+        &self,
+        replay: &Replay,
+        audit: &mut Audit,
+        progress: &dyn Progress,
+    ) -> Result<(), RegistryError> {
+        let problems = &mut audit.problems;
+        // Subjects: the tables hold exactly those the journal registered.
+        let mut after: Option<SubjectId> = None;
+        loop {
+            let page = self.store.subject_ids(after.as_ref(), PAGE)?;
+            let Some(last) = page.last().copied() else { break };
+            for id in page.iter().filter(|id| !replay.holds(id)) {
+                problems.push(format!(
+                    "subject {id}: in the registry's tables, but no event registers it"
+                ));
+            }
+            after = Some(last);
+        }
+        for id in replay.subjects() {
+            audit.subjects += 1;
+            if self.store.subject(id)?.is_none() {
+                problems.push(format!("subject {id}: registered in the journal, but missing from the registry's tables"));
+            }
+        }
+
+        // Records: each one's standing, in the order they were filed.
+        let mut records: Vec<_> = replay.records().collect();
+        records.sort_by_key(|(_, r)| r.filed);
+        for chunk in records.chunks(PAGE) {
+            for (key, want) in chunk {
+                audit.records += 1;
+                let Some(got) = self.store.record(key)? else {
+                    problems.push(format!(
+                        "record {key}: filed at entry {}, but missing from the registry's tables",
+                        want.filed
+                    ));
+                    continue;
+                };
+                let status = match (want.withdrawn, want.corrected) {
+                    (true, _) => RecordStatus::Withdrawn,
+                    (false, true) => RecordStatus::Corrected,
+                    (false, false) => RecordStatus::Filed,
+                };
+                let mut differ = Vec::new();
+                let mut compare = |field: &str, published: String, logged: String| {
+                    if published != logged {
+                        differ.push(format!("{field} {published} (the log gives {logged})"));
+                    }
+                };
+                compare("filed at", got.filed_index.to_string(), want.filed.to_string());
+                compare("status", got.status.as_str().into(), status.as_str().into());
+                compare("subject", got.record.subject.to_string(), want.subject.to_string());
+                compare("kind", got.record.kind.to_string(), want.kind.clone());
+                compare("effective", got.record.effective.to_string(), want.effective.to_string());
+                compare("repaired", opt(got.repaired), opt(want.repaired));
+                compare("disputed", got.disputed.to_string(), want.disputed.to_string());
+                if !differ.is_empty() {
+                    problems.push(format!("record {key}: published with {}", differ.join(", ")));
+                }
+            }
+            progress.advance(0, chunk.len() as u64);
+        }
+
+        // Assessments: each stored one is what the engine gives from the replayed records,
+        // under the rulebook it names, on the date it was rated.
+        let Some(books) = replay.rulebooks() else { return Ok(()) };
+        for id in replay.subjects() {
+            let Some(row) = self.store.assessment(id)? else { continue };
+            audit.assessments += 1;
+            let Some(book) = books.version(&row.rulebook, &row.version) else {
+                problems.push(format!(
+                    "subject {id}: rated under rulebook {} version {}, which the log never adopted",
+                    row.rulebook, row.version
+                ));
+                continue;
+            };
+            let Some(assessment) = replay.assess(id, book, row.as_of) else { continue };
+            let mut want = crate::rating::row(*id, &assessment);
+            if row.explanation.is_empty() {
+                // Rated before explanations were stored: the rest must still agree.
+                want.explanation.clear();
+            }
+            if row != want {
+                problems.push(format!(
+                    "subject {id}: the published assessment on {} differs from the log's: {}",
+                    row.as_of,
+                    differences(&row, &want)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn opt(d: Option<probity_core::Date>) -> String {
+    d.map_or_else(|| "none".to_owned(), |d| d.to_string())
+}
+
+/// The fields in which a stored assessment differs from the recomputed one, in words.
+fn differences(got: &probity_store::AssessmentRow, want: &probity_store::AssessmentRow) -> String {
+    let mut out = Vec::new();
+    let mut field = |name: &str, published: String, logged: String| {
+        if published != logged {
+            out.push(format!("{name} {published} (the log gives {logged})"));
+        }
+    };
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".to_owned());
+    field("grade", or_none(&got.grade), or_none(&want.grade));
+    field(
+        "score",
+        got.score.map_or("none".into(), |s| s.to_string()),
+        want.score.map_or("none".into(), |s| s.to_string()),
+    );
+    field("measures", got.decisions.clone(), want.decisions.clone());
+    let lists = |r: &probity_store::AssessmentRow| {
+        r.lists
+            .iter()
+            .map(|l| format!("{} {}..{}", l.list, opt(l.since), opt(l.until)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    field("lists", lists(got), lists(want));
+    field("next change", opt(got.next_change), opt(want.next_change));
+    if out.is_empty() {
+        out.push("the explanation".to_owned());
+    }
+    out.join(", ")
+}

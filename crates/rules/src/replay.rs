@@ -1,0 +1,268 @@
+//! Replaying a journal: the state the engine needs, folded from the log's events alone.
+//!
+//! A registry keeps projections of its journal in tables and rates subjects from them. An
+//! auditor holding only the events rebuilds, with [`Replay`], the subjects, records and
+//! rulebooks those tables should hold, and recomputes any assessment. Nothing here reads a
+//! registry's tables, so a projection changed behind the registry's back cannot hide.
+//!
+//! [`Rulebooks`] is the one rule for which adopted rulebook is in force on a date; the
+//! registry and the replay both use it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use probity_core::{Date, Event, EventBody, RecordKey, Step, SubjectId, date_of};
+
+use crate::{Assessment, RecordInput, RecordState, Rulebook, SubjectInput, assess};
+
+/// The rulebooks a registry adopted, in adoption order, each with the log index of its adoption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rulebooks {
+    first: Rulebook,
+    later: Vec<(u64, Rulebook)>,
+}
+
+impl Rulebooks {
+    /// The rulebook the registry started under (log entry 0).
+    pub fn new(first: Rulebook) -> Self {
+        Self { first, later: Vec::new() }
+    }
+
+    /// Records the adoption of `book` at log index `index`.
+    pub fn adopt(&mut self, index: u64, book: Rulebook) {
+        self.later.push((index, book));
+    }
+
+    /// The rulebook in force on `date`: of those effective by then, the one adopted last;
+    /// before any is effective, the first adopted.
+    pub fn in_force(&self, date: Date) -> &Rulebook {
+        self.known_at(date, u64::MAX)
+    }
+
+    /// The rulebook in force on `date` among those adopted within the first `size` log entries.
+    pub fn known_at(&self, date: Date, size: u64) -> &Rulebook {
+        let known = || {
+            std::iter::once(&self.first)
+                .chain(self.later.iter().filter(|(i, _)| *i < size).map(|(_, b)| b))
+        };
+        known()
+            .rfind(|b| b.header.effective <= date)
+            .or_else(|| known().min_by_key(|b| b.header.effective))
+            .unwrap_or(&self.first)
+    }
+
+    /// Every rulebook adopted, in adoption order.
+    pub fn iter(&self) -> impl Iterator<Item = &Rulebook> {
+        std::iter::once(&self.first).chain(self.later.iter().map(|(_, b)| b))
+    }
+
+    /// The adopted rulebook with this id and version.
+    pub fn version(&self, id: &str, version: &str) -> Option<&Rulebook> {
+        self.iter().find(|b| b.header.id.as_str() == id && b.header.version == version)
+    }
+}
+
+/// An event the replay cannot fold: the log is not one a registry could have written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("entry {index}: {problem}")]
+pub struct ReplayError {
+    /// The log index of the event.
+    pub index: u64,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// A record as the journal leaves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayedRecord {
+    /// Log index of its filing.
+    pub filed: u64,
+    /// Its subject (as last corrected).
+    pub subject: SubjectId,
+    /// Its kind (as last corrected).
+    pub kind: String,
+    /// When it took effect (as last corrected).
+    pub effective: Date,
+    /// Whether its authority corrected it.
+    pub corrected: bool,
+    /// Whether its authority withdrew it (final: a withdrawn record is never corrected).
+    pub withdrawn: bool,
+    /// The day a repair was granted, if one was.
+    pub repaired: Option<Date>,
+    /// Whether an objection to it is open.
+    pub disputed: bool,
+}
+
+impl ReplayedRecord {
+    fn input(&self) -> RecordInput {
+        RecordInput {
+            id: self.filed,
+            kind: self.kind.clone(),
+            effective: self.effective,
+            state: match (self.withdrawn, self.repaired) {
+                (true, _) => RecordState::Withdrawn,
+                (false, Some(on)) => RecordState::Repaired(on),
+                (false, None) => RecordState::InForce,
+            },
+        }
+    }
+}
+
+/// The state of a registry folded from its journal, event by event, in log order.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    rulebooks: Option<Rulebooks>,
+    size: u64,
+    subjects: BTreeMap<SubjectId, SubjectInput>,
+    records: HashMap<RecordKey, ReplayedRecord>,
+    by_subject: HashMap<SubjectId, Vec<RecordKey>>,
+}
+
+impl Replay {
+    /// An empty replay, before entry 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Folds the event at log index `index`. Events must come in log order, without gaps.
+    pub fn apply(&mut self, index: u64, event: &Event) -> Result<(), ReplayError> {
+        let fail = |problem: String| Err(ReplayError { index, problem });
+        if index != self.size {
+            return fail(format!("expected entry {} next", self.size));
+        }
+        self.size += 1;
+        match &event.body {
+            EventBody::RulebookAdopted { text, .. } => {
+                let book = match Rulebook::parse(text) {
+                    Ok(b) => b,
+                    Err(e) => return fail(format!("the adopted rulebook does not parse: {e}")),
+                };
+                match &mut self.rulebooks {
+                    Some(books) => books.adopt(index, book),
+                    None => self.rulebooks = Some(Rulebooks::new(book)),
+                }
+            }
+            EventBody::SubjectRegistered { subject } => {
+                let input = SubjectInput { established: subject.established };
+                if self.subjects.insert(subject.id, input).is_some() {
+                    return fail(format!("subject {} is registered twice", subject.id));
+                }
+            }
+            EventBody::RecordFiled { record } => {
+                let key = record.key();
+                if self.records.contains_key(&key) {
+                    return fail(format!("record {key} is filed twice"));
+                }
+                if !self.subjects.contains_key(&record.subject) {
+                    return fail(format!(
+                        "record {key} names unregistered subject {}",
+                        record.subject
+                    ));
+                }
+                self.by_subject.entry(record.subject).or_default().push(key.clone());
+                self.records.insert(
+                    key,
+                    ReplayedRecord {
+                        filed: index,
+                        subject: record.subject,
+                        kind: record.kind.to_string(),
+                        effective: record.effective,
+                        corrected: false,
+                        withdrawn: false,
+                        repaired: None,
+                        disputed: false,
+                    },
+                );
+            }
+            EventBody::RecordCorrected { record, .. } => {
+                let key = record.key();
+                if !self.subjects.contains_key(&record.subject) {
+                    return fail(format!(
+                        "record {key} names unregistered subject {}",
+                        record.subject
+                    ));
+                }
+                let Some(r) = self.records.get_mut(&key) else {
+                    return fail(format!("record {key} is corrected but was never filed"));
+                };
+                if r.withdrawn {
+                    return fail(format!("record {key} is corrected after its withdrawal"));
+                }
+                r.corrected = true;
+                let moved_from = (r.subject != record.subject).then_some(r.subject);
+                r.subject = record.subject;
+                r.kind = record.kind.to_string();
+                r.effective = record.effective;
+                if let Some(old) = moved_from {
+                    if let Some(keys) = self.by_subject.get_mut(&old) {
+                        keys.retain(|k| *k != key);
+                    }
+                    self.by_subject.entry(record.subject).or_default().push(key);
+                }
+            }
+            EventBody::RecordWithdrawn { key, .. } => match self.records.get_mut(key) {
+                Some(r) => r.withdrawn = true,
+                None => return fail(format!("record {key} is withdrawn but was never filed")),
+            },
+            EventBody::ProcessStep { record, step } => {
+                let Some(r) = self.records.get_mut(record) else {
+                    return fail(format!("a step about record {record}, which was never filed"));
+                };
+                if let Step::RepairDecided { granted: true, .. } = step {
+                    r.repaired = Some(date_of(event.recorded_at));
+                }
+                match (step.opens(), step.closes()) {
+                    (Some(probity_core::CaseKind::Objection), _) => r.disputed = true,
+                    (_, Some(probity_core::CaseKind::Objection)) => r.disputed = false,
+                    _ => {}
+                }
+            }
+            EventBody::AuthorityRegistered { .. } | EventBody::CodeExceptionAdmitted { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Entries folded so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The rulebooks adopted so far; `None` before entry 0.
+    pub fn rulebooks(&self) -> Option<&Rulebooks> {
+        self.rulebooks.as_ref()
+    }
+
+    /// Every subject registered, in code order.
+    pub fn subjects(&self) -> impl Iterator<Item = &SubjectId> {
+        self.subjects.keys()
+    }
+
+    /// Whether this subject was registered.
+    pub fn holds(&self, id: &SubjectId) -> bool {
+        self.subjects.contains_key(id)
+    }
+
+    /// A record as the journal leaves it.
+    pub fn record(&self, key: &RecordKey) -> Option<&ReplayedRecord> {
+        self.records.get(key)
+    }
+
+    /// Every record, in no particular order.
+    pub fn records(&self) -> impl Iterator<Item = (&RecordKey, &ReplayedRecord)> {
+        self.records.iter()
+    }
+
+    /// The assessment of a registered subject on `as_of` under `book`, from every record the
+    /// journal holds about it.
+    pub fn assess(&self, id: &SubjectId, book: &Rulebook, as_of: Date) -> Option<Assessment> {
+        let subject = self.subjects.get(id)?;
+        let records: Vec<RecordInput> = self
+            .by_subject
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.records.get(k))
+            .map(ReplayedRecord::input)
+            .collect();
+        Some(assess(book, subject, &records, as_of))
+    }
+}
