@@ -46,6 +46,18 @@ pub enum EventBody {
         /// Why.
         reason: String,
     },
+    /// The bodies of every journal entry about a record were withdrawn from publication: the
+    /// record no longer affects any assessment. Their leaves stay in the log, so every proof
+    /// stays valid; only the content is gone.
+    RecordRedacted {
+        /// Which record.
+        key: RecordKey,
+        /// The log indices of its entries whose bodies are withheld (its filing, corrections,
+        /// withdrawal and due-process steps), in order.
+        entries: Vec<u64>,
+        /// Why.
+        reason: String,
+    },
     /// A due-process step about a record: an objection, an answer or decision on it, a reply,
     /// a repair application or its decision.
     ProcessStep {
@@ -113,6 +125,7 @@ impl Event {
             EventBody::RecordFiled { .. } => "record_filed",
             EventBody::RecordCorrected { .. } => "record_corrected",
             EventBody::RecordWithdrawn { .. } => "record_withdrawn",
+            EventBody::RecordRedacted { .. } => "record_redacted",
             EventBody::CodeExceptionAdmitted { .. } => "code_exception_admitted",
             EventBody::ProcessStep { .. } => "process_step",
             EventBody::RulebookAdopted { .. } => "rulebook_adopted",
@@ -218,6 +231,7 @@ mod tests {
             EventBody::RecordFiled { record: record() },
             EventBody::RecordCorrected { record: record(), reason: "r".into() },
             EventBody::RecordWithdrawn { key: record().key(), reason: "r".into() },
+            EventBody::RecordRedacted { key: record().key(), entries: vec![3], reason: "r".into() },
             EventBody::CodeExceptionAdmitted { code: "c".into(), reason: "r".into() },
             EventBody::ProcessStep {
                 record: record().key(),

@@ -27,6 +27,7 @@ use probity_tlog::{Frontier, leaf_hash};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_registry.sql"),
     include_str!("../migrations/0002_assessment_explanations.sql"),
+    include_str!("../migrations/0003_redaction.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks
@@ -332,6 +333,20 @@ impl Appender<'_, '_> {
         Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
     }
 
+    /// Whether a record with this key was redacted.
+    fn redacted(&mut self, key: &RecordKey) -> Result<bool, StoreError> {
+        let st = self.statements.get(
+            self.tx,
+            "SELECT 1 FROM redacted_records d JOIN authorities a ON a.id = d.authority
+             WHERE a.code = $1 AND d.decision_no = $2",
+        )?;
+        let row = self
+            .tx
+            .query_opt(&st, &[&key.authority.as_str(), &key.decision_no])
+            .map_err(backend)?;
+        Ok(row.is_some())
+    }
+
     fn repeat_of(
         &mut self,
         at: i64,
@@ -405,6 +420,9 @@ impl Appender<'_, '_> {
                 let Some(subject) = self.subject_id(&record.subject)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
                 };
+                if self.redacted(&record.key())? {
+                    return Ok(Outcome::Duplicate);
+                }
                 if let Some((_, filed, _)) = self.record_row(&record.key())? {
                     let (stored, _) =
                         body_record(filed, event_at(self.tx, self.statements, filed)?)?;
@@ -480,6 +498,54 @@ impl Appender<'_, '_> {
                     "INSERT INTO record_history (record, event) VALUES ($1, $2)",
                     &[&row, &idx],
                 )?;
+                Ok(appended(idx))
+            }
+            EventBody::RecordRedacted { key, entries, .. } => {
+                let Some((row, _, _)) = self.record_row(key)? else {
+                    if self.redacted(key)? {
+                        return Ok(Outcome::Duplicate);
+                    }
+                    return Ok(Outcome::Refused(Refusal::UnknownRecord(key.clone())));
+                };
+                let st = self.statements.get(
+                    self.tx,
+                    "SELECT event FROM record_history WHERE record = $1 ORDER BY event",
+                )?;
+                let history: Vec<u64> = self
+                    .tx
+                    .query(&st, &[&row])
+                    .map_err(backend)?
+                    .iter()
+                    .map(|r| r.get::<_, i64>(0) as u64)
+                    .collect();
+                if &history != entries {
+                    return Ok(Outcome::Refused(Refusal::Conflict(format!(
+                        "a redaction of record `{key}` must list exactly its journal entries \
+                         {history:?}"
+                    ))));
+                }
+                for &i in entries {
+                    let st =
+                        self.statements.get(self.tx, "SELECT body FROM journal WHERE idx = $1")?;
+                    let body: Vec<u8> =
+                        self.tx.query_one(&st, &[&(i as i64)]).map_err(backend)?.get(0);
+                    let digest = probity_core::leaf_data(&body);
+                    let digest = digest.get(1..).unwrap_or_default();
+                    self.exec(
+                        "INSERT INTO withheld (idx, digest) VALUES ($1, $2)",
+                        &[&(i as i64), &digest],
+                    )?;
+                    self.exec("UPDATE journal SET body = '' WHERE idx = $1", &[&(i as i64)])?;
+                }
+                let idx = self.journal(encoded)?;
+                self.exec(
+                    "INSERT INTO redacted_records (authority, decision_no, event)
+                     SELECT authority, decision_no, $2 FROM records WHERE id = $1",
+                    &[&row, &idx],
+                )?;
+                self.exec("DELETE FROM record_history WHERE record = $1", &[&row])?;
+                self.exec("DELETE FROM cases WHERE record = $1", &[&row])?;
+                self.exec("DELETE FROM records WHERE id = $1", &[&row])?;
                 Ok(appended(idx))
             }
             EventBody::ProcessStep { record, step } => {
@@ -694,7 +760,11 @@ impl Store for PgStore {
         )?;
         Ok(rows
             .iter()
-            .map(|r| JournalEntry { index: r.get::<_, i64>(0) as u64, bytes: r.get(1) })
+            .map(|r| JournalEntry {
+                index: r.get::<_, i64>(0) as u64,
+                bytes: r.get(1),
+                withheld: None,
+            })
             .collect())
     }
 
@@ -769,12 +839,19 @@ impl Store for PgStore {
 
     fn journal(&self, from: u64, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
         let rows = self.query(
-            "SELECT idx, body FROM journal WHERE idx >= $1 ORDER BY idx LIMIT $2",
+            "SELECT j.idx, j.body, w.digest FROM journal j LEFT JOIN withheld w ON w.idx = j.idx
+             WHERE j.idx >= $1 ORDER BY j.idx LIMIT $2",
             &[&(from as i64), &(limit as i64)],
         )?;
         Ok(rows
             .iter()
-            .map(|r| JournalEntry { index: r.get::<_, i64>(0) as u64, bytes: r.get(1) })
+            .map(|r| JournalEntry {
+                index: r.get::<_, i64>(0) as u64,
+                bytes: r.get(1),
+                withheld: r
+                    .get::<_, Option<Vec<u8>>>(2)
+                    .and_then(|d| <[u8; 32]>::try_from(d.as_slice()).ok()),
+            })
             .collect())
     }
 

@@ -6,7 +6,7 @@
 //! subjects, every record's standing, and every stored assessment, recomputed from the events
 //! under the rulebook it names. Each disagreement names its entry, record or subject.
 
-use probity_core::{Event, SubjectId, leaf_data};
+use probity_core::{Event, SubjectId};
 use probity_rules::Replay;
 use probity_store::{LogNodes, RecordStatus};
 use probity_tlog::{Frontier, Hash, leaf_hash};
@@ -60,6 +60,10 @@ impl Registry {
         // The replay stops at the first entry it cannot have: what it would say after a gap
         // is not the registry's state.
         let mut replay = Some(Replay::new());
+        // Entries whose bodies are withheld, and those redaction events say they withheld:
+        // the two must be the same.
+        let mut withheld = std::collections::BTreeSet::new();
+        let mut redacted = std::collections::BTreeMap::new();
         let mut next = 0u64;
         while next < size {
             let page = self.store.journal(next, PAGE)?;
@@ -78,10 +82,33 @@ impl Registry {
                     replay = None;
                     next = entry.index;
                 }
-                match Event::decode(&entry.bytes) {
-                    Ok(event) => {
+                let decoded = if entry.withheld.is_some() {
+                    withheld.insert(next);
+                    if let Some(r) = &mut replay
+                        && let Err(e) = r.withheld(next)
+                    {
+                        problems.push(e.to_string());
+                    }
+                    None
+                } else {
+                    Some(Event::decode(&entry.bytes))
+                };
+                match decoded {
+                    None => {}
+                    Some(Ok(event)) => {
                         if event.encode() != entry.bytes {
                             problems.push(format!("entry {next}: not in canonical encoding"));
+                        }
+                        if let probity_core::EventBody::RecordRedacted { entries, .. } = &event.body
+                        {
+                            for &e in entries {
+                                if e >= next {
+                                    problems.push(format!(
+                                        "entry {next}: redacts entry {e}, which is not before it"
+                                    ));
+                                }
+                                redacted.insert(e, next);
+                            }
                         }
                         if let Some(r) = &mut replay
                             && let Err(e) = r.apply(next, &event)
@@ -89,12 +116,12 @@ impl Registry {
                             problems.push(e.to_string());
                         }
                     }
-                    Err(e) => {
+                    Some(Err(e)) => {
                         problems.push(format!("entry {next}: does not decode as an event: {e}"));
                         replay = None;
                     }
                 }
-                let leaf = leaf_hash(&leaf_data(&entry.bytes));
+                let leaf = leaf_hash(&entry.leaf_data());
                 match self.store.log_node(0, next) {
                     Ok(stated) if stated != leaf => {
                         problems.push(format!(
@@ -111,6 +138,16 @@ impl Registry {
                 }
             }
             progress.advance(0, page.len() as u64);
+        }
+        for i in withheld.iter().filter(|i| !redacted.contains_key(i)) {
+            problems.push(format!(
+                "entry {i}: its body is withheld, but no record_redacted event withholds it"
+            ));
+        }
+        for (i, by) in redacted.iter().filter(|(i, _)| !withheld.contains(i)) {
+            problems.push(format!(
+                "entry {i}: redacted by entry {by}, but its body is still published"
+            ));
         }
         let recomputed_root = frontier.root();
         let stated_root = probity_tlog::root(&LogNodes(self.store()), size)?;

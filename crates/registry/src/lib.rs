@@ -16,6 +16,7 @@ mod input;
 mod log;
 mod process;
 mod rating;
+mod redaction;
 mod rulebooks;
 mod views;
 
@@ -35,6 +36,7 @@ pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Reject
 pub use log::{ConsistencyProof, InclusionProof, TilesReport};
 pub use process::{Actor, CaseView, HistoryEntry, ObjectionDecision};
 pub use rating::RateReport;
+pub use redaction::RedactionReport;
 pub use rulebooks::{DiffSample, RulebookDiff};
 pub use views::{AuthorityDeadlines, OverdueItem, TimelineEntry, When};
 

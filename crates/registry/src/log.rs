@@ -1,7 +1,6 @@
 //! The transparency log as the registry offers it: roots, proofs, and an audit of the journal
 //! against the log.
 
-use probity_core::leaf_data;
 use probity_store::LogNodes;
 use probity_tlog::{Checkpoint, Hash, NoteSigner, TreeError};
 use serde::Serialize;
@@ -163,7 +162,7 @@ impl Registry {
         for (n, width) in tiles_to_write(0, previous, cp.size) {
             let mut bytes = Vec::new();
             for entry in self.store.journal(n * TILE_WIDTH, width as usize)? {
-                let data = leaf_data(&entry.bytes);
+                let data = entry.leaf_data();
                 bytes.extend_from_slice(&(data.len() as u16).to_be_bytes());
                 bytes.extend_from_slice(&data);
             }

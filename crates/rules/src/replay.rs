@@ -216,8 +216,30 @@ impl Replay {
                     _ => {}
                 }
             }
+            EventBody::RecordRedacted { key, .. } => {
+                // A replay that saw the record's bodies (a mirror that kept them) forgets it
+                // now; one that did not never held it.
+                if let Some(r) = self.records.remove(key)
+                    && let Some(keys) = self.by_subject.get_mut(&r.subject)
+                {
+                    keys.retain(|k| k != key);
+                }
+            }
             EventBody::AuthorityRegistered { .. } | EventBody::CodeExceptionAdmitted { .. } => {}
         }
+        Ok(())
+    }
+
+    /// Passes over the entry at `index`, whose body was withheld from publication (a redacted
+    /// record's entry): its leaf is still in the log, its content is not.
+    pub fn withheld(&mut self, index: u64) -> Result<(), ReplayError> {
+        if index != self.size {
+            return Err(ReplayError {
+                index,
+                problem: format!("expected entry {} next", self.size),
+            });
+        }
+        self.size += 1;
         Ok(())
     }
 

@@ -755,16 +755,17 @@ pub struct ChangesQuery {
 pub struct Change {
     /// Log index: the cursor.
     pub index: u64,
-    /// The event type.
+    /// The event type, or `withheld` for an entry whose body a later `record_redacted` event
+    /// withdrew from publication (its leaf stays in the log).
     #[serde(rename = "type")]
     pub event_type: String,
     /// When the registry recorded it.
     pub recorded_at: String,
     /// The subject it concerns, if any.
     pub subject: Option<String>,
-    /// The event as journalled.
-    #[schema(value_type = Object)]
-    pub event: Value,
+    /// The event as journalled; null if withheld.
+    #[schema(value_type = Option<Object>)]
+    pub event: Option<Value>,
 }
 
 /// A page of changes.
@@ -793,6 +794,20 @@ pub async fn changes(
                 reg.store().journal(from, limit).map_err(probity_registry::RegistryError::from)?;
             let mut changes = Vec::with_capacity(entries.len());
             for e in entries {
+                if e.withheld.is_some() {
+                    let at = reg
+                        .store()
+                        .recorded_at(e.index)
+                        .map_err(probity_registry::RegistryError::from)?;
+                    changes.push(Change {
+                        index: e.index,
+                        event_type: "withheld".to_owned(),
+                        recorded_at: at.map(|t| t.to_string()).unwrap_or_default(),
+                        subject: None,
+                        event: None,
+                    });
+                    continue;
+                }
                 let event = probity_core::Event::decode(&e.bytes).map_err(ApiError::internal)?;
                 let subject = match &event.body {
                     probity_core::EventBody::SubjectRegistered { subject } => {
@@ -815,7 +830,7 @@ pub async fn changes(
                     event_type: event.type_name().to_owned(),
                     recorded_at: event.recorded_at.to_string(),
                     subject,
-                    event: to_value(&event.body)?,
+                    event: Some(to_value(&event.body)?),
                 });
             }
             let next_after = changes.last().map(|c| c.index).or(q.after);

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_journal_and_projections.sql"),
     include_str!("../migrations/0002_due_process.sql"),
     include_str!("../migrations/0003_assessment_explanations.sql"),
+    include_str!("../migrations/0004_redaction.sql"),
 ];
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -207,6 +208,16 @@ const INSERT_HISTORY: &str = "INSERT INTO record_history (record, event) VALUES 
 const FIND_RECORD: &str = "SELECT id, filed_event, status FROM records
                            WHERE key_hash = ?1 AND authority = ?2 AND decision_no = ?3";
 
+/// A journal entry from a row of (index, body, digest of a withheld body).
+fn journal_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
+    let digest: Option<Vec<u8>> = r.get(2)?;
+    Ok(JournalEntry {
+        index: r.get::<_, i64>(0)? as u64,
+        bytes: r.get(1)?,
+        withheld: digest.and_then(|d| <[u8; 32]>::try_from(d.as_slice()).ok()),
+    })
+}
+
 /// The stable 64-bit FNV-1a hash of a record's natural key, as stored in `records.key_hash`.
 fn key_hash(authority: &str, decision_no: &str) -> i64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -297,6 +308,26 @@ impl Appender<'_> {
             .map_err(backend)
     }
 
+    /// Whether a record with this key was redacted.
+    fn redacted(&self, key: &RecordKey) -> Result<bool, StoreError> {
+        let Some(&authority) = self.authority_ids.get(key.authority.as_str()) else {
+            return Ok(false);
+        };
+        self.tx
+            .prepare_cached(
+                "SELECT 1 FROM redacted_records
+                 WHERE key_hash = ?1 AND authority = ?2 AND decision_no = ?3",
+            )
+            .and_then(|mut s| {
+                s.exists(params![
+                    key_hash(key.authority.as_str(), &key.decision_no),
+                    authority,
+                    key.decision_no
+                ])
+            })
+            .map_err(backend)
+    }
+
     /// An event whose natural key is taken by journal entry `at`: a duplicate when that entry
     /// says the same, otherwise a conflict described by `conflict`.
     fn repeat_of(
@@ -369,6 +400,9 @@ impl Appender<'_> {
                 let Some(subject) = self.subject_id(&record.subject)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
                 };
+                if self.redacted(&record.key())? {
+                    return Ok(Outcome::Duplicate);
+                }
                 if let Some((_, filed, _)) = self.record_row(&record.key())? {
                     let (stored, _) = body_record(filed, event_at(self.tx, filed)?)?;
                     return Ok(if &stored == record {
@@ -435,6 +469,54 @@ impl Appender<'_> {
                     .and_then(|mut s| s.execute(params![row, idx]))
                     .map_err(backend)?;
                 self.insert_history.execute(params![row, idx]).map_err(backend)?;
+                Ok(appended(idx))
+            }
+            EventBody::RecordRedacted { key, entries, .. } => {
+                let Some((row, _, _)) = self.record_row(key)? else {
+                    if self.redacted(key)? {
+                        return Ok(Outcome::Duplicate);
+                    }
+                    return Ok(Outcome::Refused(Refusal::UnknownRecord(key.clone())));
+                };
+                let history: Vec<u64> = self
+                    .tx
+                    .prepare_cached(
+                        "SELECT event FROM record_history WHERE record = ?1 ORDER BY event",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map([row], |r| r.get::<_, i64>(0))?
+                            .map(|i| i.map(|i| i as u64))
+                            .collect::<Result<_, _>>()
+                    })
+                    .map_err(backend)?;
+                if &history != entries {
+                    return Ok(Outcome::Refused(Refusal::Conflict(format!(
+                        "a redaction of record `{key}` must list exactly its journal entries \
+                         {history:?}"
+                    ))));
+                }
+                for &i in entries {
+                    let body: Vec<u8> = self
+                        .tx
+                        .prepare_cached("SELECT body FROM journal WHERE idx = ?1")
+                        .and_then(|mut s| s.query_row([i as i64], |r| r.get(0)))
+                        .map_err(backend)?;
+                    let digest = probity_core::leaf_data(&body);
+                    self.exec(
+                        "INSERT INTO withheld (idx, digest) VALUES (?1, ?2)",
+                        params![i as i64, digest.get(1..)],
+                    )?;
+                    self.exec("UPDATE journal SET body = x'' WHERE idx = ?1", [i as i64])?;
+                }
+                let idx = self.journal(encoded)?;
+                self.exec(
+                    "INSERT INTO redacted_records (key_hash, authority, decision_no, event)
+                     SELECT key_hash, authority, decision_no, ?2 FROM records WHERE id = ?1",
+                    params![row, idx],
+                )?;
+                self.exec("DELETE FROM record_history WHERE record = ?1", [row])?;
+                self.exec("DELETE FROM cases WHERE record = ?1", [row])?;
+                self.exec("DELETE FROM records WHERE id = ?1", [row])?;
                 Ok(appended(idx))
             }
             EventBody::ProcessStep { record, step } => {
@@ -843,7 +925,13 @@ impl Store for SqliteStore {
                     authority,
                     key.decision_no
                 ],
-                |r| Ok(JournalEntry { index: r.get::<_, i64>(0)? as u64, bytes: r.get(1)? }),
+                |r| {
+                    Ok(JournalEntry {
+                        index: r.get::<_, i64>(0)? as u64,
+                        bytes: r.get(1)?,
+                        withheld: None,
+                    })
+                },
             )
             .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
@@ -1170,13 +1258,13 @@ impl Store for SqliteStore {
     fn journal(&self, from: u64, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT idx, body FROM journal WHERE idx >= ?1 ORDER BY idx LIMIT ?2")
+            .prepare_cached(
+                "SELECT j.idx, j.body, w.digest FROM journal j LEFT JOIN withheld w ON w.idx = j.idx
+                 WHERE j.idx >= ?1 ORDER BY j.idx LIMIT ?2",
+            )
             .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![from as i64, limit as i64], |r| {
-                Ok(JournalEntry { index: r.get::<_, i64>(0)? as u64, bytes: r.get(1)? })
-            })
-            .map_err(backend)?;
+        let rows =
+            stmt.query_map(params![from as i64, limit as i64], journal_entry).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
     }
 

@@ -28,6 +28,7 @@ macro_rules! conformance_tests {
             duplicates_within_one_batch,
             journal_is_dense_ordered_and_canonical,
             corrections_and_withdrawals,
+            redaction_withholds_bodies_and_keeps_leaves,
             due_process_cases,
             records_of_a_subject_in_filing_order,
             code_exceptions,
@@ -305,6 +306,56 @@ pub fn corrections_and_withdrawals(store: &mut dyn Store) {
         .append(&[ev(EventBody::RecordCorrected { record: ghost.clone(), reason: "x".into() })])
         .unwrap();
     assert_eq!(out, vec![Outcome::Refused(Refusal::UnknownRecord(ghost.key()))]);
+}
+
+/// A redaction must list exactly the record's entries. It withholds their bodies while every
+/// leaf stays as it was, removes the record from the projections, and keeps its key taken:
+/// filing it again or redacting it again adds nothing, and nothing else may name it.
+pub fn redaction_withholds_bodies_and_keeps_leaves(store: &mut dyn Store) {
+    setup(store);
+    let gone = record("bj-amr", "A-1", 1);
+    let kept = record("bj-amr", "A-2", 1);
+    store.append(&[file(gone.clone()), file(kept.clone())]).unwrap();
+    let withdraw = ev(EventBody::RecordWithdrawn { key: gone.key(), reason: "annulled".into() });
+    assert!(appended(&store.append(&[withdraw]).unwrap()[0]));
+    let before = store.journal(0, 10).unwrap();
+    let leaves: Vec<[u8; 32]> = (0..6).map(|i| store.log_node(0, i).unwrap()).collect();
+    let redact = |entries: Vec<u64>| {
+        ev(EventBody::RecordRedacted { key: gone.key(), entries, reason: "expired".into() })
+    };
+
+    let out = store.append(&[redact(vec![3])]).unwrap();
+    assert!(
+        matches!(&out[0], Outcome::Refused(Refusal::Conflict(m)) if m.contains("[3, 5]")),
+        "{out:?}"
+    );
+    assert_eq!(store.append(&[redact(vec![3, 5])]).unwrap(), vec![Outcome::Appended { index: 6 }]);
+
+    let after = store.journal(0, 10).unwrap();
+    assert_eq!(after.len(), 7);
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(a.leaf_data(), b.leaf_data(), "entry {}: its leaf must not change", a.index);
+        if [3, 5].contains(&a.index) {
+            assert!(a.bytes.is_empty() && a.withheld.is_some(), "entry {} is withheld", a.index);
+        } else {
+            assert_eq!((&a.bytes, a.withheld), (&b.bytes, None));
+        }
+    }
+    for (i, leaf) in leaves.iter().enumerate() {
+        assert_eq!(store.log_node(0, i as u64).unwrap(), *leaf);
+    }
+    assert!(store.record(&gone.key()).unwrap().is_none());
+    let left: Vec<_> = store.records_of(&uscc(1)).unwrap().into_iter().map(|r| r.record).collect();
+    assert_eq!(left, vec![kept]);
+    assert_eq!(store.counts().unwrap().records, 1);
+
+    assert_eq!(store.append(&[file(gone.clone())]).unwrap(), vec![Outcome::Duplicate]);
+    assert_eq!(store.append(&[redact(vec![3, 5])]).unwrap(), vec![Outcome::Duplicate]);
+    let out = store
+        .append(&[ev(EventBody::RecordCorrected { record: gone.clone(), reason: "x".into() })])
+        .unwrap();
+    assert_eq!(out, vec![Outcome::Refused(Refusal::UnknownRecord(gone.key()))]);
+    assert_eq!(store.log_size().unwrap(), 7);
 }
 
 /// Due-process steps join the record's history; objections and repair applications open cases

@@ -328,8 +328,27 @@ pub mod statistics_sql {
 pub struct JournalEntry {
     /// 0-based index.
     pub index: u64,
-    /// Canonical event encoding.
+    /// Canonical event encoding; empty if the body was withheld.
     pub bytes: Vec<u8>,
+    /// If a redaction withheld the body: the SHA-256 of the canonical encoding it had, to
+    /// which the entry's leaf commits.
+    pub withheld: Option<[u8; 32]>,
+}
+
+impl JournalEntry {
+    /// The data of the entry's log leaf, whether its body is published or withheld.
+    pub fn leaf_data(&self) -> [u8; 33] {
+        match self.withheld {
+            Some(digest) => {
+                let mut out = [probity_core::LEAF_FORMAT_VERSION; 33];
+                for (o, d) in out.iter_mut().skip(1).zip(digest) {
+                    *o = d;
+                }
+                out
+            }
+            None => probity_core::leaf_data(&self.bytes),
+        }
+    }
 }
 
 /// What a credential lets its holder act as.
