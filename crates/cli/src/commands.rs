@@ -85,6 +85,39 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(exit::OK)
         }
+        Command::Redact { authority, decision_no, reason, dry_run, json: as_json } => {
+            let mut reg = Registry::open(&data)?;
+            let redacted = match (authority, decision_no) {
+                (Some(authority), Some(decision_no)) => {
+                    let key = probity_core::RecordKey {
+                        authority: probity_core::Slug::parse("authority", &authority)?,
+                        decision_no,
+                    };
+                    reg.redact_record(&key, &reason, dry_run)?;
+                    vec![key]
+                }
+                _ => {
+                    let bar = Bar::bytes(None, "redacting");
+                    let result = reg.redact_expired(&reason, dry_run, &bar);
+                    bar.finish();
+                    result?.redacted
+                }
+            };
+            if as_json {
+                let keys: Vec<_> = redacted
+                    .iter()
+                    .map(|k| json!({"authority": k.authority.as_str(), "decision_no": k.decision_no}))
+                    .collect();
+                outln!("{}", json!({"redacted": keys, "dry_run": dry_run}));
+            } else {
+                let verb = if dry_run { "would redact" } else { "redacted" };
+                for k in &redacted {
+                    outln!("{verb} {} {}", k.authority, k.decision_no);
+                }
+                outln!("{verb} {} records", redacted.len());
+            }
+            Ok(exit::OK)
+        }
         Command::Check { args, as_of, known_at, batch, json, proof } => {
             let (id, measure) = match (args.as_slice(), &batch) {
                 ([measure], Some(_)) => (None, measure.as_str()),

@@ -157,6 +157,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Withdraw the content of records that affect nothing any more from publication.
+    ///
+    /// A record may be redacted once it is no longer shown (its publication period is over, or
+    /// it was withdrawn or repaired), no objection or repair application about it is open, and
+    /// the subject's assessment today is the same without it. A logged `record_redacted` event
+    /// then withholds the bodies of its journal entries; their leaves stay, so every proof and
+    /// checkpoint stays valid. With no record named, every record that may be redacted is.
+    Redact {
+        /// The issuing authority of the one record to redact.
+        #[arg(requires = "decision_no")]
+        authority: Option<String>,
+        /// Its decision number.
+        decision_no: Option<String>,
+        /// Why (logged with the redaction).
+        #[arg(long, default_value = "its publication period is over and it affects no assessment")]
+        reason: String,
+        /// List what would be redacted, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Count what the registry holds.
     Stats {
         /// Print JSON.

@@ -479,6 +479,33 @@ fn the_audit_catches_tampering_behind_the_registrys_back() {
         "{problems}"
     );
 
+    // Withhold a body without a redaction event, keeping its digest so the leaf still matches.
+    let hidden = dir.path().join("hidden");
+    copy_registry(&data, &hidden);
+    let conn = rusqlite::Connection::open(hidden.join("registry.sqlite")).unwrap();
+    let (idx, body): (i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT idx, body FROM journal WHERE type = 'record_filed' ORDER BY idx LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&body).to_vec();
+    conn.execute(
+        "INSERT INTO withheld (idx, digest) VALUES (?1, ?2)",
+        rusqlite::params![idx, digest],
+    )
+    .unwrap();
+    conn.execute("UPDATE journal SET body = x'' WHERE idx = ?1", [idx]).unwrap();
+    drop(conn);
+    let o = audit(&hidden);
+    assert_eq!(o.status.code(), Some(1));
+    let problems = json(&o)["problems"].to_string();
+    assert!(
+        problems.contains(&format!("entry {idx}: its body is withheld, but no record_redacted")),
+        "{problems}"
+    );
+
     // Mark a record withdrawn in the records table, where the profile and ratings read it.
     let unfiled = dir.path().join("unfiled");
     copy_registry(&data, &unfiled);
@@ -495,6 +522,47 @@ fn the_audit_catches_tampering_behind_the_registrys_back() {
         problems.contains(&no) && problems.contains("status withdrawn (the log gives filed)"),
         "{problems}"
     );
+}
+
+#[test]
+fn redaction_withholds_expired_records_and_the_audit_still_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_registry(dir.path());
+    let key = stdout(&run(probity(&data).args(["log", "key"]))).trim().to_owned();
+    let before = stats(&data);
+
+    let dry = json(&run(probity(&data).args(["redact", "--dry-run", "--json"])));
+    let listed = dry["redacted"].as_array().unwrap().len();
+    assert!(listed > 0, "six years of generated records include expired ones: {dry}");
+    assert_eq!(stats(&data)["events"], before["events"], "a dry run changes nothing");
+
+    let done = json(&run(probity(&data).args(["redact", "--json"])));
+    assert_eq!(done["redacted"], dry["redacted"]);
+    let after = stats(&data);
+    assert_eq!(
+        after["records"].as_u64().unwrap(),
+        before["records"].as_u64().unwrap() - listed as u64
+    );
+    assert_eq!(
+        after["events"].as_u64().unwrap(),
+        before["events"].as_u64().unwrap() + listed as u64
+    );
+
+    // A redacted record is gone from every answer, but its filing's proof still verifies.
+    let first = &done["redacted"][0];
+    let o = run(probity(&data).args([
+        "redact",
+        first["authority"].as_str().unwrap(),
+        first["decision_no"].as_str().unwrap(),
+    ]));
+    assert_eq!(o.status.code(), Some(1), "it is no longer there to redact");
+
+    let o = run(probity(&data).args(["audit", "--json", "--key", &key, "--from"]).arg(&data));
+    let a = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{a}");
+    assert!(a["assessments"].as_u64().unwrap() > 0, "{a}");
+    let o = run(probity(&data).args(["log", "prove", "--json", "--index", "5"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 fn copy_registry(from: &Path, to: &Path) {

@@ -246,6 +246,14 @@ impl Registry {
             progress.advance(0, chunk.len() as u64);
         }
 
+        let held = self.store.counts()?.records;
+        if held != records.len() as u64 {
+            problems.push(format!(
+                "the registry's tables hold {held} records, but the journal leaves {}",
+                records.len()
+            ));
+        }
+
         // Assessments: each stored one is what the engine gives from the replayed records,
         // under the rulebook it names, on the date it was rated.
         let Some(books) = replay.rulebooks() else { return Ok(()) };

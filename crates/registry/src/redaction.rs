@@ -7,7 +7,8 @@
 //! the log, so every proof and every checkpoint stays valid.
 //!
 //! What "affects no assessment" means is decided by the engine itself: the subject's assessment
-//! today, what-if and next changes included, is the same with and without the record.
+//! today, what-if included, is the same with and without the record, and so is the assessment
+//! on each later date on which the engine says something might change.
 
 use probity_core::{Event, EventBody, RecordKey, SubjectId};
 use probity_store::Outcome;
@@ -26,6 +27,9 @@ pub struct RedactionReport {
 
 /// Subjects examined per store transaction.
 const PAGE: usize = 1000;
+
+/// How many later dates of possible change are compared before a record is deemed to matter.
+const MAX_LOOKAHEAD: usize = 16;
 
 impl Registry {
     /// Why a record may not be redacted today, or `None` if it may. `without` are records of
@@ -64,13 +68,28 @@ impl Registry {
                 .cloned()
                 .collect(),
         };
-        if self.assess(&keep(&[]), today) != self.assess(&keep(&[key]), today) {
-            return Ok(Some(format!(
-                "record `{key}` still affects the assessment of {}",
-                profile.subject.subject.id
-            )));
+        // The assessment today and on every later date the engine names as a possible change
+        // must be the same without the record. The dates themselves are only when to look
+        // again (a record adds candidates on which nothing changes), so they are not compared.
+        let (with, without) = (keep(&[]), keep(&[key]));
+        let mut on = Some(today);
+        for _ in 0..MAX_LOOKAHEAD {
+            let Some(date) = on else { return Ok(None) };
+            let mut a = self.assess(&with, date);
+            let mut b = self.assess(&without, date);
+            on = a.next_boundary;
+            (a.next_boundary, b.next_boundary) = (None, None);
+            if a != b {
+                return Ok(Some(format!(
+                    "record `{key}` still affects the assessment of {} (on {date})",
+                    profile.subject.subject.id
+                )));
+            }
         }
-        Ok(None)
+        Ok(Some(format!(
+            "record `{key}` may still affect the assessment of {} later",
+            profile.subject.subject.id
+        )))
     }
 
     /// The redaction event for a record, with the journal entries it withholds.
@@ -103,8 +122,14 @@ impl Registry {
         Ok(())
     }
 
-    /// Redacts one record, if it no longer affects any assessment.
-    pub fn redact_record(&mut self, key: &RecordKey, reason: &str) -> Result<(), RegistryError> {
+    /// Redacts one record, if it no longer affects any assessment (with `dry_run`, only checks
+    /// that it may be).
+    pub fn redact_record(
+        &mut self,
+        key: &RecordKey,
+        reason: &str,
+        dry_run: bool,
+    ) -> Result<(), RegistryError> {
         let reason = probity_core::check_text("reason", reason, probity_core::limits::BASIS)
             .map_err(|e| RegistryError::Refused(e.to_string()))?;
         let Some(record) = self.store.record(key)? else {
@@ -119,6 +144,9 @@ impl Registry {
         };
         if let Some(why) = self.redaction_barrier(&profile, key, &[])? {
             return Err(RegistryError::Refused(why));
+        }
+        if dry_run {
+            return Ok(());
         }
         let event = self.redaction(key, &reason)?;
         self.apply_redactions(vec![event], &[subject])

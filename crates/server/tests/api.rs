@@ -743,3 +743,39 @@ fn shutdown_finishes_a_write_in_flight() {
     let reg = Registry::open(&dir.path().join("r")).unwrap();
     assert_eq!(reg.log_size().unwrap(), before + 5000);
 }
+
+#[test]
+fn a_redacted_record_is_withheld_from_the_feed_and_gone_from_answers() {
+    let w = world();
+    let r = w.send(
+        "POST",
+        "/v1/records",
+        Some(&w.amr),
+        Some(&record("OLD-1", "penalty.minor", "2025-10-01")),
+    );
+    assert_eq!(r.status(), 201);
+    let filed = w.json("/v1/changes")["log_size"].as_u64().unwrap() - 1;
+    let gone = || {
+        let r = w.get("/v1/records/bj-amr/OLD-1");
+        assert_eq!(r.status(), 404);
+        r.json::<Value>().unwrap()["error"]["message"].as_str().unwrap().to_owned()
+    };
+    assert!(gone().contains("no longer shown"), "expired, but still held");
+
+    // The operator redacts what no longer counts (its three months are over).
+    let mut reg = Registry::open(&w._dir.path().join("r")).unwrap().with_clock(w.clock.clone());
+    let done = reg.redact_expired("publication period over", false, &()).unwrap();
+    assert_eq!(done.redacted.len(), 1);
+
+    let feed = w.json(&format!("/v1/changes?after={}", filed - 1));
+    let changes = feed["changes"].as_array().unwrap();
+    assert_eq!(changes[0]["index"], filed);
+    assert_eq!((&changes[0]["type"], &changes[0]["event"]), (&json!("withheld"), &Value::Null));
+    assert!(changes[0]["recorded_at"].as_str().unwrap().starts_with("2026-03-02"));
+    let last = changes.last().unwrap();
+    assert_eq!(last["type"], "record_redacted");
+    assert_eq!(last["event"]["entries"], json!([filed]));
+    assert!(gone().contains("has no record"), "no longer held at all");
+    let profile = w.json(&format!("/v1/subjects/{A}"));
+    assert_eq!(profile["records"], json!([]));
+}
