@@ -2,14 +2,15 @@
 """An independent verifier of a probity log, written from docs/log-format.md alone.
 
 It reads what a mirror holds -- the signed checkpoint and the C2SP tiles published by
-`probity log tiles` -- and checks, without any probity code:
+`probity log tiles`, or served by `probity serve` under /v1/log -- and checks, without any
+probity code:
   1. the checkpoint carries a valid Ed25519 signed-note signature by the given verifier key;
   2. every entry in the entry bundles is version-1 leaf data (0x01 followed by 32 bytes);
   3. every entry hashes (RFC 6962 leaf hash) to the hash in the level-0 tile;
   4. the RFC 6962 root over those leaves equals the checkpoint's root;
   5. each full level-0 tile folds to the matching hash in the level-1 tile.
 
-Usage: verify-log.py --tiles DIR --key VERIFIER_KEY
+Usage: verify-log.py (--tiles DIR | --url PREFIX) --key VERIFIER_KEY
 Exit status 0 when everything holds, 1 otherwise (each problem printed).
 """
 
@@ -18,6 +19,8 @@ import base64
 import hashlib
 import os
 import sys
+import urllib.error
+import urllib.request
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -79,15 +82,43 @@ def open_note(note, vkey):
     raise ValueError(f"no valid signature by {name}")
 
 
+def fetcher(args):
+    """A function from a path below the log's prefix to its bytes, or None if absent."""
+    if args.url:
+        def fetch(rel):
+            try:
+                with urllib.request.urlopen(args.url.rstrip("/") + "/" + rel) as r:
+                    return r.read()
+            except urllib.error.HTTPError as e:
+                if e.code == 404:
+                    return None
+                raise
+        return fetch
+
+    def read(rel):
+        path = os.path.join(args.tiles, rel)
+        if not os.path.exists(path):
+            return None
+        with open(path, "rb") as f:
+            return f.read()
+    return read
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tiles", required=True)
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--tiles", help="a directory of tiles")
+    source.add_argument("--url", help="the log's URL prefix, e.g. http://host/v1/log")
     ap.add_argument("--key", required=True)
     args = ap.parse_args()
+    fetch = fetcher(args)
     problems = []
 
-    with open(os.path.join(args.tiles, "checkpoint"), encoding="utf-8") as f:
-        note = f.read()
+    note = fetch("checkpoint")
+    if note is None:
+        print("checkpoint: not found")
+        return 1
+    note = note.decode("utf-8")
     try:
         text = open_note(note, args.key)
     except ValueError as e:
@@ -99,10 +130,8 @@ def main():
     leaves = []
     for n in range((size + 255) // 256):
         width = min(256, size - n * 256)
-        with open(os.path.join(args.tiles, tile_path(0, n, width)), "rb") as f:
-            tile = f.read()
-        with open(os.path.join(args.tiles, tile_path("entries", n, width)), "rb") as f:
-            bundle = f.read()
+        tile = fetch(tile_path(0, n, width)) or b""
+        bundle = fetch(tile_path("entries", n, width)) or b""
         if len(tile) != 32 * width:
             problems.append(f"level-0 tile {n} has {len(tile)} bytes, expected {32 * width}")
             continue
@@ -123,10 +152,9 @@ def main():
         leaves.extend(hashes)
         if width == 256:  # a full level-0 tile is one hash of the level-1 tile
             level1_width = min(256, size // 256 - (n // 256) * 256)
-            path = os.path.join(args.tiles, tile_path(1, n // 256, level1_width))
-            if os.path.exists(path):
-                with open(path, "rb") as f:
-                    upper = f.read()
+            path = tile_path(1, n // 256, level1_width)
+            upper = fetch(path)
+            if upper is not None:
                 j = (n % 256) * 32
                 if upper[j:j + 32] != mth(hashes):
                     problems.append(f"level-1 tile disagrees with level-0 tile {n}")

@@ -6,9 +6,11 @@
 //! subjects, every record's standing, and every stored assessment, recomputed from the events
 //! under the rulebook it names. Each disagreement names its entry, record or subject.
 
-use probity_core::{Event, SubjectId};
+use std::collections::{BTreeMap, BTreeSet};
+
+use probity_core::{Event, EventBody, SubjectId};
 use probity_rules::Replay;
-use probity_store::{LogNodes, RecordStatus};
+use probity_store::{JournalEntry, LogNodes, RecordStatus};
 use probity_tlog::{Frontier, Hash, leaf_hash};
 use serde::Serialize;
 
@@ -38,6 +40,172 @@ pub struct Audit {
 /// Journal entries read per page.
 const PAGE: usize = 10_000;
 
+/// The journal half of an audit, fed one entry at a time from wherever the entries come from
+/// (a registry's store, or what a server publishes): each entry decodes canonically, its leaf is
+/// the one the log states, the tree rebuilt from the entries is the log's, withheld bodies match
+/// the redaction events, and the events fold into a [`Replay`].
+#[derive(Debug)]
+pub struct JournalPass {
+    size: u64,
+    at: Vec<u64>,
+    frontier: Frontier,
+    // The replay stops at the first entry it cannot have: what it would say after a gap is not
+    // the registry's state.
+    replay: Option<Replay>,
+    // Entries whose bodies are withheld, and those redaction events say they withheld: the
+    // two must be the same.
+    withheld: BTreeSet<u64>,
+    redacted: BTreeMap<u64, u64>,
+    next: u64,
+    roots_at: Vec<(u64, Hash)>,
+    problems: Vec<String>,
+}
+
+impl JournalPass {
+    /// A pass over a log of `size` entries that also recomputes the roots at the sizes in `at`.
+    pub fn new(size: u64, at: &[u64]) -> Self {
+        let mut pass = Self {
+            size,
+            at: at.to_vec(),
+            frontier: Frontier::default(),
+            replay: Some(Replay::new()),
+            withheld: BTreeSet::new(),
+            redacted: BTreeMap::new(),
+            next: 0,
+            roots_at: Vec::new(),
+            problems: Vec::new(),
+        };
+        for &s in at {
+            if s > size {
+                pass.problems.push(format!(
+                    "a checkpoint of size {s} was seen, but the journal has only {size} entries"
+                ));
+            } else if s == 0 {
+                pass.roots_at.push((0, probity_tlog::EMPTY_ROOT));
+            }
+        }
+        pass
+    }
+
+    /// The index of the entry expected next.
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+
+    /// Notes a problem found outside the pass (the source failing, for example).
+    pub fn problem(&mut self, problem: String) {
+        self.problems.push(problem);
+    }
+
+    /// Feeds one entry, with the leaf hash the log states for it (or why there is none).
+    pub fn entry(&mut self, entry: &JournalEntry, stated_leaf: Result<Hash, String>) {
+        let mut next = self.next;
+        if entry.index != next {
+            self.problems
+                .push(format!("journal entry {next} is missing (the next one is {})", entry.index));
+            self.replay = None;
+            next = entry.index;
+        }
+        let problems = &mut self.problems;
+        if entry.withheld.is_some() {
+            self.withheld.insert(next);
+            if let Some(r) = &mut self.replay
+                && let Err(e) = r.withheld(next)
+            {
+                problems.push(e.to_string());
+            }
+        } else {
+            match Event::decode(&entry.bytes) {
+                Ok(event) => {
+                    if event.encode() != entry.bytes {
+                        problems.push(format!("entry {next}: not in canonical encoding"));
+                    }
+                    if let EventBody::RecordRedacted { entries, .. } = &event.body {
+                        for &e in entries {
+                            if e >= next {
+                                problems.push(format!(
+                                    "entry {next}: redacts entry {e}, which is not before it"
+                                ));
+                            }
+                            self.redacted.insert(e, next);
+                        }
+                    }
+                    if let Some(r) = &mut self.replay
+                        && let Err(e) = r.apply(next, &event)
+                    {
+                        problems.push(e.to_string());
+                    }
+                }
+                Err(e) => {
+                    problems.push(format!("entry {next}: does not decode as an event: {e}"));
+                    self.replay = None;
+                }
+            }
+        }
+        let leaf = leaf_hash(&entry.leaf_data());
+        match stated_leaf {
+            Ok(stated) if stated != leaf => problems
+                .push(format!("entry {next}: its leaf in the log does not match the journal")),
+            Ok(_) => {}
+            Err(e) => problems.push(format!("entry {next}: no leaf in the log ({e})")),
+        }
+        self.frontier.append(leaf);
+        self.next = next + 1;
+        if self.at.contains(&self.next) {
+            self.roots_at.push((self.next, self.frontier.root()));
+        }
+    }
+
+    /// Ends the pass against the root the log states for its size. Returns the audit so far
+    /// and the replay, if the whole journal could be replayed.
+    pub fn finish(mut self, stated_root: Hash) -> (Audit, Option<Replay>) {
+        let size = self.size;
+        if self.next < size {
+            self.problems.push(format!(
+                "the journal ends at entry {}, but the log has {size} leaves",
+                self.next
+            ));
+        }
+        for i in self.withheld.iter().filter(|i| !self.redacted.contains_key(i)) {
+            self.problems.push(format!(
+                "entry {i}: its body is withheld, but no record_redacted event withholds it"
+            ));
+        }
+        for (i, by) in self.redacted.iter().filter(|(i, _)| !self.withheld.contains(i)) {
+            self.problems.push(format!(
+                "entry {i}: redacted by entry {by}, but its body is still published"
+            ));
+        }
+        let recomputed_root = self.frontier.root();
+        if recomputed_root != stated_root {
+            self.problems.push(format!(
+                "the log's root at size {size} is {}, but the journal gives {}",
+                probity_tlog::hex(&stated_root),
+                probity_tlog::hex(&recomputed_root)
+            ));
+        }
+        let replay = self.replay.filter(|r| r.size() == size);
+        if replay.is_none() {
+            self.problems.push(
+                "what the registry publishes was not compared with the journal: it could not be \
+                 replayed whole"
+                    .to_owned(),
+            );
+        }
+        let audit = Audit {
+            size,
+            recomputed_root,
+            stated_root,
+            roots_at: self.roots_at,
+            subjects: 0,
+            records: 0,
+            assessments: 0,
+            problems: self.problems,
+        };
+        (audit, replay)
+    }
+}
+
 impl Registry {
     /// Audits the registry against its journal: every entry is a canonical encoding of a valid
     /// event whose leaf is the log's; the tree rebuilt from the journal has the log's root; and
@@ -45,138 +213,21 @@ impl Registry {
     /// the events gives. Roots at each size in `at` are recomputed from the journal alone.
     pub fn audit(&self, at: &[u64], progress: &dyn Progress) -> Result<Audit, RegistryError> {
         let size = self.log_size()?;
-        let mut problems = Vec::new();
-        let mut roots_at = Vec::new();
-        for &s in at {
-            if s > size {
-                problems.push(format!(
-                    "a checkpoint of size {s} was seen, but the journal has only {size} entries"
-                ));
-            } else if s == 0 {
-                roots_at.push((0, probity_tlog::EMPTY_ROOT));
-            }
-        }
-        let mut frontier = Frontier::default();
-        // The replay stops at the first entry it cannot have: what it would say after a gap
-        // is not the registry's state.
-        let mut replay = Some(Replay::new());
-        // Entries whose bodies are withheld, and those redaction events say they withheld:
-        // the two must be the same.
-        let mut withheld = std::collections::BTreeSet::new();
-        let mut redacted = std::collections::BTreeMap::new();
-        let mut next = 0u64;
-        while next < size {
-            let page = self.store.journal(next, PAGE)?;
+        let mut pass = JournalPass::new(size, at);
+        while pass.next() < size {
+            let page = self.store.journal(pass.next(), PAGE)?;
             if page.is_empty() {
-                problems.push(format!(
-                    "the journal ends at entry {next}, but the log has {size} leaves"
-                ));
                 break;
             }
             for entry in &page {
-                if entry.index != next {
-                    problems.push(format!(
-                        "journal entry {next} is missing (the next one is {})",
-                        entry.index
-                    ));
-                    replay = None;
-                    next = entry.index;
-                }
-                let decoded = if entry.withheld.is_some() {
-                    withheld.insert(next);
-                    if let Some(r) = &mut replay
-                        && let Err(e) = r.withheld(next)
-                    {
-                        problems.push(e.to_string());
-                    }
-                    None
-                } else {
-                    Some(Event::decode(&entry.bytes))
-                };
-                match decoded {
-                    None => {}
-                    Some(Ok(event)) => {
-                        if event.encode() != entry.bytes {
-                            problems.push(format!("entry {next}: not in canonical encoding"));
-                        }
-                        if let probity_core::EventBody::RecordRedacted { entries, .. } = &event.body
-                        {
-                            for &e in entries {
-                                if e >= next {
-                                    problems.push(format!(
-                                        "entry {next}: redacts entry {e}, which is not before it"
-                                    ));
-                                }
-                                redacted.insert(e, next);
-                            }
-                        }
-                        if let Some(r) = &mut replay
-                            && let Err(e) = r.apply(next, &event)
-                        {
-                            problems.push(e.to_string());
-                        }
-                    }
-                    Some(Err(e)) => {
-                        problems.push(format!("entry {next}: does not decode as an event: {e}"));
-                        replay = None;
-                    }
-                }
-                let leaf = leaf_hash(&entry.leaf_data());
-                match self.store.log_node(0, next) {
-                    Ok(stated) if stated != leaf => {
-                        problems.push(format!(
-                            "entry {next}: its leaf in the log does not match the journal"
-                        ));
-                    }
-                    Ok(_) => {}
-                    Err(e) => problems.push(format!("entry {next}: no leaf in the log ({e})")),
-                }
-                frontier.append(leaf);
-                next += 1;
-                if at.contains(&next) {
-                    roots_at.push((next, frontier.root()));
-                }
+                let stated = self.store.log_node(0, entry.index).map_err(|e| e.to_string());
+                pass.entry(entry, stated);
             }
             progress.advance(0, page.len() as u64);
         }
-        for i in withheld.iter().filter(|i| !redacted.contains_key(i)) {
-            problems.push(format!(
-                "entry {i}: its body is withheld, but no record_redacted event withholds it"
-            ));
-        }
-        for (i, by) in redacted.iter().filter(|(i, _)| !withheld.contains(i)) {
-            problems.push(format!(
-                "entry {i}: redacted by entry {by}, but its body is still published"
-            ));
-        }
-        let recomputed_root = frontier.root();
-        let stated_root = probity_tlog::root(&LogNodes(self.store()), size)?;
-        if recomputed_root != stated_root {
-            problems.push(format!(
-                "the log's root at size {size} is {}, but the journal gives {}",
-                probity_tlog::hex(&stated_root),
-                probity_tlog::hex(&recomputed_root)
-            ));
-        }
-        let mut audit = Audit {
-            size,
-            recomputed_root,
-            stated_root,
-            roots_at,
-            subjects: 0,
-            records: 0,
-            assessments: 0,
-            problems,
-        };
-        match replay {
-            Some(replay) if replay.size() == size => {
-                self.audit_state(&replay, &mut audit, progress)?;
-            }
-            _ => audit.problems.push(
-                "the registry's tables were not compared with the journal: it could not be \
-                 replayed whole"
-                    .to_owned(),
-            ),
+        let (mut audit, replay) = pass.finish(probity_tlog::root(&LogNodes(self.store()), size)?);
+        if let Some(replay) = replay {
+            self.audit_state(&replay, &mut audit, progress)?;
         }
         Ok(audit)
     }

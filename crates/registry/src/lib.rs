@@ -28,7 +28,7 @@ use probity_rules::{DEFAULT_RULEBOOK, Rulebook, RulebookError};
 use probity_sqlite::SqliteStore;
 use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubject};
 
-pub use audit::Audit;
+pub use audit::{Audit, JournalPass};
 pub use check::{CheckAnswer, EntryProof, ProfileProofs, RulebookRef};
 pub use credentials::{AuthError, KEY_PREFIX, actor_of, secret_matches, split_key};
 pub use filing::{FilingResult, MAX_FILING_BATCH};

@@ -110,7 +110,7 @@ impl Registry {
     /// was added since the checkpoint already there, then the signed checkpoint. Full tiles
     /// written before are never rewritten.
     pub fn publish_tiles(&self, out: &std::path::Path) -> Result<TilesReport, RegistryError> {
-        use probity_tlog::tiles::{TILE_HEIGHT, TILE_WIDTH, tile_path, tiles_to_write};
+        use probity_tlog::tiles::{TILE_HEIGHT, tile_path, tiles_to_write};
         let io = |path: &std::path::Path| {
             let path = path.display().to_string();
             move |source| RegistryError::Io { path: path.clone(), source }
@@ -149,28 +149,63 @@ impl Registry {
             if cp.size.checked_shr(shift).unwrap_or(0) == 0 {
                 break;
             }
-            let tree_level = level * TILE_HEIGHT;
             for (n, width) in tiles_to_write(level, previous, cp.size) {
-                let mut bytes = Vec::with_capacity(width as usize * 32);
-                for i in n * TILE_WIDTH..n * TILE_WIDTH + width {
-                    bytes.extend_from_slice(&self.store.log_node(tree_level, i)?);
-                }
-                write(tile_path(Some(level), n, width), &bytes)?;
+                write(
+                    tile_path(Some(level), n, width),
+                    &self.tile(Some(level), n, width, cp.size)?,
+                )?;
                 report.hash_tiles += 1;
             }
         }
         for (n, width) in tiles_to_write(0, previous, cp.size) {
-            let mut bytes = Vec::new();
-            for entry in self.store.journal(n * TILE_WIDTH, width as usize)? {
-                let data = entry.leaf_data();
-                bytes.extend_from_slice(&(data.len() as u16).to_be_bytes());
-                bytes.extend_from_slice(&data);
-            }
-            write(tile_path(None, n, width), &bytes)?;
+            write(tile_path(None, n, width), &self.tile(None, n, width, cp.size)?)?;
             report.entry_bundles += 1;
         }
         write("checkpoint".into(), note.as_bytes())?;
         Ok(report)
+    }
+
+    /// The bytes of one C2SP tile of the log at `size` leaves: the hash tile at tile level
+    /// `level` (the hashes of tree level `8 × level` nodes `[256 × index, 256 × index + width)`),
+    /// or with `level = None` the entry bundle of those leaves (each leaf's data prefixed by its
+    /// length). Refuses a tile the tree of `size` leaves does not hold whole.
+    pub fn tile(
+        &self,
+        level: Option<u8>,
+        index: u64,
+        width: u64,
+        size: u64,
+    ) -> Result<Vec<u8>, RegistryError> {
+        use probity_tlog::tiles::{TILE_HEIGHT, TILE_WIDTH};
+        let tree_level = level.unwrap_or(0).checked_mul(TILE_HEIGHT);
+        let nodes = tree_level.map_or(0, |l| size.checked_shr(u32::from(l)).unwrap_or(0));
+        let start = index.checked_mul(TILE_WIDTH);
+        let end = start.and_then(|s| s.checked_add(width));
+        let (Some(tree_level), Some(start), Some(end)) = (tree_level, start, end) else {
+            return Err(RegistryError::NotFound(format!("no tile {index} at level {level:?}")));
+        };
+        if width == 0 || width > TILE_WIDTH || end > nodes {
+            return Err(RegistryError::NotFound(format!(
+                "the log of {size} entries has no tile {index} of width {width} at level {}",
+                level.map_or_else(|| "entries".to_owned(), |l| l.to_string())
+            )));
+        }
+        let mut bytes = Vec::with_capacity(width as usize * 35);
+        match level {
+            Some(_) => {
+                for i in start..end {
+                    bytes.extend_from_slice(&self.store.log_node(tree_level, i)?);
+                }
+            }
+            None => {
+                for entry in self.store.journal(start, width as usize)? {
+                    let data = entry.leaf_data();
+                    bytes.extend_from_slice(&(data.len() as u16).to_be_bytes());
+                    bytes.extend_from_slice(&data);
+                }
+            }
+        }
+        Ok(bytes)
     }
 
     /// The number of entries in the log.

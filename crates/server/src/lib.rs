@@ -80,7 +80,7 @@ impl Default for Config {
         api::check_batch, api::search, api::list, api::rulebook, api::rulebook_text, api::changes,
         api::record, api::file_one, api::file_batch, api::withdraw, api::correct, api::object,
         api::reply, api::apply_repair, api::answer_objection, api::decide_objection,
-        api::decide_repair, api::deadline_stats, api::checkpoint, api::proof, api::add_authority,
+        api::decide_repair, api::deadline_stats, api::checkpoint, api::tile, api::proof, api::add_authority,
         api::authority_key, api::revoke_authority_keys, api::company_credential,
         api::revoke_company_credentials, api::add_exception, api::adopt_rulebook
     ),
@@ -220,6 +220,7 @@ pub fn router(state: AppState) -> Router {
         .route("/records/{authority}/{decision_no}/repair/decision", post(api::decide_repair))
         .route("/stats/deadlines", get(api::deadline_stats))
         .route("/log/checkpoint", get(api::checkpoint))
+        .route("/log/tile/{*path}", get(api::tile))
         .route("/log/proof", get(api::proof))
         .route("/authorities", post(api::add_authority))
         .route(

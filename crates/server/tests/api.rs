@@ -352,6 +352,7 @@ fn every_endpoint_against_every_role() {
         ("GET", rec.into(), None, None),
         ("GET", "/v1/stats/deadlines".into(), None, None),
         ("GET", "/v1/log/checkpoint".into(), None, None),
+        ("GET", "/v1/log/tile/entries/000.p/1".into(), None, None),
         (
             "POST",
             "/v1/records".into(),

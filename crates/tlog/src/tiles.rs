@@ -37,6 +37,49 @@ pub fn tile_path(level: Option<u8>, index: u64, width: u64) -> String {
     p
 }
 
+/// The tile a path names, as [`tile_path`] writes it: `(level, index, width)` with `level = None`
+/// for an entry bundle. Refuses anything else, including non-canonical index groups (`x1/005`,
+/// `x000/005`) and widths outside 1..=255 after `.p/`.
+pub fn parse_tile_path(path: &str) -> Option<(Option<u8>, u64, u64)> {
+    let rest = path.strip_prefix("tile/")?;
+    let (level, rest) = rest.split_once('/')?;
+    let level = match level {
+        "entries" => None,
+        l if !l.is_empty() && l.len() <= 2 && l.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(l.parse::<u8>().ok()?)
+        }
+        _ => return None,
+    };
+    let (index, width) = match rest.split_once(".p/") {
+        Some((index, w)) => {
+            if w.is_empty() || w.len() > 3 || !w.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let w: u64 = w.parse().ok()?;
+            (index, (1..TILE_WIDTH).contains(&w).then_some(w)?)
+        }
+        None => (rest, TILE_WIDTH),
+    };
+    let groups: Vec<&str> = index.split('/').collect();
+    let (last, upper) = groups.split_last()?;
+    let mut n: u64 = 0;
+    for (i, g) in upper.iter().enumerate() {
+        let digits = g.strip_prefix('x')?;
+        if digits.len() != 3
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || (i == 0 && digits == "000")
+        {
+            return None;
+        }
+        n = n.checked_mul(1000)?.checked_add(digits.parse::<u64>().ok()?)?;
+    }
+    if last.len() != 3 || !last.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n = n.checked_mul(1000)?.checked_add(last.parse::<u64>().ok()?)?;
+    Some((level, n, width))
+}
+
 /// The tiles at one tile level that a log growing from `from` to `to` leaves must (re)write:
 /// `(index, width)` for each, in order. Full tiles written before are not repeated.
 pub fn tiles_to_write(level: u8, from: u64, to: u64) -> Vec<(u64, u64)> {
@@ -77,6 +120,30 @@ mod tests {
         assert_eq!(tile_path(Some(0), 5, 256), "tile/0/005");
         assert_eq!(tile_path(Some(1), 1_234_067, 7), "tile/1/x001/x234/067.p/7");
         assert_eq!(tile_path(None, 2, 256), "tile/entries/002");
+    }
+
+    #[test]
+    fn paths_parse_back_and_nothing_else_does() {
+        for (level, n, w) in
+            [(Some(0), 0, 256), (Some(1), 1_234_067, 7), (None, 2, 256), (None, 1000, 255)]
+        {
+            assert_eq!(parse_tile_path(&tile_path(level, n, w)), Some((level, n, w)));
+        }
+        for bad in [
+            "tile/0/5",
+            "tile/0/x000/005",
+            "tile/0/x1/005",
+            "tile/0/005.p/0",
+            "tile/0/005.p/256",
+            "tile/0/005.p/",
+            "tile/abc/005",
+            "tile/0/",
+            "tiles/0/005",
+            "tile/0/005/",
+            "tile/300/005",
+        ] {
+            assert_eq!(parse_tile_path(bad), None, "{bad}");
+        }
     }
 
     #[test]
