@@ -139,8 +139,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Operator(cmd) => crate::serve::operator(&data, cmd),
         Command::Bench(cmd) => crate::bench::run(cmd, store),
         Command::Log(cmd) => crate::log::run(&data, cmd),
-        Command::Audit { from, key, state, json } => {
-            crate::log::audit(&from, key.as_deref(), state.as_deref(), json)
+        Command::Audit { from, sample, key, state, json } => {
+            crate::log::audit(&from, sample, key.as_deref(), state.as_deref(), json)
         }
     }
 }

@@ -140,19 +140,40 @@ pub fn run(data: &Path, cmd: LogCommand) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
+/// The report when there is nothing to audit against: no usable checkpoint from a server.
+fn report_unaudited(problems: &[String], as_json: bool) -> anyhow::Result<u8> {
+    if as_json {
+        outln!("{}", json!({"problems": problems, "ok": false}));
+    } else {
+        outln!("{} problems:", problems.len());
+        for p in problems {
+            outln!("  {p}");
+        }
+    }
+    Ok(exit::FAILURE)
+}
+
 pub fn audit(
-    dir: &Path,
+    from: &str,
+    sample: Option<usize>,
     key: Option<&str>,
     state: Option<&Path>,
     as_json: bool,
 ) -> anyhow::Result<u8> {
-    let reg = Registry::open(dir)?;
+    let url = from.starts_with("http://") || from.starts_with("https://");
+    let dir = Path::new(from);
+    let reg = if url { None } else { Some(Registry::open(dir)?) };
     let mut problems = Vec::new();
     let mut unchecked = Vec::new();
 
     // The published checkpoint, checked against the verifier key when one is given.
     let note_path = dir.join(probity_registry::CHECKPOINT_FILE);
-    let published = match std::fs::read_to_string(&note_path) {
+    let note = if url {
+        crate::audit_url::checkpoint_note(from).map_err(|e| format!("{e:#}"))
+    } else {
+        std::fs::read_to_string(&note_path).map_err(|e| format!("`{}`: {e}", note_path.display()))
+    };
+    let published = match note {
         Ok(note) => {
             let text = match key {
                 Some(k) => {
@@ -180,7 +201,7 @@ pub fn audit(
             }
         }
         Err(e) => {
-            problems.push(format!("no published checkpoint at `{}`: {e}", note_path.display()));
+            problems.push(format!("no published checkpoint: {e}"));
             None
         }
     };
@@ -195,7 +216,14 @@ pub fn audit(
     let sizes: Vec<u64> = published.iter().chain(seen.iter()).map(|c| c.size).collect();
 
     let bar = Bar::bytes(None, "audit");
-    let result = reg.audit(&sizes, &bar);
+    let result = match (&reg, &published) {
+        (Some(reg), _) => reg.audit(&sizes, &bar).map_err(anyhow::Error::from),
+        (None, Some(cp)) => crate::audit_url::audit(from, cp, &sizes, sample, &bar),
+        (None, None) => {
+            bar.finish();
+            return report_unaudited(&problems, as_json);
+        }
+    };
     bar.finish();
     let a = result?;
     problems.extend(a.problems.iter().cloned());
@@ -246,13 +274,22 @@ pub fn audit(
                 a.size,
                 hex(&a.stated_root)
             );
-            outln!(
-                "ok: replaying them gives the {} subjects, {} records and {} stored assessments \
-                 the registry publishes",
-                a.subjects,
-                a.records,
-                a.assessments
-            );
+            if url {
+                outln!(
+                    "ok: every tile and feed event matches the leaves; replaying them gives the \
+                     assessments and answers served for {} of {} subjects compared",
+                    a.assessments,
+                    a.subjects
+                );
+            } else {
+                outln!(
+                    "ok: replaying them gives the {} subjects, {} records and {} stored \
+                     assessments the registry publishes",
+                    a.subjects,
+                    a.records,
+                    a.assessments
+                );
+            }
         } else {
             outln!("{} problems in {} entries:", problems.len(), a.size);
             for p in &problems {

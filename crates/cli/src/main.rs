@@ -9,6 +9,7 @@ macro_rules! outln {
     }};
 }
 
+mod audit_url;
 mod bench;
 mod bench_http;
 mod check;
@@ -195,18 +196,26 @@ enum Command {
     /// Read the transparency log: roots and proofs (`docs/log-format.md`).
     #[command(subcommand)]
     Log(log::LogCommand),
-    /// Check a registry's journal against its log and its published checkpoint, as a mirror
-    /// would.
+    /// Check a registry against its log and its published checkpoint, as a mirror would.
     ///
     /// Every entry must be a canonical encoding of a valid event and match its leaf; the log's
     /// root must be the root of those leaves; the published checkpoint must carry a valid
     /// signature by --key and match the journal; and the checkpoint this auditor saw last (kept
     /// in --state) must still match, so history cannot be rewritten and re-signed unnoticed.
-    /// Exits 1 on any disagreement. Assessments are not yet recomputed.
+    /// Then every event is replayed, and what the registry publishes must follow from them:
+    /// from a directory, its subjects, records and every stored assessment; from a URL, each
+    /// subject's assessment and check answers (every tile, entry bundle and feed event is
+    /// checked against the leaves too). Exits 1 on any disagreement, naming the entry, record or
+    /// subject.
     Audit {
-        /// The registry directory to audit.
+        /// The registry to audit: its data directory, or the URL of its server
+        /// (`http://host:port`).
         #[arg(long)]
-        from: PathBuf,
+        from: String,
+        /// From a URL: compare the answers of at most this many subjects, spread evenly
+        /// (default: every subject).
+        #[arg(long)]
+        sample: Option<usize>,
         /// The log's verifier key (`probity log key`); without it the signature is not checked.
         #[arg(long)]
         key: Option<String>,

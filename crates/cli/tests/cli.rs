@@ -565,6 +565,84 @@ fn redaction_withholds_expired_records_and_the_audit_still_passes() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// Serves `data` on a free port until the returned child is killed; returns it and its URL.
+fn serve(data: &Path) -> (std::process::Child, String) {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = probity(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = err.next().expect("the server says where it listens").unwrap();
+        if let Some(u) = line.strip_prefix("listening on ") {
+            break u.to_owned();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || err.for_each(drop));
+    (child, url)
+}
+
+#[test]
+fn a_served_registry_is_audited_through_its_url_and_its_tiles_verify_independently() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = registry_with(dir.path(), 100, 600);
+    assert!(run(probity(&data).args(["redact"])).status.success());
+    let key = stdout(&run(probity(&data).args(["log", "key"]))).trim().to_owned();
+    let size = stats(&data)["events"].as_u64().unwrap();
+    assert!(size > 512, "full tiles and a level-1 tile are served: {size}");
+    let (mut server, url) = serve(&data);
+    let audit = |extra: &[&str]| {
+        run(probity(&data).args(["audit", "--json", "--key", &key, "--from", &url]).args(extra))
+    };
+
+    let o = audit(&[]);
+    let a = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{a}");
+    assert_eq!(a["size"].as_u64(), Some(size));
+    assert_eq!((a["subjects"].as_u64(), a["assessments"].as_u64()), (Some(100), Some(100)), "{a}");
+    let a = json(&audit(&["--sample", "10"]));
+    assert_eq!(a["subjects"].as_u64(), Some(10), "{a}");
+
+    // A tile client that knows nothing of probity reads the served log.
+    let verifier = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify-log.py");
+    let o = run(Command::new("python3").arg(&verifier).args([
+        "--url",
+        &format!("{url}/v1/log"),
+        "--key",
+        &key,
+    ]));
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+
+    // Behind the server's back, a record that counts is marked withdrawn: the answers it serves
+    // no longer follow from the log, and the audit names the subject.
+    let conn = rusqlite::Connection::open(data.join("registry.sqlite")).unwrap();
+    let code: String = conn
+        .query_row(
+            "SELECT s.code FROM records r JOIN subjects s ON s.id = r.subject
+             ORDER BY r.effective DESC, r.id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute(
+        "UPDATE records SET status = 'withdrawn'
+         WHERE subject = (SELECT id FROM subjects WHERE code = ?1)",
+        [&code],
+    )
+    .unwrap();
+    drop(conn);
+    let o = audit(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    let problems = json(&o)["problems"].to_string();
+    assert!(problems.contains(&format!("subject {code}: the published assessment")), "{problems}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
 fn copy_registry(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for f in ["registry.sqlite", "log.key", "checkpoint"] {

@@ -32,64 +32,91 @@ const PAGE: usize = 1000;
 const MAX_LOOKAHEAD: usize = 16;
 
 impl Registry {
-    /// Why a record may not be redacted today, or `None` if it may. `without` are records of
-    /// the same subject already chosen for redaction.
-    fn redaction_barrier(
-        &self,
-        profile: &Profile,
-        key: &RecordKey,
-        without: &[RecordKey],
-    ) -> Result<Option<String>, RegistryError> {
+    /// Whether a subject's assessment differs between two sets of its records: today, what-if
+    /// included, and on each later date on which the engine says something might change. The
+    /// dates themselves are only when to look again (a record adds candidates on which nothing
+    /// changes), so they are not compared. Returns the first date they differ on, or why they
+    /// may.
+    fn differs(&self, with: &Profile, without: &Profile) -> Option<String> {
+        let mut on = Some(self.today());
+        for _ in 0..MAX_LOOKAHEAD {
+            let date = on?;
+            let mut a = self.assess(with, date);
+            let mut b = self.assess(without, date);
+            on = a.next_boundary;
+            (a.next_boundary, b.next_boundary) = (None, None);
+            if a != b {
+                return Some(format!("on {date}"));
+            }
+        }
+        Some(format!("possibly after {MAX_LOOKAHEAD} changes"))
+    }
+
+    /// Why a record of `profile` may not be redacted today on its own account (still shown, or a
+    /// case open), or `None`.
+    fn barrier(&self, profile: &Profile, key: &RecordKey) -> Result<Option<String>, RegistryError> {
         let Some(record) = profile.records.iter().find(|r| r.record.key() == *key) else {
             return Ok(Some(format!("the registry holds no record `{key}`")));
         };
         if self.shown(record) {
-            return Ok(Some(format!(
-                "record `{key}` is still published; only records no longer shown (expired, \
-                 withdrawn or repaired) can be redacted"
-            )));
+            return Ok(Some(
+                "it is still published; only records no longer shown (expired, withdrawn or \
+                 repaired) can be redacted"
+                    .to_owned(),
+            ));
         }
         if let Some(view) = self.case(key)?
             && (view.case.disputed()
                 || matches!(view.case.repair, Some((probity_core::RepairState::Applied, _))))
         {
-            return Ok(Some(format!("record `{key}` has an open objection or repair application")));
+            return Ok(Some("an objection or repair application about it is open".to_owned()));
         }
-        let today = self.today();
-        let keep = |skip: &[&RecordKey]| Profile {
+        Ok(None)
+    }
+
+    /// Why removing `keys` together from `profile` would change an assessment, or `None`.
+    fn matters(&self, profile: &Profile, keys: &[RecordKey]) -> Option<String> {
+        let without = Profile {
             subject: profile.subject.clone(),
             records: profile
                 .records
                 .iter()
-                .filter(|r| {
-                    let k = r.record.key();
-                    !without.contains(&k) && !skip.contains(&&k)
-                })
+                .filter(|r| !keys.contains(&r.record.key()))
                 .cloned()
                 .collect(),
         };
-        // The assessment today and on every later date the engine names as a possible change
-        // must be the same without the record. The dates themselves are only when to look
-        // again (a record adds candidates on which nothing changes), so they are not compared.
-        let (with, without) = (keep(&[]), keep(&[key]));
-        let mut on = Some(today);
-        for _ in 0..MAX_LOOKAHEAD {
-            let Some(date) = on else { return Ok(None) };
-            let mut a = self.assess(&with, date);
-            let mut b = self.assess(&without, date);
-            on = a.next_boundary;
-            (a.next_boundary, b.next_boundary) = (None, None);
-            if a != b {
-                return Ok(Some(format!(
-                    "record `{key}` still affects the assessment of {} (on {date})",
-                    profile.subject.subject.id
-                )));
+        self.differs(profile, &without).map(|when| {
+            format!("it still affects the assessment of {} ({when})", profile.subject.subject.id)
+        })
+    }
+
+    /// The records of a subject that may be redacted today: all candidates at once if together
+    /// they change nothing (the common case, one comparison); else the longest run of them,
+    /// oldest first, that together change nothing (a binary search, so a subject with many
+    /// records costs a few comparisons, not one per record). Newer ones wait for a later pass.
+    fn redactable(&self, profile: &Profile) -> Result<Vec<RecordKey>, RegistryError> {
+        let mut candidates = Vec::new();
+        for r in profile.records.iter().filter(|r| !self.shown(r)) {
+            if self.barrier(profile, &r.record.key())?.is_none() {
+                candidates.push((r.record.effective, r.filed_index, r.record.key()));
             }
         }
-        Ok(Some(format!(
-            "record `{key}` may still affect the assessment of {} later",
-            profile.subject.subject.id
-        )))
+        candidates.sort_by_key(|(effective, filed, _)| (*effective, *filed));
+        let keys: Vec<RecordKey> = candidates.into_iter().map(|(_, _, k)| k).collect();
+        if keys.is_empty() || self.matters(profile, &keys).is_none() {
+            return Ok(keys);
+        }
+        // The longest prefix that changes nothing: `good` does not matter, `bad` does.
+        let (mut good, mut bad) = (0, keys.len());
+        while bad - good > 1 {
+            let mid = good + (bad - good) / 2;
+            if self.matters(profile, keys.get(..mid).unwrap_or_default()).is_none() {
+                good = mid;
+            } else {
+                bad = mid;
+            }
+        }
+        Ok(keys.into_iter().take(good).collect())
     }
 
     /// The redaction event for a record, with the journal entries it withholds.
@@ -142,8 +169,14 @@ impl Registry {
         let Some(profile) = self.profile(&subject)? else {
             return Err(RegistryError::NotFound(format!("no subject `{subject}`")));
         };
-        if let Some(why) = self.redaction_barrier(&profile, key, &[])? {
-            return Err(RegistryError::Refused(why));
+        let why = match self.barrier(&profile, key)? {
+            Some(why) => Some(why),
+            None => self.matters(&profile, std::slice::from_ref(key)),
+        };
+        if let Some(why) = why {
+            return Err(RegistryError::Refused(format!(
+                "record `{key}` may not be redacted: {why}"
+            )));
         }
         if dry_run {
             return Ok(());
@@ -171,13 +204,7 @@ impl Registry {
             for id in &page {
                 report.subjects += 1;
                 let Some(profile) = self.profile(id)? else { continue };
-                let mut chosen: Vec<RecordKey> = Vec::new();
-                for r in profile.records.iter().filter(|r| !self.shown(r)) {
-                    let key = r.record.key();
-                    if self.redaction_barrier(&profile, &key, &chosen)?.is_none() {
-                        chosen.push(key);
-                    }
-                }
+                let chosen = self.redactable(&profile)?;
                 if chosen.is_empty() {
                     continue;
                 }
