@@ -194,6 +194,7 @@ rulebook-band = Grade { $grade } from { $min } points
 rulebook-trigger = A record of kind { $kind } sets grade { $grade } directly.
 rulebook-sticky = Grade { $grade } holds for { $period } once reached.
 rulebook-bar = Grade { $grade } needs the entity to be at least { $period } old.
+rulebook-new-entity = Grade { $grade } is given to an entity less than { $period } old that scores at least { $min }, unless a record sets its grade.
 rulebook-measures = Measures
 rulebook-denied-by = Denied by: { $what }
 rulebook-flagged-by = Flagged by: { $what }

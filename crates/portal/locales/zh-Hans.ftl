@@ -194,6 +194,7 @@ rulebook-band = 等级 { $grade }：不低于 { $min } 分
 rulebook-trigger = 类别为 { $kind } 的记录直接确定等级为 { $grade }。
 rulebook-sticky = 等级 { $grade } 一经确定，保持 { $period }。
 rulebook-bar = 等级 { $grade } 要求主体成立满 { $period }。
+rulebook-new-entity = 成立不满 { $period } 且得分不低于 { $min } 的主体评为 { $grade } 级，记录直接确定等级的除外。
 rulebook-measures = 措施
 rulebook-denied-by = 不允许的情形：{ $what }
 rulebook-flagged-by = 提示的情形：{ $what }

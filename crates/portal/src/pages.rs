@@ -590,6 +590,7 @@ pub fn rulebook(
             @for t in &s.triggers { p { (ctx.ta("rulebook-trigger", &[("kind", t.kind.clone()), ("grade", t.grade.clone())])) small.basis { (t.basis) } } }
             @for b in &s.sticky { p { (ctx.ta("rulebook-sticky", &[("grade", b.grade.clone()), ("period", b.holds_for.to_string())])) small.basis { (b.basis) } } }
             @for b in &s.bars { p { (ctx.ta("rulebook-bar", &[("grade", b.grade.clone()), ("period", b.younger_than.to_string())])) small.basis { (b.basis) } } }
+            @if let Some(n) = &s.new_entity { p { (ctx.ta("rulebook-new-entity", &[("grade", n.grade.clone()), ("period", n.younger_than.to_string()), ("min", n.min.to_string())])) small.basis { (n.basis) } } }
             p.basis { (s.basis) }
         }
         h2 { (ctx.t("nav-lists")) }
@@ -659,7 +660,7 @@ pub fn stats(
     // Grades in the rulebook's band order.
     let order: Vec<String> = book
         .scoring()
-        .map(|s| s.bands.iter().map(|b| b.grade.clone()).collect())
+        .map(|s| s.grades().into_iter().map(str::to_owned).collect())
         .unwrap_or_default();
     let mut grades: Vec<(String, u64)> = order
         .iter()

@@ -52,6 +52,12 @@ fn fields(b: &Rulebook) -> Fields {
         for x in &s.bars {
             put(format!("scoring.bars.{}", x.grade), x.younger_than.to_string());
         }
+        if let Some(n) = &s.new_entity {
+            put(
+                format!("scoring.new_entity.{}", n.grade),
+                format!("< {}, ≥ {}", n.younger_than, n.min),
+            );
+        }
         put("scoring.basis".into(), s.basis.clone());
     }
     for l in b.lists() {
@@ -107,7 +113,7 @@ mod tests {
     #[test]
     fn a_changed_field_an_added_rule_and_nothing_else() {
         let from = Rulebook::parse(DEFAULT).unwrap();
-        let text = DEFAULT.replacen("version = \"2026.1\"", "version = \"2026.2\"", 1).replacen(
+        let text = DEFAULT.replacen("version = \"2026.2\"", "version = \"2026.3\"", 1).replacen(
             "points = -5\n",
             "points = -4\n",
             1,

@@ -68,10 +68,7 @@ impl Registry {
             source,
         })?;
         let old = self.rulebook_at(as_of);
-        let order: Vec<&str> = new
-            .scoring()
-            .map(|s| s.bands.iter().map(|b| b.grade.as_str()).collect())
-            .unwrap_or_default();
+        let order: Vec<&str> = new.scoring().map(|s| s.grades()).unwrap_or_default();
         let rank =
             |g: &Option<String>| g.as_deref().and_then(|g| order.iter().position(|x| *x == g));
         let mut diff = RulebookDiff {

@@ -299,8 +299,10 @@ fn evaluate(
     let mut grade_records: Vec<u64> = effects.iter().map(|e| e.record).collect();
     let grade = match (book.scoring(), band) {
         (Some(scoring), Some(mut band)) => {
+            let mut set_directly = false;
             for e in &effects {
                 if let Some(g) = &e.sets_grade {
+                    set_directly = true;
                     grade_notes
                         .push(format!("record {} ({}) sets grade {g} directly", e.record, e.kind));
                 }
@@ -323,6 +325,7 @@ fn evaluate(
                     .filter(|r| bands.get(&r.effective).is_some_and(|b| *b >= si))
                     .max_by_key(|r| (r.effective, r.id));
                 if let Some(r) = held {
+                    set_directly = true;
                     band = si;
                     grade_records.push(r.id);
                     grade_notes.push(format!(
@@ -334,23 +337,33 @@ fn evaluate(
                     ));
                 }
             }
-            // Bars: a barred grade falls to the next band.
-            while let Some(bar) = scoring.bars.iter().find(|b| {
-                scoring.bands.get(band).is_some_and(|x| x.grade == b.grade)
-                    && subject.established.is_none_or(|e| b.younger_than.after(e) > date)
-            }) {
-                if band + 1 >= scoring.bands.len() {
-                    break;
-                }
-                band += 1;
+            if let Some((n, established)) = new_entity(scoring, subject, score, set_directly, date)
+            {
                 grade_notes.push(format!(
-                    "grade {} is barred: {} ({})",
-                    bar.grade,
-                    describe_bar(bar.younger_than),
-                    bar.basis
+                    "grade {}: established on {established}, less than {} before, with a score \
+                     of at least {} ({})",
+                    n.grade, n.younger_than, n.min, n.basis
                 ));
+                Some(n.grade.clone())
+            } else {
+                // Bars: a barred grade falls to the next band.
+                while let Some(bar) = scoring.bars.iter().find(|b| {
+                    scoring.bands.get(band).is_some_and(|x| x.grade == b.grade)
+                        && subject.established.is_none_or(|e| b.younger_than.after(e) > date)
+                }) {
+                    if band + 1 >= scoring.bands.len() {
+                        break;
+                    }
+                    band += 1;
+                    grade_notes.push(format!(
+                        "grade {} is barred: {} ({})",
+                        bar.grade,
+                        describe_bar(bar.younger_than),
+                        bar.basis
+                    ));
+                }
+                scoring.bands.get(band).map(|b| b.grade.clone())
             }
-            scoring.bands.get(band).map(|b| b.grade.clone())
         }
         _ => None,
     };
@@ -388,6 +401,25 @@ fn evaluate(
     grade_records.sort_unstable();
     grade_records.dedup();
     State { score, grade, grade_records, grade_notes, effects, lists }
+}
+
+/// The new-entity rule and the subject's date of establishment, if the rule replaces the band
+/// grade on `date`: the subject is younger than the rule's period, scores at least its minimum,
+/// and no trigger or sticky grade set the grade.
+fn new_entity<'s>(
+    scoring: &'s crate::Scoring,
+    subject: &SubjectInput,
+    score: Option<i32>,
+    set_directly: bool,
+    date: Date,
+) -> Option<(&'s crate::NewEntity, Date)> {
+    let n = scoring.new_entity.as_ref()?;
+    let established = subject.established?;
+    (!set_directly
+        && established <= date
+        && date < n.younger_than.after(established)
+        && score.is_some_and(|s| s >= n.min))
+    .then_some((n, established))
 }
 
 fn describe_bar(p: crate::Period) -> String {
@@ -519,10 +551,17 @@ fn timeline<'b>(
             let score = total.clamp(i64::from(s.floor), i64::from(s.ceiling)) as i32;
             let mut band =
                 s.bands.iter().position(|b| score >= b.min).unwrap_or(nbands.saturating_sub(1));
-            if let Some(w) = triggers.iter().rposition(|n| *n > 0) {
+            let trigger = triggers.iter().rposition(|n| *n > 0);
+            let held = sticky.iter().rposition(|n| *n > 0);
+            if let Some((n, _)) =
+                new_entity(s, subject, Some(score), trigger.is_some() || held.is_some(), date)
+            {
+                return Some(n.grade.clone());
+            }
+            if let Some(w) = trigger {
                 band = band.max(w);
             }
-            if let Some(w) = sticky.iter().rposition(|n| *n > 0) {
+            if let Some(w) = held {
                 band = band.max(w);
             }
             while s.bands.get(band).is_some_and(|x| {
@@ -574,6 +613,10 @@ fn boundaries(
     if let (Some(e), Some(s)) = (subject.established, book.scoring()) {
         for b in &s.bars {
             dates.insert(b.younger_than.after(e));
+        }
+        if let Some(n) = &s.new_entity {
+            dates.insert(e);
+            dates.insert(n.younger_than.after(e));
         }
     }
     dates.into_iter().filter(|d| *d > as_of).collect()

@@ -44,7 +44,9 @@ pub use engine::{
     Assessment, Decision, Effect, MeasureAnswer, Membership, Reason, RecordInput, RecordState,
     SubjectInput, assess,
 };
-pub use policy::{Band, Bar, Condition, ListRule, ListType, Measure, Scoring, Sticky, Trigger};
+pub use policy::{
+    Band, Bar, Condition, ListRule, ListType, Measure, NewEntity, Scoring, Sticky, Trigger,
+};
 pub use process::{Calendar, Closed, Deadline, DueProcess, deadlines};
 pub use replay::{Replay, ReplayError, ReplayedRecord, Rulebooks};
 
@@ -526,6 +528,34 @@ mod tests {
         );
         let err = Rulebook::parse(&gap).unwrap_err().to_string();
         assert!(err.contains("scores from 0 to 49 have no grade"), "{err}");
+    }
+
+    #[test]
+    fn a_new_entity_grade_needs_its_own_name_and_a_score_in_range() {
+        let scoring = |new: &str| {
+            with_policy(&format!(
+                "\n[scoring]\nstart = 100\nfloor = 0\nceiling = 100\nbasis = \"b\"\n\n[[scoring.grades]]\ngrade = \"A\"\nmin = 70\n\n[[scoring.grades]]\ngrade = \"C\"\nmin = 0\n\n[scoring.new_entity]\n{new}basis = \"b\"\n\n[measures.m]\ndescription = \"d\"\nbasis = \"b\"\nflag = {{ grades = [\"M\"] }}\n"
+            ))
+        };
+        let ok = Rulebook::parse(&scoring("grade = \"M\"\nyounger_than = \"1 year\"\nmin = 70\n"))
+            .unwrap();
+        assert_eq!(ok.scoring().unwrap().grades(), ["A", "M", "C"]);
+        let err = Rulebook::parse(&scoring("grade = \"C\"\nyounger_than = \"1 year\"\nmin = 70\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("scoring.new_entity.grade") && err.contains("a band already"),
+            "{err}"
+        );
+        let err =
+            Rulebook::parse(&scoring("grade = \"M\"\nyounger_than = \"1 year\"\nmin = 170\n"))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("170 is outside the scores 0..=100"), "{err}");
+        let err = Rulebook::parse(&scoring("grade = \"M\"\nyounger_than = \"soon\"\nmin = 70\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`soon` is not a period"), "{err}");
     }
 
     #[test]

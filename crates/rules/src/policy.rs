@@ -67,7 +67,37 @@ pub struct Scoring {
     pub bars: Vec<Bar>,
     /// Grades that hold once reached.
     pub sticky: Vec<Sticky>,
+    /// The grade of subjects too new to be rated on their record, if the model has one.
+    pub new_entity: Option<NewEntity>,
     /// Legal basis of the model.
+    pub basis: String,
+}
+
+impl Scoring {
+    /// Every grade, best first: the bands, with the new-entity grade after the last band it
+    /// requires at least the score of.
+    pub fn grades(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.bands.iter().map(|b| b.grade.as_str()).collect();
+        if let Some(n) = &self.new_entity {
+            let at = self.bands.iter().take_while(|b| b.min >= n.min).count();
+            out.insert(at, n.grade.as_str());
+        }
+        out
+    }
+}
+
+/// A grade for subjects too new to be rated on their record: while a subject is younger than
+/// `younger_than` and scores at least `min`, it replaces the band grade, unless a trigger or a
+/// sticky grade sets the grade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntity {
+    /// The grade, e.g. `M`; not one of the bands.
+    pub grade: String,
+    /// How long a subject counts as new, from its establishment.
+    pub younger_than: Period,
+    /// The lowest score that gets it.
+    pub min: i32,
+    /// Legal basis.
     pub basis: String,
 }
 
@@ -140,6 +170,17 @@ pub(crate) struct RawScoring {
     bars: Vec<Spanned<RawBar>>,
     #[serde(default)]
     sticky: Vec<Spanned<RawSticky>>,
+    #[serde(default)]
+    new_entity: Option<Spanned<RawNewEntity>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNewEntity {
+    grade: String,
+    younger_than: String,
+    min: i32,
+    basis: String,
 }
 
 #[derive(Deserialize)]
@@ -313,6 +354,36 @@ pub(crate) fn scoring(
             basis: s.basis,
         });
     }
+    let new_entity = match raw.new_entity {
+        None => None,
+        Some(n) => {
+            let o = n.span().start;
+            let n = n.into_inner();
+            if grade_known(&n.grade) {
+                return Err(at(
+                    o,
+                    "scoring.new_entity.grade",
+                    format!(
+                        "grade `{}` is a band already; the new-entity grade needs its own",
+                        n.grade
+                    ),
+                ));
+            }
+            if !(raw.floor..=raw.ceiling).contains(&n.min) {
+                return Err(at(
+                    o,
+                    "scoring.new_entity.min",
+                    format!("{} is outside the scores {}..={}", n.min, raw.floor, raw.ceiling),
+                ));
+            }
+            Some(NewEntity {
+                younger_than: period(at, o, "scoring.new_entity.younger_than", &n.younger_than)?,
+                grade: n.grade,
+                min: n.min,
+                basis: n.basis,
+            })
+        }
+    };
     Ok(Scoring {
         start: raw.start,
         floor: raw.floor,
@@ -321,6 +392,7 @@ pub(crate) fn scoring(
         triggers,
         bars,
         sticky,
+        new_entity,
         basis: raw.basis,
     })
 }
@@ -342,7 +414,7 @@ pub(crate) fn lists(
             }
         }
         for g in &l.grades {
-            if !scoring.is_some_and(|s| s.bands.iter().any(|b| &b.grade == g)) {
+            if !scoring.is_some_and(|s| s.grades().contains(&g.as_str())) {
                 return Err(at(o, &key, format!("list entry cites unknown grade `{g}`")));
             }
         }
@@ -400,7 +472,7 @@ pub(crate) fn measures(
                 }
             }
             for g in &c.grades {
-                if !scoring.is_some_and(|s| s.bands.iter().any(|b| &b.grade == g)) {
+                if !scoring.is_some_and(|s| s.grades().contains(&g.as_str())) {
                     return Err(at(
                         o,
                         &format!("{key}.{what}"),

@@ -182,14 +182,25 @@ fn arb_records() -> impl Strategy<Value = Vec<RecordInput>> {
 }
 
 fn rank(g: Option<&str>) -> usize {
-    ["A", "B", "C", "D"].iter().position(|x| Some(*x) == g).unwrap()
+    let book = book();
+    let grades = book.scoring().unwrap().grades();
+    assert_eq!(grades, ["A", "B", "M", "C", "D"]);
+    grades.iter().position(|x| Some(*x) == g).unwrap()
+}
+
+/// Established in the middle of the dates the properties look at: before it, new (grade M),
+/// barred from A, then established.
+const YOUNG: SubjectInput = SubjectInput { established: Some(Date::constant(2023, 3, 15)) };
+
+fn subject(young: bool) -> &'static SubjectInput {
+    if young { &YOUNG } else { &OLD }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
-    fn the_answer_does_not_depend_on_the_order_of_records(records in arb_records(), day in 0i64..4000, seed in any::<u64>()) {
+    fn the_answer_does_not_depend_on_the_order_of_records(records in arb_records(), day in 0i64..4000, seed in any::<u64>(), young in any::<bool>()) {
         let as_of = d("2020-01-01").checked_add(jiff::Span::new().days(day)).unwrap();
         let mut shuffled = records.clone();
         let n = shuffled.len();
@@ -198,22 +209,23 @@ proptest! {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             shuffled.swap(i, (s >> 33) as usize % (i + 1));
         }
-        let a = assess(&book(), &OLD, &records, as_of);
-        prop_assert_eq!(&a, &assess(&book(), &OLD, &shuffled, as_of));
+        let a = assess(&book(), subject(young), &records, as_of);
+        prop_assert_eq!(&a, &assess(&book(), subject(young), &shuffled, as_of));
         // And assessing twice gives the same result.
-        prop_assert_eq!(&a, &assess(&book(), &OLD, &records, as_of));
+        prop_assert_eq!(&a, &assess(&book(), subject(young), &records, as_of));
     }
 
     #[test]
     fn adding_a_penalty_never_raises_the_score_or_improves_the_grade(
         records in arb_records(), day in 0i64..4000, extra_day in 0i64..4000,
         kind in prop::sample::select(vec!["penalty.minor", "penalty.moderate", "penalty.serious", "court.dishonest_debtor", "tax.major_violation", "registration.abnormal"]),
+        young in any::<bool>(),
     ) {
         let as_of = d("2020-01-01").checked_add(jiff::Span::new().days(day)).unwrap();
-        let before = assess(&book(), &OLD, &records, as_of);
+        let before = assess(&book(), subject(young), &records, as_of);
         let mut more = records.clone();
         more.push(RecordInput { id: 999, kind: kind.into(), effective: d("2020-01-01").checked_add(jiff::Span::new().days(extra_day)).unwrap(), state: RecordState::InForce });
-        let after = assess(&book(), &OLD, &more, as_of);
+        let after = assess(&book(), subject(young), &more, as_of);
         prop_assert!(after.score <= before.score);
         prop_assert!(rank(after.grade.as_deref()) >= rank(before.grade.as_deref()));
         for (b, a) in before.measures.iter().zip(&after.measures) {
@@ -224,12 +236,12 @@ proptest! {
     /// The date an answer is said to change on is where a full assessment changes it: the day
     /// before still gives the current answer, the day itself the announced one.
     #[test]
-    fn announced_changes_happen_on_their_day(records in arb_records(), day in 0i64..4000) {
+    fn announced_changes_happen_on_their_day(records in arb_records(), day in 0i64..4000, young in any::<bool>()) {
         let as_of = d("2020-01-01").checked_add(jiff::Span::new().days(day)).unwrap();
-        let a = assess(&book(), &OLD, &records, as_of);
+        let a = assess(&book(), subject(young), &records, as_of);
         for m in &a.measures {
             if let (Some(on), Some(to)) = (m.changes_on, m.changes_to) {
-                let at = |date: Date| assess(&book(), &OLD, &records, date).measures.into_iter().find(|x| x.measure == m.measure).unwrap().decision;
+                let at = |date: Date| assess(&book(), subject(young), &records, date).measures.into_iter().find(|x| x.measure == m.measure).unwrap().decision;
                 prop_assert_eq!(at(on), to);
                 prop_assert_eq!(at(on.yesterday().unwrap()), m.decision);
             }
