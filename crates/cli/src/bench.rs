@@ -60,6 +60,11 @@ pub enum BenchCommand {
     /// same size (the practical HTTP ceiling here), and compare throughput and p50/p99 latency;
     /// then time a batch check of 10,000 subjects. Needs `wrk` and `nginx` (Debian packages).
     Http(crate::bench_http::HttpArgs),
+    /// A full re-rate of every subject through probity against DuckDB computing the same scores,
+    /// grades and lists in SQL generated from the rulebook, over the same generated data; every
+    /// subject's answers compared. Then the last records are imported alone, to time re-rating
+    /// only the subjects they touch. Needs Python's `duckdb` (installed with pip if missing).
+    Rate(crate::bench_rate::RateArgs),
 }
 
 /// Peak resident set size of this process in bytes, from /proc.
@@ -88,6 +93,7 @@ pub fn run(
             bench_import(records, enterprises, dir, batch_size, postgres, json)
         }
         BenchCommand::Http(args) => crate::bench_http::run(&args),
+        BenchCommand::Rate(args) => crate::bench_rate::run(&args),
     }
 }
 

@@ -12,6 +12,7 @@ macro_rules! outln {
 mod audit_url;
 mod bench;
 mod bench_http;
+mod bench_rate;
 mod check;
 mod commands;
 mod log;
