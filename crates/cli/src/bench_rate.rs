@@ -388,8 +388,10 @@ pub fn run(args: &RateArgs) -> anyhow::Result<u8> {
         .context("cannot run python3")?;
     anyhow::ensure!(o.status.success(), "duckdb failed: {}", String::from_utf8_lossy(&o.stderr));
     let times: serde_json::Value = serde_json::from_slice(&o.stdout)?;
-    let duck_secs = times["compute_seconds"].as_f64().unwrap_or(f64::NAN);
-    let duck_load = times["load_seconds"].as_f64().unwrap_or(f64::NAN);
+    let duck_secs =
+        times.get("compute_seconds").and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN);
+    let duck_load =
+        times.get("load_seconds").and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN);
 
     let ours = probity_answers(&reg)?;
     let theirs = duckdb_answers(&out_csv)?;
