@@ -643,6 +643,40 @@ fn a_served_registry_is_audited_through_its_url_and_its_tiles_verify_independent
     server.wait().unwrap();
 }
 
+#[test]
+fn the_engine_and_the_same_rules_in_sql_give_every_subject_the_same_grade() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(probity(&dir.path().join("unused"))
+        .args([
+            "bench",
+            "rate",
+            "--enterprises",
+            "400",
+            "--records",
+            "4000",
+            "--incremental",
+            "200",
+            "--json",
+            "--dir",
+        ])
+        .arg(dir.path()));
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{r}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(r["subjects"], 400);
+    assert_eq!(
+        r["disagreements"],
+        serde_json::json!({"grade": 0, "score": 0, "lists": 0, "missing": 0}),
+        "{r}"
+    );
+    assert_eq!(r["incremental_records"], 200);
+    assert!(r["incremental_subjects_rated"].as_u64().unwrap() > 0, "{r}");
+    // The data has every grade the SQL must reproduce, the new-entity grade included.
+    let answers = std::fs::read_to_string(dir.path().join("duckdb-answers.csv")).unwrap();
+    for g in [",A,", ",B,", ",C,", ",D,"] {
+        assert!(answers.contains(g), "no subject graded {g}");
+    }
+}
+
 fn copy_registry(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for f in ["registry.sqlite", "log.key", "checkpoint"] {
