@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_registry.sql"),
     include_str!("../migrations/0002_assessment_explanations.sql"),
     include_str!("../migrations/0003_redaction.sql"),
+    include_str!("../migrations/0004_assessment_log_size.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks
@@ -874,13 +875,15 @@ impl Store for PgStore {
         let mut tx = self.client.get_mut().transaction().map_err(backend)?;
         for r in rows {
             let code = r.subject.as_str();
-            tx.execute(
-                "INSERT INTO assessments (subject, as_of, grade, score, decisions, next_change, rulebook, version, explanation)
-                 SELECT id, $2, $3, $4, $5, $6, $7, $8, $9 FROM subjects WHERE code = $1
+            let stored = tx.execute(
+                "INSERT INTO assessments (subject, as_of, grade, score, decisions, next_change, rulebook, version, explanation, log_size)
+                 SELECT id, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM subjects WHERE code = $1
                  ON CONFLICT (subject) DO UPDATE SET as_of = excluded.as_of, grade = excluded.grade,
                      score = excluded.score, decisions = excluded.decisions,
                      next_change = excluded.next_change, rulebook = excluded.rulebook,
-                     version = excluded.version, explanation = excluded.explanation",
+                     version = excluded.version, explanation = excluded.explanation,
+                     log_size = excluded.log_size
+                 WHERE excluded.log_size >= assessments.log_size",
                 &[
                     &code,
                     &date_i32(r.as_of),
@@ -891,9 +894,14 @@ impl Store for PgStore {
                     &r.rulebook,
                     &r.version,
                     &r.explanation,
+                    &(r.log_size as i64),
                 ],
             )
             .map_err(backend)?;
+            if stored == 0 {
+                // A rating from a newer view of the log is stored already.
+                continue;
+            }
             tx.execute("DELETE FROM list_entries WHERE code = $1", &[&code]).map_err(backend)?;
             for e in &r.lists {
                 tx.execute(
@@ -909,7 +917,8 @@ impl Store for PgStore {
 
     fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError> {
         let Some(r) = self.query_opt(
-            "SELECT as_of, grade, score, decisions, next_change, rulebook, version, explanation
+            "SELECT as_of, grade, score, decisions, next_change, rulebook, version, explanation,
+                    log_size
              FROM assessments WHERE subject = (SELECT id FROM subjects WHERE code = $1)",
             &[&id.as_str()],
         )?
@@ -940,6 +949,7 @@ impl Store for PgStore {
             rulebook: r.get(5),
             version: r.get(6),
             explanation: r.get(7),
+            log_size: r.get::<_, i64>(8) as u64,
             lists,
         }))
     }

@@ -23,7 +23,7 @@ pub struct RateReport {
     pub rated: u64,
 }
 
-pub(crate) fn row(id: SubjectId, a: &Assessment) -> AssessmentRow {
+pub(crate) fn row(id: SubjectId, a: &Assessment, log_size: u64) -> AssessmentRow {
     let decisions: BTreeMap<&str, &str> =
         a.measures.iter().map(|m| (m.measure.as_str(), m.decision.as_str())).collect();
     AssessmentRow {
@@ -36,6 +36,7 @@ pub(crate) fn row(id: SubjectId, a: &Assessment) -> AssessmentRow {
         rulebook: a.rulebook.clone(),
         version: a.version.clone(),
         explanation: serde_json::to_string(a).unwrap_or_default(),
+        log_size,
         lists: a
             .lists
             .iter()
@@ -53,9 +54,11 @@ impl Registry {
     pub fn rate(&mut self, ids: &[SubjectId], as_of: Date) -> Result<u64, RegistryError> {
         let mut rows = Vec::with_capacity(RATE_BATCH.min(ids.len()));
         let mut rated = 0;
+        // Read before the profiles, so each rating reflects at least this much of the log.
+        let size = self.store.log_size()?;
         for id in ids {
             let Some(profile) = self.profile(id)? else { continue };
-            rows.push(row(*id, &self.assess(&profile, as_of)));
+            rows.push(row(*id, &self.assess(&profile, as_of), size));
             if rows.len() == RATE_BATCH {
                 self.store.put_assessments(&rows)?;
                 rated += rows.len() as u64;

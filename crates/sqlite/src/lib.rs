@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_due_process.sql"),
     include_str!("../migrations/0003_assessment_explanations.sql"),
     include_str!("../migrations/0004_redaction.sql"),
+    include_str!("../migrations/0005_assessment_log_size.sql"),
 ];
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -956,10 +957,16 @@ impl Store for SqliteStore {
         {
             let mut put = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO assessments
+                    "INSERT INTO assessments
                          (subject, as_of, grade, score, decisions, next_change, rulebook, version,
-                          explanation)
-                     SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM subjects WHERE code = ?1",
+                          explanation, log_size)
+                     SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM subjects WHERE code = ?1
+                     ON CONFLICT (subject) DO UPDATE SET as_of = excluded.as_of,
+                         grade = excluded.grade, score = excluded.score,
+                         decisions = excluded.decisions, next_change = excluded.next_change,
+                         rulebook = excluded.rulebook, version = excluded.version,
+                         explanation = excluded.explanation, log_size = excluded.log_size
+                     WHERE excluded.log_size >= assessments.log_size",
                 )
                 .map_err(backend)?;
             let mut clear =
@@ -970,6 +977,24 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
             for r in rows {
+                let stored = put
+                    .execute(params![
+                        r.subject.as_str(),
+                        date_key(r.as_of),
+                        r.grade,
+                        r.score,
+                        r.decisions,
+                        r.next_change.map(date_key),
+                        r.rulebook,
+                        r.version,
+                        r.explanation,
+                        r.log_size as i64
+                    ])
+                    .map_err(backend)?;
+                if stored == 0 {
+                    // A rating from a newer view of the log is stored already.
+                    continue;
+                }
                 clear.execute([r.subject.as_str()]).map_err(backend)?;
                 for e in &r.lists {
                     enter
@@ -981,18 +1006,6 @@ impl Store for SqliteStore {
                         ])
                         .map_err(backend)?;
                 }
-                put.execute(params![
-                    r.subject.as_str(),
-                    date_key(r.as_of),
-                    r.grade,
-                    r.score,
-                    r.decisions,
-                    r.next_change.map(date_key),
-                    r.rulebook,
-                    r.version,
-                    r.explanation
-                ])
-                .map_err(backend)?;
             }
         }
         tx.commit().map_err(backend)
@@ -1002,7 +1015,8 @@ impl Store for SqliteStore {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT as_of, grade, score, decisions, next_change, rulebook, version, explanation
+                "SELECT as_of, grade, score, decisions, next_change, rulebook, version, explanation,
+                        log_size
                  FROM assessments WHERE subject = (SELECT id FROM subjects WHERE code = ?1)",
             )
             .and_then(|mut s| {
@@ -1016,12 +1030,14 @@ impl Store for SqliteStore {
                         r.get(5)?,
                         r.get(6)?,
                         r.get(7)?,
+                        r.get::<_, i64>(8)?,
                     ))
                 })
                 .optional()
             })
             .map_err(backend)?;
-        let Some((as_of, grade, score, decisions, next, rulebook, version, explanation)) = row
+        let Some((as_of, grade, score, decisions, next, rulebook, version, explanation, size)) =
+            row
         else {
             return Ok(None);
         };
@@ -1051,6 +1067,7 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Some(AssessmentRow {
             explanation,
+            log_size: size as u64,
             lists,
             subject: *id,
             as_of: from_date_key(as_of)?,

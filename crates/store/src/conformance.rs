@@ -571,6 +571,7 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
         rulebook: "cn-default".into(),
         version: "1".into(),
         explanation: format!(r#"{{"grade":"{grade}"}}"#),
+        log_size: 3,
         lists: if grade == "C" {
             vec![crate::ListEntry {
                 list: "watch".into(),
@@ -600,6 +601,14 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     let mut want = vec![uscc(1), uscc(3)];
     want.sort();
     assert_eq!(due, want);
+
+    // A rating from an older view of the log never replaces one from a newer view, lists
+    // included: two raters racing cannot leave the older answer.
+    let newer = AssessmentRow { log_size: 9, ..row(2, None, "C") };
+    store.put_assessments(std::slice::from_ref(&newer)).unwrap();
+    store.put_assessments(&[AssessmentRow { log_size: 8, ..row(2, None, "A") }]).unwrap();
+    assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(newer));
+    assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(2)).count(), 1);
 }
 
 /// Statistics count rated grades, records not withdrawn per authority and month of effect, and
@@ -626,6 +635,7 @@ pub fn statistics_aggregate_grades_records_and_lists(store: &mut dyn Store) {
         rulebook: "cn-default".into(),
         version: "1".into(),
         explanation: "{}".into(),
+        log_size: 0,
         lists,
     };
     let entry = |since: &str, until: Option<&str>| ListEntry {

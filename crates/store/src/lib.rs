@@ -254,6 +254,9 @@ pub struct AssessmentRow {
     /// The whole assessment with its explanation, as JSON: it holds unchanged until
     /// `next_change`, so answers on dates before then can be read instead of recomputed.
     pub explanation: String,
+    /// The log size it reflects: computed from every event before it. A row is only ever
+    /// replaced by one that reflects at least as much of the log.
+    pub log_size: u64,
 }
 
 /// A subject's entry on a list, as rated.
