@@ -88,7 +88,7 @@ const journeys = {
     const receipt = page.locator(".receipt");
     await receipt.waitFor();
     const text = await receipt.textContent();
-    assert.match(text, /cn-default 2026\.1/, "the receipt names the rulebook version");
+    assert.match(text, /cn-default \d{4}\.\d+/, "the receipt names the rulebook version");
     assert.match(text, /Log checkpoint/, "the receipt names the checkpoint");
     assert.match(text, /Allowed|Flagged|Denied/, "the receipt gives the answer");
     await page.emulateMedia({ media: "print" });
