@@ -242,6 +242,8 @@ struct Appender<'t> {
     next: i64,
     authority_ids: &'t mut HashMap<String, i64>,
     subject_ids: &'t mut HashMap<SubjectId, i64>,
+    /// Whether any record was ever redacted: while none was, filings skip the look-up.
+    any_redacted: bool,
 }
 
 impl Appender<'_> {
@@ -311,6 +313,9 @@ impl Appender<'_> {
 
     /// Whether a record with this key was redacted.
     fn redacted(&self, key: &RecordKey) -> Result<bool, StoreError> {
+        if !self.any_redacted {
+            return Ok(false);
+        }
         let Some(&authority) = self.authority_ids.get(key.authority.as_str()) else {
             return Ok(false);
         };
@@ -518,6 +523,7 @@ impl Appender<'_> {
                 self.exec("DELETE FROM record_history WHERE record = ?1", [row])?;
                 self.exec("DELETE FROM cases WHERE record = ?1", [row])?;
                 self.exec("DELETE FROM records WHERE id = ?1", [row])?;
+                self.any_redacted = true;
                 Ok(appended(idx))
             }
             EventBody::ProcessStep { record, step } => {
@@ -683,6 +689,9 @@ impl Store for SqliteStore {
                 next,
                 authority_ids: &mut self.authority_ids,
                 subject_ids: &mut self.subject_ids,
+                any_redacted: tx
+                    .query_row("SELECT EXISTS (SELECT 1 FROM redacted_records)", [], |r| r.get(0))
+                    .map_err(backend)?,
             };
             events.iter().map(|e| app.apply(e)).collect::<Result<Vec<_>, _>>()
         };
