@@ -6,7 +6,7 @@
 //! ("eligible again on …") comes from evaluating again at the dates where some effect starts or
 //! ends, so no rule needs its own what-if logic.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use probity_core::Date;
 use serde::Serialize;
@@ -181,70 +181,136 @@ struct State {
     lists: Vec<Membership>,
 }
 
-fn counts_until(book: &Rulebook, r: &RecordInput) -> Option<Date> {
-    let kind = book.kind(&r.kind)?;
-    r.end(kind.counts_for.after(r.effective))
+/// What the rulebook makes of one record, worked out once per assessment so that evaluating at
+/// many dates, and again without one record for the what-if, repeats no look-up or date sum.
+struct Fact<'b> {
+    /// Its kind, if the catalogue has it.
+    kind: Option<&'b crate::Kind>,
+    /// The first day it no longer counts; `None` if it never counts (withdrawn, unknown kind).
+    until: Option<Date>,
+    /// Points it adds while it counts.
+    points: i64,
+    /// The trigger rule of its kind, and the band that trigger sets (if the band exists).
+    trigger: Option<&'b crate::Trigger>,
+    trigger_band: Option<usize>,
+    /// For each sticky rule, in rulebook order: the first day a grade it reached no longer holds.
+    holds: Vec<Option<Date>>,
 }
 
-/// Grade from score and triggers at `date`, before bars and sticky grades.
-fn base_grade(
-    book: &Rulebook,
-    records: &[RecordInput],
-    date: Date,
-) -> (Option<i32>, Option<usize>, Vec<Effect>) {
-    let Some(scoring) = book.scoring() else {
-        return (None, None, effects_at(book, records, date));
-    };
-    let effects = effects_at(book, records, date);
-    let total: i64 =
-        i64::from(scoring.start) + effects.iter().map(|e| i64::from(e.points)).sum::<i64>();
-    let score = total.clamp(i64::from(scoring.floor), i64::from(scoring.ceiling)) as i32;
-    let mut band = scoring
-        .bands
-        .iter()
-        .position(|b| score >= b.min)
-        .unwrap_or(scoring.bands.len().saturating_sub(1));
-    for e in &effects {
-        if let Some(g) = &e.sets_grade
-            && let Some(i) = scoring.bands.iter().position(|b| &b.grade == g)
-        {
-            band = band.max(i);
-        }
-    }
-    (Some(score), Some(band), effects)
+/// A subject's records with their facts, in one place.
+struct Facts<'b, 'r> {
+    book: &'b Rulebook,
+    records: &'r [RecordInput],
+    facts: Vec<Fact<'b>>,
+    /// Starts and ends of counting effects, ordered by date: (date, points, trigger band, +1/-1,
+    /// record id).
+    changes: Vec<(Date, i64, Option<usize>, i32, u64)>,
+    /// Effective dates of counting records, ascending: (date, record id).
+    starts: Vec<(Date, u64)>,
 }
 
-/// The base grade (score bands and triggers, before bars and sticky grades) on every date a
-/// record takes effect, in one sweep over the starts and ends of records: O(n log n).
-fn base_bands(book: &Rulebook, records: &[RecordInput]) -> BTreeMap<Date, usize> {
-    let mut out = BTreeMap::new();
-    let Some(scoring) = book.scoring() else { return out };
-    // (date, points change, trigger band, +1 start / -1 end)
-    let mut changes: Vec<(Date, i64, Option<usize>, i32)> = Vec::new();
-    for r in records {
-        let (Some(kind), Some(until)) = (book.kind(&r.kind), counts_until(book, r)) else {
-            continue;
-        };
-        let trigger = scoring
-            .triggers
+impl<'b, 'r> Facts<'b, 'r> {
+    fn new(book: &'b Rulebook, records: &'r [RecordInput]) -> Self {
+        let scoring = book.scoring();
+        let facts: Vec<Fact<'b>> = records
             .iter()
-            .find(|t| t.kind == r.kind)
-            .and_then(|t| scoring.bands.iter().position(|b| b.grade == t.grade));
-        changes.push((r.effective, i64::from(kind.points), trigger, 1));
-        changes.push((until, -i64::from(kind.points), trigger, -1));
+            .map(|r| {
+                let kind = book.kind(&r.kind);
+                let trigger = scoring.and_then(|s| s.triggers.iter().find(|t| t.kind == r.kind));
+                Fact {
+                    kind,
+                    until: kind.and_then(|k| r.end(k.counts_for.after(r.effective))),
+                    points: kind.map_or(0, |k| i64::from(k.points)),
+                    trigger,
+                    trigger_band: trigger.and_then(|t| {
+                        scoring.and_then(|s| s.bands.iter().position(|b| b.grade == t.grade))
+                    }),
+                    holds: scoring
+                        .map(|s| s.sticky.iter().map(|st| r.end(st.holds_for.after(r.effective))))
+                        .into_iter()
+                        .flatten()
+                        .collect(),
+                }
+            })
+            .collect();
+        let mut changes = Vec::new();
+        let mut starts = Vec::new();
+        for (r, f) in records.iter().zip(&facts) {
+            let Some(until) = f.until else { continue };
+            changes.push((r.effective, f.points, f.trigger_band, 1, r.id));
+            changes.push((until, -f.points, f.trigger_band, -1, r.id));
+            starts.push((r.effective, r.id));
+        }
+        changes.sort_by_key(|c| c.0);
+        starts.sort_unstable();
+        Self { book, records, facts, changes, starts }
     }
-    changes.sort_by_key(|c| c.0);
-    let dates: std::collections::BTreeSet<Date> =
-        records.iter().filter(|r| counts_until(book, r).is_some()).map(|r| r.effective).collect();
-    let mut triggers = vec![0i32; scoring.bands.len()];
-    let mut total = i64::from(scoring.start);
-    let mut next = changes.iter().peekable();
-    for date in dates {
-        while let Some((_, points, trigger, sign)) = next.next_if(|c| c.0 <= date) {
-            total += points;
-            if let Some(slot) = trigger.and_then(|t| triggers.get_mut(t)) {
-                *slot += sign;
+
+    /// The records and their facts, leaving out the record `exclude` names.
+    fn iter(&self, exclude: Option<u64>) -> impl Iterator<Item = (&'r RecordInput, &Fact<'b>)> {
+        self.records.iter().zip(&self.facts).filter(move |(r, _)| Some(r.id) != exclude)
+    }
+
+    /// The base grade (score bands and triggers, before bars and sticky grades) on every date a
+    /// record takes effect, in one sweep over the starts and ends of records, leaving out the
+    /// record `exclude` names.
+    fn bands(&self, exclude: Option<u64>) -> Bands {
+        let mut out = Vec::new();
+        let Some(scoring) = self.book.scoring() else { return Bands(out) };
+        let mut triggers = vec![0i32; scoring.bands.len()];
+        let mut total = i64::from(scoring.start);
+        let mut next = self.changes.iter().filter(|c| Some(c.4) != exclude).peekable();
+        let mut last = None;
+        for &(date, id) in &self.starts {
+            if Some(id) == exclude || last == Some(date) {
+                continue;
             }
+            last = Some(date);
+            while let Some((_, points, trigger, sign, _)) = next.next_if(|c| c.0 <= date) {
+                total += points;
+                if let Some(slot) = trigger.and_then(|t| triggers.get_mut(t)) {
+                    *slot += sign;
+                }
+            }
+            let score = total.clamp(i64::from(scoring.floor), i64::from(scoring.ceiling)) as i32;
+            let mut band = scoring
+                .bands
+                .iter()
+                .position(|b| score >= b.min)
+                .unwrap_or(scoring.bands.len().saturating_sub(1));
+            if let Some(worst) = triggers.iter().rposition(|n| *n > 0) {
+                band = band.max(worst);
+            }
+            out.push((date, band));
+        }
+        Bands(out)
+    }
+
+    /// Score and grade on `date` without the record `exclude` names, under `bands` computed
+    /// without it too. With `explain`, the notes on how the grade came about beyond the bands
+    /// (sticky holds, the new-entity grade, bars) and the record holding a sticky grade are
+    /// added to it.
+    fn grade_at(
+        &self,
+        subject: &SubjectInput,
+        bands: &Bands,
+        exclude: Option<u64>,
+        date: Date,
+        mut explain: Option<&mut State>,
+    ) -> (Option<i32>, Option<String>) {
+        let Some(scoring) = self.book.scoring() else { return (None, None) };
+        let mut total = i64::from(scoring.start);
+        let mut trigger_band: Option<usize> = None;
+        let mut set_directly = false;
+        for (r, f) in self.iter(exclude) {
+            if !f.until.is_some_and(|u| r.effective <= date && date < u) {
+                continue;
+            }
+            total += f.points;
+            if f.trigger.is_some() {
+                set_directly = true;
+            }
+            trigger_band = trigger_band.max(f.trigger_band);
         }
         let score = total.clamp(i64::from(scoring.floor), i64::from(scoring.ceiling)) as i32;
         let mut band = scoring
@@ -252,121 +318,133 @@ fn base_bands(book: &Rulebook, records: &[RecordInput]) -> BTreeMap<Date, usize>
             .iter()
             .position(|b| score >= b.min)
             .unwrap_or(scoring.bands.len().saturating_sub(1));
-        if let Some(worst) = triggers.iter().rposition(|n| *n > 0) {
-            band = band.max(worst);
+        if let Some(t) = trigger_band {
+            band = band.max(t);
         }
-        out.insert(date, band);
-    }
-    out
-}
-
-fn effects_at(book: &Rulebook, records: &[RecordInput], date: Date) -> Vec<Effect> {
-    let mut out: Vec<Effect> = records
-        .iter()
-        .filter_map(|r| {
-            let until = counts_until(book, r)?;
-            if !(r.effective <= date && date < until) {
-                return None;
+        // Sticky grades: a grade reached within its holding period still holds. The hold runs
+        // from the last time the grade was reached.
+        for (k, s) in scoring.sticky.iter().enumerate() {
+            let Some(si) = scoring.bands.iter().position(|b| b.grade == s.grade) else {
+                continue;
+            };
+            if band >= si {
+                continue;
             }
-            let kind = book.kind(&r.kind)?;
-            let trigger = book.scoring().and_then(|s| s.triggers.iter().find(|t| t.kind == r.kind));
-            Some(Effect {
-                record: r.id,
-                kind: r.kind.clone(),
-                points: kind.points,
-                sets_grade: trigger.map(|t| t.grade.clone()),
-                basis: trigger
-                    .map_or_else(|| kind.basis.clone(), |t| format!("{}; {}", kind.basis, t.basis)),
-                until,
-                repair_opens: kind.repair_after.map(|p| p.after(r.effective)),
-                grade_if_repaired: None,
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| (a.record, &a.kind).cmp(&(b.record, &b.kind)));
-    out
-}
-
-fn evaluate(
-    book: &Rulebook,
-    subject: &SubjectInput,
-    records: &[RecordInput],
-    bands: &BTreeMap<Date, usize>,
-    date: Date,
-) -> State {
-    let (score, band, effects) = base_grade(book, records, date);
-    let mut grade_notes = Vec::new();
-    let mut grade_records: Vec<u64> = effects.iter().map(|e| e.record).collect();
-    let grade = match (book.scoring(), band) {
-        (Some(scoring), Some(mut band)) => {
-            let mut set_directly = false;
-            for e in &effects {
-                if let Some(g) = &e.sets_grade {
-                    set_directly = true;
-                    grade_notes
-                        .push(format!("record {} ({}) sets grade {g} directly", e.record, e.kind));
-                }
-            }
-            // Sticky grades: a grade reached within its holding period still holds.
-            for s in &scoring.sticky {
-                let Some(si) = scoring.bands.iter().position(|b| b.grade == s.grade) else {
-                    continue;
-                };
-                if band >= si {
-                    continue;
-                }
-                // The hold runs from the last time the grade was reached.
-                let held = records
-                    .iter()
-                    .filter(|r| {
-                        r.effective <= date
-                            && r.end(s.holds_for.after(r.effective)).is_some_and(|e| e > date)
-                    })
-                    .filter(|r| bands.get(&r.effective).is_some_and(|b| *b >= si))
-                    .max_by_key(|r| (r.effective, r.id));
-                if let Some(r) = held {
-                    set_directly = true;
-                    band = si;
-                    grade_records.push(r.id);
-                    grade_notes.push(format!(
-                        "grade {} reached on {} holds until {} ({})",
-                        s.grade,
-                        r.effective,
-                        r.end(s.holds_for.after(r.effective)).unwrap_or(date),
-                        s.basis
+            let held = self
+                .iter(exclude)
+                .filter_map(|(r, f)| {
+                    let until = f.holds.get(k).copied().flatten()?;
+                    (r.effective <= date
+                        && until > date
+                        && bands.at(r.effective).is_some_and(|b| b >= si))
+                    .then_some((r, until))
+                })
+                .max_by_key(|(r, _)| (r.effective, r.id));
+            if let Some((r, until)) = held {
+                set_directly = true;
+                band = si;
+                if let Some(x) = explain.as_deref_mut() {
+                    x.grade_records.push(r.id);
+                    x.grade_notes.push(format!(
+                        "grade {} reached on {} holds until {until} ({})",
+                        s.grade, r.effective, s.basis
                     ));
                 }
             }
-            if let Some((n, established)) = new_entity(scoring, subject, score, set_directly, date)
-            {
-                grade_notes.push(format!(
+        }
+        if let Some((n, established)) =
+            new_entity(scoring, subject, Some(score), set_directly, date)
+        {
+            if let Some(x) = explain.as_deref_mut() {
+                x.grade_notes.push(format!(
                     "grade {}: established on {established}, less than {} before, with a score \
                      of at least {} ({})",
                     n.grade, n.younger_than, n.min, n.basis
                 ));
-                Some(n.grade.clone())
-            } else {
-                // Bars: a barred grade falls to the next band.
-                while let Some(bar) = scoring.bars.iter().find(|b| {
-                    scoring.bands.get(band).is_some_and(|x| x.grade == b.grade)
-                        && subject.established.is_none_or(|e| b.younger_than.after(e) > date)
-                }) {
-                    if band + 1 >= scoring.bands.len() {
-                        break;
-                    }
-                    band += 1;
-                    grade_notes.push(format!(
-                        "grade {} is barred: {} ({})",
-                        bar.grade,
-                        describe_bar(bar.younger_than),
-                        bar.basis
-                    ));
-                }
-                scoring.bands.get(band).map(|b| b.grade.clone())
+            }
+            return (Some(score), Some(n.grade.clone()));
+        }
+        // Bars: a barred grade falls to the next band.
+        while let Some(bar) = scoring.bars.iter().find(|b| {
+            scoring.bands.get(band).is_some_and(|x| x.grade == b.grade)
+                && subject.established.is_none_or(|e| b.younger_than.after(e) > date)
+        }) {
+            if band + 1 >= scoring.bands.len() {
+                break;
+            }
+            band += 1;
+            if let Some(x) = explain.as_deref_mut() {
+                x.grade_notes.push(format!(
+                    "grade {} is barred: {} ({})",
+                    bar.grade,
+                    describe_bar(bar.younger_than),
+                    bar.basis
+                ));
             }
         }
-        _ => None,
+        (Some(score), scoring.bands.get(band).map(|b| b.grade.clone()))
+    }
+
+    /// Every record that counts on `date`, with its effect, ordered by record.
+    fn effects_at(&self, date: Date) -> Vec<Effect> {
+        let mut out: Vec<Effect> = self
+            .iter(None)
+            .filter_map(|(r, f)| {
+                let until = f.until?;
+                if !(r.effective <= date && date < until) {
+                    return None;
+                }
+                let kind = f.kind?;
+                Some(Effect {
+                    record: r.id,
+                    kind: r.kind.clone(),
+                    points: kind.points,
+                    sets_grade: f.trigger.map(|t| t.grade.clone()),
+                    basis: f.trigger.map_or_else(
+                        || kind.basis.clone(),
+                        |t| format!("{}; {}", kind.basis, t.basis),
+                    ),
+                    until,
+                    repair_opens: kind.repair_after.map(|p| p.after(r.effective)),
+                    grade_if_repaired: None,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.record, &a.kind).cmp(&(b.record, &b.kind)));
+        out
+    }
+}
+
+/// The base band on each date a counting record takes effect, ascending by date.
+struct Bands(Vec<(Date, usize)>);
+
+impl Bands {
+    fn at(&self, date: Date) -> Option<usize> {
+        self.0.binary_search_by_key(&date, |b| b.0).ok().and_then(|i| self.0.get(i)).map(|b| b.1)
+    }
+}
+
+fn evaluate(facts: &Facts<'_, '_>, subject: &SubjectInput, bands: &Bands, date: Date) -> State {
+    let book = facts.book;
+    let records = facts.records;
+    let effects = facts.effects_at(date);
+    let mut state = State {
+        score: None,
+        grade: None,
+        grade_records: effects.iter().map(|e| e.record).collect(),
+        grade_notes: effects
+            .iter()
+            .filter_map(|e| {
+                let g = e.sets_grade.as_ref()?;
+                Some(format!("record {} ({}) sets grade {g} directly", e.record, e.kind))
+            })
+            .collect(),
+        effects: Vec::new(),
+        lists: Vec::new(),
     };
+    let (score, grade) = facts.grade_at(subject, bands, None, date, Some(&mut state));
+    state.score = score;
+    state.grade = grade;
     let mut lists = Vec::new();
     for list in book.lists() {
         let mut behind: Vec<&RecordInput> = records
@@ -387,7 +465,7 @@ fn evaluate(
                 records: behind.iter().map(|r| r.id).collect(),
                 basis: list.basis.clone(),
             });
-        } else if grade.as_ref().is_some_and(|g| list.grades.contains(g)) {
+        } else if state.grade.as_ref().is_some_and(|g| list.grades.contains(g)) {
             lists.push(Membership {
                 list: list.id.clone(),
                 list_type: list.list_type,
@@ -398,9 +476,11 @@ fn evaluate(
             });
         }
     }
-    grade_records.sort_unstable();
-    grade_records.dedup();
-    State { score, grade, grade_records, grade_notes, effects, lists }
+    state.grade_records.sort_unstable();
+    state.grade_records.dedup();
+    state.effects = effects;
+    state.lists = lists;
+    state
 }
 
 /// The new-entity rule and the subject's date of establishment, if the rule replaces the band
@@ -480,12 +560,12 @@ fn quick_decision(measure: &crate::Measure, grade: Option<&str>, lists: &[&str])
 /// Grade and lists on each of `dates` (ascending), in one sweep over the starts and ends of
 /// records' effects: what the answers on those dates need, without the explanations.
 fn timeline<'b>(
-    book: &'b Rulebook,
+    facts: &Facts<'b, '_>,
     subject: &SubjectInput,
-    records: &[RecordInput],
-    bands: &BTreeMap<Date, usize>,
+    bands: &Bands,
     dates: &BTreeSet<Date>,
 ) -> Vec<(Date, Option<String>, Vec<&'b str>)> {
+    let book = facts.book;
     let scoring = book.scoring();
     let lists: Vec<&crate::ListRule> = book.lists().collect();
     let nbands = scoring.map_or(0, |s| s.bands.len());
@@ -498,27 +578,21 @@ fn timeline<'b>(
         List(usize, i32),
     }
     let mut changes: Vec<(Date, Change)> = Vec::new();
-    for r in records {
-        let Some(until) = counts_until(book, r) else { continue };
-        let Some(kind) = book.kind(&r.kind) else { continue };
-        changes.push((r.effective, Change::Points(i64::from(kind.points))));
-        changes.push((until, Change::Points(-i64::from(kind.points))));
+    for (r, f) in facts.iter(None) {
+        let Some(until) = f.until else { continue };
+        changes.push((r.effective, Change::Points(f.points)));
+        changes.push((until, Change::Points(-f.points)));
         if let Some(s) = scoring {
-            if let Some(t) = s
-                .triggers
-                .iter()
-                .find(|t| t.kind == r.kind)
-                .and_then(|t| s.bands.iter().position(|b| b.grade == t.grade))
-            {
+            if let Some(t) = f.trigger_band {
                 changes.push((r.effective, Change::Trigger(t, 1)));
                 changes.push((until, Change::Trigger(t, -1)));
             }
-            for st in &s.sticky {
+            for (k, st) in s.sticky.iter().enumerate() {
                 if let Some(si) = s.bands.iter().position(|b| b.grade == st.grade)
-                    && bands.get(&r.effective).is_some_and(|b| *b >= si)
+                    && bands.at(r.effective).is_some_and(|b| b >= si)
                 {
                     changes.push((r.effective, Change::Sticky(si, 1)));
-                    let end = r.end(st.holds_for.after(r.effective)).unwrap_or(r.effective);
+                    let end = f.holds.get(k).copied().flatten().unwrap_or(r.effective);
                     changes.push((end, Change::Sticky(si, -1)));
                 }
             }
@@ -629,21 +703,20 @@ pub fn assess(
     records: &[RecordInput],
     as_of: Date,
 ) -> Assessment {
-    let bands = base_bands(book, records);
-    let mut now = evaluate(book, subject, records, &bands, as_of);
+    let facts = Facts::new(book, records);
+    let bands = facts.bands(None);
+    let mut now = evaluate(&facts, subject, &bands, as_of);
     // What-if: the grade once each repairable record is repaired, the others as they stand.
     for e in &mut now.effects {
         if let Some(opens) = e.repair_opens {
-            let without: Vec<RecordInput> =
-                records.iter().filter(|r| r.id != e.record).cloned().collect();
-            let without_bands = base_bands(book, &without);
+            let without = Some(e.record);
             e.grade_if_repaired =
-                evaluate(book, subject, &without, &without_bands, opens.max(as_of)).grade;
+                facts.grade_at(subject, &facts.bands(without), without, opens.max(as_of), None).1;
         }
     }
     let dates = boundaries(book, subject, records, as_of);
     let next_boundary = dates.first().copied();
-    let future = timeline(book, subject, records, &bands, &dates);
+    let future = timeline(&facts, subject, &bands, &dates);
     let measures = book
         .measures()
         .map(|m| {

@@ -248,6 +248,23 @@ proptest! {
         }
     }
 
+    /// The what-if grade of a repairable record is the grade of the same subject assessed without
+    /// that record, on the day repair opens (or on the day assessed, if it is open already).
+    #[test]
+    fn the_grade_after_repair_is_the_grade_without_the_record(records in arb_records(), day in 0i64..4000, young in any::<bool>()) {
+        let as_of = d("2020-01-01").checked_add(jiff::Span::new().days(day)).unwrap();
+        let a = assess(&book(), subject(young), &records, as_of);
+        for e in &a.effects {
+            let Some(opens) = e.repair_opens else {
+                prop_assert_eq!(&e.grade_if_repaired, &None);
+                continue;
+            };
+            let without: Vec<RecordInput> = records.iter().filter(|r| r.id != e.record).cloned().collect();
+            let expected = assess(&book(), subject(young), &without, opens.max(as_of)).grade;
+            prop_assert_eq!(&e.grade_if_repaired, &expected, "record {}", e.record);
+        }
+    }
+
     #[test]
     fn far_enough_in_the_future_every_effect_has_ended(records in arb_records()) {
         let a = assess(&book(), &OLD, &records, d("2040-01-01"));
