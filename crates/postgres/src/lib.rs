@@ -20,7 +20,7 @@ use probity_core::{
 use probity_store::codec::{date_key, from_date_key, stored_subject_id};
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, LogNodes, Outcome,
-    RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject,
+    RecordStanding, RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject,
 };
 use probity_tlog::{Frontier, leaf_hash};
 
@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_assessment_explanations.sql"),
     include_str!("../migrations/0003_redaction.sql"),
     include_str!("../migrations/0004_assessment_log_size.sql"),
+    include_str!("../migrations/0005_records_by_subject_covering.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks
@@ -714,6 +715,26 @@ impl Store for PgStore {
             &[&id.as_str()],
         )?;
         rows.iter().map(|r| self.stored_record(r)).collect()
+    }
+
+    fn standings_of(&self, id: &SubjectId) -> Result<Vec<RecordStanding>, StoreError> {
+        let rows = self.query(
+            "SELECT r.filed_event, r.kind, r.effective, r.status, r.repaired
+             FROM records r WHERE r.subject = (SELECT id FROM subjects WHERE code = $1)
+             ORDER BY r.filed_event",
+            &[&id.as_str()],
+        )?;
+        rows.iter()
+            .map(|r| {
+                RecordStanding::from_columns(
+                    r.get::<_, i64>(0),
+                    r.get(1),
+                    i64::from(r.get::<_, i32>(2)),
+                    r.get::<_, &str>(3),
+                    r.get::<_, Option<i32>>(4).map(i64::from),
+                )
+            })
+            .collect()
     }
 
     fn cases(

@@ -482,23 +482,29 @@ impl Registry {
         self.assess_under(self.rulebook_at(as_of), profile, as_of)
     }
 
+    /// A record's standing as the engine sees it: the one mapping from what the store keeps to
+    /// the engine's input.
+    pub(crate) fn record_input(r: &probity_store::RecordStanding) -> probity_rules::RecordInput {
+        probity_rules::RecordInput {
+            id: r.filed_index,
+            kind: r.kind.clone(),
+            effective: r.effective,
+            state: match (r.status, r.repaired) {
+                (probity_store::RecordStatus::Withdrawn, _) => {
+                    probity_rules::RecordState::Withdrawn
+                }
+                (_, Some(on)) => probity_rules::RecordState::Repaired(on),
+                (_, None) => probity_rules::RecordState::InForce,
+            },
+        }
+    }
+
     /// A profile's records as the engine sees them.
     fn record_inputs(profile: &Profile) -> Vec<probity_rules::RecordInput> {
         profile
             .records
             .iter()
-            .map(|r| probity_rules::RecordInput {
-                id: r.filed_index,
-                kind: r.record.kind.to_string(),
-                effective: r.record.effective,
-                state: match (r.status, r.repaired) {
-                    (probity_store::RecordStatus::Withdrawn, _) => {
-                        probity_rules::RecordState::Withdrawn
-                    }
-                    (_, Some(on)) => probity_rules::RecordState::Repaired(on),
-                    (_, None) => probity_rules::RecordState::InForce,
-                },
-            })
+            .map(|r| Self::record_input(&probity_store::RecordStanding::from(r)))
             .collect()
     }
 

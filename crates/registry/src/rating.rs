@@ -49,24 +49,77 @@ pub(crate) fn row(id: SubjectId, a: &Assessment, log_size: u64) -> AssessmentRow
     }
 }
 
+/// What the engine needs of one subject.
+struct RatingInput {
+    id: SubjectId,
+    subject: probity_rules::SubjectInput,
+    records: Vec<probity_rules::RecordInput>,
+}
+
+/// Assesses every input under `book` on `as_of`, on every core the machine has: the engine is
+/// pure, so subjects are shared out in equal runs and their rows come back in input order.
+fn assess_all(
+    book: &probity_rules::Rulebook,
+    inputs: &[RatingInput],
+    as_of: Date,
+    log_size: u64,
+) -> Vec<AssessmentRow> {
+    let one = |i: &RatingInput| {
+        row(i.id, &probity_rules::assess(book, &i.subject, &i.records, as_of), log_size)
+    };
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    // Below this many subjects a thread costs more than it saves.
+    let threads = cores.min(inputs.len() / 64).max(1);
+    if threads == 1 {
+        return inputs.iter().map(one).collect();
+    }
+    let per = inputs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = inputs
+            .chunks(per)
+            .map(|run| scope.spawn(move || run.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        runs.into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 impl Registry {
+    /// What the engine needs of these subjects (those the registry holds), read in one store
+    /// snapshot from the projections: no record's journal entry is decoded.
+    fn rating_inputs(&self, ids: &[SubjectId]) -> Result<Vec<RatingInput>, RegistryError> {
+        self.store.begin_snapshot()?;
+        let read = ids
+            .iter()
+            .filter_map(|id| match self.store.subject(id) {
+                Ok(None) => None,
+                Ok(Some(s)) => Some(self.store.standings_of(id).map(|standings| RatingInput {
+                    id: *id,
+                    subject: probity_rules::SubjectInput { established: s.subject.established },
+                    records: standings.iter().map(Self::record_input).collect(),
+                })),
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<Vec<_>, _>>();
+        let end = self.store.end_snapshot();
+        let read = read?;
+        end?;
+        Ok(read)
+    }
+
     /// Rates these subjects on `as_of` and stores the assessments.
     pub fn rate(&mut self, ids: &[SubjectId], as_of: Date) -> Result<u64, RegistryError> {
-        let mut rows = Vec::with_capacity(RATE_BATCH.min(ids.len()));
         let mut rated = 0;
         // Read before the profiles, so each rating reflects at least this much of the log.
         let size = self.store.log_size()?;
-        for id in ids {
-            let Some(profile) = self.profile(id)? else { continue };
-            rows.push(row(*id, &self.assess(&profile, as_of), size));
-            if rows.len() == RATE_BATCH {
-                self.store.put_assessments(&rows)?;
-                rated += rows.len() as u64;
-                rows.clear();
-            }
+        for batch in ids.chunks(RATE_BATCH) {
+            let inputs = self.rating_inputs(batch)?;
+            let rows = assess_all(self.rulebook_at(as_of), &inputs, as_of, size);
+            self.store.put_assessments(&rows)?;
+            rated += rows.len() as u64;
         }
-        self.store.put_assessments(&rows)?;
-        Ok(rated + rows.len() as u64)
+        Ok(rated)
     }
 
     /// Rates, on `as_of`, every subject (`all`) or those never rated or whose next change has

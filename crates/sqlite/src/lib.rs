@@ -12,8 +12,8 @@ use probity_core::{
     Authority, CaseKind, Encoded, Event, EventBody, Record, RecordKey, Step, SubjectId, Timestamp,
 };
 use probity_store::{
-    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, Outcome, RecordStatus,
-    Refusal, Role, Store, StoreError, StoredRecord, StoredSubject,
+    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, Outcome, RecordStanding,
+    RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject,
 };
 use probity_tlog::{Frontier, leaf_hash};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_assessment_explanations.sql"),
     include_str!("../migrations/0004_redaction.sql"),
     include_str!("../migrations/0005_assessment_log_size.sql"),
+    include_str!("../migrations/0006_records_by_subject_covering.sql"),
 ];
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -785,6 +786,27 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>, _>>()
             .map_err(backend)?;
         rows.into_iter().map(|r| self.stored_record(r)).collect()
+    }
+
+    fn standings_of(&self, id: &SubjectId) -> Result<Vec<RecordStanding>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT filed_event, kind, effective, status, repaired
+                 FROM records WHERE subject = (SELECT id FROM subjects WHERE code = ?1)
+                 ORDER BY filed_event",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([id.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get(4)?))
+            })
+            .map_err(backend)?;
+        rows.map(|row| {
+            let (filed, kind, effective, status, repaired) = row.map_err(backend)?;
+            RecordStanding::from_columns(filed, kind, effective, &status, repaired)
+        })
+        .collect()
     }
 
     fn code_exceptions(&self) -> Result<Vec<String>, StoreError> {

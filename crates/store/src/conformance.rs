@@ -12,7 +12,7 @@ use probity_core::{
     SubjectId, SubjectStatus, Timestamp, org_check_char, uscc_check_char,
 };
 
-use crate::{FORBIDDEN_COLUMN_FRAGMENTS, Outcome, RecordStatus, Refusal, Store};
+use crate::{FORBIDDEN_COLUMN_FRAGMENTS, Outcome, RecordStanding, RecordStatus, Refusal, Store};
 
 /// Expands to one `#[test]` per promise of the suite, each on a fresh store from `$make`, an
 /// expression of type `fn() -> (Guard, Store)`.
@@ -31,6 +31,7 @@ macro_rules! conformance_tests {
             redaction_withholds_bodies_and_keeps_leaves,
             due_process_cases,
             records_of_a_subject_in_filing_order,
+            standings_follow_corrections,
             code_exceptions,
             log_covers_every_journal_entry,
             rulebook_adoptions,
@@ -123,6 +124,13 @@ fn file(r: Record) -> Encoded {
 
 fn appended(o: &Outcome) -> bool {
     matches!(o, Outcome::Appended { .. })
+}
+
+/// What rating reads of a subject's records from the projections is what the full records say.
+fn standings_agree(store: &dyn Store, id: &SubjectId) {
+    let full: Vec<RecordStanding> =
+        store.records_of(id).unwrap().iter().map(RecordStanding::from).collect();
+    assert_eq!(store.standings_of(id).unwrap(), full, "standings of {id}");
 }
 
 fn setup(store: &mut dyn Store) {
@@ -301,6 +309,9 @@ pub fn corrections_and_withdrawals(store: &mut dyn Store) {
     assert_eq!(store.record(&original.key()).unwrap().unwrap().status, RecordStatus::Withdrawn);
     assert_eq!(store.recorded_at(99).unwrap(), None);
 
+    standings_agree(store, &uscc(1));
+    standings_agree(store, &uscc(2));
+
     let ghost = record("bj-amr", "nope", 1);
     let out = store
         .append(&[ev(EventBody::RecordCorrected { record: ghost.clone(), reason: "x".into() })])
@@ -348,6 +359,7 @@ pub fn redaction_withholds_bodies_and_keeps_leaves(store: &mut dyn Store) {
     let left: Vec<_> = store.records_of(&uscc(1)).unwrap().into_iter().map(|r| r.record).collect();
     assert_eq!(left, vec![kept]);
     assert_eq!(store.counts().unwrap().records, 1);
+    standings_agree(store, &uscc(1));
 
     assert_eq!(store.append(&[file(gone.clone())]).unwrap(), vec![Outcome::Duplicate]);
     assert_eq!(store.append(&[redact(vec![3, 5])]).unwrap(), vec![Outcome::Duplicate]);
@@ -408,6 +420,7 @@ pub fn due_process_cases(store: &mut dyn Store) {
     let stored = store.record(&r.key()).unwrap().unwrap();
     assert_eq!(stored.repaired, Some(probity_core::date_of(at(day))));
     assert_eq!(stored.last_index, 9);
+    standings_agree(store, &uscc(1));
     assert!(store.cases(true, None, 10).unwrap().is_empty());
     let history: Vec<u64> =
         store.record_history(&r.key()).unwrap().into_iter().map(|e| e.index).collect();
@@ -437,6 +450,34 @@ pub fn records_of_a_subject_in_filing_order(store: &mut dyn Store) {
         store.records_of(&uscc(1)).unwrap().into_iter().map(|r| r.record.decision_no).collect();
     assert_eq!(nos, ["B", "C"]);
     assert!(store.records_of(&uscc(3)).unwrap().is_empty());
+    standings_agree(store, &uscc(1));
+    standings_agree(store, &uscc(2));
+    assert!(store.standings_of(&uscc(3)).unwrap().is_empty());
+}
+
+/// What rating reads of records follows every correction of kind, effective date and subject,
+/// and every withdrawal, exactly as the full records do.
+pub fn standings_follow_corrections(store: &mut dyn Store) {
+    setup(store);
+    let a = record("bj-amr", "A-1", 1);
+    let b = record("bj-amr", "B-1", 1);
+    store.append(&[file(a.clone()), file(b.clone())]).unwrap();
+    let mut moved = a.clone();
+    moved.subject = uscc(2);
+    moved.kind = Slug::parse("kind", "penalty.serious").unwrap();
+    moved.effective = date("2025-04-01");
+    let correct = ev(EventBody::RecordCorrected { record: moved, reason: "wrong company".into() });
+    let withdraw = ev(EventBody::RecordWithdrawn { key: b.key(), reason: "annulled".into() });
+    assert!(store.append(&[correct, withdraw]).unwrap().iter().all(appended));
+    standings_agree(store, &uscc(1));
+    standings_agree(store, &uscc(2));
+    let two = store.standings_of(&uscc(2)).unwrap();
+    assert_eq!(two.len(), 1);
+    assert_eq!((two[0].kind.as_str(), two[0].effective), ("penalty.serious", date("2025-04-01")));
+    assert_eq!((two[0].filed_index, two[0].status), (3, RecordStatus::Corrected));
+    let one = store.standings_of(&uscc(1)).unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!((one[0].filed_index, one[0].status), (4, RecordStatus::Withdrawn));
 }
 
 /// The exception list holds each code once.

@@ -202,6 +202,58 @@ pub struct StoredRecord {
     pub repaired: Option<Date>,
 }
 
+/// Where a record stands, as far as rating is concerned: the part of a [`StoredRecord`] the
+/// assessment engine reads, kept in the projections so that rating decodes no journal entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordStanding {
+    /// Journal index of the filing.
+    pub filed_index: u64,
+    /// Its kind (as corrected, if it was).
+    pub kind: String,
+    /// When it took legal effect (as corrected, if it was).
+    pub effective: Date,
+    /// Status.
+    pub status: RecordStatus,
+    /// The day a granted repair ended its effects.
+    pub repaired: Option<Date>,
+}
+
+impl RecordStanding {
+    /// From the projection columns every backend keeps: filing index, kind, effective date and
+    /// repair day as YYYYMMDD integers, and the status word.
+    pub fn from_columns(
+        filed: i64,
+        kind: String,
+        effective: i64,
+        status: &str,
+        repaired: Option<i64>,
+    ) -> Result<Self, StoreError> {
+        let status = RecordStatus::parse(status).ok_or_else(|| StoreError::Corrupt {
+            index: filed as u64,
+            reason: format!("unknown record status `{status}`"),
+        })?;
+        Ok(Self {
+            filed_index: filed as u64,
+            kind,
+            effective: codec::from_date_key(effective)?,
+            status,
+            repaired: repaired.map(codec::from_date_key).transpose()?,
+        })
+    }
+}
+
+impl From<&StoredRecord> for RecordStanding {
+    fn from(r: &StoredRecord) -> Self {
+        Self {
+            filed_index: r.filed_index,
+            kind: r.record.kind.to_string(),
+            effective: r.record.effective,
+            status: r.status,
+            repaired: r.repaired,
+        }
+    }
+}
+
 /// An objection or a repair application, as listed for deadline tracking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseRow {
@@ -418,6 +470,10 @@ pub trait Store: Send {
 
     /// The records about a subject, in filing order.
     fn records_of(&self, id: &SubjectId) -> Result<Vec<StoredRecord>, StoreError>;
+
+    /// What rating needs of the records about a subject, in filing order: the same records as
+    /// [`Store::records_of`], read from the projections without decoding any journal entry.
+    fn standings_of(&self, id: &SubjectId) -> Result<Vec<RecordStanding>, StoreError>;
 
     /// Up to `limit` cases opened after journal index `after` (exclusive), in opening order;
     /// only open ones if `open_only`.
