@@ -202,11 +202,10 @@ struct Facts<'b, 'r> {
     book: &'b Rulebook,
     records: &'r [RecordInput],
     facts: Vec<Fact<'b>>,
-    /// Starts and ends of counting effects, ordered by date: (date, points, trigger band, +1/-1,
-    /// record id).
-    changes: Vec<(Date, i64, Option<usize>, i32, u64)>,
-    /// Effective dates of counting records, ascending: (date, record id).
-    starts: Vec<(Date, u64)>,
+    /// Starts and ends of counting effects, ordered by date: (date, points, trigger band, +1/-1).
+    changes: Vec<(Date, i64, Option<usize>, i32)>,
+    /// Effective dates of counting records, ascending and distinct.
+    starts: Vec<Date>,
 }
 
 impl<'b, 'r> Facts<'b, 'r> {
@@ -237,64 +236,59 @@ impl<'b, 'r> Facts<'b, 'r> {
         let mut starts = Vec::new();
         for (r, f) in records.iter().zip(&facts) {
             let Some(until) = f.until else { continue };
-            changes.push((r.effective, f.points, f.trigger_band, 1, r.id));
-            changes.push((until, -f.points, f.trigger_band, -1, r.id));
-            starts.push((r.effective, r.id));
+            changes.push((r.effective, f.points, f.trigger_band, 1));
+            changes.push((until, -f.points, f.trigger_band, -1));
+            starts.push(r.effective);
         }
         changes.sort_by_key(|c| c.0);
         starts.sort_unstable();
+        starts.dedup();
         Self { book, records, facts, changes, starts }
     }
 
-    /// The records and their facts, leaving out the record `exclude` names.
-    fn iter(&self, exclude: Option<u64>) -> impl Iterator<Item = (&'r RecordInput, &Fact<'b>)> {
-        self.records.iter().zip(&self.facts).filter(move |(r, _)| Some(r.id) != exclude)
+    /// The records and their facts, leaving out those at `without` (indices).
+    fn iter<'s>(
+        &'s self,
+        without: &'s [usize],
+    ) -> impl Iterator<Item = (&'r RecordInput, &'s Fact<'b>)> + 's {
+        self.records
+            .iter()
+            .zip(&self.facts)
+            .enumerate()
+            .filter(move |(i, _)| !without.contains(i))
+            .map(|(_, rf)| rf)
     }
 
     /// The base grade (score bands and triggers, before bars and sticky grades) on every date a
-    /// record takes effect, in one sweep over the starts and ends of records, leaving out the
-    /// record `exclude` names.
-    fn bands(&self, exclude: Option<u64>) -> Bands {
-        let mut out = Vec::new();
-        let Some(scoring) = self.book.scoring() else { return Bands(out) };
-        let mut triggers = vec![0i32; scoring.bands.len()];
+    /// record takes effect, in one sweep over the starts and ends of records.
+    fn bands(&self) -> Bands {
+        let nbands = self.book.scoring().map_or(0, |s| s.bands.len());
+        let mut out = Bands { at: Vec::new(), triggers: Vec::new(), nbands };
+        let Some(scoring) = self.book.scoring() else { return out };
+        let mut triggers = vec![0i32; nbands];
         let mut total = i64::from(scoring.start);
-        let mut next = self.changes.iter().filter(|c| Some(c.4) != exclude).peekable();
-        let mut last = None;
-        for &(date, id) in &self.starts {
-            if Some(id) == exclude || last == Some(date) {
-                continue;
-            }
-            last = Some(date);
-            while let Some((_, points, trigger, sign, _)) = next.next_if(|c| c.0 <= date) {
+        let mut next = self.changes.iter().peekable();
+        for &date in &self.starts {
+            while let Some((_, points, trigger, sign)) = next.next_if(|c| c.0 <= date) {
                 total += points;
                 if let Some(slot) = trigger.and_then(|t| triggers.get_mut(t)) {
                     *slot += sign;
                 }
             }
-            let score = total.clamp(i64::from(scoring.floor), i64::from(scoring.ceiling)) as i32;
-            let mut band = scoring
-                .bands
-                .iter()
-                .position(|b| score >= b.min)
-                .unwrap_or(scoring.bands.len().saturating_sub(1));
-            if let Some(worst) = triggers.iter().rposition(|n| *n > 0) {
-                band = band.max(worst);
-            }
-            out.push((date, band));
+            out.at.push((date, band_of(scoring, total, &triggers), total));
+            out.triggers.extend_from_slice(&triggers);
         }
-        Bands(out)
+        out
     }
 
-    /// Score and grade on `date` without the record `exclude` names, under `bands` computed
-    /// without it too. With `explain`, the notes on how the grade came about beyond the bands
+    /// Score and grade on `date` without the records at `without` (indices). With `explain`, the notes on how the grade came about beyond the bands
     /// (sticky holds, the new-entity grade, bars) and the record holding a sticky grade are
     /// added to it.
     fn grade_at(
         &self,
         subject: &SubjectInput,
         bands: &Bands,
-        exclude: Option<u64>,
+        without: &[usize],
         date: Date,
         mut explain: Option<&mut State>,
     ) -> (Option<i32>, Option<String>) {
@@ -302,7 +296,7 @@ impl<'b, 'r> Facts<'b, 'r> {
         let mut total = i64::from(scoring.start);
         let mut trigger_band: Option<usize> = None;
         let mut set_directly = false;
-        for (r, f) in self.iter(exclude) {
+        for (r, f) in self.iter(without) {
             if !f.until.is_some_and(|u| r.effective <= date && date < u) {
                 continue;
             }
@@ -331,12 +325,12 @@ impl<'b, 'r> Facts<'b, 'r> {
                 continue;
             }
             let held = self
-                .iter(exclude)
+                .iter(without)
                 .filter_map(|(r, f)| {
                     let until = f.holds.get(k).copied().flatten()?;
                     (r.effective <= date
                         && until > date
-                        && bands.at(r.effective).is_some_and(|b| b >= si))
+                        && bands.at(self, without, r.effective).is_some_and(|b| b >= si))
                     .then_some((r, until))
                 })
                 .max_by_key(|(r, _)| (r.effective, r.id));
@@ -388,7 +382,7 @@ impl<'b, 'r> Facts<'b, 'r> {
     /// Every record that counts on `date`, with its effect, ordered by record.
     fn effects_at(&self, date: Date) -> Vec<Effect> {
         let mut out: Vec<Effect> = self
-            .iter(None)
+            .iter(&[])
             .filter_map(|(r, f)| {
                 let until = f.until?;
                 if !(r.effective <= date && date < until) {
@@ -415,13 +409,55 @@ impl<'b, 'r> Facts<'b, 'r> {
     }
 }
 
-/// The base band on each date a counting record takes effect, ascending by date.
-struct Bands(Vec<(Date, usize)>);
+/// The base band on each date a counting record takes effect, ascending by date, with the
+/// score total and the count of records holding each trigger band that gave it.
+struct Bands {
+    /// (date, band, total before clamping).
+    at: Vec<(Date, usize, i64)>,
+    /// For each entry of `at`, one count per band.
+    triggers: Vec<i32>,
+    nbands: usize,
+}
 
 impl Bands {
-    fn at(&self, date: Date) -> Option<usize> {
-        self.0.binary_search_by_key(&date, |b| b.0).ok().and_then(|i| self.0.get(i)).map(|b| b.1)
+    /// The base band on `date` (one of the dates a counting record takes effect), as it would
+    /// be without the records at `without` (indices into `facts`): their points and triggers are
+    /// taken back where they counted, so leaving a record out needs no new sweep.
+    fn at(&self, facts: &Facts<'_, '_>, without: &[usize], date: Date) -> Option<usize> {
+        let i = self.at.binary_search_by_key(&date, |b| b.0).ok()?;
+        let &(_, band, total) = self.at.get(i)?;
+        let counting = || {
+            without.iter().filter_map(move |&j| {
+                let (r, f) = (facts.records.get(j)?, facts.facts.get(j)?);
+                f.until.is_some_and(|u| r.effective <= date && date < u).then_some(f)
+            })
+        };
+        if counting().next().is_none() {
+            return Some(band);
+        }
+        let scoring = facts.book.scoring()?;
+        let mut triggers: Vec<i32> =
+            self.triggers.get(i * self.nbands..(i + 1) * self.nbands)?.to_vec();
+        let mut total = total;
+        for f in counting() {
+            total -= f.points;
+            if let Some(slot) = f.trigger_band.and_then(|t| triggers.get_mut(t)) {
+                *slot -= 1;
+            }
+        }
+        Some(band_of(scoring, total, &triggers))
     }
+}
+
+/// The base band of a score total and the count of counting records holding each trigger band.
+fn band_of(scoring: &crate::Scoring, total: i64, triggers: &[i32]) -> usize {
+    let score = total.clamp(i64::from(scoring.floor), i64::from(scoring.ceiling)) as i32;
+    let band = scoring
+        .bands
+        .iter()
+        .position(|b| score >= b.min)
+        .unwrap_or(scoring.bands.len().saturating_sub(1));
+    triggers.iter().rposition(|n| *n > 0).map_or(band, |worst| band.max(worst))
 }
 
 fn evaluate(facts: &Facts<'_, '_>, subject: &SubjectInput, bands: &Bands, date: Date) -> State {
@@ -442,7 +478,7 @@ fn evaluate(facts: &Facts<'_, '_>, subject: &SubjectInput, bands: &Bands, date: 
         effects: Vec::new(),
         lists: Vec::new(),
     };
-    let (score, grade) = facts.grade_at(subject, bands, None, date, Some(&mut state));
+    let (score, grade) = facts.grade_at(subject, bands, &[], date, Some(&mut state));
     state.score = score;
     state.grade = grade;
     let mut lists = Vec::new();
@@ -578,7 +614,7 @@ fn timeline<'b>(
         List(usize, i32),
     }
     let mut changes: Vec<(Date, Change)> = Vec::new();
-    for (r, f) in facts.iter(None) {
+    for (r, f) in facts.iter(&[]) {
         let Some(until) = f.until else { continue };
         changes.push((r.effective, Change::Points(f.points)));
         changes.push((until, Change::Points(-f.points)));
@@ -589,7 +625,7 @@ fn timeline<'b>(
             }
             for (k, st) in s.sticky.iter().enumerate() {
                 if let Some(si) = s.bands.iter().position(|b| b.grade == st.grade)
-                    && bands.at(r.effective).is_some_and(|b| b >= si)
+                    && bands.at(facts, &[], r.effective).is_some_and(|b| b >= si)
                 {
                     changes.push((r.effective, Change::Sticky(si, 1)));
                     let end = f.holds.get(k).copied().flatten().unwrap_or(r.effective);
@@ -704,14 +740,16 @@ pub fn assess(
     as_of: Date,
 ) -> Assessment {
     let facts = Facts::new(book, records);
-    let bands = facts.bands(None);
+    let bands = facts.bands();
     let mut now = evaluate(&facts, subject, &bands, as_of);
     // What-if: the grade once each repairable record is repaired, the others as they stand.
     for e in &mut now.effects {
         if let Some(opens) = e.repair_opens {
-            let without = Some(e.record);
+            let without: Vec<usize> = (0..records.len())
+                .filter(|&i| records.get(i).is_some_and(|r| r.id == e.record))
+                .collect();
             e.grade_if_repaired =
-                facts.grade_at(subject, &facts.bands(without), without, opens.max(as_of), None).1;
+                facts.grade_at(subject, &bands, &without, opens.max(as_of), None).1;
         }
     }
     let dates = boundaries(book, subject, records, as_of);
