@@ -21,6 +21,7 @@ use probity_store::codec::{date_key, from_date_key, stored_subject_id};
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, LogNodes, Outcome,
     RecordStanding, RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject,
+    SubjectStanding,
 };
 use probity_tlog::{Frontier, leaf_hash};
 
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_redaction.sql"),
     include_str!("../migrations/0004_assessment_log_size.sql"),
     include_str!("../migrations/0005_records_by_subject_covering.sql"),
+    include_str!("../migrations/0006_subject_established.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks
@@ -388,8 +390,13 @@ impl Appender<'_, '_> {
                 }
                 let idx = self.journal(encoded)?;
                 self.exec(
-                    "INSERT INTO subjects (code, name, event) VALUES ($1, $2, $3)",
-                    &[&subject.id.as_str(), &subject.name, &idx],
+                    "INSERT INTO subjects (code, name, event, established) VALUES ($1, $2, $3, $4)",
+                    &[
+                        &subject.id.as_str(),
+                        &subject.name,
+                        &idx,
+                        &subject.established.map(date_i32),
+                    ],
                 )?;
                 Ok(appended(idx))
             }
@@ -717,14 +724,19 @@ impl Store for PgStore {
         rows.iter().map(|r| self.stored_record(r)).collect()
     }
 
-    fn standings_of(&self, id: &SubjectId) -> Result<Vec<RecordStanding>, StoreError> {
+    fn standing_of(&self, id: &SubjectId) -> Result<Option<SubjectStanding>, StoreError> {
+        let Some(subject) = self
+            .query_opt("SELECT id, established FROM subjects WHERE code = $1", &[&id.as_str()])?
+        else {
+            return Ok(None);
+        };
         let rows = self.query(
-            "SELECT r.filed_event, r.kind, r.effective, r.status, r.repaired
-             FROM records r WHERE r.subject = (SELECT id FROM subjects WHERE code = $1)
-             ORDER BY r.filed_event",
-            &[&id.as_str()],
+            "SELECT filed_event, kind, effective, status, repaired
+             FROM records WHERE subject = $1 ORDER BY filed_event",
+            &[&subject.get::<_, i64>(0)],
         )?;
-        rows.iter()
+        let records = rows
+            .iter()
             .map(|r| {
                 RecordStanding::from_columns(
                     r.get::<_, i64>(0),
@@ -734,7 +746,8 @@ impl Store for PgStore {
                     r.get::<_, Option<i32>>(4).map(i64::from),
                 )
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok(Some(SubjectStanding { established: opt_date(subject.get(1))?, records }))
     }
 
     fn cases(
@@ -904,7 +917,13 @@ impl Store for PgStore {
                      next_change = excluded.next_change, rulebook = excluded.rulebook,
                      version = excluded.version, explanation = excluded.explanation,
                      log_size = excluded.log_size
-                 WHERE excluded.log_size >= assessments.log_size",
+                 WHERE excluded.log_size >= assessments.log_size
+                   AND (excluded.as_of, excluded.grade, excluded.score, excluded.decisions,
+                        excluded.next_change, excluded.rulebook, excluded.version,
+                        excluded.explanation, excluded.log_size)
+                       IS DISTINCT FROM (assessments.as_of, assessments.grade, assessments.score,
+                        assessments.decisions, assessments.next_change, assessments.rulebook,
+                        assessments.version, assessments.explanation, assessments.log_size)",
                 &[
                     &code,
                     &date_i32(r.as_of),
@@ -920,7 +939,8 @@ impl Store for PgStore {
             )
             .map_err(backend)?;
             if stored == 0 {
-                // A rating from a newer view of the log is stored already.
+                // A rating from a newer view of the log is stored already, or this very one is:
+                // its list entries, which follow from its explanation, are too.
                 continue;
             }
             tx.execute("DELETE FROM list_entries WHERE code = $1", &[&code]).map_err(backend)?;

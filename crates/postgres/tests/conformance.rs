@@ -91,5 +91,24 @@ fn a_registry_from_before_assessment_explanations_migrates() {
     probity_store::conformance::assessments_are_kept_and_swept(&mut store);
     let version: i32 =
         c.query_one(&format!("SELECT version FROM {name}.schema_version"), &[]).unwrap().get(0);
-    assert_eq!(version, 5, "every later migration is applied");
+    assert_eq!(version, 6, "every later migration is applied");
+}
+
+/// A registry made before subjects kept their date of establishment gets it from the journal
+/// when it opens under migration 0006.
+#[test]
+fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
+    let (schema, mut store) = fresh();
+    let name = schema.0.clone().unwrap();
+    let ids =
+        probity_store::conformance::register_subjects_with_and_without_establishment(&mut store);
+    drop(store);
+    let mut c = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "ALTER TABLE {name}.subjects DROP COLUMN established;
+         UPDATE {name}.schema_version SET version = 5;"
+    ))
+    .unwrap();
+    let store = PgStore::connect(&url(), &name).unwrap();
+    probity_store::conformance::establishment_is_read_back(&store, &ids);
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use probity_core::{Date, SubjectId};
 use probity_rules::Assessment;
-use probity_store::AssessmentRow;
+use probity_store::{AssessmentRow, Store, StoreError};
 use serde::Serialize;
 
 use crate::{Progress, Registry, RegistryError};
@@ -85,41 +85,36 @@ fn assess_all(
     })
 }
 
-impl Registry {
-    /// What the engine needs of these subjects (those the registry holds), read in one store
-    /// snapshot from the projections: no record's journal entry is decoded.
-    fn rating_inputs(&self, ids: &[SubjectId]) -> Result<Vec<RatingInput>, RegistryError> {
-        self.store.begin_snapshot()?;
-        let read = ids
-            .iter()
-            .filter_map(|id| match self.store.subject(id) {
-                Ok(None) => None,
-                Ok(Some(s)) => Some(self.store.standings_of(id).map(|standings| RatingInput {
-                    id: *id,
-                    subject: probity_rules::SubjectInput { established: s.subject.established },
-                    records: standings.iter().map(Self::record_input).collect(),
-                })),
-                Err(e) => Some(Err(e)),
-            })
-            .collect::<Result<Vec<_>, _>>();
-        let end = self.store.end_snapshot();
-        let read = read?;
-        end?;
-        Ok(read)
-    }
+/// What the engine needs of these subjects (those the store holds), read in one store snapshot
+/// from the projections: no record's journal entry is decoded.
+fn rating_inputs(store: &dyn Store, ids: &[SubjectId]) -> Result<Vec<RatingInput>, RegistryError> {
+    store.begin_snapshot()?;
+    let read = ids
+        .iter()
+        .filter_map(|id| {
+            store
+                .standing_of(id)
+                .map(|s| {
+                    s.map(|s| RatingInput {
+                        id: *id,
+                        subject: probity_rules::SubjectInput { established: s.established },
+                        records: s.records.iter().map(Registry::record_input).collect(),
+                    })
+                })
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, _>>();
+    let end = store.end_snapshot();
+    let read = read?;
+    end?;
+    Ok(read)
+}
 
+impl Registry {
     /// Rates these subjects on `as_of` and stores the assessments.
     pub fn rate(&mut self, ids: &[SubjectId], as_of: Date) -> Result<u64, RegistryError> {
-        let mut rated = 0;
-        // Read before the profiles, so each rating reflects at least this much of the log.
-        let size = self.store.log_size()?;
-        for batch in ids.chunks(RATE_BATCH) {
-            let inputs = self.rating_inputs(batch)?;
-            let rows = assess_all(self.rulebook_at(as_of), &inputs, as_of, size);
-            self.store.put_assessments(&rows)?;
-            rated += rows.len() as u64;
-        }
-        Ok(rated)
+        let mut batches = ids.chunks(RATE_BATCH);
+        self.rate_batches(as_of, &(), |_| Ok(batches.next().map(<[SubjectId]>::to_vec)))
     }
 
     /// Rates, on `as_of`, every subject (`all`) or those never rated or whose next change has
@@ -130,19 +125,87 @@ impl Registry {
         all: bool,
         progress: &dyn Progress,
     ) -> Result<RateReport, RegistryError> {
-        let mut report = RateReport::default();
         let mut after: Option<SubjectId> = None;
-        loop {
+        let rated = self.rate_batches(as_of, progress, |store| {
             let page = if all {
-                self.store.subject_ids(after.as_ref(), RATE_BATCH)?
+                store.subject_ids(after.as_ref(), RATE_BATCH)?
             } else {
-                self.store.due_for_rating(as_of, after.as_ref(), RATE_BATCH)?
+                store.due_for_rating(as_of, after.as_ref(), RATE_BATCH)?
             };
-            let Some(last) = page.last().copied() else { break };
-            report.rated += self.rate(&page, as_of)?;
-            progress.advance(0, page.len() as u64);
-            after = Some(last);
-        }
-        Ok(report)
+            after = page.last().copied();
+            Ok(Some(page).filter(|p| !p.is_empty()))
+        })?;
+        Ok(RateReport { rated })
+    }
+
+    /// Rates the batches `next` reads from the store until it has none, and stores their
+    /// assessments.
+    ///
+    /// Batches are pipelined: while one is assessed on other threads, this one reads the next
+    /// from the store and writes the one before, so the store and the engine work at the same
+    /// time. At most two batches are in flight.
+    fn rate_batches(
+        &mut self,
+        as_of: Date,
+        progress: &dyn Progress,
+        mut next: impl FnMut(&dyn Store) -> Result<Option<Vec<SubjectId>>, StoreError>,
+    ) -> Result<u64, RegistryError> {
+        // Read before the profiles, so each rating reflects at least this much of the log.
+        let size = self.store.log_size()?;
+        let book = self.rulebooks.known_at(as_of, u64::MAX);
+        let store = &mut self.store;
+        let Some(first) = next(store.as_ref())? else { return Ok(0) };
+        let first = rating_inputs(store.as_ref(), &first)?;
+        let Some(second) = next(store.as_ref())? else {
+            // One batch: nothing to overlap.
+            let rows = assess_all(book, &first, as_of, size);
+            store.put_assessments(&rows)?;
+            progress.advance(0, first.len() as u64);
+            return Ok(rows.len() as u64);
+        };
+        std::thread::scope(|scope| {
+            let (to_assess, inbox) = std::sync::mpsc::sync_channel::<Vec<RatingInput>>(1);
+            let (to_store, assessed) = std::sync::mpsc::sync_channel::<Vec<AssessmentRow>>(1);
+            scope.spawn(move || {
+                for inputs in inbox {
+                    if to_store.send(assess_all(book, &inputs, as_of, size)).is_err() {
+                        break;
+                    }
+                }
+            });
+            let gone = || RegistryError::Refused("the rating thread stopped".into());
+            let mut rated = 0u64;
+            let mut in_flight = 0usize;
+            let mut store_one = |store: &mut Box<dyn Store>| -> Result<(), RegistryError> {
+                let rows = assessed.recv().map_err(|_| gone())?;
+                store.put_assessments(&rows)?;
+                progress.advance(0, rows.len() as u64);
+                rated += rows.len() as u64;
+                Ok(())
+            };
+            let run = || -> Result<(), RegistryError> {
+                to_assess.send(first).map_err(|_| gone())?;
+                in_flight += 1;
+                let mut batch = Some(second);
+                while let Some(ids) = batch {
+                    to_assess.send(rating_inputs(store.as_ref(), &ids)?).map_err(|_| gone())?;
+                    in_flight += 1;
+                    if in_flight == 2 {
+                        store_one(store)?;
+                        in_flight -= 1;
+                    }
+                    batch = next(store.as_ref())?;
+                }
+                for _ in 0..in_flight {
+                    store_one(store)?;
+                }
+                Ok(())
+            };
+            let result = run();
+            // Closing both channels lets the rating thread end, whatever happened here.
+            drop(to_assess);
+            drop(assessed);
+            result.map(|()| rated)
+        })
     }
 }

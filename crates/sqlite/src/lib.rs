@@ -13,7 +13,7 @@ use probity_core::{
 };
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, Outcome, RecordStanding,
-    RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject,
+    RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject, SubjectStanding,
 };
 use probity_tlog::{Frontier, leaf_hash};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_redaction.sql"),
     include_str!("../migrations/0005_assessment_log_size.sql"),
     include_str!("../migrations/0006_records_by_subject_covering.sql"),
+    include_str!("../migrations/0007_subject_established.sql"),
 ];
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -365,8 +366,17 @@ impl Appender<'_> {
                 }
                 let idx = self.journal(encoded)?;
                 self.tx
-                    .prepare_cached("INSERT INTO subjects (code, name, event) VALUES (?1, ?2, ?3)")
-                    .and_then(|mut s| s.execute(params![subject.id.as_str(), subject.name, idx]))
+                    .prepare_cached(
+                        "INSERT INTO subjects (code, name, event, established) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            subject.id.as_str(),
+                            subject.name,
+                            idx,
+                            subject.established.map(date_key)
+                        ])
+                    })
                     .map_err(backend)?;
                 let row = self.tx.last_insert_rowid();
                 self.remember_subject(subject.id, row);
@@ -788,25 +798,38 @@ impl Store for SqliteStore {
         rows.into_iter().map(|r| self.stored_record(r)).collect()
     }
 
-    fn standings_of(&self, id: &SubjectId) -> Result<Vec<RecordStanding>, StoreError> {
+    fn standing_of(&self, id: &SubjectId) -> Result<Option<SubjectStanding>, StoreError> {
+        let subject: Option<(i64, Option<i64>)> = self
+            .conn
+            .prepare_cached("SELECT id, established FROM subjects WHERE code = ?1")
+            .and_then(|mut s| s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .map_err(backend)?;
+        let Some((row, established)) = subject else { return Ok(None) };
+        // `+?1`: compared bare with the indexed integer column, the parameter made this build
+        // of SQLite (with STAT4) prepare the statement again at every new binding, a sixth of
+        // a full re-rate; the unary plus keeps the same plan (a covering-index search).
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT filed_event, kind, effective, status, repaired
-                 FROM records WHERE subject = (SELECT id FROM subjects WHERE code = ?1)
-                 ORDER BY filed_event",
+                 FROM records WHERE subject = +?1 ORDER BY filed_event",
             )
             .map_err(backend)?;
         let rows = stmt
-            .query_map([id.as_str()], |r| {
+            .query_map([row], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get(4)?))
             })
             .map_err(backend)?;
-        rows.map(|row| {
-            let (filed, kind, effective, status, repaired) = row.map_err(backend)?;
-            RecordStanding::from_columns(filed, kind, effective, &status, repaired)
-        })
-        .collect()
+        let records = rows
+            .map(|row| {
+                let (filed, kind, effective, status, repaired) = row.map_err(backend)?;
+                RecordStanding::from_columns(filed, kind, effective, &status, repaired)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Some(SubjectStanding {
+            established: established.map(from_date_key).transpose()?,
+            records,
+        }))
     }
 
     fn code_exceptions(&self) -> Result<Vec<String>, StoreError> {
@@ -997,7 +1020,13 @@ impl Store for SqliteStore {
                          decisions = excluded.decisions, next_change = excluded.next_change,
                          rulebook = excluded.rulebook, version = excluded.version,
                          explanation = excluded.explanation, log_size = excluded.log_size
-                     WHERE excluded.log_size >= assessments.log_size",
+                     WHERE excluded.log_size >= assessments.log_size
+                       AND (excluded.as_of, excluded.grade, excluded.score, excluded.decisions,
+                            excluded.next_change, excluded.rulebook, excluded.version,
+                            excluded.explanation, excluded.log_size)
+                           IS NOT (assessments.as_of, assessments.grade, assessments.score,
+                            assessments.decisions, assessments.next_change, assessments.rulebook,
+                            assessments.version, assessments.explanation, assessments.log_size)",
                 )
                 .map_err(backend)?;
             let mut clear =
@@ -1023,7 +1052,8 @@ impl Store for SqliteStore {
                     ])
                     .map_err(backend)?;
                 if stored == 0 {
-                    // A rating from a newer view of the log is stored already.
+                    // A rating from a newer view of the log is stored already, or this very one
+                    // is: its list entries, which follow from its explanation, are too.
                     continue;
                 }
                 clear.execute([r.subject.as_str()]).map_err(backend)?;

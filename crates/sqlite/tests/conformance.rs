@@ -77,3 +77,23 @@ fn a_registry_from_before_assessment_explanations_migrates() {
     probity_store::conformance::assessments_are_kept_and_swept(&mut store);
     assert!(store.counts().unwrap().subjects > 0);
 }
+
+/// A registry made before subjects kept their date of establishment gets it from the journal
+/// when it opens under migration 0007.
+#[test]
+fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
+    let (dir, mut store) = fresh();
+    let ids =
+        probity_store::conformance::register_subjects_with_and_without_establishment(&mut store);
+    drop(store);
+    let path = dir.path().join("registry");
+    {
+        let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE subjects DROP COLUMN established; PRAGMA user_version = 6;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    probity_store::conformance::establishment_is_read_back(&store, &ids);
+}

@@ -84,6 +84,33 @@ pub fn subject(n: u32) -> Subject {
     .unwrap()
 }
 
+/// Registers two subjects for a migration test, one established on a known date and one whose
+/// date is unknown, and returns their codes.
+pub fn register_subjects_with_and_without_establishment(store: &mut dyn Store) -> Vec<SubjectId> {
+    let mut dated = subject(41);
+    dated.established = Some(date("2019-06-30"));
+    let undated = subject(42);
+    let ids = vec![dated.id, undated.id];
+    let out = store
+        .append(&[
+            ev(EventBody::SubjectRegistered { subject: dated }),
+            ev(EventBody::SubjectRegistered { subject: undated }),
+        ])
+        .unwrap();
+    assert!(out.iter().all(appended), "{out:?}");
+    ids
+}
+
+/// What rating reads of each subject's date of establishment is what its registration says.
+pub fn establishment_is_read_back(store: &dyn Store, ids: &[SubjectId]) {
+    let read: Vec<Option<Date>> =
+        ids.iter().map(|id| store.standing_of(id).unwrap().unwrap().established).collect();
+    let said: Vec<Option<Date>> =
+        ids.iter().map(|id| store.subject(id).unwrap().unwrap().subject.established).collect();
+    assert_eq!(read, said);
+    assert!(read.iter().any(Option::is_some) && read.iter().any(Option::is_none), "{read:?}");
+}
+
 /// An authority fixture.
 pub fn authority(id: &str) -> Authority {
     Authority::new(id, "北京市朝阳区市场监督管理局", "market_regulation", "110105").unwrap()
@@ -126,11 +153,20 @@ fn appended(o: &Outcome) -> bool {
     matches!(o, Outcome::Appended { .. })
 }
 
-/// What rating reads of a subject's records from the projections is what the full records say.
+/// What rating reads of a subject from the projections is what the full subject and records
+/// say.
 fn standings_agree(store: &dyn Store, id: &SubjectId) {
     let full: Vec<RecordStanding> =
         store.records_of(id).unwrap().iter().map(RecordStanding::from).collect();
-    assert_eq!(store.standings_of(id).unwrap(), full, "standings of {id}");
+    let standing = store.standing_of(id).unwrap().expect("a subject the store holds");
+    assert_eq!(standing.records, full, "standings of {id}");
+    let subject = store.subject(id).unwrap().unwrap().subject;
+    assert_eq!(standing.established, subject.established, "established of {id}");
+}
+
+/// The records of a subject as rating reads them.
+fn standings(store: &dyn Store, id: &SubjectId) -> Vec<RecordStanding> {
+    store.standing_of(id).unwrap().map(|s| s.records).unwrap_or_default()
 }
 
 fn setup(store: &mut dyn Store) {
@@ -452,7 +488,7 @@ pub fn records_of_a_subject_in_filing_order(store: &mut dyn Store) {
     assert!(store.records_of(&uscc(3)).unwrap().is_empty());
     standings_agree(store, &uscc(1));
     standings_agree(store, &uscc(2));
-    assert!(store.standings_of(&uscc(3)).unwrap().is_empty());
+    assert_eq!(store.standing_of(&uscc(3)).unwrap(), None, "a subject the store lacks");
 }
 
 /// What rating reads of records follows every correction of kind, effective date and subject,
@@ -471,11 +507,11 @@ pub fn standings_follow_corrections(store: &mut dyn Store) {
     assert!(store.append(&[correct, withdraw]).unwrap().iter().all(appended));
     standings_agree(store, &uscc(1));
     standings_agree(store, &uscc(2));
-    let two = store.standings_of(&uscc(2)).unwrap();
+    let two = standings(store, &uscc(2));
     assert_eq!(two.len(), 1);
     assert_eq!((two[0].kind.as_str(), two[0].effective), ("penalty.serious", date("2025-04-01")));
     assert_eq!((two[0].filed_index, two[0].status), (3, RecordStatus::Corrected));
-    let one = store.standings_of(&uscc(1)).unwrap();
+    let one = standings(store, &uscc(1));
     assert_eq!(one.len(), 1);
     assert_eq!((one[0].filed_index, one[0].status), (4, RecordStatus::Withdrawn));
 }
@@ -648,8 +684,21 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     let newer = AssessmentRow { log_size: 9, ..row(2, None, "C") };
     store.put_assessments(std::slice::from_ref(&newer)).unwrap();
     store.put_assessments(&[AssessmentRow { log_size: 8, ..row(2, None, "A") }]).unwrap();
-    assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(newer));
+    assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(newer.clone()));
     assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(2)).count(), 1);
+
+    // The same row again changes nothing and keeps its list entries; a row from the same view
+    // that differs in any column replaces it.
+    store.put_assessments(std::slice::from_ref(&newer)).unwrap();
+    assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(newer.clone()));
+    assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(2)).count(), 1);
+    let later = AssessmentRow { as_of: date("2026-11-02"), ..newer.clone() };
+    store.put_assessments(std::slice::from_ref(&later)).unwrap();
+    assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(later.clone()));
+    let cleared = AssessmentRow { lists: Vec::new(), grade: Some("B".into()), ..later };
+    store.put_assessments(std::slice::from_ref(&cleared)).unwrap();
+    assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(cleared));
+    assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(2)).count(), 0);
 }
 
 /// Statistics count rated grades, records not withdrawn per authority and month of effect, and

@@ -202,6 +202,15 @@ pub struct StoredRecord {
     pub repaired: Option<Date>,
 }
 
+/// Where a subject stands, as far as rating is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectStanding {
+    /// Date established, if known.
+    pub established: Option<Date>,
+    /// Its records, in filing order.
+    pub records: Vec<RecordStanding>,
+}
+
 /// Where a record stands, as far as rating is concerned: the part of a [`StoredRecord`] the
 /// assessment engine reads, kept in the projections so that rating decodes no journal entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -471,9 +480,10 @@ pub trait Store: Send {
     /// The records about a subject, in filing order.
     fn records_of(&self, id: &SubjectId) -> Result<Vec<StoredRecord>, StoreError>;
 
-    /// What rating needs of the records about a subject, in filing order: the same records as
-    /// [`Store::records_of`], read from the projections without decoding any journal entry.
-    fn standings_of(&self, id: &SubjectId) -> Result<Vec<RecordStanding>, StoreError>;
+    /// What rating needs of a subject, read from the projections without decoding any journal
+    /// entry: its date of establishment, as [`Store::subject`] gives it, and its records in
+    /// filing order, the same as [`Store::records_of`]. `None` if the store does not hold it.
+    fn standing_of(&self, id: &SubjectId) -> Result<Option<SubjectStanding>, StoreError>;
 
     /// Up to `limit` cases opened after journal index `after` (exclusive), in opening order;
     /// only open ones if `open_only`.
@@ -518,7 +528,10 @@ pub trait Store: Send {
     /// (`docs/log-format.md`); level 0 holds leaf hashes.
     fn log_node(&self, level: u8, index: u64) -> Result<[u8; 32], StoreError>;
 
-    /// Stores assessments in one transaction, replacing earlier ones of the same subjects.
+    /// Stores assessments in one transaction, replacing earlier ones of the same subjects. A row
+    /// from an older view of the log (a smaller `log_size`) never replaces a stored one, and a
+    /// row equal to the stored one in every column writes nothing: its list entries, which
+    /// follow from its explanation, are stored already.
     fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError>;
 
     /// The stored assessment of a subject.
