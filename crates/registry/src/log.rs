@@ -64,7 +64,7 @@ pub(crate) fn write_checkpoint(
     signer: &NoteSigner,
     path: &std::path::Path,
 ) -> Result<String, RegistryError> {
-    let size = store.counts()?.events;
+    let size = store.log_size()?;
     let root = probity_tlog::root(&LogNodes(store), size)?;
     let note = signer.sign(&Checkpoint { origin: signer.name().to_owned(), size, root }.text());
     let tmp = path.with_extension("tmp");

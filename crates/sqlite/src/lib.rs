@@ -139,7 +139,7 @@ impl SqliteStore {
     }
 
     fn load_frontier(&mut self) -> Result<(), StoreError> {
-        let size = self.counts()?.events;
+        let size = self.log_size()?;
         self.frontier = Frontier::load(&probity_store::LogNodes(self), size)?;
         Ok(())
     }
