@@ -351,7 +351,9 @@ pub fn run(args: &RateArgs) -> anyhow::Result<u8> {
     import_file(&mut reg, Table::Subjects, &input.join("subjects.csv"), None, None, 10_000)?;
     import_file(&mut reg, Table::Records, &main, None, None, 10_000)?;
 
-    eprintln!("probity: a full re-rate of every subject (rows that do not change are not written)…");
+    eprintln!(
+        "probity: a full re-rate of every subject (rows that do not change are not written)…"
+    );
     let bar = Bar::bytes(None, "rating");
     let t = Instant::now();
     let full = reg.rate_pass(today, true, &bar);
