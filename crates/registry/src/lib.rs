@@ -484,10 +484,10 @@ impl Registry {
 
     /// A record's standing as the engine sees it: the one mapping from what the store keeps to
     /// the engine's input.
-    pub(crate) fn record_input(r: &probity_store::RecordStanding) -> probity_rules::RecordInput {
+    pub(crate) fn record_input(r: probity_store::RecordStanding) -> probity_rules::RecordInput {
         probity_rules::RecordInput {
             id: r.filed_index,
-            kind: r.kind.clone(),
+            kind: r.kind,
             effective: r.effective,
             state: match (r.status, r.repaired) {
                 (probity_store::RecordStatus::Withdrawn, _) => {
@@ -504,7 +504,7 @@ impl Registry {
         profile
             .records
             .iter()
-            .map(|r| Self::record_input(&probity_store::RecordStanding::from(r)))
+            .map(|r| Self::record_input(probity_store::RecordStanding::from(r)))
             .collect()
     }
 

@@ -98,7 +98,7 @@ fn rating_inputs(store: &dyn Store, ids: &[SubjectId]) -> Result<Vec<RatingInput
                     s.map(|s| RatingInput {
                         id: *id,
                         subject: probity_rules::SubjectInput { established: s.established },
-                        records: s.records.iter().map(Registry::record_input).collect(),
+                        records: s.records.into_iter().map(Registry::record_input).collect(),
                     })
                 })
                 .transpose()
@@ -156,12 +156,15 @@ impl Registry {
         let store = &mut self.store;
         let Some(first) = next(store.as_ref())? else { return Ok(0) };
         let first = rating_inputs(store.as_ref(), &first)?;
+        // Stores one batch's rows and counts them.
+        let put = |store: &mut Box<dyn Store>, rows: Vec<AssessmentRow>| {
+            store.put_assessments(&rows)?;
+            progress.advance(0, rows.len() as u64);
+            Ok::<_, RegistryError>(rows.len() as u64)
+        };
         let Some(second) = next(store.as_ref())? else {
             // One batch: nothing to overlap.
-            let rows = assess_all(book, &first, as_of, size);
-            store.put_assessments(&rows)?;
-            progress.advance(0, first.len() as u64);
-            return Ok(rows.len() as u64);
+            return put(store, assess_all(book, &first, as_of, size));
         };
         std::thread::scope(|scope| {
             let (to_assess, inbox) = std::sync::mpsc::sync_channel::<Vec<RatingInput>>(1);
@@ -177,10 +180,7 @@ impl Registry {
             let mut rated = 0u64;
             let mut in_flight = 0usize;
             let mut store_one = |store: &mut Box<dyn Store>| -> Result<(), RegistryError> {
-                let rows = assessed.recv().map_err(|_| gone())?;
-                store.put_assessments(&rows)?;
-                progress.advance(0, rows.len() as u64);
-                rated += rows.len() as u64;
+                rated += put(store, assessed.recv().map_err(|_| gone())?)?;
                 Ok(())
             };
             let run = || -> Result<(), RegistryError> {

@@ -281,9 +281,9 @@ impl<'b, 'r> Facts<'b, 'r> {
         out
     }
 
-    /// Score and grade on `date` without the records at `without` (indices). With `explain`, the notes on how the grade came about beyond the bands
-    /// (sticky holds, the new-entity grade, bars) and the record holding a sticky grade are
-    /// added to it.
+    /// Score and grade on `date` without the records at `without` (indices). With `explain`,
+    /// the notes on how the grade came about beyond the bands (sticky holds, the new-entity
+    /// grade, bars) and the record holding a sticky grade are added to it.
     fn grade_at(
         &self,
         subject: &SubjectInput,
@@ -306,12 +306,7 @@ impl<'b, 'r> Facts<'b, 'r> {
             }
             trigger_band = trigger_band.max(f.trigger_band);
         }
-        let score = total.clamp(i64::from(scoring.floor), i64::from(scoring.ceiling)) as i32;
-        let mut band = scoring
-            .bands
-            .iter()
-            .position(|b| score >= b.min)
-            .unwrap_or(scoring.bands.len().saturating_sub(1));
+        let (score, mut band) = score_band(scoring, total);
         if let Some(t) = trigger_band {
             band = band.max(t);
         }
@@ -449,14 +444,21 @@ impl Bands {
     }
 }
 
-/// The base band of a score total and the count of counting records holding each trigger band.
-fn band_of(scoring: &crate::Scoring, total: i64, triggers: &[i32]) -> usize {
+/// The score of a points total (start included), clamped to the scoring model's range, and the
+/// band that score falls in.
+fn score_band(scoring: &crate::Scoring, total: i64) -> (i32, usize) {
     let score = total.clamp(i64::from(scoring.floor), i64::from(scoring.ceiling)) as i32;
     let band = scoring
         .bands
         .iter()
         .position(|b| score >= b.min)
         .unwrap_or(scoring.bands.len().saturating_sub(1));
+    (score, band)
+}
+
+/// The base band of a score total and the count of counting records holding each trigger band.
+fn band_of(scoring: &crate::Scoring, total: i64, triggers: &[i32]) -> usize {
+    let (_, band) = score_band(scoring, total);
     triggers.iter().rposition(|n| *n > 0).map_or(band, |worst| band.max(worst))
 }
 
@@ -658,9 +660,7 @@ fn timeline<'b>(
             }
         }
         let grade = scoring.and_then(|s| {
-            let score = total.clamp(i64::from(s.floor), i64::from(s.ceiling)) as i32;
-            let mut band =
-                s.bands.iter().position(|b| score >= b.min).unwrap_or(nbands.saturating_sub(1));
+            let (score, mut band) = score_band(s, total);
             let trigger = triggers.iter().rposition(|n| *n > 0);
             let held = sticky.iter().rposition(|n| *n > 0);
             if let Some((n, _)) =
