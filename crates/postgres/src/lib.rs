@@ -11,7 +11,9 @@
 //! schema's, and only after it is checked to be a plain lowercase identifier.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
+use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::{Client, GenericClient, NoTls, Row, Transaction};
 use probity_core::{
     Authority, CaseKind, Date, Encoded, Event, EventBody, Record, RecordKey, Slug, Step, SubjectId,
@@ -283,72 +285,390 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// How one append sees a record's natural key.
+#[derive(Clone)]
+enum KeyState {
+    /// No record has it.
+    Free,
+    /// A redacted record had it; it stays taken.
+    Redacted,
+    /// A record has it: its row id, filing event and status.
+    Taken { id: i64, filed: i64, status: String },
+}
+
+/// A record's natural key, borrowed from the event that names it.
+type Key<'e> = (&'e str, &'e str);
+
+fn key_of(key: &RecordKey) -> Key<'_> {
+    (key.authority.as_str(), key.decision_no.as_str())
+}
+
+fn record_key(record: &Record) -> Key<'_> {
+    (record.authority.as_str(), record.decision_no.as_str())
+}
+
+/// Rows one append has decided to write but not yet sent. They go to PostgreSQL with binary
+/// COPY, before any statement that could read them and before the transaction commits.
+#[derive(Default)]
+struct Staged<'e> {
+    /// Journal entries: index and event.
+    journal: Vec<(i64, &'e Encoded)>,
+    /// Log nodes: level, index, hash.
+    nodes: Vec<(u8, u64, [u8; 32])>,
+    /// New subjects: row id, the subject, its event.
+    subjects: Vec<(i64, &'e probity_core::Subject, i64)>,
+    /// New records: row id, authority row, subject row, the record, its event.
+    records: Vec<(i64, i64, i64, &'e Record, i64)>,
+}
+
+/// Writes `rows` into a table with binary COPY; `columns` names the columns and their types.
+fn copy_in<T>(
+    tx: &mut Transaction<'_>,
+    sql: &str,
+    types: &[postgres::types::Type],
+    rows: &[T],
+    mut write: impl FnMut(&mut BinaryCopyInWriter<'_>, &T) -> Result<(), postgres::Error>,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut w = BinaryCopyInWriter::new(tx.copy_in(sql).map_err(backend)?, types);
+    for row in rows {
+        write(&mut w, row).map_err(backend)?;
+    }
+    w.finish().map_err(backend)?;
+    Ok(())
+}
+
 /// One append transaction.
-struct Appender<'a, 't> {
+///
+/// Subjects, authorities and record keys the batch names are looked up together before the
+/// first event is applied, and what the append learns or writes is kept here, so filing a batch
+/// takes a few round trips instead of several per event. The rows of new subjects and records,
+/// journal entries and log nodes are staged and sent with COPY. Events that change rows already
+/// stored (corrections, withdrawals, steps, redactions) first send what is staged, then run as
+/// statements.
+struct Appender<'a, 't, 'e> {
     tx: &'a mut Transaction<'t>,
     statements: &'a Statements,
     frontier: &'a mut Frontier,
     next: i64,
+    staged: Staged<'e>,
+    /// Journal entries this append wrote, by index.
+    written: HashMap<i64, &'e Event>,
+    /// Bodies of stored journal entries fetched with the lookups, by index.
+    fetched: HashMap<i64, Vec<u8>>,
+    /// Subject codes: row id and registering event, or `None` if unregistered.
+    subjects: HashMap<&'e str, Option<(i64, i64)>>,
+    /// Authority codes: row id and registering event, or `None` if unregistered.
+    authorities: HashMap<&'e str, Option<(i64, i64)>>,
+    records: HashMap<Key<'e>, KeyState>,
+    /// Row ids taken from the sequences for new subjects and records, used in order.
+    subject_ids: std::vec::IntoIter<i64>,
+    record_ids: std::vec::IntoIter<i64>,
 }
 
-impl Appender<'_, '_> {
-    fn journal(&mut self, encoded: &Encoded) -> Result<i64, StoreError> {
-        let idx = self.next;
-        let event = encoded.event();
-        self.exec(
-            "INSERT INTO journal (idx, recorded_at, type, body) VALUES ($1, $2, $3, $4)",
-            &[&idx, &(event.recorded_at.as_microsecond()), &event.type_name(), &encoded.bytes()],
-        )?;
-        for (level, index, hash) in self.frontier.append(leaf_hash(encoded.leaf_data())) {
-            self.exec(
-                "INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)",
-                &[&i16::from(level), &(index as i64), &&hash[..]],
-            )?;
+impl<'e> Appender<'_, '_, 'e> {
+    /// Looks up, in one query per table, every subject, authority and record key that the
+    /// events name, and takes row ids for the subjects and records that are new.
+    fn look_up(&mut self, events: &'e [Encoded]) -> Result<(), StoreError> {
+        let (mut registering, mut named, mut authorities) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut key_authorities, mut key_numbers) = (Vec::new(), Vec::new());
+        let mut keys = std::collections::HashSet::new();
+        for e in events {
+            match &e.event().body {
+                EventBody::SubjectRegistered { subject } => registering.push(subject.id.as_str()),
+                EventBody::RecordFiled { record } => {
+                    named.push(record.subject.as_str());
+                    authorities.push(record.authority.as_str());
+                    if keys.insert(record_key(record)) {
+                        key_authorities.push(record.authority.as_str());
+                        key_numbers.push(record.decision_no.as_str());
+                    }
+                }
+                _ => {}
+            }
         }
-        self.next += 1;
-        Ok(idx)
+        for list in [&mut registering, &mut named, &mut authorities] {
+            list.sort_unstable();
+            list.dedup();
+        }
+        for &code in registering.iter().chain(&named) {
+            self.subjects.insert(code, None);
+        }
+        for &code in &authorities {
+            self.authorities.insert(code, None);
+        }
+        for &key in &keys {
+            self.records.insert(key, KeyState::Free);
+        }
+        if !registering.is_empty() {
+            for r in self.lookup(
+                "SELECT s.code, s.id, s.event, j.body FROM subjects s
+                 JOIN journal j ON j.idx = s.event WHERE s.code = ANY($1)",
+                &[&registering],
+            )? {
+                let code = self.interned(&registering, r.get(0));
+                self.subjects.insert(code, Some((r.get(1), r.get(2))));
+                self.fetched.insert(r.get(2), r.get(3));
+            }
+        }
+        if !named.is_empty() {
+            for r in
+                self.lookup("SELECT code, id, event FROM subjects WHERE code = ANY($1)", &[&named])?
+            {
+                let code = self.interned(&named, r.get(0));
+                self.subjects.insert(code, Some((r.get(1), r.get(2))));
+            }
+        }
+        if !authorities.is_empty() {
+            for r in self.lookup(
+                "SELECT code, id, event FROM authorities WHERE code = ANY($1)",
+                &[&authorities],
+            )? {
+                let code = self.interned(&authorities, r.get(0));
+                self.authorities.insert(code, Some((r.get(1), r.get(2))));
+            }
+        }
+        if !keys.is_empty() {
+            let taken = self.lookup(
+                "SELECT k.n, r.id, r.filed_event, r.status, j.body
+                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k (authority, decision_no, n)
+                 JOIN authorities a ON a.code = k.authority
+                 JOIN records r ON r.authority = a.id AND r.decision_no = k.decision_no
+                 JOIN journal j ON j.idx = r.filed_event",
+                &[&key_authorities, &key_numbers],
+            )?;
+            let key_at = |n: i64| {
+                let i = n as usize - 1;
+                (key_authorities.get(i).copied(), key_numbers.get(i).copied())
+            };
+            for r in taken {
+                let (Some(a), Some(d)) = key_at(r.get(0)) else { continue };
+                let filed: i64 = r.get(2);
+                self.records
+                    .insert((a, d), KeyState::Taken { id: r.get(1), filed, status: r.get(3) });
+                self.fetched.insert(filed, r.get(4));
+            }
+            let redacted = self.lookup(
+                "SELECT k.n
+                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k (authority, decision_no, n)
+                 JOIN authorities a ON a.code = k.authority
+                 JOIN redacted_records d ON d.authority = a.id AND d.decision_no = k.decision_no",
+                &[&key_authorities, &key_numbers],
+            )?;
+            for r in redacted {
+                let (Some(a), Some(d)) = key_at(r.get(0)) else { continue };
+                self.records.insert((a, d), KeyState::Redacted);
+            }
+        }
+        let new_subjects =
+            registering.iter().filter(|c| matches!(self.subjects.get(*c), Some(None))).count();
+        let new_records = self.records.values().filter(|s| matches!(s, KeyState::Free)).count();
+        self.subject_ids = self.take_ids("subjects_id_seq", new_subjects)?.into_iter();
+        self.record_ids = self.take_ids("records_id_seq", new_records)?.into_iter();
+        Ok(())
     }
 
-    fn one_i64(&mut self, sql: &str, key: &str) -> Result<Option<i64>, StoreError> {
+    fn lookup(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
         let st = self.statements.get(self.tx, sql)?;
-        Ok(self.tx.query_opt(&st, &[&key]).map_err(backend)?.map(|r| r.get(0)))
+        self.tx.query(&st, params).map_err(backend)
     }
 
-    fn authority_id(&mut self, code: &str) -> Result<Option<i64>, StoreError> {
-        self.one_i64("SELECT id FROM authorities WHERE code = $1", code)
+    /// The code in `codes` (borrowed from the events) equal to `found`.
+    fn interned(&self, codes: &[&'e str], found: &str) -> &'e str {
+        codes.binary_search(&found).ok().and_then(|i| codes.get(i)).copied().unwrap_or_default()
     }
 
-    fn subject_id(&mut self, id: &SubjectId) -> Result<Option<i64>, StoreError> {
-        self.one_i64("SELECT id FROM subjects WHERE code = $1", id.as_str())
+    /// `n` row ids from a table's sequence, in increasing order.
+    fn take_ids(&mut self, sequence: &str, n: usize) -> Result<Vec<i64>, StoreError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = self.lookup(
+            "SELECT nextval($1::text::regclass) FROM generate_series(1, $2::bigint)",
+            &[&sequence, &(n as i64)],
+        )?;
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        ids.sort_unstable();
+        Ok(ids)
     }
 
-    /// Row id, filing event and status of a record.
-    fn record_row(&mut self, key: &RecordKey) -> Result<Option<(i64, i64, String)>, StoreError> {
+    fn new_id(&mut self, sequence: &str, subjects: bool) -> Result<i64, StoreError> {
+        let pool = if subjects { &mut self.subject_ids } else { &mut self.record_ids };
+        if let Some(id) = pool.next() {
+            return Ok(id);
+        }
+        self.take_ids(sequence, 1)?
+            .pop()
+            .ok_or_else(|| StoreError::Backend(format!("sequence `{sequence}` gave no value")))
+    }
+
+    /// Sends every staged row.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        use postgres::types::Type;
+        let staged = std::mem::take(&mut self.staged);
+        copy_in(
+            self.tx,
+            "COPY journal (idx, recorded_at, type, body) FROM STDIN (FORMAT binary)",
+            &[Type::INT8, Type::INT8, Type::TEXT, Type::BYTEA],
+            &staged.journal,
+            |w, (idx, e)| {
+                let event = e.event();
+                w.write(&[idx, &event.recorded_at.as_microsecond(), &event.type_name(), &e.bytes()])
+            },
+        )?;
+        copy_in(
+            self.tx,
+            "COPY log_nodes (level, idx, hash) FROM STDIN (FORMAT binary)",
+            &[Type::INT2, Type::INT8, Type::BYTEA],
+            &staged.nodes,
+            |w, (level, index, hash)| w.write(&[&i16::from(*level), &(*index as i64), &&hash[..]]),
+        )?;
+        copy_in(
+            self.tx,
+            "COPY subjects (id, code, name, event, established) FROM STDIN (FORMAT binary)",
+            &[Type::INT8, Type::TEXT, Type::TEXT, Type::INT8, Type::INT4],
+            &staged.subjects,
+            |w, (id, s, event)| {
+                w.write(&[id, &s.id.as_str(), &s.name, event, &s.established.map(date_i32)])
+            },
+        )?;
+        copy_in(
+            self.tx,
+            "COPY records (id, authority, decision_no, subject, kind, effective, status,
+                           filed_event, current_event, last_event)
+             FROM STDIN (FORMAT binary)",
+            &[
+                Type::INT8,
+                Type::INT8,
+                Type::TEXT,
+                Type::INT8,
+                Type::TEXT,
+                Type::INT4,
+                Type::TEXT,
+                Type::INT8,
+                Type::INT8,
+                Type::INT8,
+            ],
+            &staged.records,
+            |w, (id, authority, subject, r, event)| {
+                let status = RecordStatus::Filed.as_str();
+                w.write(&[
+                    id,
+                    authority,
+                    &r.decision_no,
+                    subject,
+                    &r.kind.as_str(),
+                    &date_i32(r.effective),
+                    &status,
+                    event,
+                    event,
+                    event,
+                ])
+            },
+        )?;
+        copy_in(
+            self.tx,
+            "COPY record_history (record, event) FROM STDIN (FORMAT binary)",
+            &[Type::INT8, Type::INT8],
+            &staged.records,
+            |w, (id, _, _, _, event)| w.write(&[id, event]),
+        )
+    }
+
+    fn journal(&mut self, encoded: &'e Encoded) -> i64 {
+        let idx = self.next;
+        self.staged.journal.push((idx, encoded));
+        self.written.insert(idx, encoded.event());
+        self.staged.nodes.extend(self.frontier.append(leaf_hash(encoded.leaf_data())));
+        self.next += 1;
+        idx
+    }
+
+    /// The journal entry at `index`, which this append wrote or which is stored.
+    fn entry(&mut self, index: i64) -> Result<Event, StoreError> {
+        if let Some(&e) = self.written.get(&index) {
+            return Ok(e.clone());
+        }
+        if let Some(bytes) = self.fetched.get(&index) {
+            return decode(index, bytes);
+        }
+        event_at(self.tx, self.statements, index)
+    }
+
+    fn one_row(&mut self, sql: &str, key: &str) -> Result<Option<(i64, i64)>, StoreError> {
+        let st = self.statements.get(self.tx, sql)?;
+        Ok(self.tx.query_opt(&st, &[&key]).map_err(backend)?.map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// Row id and registering event of an authority.
+    fn authority(&mut self, code: &'e str) -> Result<Option<(i64, i64)>, StoreError> {
+        if let Some(&found) = self.authorities.get(code) {
+            return Ok(found);
+        }
+        let found = self.one_row("SELECT id, event FROM authorities WHERE code = $1", code)?;
+        self.authorities.insert(code, found);
+        Ok(found)
+    }
+
+    /// Row id and registering event of a subject.
+    fn subject(&mut self, id: &'e SubjectId) -> Result<Option<(i64, i64)>, StoreError> {
+        if let Some(&found) = self.subjects.get(id.as_str()) {
+            return Ok(found);
+        }
+        let found = self.one_row("SELECT id, event FROM subjects WHERE code = $1", id.as_str())?;
+        self.subjects.insert(id.as_str(), found);
+        Ok(found)
+    }
+
+    fn record_state(&mut self, key: Key<'e>) -> Result<KeyState, StoreError> {
+        if let Some(state) = self.records.get(&key) {
+            return Ok(state.clone());
+        }
         let st = self.statements.get(
             self.tx,
             "SELECT r.id, r.filed_event, r.status FROM records r
              JOIN authorities a ON a.id = r.authority
              WHERE a.code = $1 AND r.decision_no = $2",
         )?;
-        let row = self
-            .tx
-            .query_opt(&st, &[&key.authority.as_str(), &key.decision_no])
-            .map_err(backend)?;
-        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+        let state = match self.tx.query_opt(&st, &[&key.0, &key.1]).map_err(backend)? {
+            Some(r) => KeyState::Taken { id: r.get(0), filed: r.get(1), status: r.get(2) },
+            None => {
+                let st = self.statements.get(
+                    self.tx,
+                    "SELECT 1 FROM redacted_records d JOIN authorities a ON a.id = d.authority
+                     WHERE a.code = $1 AND d.decision_no = $2",
+                )?;
+                if self.tx.query_opt(&st, &[&key.0, &key.1]).map_err(backend)?.is_some() {
+                    KeyState::Redacted
+                } else {
+                    KeyState::Free
+                }
+            }
+        };
+        self.records.insert(key, state.clone());
+        Ok(state)
     }
 
-    /// Whether a record with this key was redacted.
-    fn redacted(&mut self, key: &RecordKey) -> Result<bool, StoreError> {
-        let st = self.statements.get(
-            self.tx,
-            "SELECT 1 FROM redacted_records d JOIN authorities a ON a.id = d.authority
-             WHERE a.code = $1 AND d.decision_no = $2",
-        )?;
-        let row = self
-            .tx
-            .query_opt(&st, &[&key.authority.as_str(), &key.decision_no])
-            .map_err(backend)?;
-        Ok(row.is_some())
+    /// Row id and status of a stored record, after sending everything staged so statements can
+    /// change it.
+    fn stored_record(&mut self, key: Key<'e>) -> Result<Option<(i64, String)>, StoreError> {
+        self.flush()?;
+        Ok(match self.record_state(key)? {
+            KeyState::Taken { id, status, .. } => Some((id, status)),
+            KeyState::Free | KeyState::Redacted => None,
+        })
+    }
+
+    fn set_status(&mut self, key: Key<'e>, to: RecordStatus) {
+        if let Some(KeyState::Taken { status, .. }) = self.records.get_mut(&key) {
+            to.as_str().clone_into(status);
+        }
     }
 
     fn repeat_of(
@@ -357,7 +677,7 @@ impl Appender<'_, '_> {
         body: &EventBody,
         conflict: impl FnOnce() -> String,
     ) -> Result<Outcome, StoreError> {
-        Ok(if &event_at(self.tx, self.statements, at)?.body == body {
+        Ok(if &self.entry(at)?.body == body {
             Outcome::Duplicate
         } else {
             Outcome::Refused(Refusal::Conflict(conflict()))
@@ -373,14 +693,12 @@ impl Appender<'_, '_> {
         self.tx.execute(&st, params).map_err(backend)
     }
 
-    fn apply(&mut self, encoded: &Encoded) -> Result<Outcome, StoreError> {
+    fn apply(&mut self, encoded: &'e Encoded) -> Result<Outcome, StoreError> {
         let appended = |index: i64| Outcome::Appended { index: index as u64 };
         let event = encoded.event();
         match &event.body {
             EventBody::SubjectRegistered { subject } => {
-                let at = self
-                    .one_i64("SELECT event FROM subjects WHERE code = $1", subject.id.as_str())?;
-                if let Some(at) = at {
+                if let Some((_, at)) = self.subject(&subject.id)? {
                     return self.repeat_of(at, &event.body, || {
                         format!(
                             "subject `{}` is already registered with different details",
@@ -388,24 +706,14 @@ impl Appender<'_, '_> {
                         )
                     });
                 }
-                let idx = self.journal(encoded)?;
-                self.exec(
-                    "INSERT INTO subjects (code, name, event, established) VALUES ($1, $2, $3, $4)",
-                    &[
-                        &subject.id.as_str(),
-                        &subject.name,
-                        &idx,
-                        &subject.established.map(date_i32),
-                    ],
-                )?;
+                let idx = self.journal(encoded);
+                let id = self.new_id("subjects_id_seq", true)?;
+                self.staged.subjects.push((id, subject, idx));
+                self.subjects.insert(subject.id.as_str(), Some((id, idx)));
                 Ok(appended(idx))
             }
             EventBody::AuthorityRegistered { authority } => {
-                let at = self.one_i64(
-                    "SELECT event FROM authorities WHERE code = $1",
-                    authority.id.as_str(),
-                )?;
-                if let Some(at) = at {
+                if let Some((_, at)) = self.authority(authority.id.as_str())? {
                     return self.repeat_of(at, &event.body, || {
                         format!(
                             "authority `{}` is already registered with different details",
@@ -413,73 +721,65 @@ impl Appender<'_, '_> {
                         )
                     });
                 }
-                let idx = self.journal(encoded)?;
-                self.exec(
-                    "INSERT INTO authorities (code, category, event) VALUES ($1, $2, $3)",
-                    &[&authority.id.as_str(), &authority.category.as_str(), &idx],
+                let idx = self.journal(encoded);
+                let st = self.statements.get(
+                    self.tx,
+                    "INSERT INTO authorities (code, category, event) VALUES ($1, $2, $3) RETURNING id",
                 )?;
+                let id: i64 = self
+                    .tx
+                    .query_one(&st, &[&authority.id.as_str(), &authority.category.as_str(), &idx])
+                    .map_err(backend)?
+                    .get(0);
+                self.authorities.insert(authority.id.as_str(), Some((id, idx)));
                 Ok(appended(idx))
             }
             EventBody::RecordFiled { record } => {
-                let Some(authority) = self.authority_id(record.authority.as_str())? else {
+                let Some((authority, _)) = self.authority(record.authority.as_str())? else {
                     return Ok(Outcome::Refused(Refusal::UnknownAuthority(
                         record.authority.clone(),
                     )));
                 };
-                let Some(subject) = self.subject_id(&record.subject)? else {
+                let Some((subject, _)) = self.subject(&record.subject)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
                 };
-                if self.redacted(&record.key())? {
-                    return Ok(Outcome::Duplicate);
+                let key = record_key(record);
+                match self.record_state(key)? {
+                    KeyState::Redacted => Ok(Outcome::Duplicate),
+                    KeyState::Taken { filed, .. } => {
+                        let (stored, _) = body_record(filed, self.entry(filed)?)?;
+                        Ok(if &stored == record {
+                            Outcome::Duplicate
+                        } else {
+                            Outcome::Refused(Refusal::Conflict(format!(
+                                "authority `{}` already filed decision number `{}` with different \
+                                 content; file a correction instead",
+                                record.authority, record.decision_no
+                            )))
+                        })
+                    }
+                    KeyState::Free => {
+                        let idx = self.journal(encoded);
+                        let id = self.new_id("records_id_seq", false)?;
+                        self.staged.records.push((id, authority, subject, record, idx));
+                        let status = RecordStatus::Filed.as_str().to_owned();
+                        self.records.insert(key, KeyState::Taken { id, filed: idx, status });
+                        Ok(appended(idx))
+                    }
                 }
-                if let Some((_, filed, _)) = self.record_row(&record.key())? {
-                    let (stored, _) =
-                        body_record(filed, event_at(self.tx, self.statements, filed)?)?;
-                    return Ok(if &stored == record {
-                        Outcome::Duplicate
-                    } else {
-                        Outcome::Refused(Refusal::Conflict(format!(
-                            "authority `{}` already filed decision number `{}` with different \
-                             content; file a correction instead",
-                            record.authority, record.decision_no
-                        )))
-                    });
-                }
-                let idx = self.journal(encoded)?;
-                let row = self
-                    .tx
-                    .query_one(
-                        "INSERT INTO records (authority, decision_no, subject, kind, effective, status,
-                                              filed_event, current_event, last_event)
-                         VALUES ($1, $2, $3, $4, $5, 'filed', $6, $6, $6) RETURNING id",
-                        &[
-                            &authority,
-                            &record.decision_no,
-                            &subject,
-                            &record.kind.as_str(),
-                            &date_i32(record.effective),
-                            &idx,
-                        ],
-                    )
-                    .map_err(backend)?;
-                let id: i64 = row.get(0);
-                self.exec(
-                    "INSERT INTO record_history (record, event) VALUES ($1, $2)",
-                    &[&id, &idx],
-                )?;
-                Ok(appended(idx))
             }
             EventBody::RecordCorrected { record, .. } => {
-                let Some((row, _, status)) = self.record_row(&record.key())? else {
+                let key = record_key(record);
+                let Some((row, status)) = self.stored_record(key)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(record.key())));
                 };
                 if status == RecordStatus::Withdrawn.as_str() {
                     return Ok(Outcome::Refused(Refusal::Withdrawn(record.key())));
                 }
-                let Some(subject) = self.subject_id(&record.subject)? else {
+                let Some((subject, _)) = self.subject(&record.subject)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
                 };
-                let idx = self.journal(encoded)?;
+                let idx = self.journal(encoded);
                 self.exec(
                     "UPDATE records SET subject = $2, kind = $3, effective = $4, status = 'corrected',
                             current_event = $5, last_event = $5 WHERE id = $1",
@@ -489,16 +789,18 @@ impl Appender<'_, '_> {
                     "INSERT INTO record_history (record, event) VALUES ($1, $2)",
                     &[&row, &idx],
                 )?;
+                self.set_status(key, RecordStatus::Corrected);
                 Ok(appended(idx))
             }
-            EventBody::RecordWithdrawn { key, .. } => {
-                let Some((row, _, status)) = self.record_row(key)? else {
-                    return Ok(Outcome::Refused(Refusal::UnknownRecord(key.clone())));
+            EventBody::RecordWithdrawn { key: record, .. } => {
+                let key = key_of(record);
+                let Some((row, status)) = self.stored_record(key)? else {
+                    return Ok(Outcome::Refused(Refusal::UnknownRecord(record.clone())));
                 };
                 if status == RecordStatus::Withdrawn.as_str() {
                     return Ok(Outcome::Duplicate);
                 }
-                let idx = self.journal(encoded)?;
+                let idx = self.journal(encoded);
                 self.exec(
                     "UPDATE records SET status = 'withdrawn', last_event = $2 WHERE id = $1",
                     &[&row, &idx],
@@ -507,14 +809,16 @@ impl Appender<'_, '_> {
                     "INSERT INTO record_history (record, event) VALUES ($1, $2)",
                     &[&row, &idx],
                 )?;
+                self.set_status(key, RecordStatus::Withdrawn);
                 Ok(appended(idx))
             }
-            EventBody::RecordRedacted { key, entries, .. } => {
-                let Some((row, _, _)) = self.record_row(key)? else {
-                    if self.redacted(key)? {
+            EventBody::RecordRedacted { key: record, entries, .. } => {
+                let key = key_of(record);
+                let Some((row, _)) = self.stored_record(key)? else {
+                    if let KeyState::Redacted = self.record_state(key)? {
                         return Ok(Outcome::Duplicate);
                     }
-                    return Ok(Outcome::Refused(Refusal::UnknownRecord(key.clone())));
+                    return Ok(Outcome::Refused(Refusal::UnknownRecord(record.clone())));
                 };
                 let st = self.statements.get(
                     self.tx,
@@ -529,7 +833,7 @@ impl Appender<'_, '_> {
                     .collect();
                 if &history != entries {
                     return Ok(Outcome::Refused(Refusal::Conflict(format!(
-                        "a redaction of record `{key}` must list exactly its journal entries \
+                        "a redaction of record `{record}` must list exactly its journal entries \
                          {history:?}"
                     ))));
                 }
@@ -545,8 +849,9 @@ impl Appender<'_, '_> {
                         &[&(i as i64), &digest],
                     )?;
                     self.exec("UPDATE journal SET body = '' WHERE idx = $1", &[&(i as i64)])?;
+                    self.fetched.remove(&(i as i64));
                 }
-                let idx = self.journal(encoded)?;
+                let idx = self.journal(encoded);
                 self.exec(
                     "INSERT INTO redacted_records (authority, decision_no, event)
                      SELECT authority, decision_no, $2 FROM records WHERE id = $1",
@@ -555,13 +860,14 @@ impl Appender<'_, '_> {
                 self.exec("DELETE FROM record_history WHERE record = $1", &[&row])?;
                 self.exec("DELETE FROM cases WHERE record = $1", &[&row])?;
                 self.exec("DELETE FROM records WHERE id = $1", &[&row])?;
+                self.records.insert(key, KeyState::Redacted);
                 Ok(appended(idx))
             }
             EventBody::ProcessStep { record, step } => {
-                let Some((row, _, _)) = self.record_row(record)? else {
+                let Some((row, _)) = self.stored_record(key_of(record))? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(record.clone())));
                 };
-                let idx = self.journal(encoded)?;
+                let idx = self.journal(encoded);
                 self.exec(
                     "INSERT INTO record_history (record, event) VALUES ($1, $2)",
                     &[&row, &idx],
@@ -594,6 +900,7 @@ impl Appender<'_, '_> {
                 Ok(appended(idx))
             }
             EventBody::RulebookAdopted { rulebook, version, effective, .. } => {
+                self.flush()?;
                 let at = self
                     .tx
                     .query_opt(
@@ -610,7 +917,7 @@ impl Appender<'_, '_> {
                         )
                     });
                 }
-                let idx = self.journal(encoded)?;
+                let idx = self.journal(encoded);
                 self.exec(
                     "INSERT INTO rulebooks (event, rulebook, version, effective) VALUES ($1, $2, $3, $4)",
                     &[&idx, rulebook, version, &date_i32(*effective)],
@@ -625,7 +932,7 @@ impl Appender<'_, '_> {
                 if inserted == 0 {
                     return Ok(Outcome::Duplicate);
                 }
-                self.journal(encoded).map(appended)
+                Ok(appended(self.journal(encoded)))
             }
         }
     }
@@ -652,8 +959,25 @@ impl Store for PgStore {
             }
             let mut frontier = self.frontier.clone();
             let outcomes = {
-                let mut app = Appender { tx: &mut tx, statements, frontier: &mut frontier, next };
-                events.iter().map(|e| app.apply(e)).collect::<Result<Vec<_>, _>>()
+                let mut app = Appender {
+                    tx: &mut tx,
+                    statements,
+                    frontier: &mut frontier,
+                    next,
+                    staged: Staged::default(),
+                    written: HashMap::new(),
+                    fetched: HashMap::new(),
+                    subjects: HashMap::new(),
+                    authorities: HashMap::new(),
+                    records: HashMap::new(),
+                    subject_ids: Vec::new().into_iter(),
+                    record_ids: Vec::new().into_iter(),
+                };
+                app.look_up(events).and_then(|()| {
+                    let outcomes = events.iter().map(|e| app.apply(e)).collect::<Result<_, _>>()?;
+                    app.flush()?;
+                    Ok::<Vec<Outcome>, StoreError>(outcomes)
+                })
             };
             return match outcomes {
                 Ok(outcomes) => {
@@ -748,6 +1072,42 @@ impl Store for PgStore {
             })
             .collect::<Result<_, _>>()?;
         Ok(Some(SubjectStanding { established: opt_date(subject.get(1))?, records }))
+    }
+
+    fn standings_of(&self, ids: &[SubjectId]) -> Result<Vec<Option<SubjectStanding>>, StoreError> {
+        let codes: Vec<&str> = ids.iter().map(SubjectId::as_str).collect();
+        let rows = self.query(
+            "SELECT k.n, s.established, r.filed_event, r.kind, r.effective, r.status, r.repaired
+             FROM unnest($1::text[]) WITH ORDINALITY AS k (code, n)
+             JOIN subjects s ON s.code = k.code
+             LEFT JOIN records r ON r.subject = s.id
+             ORDER BY k.n, r.filed_event",
+            &[&codes],
+        )?;
+        let mut out: Vec<Option<SubjectStanding>> = vec![None; ids.len()];
+        for r in &rows {
+            let n = r.get::<_, i64>(0) as usize;
+            let Some(slot) = n.checked_sub(1).and_then(|i| out.get_mut(i)) else {
+                continue;
+            };
+            let standing = match slot {
+                Some(s) => s,
+                None => slot.insert(SubjectStanding {
+                    established: opt_date(r.get(1))?,
+                    records: Vec::new(),
+                }),
+            };
+            if let Some(filed) = r.get::<_, Option<i64>>(2) {
+                standing.records.push(RecordStanding::from_columns(
+                    filed,
+                    r.get(3),
+                    i64::from(r.get::<_, i32>(4)),
+                    r.get::<_, &str>(5),
+                    r.get::<_, Option<i32>>(6).map(i64::from),
+                )?);
+            }
+        }
+        Ok(out)
     }
 
     fn cases(
@@ -906,12 +1266,47 @@ impl Store for PgStore {
     }
 
     fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError> {
-        let mut tx = self.client.get_mut().transaction().map_err(backend)?;
+        // One row per subject, the one storing them in turn would leave: from the newest view of
+        // the log, the later on a tie. One statement then stores them all.
+        let mut latest: HashMap<&str, &AssessmentRow> = HashMap::new();
         for r in rows {
-            let code = r.subject.as_str();
-            let stored = tx.execute(
-                "INSERT INTO assessments (subject, as_of, grade, score, decisions, next_change, rulebook, version, explanation, log_size)
-                 SELECT id, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM subjects WHERE code = $1
+            latest
+                .entry(r.subject.as_str())
+                .and_modify(|kept| {
+                    if r.log_size >= kept.log_size {
+                        *kept = r;
+                    }
+                })
+                .or_insert(r);
+        }
+        // In code order, so that writers storing overlapping batches take row locks in one
+        // order and never wait on each other in a cycle.
+        let mut rows: Vec<&AssessmentRow> = latest.into_values().collect();
+        rows.sort_unstable_by_key(|r| r.subject.as_str());
+        let codes: Vec<&str> = rows.iter().map(|r| r.subject.as_str()).collect();
+        let as_of: Vec<i32> = rows.iter().map(|r| date_i32(r.as_of)).collect();
+        let grades: Vec<Option<&str>> = rows.iter().map(|r| r.grade.as_deref()).collect();
+        let scores: Vec<Option<i32>> = rows.iter().map(|r| r.score).collect();
+        let decisions: Vec<&str> = rows.iter().map(|r| r.decisions.as_str()).collect();
+        let next: Vec<Option<i32>> = rows.iter().map(|r| r.next_change.map(date_i32)).collect();
+        let rulebooks: Vec<&str> = rows.iter().map(|r| r.rulebook.as_str()).collect();
+        let versions: Vec<&str> = rows.iter().map(|r| r.version.as_str()).collect();
+        let explanations: Vec<&str> = rows.iter().map(|r| r.explanation.as_str()).collect();
+        let sizes: Vec<i64> = rows.iter().map(|r| r.log_size as i64).collect();
+        let mut tx = self.client.get_mut().transaction().map_err(backend)?;
+        let st = self.statements.get(
+            &mut tx,
+            "WITH u AS (
+                 SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[],
+                                      $6::int[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+                     AS u (code, as_of, grade, score, decisions, next_change, rulebook, version,
+                           explanation, log_size)
+             ), stored AS (
+                 INSERT INTO assessments (subject, as_of, grade, score, decisions, next_change,
+                                          rulebook, version, explanation, log_size)
+                 SELECT s.id, u.as_of, u.grade, u.score, u.decisions, u.next_change, u.rulebook,
+                        u.version, u.explanation, u.log_size
+                 FROM u JOIN subjects s ON s.code = u.code
                  ON CONFLICT (subject) DO UPDATE SET as_of = excluded.as_of, grade = excluded.grade,
                      score = excluded.score, decisions = excluded.decisions,
                      next_change = excluded.next_change, rulebook = excluded.rulebook,
@@ -923,36 +1318,55 @@ impl Store for PgStore {
                         excluded.explanation, excluded.log_size)
                        IS DISTINCT FROM (assessments.as_of, assessments.grade, assessments.score,
                         assessments.decisions, assessments.next_change, assessments.rulebook,
-                        assessments.version, assessments.explanation, assessments.log_size)",
+                        assessments.version, assessments.explanation, assessments.log_size)
+                 RETURNING subject
+             )
+             SELECT s.code FROM stored JOIN subjects s ON s.id = stored.subject",
+        )?;
+        let stored = tx
+            .query(
+                &st,
                 &[
-                    &code,
-                    &date_i32(r.as_of),
-                    &r.grade,
-                    &r.score,
-                    &r.decisions,
-                    &r.next_change.map(date_i32),
-                    &r.rulebook,
-                    &r.version,
-                    &r.explanation,
-                    &(r.log_size as i64),
+                    &codes,
+                    &as_of,
+                    &grades,
+                    &scores,
+                    &decisions,
+                    &next,
+                    &rulebooks,
+                    &versions,
+                    &explanations,
+                    &sizes,
                 ],
             )
             .map_err(backend)?;
-            if stored == 0 {
-                // A rating from a newer view of the log is stored already, or this very one is:
-                // its list entries, which follow from its explanation, are too.
-                continue;
-            }
-            tx.execute("DELETE FROM list_entries WHERE code = $1", &[&code]).map_err(backend)?;
+        // A row not stored leaves the entries of the one kept (from a newer view of the log, or
+        // this very one): they follow from its explanation. A stored row replaces them.
+        let stored: std::collections::HashSet<String> =
+            stored.iter().map(|r| r.get::<_, String>(0)).collect();
+        let mut entries: std::collections::BTreeMap<(&str, &str), &ListEntry> =
+            std::collections::BTreeMap::new();
+        for r in rows.iter().filter(|r| stored.contains(r.subject.as_str())) {
             for e in &r.lists {
-                tx.execute(
-                    "INSERT INTO list_entries (list, code, since, until) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (list, code) DO UPDATE SET since = excluded.since, until = excluded.until",
-                    &[&e.list, &code, &e.since.map(date_i32), &e.until.map(date_i32)],
-                )
-                .map_err(backend)?;
+                entries.insert((e.list.as_str(), r.subject.as_str()), e);
             }
         }
+        let stored: Vec<&str> = stored.iter().map(String::as_str).collect();
+        let st = self.statements.get(&mut tx, "DELETE FROM list_entries WHERE code = ANY($1)")?;
+        tx.execute(&st, &[&stored]).map_err(backend)?;
+        let (mut lists, mut codes, mut since, mut until) = (vec![], vec![], vec![], vec![]);
+        for ((list, code), e) in entries {
+            lists.push(list);
+            codes.push(code);
+            since.push(e.since.map(date_i32));
+            until.push(e.until.map(date_i32));
+        }
+        let st = self.statements.get(
+            &mut tx,
+            "INSERT INTO list_entries (list, code, since, until)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])",
+        )?;
+        tx.execute(&st, &[&lists, &codes, &since, &until]).map_err(backend)?;
         tx.commit().map_err(backend)
     }
 

@@ -89,21 +89,18 @@ fn assess_all(
 /// from the projections: no record's journal entry is decoded.
 fn rating_inputs(store: &dyn Store, ids: &[SubjectId]) -> Result<Vec<RatingInput>, RegistryError> {
     store.begin_snapshot()?;
-    let read = ids
-        .iter()
-        .filter_map(|id| {
-            store
-                .standing_of(id)
-                .map(|s| {
-                    s.map(|s| RatingInput {
-                        id: *id,
-                        subject: probity_rules::SubjectInput { established: s.established },
-                        records: s.records.into_iter().map(Registry::record_input).collect(),
-                    })
+    let read = store.standings_of(ids).map(|standings| {
+        ids.iter()
+            .zip(standings)
+            .filter_map(|(id, s)| {
+                s.map(|s| RatingInput {
+                    id: *id,
+                    subject: probity_rules::SubjectInput { established: s.established },
+                    records: s.records.into_iter().map(Registry::record_input).collect(),
                 })
-                .transpose()
-        })
-        .collect::<Result<Vec<_>, _>>();
+            })
+            .collect::<Vec<_>>()
+    });
     let end = store.end_snapshot();
     let read = read?;
     end?;

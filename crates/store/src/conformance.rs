@@ -162,6 +162,9 @@ fn standings_agree(store: &dyn Store, id: &SubjectId) {
     assert_eq!(standing.records, full, "standings of {id}");
     let subject = store.subject(id).unwrap().unwrap().subject;
     assert_eq!(standing.established, subject.established, "established of {id}");
+    // Read together, with a subject the store lacks between and the same one twice.
+    let together = store.standings_of(&[*id, uscc(999), *id]).unwrap();
+    assert_eq!(together, vec![Some(standing.clone()), None, Some(standing)], "standings of {id}");
 }
 
 /// The records of a subject as rating reads them.

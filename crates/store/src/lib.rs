@@ -485,6 +485,12 @@ pub trait Store: Send {
     /// filing order, the same as [`Store::records_of`]. `None` if the store does not hold it.
     fn standing_of(&self, id: &SubjectId) -> Result<Option<SubjectStanding>, StoreError>;
 
+    /// [`Store::standing_of`] for each of `ids`, in their order. A store across a network reads
+    /// them together; the default reads them one by one.
+    fn standings_of(&self, ids: &[SubjectId]) -> Result<Vec<Option<SubjectStanding>>, StoreError> {
+        ids.iter().map(|id| self.standing_of(id)).collect()
+    }
+
     /// Up to `limit` cases opened after journal index `after` (exclusive), in opening order;
     /// only open ones if `open_only`.
     fn cases(
