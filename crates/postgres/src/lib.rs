@@ -973,15 +973,30 @@ impl Store for PgStore {
                     subject_ids: Vec::new().into_iter(),
                     record_ids: Vec::new().into_iter(),
                 };
+                let t = std::time::Instant::now();
                 app.look_up(events).and_then(|()| {
+                    let looked_up = t.elapsed();
                     let outcomes = events.iter().map(|e| app.apply(e)).collect::<Result<_, _>>()?;
+                    let applied = t.elapsed();
                     app.flush()?;
+                    tracing::debug!(
+                        events = events.len(),
+                        look_up_ms = looked_up.as_secs_f64() * 1e3,
+                        apply_ms = (applied - looked_up).as_secs_f64() * 1e3,
+                        flush_ms = (t.elapsed() - applied).as_secs_f64() * 1e3,
+                        "append staged"
+                    );
                     Ok::<Vec<Outcome>, StoreError>(outcomes)
                 })
             };
             return match outcomes {
                 Ok(outcomes) => {
+                    let t = std::time::Instant::now();
                     tx.commit().map_err(backend)?;
+                    tracing::debug!(
+                        commit_ms = t.elapsed().as_secs_f64() * 1e3,
+                        "append committed"
+                    );
                     self.frontier = frontier;
                     Ok(outcomes)
                 }
