@@ -948,6 +948,10 @@ impl Store for PgStore {
             let statements = &self.statements;
             let mut tx = client.transaction().map_err(backend)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock]).map_err(backend)?;
+            // The batch lookups join arrays of thousands of keys. A plan cached while the
+            // tables were small (a new registry's first batches) would scan whole tables for
+            // every batch once they are large, so this transaction plans each one afresh.
+            tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").map_err(backend)?;
             let next: i64 = tx
                 .query_one("SELECT coalesce(max(idx) + 1, 0) FROM journal", &[])
                 .map_err(backend)?
@@ -1309,6 +1313,7 @@ impl Store for PgStore {
         let explanations: Vec<&str> = rows.iter().map(|r| r.explanation.as_str()).collect();
         let sizes: Vec<i64> = rows.iter().map(|r| r.log_size as i64).collect();
         let mut tx = self.client.get_mut().transaction().map_err(backend)?;
+        tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").map_err(backend)?;
         let st = self.statements.get(
             &mut tx,
             "WITH u AS (
@@ -1482,7 +1487,11 @@ impl Store for PgStore {
     fn begin_snapshot(&self) -> Result<(), StoreError> {
         self.client
             .borrow_mut()
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            // A snapshot serves batch reads (rating, batch checks), planned afresh as appends are.
+            .batch_execute(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+                 SET LOCAL plan_cache_mode = force_custom_plan",
+            )
             .map_err(backend)
     }
 
