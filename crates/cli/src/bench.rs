@@ -63,7 +63,9 @@ pub enum BenchCommand {
     /// A full re-rate of every subject through probity against DuckDB computing the same scores,
     /// grades and lists in SQL generated from the rulebook, over the same generated data; every
     /// subject's answers compared. Then the last records are imported alone, to time re-rating
-    /// only the subjects they touch. Needs Python's `duckdb` (installed with pip if missing).
+    /// only the subjects they touch. With `--store postgres://…`, all of it also on a new
+    /// registry in that PostgreSQL schema (which must be empty), in the same run. Needs Python's
+    /// `duckdb` (installed with pip if missing).
     Rate(crate::bench_rate::RateArgs),
 }
 
@@ -93,7 +95,10 @@ pub fn run(
             bench_import(records, enterprises, dir, batch_size, postgres, json)
         }
         BenchCommand::Http(args) => crate::bench_http::run(&args),
-        BenchCommand::Rate(args) => crate::bench_rate::run(&args),
+        BenchCommand::Rate(args) => crate::bench_rate::run(
+            &args,
+            store.filter(|s| *s != probity_registry::StoreLocation::Sqlite),
+        ),
     }
 }
 

@@ -310,7 +310,114 @@ fn ensure_duckdb() -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(args: &RateArgs) -> anyhow::Result<u8> {
+/// What probity measured on one store.
+struct Measured {
+    /// The registry, rated as of today.
+    registry: Registry,
+    full_secs: f64,
+    rated: u64,
+    rewrite_secs: f64,
+    inc_secs: f64,
+    inc: probity_registry::ImportReport,
+}
+
+/// Imports the input but the late records into a new registry in `reg_dir` whose store is at
+/// `location`, then times a full re-rate (no row changes), a full re-rate as of tomorrow (every
+/// row rewritten), and importing the late records with the re-rating of what they touch.
+fn measure(
+    reg_dir: &Path,
+    location: &probity_registry::StoreLocation,
+    input: &Path,
+    main: &Path,
+    late: &Path,
+    today: Date,
+) -> anyhow::Result<Measured> {
+    if reg_dir.exists() {
+        std::fs::remove_dir_all(reg_dir)?;
+    }
+    let mut reg = Registry::init_at(
+        reg_dir,
+        location,
+        None,
+        probity_registry::DEFAULT_ORIGIN,
+        probity_registry::SystemClock,
+    )?;
+    eprintln!("probity: importing…");
+    import_file(&mut reg, Table::Authorities, &input.join("authorities.csv"), None, None, 10_000)?;
+    import_file(&mut reg, Table::Subjects, &input.join("subjects.csv"), None, None, 10_000)?;
+    import_file(&mut reg, Table::Records, main, None, None, 10_000)?;
+
+    eprintln!(
+        "probity: a full re-rate of every subject (rows that do not change are not written)…"
+    );
+    let bar = Bar::bytes(None, "rating");
+    let t = Instant::now();
+    let full = reg.rate_pass(today, true, &bar);
+    bar.finish();
+    let full = full?;
+    let full_secs = t.elapsed().as_secs_f64();
+
+    // The import rated every subject today already, so that pass found each row unchanged and
+    // wrote none. Rating as of tomorrow changes every row: the cost of a pass that rewrites them
+    // all. Then today's ratings are put back, untimed, for the comparison.
+    eprintln!("probity: a full re-rate as of tomorrow, rewriting every row…");
+    let tomorrow = today.tomorrow().context("no day after today")?;
+    let t = Instant::now();
+    reg.rate_pass(tomorrow, true, &())?;
+    let rewrite_secs = t.elapsed().as_secs_f64();
+    reg.rate_pass(today, true, &())?;
+
+    eprintln!("probity: importing the last records, re-rating what they touch…");
+    let t = Instant::now();
+    let (inc, _) = import_file(&mut reg, Table::Records, late, None, None, 10_000)?;
+    let inc_secs = t.elapsed().as_secs_f64();
+    // The calendar may have moved subjects the late records did not touch: sweep them, so both
+    // sides answer for the same day.
+    reg.rate_pass(today, false, &())?;
+    Ok(Measured { registry: reg, full_secs, rated: full.rated, rewrite_secs, inc_secs, inc })
+}
+
+/// How two sets of answers differ: grade, score and list disagreements, subjects missing from
+/// `theirs`, and up to five examples.
+struct Disagreements {
+    grades: u64,
+    scores: u64,
+    lists: u64,
+    missing: u64,
+    examples: Vec<String>,
+}
+
+impl Disagreements {
+    fn between(ours: &HashMap<String, Answer>, theirs: &HashMap<String, Answer>) -> Self {
+        let mut d = Self { grades: 0, scores: 0, lists: 0, missing: 0, examples: Vec::new() };
+        for (id, (score, grade, l)) in ours {
+            let Some((s2, g2, l2)) = theirs.get(id) else {
+                d.missing += 1;
+                continue;
+            };
+            let differs = (grade != g2, score != s2, l != l2);
+            d.grades += u64::from(differs.0);
+            d.scores += u64::from(differs.1);
+            d.lists += u64::from(differs.2);
+            if (differs.0 || differs.1 || differs.2) && d.examples.len() < 5 {
+                d.examples.push(format!(
+                    "{id}: probity {score:?} {grade:?} [{l}], duckdb {s2:?} {g2:?} [{l2}]"
+                ));
+            }
+        }
+        d
+    }
+
+    fn total(&self) -> u64 {
+        self.grades + self.scores + self.lists + self.missing
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({"grade": self.grades, "score": self.scores, "lists": self.lists, "missing": self.missing})
+    }
+}
+
+pub fn run(args: &RateArgs, store: Option<probity_registry::StoreLocation>) -> anyhow::Result<u8> {
     ensure_duckdb()?;
     let temp;
     let dir = match &args.dir {
@@ -341,46 +448,22 @@ pub fn run(args: &RateArgs) -> anyhow::Result<u8> {
     }
     let (main, late) = split(&input, args.records, args.incremental)?;
 
-    let reg_dir = dir.join("probity");
-    if reg_dir.exists() {
-        std::fs::remove_dir_all(&reg_dir)?;
-    }
-    let mut reg = Registry::init(&reg_dir, None)?;
-    eprintln!("probity: importing…");
-    import_file(&mut reg, Table::Authorities, &input.join("authorities.csv"), None, None, 10_000)?;
-    import_file(&mut reg, Table::Subjects, &input.join("subjects.csv"), None, None, 10_000)?;
-    import_file(&mut reg, Table::Records, &main, None, None, 10_000)?;
-
-    eprintln!(
-        "probity: a full re-rate of every subject (rows that do not change are not written)…"
-    );
-    let bar = Bar::bytes(None, "rating");
-    let t = Instant::now();
-    let full = reg.rate_pass(today, true, &bar);
-    bar.finish();
-    let full = full?;
-    let full_secs = t.elapsed().as_secs_f64();
-
-    // The import rated every subject today already, so that pass found each row unchanged and
-    // wrote none. Rating as of tomorrow changes every row: the cost of a pass that rewrites them
-    // all. Then today's ratings are put back, untimed, for the comparison.
-    eprintln!("probity: a full re-rate as of tomorrow, rewriting every row…");
-    let tomorrow = today.tomorrow().context("no day after today")?;
-    let t = Instant::now();
-    reg.rate_pass(tomorrow, true, &())?;
-    let rewrite_secs = t.elapsed().as_secs_f64();
-    reg.rate_pass(today, true, &())?;
-
-    eprintln!(
-        "probity: importing the last {} records, re-rating what they touch…",
-        args.incremental
-    );
-    let t = Instant::now();
-    let (inc, _) = import_file(&mut reg, Table::Records, &late, None, None, 10_000)?;
-    let inc_secs = t.elapsed().as_secs_f64();
-    // The calendar may have moved subjects the late records did not touch: sweep them, so both
-    // sides answer for the same day.
-    reg.rate_pass(today, false, &())?;
+    let lite = measure(
+        &dir.join("probity"),
+        &probity_registry::StoreLocation::Sqlite,
+        &input,
+        &main,
+        &late,
+        today,
+    )?;
+    let postgres = match &store {
+        Some(location @ probity_registry::StoreLocation::Postgres { .. }) => {
+            eprintln!("the same on PostgreSQL…");
+            Some(measure(&dir.join("probity-postgres"), location, &input, &main, &late, today)?)
+        }
+        _ => None,
+    };
+    let reg = &lite.registry;
 
     eprintln!("duckdb: the same scores, grades and lists in SQL…");
     let sql_path = dir.join("rate.sql");
@@ -405,68 +488,109 @@ pub fn run(args: &RateArgs) -> anyhow::Result<u8> {
     let duck_load =
         times.get("load_seconds").and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN);
 
-    let ours = probity_answers(&reg)?;
+    let ours = probity_answers(reg)?;
     let theirs = duckdb_answers(&out_csv)?;
-    let (mut grades, mut scores, mut lists, mut missing) = (0u64, 0u64, 0u64, 0u64);
-    let mut examples = Vec::new();
-    for (id, (score, grade, l)) in &ours {
-        let Some((s2, g2, l2)) = theirs.get(id) else {
-            missing += 1;
-            continue;
-        };
-        let differs = (grade != g2, score != s2, l != l2);
-        grades += u64::from(differs.0);
-        scores += u64::from(differs.1);
-        lists += u64::from(differs.2);
-        if (differs.0 || differs.1 || differs.2) && examples.len() < 5 {
-            examples.push(format!(
-                "{id}: probity {score:?} {grade:?} [{l}], duckdb {s2:?} {g2:?} [{l2}]"
-            ));
+    let d = Disagreements::between(&ours, &theirs);
+    let on_postgres = match &postgres {
+        Some(pg) => {
+            let answers = probity_answers(&pg.registry)?;
+            Some((pg, Disagreements::between(&answers, &theirs), answers.len() as u64))
         }
-    }
+        None => None,
+    };
     let subjects = ours.len() as u64;
+    let (full_secs, rewrite_secs, inc_secs) = (lite.full_secs, lite.rewrite_secs, lite.inc_secs);
     let ratio = duck_secs / full_secs;
     if args.json {
         outln!(
             "{}",
             json!({
                 "subjects": subjects, "records": args.records, "as_of": today.to_string(),
-                "probity_full_rerate_seconds": full_secs, "probity_rated": full.rated,
+                "probity_full_rerate_seconds": full_secs, "probity_rated": lite.rated,
                 "probity_full_rewrite_seconds": rewrite_secs,
                 "duckdb_over_probity_rewrite": duck_secs / rewrite_secs,
                 "duckdb_compute_seconds": duck_secs, "duckdb_load_seconds": duck_load,
                 "duckdb_over_probity": ratio,
-                "incremental_records": inc.accepted, "incremental_subjects_rated": inc.rated,
+                "incremental_records": lite.inc.accepted, "incremental_subjects_rated": lite.inc.rated,
                 "incremental_seconds": inc_secs,
-                "disagreements": {"grade": grades, "score": scores, "lists": lists, "missing": missing},
-                "examples": examples,
+                "disagreements": d.json(),
+                "examples": d.examples,
+                "postgres": on_postgres.as_ref().map(|(pg, d, n)| json!({
+                    "subjects": n,
+                    "full_rerate_seconds": pg.full_secs, "rated": pg.rated,
+                    "full_rewrite_seconds": pg.rewrite_secs,
+                    "duckdb_over_probity": duck_secs / pg.full_secs,
+                    "duckdb_over_probity_rewrite": duck_secs / pg.rewrite_secs,
+                    "sqlite_over_postgres": full_secs / pg.full_secs,
+                    "sqlite_over_postgres_rewrite": rewrite_secs / pg.rewrite_secs,
+                    "incremental_records": pg.inc.accepted, "incremental_subjects_rated": pg.inc.rated,
+                    "incremental_seconds": pg.inc_secs,
+                    "disagreements": d.json(),
+                    "examples": d.examples,
+                })),
             })
         );
     } else {
         outln!("{subjects} subjects, {} records, as of {today}", args.records);
         outln!(
             "probity full re-rate: {full_secs:.1} s ({:.0} subjects/s)",
-            full.rated as f64 / full_secs
+            lite.rated as f64 / full_secs
         );
         outln!(
             "probity full re-rate as of tomorrow, every row rewritten: {rewrite_secs:.1} s ({:.0} subjects/s)",
-            full.rated as f64 / rewrite_secs
+            lite.rated as f64 / rewrite_secs
         );
         outln!("duckdb compute:       {duck_secs:.1} s (loading the files: {duck_load:.1} s)");
         outln!("duckdb / probity:     {ratio:.2} (≥ 1 means probity is no slower)");
         outln!("duckdb / probity, every row rewritten: {:.2}", duck_secs / rewrite_secs);
         outln!(
             "incremental: {} records re-rated {} subjects in {:.0} ms (import included)",
-            inc.accepted,
-            inc.rated,
+            lite.inc.accepted,
+            lite.inc.rated,
             inc_secs * 1000.0
         );
         outln!(
-            "disagreements over {subjects} subjects: grade {grades}, score {scores}, lists {lists}, missing {missing}"
+            "disagreements over {subjects} subjects: grade {}, score {}, lists {}, missing {}",
+            d.grades,
+            d.scores,
+            d.lists,
+            d.missing
         );
-        for e in &examples {
+        for e in &d.examples {
             outln!("  {e}");
         }
+        if let Some((pg, pd, n)) = &on_postgres {
+            outln!("on PostgreSQL:");
+            outln!(
+                "  full re-rate: {:.1} s ({:.0} subjects/s; duckdb / probity {:.2}; SQLite took {:.2}× as long)",
+                pg.full_secs,
+                pg.rated as f64 / pg.full_secs,
+                duck_secs / pg.full_secs,
+                full_secs / pg.full_secs
+            );
+            outln!(
+                "  every row rewritten: {:.1} s (duckdb / probity {:.2})",
+                pg.rewrite_secs,
+                duck_secs / pg.rewrite_secs
+            );
+            outln!(
+                "  incremental: {} records re-rated {} subjects in {:.0} ms",
+                pg.inc.accepted,
+                pg.inc.rated,
+                pg.inc_secs * 1000.0
+            );
+            outln!(
+                "  disagreements over {n} subjects: grade {}, score {}, lists {}, missing {}",
+                pd.grades,
+                pd.scores,
+                pd.lists,
+                pd.missing
+            );
+            for e in &pd.examples {
+                outln!("    {e}");
+            }
+        }
     }
-    Ok(if grades + scores + lists + missing == 0 { exit::OK } else { exit::FAILURE })
+    let failed = d.total() + on_postgres.as_ref().map_or(0, |(_, d, _)| d.total());
+    Ok(if failed == 0 { exit::OK } else { exit::FAILURE })
 }
