@@ -26,6 +26,7 @@ macro_rules! conformance_tests {
             records_need_known_subject_and_authority,
             records_are_idempotent_by_authority_and_decision_number,
             duplicates_within_one_batch,
+            one_batch_changes_what_it_filed,
             journal_is_dense_ordered_and_canonical,
             corrections_and_withdrawals,
             redaction_withholds_bodies_and_keeps_leaves,
@@ -274,6 +275,65 @@ pub fn duplicates_within_one_batch(store: &mut dyn Store) {
     assert_eq!(kinds, [true, true, false, true, false]);
     assert_eq!(out[2], Outcome::Duplicate);
     assert_eq!(store.counts().unwrap().events, 3);
+}
+
+/// One batch may file records and then correct, withdraw or file them again: each event sees
+/// what the ones before it in the batch did, as if appended one by one.
+pub fn one_batch_changes_what_it_filed(store: &mut dyn Store) {
+    let a = record("bj-amr", "A-1", 1);
+    let b = record("bj-amr", "B-1", 1);
+    let mut moved = a.clone();
+    moved.subject = uscc(2);
+    let out = store
+        .append(&[
+            reg_authority("bj-amr"),
+            reg_subject(1),
+            reg_subject(2),
+            file(a.clone()),
+            file(b.clone()),
+            ev(EventBody::RecordCorrected { record: moved, reason: "wrong company".into() }),
+            ev(EventBody::RecordWithdrawn { key: b.key(), reason: "annulled".into() }),
+            file(a.clone()),
+            file(record("bj-amr", "C-1", 2)),
+            ev(EventBody::RecordWithdrawn { key: b.key(), reason: "annulled".into() }),
+            ev(EventBody::RecordCorrected { record: b.clone(), reason: "late".into() }),
+        ])
+        .unwrap();
+    let indices: Vec<Option<u64>> = out
+        .iter()
+        .map(|o| match o {
+            Outcome::Appended { index } => Some(*index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        indices,
+        [Some(0), Some(1), Some(2), Some(3), Some(4), Some(5), Some(6), None, Some(7), None, None]
+    );
+    assert_eq!(out[7], Outcome::Duplicate, "the first filing of A-1 is what is compared");
+    assert_eq!(out[9], Outcome::Duplicate, "withdrawn already");
+    assert_eq!(out[10], Outcome::Refused(Refusal::Withdrawn(b.key())));
+    assert_eq!(store.log_size().unwrap(), 8);
+    let of = |store: &dyn Store, n: u32| -> Vec<(String, u64, RecordStatus)> {
+        store
+            .records_of(&uscc(n))
+            .unwrap()
+            .iter()
+            .map(|r| (r.record.decision_no.clone(), r.filed_index, r.status))
+            .collect()
+    };
+    assert_eq!(of(store, 1), [("B-1".into(), 4, RecordStatus::Withdrawn)]);
+    assert_eq!(
+        of(store, 2),
+        [("A-1".into(), 3, RecordStatus::Corrected), ("C-1".into(), 7, RecordStatus::Filed)]
+    );
+    let history = |store: &dyn Store, key| -> Vec<u64> {
+        store.record_history(&key).unwrap().iter().map(|e| e.index).collect()
+    };
+    assert_eq!(history(store, a.key()), [3, 5]);
+    assert_eq!(history(store, b.key()), [4, 6]);
+    standings_agree(store, &uscc(1));
+    standings_agree(store, &uscc(2));
 }
 
 /// Journal indices are 0, 1, 2, … in append order, and the stored bytes are the canonical
@@ -700,8 +760,27 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(later.clone()));
     let cleared = AssessmentRow { lists: Vec::new(), grade: Some("B".into()), ..later };
     store.put_assessments(std::slice::from_ref(&cleared)).unwrap();
-    assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(cleared));
+    assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(cleared.clone()));
     assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(2)).count(), 0);
+
+    // Rows for one subject in one call leave what storing them one after another would: the
+    // one from the newest view of the log, the later of two from the same view.
+    let newest = AssessmentRow { log_size: 12, ..row(3, None, "C") };
+    let same_view = AssessmentRow { grade: Some("B".into()), lists: Vec::new(), ..newest.clone() };
+    let older = AssessmentRow { log_size: 11, ..row(3, None, "A") };
+    store.put_assessments(&[newest.clone(), older.clone(), row(2, None, "A")]).unwrap();
+    assert_eq!(store.assessment(&uscc(3)).unwrap(), Some(newest.clone()));
+    assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(cleared), "an older view");
+    assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(3)).count(), 1);
+    store
+        .put_assessments(&[
+            AssessmentRow { log_size: 13, ..newest.clone() },
+            AssessmentRow { log_size: 13, ..same_view.clone() },
+        ])
+        .unwrap();
+    let want = AssessmentRow { log_size: 13, ..same_view };
+    assert_eq!(store.assessment(&uscc(3)).unwrap(), Some(want));
+    assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(3)).count(), 0);
 }
 
 /// Statistics count rated grades, records not withdrawn per authority and month of effect, and
