@@ -7,6 +7,9 @@
 //! connection, PostgreSQL rolls its transaction back and releases the lock, and the next node
 //! takes over at the same right edge.
 //!
+//! A further test runs a PostgreSQL primary and streaming replica of its own (from the
+//! `postgresql` package's `initdb`, `pg_ctl` and `pg_basebackup`) and reads from the replica.
+//!
 //! Needs the PostgreSQL on this machine (`PROBITY_TEST_POSTGRES`, default
 //! `host=127.0.0.1 port=5432 dbname=test user=postgres`), like the store's conformance suite.
 
@@ -104,6 +107,11 @@ fn psql(query: &str) -> String {
 /// and one authority: the schema's guard and name, the directory, `node0`, the authority's key
 /// and the subject codes.
 fn registry_on_postgres() -> (DropSchema, String, tempfile::TempDir, PathBuf, String, Vec<String>) {
+    registry_on(&url())
+}
+
+/// [`registry_on_postgres`] on the server at `url`.
+fn registry_on(url: &str) -> (DropSchema, String, tempfile::TempDir, PathBuf, String, Vec<String>) {
     let mut bytes = [0u8; 6];
     std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut bytes)
         .unwrap();
@@ -112,7 +120,7 @@ fn registry_on_postgres() -> (DropSchema, String, tempfile::TempDir, PathBuf, St
     let _cleanup = DropSchema(schema.clone());
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("node0");
-    run(probity(&first).args(["--store", &url(), "--store-schema", &schema, "init"]));
+    run(probity(&first).args(["--store", url, "--store-schema", &schema, "init"]));
     let subjects: Vec<String> =
         (1..=20).map(|n| probity_store::conformance::uscc(n).to_string()).collect();
     let csv = dir.path().join("subjects.csv");
@@ -316,6 +324,165 @@ fn a_node_serves_public_reads_from_its_read_store_and_keys_from_the_primary() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--read-store"), "{o:?}");
 }
 
+/// A PostgreSQL primary and its streaming replica, made for one test in a temporary directory
+/// and listening on free loopback ports (the machine's own server takes no replication
+/// connections). Both are stopped when this is dropped.
+struct Replicated {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    primary: u16,
+    replica: u16,
+}
+
+impl Replicated {
+    fn start() -> Self {
+        let o = Command::new("pg_config")
+            .arg("--bindir")
+            .output()
+            .expect("pg_config, from the PostgreSQL server packages, to run a primary and replica");
+        assert!(o.status.success(), "{o:?}");
+        let bin = PathBuf::from(String::from_utf8(o.stdout).unwrap().trim());
+        let dir = tempfile::tempdir().unwrap();
+        // The server runs as `postgres` when the tests run as root: it refuses root.
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .unwrap();
+        let free =
+            || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (primary, replica) = (free(), free());
+        let me = Self { dir, bin, primary, replica };
+        let (p, r) = (me.path("primary"), me.path("replica"));
+        me.run(
+            me.tool("initdb")
+                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8"])
+                .arg("-D")
+                .arg(&p),
+        );
+        me.pg_ctl_start(&p, primary);
+        me.run(
+            me.tool("pg_basebackup")
+                .args(["-h", "127.0.0.1", "-U", "postgres", "-R", "-X", "stream"])
+                .args(["-p", &primary.to_string()])
+                .arg("-D")
+                .arg(&r),
+        );
+        me.pg_ctl_start(&r, replica);
+        me
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn tool(&self, name: &str) -> Command {
+        let root =
+            Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(self.bin.join(name));
+            c
+        } else {
+            Command::new(self.bin.join(name))
+        }
+    }
+
+    fn run(&self, cmd: &mut Command) {
+        let o = cmd.stdin(Stdio::null()).output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+    }
+
+    fn pg_ctl_start(&self, data: &Path, port: u16) {
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.dir.path().display()
+        );
+        let log = data.with_extension("log");
+        self.run(
+            self.tool("pg_ctl")
+                .arg("-D")
+                .arg(data)
+                .arg("-l")
+                .arg(&log)
+                .args(["-o", &options, "-w", "start"]),
+        );
+    }
+
+    fn url(&self, port: u16) -> String {
+        format!("host=127.0.0.1 port={port} dbname=postgres user=postgres")
+    }
+
+    fn query(&self, port: u16, sql: &str) -> String {
+        let o = Command::new("psql").args([&self.url(port), "-Atc", sql]).output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    }
+}
+
+impl Drop for Replicated {
+    fn drop(&mut self) {
+        for d in ["replica", "primary"] {
+            let _ = self
+                .tool("pg_ctl")
+                .arg("-D")
+                .arg(self.path(d))
+                .args(["-m", "immediate", "stop"])
+                .output();
+        }
+    }
+}
+
+#[test]
+fn a_node_reads_from_a_real_streaming_replica_and_says_how_fresh_each_answer_is() {
+    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
+        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+        return;
+    }
+    let pg = Replicated::start();
+    assert_eq!(pg.query(pg.replica, "SELECT pg_is_in_recovery()"), "t", "a standby");
+    let (_cleanup, schema, _dir, data, key, subjects) = registry_on(&pg.url(pg.primary));
+    let replica = format!("{} application_name=probity-replica", pg.url(pg.replica));
+    let node = start_with(&data, &["--read-store", &replica]);
+    let base = node.url.clone();
+    assert_ne!(
+        pg.query(
+            pg.replica,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'probity-replica'"
+        ),
+        "0",
+        "the node reads from the replica"
+    );
+
+    let http = reqwest::blocking::Client::new();
+    let today = probity_core::date_of(jiff::Timestamp::now()).to_string();
+    let body = serde_json::json!({
+        "authority": "bj-amr", "decision_no": "R-1", "subject": subjects[1],
+        "kind": "penalty.minor", "decided": today, "effective": today,
+        "basis": "Administrative Penalty Law, Art. 28", "summary": "late annual report",
+    });
+    let r = http.post(format!("{base}/v1/records")).bearer_auth(&key).json(&body).send().unwrap();
+    assert_eq!(r.status(), 201);
+    let size: u64 =
+        pg.query(pg.primary, &format!("SELECT count(*) FROM {schema}.journal")).parse().unwrap();
+    // A public read answers from the replica, with the log size it reflects: never more than
+    // the primary's, and the primary's once the replica has replayed the filing.
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let profile: serde_json::Value =
+            http.get(format!("{base}/v1/subjects/{}", subjects[1])).send().unwrap().json().unwrap();
+        let at = profile["log_size"].as_u64().unwrap();
+        assert!(at <= size, "{profile}");
+        seen.push(at);
+        if at == size {
+            assert_eq!(profile["records"][0]["decision_no"], "R-1", "{profile}");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(seen.last(), Some(&size), "the replica caught up: {seen:?}");
+    let on_replica: u64 =
+        pg.query(pg.replica, &format!("SELECT count(*) FROM {schema}.journal")).parse().unwrap();
+    assert_eq!(on_replica, size, "the replica holds the whole log");
+}
+
 #[test]
 fn bench_import_compares_sqlite_and_postgresql_in_one_run() {
     if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
@@ -337,6 +504,7 @@ fn bench_import_compares_sqlite_and_postgresql_in_one_run() {
     assert!(v["probity"]["records_per_second"].as_f64().unwrap() > 0.0, "{v}");
     assert!(v["postgres"]["records_per_second"].as_f64().unwrap() > 0.0, "{v}");
     assert!(v["postgres"]["ratio_to_sqlite"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["postgres"]["copy_baseline"]["records_per_second"].as_f64().unwrap() > 0.0, "{v}");
     let filed = psql(&format!("SELECT count(*) FROM {schema}.records"));
     assert_eq!(filed, "300", "every record is in the PostgreSQL registry");
 }
