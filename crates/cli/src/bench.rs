@@ -121,18 +121,39 @@ struct BaselineRow {
     document_sha256: Option<String>,
 }
 
+impl BaselineRow {
+    /// The columns of the baselines' table, in its order.
+    fn columns(&self) -> [Option<&str>; 11] {
+        [
+            Some(self.authority.as_str()),
+            Some(self.decision_no.as_str()),
+            Some(self.subject.as_str()),
+            Some(self.kind.as_str()),
+            Some(self.decided.as_str()),
+            Some(self.effective.as_str()),
+            Some(self.basis.as_str()),
+            self.summary.as_deref(),
+            self.amount.as_deref(),
+            self.currency.as_deref(),
+            self.document_sha256.as_deref(),
+        ]
+    }
+}
+
+/// The one table of both baselines: the record's fields, keyed by (authority, decision_no),
+/// with an index on subject.
+const BASELINE_TABLE: &str = "CREATE TABLE records (
+    authority TEXT NOT NULL, decision_no TEXT NOT NULL, subject TEXT NOT NULL,
+    kind TEXT NOT NULL, decided TEXT NOT NULL, effective TEXT NOT NULL, basis TEXT NOT NULL,
+    summary TEXT, amount TEXT, currency TEXT, document_sha256 TEXT,
+    PRIMARY KEY (authority, decision_no));
+ CREATE INDEX records_subject ON records (subject);";
+
 /// The naive baseline: plain rusqlite with default settings, one prepared INSERT per row inside
 /// one transaction, into one table keyed by (authority, decision_no) with an index on subject.
 fn baseline(records: &Path, db: &Path) -> anyhow::Result<u64> {
     let mut conn = rusqlite::Connection::open(db)?;
-    conn.execute_batch(
-        "CREATE TABLE records (
-            authority TEXT NOT NULL, decision_no TEXT NOT NULL, subject TEXT NOT NULL,
-            kind TEXT NOT NULL, decided TEXT NOT NULL, effective TEXT NOT NULL, basis TEXT NOT NULL,
-            summary TEXT, amount TEXT, currency TEXT, document_sha256 TEXT,
-            PRIMARY KEY (authority, decision_no));
-         CREATE INDEX records_subject ON records(subject);",
-    )?;
+    conn.execute_batch(BASELINE_TABLE)?;
     let tx = conn.transaction()?;
     let mut n = 0;
     {
@@ -140,19 +161,7 @@ fn baseline(records: &Path, db: &Path) -> anyhow::Result<u64> {
             .prepare("INSERT INTO records VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?;
         for line in BufReader::with_capacity(1 << 20, std::fs::File::open(records)?).lines() {
             let r: BaselineRow = serde_json::from_str(&line?)?;
-            stmt.execute(rusqlite::params![
-                r.authority,
-                r.decision_no,
-                r.subject,
-                r.kind,
-                r.decided,
-                r.effective,
-                r.basis,
-                r.summary,
-                r.amount,
-                r.currency,
-                r.document_sha256
-            ])?;
+            stmt.execute(rusqlite::params_from_iter(r.columns()))?;
             n += 1;
         }
     }
@@ -177,14 +186,7 @@ fn postgres_baseline(url: &str, schema: &str, records: &Path) -> anyhow::Result<
     client.batch_execute(&format!(
         "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
     ))?;
-    client.batch_execute(
-        "CREATE TABLE records (
-            authority TEXT NOT NULL, decision_no TEXT NOT NULL, subject TEXT NOT NULL,
-            kind TEXT NOT NULL, decided TEXT NOT NULL, effective TEXT NOT NULL, basis TEXT NOT NULL,
-            summary TEXT, amount TEXT, currency TEXT, document_sha256 TEXT,
-            PRIMARY KEY (authority, decision_no));
-         CREATE INDEX records_subject ON records (subject);",
-    )?;
+    client.batch_execute(BASELINE_TABLE)?;
     let mut tx = client.transaction()?;
     let sink = tx.copy_in(
         "COPY records (authority, decision_no, subject, kind, decided, effective, basis, summary,
@@ -194,25 +196,38 @@ fn postgres_baseline(url: &str, schema: &str, records: &Path) -> anyhow::Result<
     let mut n = 0;
     for line in BufReader::with_capacity(1 << 20, std::fs::File::open(records)?).lines() {
         let r: BaselineRow = serde_json::from_str(&line?)?;
-        w.write(&[
-            &r.authority,
-            &r.decision_no,
-            &r.subject,
-            &r.kind,
-            &r.decided,
-            &r.effective,
-            &r.basis,
-            &r.summary,
-            &r.amount,
-            &r.currency,
-            &r.document_sha256,
-        ])?;
+        let columns = r.columns();
+        let values: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            columns.iter().map(|c| c as &(dyn postgres::types::ToSql + Sync)).collect();
+        w.write(&values)?;
         n += 1;
     }
     w.finish()?;
     tx.commit()?;
     client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))?;
     Ok(n)
+}
+
+/// A new registry in `reg_dir` (replacing one there) whose store is at `store`, holding the
+/// generated authorities and subjects of `input`.
+pub(crate) fn registry_with_subjects(
+    reg_dir: &Path,
+    store: &probity_registry::StoreLocation,
+    input: &Path,
+) -> anyhow::Result<Registry> {
+    if reg_dir.exists() {
+        std::fs::remove_dir_all(reg_dir)?;
+    }
+    let mut reg = Registry::init_at(
+        reg_dir,
+        store,
+        None,
+        probity_registry::DEFAULT_ORIGIN,
+        probity_registry::SystemClock,
+    )?;
+    import_file(&mut reg, Table::Authorities, &input.join("authorities.csv"), None, None, 10_000)?;
+    import_file(&mut reg, Table::Subjects, &input.join("subjects.csv"), None, None, 10_000)?;
+    Ok(reg)
 }
 
 /// What one import through probity's full path measured.
@@ -234,19 +249,8 @@ fn import_all(
     records: u64,
     batch_size: usize,
 ) -> anyhow::Result<Imported> {
-    if reg_dir.exists() {
-        std::fs::remove_dir_all(reg_dir)?;
-    }
-    let mut reg = Registry::init_at(
-        reg_dir,
-        store,
-        None,
-        probity_registry::DEFAULT_ORIGIN,
-        probity_registry::SystemClock,
-    )?;
-    import_file(&mut reg, Table::Authorities, &input.join("authorities.csv"), None, None, 10_000)?;
     let t = Instant::now();
-    import_file(&mut reg, Table::Subjects, &input.join("subjects.csv"), None, None, 10_000)?;
+    let mut reg = registry_with_subjects(reg_dir, store, input)?;
     let subjects_secs = t.elapsed().as_secs_f64();
     reset_peak_rss();
     let t = Instant::now();

@@ -332,19 +332,8 @@ fn measure(
     late: &Path,
     today: Date,
 ) -> anyhow::Result<Measured> {
-    if reg_dir.exists() {
-        std::fs::remove_dir_all(reg_dir)?;
-    }
-    let mut reg = Registry::init_at(
-        reg_dir,
-        location,
-        None,
-        probity_registry::DEFAULT_ORIGIN,
-        probity_registry::SystemClock,
-    )?;
     eprintln!("probity: importing…");
-    import_file(&mut reg, Table::Authorities, &input.join("authorities.csv"), None, None, 10_000)?;
-    import_file(&mut reg, Table::Subjects, &input.join("subjects.csv"), None, None, 10_000)?;
+    let mut reg = crate::bench::registry_with_subjects(reg_dir, location, input)?;
     import_file(&mut reg, Table::Records, main, None, None, 10_000)?;
 
     eprintln!(

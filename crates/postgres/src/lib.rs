@@ -112,6 +112,19 @@ fn opt_date(v: Option<i32>) -> Result<Option<Date>, StoreError> {
     v.map(|k| from_date_key(i64::from(k))).transpose()
 }
 
+/// The number of migrations this build knows, if a schema at migration `version` is not newer.
+fn known_migrations(schema: &str, version: i32) -> Result<i32, StoreError> {
+    let known = MIGRATIONS.len() as i32;
+    if version > known {
+        return Err(StoreError::TooNew {
+            location: format!("schema {schema}"),
+            found: i64::from(version),
+            known: i64::from(known),
+        });
+    }
+    Ok(known)
+}
+
 /// A registry in a PostgreSQL schema.
 pub struct PgStore {
     client: RefCell<Client>,
@@ -193,14 +206,7 @@ impl PgStore {
         } else {
             0
         };
-        let known = MIGRATIONS.len() as i32;
-        if version > known {
-            return Err(StoreError::TooNew {
-                location: format!("schema {} on a replica", self.schema),
-                found: i64::from(version),
-                known: i64::from(known),
-            });
-        }
+        let known = known_migrations(&self.schema, version)?;
         if version < known {
             return Err(StoreError::Backend(format!(
                 "schema `{}` on this replica is at migration {version} of {known}; a replica \
@@ -227,14 +233,7 @@ impl PgStore {
             .query_opt("SELECT version FROM schema_version", &[])
             .map_err(backend)?
             .map_or(0, |r| r.get(0));
-        let known = MIGRATIONS.len() as i32;
-        if version > known {
-            return Err(StoreError::TooNew {
-                location: format!("schema {}", self.schema),
-                found: i64::from(version),
-                known: i64::from(known),
-            });
-        }
+        let known = known_migrations(&self.schema, version)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.batch_execute(sql).map_err(backend)?;
             tracing::info!(version = i + 1, schema = %self.schema, "applied migration");
@@ -413,8 +412,55 @@ struct Appender<'a, 't, 'e> {
     authorities: HashMap<&'e str, Option<(i64, i64)>>,
     records: HashMap<Key<'e>, KeyState>,
     /// Row ids taken from the sequences for new subjects and records, used in order.
-    subject_ids: std::vec::IntoIter<i64>,
-    record_ids: std::vec::IntoIter<i64>,
+    subject_ids: RowIds,
+    record_ids: RowIds,
+}
+
+/// Row ids taken from a table's sequence ahead of use.
+struct RowIds {
+    sequence: &'static str,
+    ready: std::vec::IntoIter<i64>,
+}
+
+impl RowIds {
+    fn new(sequence: &'static str) -> Self {
+        Self { sequence, ready: Vec::new().into_iter() }
+    }
+
+    /// Takes `n` ids at once, for the rows a batch will write.
+    fn take(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        statements: &Statements,
+        n: usize,
+    ) -> Result<(), StoreError> {
+        if n > 0 {
+            let st = statements.get(
+                tx,
+                "SELECT nextval($1::text::regclass) FROM generate_series(1, $2::bigint)",
+            )?;
+            let rows = tx.query(&st, &[&self.sequence, &(n as i64)]).map_err(backend)?;
+            let mut ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+            ids.sort_unstable();
+            self.ready = ids.into_iter();
+        }
+        Ok(())
+    }
+
+    /// The next id, taken from the sequence if none is ready.
+    fn next(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        statements: &Statements,
+    ) -> Result<i64, StoreError> {
+        if let Some(id) = self.ready.next() {
+            return Ok(id);
+        }
+        self.take(tx, statements, 1)?;
+        self.ready.next().ok_or_else(|| {
+            StoreError::Backend(format!("sequence `{}` gave no value", self.sequence))
+        })
+    }
 }
 
 impl<'e> Appender<'_, '_, 'e> {
@@ -524,8 +570,8 @@ impl<'e> Appender<'_, '_, 'e> {
         let new_subjects =
             registering.iter().filter(|c| matches!(self.subjects.get(*c), Some(None))).count();
         let new_records = self.records.values().filter(|s| matches!(s, KeyState::Free)).count();
-        self.subject_ids = self.take_ids("subjects_id_seq", new_subjects)?.into_iter();
-        self.record_ids = self.take_ids("records_id_seq", new_records)?.into_iter();
+        self.subject_ids.take(self.tx, self.statements, new_subjects)?;
+        self.record_ids.take(self.tx, self.statements, new_records)?;
         Ok(())
     }
 
@@ -541,30 +587,6 @@ impl<'e> Appender<'_, '_, 'e> {
     /// The code in `codes` (borrowed from the events) equal to `found`.
     fn interned(&self, codes: &[&'e str], found: &str) -> &'e str {
         codes.binary_search(&found).ok().and_then(|i| codes.get(i)).copied().unwrap_or_default()
-    }
-
-    /// `n` row ids from a table's sequence, in increasing order.
-    fn take_ids(&mut self, sequence: &str, n: usize) -> Result<Vec<i64>, StoreError> {
-        if n == 0 {
-            return Ok(Vec::new());
-        }
-        let rows = self.lookup(
-            "SELECT nextval($1::text::regclass) FROM generate_series(1, $2::bigint)",
-            &[&sequence, &(n as i64)],
-        )?;
-        let mut ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-        ids.sort_unstable();
-        Ok(ids)
-    }
-
-    fn new_id(&mut self, sequence: &str, subjects: bool) -> Result<i64, StoreError> {
-        let pool = if subjects { &mut self.subject_ids } else { &mut self.record_ids };
-        if let Some(id) = pool.next() {
-            return Ok(id);
-        }
-        self.take_ids(sequence, 1)?
-            .pop()
-            .ok_or_else(|| StoreError::Backend(format!("sequence `{sequence}` gave no value")))
     }
 
     /// Sends every staged row.
@@ -766,7 +788,7 @@ impl<'e> Appender<'_, '_, 'e> {
                     });
                 }
                 let idx = self.journal(encoded);
-                let id = self.new_id("subjects_id_seq", true)?;
+                let id = self.subject_ids.next(self.tx, self.statements)?;
                 self.staged.subjects.push((id, subject, idx));
                 self.subjects.insert(subject.id.as_str(), Some((id, idx)));
                 Ok(appended(idx))
@@ -807,19 +829,11 @@ impl<'e> Appender<'_, '_, 'e> {
                     KeyState::Redacted => Ok(Outcome::Duplicate),
                     KeyState::Taken { filed, .. } => {
                         let (stored, _) = body_record(filed, self.entry(filed)?)?;
-                        Ok(if &stored == record {
-                            Outcome::Duplicate
-                        } else {
-                            Outcome::Refused(Refusal::Conflict(format!(
-                                "authority `{}` already filed decision number `{}` with different \
-                                 content; file a correction instead",
-                                record.authority, record.decision_no
-                            )))
-                        })
+                        Ok(Outcome::refiling(&stored, record))
                     }
                     KeyState::Free => {
                         let idx = self.journal(encoded);
-                        let id = self.new_id("records_id_seq", false)?;
+                        let id = self.record_ids.next(self.tx, self.statements)?;
                         self.staged.records.push((id, authority, subject, record, idx));
                         let status = RecordStatus::Filed.as_str().to_owned();
                         self.records.insert(key, KeyState::Taken { id, filed: idx, status });
@@ -1033,8 +1047,8 @@ impl Store for PgStore {
                     subjects: HashMap::new(),
                     authorities: HashMap::new(),
                     records: HashMap::new(),
-                    subject_ids: Vec::new().into_iter(),
-                    record_ids: Vec::new().into_iter(),
+                    subject_ids: RowIds::new("subjects_id_seq"),
+                    record_ids: RowIds::new("records_id_seq"),
                 };
                 let t = std::time::Instant::now();
                 app.look_up(events).and_then(|()| {

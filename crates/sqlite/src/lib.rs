@@ -422,15 +422,7 @@ impl Appender<'_> {
                 }
                 if let Some((_, filed, _)) = self.record_row(&record.key())? {
                     let (stored, _) = body_record(filed, event_at(self.tx, filed)?)?;
-                    return Ok(if &stored == record {
-                        Outcome::Duplicate
-                    } else {
-                        Outcome::Refused(Refusal::Conflict(format!(
-                            "authority `{}` already filed decision number `{}` with different \
-                             content; file a correction instead",
-                            record.authority, record.decision_no
-                        )))
-                    });
+                    return Ok(Outcome::refiling(&stored, record));
                 }
                 let idx = self.next;
                 self.insert_record

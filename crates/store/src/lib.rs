@@ -108,6 +108,22 @@ pub enum Outcome {
     Refused(Refusal),
 }
 
+impl Outcome {
+    /// The outcome of filing `record` again under a key whose first filing was `stored`: a
+    /// duplicate if the content is the same, else a conflict (a change needs a correction).
+    pub fn refiling(stored: &Record, record: &Record) -> Self {
+        if stored == record {
+            Self::Duplicate
+        } else {
+            Self::Refused(Refusal::Conflict(format!(
+                "authority `{}` already filed decision number `{}` with different content; \
+                 file a correction instead",
+                record.authority, record.decision_no
+            )))
+        }
+    }
+}
+
 /// Why the store refused an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
