@@ -103,6 +103,11 @@ impl SqliteStore {
              PRAGMA wal_autocheckpoint = 65536;",
         )
         .map_err(backend)?;
+        // Built with STAT4, SQLite re-prepares a statement whenever a newly bound value might
+        // change its plan; it did so on every run of the store's keyed look-ups. Their plans
+        // never depend on the value, so each plan is made once and kept.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(backend)?;
         let mut store = Self {
             conn,
             location: dir.to_path_buf(),
@@ -1372,5 +1377,28 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Tests state expectations by panicking.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_keyed_look_up_is_prepared_once_whatever_key_is_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::create(&dir.path().join("registry")).unwrap();
+        let sql = "SELECT list, since, until FROM list_entries WHERE code = ?1 ORDER BY list";
+        for code in ["91110000000000000A", "91110000000000000B", "91110000000000000C"] {
+            let mut stmt = store.conn.prepare_cached(sql).unwrap();
+            let rows = stmt.query_map([code], |_| Ok(())).unwrap().count();
+            assert_eq!(rows, 0);
+        }
+        let stmt = store.conn.prepare_cached(sql).unwrap();
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::Run), 3);
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
 }
