@@ -37,6 +37,14 @@ pub struct ServeArgs {
     /// carries the log size it reflects, which says how fresh it is.
     #[arg(long)]
     read_store: Option<String>,
+    /// Check answers kept in memory (0: none). A kept answer is served only while the log is
+    /// at the size it states.
+    #[arg(long, default_value_t = 65_536)]
+    answer_cache: usize,
+    /// Milliseconds between looks at what other nodes and processes appended to the log: the
+    /// size answers reflect, and rulebooks adopted elsewhere (0: never).
+    #[arg(long, default_value_t = 250)]
+    follow_ms: u64,
 }
 
 impl ServeArgs {
@@ -51,6 +59,8 @@ impl ServeArgs {
             timeout: d.timeout.as_secs(),
             sweep_minutes: 60,
             read_store: None,
+            answer_cache: d.answer_cache,
+            follow_ms: d.follow_every.map_or(0, |d| d.as_millis() as u64),
         }
     }
 }
@@ -76,6 +86,8 @@ pub fn serve(data: &Path, args: &ServeArgs) -> anyhow::Result<u8> {
         public_burst: args.public_burst,
         sweep_every: (args.sweep_minutes > 0).then(|| Duration::from_secs(args.sweep_minutes * 60)),
         read_store,
+        answer_cache: args.answer_cache,
+        follow_every: (args.follow_ms > 0).then(|| Duration::from_millis(args.follow_ms)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -240,6 +240,12 @@ fn parse_rulebook(text: &str, origin: &str) -> Result<Rulebook, RegistryError> {
         .map_err(|source| RegistryError::Rulebook { path: origin.to_owned(), source })
 }
 
+/// A rulebook the store says was adopted at journal entry `index`.
+fn parse_adopted((index, text): (u64, String)) -> Result<(u64, Rulebook), RegistryError> {
+    parse_rulebook(&text, &format!("the rulebook adopted at journal entry {index}"))
+        .map(|b| (index, b))
+}
+
 /// The event that adopts `book` (whose text is `text`).
 fn adoption(book: &Rulebook, text: &str, at: probity_core::Timestamp) -> probity_core::Encoded {
     Event::new(
@@ -325,10 +331,7 @@ impl Registry {
         let mut rulebooks = store
             .adopted_rulebooks()?
             .into_iter()
-            .map(|(index, text)| {
-                parse_rulebook(&text, &format!("the rulebook adopted at journal entry {index}"))
-                    .map(|b| (index, b))
-            })
+            .map(parse_adopted)
             .collect::<Result<Vec<_>, _>>()?
             .into_iter();
         let Some((_, first_rulebook)) = rulebooks.next() else {
@@ -371,6 +374,26 @@ impl Registry {
             clock: std::sync::Arc::clone(&self.clock),
             dir: self.dir.clone(),
         })
+    }
+
+    /// Takes in the rulebooks adopted since this handle learnt its own: by another handle,
+    /// process or node on the same store. Returns how many it took in. A rulebook is adopted
+    /// by a journal event, so once this has run, the handle knows every rulebook within the log
+    /// size read before it.
+    pub fn catch_up_rulebooks(&mut self) -> Result<usize, RegistryError> {
+        let known = self.rulebooks.iter().count();
+        let mut taken = 0;
+        for adopted in self.store.adopted_rulebooks()?.into_iter().skip(known) {
+            let (index, book) = parse_adopted(adopted)?;
+            self.rulebooks.adopt(index, book);
+            taken += 1;
+        }
+        Ok(taken)
+    }
+
+    /// The clock the registry takes its time from, shared with its readers.
+    pub fn clock(&self) -> std::sync::Arc<dyn Clock> {
+        std::sync::Arc::clone(&self.clock)
     }
 
     /// Replaces the clock (for tests and reproducible runs).

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
-use crate::state::AppState;
+use crate::state::{AnswerKey, AppState};
 
 /// The most subjects one batch check takes.
 pub const MAX_CHECK_BATCH: usize = 10_000;
@@ -378,12 +378,26 @@ pub struct CheckQuery {
 /// May this company take part in this measure, and why?
 #[utoipa::path(get, path = "/v1/check", tag = "public", params(CheckQuery),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn check(State(state): State<AppState>, Query(q): Query<CheckQuery>) -> ApiResult<Value> {
-    let as_of = opt_date("as_of", q.as_of.as_ref())?;
+pub async fn check(
+    State(state): State<AppState>,
+    Query(q): Query<CheckQuery>,
+) -> Result<Response, ApiError> {
     let known_at = opt_date("known_at", q.known_at.as_ref())?;
+    let as_of = opt_date("as_of", q.as_of.as_ref())?.or(known_at).unwrap_or_else(|| state.today());
+    // The same question at the same log size has the same answer: the answer is a function of
+    // the rulebooks and the records, all in the log. Answers with proofs are not kept.
+    let key = (q.proof != Some(true)).then(|| AnswerKey {
+        subject: q.subject.clone(),
+        measure: q.measure.clone(),
+        as_of,
+        known_at,
+    });
+    if let Some(body) = key.as_ref().and_then(|k| state.kept_answer(k)) {
+        return Ok(json_body(body));
+    }
+    let keeper = state.clone();
     state
         .read(move |reg| {
-            let as_of = as_of.or(known_at).unwrap_or_else(|| reg.today());
             let answer = reg.check(&q.subject, &q.measure, as_of, known_at)?.ok_or_else(|| {
                 ApiError::not_found(format!("the registry holds no subject `{}`", q.subject.trim()))
             })?;
@@ -393,9 +407,18 @@ pub async fn check(State(state): State<AppState>, Query(q): Query<CheckQuery>) -
             {
                 o.insert("proof".into(), to_value(&reg.check_proofs(&q.subject, known_at)?)?);
             }
-            Ok(Json(v))
+            let body = bytes::Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?);
+            if let Some(k) = key {
+                keeper.keep_answer(k, answer.log_size, body.clone());
+            }
+            Ok(json_body(body))
         })
         .await
+}
+
+/// A response with a JSON body already serialised.
+fn json_body(body: bytes::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// A batch check.

@@ -51,6 +51,12 @@ pub struct Config {
     /// Where public reads are served from, if not the registry's own store: a streaming replica.
     /// Keys, and what a party reads back after its own action, always come from the primary.
     pub read_store: Option<probity_registry::StoreLocation>,
+    /// Check answers kept in memory, at most; 0 keeps none. A kept answer is served only
+    /// while the log is at the size it reflects, which the answer states.
+    pub answer_cache: usize,
+    /// How often the node looks for what other nodes and processes appended to the log: the
+    /// log size its answers reflect, and rulebooks adopted elsewhere. `None` never.
+    pub follow_every: Option<Duration>,
 }
 
 impl Default for Config {
@@ -62,6 +68,8 @@ impl Default for Config {
             public_burst: 200,
             sweep_every: Some(Duration::from_secs(3600)),
             read_store: None,
+            answer_cache: 65_536,
+            follow_every: Some(Duration::from_millis(250)),
         }
     }
 }
@@ -260,7 +268,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let sweep = config.sweep_every;
+    let (sweep, follow) = (config.sweep_every, config.follow_every);
     // Store connections are opened and closed on blocking threads: a synchronous client (the
     // PostgreSQL store's) may not block a thread that drives async tasks.
     let state = tokio::task::spawn_blocking(move || AppState::new(registry, config))
@@ -268,18 +276,34 @@ pub async fn serve(
         .map_err(std::io::Error::other)?
         .map_err(std::io::Error::other)?;
     let sweeper = sweep.map(|every| tokio::spawn(sweep_ratings(state.clone(), every)));
+    let follower = follow.map(|every| tokio::spawn(follow_log(state.clone(), every)));
     let app = router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "serving");
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
-    if let Some(s) = sweeper {
-        s.abort();
-        let _ = s.await;
+    for task in sweeper.into_iter().chain(follower) {
+        task.abort();
+        let _ = task.await;
     }
     // The last handle on the registry goes on a blocking thread too.
     let _ = tokio::task::spawn_blocking(move || drop(state)).await;
     served
+}
+
+/// Keeps the node's view of the log current while others append to it (other nodes on the
+/// same PostgreSQL store, an import from another process): every `every`, takes in the
+/// rulebooks adopted elsewhere and moves its answers on to the log's new size.
+async fn follow_log(state: AppState, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        // A write of nothing: every write ends by following the log.
+        if let Err(e) = state.write(|_| Ok(())).await {
+            tracing::warn!(error = %e.message, "catching up with the log failed");
+        }
+    }
 }
 
 /// Keeps stored ratings current as the calendar moves: every `every`, re-rates the subjects

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,10 @@ struct Inner {
     readers: Vec<Mutex<Registry>>,
     /// Readers on the primary, when public reads go to a replica.
     primary: Option<Vec<Mutex<Registry>>>,
+    /// One permit per reader, and one per primary reader: reads wait their turn here, first
+    /// come first served, rather than as blocked threads on a reader's lock.
+    read_turns: tokio::sync::Semaphore,
+    primary_turns: tokio::sync::Semaphore,
     next_reader: std::sync::atomic::AtomicUsize,
     /// key id → (stored hash, SHA-256 of the secret) of keys verified before.
     digests: Mutex<HashMap<String, (String, [u8; 32])>>,
@@ -36,6 +41,26 @@ struct Inner {
     sessions: Mutex<HashMap<String, Session>>,
     /// The statistics page's figures, with the log size and time they were computed at.
     stats: Mutex<Option<(u64, Instant, Arc<StatsFigures>)>>,
+    /// Check answers as served, each with the log size it reflects.
+    answers: quick_cache::sync::Cache<AnswerKey, (u64, bytes::Bytes)>,
+    /// The log size the node has followed to: its readers know every rulebook adopted within
+    /// it. Only answers at this size are kept and served from memory.
+    followed: AtomicU64,
+    /// The registry's clock.
+    clock: Arc<dyn probity_registry::Clock>,
+}
+
+/// One check question, as asked: an answer to it is a function of the log at a given size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct AnswerKey {
+    /// The subject code as given.
+    pub subject: String,
+    /// The measure.
+    pub measure: String,
+    /// The date the answer is about.
+    pub as_of: probity_core::Date,
+    /// Whose knowledge, if not all of it.
+    pub known_at: Option<probity_core::Date>,
 }
 
 /// How long a portal session lasts without being renewed.
@@ -92,12 +117,47 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Inner {
+    /// Brings the node up to the log as it is now, with `reg` the writer (locked by the
+    /// caller), which knew `rulebooks` rulebooks before: reads the size answers will reflect,
+    /// takes in the rulebooks adopted within it, renews the readers if there are new ones
+    /// (a reader knows the rulebooks of when it was made), and only then moves on to that size.
+    fn follow(&self, reg: &mut Registry, rulebooks: usize) -> Result<(), ApiError> {
+        let size = match (&self.config.read_store, self.readers.first()) {
+            (Some(_), Some(r)) => lock(r).log_size()?,
+            _ => reg.log_size()?,
+        };
+        reg.catch_up_rulebooks()?;
+        if reg.rulebooks().count() != rulebooks {
+            for r in &self.readers {
+                let fresh = match &self.config.read_store {
+                    Some(at) => reg.reader_at(at),
+                    None => reg.reader(),
+                };
+                *lock(r) = fresh?;
+            }
+            for r in self.primary.iter().flatten() {
+                *lock(r) = reg.reader()?;
+            }
+        }
+        self.followed.fetch_max(size, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
 impl AppState {
     /// State around an open registry, with a reader per available core.
     pub fn new(
-        registry: Registry,
+        mut registry: Registry,
         config: Config,
     ) -> Result<Self, probity_registry::RegistryError> {
+        // The readers share the registry's rulebooks: first every one within the log as it is.
+        let size = registry.log_size()?;
+        registry.catch_up_rulebooks()?;
         let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16);
         let primary_readers =
             || (0..n).map(|_| registry.reader().map(Mutex::new)).collect::<Result<Vec<_>, _>>();
@@ -115,8 +175,18 @@ impl AppState {
         let limiter = governor::RateLimiter::keyed(
             governor::Quota::per_second(per_second).allow_burst(burst),
         );
+        // On a replica, answers reflect the replica's log size, at most the primary's.
+        let size = match readers.first() {
+            Some(r) if config.read_store.is_some() => lock(r).log_size()?,
+            _ => size,
+        };
         Ok(Self(Arc::new(Inner {
+            answers: quick_cache::sync::Cache::new(config.answer_cache.max(1)),
+            followed: AtomicU64::new(size),
+            clock: registry.clock(),
             registry: Mutex::new(registry),
+            read_turns: tokio::sync::Semaphore::new(readers.len()),
+            primary_turns: tokio::sync::Semaphore::new(primary.as_ref().map_or(0, Vec::len)),
             readers,
             primary,
             next_reader: std::sync::atomic::AtomicUsize::new(0),
@@ -157,8 +227,12 @@ impl AppState {
         primary: bool,
         f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        use std::sync::atomic::Ordering;
         let inner = Arc::clone(&self.0);
+        let turns = match (&inner.primary, primary) {
+            (Some(_), true) => &self.0.primary_turns,
+            _ => &self.0.read_turns,
+        };
+        let _turn = turns.acquire().await.map_err(ApiError::internal)?;
         // On the blocking pool: measured faster here than `block_in_place` on the worker.
         tokio::task::spawn_blocking(move || {
             let readers = match (&inner.primary, primary) {
@@ -171,7 +245,7 @@ impl AppState {
             let reg = match free {
                 Some(reg) => reg,
                 None => match readers.get(start % n) {
-                    Some(r) => r.lock().unwrap_or_else(PoisonError::into_inner),
+                    Some(r) => lock(r),
                     None => return Err(ApiError::internal("no readers")),
                 },
             };
@@ -195,26 +269,40 @@ impl AppState {
     ) -> Result<T, ApiError> {
         let inner = Arc::clone(&self.0);
         tokio::task::spawn_blocking(move || {
-            let mut reg = inner.registry.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut reg = lock(&inner.registry);
             let rulebooks = reg.rulebooks().count();
+            // A change is rated under every rulebook adopted so far, here or elsewhere.
+            reg.catch_up_rulebooks()?;
             let out = f(&mut reg);
-            // Readers know the rulebooks adopted when they were made: renew them after one more.
-            if reg.rulebooks().count() != rulebooks {
-                for r in &inner.readers {
-                    let fresh = match &inner.config.read_store {
-                        Some(at) => reg.reader_at(at),
-                        None => reg.reader(),
-                    };
-                    *r.lock().unwrap_or_else(PoisonError::into_inner) = fresh?;
-                }
-                for r in inner.primary.iter().flatten() {
-                    *r.lock().unwrap_or_else(PoisonError::into_inner) = reg.reader()?;
-                }
+            // What `f` did stands whether or not this works; the next write tries again.
+            if let Err(e) = inner.follow(&mut reg, rulebooks) {
+                tracing::warn!(error = %e.message, "following the log failed");
             }
             out
         })
         .await
         .map_err(ApiError::internal)?
+    }
+
+    /// The date today by the registry's clock.
+    pub(crate) fn today(&self) -> probity_core::Date {
+        self.0.clock.today()
+    }
+
+    /// The answer to `key` kept from before, if the log is still at the size it reflects.
+    pub(crate) fn kept_answer(&self, key: &AnswerKey) -> Option<bytes::Bytes> {
+        let (size, body) = self.0.answers.get(key)?;
+        (size == self.0.followed.load(Ordering::Acquire)).then_some(body)
+    }
+
+    /// Keeps `body`, the answer to `key` at log size `size`, if that is the size the node has
+    /// followed to. Called while the reader that computed it is held, so that a reader with
+    /// rulebooks older than `size` cannot keep an answer: the node moves on to a new size only
+    /// after it has renewed every reader.
+    pub(crate) fn keep_answer(&self, key: AnswerKey, size: u64, body: bytes::Bytes) {
+        if self.0.config.answer_cache > 0 && size == self.0.followed.load(Ordering::Acquire) {
+            self.0.answers.insert(key, (size, body));
+        }
     }
 
     pub(crate) fn known_digest(&self, key_id: &str, hash: &str) -> Option<[u8; 32]> {

@@ -780,3 +780,55 @@ fn a_redacted_record_is_withheld_from_the_feed_and_gone_from_answers() {
     let profile = w.json(&format!("/v1/subjects/{A}"));
     assert_eq!(profile["records"], json!([]));
 }
+
+#[test]
+fn a_kept_answer_is_served_only_while_the_log_is_at_the_size_it_states() {
+    let w = world_with(probity_server::Config {
+        public_rate: 10_000,
+        public_burst: 10_000,
+        follow_every: Some(std::time::Duration::from_millis(50)),
+        ..Default::default()
+    });
+    let path = format!("/v1/check?subject={A}&measure=procurement.bid");
+    let first = w.get(&path).text().unwrap();
+    assert_eq!(w.get(&path).text().unwrap(), first, "the same question, the same answer");
+    let answer: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(answer["decision"], "allow");
+    let size = answer["log_size"].as_u64().unwrap();
+
+    // A change through this node: the next answer is about the log with it.
+    let r = w.send(
+        "POST",
+        "/v1/records",
+        Some(&w.amr),
+        Some(&record("K-1", "penalty.serious", "2026-03-01")),
+    );
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let after = w.json(&path);
+    assert_eq!(after["decision"], "deny", "{after}");
+    assert!(after["log_size"].as_u64().unwrap() > size);
+
+    // A change by another handle on the same store (another process or node): the node
+    // follows it, answers reflect it, and a rulebook adopted there is the one applied here.
+    let mut elsewhere =
+        Registry::open(&w._dir.path().join("r")).unwrap().with_clock(w.clock.clone());
+    let text = probity_rules::DEFAULT_RULEBOOK
+        .replacen("version = \"2026.2\"", "version = \"2026.9\"", 1)
+        .replacen("effective = \"2026-01-01\"", "effective = \"2026-03-01\"", 1);
+    assert!(elsewhere.adopt_rulebook(&text).unwrap());
+    let size = elsewhere.log_size().unwrap();
+    drop(elsewhere);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = w.json(&path);
+        if now["log_size"].as_u64() == Some(size) {
+            assert_eq!(now["rulebook"]["version"], "2026.9", "{now}");
+            assert_eq!(now["decision"], "deny", "{now}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the node did not follow the log: {now}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let rulebook = w.json("/v1/rulebook");
+    assert_eq!(rulebook["current"]["version"], "2026.9", "{rulebook}");
+}
