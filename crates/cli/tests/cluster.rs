@@ -324,6 +324,65 @@ fn a_node_serves_public_reads_from_its_read_store_and_keys_from_the_primary() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--read-store"), "{o:?}");
 }
 
+#[test]
+fn a_node_connects_again_when_postgresql_ends_its_sessions() {
+    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
+        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+        return;
+    }
+    let (_cleanup, schema, _dir, data, key, subjects) = registry_on_postgres();
+    let node = start(&data);
+    let http = reqwest::blocking::Client::new();
+    let today = probity_core::date_of(jiff::Timestamp::now()).to_string();
+    let filing = |n: u32| {
+        serde_json::json!({
+            "authority": "bj-amr", "decision_no": format!("L-{n}"), "subject": subjects[1],
+            "kind": "penalty.minor", "decided": today, "effective": today,
+            "basis": "Administrative Penalty Law, Art. 28", "summary": "late annual report",
+        })
+    };
+    let file = |n: u32| {
+        http.post(format!("{}/v1/records", node.url))
+            .bearer_auth(&key)
+            .json(&filing(n))
+            .send()
+            .unwrap()
+    };
+    assert_eq!(file(1).status(), 201);
+    // The server ends every session of the node (as a restart or an operator would).
+    let ended = psql(&format!(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'probity {schema}') ended"
+    ));
+    assert_ne!(ended, "0", "the node's sessions carry the schema's name");
+    // Each connection fails at most once, with 503 and a code that says why; then the node
+    // answers again, reads and writes.
+    let mut unavailable = 0;
+    let profile = (0..20)
+        .find_map(|_| {
+            let r = http.get(format!("{}/v1/subjects/{}", node.url, subjects[1])).send().unwrap();
+            match r.status().as_u16() {
+                200 => Some(r.json::<serde_json::Value>().unwrap()),
+                503 => {
+                    let body: serde_json::Value = r.json().unwrap();
+                    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+                    unavailable += 1;
+                    None
+                }
+                other => panic!("a read after the loss answered {other}: {}", r.text().unwrap()),
+            }
+        })
+        .expect("the node reads again");
+    assert_eq!(profile["records"][0]["decision_no"], "L-1");
+    let filed = (0..5).map(|n| file(2 + n).status().as_u16()).find(|s| *s != 503);
+    assert_eq!(filed, Some(201), "the node files again");
+    assert!(unavailable <= 16, "every reader failed at most once, not {unavailable} times");
+    let size: u64 = psql(&format!("SELECT count(*) FROM {schema}.journal")).parse().unwrap();
+    let ready: serde_json::Value =
+        http.get(format!("{}/v1/ready", node.url)).send().unwrap().json().unwrap();
+    assert_eq!(ready["log_size"], size, "{ready}");
+}
+
 /// A PostgreSQL primary and its streaming replica, made for one test in a temporary directory
 /// and listening on free loopback ports (the machine's own server takes no replication
 /// connections). Both are stopped when this is dropped.

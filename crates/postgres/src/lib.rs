@@ -10,7 +10,7 @@
 //! Every statement is a constant with bound parameters. The one name put into SQL text is the
 //! schema's, and only after it is checked to be a plain lowercase identifier.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use postgres::binary_copy::BinaryCopyInWriter;
@@ -52,8 +52,22 @@ fn log_lock(schema: &str) -> i64 {
     (LOG_LOCK ^ h as i64) & !1
 }
 
+/// The store's error for `e`: [`StoreError::Unavailable`] when the connection failed under
+/// it, which the store notes and mends at its next call (see `PgStore::reconnect_if_lost`).
 fn backend(e: postgres::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    // SQLSTATE classes 08 (connection exception) and 57P (the server shutting down or ending
+    // the session, as pg_terminate_backend does).
+    let ended = e.code().is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"));
+    let message = match e.as_db_error() {
+        Some(db) => format!("{e}: {} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    };
+    if e.is_closed() || io || ended {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Backend(message)
+    }
 }
 
 fn decode(index: i64, bytes: &[u8]) -> Result<Event, StoreError> {
@@ -80,6 +94,39 @@ impl Statements {
         self.0.borrow_mut().insert(sql.to_owned(), s.clone());
         Ok(s)
     }
+}
+
+/// A session on the registry's schema: connected as `probity <schema>` (as
+/// `pg_stat_activity` shows it, unless `url` names the application), the schema on the search
+/// path (created if missing, except on a replica), and no JIT. Also whether the server is a
+/// streaming replica.
+fn session(url: &str, schema: &str) -> Result<(Client, bool), StoreError> {
+    let cannot = |e: &dyn std::fmt::Display| {
+        StoreError::Backend(format!("cannot connect to PostgreSQL at `{}`: {e}", redact(url)))
+    };
+    let mut config: postgres::Config = url.parse().map_err(|e| cannot(&e))?;
+    if config.get_application_name().is_none() {
+        config.application_name(&format!("probity {schema}"));
+    }
+    let mut client = config.connect(NoTls).map_err(|e| cannot(&e))?;
+    // A streaming replica is read-only: it holds the schema its primary made, at the
+    // primary's migration, and nothing may be created or migrated there.
+    let standby: bool =
+        client.query_one("SELECT pg_is_in_recovery()", &[]).map_err(backend)?.get(0);
+    if standby {
+        client.batch_execute(&format!("SET search_path TO {schema}")).map_err(backend)?;
+    } else {
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
+            ))
+            .map_err(backend)?;
+    }
+    // Every query here is driven by an index or a batch of keys. The planner's cost of a
+    // batch lookup over ten thousand keys passes PostgreSQL's JIT thresholds, and compiling
+    // it took longer than running it (about 300 ms of 370 for one batch at 1,000,000 records).
+    client.batch_execute("SET jit = off").map_err(backend)?;
+    Ok((client, standby))
 }
 
 fn event_at(
@@ -131,6 +178,13 @@ pub struct PgStore {
     statements: Statements,
     schema: String,
     frontier: Frontier,
+    /// Where the store connects, again if the connection is lost.
+    url: String,
+    /// Whether a snapshot is open. A connection lost inside one is made again only after it,
+    /// so that no read of a snapshot is answered outside it.
+    in_snapshot: Cell<bool>,
+    /// Whether a call found the connection lost.
+    lost: Cell<bool>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -156,31 +210,15 @@ impl PgStore {
                 "schema name `{schema}` must be lowercase letters, digits and `_`, starting with a letter"
             )));
         }
-        let mut client = Client::connect(url, NoTls).map_err(|e| {
-            StoreError::Backend(format!("cannot connect to PostgreSQL at `{}`: {e}", redact(url)))
-        })?;
-        // A streaming replica is read-only: it holds the schema its primary made, at the
-        // primary's migration, and nothing may be created or migrated there.
-        let standby: bool =
-            client.query_one("SELECT pg_is_in_recovery()", &[]).map_err(backend)?.get(0);
-        if standby {
-            client.batch_execute(&format!("SET search_path TO {schema}")).map_err(backend)?;
-        } else {
-            client
-                .batch_execute(&format!(
-                    "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
-                ))
-                .map_err(backend)?;
-        }
-        // Every query here is driven by an index or a batch of keys. The planner's cost of a
-        // batch lookup over ten thousand keys passes PostgreSQL's JIT thresholds, and compiling
-        // it took longer than running it (about 300 ms of 370 for one batch at 1,000,000 records).
-        client.batch_execute("SET jit = off").map_err(backend)?;
+        let (client, standby) = session(url, schema)?;
         let mut store = Self {
             client: RefCell::new(client),
             statements: Statements::default(),
             schema: schema.to_owned(),
             frontier: Frontier::default(),
+            url: url.to_owned(),
+            in_snapshot: Cell::new(false),
+            lost: Cell::new(false),
         };
         if standby {
             store.check_replica()?;
@@ -189,6 +227,211 @@ impl PgStore {
         }
         store.load_frontier()?;
         Ok(store)
+    }
+
+    /// Connects again if the connection was lost (the server restarted, or ended this
+    /// session), unless a snapshot is open. The unit of work that met the loss failed with it;
+    /// the next one runs on a new connection, with statements prepared afresh.
+    fn reconnect_if_lost(&self) -> Result<(), StoreError> {
+        if self.in_snapshot.get() || !(self.lost.get() || self.client.borrow().is_closed()) {
+            return Ok(());
+        }
+        let (client, _) = session(&self.url, &self.schema)?;
+        *self.client.borrow_mut() = client;
+        self.statements.0.borrow_mut().clear();
+        self.lost.set(false);
+        tracing::warn!(schema = %self.schema, "the connection to PostgreSQL was lost; connected again");
+        Ok(())
+    }
+
+    /// One append, under the log's lock. Another process may have appended since this one
+    /// last did: then reload the log's right edge and look again.
+    fn append_now(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
+        for _ in 0..3 {
+            let lock = log_lock(&self.schema);
+            let client = self.client.get_mut();
+            let statements = &self.statements;
+            let mut tx = client.transaction().map_err(backend)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock]).map_err(backend)?;
+            // The batch lookups join arrays of thousands of keys. A plan cached while the
+            // tables were small (a new registry's first batches) would scan whole tables for
+            // every batch once they are large, so this transaction plans each one afresh.
+            tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").map_err(backend)?;
+            let next: i64 = tx
+                .query_one("SELECT coalesce(max(idx) + 1, 0) FROM journal", &[])
+                .map_err(backend)?
+                .get(0);
+            if next as u64 != self.frontier.size() {
+                drop(tx);
+                self.load_frontier()?;
+                continue;
+            }
+            let mut frontier = self.frontier.clone();
+            let outcomes = {
+                let mut app = Appender {
+                    tx: &mut tx,
+                    statements,
+                    frontier: &mut frontier,
+                    next,
+                    staged: Staged::default(),
+                    written: HashMap::new(),
+                    fetched: HashMap::new(),
+                    subjects: HashMap::new(),
+                    authorities: HashMap::new(),
+                    records: HashMap::new(),
+                    subject_ids: RowIds::new("subjects_id_seq"),
+                    record_ids: RowIds::new("records_id_seq"),
+                };
+                let t = std::time::Instant::now();
+                app.look_up(events).and_then(|()| {
+                    let looked_up = t.elapsed();
+                    let outcomes = events.iter().map(|e| app.apply(e)).collect::<Result<_, _>>()?;
+                    let applied = t.elapsed();
+                    app.flush()?;
+                    tracing::debug!(
+                        events = events.len(),
+                        look_up_ms = looked_up.as_secs_f64() * 1e3,
+                        apply_ms = (applied - looked_up).as_secs_f64() * 1e3,
+                        flush_ms = (t.elapsed() - applied).as_secs_f64() * 1e3,
+                        "append staged"
+                    );
+                    Ok::<Vec<Outcome>, StoreError>(outcomes)
+                })
+            };
+            return match outcomes {
+                Ok(outcomes) => {
+                    let t = std::time::Instant::now();
+                    tx.commit().map_err(backend)?;
+                    tracing::debug!(
+                        commit_ms = t.elapsed().as_secs_f64() * 1e3,
+                        "append committed"
+                    );
+                    self.frontier = frontier;
+                    Ok(outcomes)
+                }
+                Err(e) => {
+                    drop(tx);
+                    Err(e)
+                }
+            };
+        }
+        Err(StoreError::Backend("the log kept moving under this writer; try again".into()))
+    }
+
+    /// Stores assessments in one statement (see [`Store::put_assessments`]).
+    fn store_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError> {
+        // One row per subject, the one storing them in turn would leave: from the newest view of
+        // the log, the later on a tie. One statement then stores them all.
+        let mut latest: HashMap<&str, &AssessmentRow> = HashMap::new();
+        for r in rows {
+            latest
+                .entry(r.subject.as_str())
+                .and_modify(|kept| {
+                    if r.log_size >= kept.log_size {
+                        *kept = r;
+                    }
+                })
+                .or_insert(r);
+        }
+        // In code order, so that writers storing overlapping batches take row locks in one
+        // order and never wait on each other in a cycle.
+        let mut rows: Vec<&AssessmentRow> = latest.into_values().collect();
+        rows.sort_unstable_by_key(|r| r.subject.as_str());
+        let codes: Vec<&str> = rows.iter().map(|r| r.subject.as_str()).collect();
+        let as_of: Vec<i32> = rows.iter().map(|r| date_i32(r.as_of)).collect();
+        let grades: Vec<Option<&str>> = rows.iter().map(|r| r.grade.as_deref()).collect();
+        let scores: Vec<Option<i32>> = rows.iter().map(|r| r.score).collect();
+        let decisions: Vec<&str> = rows.iter().map(|r| r.decisions.as_str()).collect();
+        let next: Vec<Option<i32>> = rows.iter().map(|r| r.next_change.map(date_i32)).collect();
+        let rulebooks: Vec<&str> = rows.iter().map(|r| r.rulebook.as_str()).collect();
+        let versions: Vec<&str> = rows.iter().map(|r| r.version.as_str()).collect();
+        let explanations: Vec<&str> = rows.iter().map(|r| r.explanation.as_str()).collect();
+        let sizes: Vec<i64> = rows.iter().map(|r| r.log_size as i64).collect();
+        let mut tx = self.client.get_mut().transaction().map_err(backend)?;
+        tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").map_err(backend)?;
+        let st = self.statements.get(
+            &mut tx,
+            "WITH u AS (
+                 SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[],
+                                      $6::int[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+                     AS u (code, as_of, grade, score, decisions, next_change, rulebook, version,
+                           explanation, log_size)
+             ), stored AS (
+                 INSERT INTO assessments (subject, as_of, grade, score, decisions, next_change,
+                                          rulebook, version, explanation, log_size)
+                 SELECT s.id, u.as_of, u.grade, u.score, u.decisions, u.next_change, u.rulebook,
+                        u.version, u.explanation, u.log_size
+                 FROM u CROSS JOIN LATERAL (SELECT id FROM subjects WHERE code = u.code OFFSET 0) s
+                 ON CONFLICT (subject) DO UPDATE SET as_of = excluded.as_of, grade = excluded.grade,
+                     score = excluded.score, decisions = excluded.decisions,
+                     next_change = excluded.next_change, rulebook = excluded.rulebook,
+                     version = excluded.version, explanation = excluded.explanation,
+                     log_size = excluded.log_size
+                 WHERE excluded.log_size >= assessments.log_size
+                   AND (excluded.as_of, excluded.grade, excluded.score, excluded.decisions,
+                        excluded.next_change, excluded.rulebook, excluded.version,
+                        excluded.explanation, excluded.log_size)
+                       IS DISTINCT FROM (assessments.as_of, assessments.grade, assessments.score,
+                        assessments.decisions, assessments.next_change, assessments.rulebook,
+                        assessments.version, assessments.explanation, assessments.log_size)
+                 RETURNING subject
+             )
+             SELECT s.code FROM stored
+             CROSS JOIN LATERAL (SELECT code FROM subjects WHERE id = stored.subject OFFSET 0) s",
+        )?;
+        let stored = tx
+            .query(
+                &st,
+                &[
+                    &codes,
+                    &as_of,
+                    &grades,
+                    &scores,
+                    &decisions,
+                    &next,
+                    &rulebooks,
+                    &versions,
+                    &explanations,
+                    &sizes,
+                ],
+            )
+            .map_err(backend)?;
+        // A row not stored leaves the entries of the one kept (from a newer view of the log, or
+        // this very one): they follow from its explanation. A stored row replaces them.
+        let stored: std::collections::HashSet<String> =
+            stored.iter().map(|r| r.get::<_, String>(0)).collect();
+        let mut entries: std::collections::BTreeMap<(&str, &str), &ListEntry> =
+            std::collections::BTreeMap::new();
+        for r in rows.iter().filter(|r| stored.contains(r.subject.as_str())) {
+            for e in &r.lists {
+                entries.insert((e.list.as_str(), r.subject.as_str()), e);
+            }
+        }
+        let stored: Vec<&str> = stored.iter().map(String::as_str).collect();
+        let st = self.statements.get(&mut tx, "DELETE FROM list_entries WHERE code = ANY($1)")?;
+        tx.execute(&st, &[&stored]).map_err(backend)?;
+        let (mut lists, mut codes, mut since, mut until) = (vec![], vec![], vec![], vec![]);
+        for ((list, code), e) in entries {
+            lists.push(list);
+            codes.push(code);
+            since.push(e.since.map(date_i32));
+            until.push(e.until.map(date_i32));
+        }
+        let st = self.statements.get(
+            &mut tx,
+            "INSERT INTO list_entries (list, code, since, until)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])",
+        )?;
+        tx.execute(&st, &[&lists, &codes, &since, &until]).map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    /// Notes whether `r` failed because the connection was lost.
+    fn noting<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if matches!(r, Err(StoreError::Unavailable(_))) {
+            self.lost.set(true);
+        }
+        r
     }
 
     /// On a replica: the schema is there, at the migration this build knows.
@@ -255,9 +498,11 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
+        self.reconnect_if_lost()?;
         let mut c = self.client.borrow_mut();
-        let st = self.statements.get(&mut *c, sql)?;
-        c.query(&st, params).map_err(backend)
+        let rows =
+            self.statements.get(&mut *c, sql).and_then(|st| c.query(&st, params).map_err(backend));
+        self.noting(rows)
     }
 
     fn query_opt(
@@ -265,13 +510,17 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
+        self.reconnect_if_lost()?;
         let mut c = self.client.borrow_mut();
-        let st = self.statements.get(&mut *c, sql)?;
-        c.query_opt(&st, params).map_err(backend)
+        let row = self
+            .statements
+            .get(&mut *c, sql)
+            .and_then(|st| c.query_opt(&st, params).map_err(backend));
+        self.noting(row)
     }
 
     fn event(&self, index: i64) -> Result<Event, StoreError> {
-        event_at(&mut *self.client.borrow_mut(), &self.statements, index)
+        self.noting(event_at(&mut *self.client.borrow_mut(), &self.statements, index))
     }
 
     fn events_listed_by(&self, sql: &str) -> Result<Vec<(u64, EventBody)>, StoreError> {
@@ -1013,77 +1262,9 @@ impl<'e> Appender<'_, '_, 'e> {
 
 impl Store for PgStore {
     fn append(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
-        // Another process may have appended since this one last did: then reload the log's
-        // right edge and look again, under the lock.
-        for _ in 0..3 {
-            let lock = log_lock(&self.schema);
-            let client = self.client.get_mut();
-            let statements = &self.statements;
-            let mut tx = client.transaction().map_err(backend)?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock]).map_err(backend)?;
-            // The batch lookups join arrays of thousands of keys. A plan cached while the
-            // tables were small (a new registry's first batches) would scan whole tables for
-            // every batch once they are large, so this transaction plans each one afresh.
-            tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").map_err(backend)?;
-            let next: i64 = tx
-                .query_one("SELECT coalesce(max(idx) + 1, 0) FROM journal", &[])
-                .map_err(backend)?
-                .get(0);
-            if next as u64 != self.frontier.size() {
-                drop(tx);
-                self.load_frontier()?;
-                continue;
-            }
-            let mut frontier = self.frontier.clone();
-            let outcomes = {
-                let mut app = Appender {
-                    tx: &mut tx,
-                    statements,
-                    frontier: &mut frontier,
-                    next,
-                    staged: Staged::default(),
-                    written: HashMap::new(),
-                    fetched: HashMap::new(),
-                    subjects: HashMap::new(),
-                    authorities: HashMap::new(),
-                    records: HashMap::new(),
-                    subject_ids: RowIds::new("subjects_id_seq"),
-                    record_ids: RowIds::new("records_id_seq"),
-                };
-                let t = std::time::Instant::now();
-                app.look_up(events).and_then(|()| {
-                    let looked_up = t.elapsed();
-                    let outcomes = events.iter().map(|e| app.apply(e)).collect::<Result<_, _>>()?;
-                    let applied = t.elapsed();
-                    app.flush()?;
-                    tracing::debug!(
-                        events = events.len(),
-                        look_up_ms = looked_up.as_secs_f64() * 1e3,
-                        apply_ms = (applied - looked_up).as_secs_f64() * 1e3,
-                        flush_ms = (t.elapsed() - applied).as_secs_f64() * 1e3,
-                        "append staged"
-                    );
-                    Ok::<Vec<Outcome>, StoreError>(outcomes)
-                })
-            };
-            return match outcomes {
-                Ok(outcomes) => {
-                    let t = std::time::Instant::now();
-                    tx.commit().map_err(backend)?;
-                    tracing::debug!(
-                        commit_ms = t.elapsed().as_secs_f64() * 1e3,
-                        "append committed"
-                    );
-                    self.frontier = frontier;
-                    Ok(outcomes)
-                }
-                Err(e) => {
-                    drop(tx);
-                    Err(e)
-                }
-            };
-        }
-        Err(StoreError::Backend("the log kept moving under this writer; try again".into()))
+        self.reconnect_if_lost()?;
+        let appended = self.append_now(events);
+        self.noting(appended)
     }
 
     fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError> {
@@ -1361,110 +1542,9 @@ impl Store for PgStore {
     }
 
     fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError> {
-        // One row per subject, the one storing them in turn would leave: from the newest view of
-        // the log, the later on a tie. One statement then stores them all.
-        let mut latest: HashMap<&str, &AssessmentRow> = HashMap::new();
-        for r in rows {
-            latest
-                .entry(r.subject.as_str())
-                .and_modify(|kept| {
-                    if r.log_size >= kept.log_size {
-                        *kept = r;
-                    }
-                })
-                .or_insert(r);
-        }
-        // In code order, so that writers storing overlapping batches take row locks in one
-        // order and never wait on each other in a cycle.
-        let mut rows: Vec<&AssessmentRow> = latest.into_values().collect();
-        rows.sort_unstable_by_key(|r| r.subject.as_str());
-        let codes: Vec<&str> = rows.iter().map(|r| r.subject.as_str()).collect();
-        let as_of: Vec<i32> = rows.iter().map(|r| date_i32(r.as_of)).collect();
-        let grades: Vec<Option<&str>> = rows.iter().map(|r| r.grade.as_deref()).collect();
-        let scores: Vec<Option<i32>> = rows.iter().map(|r| r.score).collect();
-        let decisions: Vec<&str> = rows.iter().map(|r| r.decisions.as_str()).collect();
-        let next: Vec<Option<i32>> = rows.iter().map(|r| r.next_change.map(date_i32)).collect();
-        let rulebooks: Vec<&str> = rows.iter().map(|r| r.rulebook.as_str()).collect();
-        let versions: Vec<&str> = rows.iter().map(|r| r.version.as_str()).collect();
-        let explanations: Vec<&str> = rows.iter().map(|r| r.explanation.as_str()).collect();
-        let sizes: Vec<i64> = rows.iter().map(|r| r.log_size as i64).collect();
-        let mut tx = self.client.get_mut().transaction().map_err(backend)?;
-        tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").map_err(backend)?;
-        let st = self.statements.get(
-            &mut tx,
-            "WITH u AS (
-                 SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[],
-                                      $6::int[], $7::text[], $8::text[], $9::text[], $10::bigint[])
-                     AS u (code, as_of, grade, score, decisions, next_change, rulebook, version,
-                           explanation, log_size)
-             ), stored AS (
-                 INSERT INTO assessments (subject, as_of, grade, score, decisions, next_change,
-                                          rulebook, version, explanation, log_size)
-                 SELECT s.id, u.as_of, u.grade, u.score, u.decisions, u.next_change, u.rulebook,
-                        u.version, u.explanation, u.log_size
-                 FROM u CROSS JOIN LATERAL (SELECT id FROM subjects WHERE code = u.code OFFSET 0) s
-                 ON CONFLICT (subject) DO UPDATE SET as_of = excluded.as_of, grade = excluded.grade,
-                     score = excluded.score, decisions = excluded.decisions,
-                     next_change = excluded.next_change, rulebook = excluded.rulebook,
-                     version = excluded.version, explanation = excluded.explanation,
-                     log_size = excluded.log_size
-                 WHERE excluded.log_size >= assessments.log_size
-                   AND (excluded.as_of, excluded.grade, excluded.score, excluded.decisions,
-                        excluded.next_change, excluded.rulebook, excluded.version,
-                        excluded.explanation, excluded.log_size)
-                       IS DISTINCT FROM (assessments.as_of, assessments.grade, assessments.score,
-                        assessments.decisions, assessments.next_change, assessments.rulebook,
-                        assessments.version, assessments.explanation, assessments.log_size)
-                 RETURNING subject
-             )
-             SELECT s.code FROM stored
-             CROSS JOIN LATERAL (SELECT code FROM subjects WHERE id = stored.subject OFFSET 0) s",
-        )?;
-        let stored = tx
-            .query(
-                &st,
-                &[
-                    &codes,
-                    &as_of,
-                    &grades,
-                    &scores,
-                    &decisions,
-                    &next,
-                    &rulebooks,
-                    &versions,
-                    &explanations,
-                    &sizes,
-                ],
-            )
-            .map_err(backend)?;
-        // A row not stored leaves the entries of the one kept (from a newer view of the log, or
-        // this very one): they follow from its explanation. A stored row replaces them.
-        let stored: std::collections::HashSet<String> =
-            stored.iter().map(|r| r.get::<_, String>(0)).collect();
-        let mut entries: std::collections::BTreeMap<(&str, &str), &ListEntry> =
-            std::collections::BTreeMap::new();
-        for r in rows.iter().filter(|r| stored.contains(r.subject.as_str())) {
-            for e in &r.lists {
-                entries.insert((e.list.as_str(), r.subject.as_str()), e);
-            }
-        }
-        let stored: Vec<&str> = stored.iter().map(String::as_str).collect();
-        let st = self.statements.get(&mut tx, "DELETE FROM list_entries WHERE code = ANY($1)")?;
-        tx.execute(&st, &[&stored]).map_err(backend)?;
-        let (mut lists, mut codes, mut since, mut until) = (vec![], vec![], vec![], vec![]);
-        for ((list, code), e) in entries {
-            lists.push(list);
-            codes.push(code);
-            since.push(e.since.map(date_i32));
-            until.push(e.until.map(date_i32));
-        }
-        let st = self.statements.get(
-            &mut tx,
-            "INSERT INTO list_entries (list, code, since, until)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])",
-        )?;
-        tx.execute(&st, &[&lists, &codes, &since, &until]).map_err(backend)?;
-        tx.commit().map_err(backend)
+        self.reconnect_if_lost()?;
+        let stored = self.store_assessments(rows);
+        self.noting(stored)
     }
 
     fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError> {
@@ -1562,21 +1642,29 @@ impl Store for PgStore {
     }
 
     fn begin_snapshot(&self) -> Result<(), StoreError> {
-        self.client
+        self.reconnect_if_lost()?;
+        let begun = self
+            .client
             .borrow_mut()
             // A snapshot serves batch reads (rating, batch checks), planned afresh as appends are.
             .batch_execute(
                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
                  SET LOCAL plan_cache_mode = force_custom_plan",
             )
-            .map_err(backend)
+            .map_err(backend);
+        self.noting(begun)?;
+        self.in_snapshot.set(true);
+        Ok(())
     }
 
     fn end_snapshot(&self) -> Result<(), StoreError> {
-        if self.client.borrow().is_closed() {
+        self.in_snapshot.set(false);
+        // A snapshot on a lost connection ended with it.
+        if self.lost.get() || self.client.borrow().is_closed() {
             return Ok(());
         }
-        self.client.borrow_mut().batch_execute("COMMIT").map_err(backend)
+        let ended = self.client.borrow_mut().batch_execute("COMMIT").map_err(backend);
+        self.noting(ended)
     }
 
     fn search_subjects(
@@ -1620,7 +1708,9 @@ impl Store for PgStore {
     }
 
     fn put_credential(&mut self, c: &Credential) -> Result<(), StoreError> {
-        self.client
+        self.reconnect_if_lost()?;
+        let put = self
+            .client
             .get_mut()
             .execute(
                 "INSERT INTO credentials (key_id, role, principal, secret_hash, created, expires, revoked)
@@ -1635,7 +1725,8 @@ impl Store for PgStore {
                     &c.revoked.map(|t| t.as_microsecond()),
                 ],
             )
-            .map_err(backend)?;
+            .map_err(backend);
+        self.noting(put)?;
         Ok(())
     }
 
@@ -1666,13 +1757,16 @@ impl Store for PgStore {
         principal: &str,
         at: Timestamp,
     ) -> Result<u64, StoreError> {
-        self.client
+        self.reconnect_if_lost()?;
+        let revoked = self
+            .client
             .get_mut()
             .execute(
                 "UPDATE credentials SET revoked = $3 WHERE role = $1 AND principal = $2 AND revoked IS NULL",
                 &[&role.as_str(), &principal, &at.as_microsecond()],
             )
-            .map_err(backend)
+            .map_err(backend);
+        self.noting(revoked)
     }
 
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError> {

@@ -112,3 +112,50 @@ fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
     let store = PgStore::connect(&url(), &name).unwrap();
     probity_store::conformance::establishment_is_read_back(&store, &ids);
 }
+
+/// The server ends the store's session (a restart, an operator, a failover): the unit of work
+/// that meets the loss fails with it, and the next one connects again and sees everything.
+#[test]
+fn a_lost_connection_is_made_again_for_the_next_read_or_append() {
+    use probity_store::Store as _;
+    let (schema, mut store) = fresh();
+    let name = schema.0.clone().unwrap();
+    probity_store::conformance::records_of_a_subject_in_filing_order(&mut store);
+    let before = store.counts().unwrap();
+    let mut admin = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
+    let ended: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = $1) ended",
+            &[&format!("probity {name}")],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 1, "the store's session is named after its schema");
+    let read = |store: &PgStore| {
+        store.begin_snapshot()?;
+        let counts = store.counts();
+        store.end_snapshot()?;
+        counts
+    };
+    // The client may or may not have seen the loss yet: at most one read fails with it.
+    let counts = read(&store)
+        .or_else(|e| match e {
+            probity_store::StoreError::Unavailable(_) => read(&store),
+            other => panic!("a lost connection is reported as such, not as {other:?}"),
+        })
+        .unwrap();
+    assert_eq!(counts, before);
+    // Appends work too, and the log goes on from where it was.
+    let more: probity_core::Encoded = probity_core::Event::new(
+        jiff::Timestamp::UNIX_EPOCH,
+        probity_core::EventBody::SubjectRegistered {
+            subject: probity_store::conformance::subject(91),
+        },
+    )
+    .into();
+    assert_eq!(
+        store.append(&[more]).unwrap(),
+        [probity_store::Outcome::Appended { index: before.events }]
+    );
+}

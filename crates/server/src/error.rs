@@ -100,6 +100,11 @@ impl From<RegistryError> for ApiError {
             RegistryError::Id(e) => Self::invalid(e.to_string()),
             RegistryError::Refused(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", m),
             RegistryError::Rulebook { .. } => Self::invalid(e.to_string()),
+            RegistryError::Store(probity_store::StoreError::Unavailable(m)) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("the store is unreachable, try again: {m}"),
+            ),
             RegistryError::Store(_) | RegistryError::Io { .. } => Self::internal(e),
         }
     }

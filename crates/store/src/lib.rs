@@ -92,6 +92,10 @@ pub enum StoreError {
     /// The backend failed.
     #[error("storage failed: {0}")]
     Backend(String),
+    /// The connection to the backend was lost (a database server restarted or ended the
+    /// session). Nothing was written half-way; the store connects again for the next call.
+    #[error("the store is unreachable: {0}")]
+    Unavailable(String),
 }
 
 /// What happened to one event handed to [`Store::append`].
