@@ -97,6 +97,16 @@ fn start_with(data: &Path, extra: &[&str]) -> Node {
     Node { child, url }
 }
 
+/// A minor penalty of authority `bj-amr` on `subject`, decided and effective today.
+fn filing_today(decision_no: &str, subject: &str) -> serde_json::Value {
+    let today = probity_core::date_of(jiff::Timestamp::now()).to_string();
+    serde_json::json!({
+        "authority": "bj-amr", "decision_no": decision_no, "subject": subject,
+        "kind": "penalty.minor", "decided": today, "effective": today,
+        "basis": "Administrative Penalty Law, Art. 28", "summary": "late annual report",
+    })
+}
+
 fn psql(query: &str) -> String {
     let o = Command::new("psql").args([&url(), "-Atc", query]).output().unwrap();
     assert!(o.status.success(), "{o:?}");
@@ -297,12 +307,7 @@ fn a_node_serves_public_reads_from_its_read_store_and_keys_from_the_primary() {
     // A filing, then the filer's own read-back, then a public read: all answer, each with the
     // log size it reflects.
     let http = reqwest::blocking::Client::new();
-    let today = probity_core::date_of(jiff::Timestamp::now()).to_string();
-    let body = serde_json::json!({
-        "authority": "bj-amr", "decision_no": "R-1", "subject": subjects[0],
-        "kind": "penalty.minor", "decided": today, "effective": today,
-        "basis": "Administrative Penalty Law, Art. 28", "summary": "late annual report",
-    });
+    let body = filing_today("R-1", &subjects[0]);
     let r = http.post(format!("{base}/v1/records")).bearer_auth(&key).json(&body).send().unwrap();
     assert_eq!(r.status(), 201);
     let profile: serde_json::Value =
@@ -333,20 +338,9 @@ fn a_node_connects_again_when_postgresql_ends_its_sessions() {
     let (_cleanup, schema, _dir, data, key, subjects) = registry_on_postgres();
     let node = start(&data);
     let http = reqwest::blocking::Client::new();
-    let today = probity_core::date_of(jiff::Timestamp::now()).to_string();
-    let filing = |n: u32| {
-        serde_json::json!({
-            "authority": "bj-amr", "decision_no": format!("L-{n}"), "subject": subjects[1],
-            "kind": "penalty.minor", "decided": today, "effective": today,
-            "basis": "Administrative Penalty Law, Art. 28", "summary": "late annual report",
-        })
-    };
     let file = |n: u32| {
-        http.post(format!("{}/v1/records", node.url))
-            .bearer_auth(&key)
-            .json(&filing(n))
-            .send()
-            .unwrap()
+        let body = filing_today(&format!("L-{n}"), &subjects[1]);
+        http.post(format!("{}/v1/records", node.url)).bearer_auth(&key).json(&body).send().unwrap()
     };
     assert_eq!(file(1).status(), 201);
     // The server ends every session of the node (as a restart or an operator would).
@@ -511,12 +505,7 @@ fn a_node_reads_from_a_real_streaming_replica_and_says_how_fresh_each_answer_is(
     );
 
     let http = reqwest::blocking::Client::new();
-    let today = probity_core::date_of(jiff::Timestamp::now()).to_string();
-    let body = serde_json::json!({
-        "authority": "bj-amr", "decision_no": "R-1", "subject": subjects[1],
-        "kind": "penalty.minor", "decided": today, "effective": today,
-        "basis": "Administrative Penalty Law, Art. 28", "summary": "late annual report",
-    });
+    let body = filing_today("R-1", &subjects[1]);
     let r = http.post(format!("{base}/v1/records")).bearer_auth(&key).json(&body).send().unwrap();
     assert_eq!(r.status(), 201);
     let size: u64 =

@@ -618,7 +618,8 @@ struct Staged<'e> {
     records: Vec<(i64, i64, i64, &'e Record, i64)>,
 }
 
-/// Writes `rows` into a table with binary COPY; `columns` names the columns and their types.
+/// Writes `rows` with binary COPY: `sql` is the `COPY … FROM STDIN BINARY` statement, `types`
+/// the types of its columns in order, and `write` puts one row.
 fn copy_in<T>(
     tx: &mut Transaction<'_>,
     sql: &str,
@@ -751,7 +752,7 @@ impl<'e> Appender<'_, '_, 'e> {
             self.records.insert(key, KeyState::Free);
         }
         if !registering.is_empty() {
-            for r in self.lookup(
+            for r in self.probe(
                 "SELECT s.code, s.id, s.event, j.body FROM unnest($1::text[]) AS k (code)
                  CROSS JOIN LATERAL
                      (SELECT code, id, event FROM subjects WHERE code = k.code OFFSET 0) s
@@ -764,7 +765,7 @@ impl<'e> Appender<'_, '_, 'e> {
             }
         }
         if !named.is_empty() {
-            for r in self.lookup(
+            for r in self.probe(
                 "SELECT s.code, s.id, s.event FROM unnest($1::text[]) AS k (code)
                  CROSS JOIN LATERAL
                      (SELECT code, id, event FROM subjects WHERE code = k.code OFFSET 0) s",
@@ -775,7 +776,7 @@ impl<'e> Appender<'_, '_, 'e> {
             }
         }
         if !authorities.is_empty() {
-            for r in self.lookup(
+            for r in self.probe(
                 "SELECT code, id, event FROM authorities WHERE code = ANY($1)",
                 &[&authorities],
             )? {
@@ -784,7 +785,7 @@ impl<'e> Appender<'_, '_, 'e> {
             }
         }
         if !keys.is_empty() {
-            let found = self.lookup(
+            let found = self.probe(
                 "SELECT k.n, r.id, r.filed_event, r.status, j.body
                  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k (authority, decision_no, n)
                  CROSS JOIN LATERAL (SELECT id FROM authorities WHERE code = k.authority OFFSET 0) a
@@ -824,7 +825,8 @@ impl<'e> Appender<'_, '_, 'e> {
         Ok(())
     }
 
-    fn lookup(
+    /// Runs one query of the batch look-up in the append's transaction.
+    fn probe(
         &mut self,
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
