@@ -377,6 +377,38 @@ fn a_node_connects_again_when_postgresql_ends_its_sessions() {
     assert_eq!(ready["log_size"], size, "{ready}");
 }
 
+#[test]
+fn a_node_signs_a_checkpoint_of_what_another_node_appended() {
+    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
+        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+        return;
+    }
+    let (_cleanup, schema, dir, first, key, subjects) = registry_on_postgres();
+    let second = dir.path().join("node1");
+    copy_dir(&first, &second);
+    let (a, b) = (start(&first), start(&second));
+    let http = reqwest::blocking::Client::new();
+    let body = filing_today("C-1", &subjects[2]);
+    let r =
+        http.post(format!("{}/v1/records", a.url)).bearer_auth(&key).json(&body).send().unwrap();
+    assert_eq!(r.status(), 201);
+    let size: u64 = psql(&format!("SELECT count(*) FROM {schema}.journal")).parse().unwrap();
+    // The other node's published checkpoint reaches the log's size without a write of its own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let note = http.get(format!("{}/v1/log/checkpoint", b.url)).send().unwrap().text().unwrap();
+        let stated: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+        if stated == size {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node b still publishes size {stated}, not {size}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// A PostgreSQL primary and its streaming replica, made for one test in a temporary directory
 /// and listening on free loopback ports (the machine's own server takes no replication
 /// connections). Both are stopped when this is dropped.

@@ -64,11 +64,20 @@ pub(crate) fn write_checkpoint(
     signer: &NoteSigner,
     path: &std::path::Path,
 ) -> Result<String, RegistryError> {
+    let io = |source| RegistryError::Io { path: path.display().to_string(), source };
+    // One publisher at a time (a server, an import in another process), each reading the log's
+    // size under the lock: a published checkpoint never goes back to a smaller size.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path.with_extension("lock"))
+        .map_err(io)?;
+    lock.lock().map_err(io)?;
     let size = store.log_size()?;
     let root = probity_tlog::root(&LogNodes(store), size)?;
     let note = signer.sign(&Checkpoint { origin: signer.name().to_owned(), size, root }.text());
     let tmp = path.with_extension("tmp");
-    let io = |source| RegistryError::Io { path: path.display().to_string(), source };
     std::fs::write(&tmp, &note).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
     Ok(note)
@@ -94,6 +103,19 @@ impl Registry {
     /// returns the signed note.
     pub fn publish_checkpoint(&self) -> Result<String, RegistryError> {
         write_checkpoint(self.store(), &self.signer()?, &self.dir.join(crate::CHECKPOINT_FILE))
+    }
+
+    /// Publishes a checkpoint if the published one is behind the log, which others (another
+    /// node or process) may have appended to. Returns whether it did.
+    pub fn publish_checkpoint_if_behind(&self) -> Result<bool, RegistryError> {
+        let behind = match self.published_checkpoint() {
+            Ok((_, cp)) => cp.size < self.log_size()?,
+            Err(_) => true,
+        };
+        if behind {
+            self.publish_checkpoint()?;
+        }
+        Ok(behind)
     }
 
     /// The published checkpoint (signed note) and what it states.

@@ -126,6 +126,7 @@ impl Inner {
     /// caller), which knew `rulebooks` rulebooks before: reads the size answers will reflect,
     /// takes in the rulebooks adopted within it, renews the readers if there are new ones
     /// (a reader knows the rulebooks of when it was made), and only then moves on to that size.
+    /// Then publishes a checkpoint if the published one is behind the log.
     fn follow(&self, reg: &mut Registry, rulebooks: usize) -> Result<(), ApiError> {
         let size = match (&self.config.read_store, self.readers.first()) {
             (Some(_), Some(r)) => lock(r).log_size()?,
@@ -145,6 +146,8 @@ impl Inner {
             }
         }
         self.followed.fetch_max(size, Ordering::AcqRel);
+        // What others appended gets a checkpoint here too, signed by this node's key.
+        reg.publish_checkpoint_if_behind()?;
         Ok(())
     }
 }
