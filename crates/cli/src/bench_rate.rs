@@ -333,7 +333,8 @@ fn measure(
     today: Date,
 ) -> anyhow::Result<Measured> {
     eprintln!("probity: importing…");
-    let mut reg = crate::bench::registry_with_subjects(reg_dir, location, input)?;
+    let mut reg = crate::bench::registry_with_authorities(reg_dir, location, input)?;
+    import_file(&mut reg, Table::Subjects, &input.join("subjects.csv"), None, None, 10_000)?;
     import_file(&mut reg, Table::Records, main, None, None, 10_000)?;
 
     eprintln!(

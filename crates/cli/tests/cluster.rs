@@ -49,6 +49,16 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Whether `scripts/test` found no PostgreSQL server and said so (never in CI); the test says
+/// it is skipped.
+fn postgres_skipped() -> bool {
+    let skipped = std::env::var_os("PROBITY_SKIP_POSTGRES").is_some();
+    if skipped {
+        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+    }
+    skipped
+}
+
 struct DropSchema(String);
 
 impl Drop for DropSchema {
@@ -146,8 +156,7 @@ fn registry_on(url: &str) -> (DropSchema, String, tempfile::TempDir, PathBuf, St
 
 #[test]
 fn three_nodes_survive_the_death_of_the_one_appending() {
-    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
-        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+    if postgres_skipped() {
         return;
     }
     let (_cleanup, schema, dir, first, key, subjects) = registry_on_postgres();
@@ -288,8 +297,7 @@ fn three_nodes_survive_the_death_of_the_one_appending() {
 
 #[test]
 fn a_node_serves_public_reads_from_its_read_store_and_keys_from_the_primary() {
-    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
-        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+    if postgres_skipped() {
         return;
     }
     let (_cleanup, schema, dir, data, key, subjects) = registry_on_postgres();
@@ -331,8 +339,7 @@ fn a_node_serves_public_reads_from_its_read_store_and_keys_from_the_primary() {
 
 #[test]
 fn a_node_connects_again_when_postgresql_ends_its_sessions() {
-    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
-        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+    if postgres_skipped() {
         return;
     }
     let (_cleanup, schema, _dir, data, key, subjects) = registry_on_postgres();
@@ -379,8 +386,7 @@ fn a_node_connects_again_when_postgresql_ends_its_sessions() {
 
 #[test]
 fn a_node_signs_a_checkpoint_of_what_another_node_appended() {
-    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
-        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+    if postgres_skipped() {
         return;
     }
     let (_cleanup, schema, dir, first, key, subjects) = registry_on_postgres();
@@ -517,8 +523,7 @@ impl Drop for Replicated {
 
 #[test]
 fn a_node_reads_from_a_real_streaming_replica_and_says_how_fresh_each_answer_is() {
-    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
-        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+    if postgres_skipped() {
         return;
     }
     let pg = Replicated::start();
@@ -565,8 +570,7 @@ fn a_node_reads_from_a_real_streaming_replica_and_says_how_fresh_each_answer_is(
 
 #[test]
 fn bench_import_compares_sqlite_and_postgresql_in_one_run() {
-    if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
-        eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
+    if postgres_skipped() {
         return;
     }
     let mut bytes = [0u8; 6];

@@ -426,6 +426,17 @@ impl PgStore {
         tx.commit().map_err(backend)
     }
 
+    /// Runs `call` on the session: connected again first if an earlier call found it lost,
+    /// and noted as lost if this call finds it so.
+    fn on_session<T>(
+        &self,
+        call: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.reconnect_if_lost()?;
+        let r = call(&mut self.client.borrow_mut());
+        self.noting(r)
+    }
+
     /// Notes whether `r` failed because the connection was lost.
     fn noting<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
         if matches!(r, Err(StoreError::Unavailable(_))) {
@@ -498,11 +509,10 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
-        self.reconnect_if_lost()?;
-        let mut c = self.client.borrow_mut();
-        let rows =
-            self.statements.get(&mut *c, sql).and_then(|st| c.query(&st, params).map_err(backend));
-        self.noting(rows)
+        self.on_session(|c| {
+            let st = self.statements.get(c, sql)?;
+            c.query(&st, params).map_err(backend)
+        })
     }
 
     fn query_opt(
@@ -510,13 +520,10 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
-        self.reconnect_if_lost()?;
-        let mut c = self.client.borrow_mut();
-        let row = self
-            .statements
-            .get(&mut *c, sql)
-            .and_then(|st| c.query_opt(&st, params).map_err(backend));
-        self.noting(row)
+        self.on_session(|c| {
+            let st = self.statements.get(c, sql)?;
+            c.query_opt(&st, params).map_err(backend)
+        })
     }
 
     fn event(&self, index: i64) -> Result<Event, StoreError> {
@@ -1644,17 +1651,14 @@ impl Store for PgStore {
     }
 
     fn begin_snapshot(&self) -> Result<(), StoreError> {
-        self.reconnect_if_lost()?;
-        let begun = self
-            .client
-            .borrow_mut()
-            // A snapshot serves batch reads (rating, batch checks), planned afresh as appends are.
-            .batch_execute(
+        // A snapshot serves batch reads (rating, batch checks), planned afresh as appends are.
+        self.on_session(|c| {
+            c.batch_execute(
                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
                  SET LOCAL plan_cache_mode = force_custom_plan",
             )
-            .map_err(backend);
-        self.noting(begun)?;
+            .map_err(backend)
+        })?;
         self.in_snapshot.set(true);
         Ok(())
     }
@@ -1710,11 +1714,8 @@ impl Store for PgStore {
     }
 
     fn put_credential(&mut self, c: &Credential) -> Result<(), StoreError> {
-        self.reconnect_if_lost()?;
-        let put = self
-            .client
-            .get_mut()
-            .execute(
+        self.on_session(|client| {
+            client.execute(
                 "INSERT INTO credentials (key_id, role, principal, secret_hash, created, expires, revoked)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
@@ -1727,8 +1728,8 @@ impl Store for PgStore {
                     &c.revoked.map(|t| t.as_microsecond()),
                 ],
             )
-            .map_err(backend);
-        self.noting(put)?;
+            .map_err(backend)
+        })?;
         Ok(())
     }
 
@@ -1759,16 +1760,13 @@ impl Store for PgStore {
         principal: &str,
         at: Timestamp,
     ) -> Result<u64, StoreError> {
-        self.reconnect_if_lost()?;
-        let revoked = self
-            .client
-            .get_mut()
-            .execute(
+        self.on_session(|c| {
+            c.execute(
                 "UPDATE credentials SET revoked = $3 WHERE role = $1 AND principal = $2 AND revoked IS NULL",
                 &[&role.as_str(), &principal, &at.as_microsecond()],
             )
-            .map_err(backend);
-        self.noting(revoked)
+            .map_err(backend)
+        })
     }
 
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError> {

@@ -105,11 +105,12 @@ impl Registry {
         write_checkpoint(self.store(), &self.signer()?, &self.dir.join(crate::CHECKPOINT_FILE))
     }
 
-    /// Publishes a checkpoint if the published one is behind the log, which others (another
-    /// node or process) may have appended to. Returns whether it did.
-    pub fn publish_checkpoint_if_behind(&self) -> Result<bool, RegistryError> {
+    /// Publishes a checkpoint if the published one holds fewer than `size` entries, the log's
+    /// size as the caller read it (others, another node or process, may have appended). Returns
+    /// whether it did.
+    pub fn publish_checkpoint_if_short_of(&self, size: u64) -> Result<bool, RegistryError> {
         let behind = match self.published_checkpoint() {
-            Ok((_, cp)) => cp.size < self.log_size()?,
+            Ok((_, cp)) => cp.size < size,
             Err(_) => true,
         };
         if behind {

@@ -127,10 +127,12 @@ impl Inner {
     /// takes in the rulebooks adopted within it, renews the readers if there are new ones
     /// (a reader knows the rulebooks of when it was made), and only then moves on to that size.
     /// Then publishes a checkpoint if the published one is behind the log.
-    fn follow(&self, reg: &mut Registry, rulebooks: usize) -> Result<(), ApiError> {
+    fn follow(&self, reg: &mut Registry, rulebooks: usize) -> Result<(), RegistryError> {
+        let primary = reg.log_size()?;
+        // On a replica, answers reflect the replica's log size, at most the primary's.
         let size = match (&self.config.read_store, self.readers.first()) {
             (Some(_), Some(r)) => lock(r).log_size()?,
-            _ => reg.log_size()?,
+            _ => primary,
         };
         reg.catch_up_rulebooks()?;
         if reg.rulebooks().count() != rulebooks {
@@ -147,7 +149,7 @@ impl Inner {
         }
         self.followed.fetch_max(size, Ordering::AcqRel);
         // What others appended gets a checkpoint here too, signed by this node's key.
-        reg.publish_checkpoint_if_behind()?;
+        reg.publish_checkpoint_if_short_of(primary)?;
         Ok(())
     }
 }
@@ -155,12 +157,10 @@ impl Inner {
 impl AppState {
     /// State around an open registry, with a reader per available core.
     pub fn new(
-        mut registry: Registry,
+        registry: Registry,
         config: Config,
     ) -> Result<Self, probity_registry::RegistryError> {
-        // The readers share the registry's rulebooks: first every one within the log as it is.
-        let size = registry.log_size()?;
-        registry.catch_up_rulebooks()?;
+        let rulebooks = registry.rulebooks().count();
         let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16);
         let primary_readers =
             || (0..n).map(|_| registry.reader().map(Mutex::new)).collect::<Result<Vec<_>, _>>();
@@ -178,14 +178,9 @@ impl AppState {
         let limiter = governor::RateLimiter::keyed(
             governor::Quota::per_second(per_second).allow_burst(burst),
         );
-        // On a replica, answers reflect the replica's log size, at most the primary's.
-        let size = match readers.first() {
-            Some(r) if config.read_store.is_some() => lock(r).log_size()?,
-            _ => size,
-        };
-        Ok(Self(Arc::new(Inner {
+        let inner = Inner {
             answers: quick_cache::sync::Cache::new(config.answer_cache.max(1)),
-            followed: AtomicU64::new(size),
+            followed: AtomicU64::new(0),
             clock: registry.clock(),
             registry: Mutex::new(registry),
             read_turns: tokio::sync::Semaphore::new(readers.len()),
@@ -199,7 +194,10 @@ impl AppState {
             config,
             sessions: Mutex::new(HashMap::new()),
             stats: Mutex::new(None),
-        })))
+        };
+        // The readers were made with the rulebooks known at open: follow the log as it is now.
+        inner.follow(&mut lock(&inner.registry), rulebooks)?;
+        Ok(Self(Arc::new(inner)))
     }
 
     /// The configuration.
@@ -231,15 +229,13 @@ impl AppState {
         f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let inner = Arc::clone(&self.0);
-        let turns = match (&inner.primary, primary) {
-            (Some(_), true) => &self.0.primary_turns,
-            _ => &self.0.read_turns,
-        };
+        let on_primary = primary && inner.primary.is_some();
+        let turns = if on_primary { &self.0.primary_turns } else { &self.0.read_turns };
         let _turn = turns.acquire().await.map_err(ApiError::internal)?;
         // On the blocking pool: measured faster here than `block_in_place` on the worker.
         tokio::task::spawn_blocking(move || {
-            let readers = match (&inner.primary, primary) {
-                (Some(p), true) => p,
+            let readers = match &inner.primary {
+                Some(p) if on_primary => p,
                 _ => &inner.readers,
             };
             let n = readers.len();
@@ -279,7 +275,7 @@ impl AppState {
             let out = f(&mut reg);
             // What `f` did stands whether or not this works; the next write tries again.
             if let Err(e) = inner.follow(&mut reg, rulebooks) {
-                tracing::warn!(error = %e.message, "following the log failed");
+                tracing::warn!(error = %e, "following the log failed");
             }
             out
         })
@@ -309,24 +305,24 @@ impl AppState {
     }
 
     pub(crate) fn known_digest(&self, key_id: &str, hash: &str) -> Option<[u8; 32]> {
-        let map = self.0.digests.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = lock(&self.0.digests);
         map.get(key_id).filter(|(h, _)| h == hash).map(|(_, d)| *d)
     }
 
     pub(crate) fn remember_digest(&self, key_id: &str, hash: &str, digest: [u8; 32]) {
-        let mut map = self.0.digests.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = lock(&self.0.digests);
         map.insert(key_id.to_owned(), (hash.to_owned(), digest));
     }
 
     pub(crate) fn count_failure(&self, ip: IpAddr) -> u32 {
-        let mut map = self.0.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = lock(&self.0.failures);
         let n = map.entry(ip).or_insert(0);
         *n = n.saturating_add(1);
         *n
     }
 
     pub(crate) fn forget_failures(&self, ip: IpAddr) {
-        self.0.failures.lock().unwrap_or_else(PoisonError::into_inner).remove(&ip);
+        lock(&self.0.failures).remove(&ip);
     }
 
     /// Starts a portal session for `actor`: its token and the token its forms must carry.
@@ -335,7 +331,7 @@ impl AppState {
         if token.is_empty() || csrf.is_empty() {
             return None;
         }
-        let mut map = self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = lock(&self.0.sessions);
         let now = Instant::now();
         map.retain(|_, s| s.expires > now);
         if map.len() >= MAX_SESSIONS
@@ -356,18 +352,18 @@ impl AppState {
 
     /// The live session with this token.
     pub(crate) fn session(&self, token: &str) -> Option<Session> {
-        let map = self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = lock(&self.0.sessions);
         map.get(token).filter(|s| !token.is_empty() && s.expires > Instant::now()).cloned()
     }
 
     /// Ends a session.
     pub(crate) fn end_session(&self, token: &str) {
-        self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner).remove(token);
+        lock(&self.0.sessions).remove(token);
     }
 
     /// Keeps a batch upload's report with the session.
     pub(crate) fn keep_upload(&self, token: &str, upload: Upload) {
-        let mut map = self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = lock(&self.0.sessions);
         if let Some(s) = map.get_mut(token) {
             s.upload = Some(Arc::new(upload));
         }
@@ -375,7 +371,7 @@ impl AppState {
 
     /// Keeps what an action did, to show on the next page.
     pub(crate) fn set_flash(&self, token: &str, flash: probity_portal::Flash) {
-        let mut map = self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = lock(&self.0.sessions);
         if let Some(s) = map.get_mut(token) {
             s.flash = Some(flash);
         }
@@ -383,7 +379,7 @@ impl AppState {
 
     /// Takes what the last action did, if not shown yet.
     pub(crate) fn take_flash(&self, token: &str) -> Option<probity_portal::Flash> {
-        let mut map = self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = lock(&self.0.sessions);
         map.get_mut(token).and_then(|s| s.flash.take())
     }
 
@@ -391,7 +387,7 @@ impl AppState {
     pub(crate) async fn stats_figures(&self) -> Result<Arc<StatsFigures>, ApiError> {
         let size = self.read(|reg| Ok(reg.log_size()?)).await?;
         {
-            let cached = self.0.stats.lock().unwrap_or_else(PoisonError::into_inner);
+            let cached = lock(&self.0.stats);
             if let Some((at_size, at, figures)) = cached.as_ref()
                 && *at_size == size
                 && at.elapsed() < STATS_FRESH_FOR
@@ -408,8 +404,7 @@ impl AppState {
             })
             .await?;
         let figures = Arc::new(figures);
-        *self.0.stats.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((size, Instant::now(), Arc::clone(&figures)));
+        *lock(&self.0.stats) = Some((size, Instant::now(), Arc::clone(&figures)));
         Ok(figures)
     }
 

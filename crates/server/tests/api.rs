@@ -103,12 +103,13 @@ fn world_with(config: probity_server::Config) -> World {
     }
 }
 
+/// The defaults, with public reads limited far above what a test sends.
+fn unlimited() -> probity_server::Config {
+    probity_server::Config { public_rate: 10_000, public_burst: 10_000, ..Default::default() }
+}
+
 fn world() -> World {
-    world_with(probity_server::Config {
-        public_rate: 10_000,
-        public_burst: 10_000,
-        ..Default::default()
-    })
+    world_with(unlimited())
 }
 
 impl World {
@@ -457,12 +458,7 @@ fn every_endpoint_against_every_role() {
 
 #[test]
 fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
-    let w = world_with(probity_server::Config {
-        body_limit: 64 * 1024,
-        public_rate: 10_000,
-        public_burst: 10_000,
-        ..Default::default()
-    });
+    let w = world_with(probity_server::Config { body_limit: 64 * 1024, ..unlimited() });
     let size = || w.json("/v1/changes")["log_size"].as_u64().unwrap();
     let start = size();
     let raw = |body: Vec<u8>, content_type: &str| {
@@ -689,10 +685,8 @@ fn answers_carry_log_proofs_and_a_replayed_reply_changes_nothing() {
 #[test]
 fn the_sweep_re_rates_subjects_as_the_calendar_moves() {
     let w = world_with(probity_server::Config {
-        public_rate: 10_000,
-        public_burst: 10_000,
         sweep_every: Some(std::time::Duration::from_millis(100)),
-        ..Default::default()
+        ..unlimited()
     });
     let r = w.send(
         "POST",
@@ -784,10 +778,8 @@ fn a_redacted_record_is_withheld_from_the_feed_and_gone_from_answers() {
 #[test]
 fn a_kept_answer_is_served_only_while_the_log_is_at_the_size_it_states() {
     let w = world_with(probity_server::Config {
-        public_rate: 10_000,
-        public_burst: 10_000,
         follow_every: Some(std::time::Duration::from_millis(50)),
-        ..Default::default()
+        ..unlimited()
     });
     let path = format!("/v1/check?subject={A}&measure=procurement.bid");
     let first = w.get(&path).text().unwrap();
