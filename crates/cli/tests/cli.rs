@@ -729,20 +729,23 @@ fn a_rewritten_and_re_signed_history_is_caught_by_an_auditor_that_kept_its_check
         rusqlite::params![forged.as_bytes(), idx],
     )
     .unwrap();
-    conn.execute("DELETE FROM log_nodes", []).unwrap();
+    conn.execute("DELETE FROM log_tiles", []).unwrap();
     let mut frontier = probity_tlog::Frontier::default();
+    let mut tiles = probity_tlog::stored::TileUpdates::default();
     let mut stmt = conn.prepare("SELECT body FROM journal ORDER BY idx").unwrap();
     let bodies: Vec<Vec<u8>> =
         stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
     for b in bodies {
-        for (level, i, h) in frontier.append(probity_tlog::leaf_hash(&probity_core::leaf_data(&b)))
-        {
-            conn.execute(
-                "INSERT INTO log_nodes VALUES (?1, ?2, ?3)",
-                rusqlite::params![level, i as i64, &h[..]],
-            )
-            .unwrap();
-        }
+        tiles.add(frontier.append(probity_tlog::leaf_hash(&probity_core::leaf_data(&b))));
+    }
+    let tiles = tiles.into_tiles(|_, _| Ok::<_, probity_tlog::stored::TileError>(None)).unwrap();
+    for tile in tiles {
+        let (level, index) = tile.key();
+        conn.execute(
+            "INSERT INTO log_tiles VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![level, index as i64, tile.width() as i64, tile.to_bytes()],
+        )
+        .unwrap();
     }
     drop(stmt);
     drop(conn);

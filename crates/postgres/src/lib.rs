@@ -25,6 +25,7 @@ use probity_store::{
     RecordStanding, RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject,
     SubjectStanding,
 };
+use probity_tlog::stored::{NodeTile, TileCache, TileUpdates};
 use probity_tlog::{Frontier, leaf_hash};
 
 const MIGRATIONS: &[&str] = &[
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_assessment_log_size.sql"),
     include_str!("../migrations/0005_records_by_subject_covering.sql"),
     include_str!("../migrations/0006_subject_established.sql"),
+    include_str!("../migrations/0007_log_tiles.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks
@@ -142,6 +144,23 @@ fn event_at(
     decode(index, row.get::<_, &[u8]>(0))
 }
 
+/// The stored log tile at tile level `level`, index `index`, if the log has reached it.
+fn read_tile(
+    c: &mut impl GenericClient,
+    statements: &Statements,
+    level: u8,
+    index: u64,
+) -> Result<Option<NodeTile>, StoreError> {
+    let st =
+        statements.get(c, "SELECT width, hashes FROM log_tiles WHERE level = $1 AND idx = $2")?;
+    let Some(row) = c.query_opt(&st, &[&i16::from(level), &(index as i64)]).map_err(backend)?
+    else {
+        return Ok(None);
+    };
+    let width: i16 = row.get(0);
+    Ok(Some(NodeTile::from_bytes(level, index, width as u64, row.get::<_, &[u8]>(1))?))
+}
+
 fn body_record(index: i64, event: Event) -> Result<(Record, Timestamp), StoreError> {
     match event.body {
         EventBody::RecordFiled { record } | EventBody::RecordCorrected { record, .. } => {
@@ -185,6 +204,8 @@ pub struct PgStore {
     in_snapshot: Cell<bool>,
     /// Whether a call found the connection lost.
     lost: Cell<bool>,
+    /// Stored log tiles kept once read: complete nodes never change.
+    tiles: RefCell<TileCache>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -219,6 +240,7 @@ impl PgStore {
             url: url.to_owned(),
             in_snapshot: Cell::new(false),
             lost: Cell::new(false),
+            tiles: RefCell::default(),
         };
         if standby {
             store.check_replica()?;
@@ -311,6 +333,8 @@ impl PgStore {
                 }
                 Err(e) => {
                     drop(tx);
+                    // Tiles read inside the transaction may hold nodes it rolled back.
+                    self.tiles.borrow_mut().clear();
                     Err(e)
                 }
             };
@@ -617,8 +641,8 @@ fn record_key(record: &Record) -> Key<'_> {
 struct Staged<'e> {
     /// Journal entries: index and event.
     journal: Vec<(i64, &'e Encoded)>,
-    /// Log nodes: level, index, hash.
-    nodes: Vec<(u8, u64, [u8; 32])>,
+    /// Log nodes, by the tile each belongs to.
+    tiles: TileUpdates,
     /// New subjects: row id, the subject, its event.
     subjects: Vec<(i64, &'e probity_core::Subject, i64)>,
     /// New records: row id, authority row, subject row, the record, its event.
@@ -861,13 +885,7 @@ impl<'e> Appender<'_, '_, 'e> {
                 w.write(&[idx, &event.recorded_at.as_microsecond(), &event.type_name(), &e.bytes()])
             },
         )?;
-        copy_in(
-            self.tx,
-            "COPY log_nodes (level, idx, hash) FROM STDIN (FORMAT binary)",
-            &[Type::INT2, Type::INT8, Type::BYTEA],
-            &staged.nodes,
-            |w, (level, index, hash)| w.write(&[&i16::from(*level), &(*index as i64), &&hash[..]]),
-        )?;
+        self.put_tiles(staged.tiles)?;
         copy_in(
             self.tx,
             "COPY subjects (id, code, name, event, established) FROM STDIN (FORMAT binary)",
@@ -920,11 +938,35 @@ impl<'e> Appender<'_, '_, 'e> {
         )
     }
 
+    /// Writes the log tiles that `tiles` changes, in one statement.
+    fn put_tiles(&mut self, tiles: TileUpdates) -> Result<(), StoreError> {
+        let statements = self.statements;
+        let tiles = tiles.into_tiles(|l, n| read_tile(self.tx, statements, l, n))?;
+        if tiles.is_empty() {
+            return Ok(());
+        }
+        let (mut levels, mut indices, mut widths, mut bytes) = (vec![], vec![], vec![], vec![]);
+        for tile in &tiles {
+            let (level, index) = tile.key();
+            levels.push(i16::from(level));
+            indices.push(index as i64);
+            widths.push(tile.width() as i16);
+            bytes.push(tile.to_bytes());
+        }
+        self.exec(
+            "INSERT INTO log_tiles (level, idx, width, hashes)
+             SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::smallint[], $4::bytea[])
+             ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, hashes = excluded.hashes",
+            &[&levels, &indices, &widths, &bytes],
+        )
+        .map(drop)
+    }
+
     fn journal(&mut self, encoded: &'e Encoded) -> i64 {
         let idx = self.next;
         self.staged.journal.push((idx, encoded));
         self.written.insert(idx, encoded.event());
-        self.staged.nodes.extend(self.frontier.append(leaf_hash(encoded.leaf_data())));
+        self.staged.tiles.add(self.frontier.append(leaf_hash(encoded.leaf_data())));
         self.next += 1;
         idx
     }
@@ -1536,17 +1578,8 @@ impl Store for PgStore {
     }
 
     fn log_node(&self, level: u8, index: u64) -> Result<[u8; 32], StoreError> {
-        let row = self
-            .query_opt(
-                "SELECT hash FROM log_nodes WHERE level = $1 AND idx = $2",
-                &[&i16::from(level), &(index as i64)],
-            )?
-            .ok_or_else(|| {
-                StoreError::Backend(format!("the log has no node at level {level}, index {index}"))
-            })?;
-        row.get::<_, &[u8]>(0).try_into().map_err(|_| StoreError::Corrupt {
-            index,
-            reason: format!("log node at level {level} is not 32 bytes"),
+        probity_store::node_from_tiles(&self.tiles, level, index, |l, n| {
+            self.on_session(|c| read_tile(c, &self.statements, l, n))
         })
     }
 

@@ -91,7 +91,7 @@ fn a_registry_from_before_assessment_explanations_migrates() {
     probity_store::conformance::assessments_are_kept_and_swept(&mut store);
     let version: i32 =
         c.query_one(&format!("SELECT version FROM {name}.schema_version"), &[]).unwrap().get(0);
-    assert_eq!(version, 6, "every later migration is applied");
+    assert_eq!(version, 7, "every later migration is applied");
 }
 
 /// A registry made before subjects kept their date of establishment gets it from the journal
@@ -104,6 +104,7 @@ fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
         probity_store::conformance::register_subjects_with_and_without_establishment(&mut store);
     drop(store);
     let mut c = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
+    keep_log_as_nodes(&mut c, &name);
     c.batch_execute(&format!(
         "ALTER TABLE {name}.subjects DROP COLUMN established;
          UPDATE {name}.schema_version SET version = 5;"
@@ -111,6 +112,49 @@ fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
     .unwrap();
     let store = PgStore::connect(&url(), &name).unwrap();
     probity_store::conformance::establishment_is_read_back(&store, &ids);
+}
+
+/// Puts the log of the registry in `schema` back as registries before migration 0007 kept it:
+/// a row per complete node in `log_nodes`, computed afresh from the journal.
+fn keep_log_as_nodes(c: &mut postgres::Client, schema: &str) {
+    c.batch_execute(&format!(
+        "SET search_path TO {schema};
+         DROP TABLE log_tiles;
+         CREATE TABLE log_nodes (level SMALLINT NOT NULL, idx BIGINT NOT NULL,
+                                 hash BYTEA NOT NULL, PRIMARY KEY (level, idx));"
+    ))
+    .unwrap();
+    let mut frontier = probity_tlog::Frontier::default();
+    for row in c.query("SELECT body FROM journal ORDER BY idx", &[]).unwrap() {
+        let leaf = probity_tlog::leaf_hash(&probity_core::leaf_data(row.get::<_, &[u8]>(0)));
+        for (level, index, hash) in frontier.append(leaf) {
+            c.execute(
+                "INSERT INTO log_nodes VALUES ($1, $2, $3)",
+                &[&i16::from(level), &(index as i64), &&hash[..]],
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// A registry whose log nodes were kept a row per node opens under migration 0007 with the same
+/// log a tile at a time: every node, root and proof is as before, and the log grows on from it.
+#[test]
+fn a_registry_from_before_log_tiles_migrates() {
+    use probity_store::conformance::{log_is_the_tree_of_its_journal, register_numbered_subjects};
+    let (schema, mut store) = fresh();
+    let name = schema.0.clone().unwrap();
+    register_numbered_subjects(&mut store, 0, 600, 100);
+    drop(store);
+    let mut c = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
+    keep_log_as_nodes(&mut c, &name);
+    let nodes: i64 = c.query_one("SELECT count(*) FROM log_nodes", &[]).unwrap().get(0);
+    assert_eq!(nodes, 2 * 600 - i64::from(600u32.count_ones()), "a row per complete node");
+    c.batch_execute("UPDATE schema_version SET version = 6").unwrap();
+    let mut store = PgStore::connect(&url(), &name).unwrap();
+    log_is_the_tree_of_its_journal(&store);
+    register_numbered_subjects(&mut store, 600, 700, 100);
+    log_is_the_tree_of_its_journal(&store);
 }
 
 /// The server ends the store's session (a restart, an operator, a failover): the unit of work

@@ -15,6 +15,7 @@ use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, Outcome, RecordStanding,
     RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject, SubjectStanding,
 };
+use probity_tlog::stored::{NodeTile, TileCache, TileUpdates};
 use probity_tlog::{Frontier, leaf_hash};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_assessment_log_size.sql"),
     include_str!("../migrations/0006_records_by_subject_covering.sql"),
     include_str!("../migrations/0007_subject_established.sql"),
+    include_str!("../migrations/0008_log_tiles.sql"),
 ];
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -46,14 +48,9 @@ pub struct SqliteStore {
     subject_ids: HashMap<SubjectId, i64>,
     /// The right edge of the log tree, so appends never read it back.
     frontier: Frontier,
-    /// Log nodes of level [`UPPER_LEVEL`] and up, kept once read: complete subtrees never
-    /// change, so proofs go to SQLite only for the lowest levels.
-    upper_nodes: std::cell::RefCell<HashMap<(u8, u64), [u8; 32]>>,
+    /// Stored log tiles kept once read: complete nodes never change.
+    tiles: std::cell::RefCell<TileCache>,
 }
-
-/// The lowest log level whose nodes are cached in memory once read: one node per 16 leaves,
-/// about 60 bytes each (75 MB for a log of 10 million entries).
-const UPPER_LEVEL: u8 = 4;
 
 /// The most subject row ids kept in memory (about 40 bytes each).
 const SUBJECT_CACHE: usize = 1 << 20;
@@ -114,7 +111,7 @@ impl SqliteStore {
             authority_ids: HashMap::new(),
             subject_ids: HashMap::new(),
             frontier: Frontier::default(),
-            upper_nodes: std::cell::RefCell::new(HashMap::new()),
+            tiles: std::cell::RefCell::default(),
         };
         store.migrate()?;
         store.load_authority_ids()?;
@@ -205,7 +202,21 @@ fn body_record(index: i64, event: Event) -> Result<(Record, Timestamp), StoreErr
 /// exception list fails only its checksum, so only the structure is checked again.
 use probity_store::codec::{date_key, from_date_key, stored_subject_id};
 
-const INSERT_NODE: &str = "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)";
+const PUT_TILE: &str = "INSERT INTO log_tiles (level, idx, width, hashes) VALUES (?1, ?2, ?3, ?4)
+                        ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width,
+                                                               hashes = excluded.hashes";
+
+/// The stored log tile at tile level `level`, index `index`, if the log has reached it.
+fn read_tile(conn: &Connection, level: u8, index: u64) -> Result<Option<NodeTile>, StoreError> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT width, hashes FROM log_tiles WHERE level = ?1 AND idx = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![level, index as i64], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+        })
+        .map_err(backend)?;
+    let Some((width, bytes)) = row else { return Ok(None) };
+    Ok(Some(NodeTile::from_bytes(level, index, width as u64, &bytes)?))
+}
 const INSERT_JOURNAL: &str =
     "INSERT INTO journal (idx, recorded_at, type, body) VALUES (?1, ?2, ?3, ?4)";
 const INSERT_RECORD: &str =
@@ -243,9 +254,10 @@ struct Appender<'t> {
     insert_journal: rusqlite::Statement<'t>,
     insert_record: rusqlite::Statement<'t>,
     find_record: rusqlite::Statement<'t>,
-    insert_node: rusqlite::Statement<'t>,
     insert_history: rusqlite::Statement<'t>,
     frontier: &'t mut Frontier,
+    /// The log nodes this append completed, written a tile at a time before it commits.
+    tiles: TileUpdates,
     next: i64,
     authority_ids: &'t mut HashMap<String, i64>,
     subject_ids: &'t mut HashMap<SubjectId, i64>,
@@ -265,11 +277,21 @@ impl Appender<'_> {
                 encoded.bytes()
             ])
             .map_err(backend)?;
-        for (level, index, hash) in self.frontier.append(leaf_hash(encoded.leaf_data())) {
-            self.insert_node.execute(params![level, index as i64, &hash[..]]).map_err(backend)?;
-        }
+        self.tiles.add(self.frontier.append(leaf_hash(encoded.leaf_data())));
         self.next += 1;
         Ok(idx)
+    }
+
+    /// Writes the log tiles the append's nodes changed.
+    fn put_tiles(&mut self) -> Result<(), StoreError> {
+        let tiles = std::mem::take(&mut self.tiles).into_tiles(|l, n| read_tile(self.tx, l, n))?;
+        let mut put = self.tx.prepare_cached(PUT_TILE).map_err(backend)?;
+        for tile in tiles {
+            let (level, index) = tile.key();
+            put.execute(params![level, index as i64, tile.width() as i64, tile.to_bytes()])
+                .map_err(backend)?;
+        }
+        Ok(())
     }
 
     /// Runs a cached statement.
@@ -691,9 +713,9 @@ impl Store for SqliteStore {
                 insert_journal: tx.prepare(INSERT_JOURNAL).map_err(backend)?,
                 insert_record: tx.prepare(INSERT_RECORD).map_err(backend)?,
                 find_record: tx.prepare(FIND_RECORD).map_err(backend)?,
-                insert_node: tx.prepare(INSERT_NODE).map_err(backend)?,
                 insert_history: tx.prepare(INSERT_HISTORY).map_err(backend)?,
                 frontier: &mut self.frontier,
+                tiles: TileUpdates::default(),
                 next,
                 authority_ids: &mut self.authority_ids,
                 subject_ids: &mut self.subject_ids,
@@ -701,7 +723,11 @@ impl Store for SqliteStore {
                     .query_row("SELECT EXISTS (SELECT 1 FROM redacted_records)", [], |r| r.get(0))
                     .map_err(backend)?,
             };
-            events.iter().map(|e| app.apply(e)).collect::<Result<Vec<_>, _>>()
+            events
+                .iter()
+                .map(|e| app.apply(e))
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(|outcomes| app.put_tiles().map(|()| outcomes))
         };
         let outcome = match outcome {
             Ok(outcomes) => tx.commit().map_err(backend).map(|()| outcomes),
@@ -713,6 +739,7 @@ impl Store for SqliteStore {
         if outcome.is_err() {
             // The transaction rolled back on drop; the caches may name rows it had added.
             self.subject_ids.clear();
+            self.tiles.borrow_mut().clear();
             self.load_authority_ids()?;
             self.load_frontier()?;
         }
@@ -1344,27 +1371,9 @@ impl Store for SqliteStore {
     }
 
     fn log_node(&self, level: u8, index: u64) -> Result<[u8; 32], StoreError> {
-        if level >= UPPER_LEVEL
-            && let Some(h) = self.upper_nodes.borrow().get(&(level, index))
-        {
-            return Ok(*h);
-        }
-        let bytes: Option<Vec<u8>> = self
-            .conn
-            .prepare_cached("SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2")
-            .and_then(|mut s| s.query_row(params![level, index as i64], |r| r.get(0)).optional())
-            .map_err(backend)?;
-        let bytes = bytes.ok_or_else(|| {
-            StoreError::Backend(format!("the log has no node at level {level}, index {index}"))
-        })?;
-        let hash: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Corrupt {
-            index,
-            reason: format!("log node at level {level} is not 32 bytes"),
-        })?;
-        if level >= UPPER_LEVEL {
-            self.upper_nodes.borrow_mut().insert((level, index), hash);
-        }
-        Ok(hash)
+        probity_store::node_from_tiles(&self.tiles, level, index, |l, n| {
+            read_tile(&self.conn, l, n)
+        })
     }
 
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError> {

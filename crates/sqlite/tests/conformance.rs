@@ -89,6 +89,7 @@ fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
     let path = dir.path().join("registry");
     {
         let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        keep_log_as_nodes(&conn);
         conn.execute_batch(
             "ALTER TABLE subjects DROP COLUMN established; PRAGMA user_version = 6;",
         )
@@ -96,4 +97,52 @@ fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
     }
     let store = SqliteStore::open(&path).unwrap();
     probity_store::conformance::establishment_is_read_back(&store, &ids);
+}
+
+/// Puts the log back as registries before migration 0008 kept it: a row per complete node in
+/// `log_nodes`, computed afresh from the journal.
+fn keep_log_as_nodes(conn: &rusqlite::Connection) {
+    conn.execute_batch(
+        "DROP TABLE log_tiles;
+         CREATE TABLE log_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL,
+                                 hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;",
+    )
+    .unwrap();
+    let mut frontier = probity_tlog::Frontier::default();
+    let mut bodies = conn.prepare("SELECT body FROM journal ORDER BY idx").unwrap();
+    let mut rows = bodies.query([]).unwrap();
+    while let Some(row) = rows.next().unwrap() {
+        let body: Vec<u8> = row.get(0).unwrap();
+        let leaf = probity_tlog::leaf_hash(&probity_core::leaf_data(&body));
+        for (level, index, hash) in frontier.append(leaf) {
+            conn.execute(
+                "INSERT INTO log_nodes VALUES (?1, ?2, ?3)",
+                rusqlite::params![level, index as i64, &hash[..]],
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// A registry whose log nodes were kept a row per node opens under migration 0008 with the same
+/// log a tile at a time: every node, root and proof is as before, and the log grows on from it.
+#[test]
+fn a_registry_from_before_log_tiles_migrates() {
+    use probity_store::conformance::{log_is_the_tree_of_its_journal, register_numbered_subjects};
+    let (dir, mut store) = fresh();
+    register_numbered_subjects(&mut store, 0, 600, 100);
+    drop(store);
+    let path = dir.path().join("registry");
+    {
+        let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        keep_log_as_nodes(&conn);
+        let nodes: i64 =
+            conn.query_row("SELECT count(*) FROM log_nodes", [], |r| r.get(0)).unwrap();
+        assert_eq!(nodes, 2 * 600 - i64::from(600u32.count_ones()), "a row per complete node");
+        conn.pragma_update(None, "user_version", 7).unwrap();
+    }
+    let mut store = SqliteStore::open(&path).unwrap();
+    log_is_the_tree_of_its_journal(&store);
+    register_numbered_subjects(&mut store, 600, 700, 100);
+    log_is_the_tree_of_its_journal(&store);
 }

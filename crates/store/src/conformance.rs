@@ -35,6 +35,7 @@ macro_rules! conformance_tests {
             standings_follow_corrections,
             code_exceptions,
             log_covers_every_journal_entry,
+            log_grows_across_tiles_in_any_batches,
             rulebook_adoptions,
             assessments_are_kept_and_swept,
             subject_ids_page_in_order,
@@ -633,6 +634,65 @@ pub fn log_covers_every_journal_entry(store: &mut dyn Store) {
     }
     let proof = consistency_proof(&nodes, before, size).unwrap();
     probity_tlog::verify_consistency(before, size, &proof, &old_root, &stored).unwrap();
+}
+
+/// Registers subjects `from..to`, `batch` events to an append: a log of many leaves for the
+/// log tests.
+pub fn register_numbered_subjects(store: &mut dyn Store, from: u32, to: u32, batch: usize) {
+    let events: Vec<Encoded> = (from..to).map(reg_subject).collect();
+    for chunk in events.chunks(batch.max(1)) {
+        store.append(chunk).unwrap();
+    }
+}
+
+/// The log the store keeps is the tree of its journal: every complete node, the root at every
+/// size of interest, and the inclusion and consistency proofs there. A node beyond the log is an
+/// error that names it.
+pub fn log_is_the_tree_of_its_journal(store: &dyn Store) {
+    use probity_tlog::{MemoryTree, Nodes as _, consistency_proof, inclusion_proof, root};
+    let size = store.counts().unwrap().events;
+    let mut tree = MemoryTree::default();
+    while tree.size() < size {
+        for entry in store.journal(tree.size(), 1000).unwrap() {
+            tree.append(&probity_core::leaf_data(&entry.bytes));
+        }
+    }
+    for level in 0..64u8 {
+        for index in 0..(size >> level) {
+            assert_eq!(store.log_node(level, index).unwrap(), tree.node(level, index).unwrap());
+        }
+    }
+    let nodes = crate::LogNodes(store);
+    let sizes = [1, 2, 255, 256, 257, 511, 512, 513, size / 2, size - 1, size];
+    for &n in sizes.iter().filter(|&&n| n >= 1 && n <= size) {
+        assert_eq!(root(&nodes, n).unwrap(), tree.root_at(n).unwrap(), "root at {n}");
+        for i in [0, n / 3, n - 1] {
+            assert_eq!(
+                inclusion_proof(&nodes, i, n).unwrap(),
+                tree.inclusion_proof(i, n).unwrap(),
+                "leaf {i} at {n}"
+            );
+        }
+        assert_eq!(
+            consistency_proof(&nodes, n, size).unwrap(),
+            tree.consistency_proof(n, size).unwrap(),
+            "{n} to {size}"
+        );
+    }
+    let missing = store.log_node(0, size).unwrap_err().to_string();
+    assert!(missing.contains(&format!("no node at level 0, index {size}")), "{missing}");
+}
+
+/// The log grows the same through appends of every size: one leaf, a batch ending on a tile's
+/// edge, a batch across it, a batch filling several tiles at once.
+pub fn log_grows_across_tiles_in_any_batches(store: &mut dyn Store) {
+    let mut from = 0;
+    for (batch, count) in [(1, 1), (255, 255), (1, 1), (300, 300), (7, 200), (700, 700)] {
+        register_numbered_subjects(store, from, from + count, batch);
+        from += count;
+        log_is_the_tree_of_its_journal(store);
+    }
+    assert_eq!(store.counts().unwrap().events, 1457);
 }
 
 /// Rulebook adoptions are kept in order; the same version twice is a duplicate, a changed text

@@ -43,7 +43,10 @@ pub mod codec {
     }
 }
 
+use std::cell::RefCell;
 use std::fmt;
+
+use probity_tlog::stored::{NodeTile, TileCache, tile_of};
 
 use probity_core::{
     Authority, Date, Encoded, Record, RecordKey, Slug, Subject, SubjectId, Timestamp,
@@ -51,6 +54,29 @@ use probity_core::{
 
 /// The log of a store, readable by the tree functions of `probity-tlog`.
 pub struct LogNodes<'a>(pub &'a dyn Store);
+
+/// A log node of a store that keeps its nodes a tile at a time (`probity_tlog::stored`): from
+/// `cache`, or from the tile `read` gives, which is then kept. A node the store lacks is an error
+/// that names it.
+pub fn node_from_tiles(
+    cache: &RefCell<TileCache>,
+    level: u8,
+    index: u64,
+    read: impl FnOnce(u8, u64) -> Result<Option<NodeTile>, StoreError>,
+) -> Result<[u8; 32], StoreError> {
+    if let Some(hash) = cache.borrow().node(level, index) {
+        return Ok(hash);
+    }
+    let (tile_level, tile_index) = tile_of(level, index);
+    let tile = read(tile_level, tile_index)?;
+    let hash = tile.as_ref().and_then(|t| t.node(level, index)).ok_or_else(|| {
+        StoreError::Backend(format!("the log has no node at level {level}, index {index}"))
+    })?;
+    if let Some(tile) = tile {
+        cache.borrow_mut().keep(tile);
+    }
+    Ok(hash)
+}
 
 impl probity_tlog::Nodes for LogNodes<'_> {
     type Error = StoreError;
@@ -92,6 +118,10 @@ pub enum StoreError {
     /// The backend failed.
     #[error("storage failed: {0}")]
     Backend(String),
+    /// The log's stored tiles do not fit together: the store was altered outside probity or is
+    /// damaged.
+    #[error("the log's stored nodes are damaged: {0}")]
+    LogTile(#[from] probity_tlog::stored::TileError),
     /// The connection to the backend was lost (a database server restarted or ended the
     /// session). Nothing was written half-way; the store connects again for the next call.
     #[error("the store is unreachable: {0}")]

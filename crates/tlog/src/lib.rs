@@ -28,6 +28,7 @@ mod frontier;
 mod memory;
 mod note;
 mod proof;
+pub mod stored;
 pub mod tiles;
 
 pub use frontier::Frontier;
