@@ -333,8 +333,6 @@ impl PgStore {
                 }
                 Err(e) => {
                     drop(tx);
-                    // Tiles read inside the transaction may hold nodes it rolled back.
-                    self.tiles.borrow_mut().clear();
                     Err(e)
                 }
             };

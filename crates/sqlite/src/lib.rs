@@ -205,6 +205,15 @@ use probity_store::codec::{date_key, from_date_key, stored_subject_id};
 const PUT_TILE: &str = "INSERT INTO log_tiles (level, idx, width, hashes) VALUES (?1, ?2, ?3, ?4)
                         ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width,
                                                                hashes = excluded.hashes";
+const INSERT_JOURNAL: &str =
+    "INSERT INTO journal (idx, recorded_at, type, body) VALUES (?1, ?2, ?3, ?4)";
+const INSERT_RECORD: &str =
+    "INSERT INTO records (key_hash, authority, decision_no, subject, kind, effective,
+                                                   status, filed_event, current_event, last_event)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'filed', ?7, ?7, ?7)";
+const INSERT_HISTORY: &str = "INSERT INTO record_history (record, event) VALUES (?1, ?2)";
+const FIND_RECORD: &str = "SELECT id, filed_event, status FROM records
+                           WHERE key_hash = ?1 AND authority = ?2 AND decision_no = ?3";
 
 /// The stored log tile at tile level `level`, index `index`, if the log has reached it.
 fn read_tile(conn: &Connection, level: u8, index: u64) -> Result<Option<NodeTile>, StoreError> {
@@ -217,15 +226,6 @@ fn read_tile(conn: &Connection, level: u8, index: u64) -> Result<Option<NodeTile
     let Some((width, bytes)) = row else { return Ok(None) };
     Ok(Some(NodeTile::from_bytes(level, index, width as u64, &bytes)?))
 }
-const INSERT_JOURNAL: &str =
-    "INSERT INTO journal (idx, recorded_at, type, body) VALUES (?1, ?2, ?3, ?4)";
-const INSERT_RECORD: &str =
-    "INSERT INTO records (key_hash, authority, decision_no, subject, kind, effective,
-                                                   status, filed_event, current_event, last_event)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'filed', ?7, ?7, ?7)";
-const INSERT_HISTORY: &str = "INSERT INTO record_history (record, event) VALUES (?1, ?2)";
-const FIND_RECORD: &str = "SELECT id, filed_event, status FROM records
-                           WHERE key_hash = ?1 AND authority = ?2 AND decision_no = ?3";
 
 /// A journal entry from a row of (index, body, digest of a withheld body).
 fn journal_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
@@ -739,7 +739,6 @@ impl Store for SqliteStore {
         if outcome.is_err() {
             // The transaction rolled back on drop; the caches may name rows it had added.
             self.subject_ids.clear();
-            self.tiles.borrow_mut().clear();
             self.load_authority_ids()?;
             self.load_frontier()?;
         }

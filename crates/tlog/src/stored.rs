@@ -9,7 +9,8 @@
 //! `32 · W` bytes of one row.
 //!
 //! Complete nodes never change, and a partial tile only grows, so [`TileCache`] can keep what it
-//! has read without ever invalidating it.
+//! has read without ever invalidating it. Stores read through it only outside their append
+//! transactions, so it never holds a node a rolled-back append wrote.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -170,11 +171,6 @@ impl TileUpdates {
         }
     }
 
-    /// Whether no node was added.
-    pub fn is_empty(&self) -> bool {
-        self.tiles.is_empty()
-    }
-
     /// The tiles to store, in key order: each tile the nodes touched, as `stored` gives it plus
     /// the new nodes. `stored` is asked only for tiles that held nodes before.
     pub fn into_tiles<E: From<TileError>>(
@@ -245,12 +241,6 @@ impl TileCache {
             self.upper.clear();
         }
         self.upper.insert(tile.key(), tile);
-    }
-
-    /// Forgets every tile (after a transaction that may have read its own writes rolled back).
-    pub fn clear(&mut self) {
-        self.upper.clear();
-        self.bottom = None;
     }
 }
 
@@ -354,7 +344,5 @@ mod tests {
         partial.push(16, 0, tree.node(16, 0).unwrap()).unwrap();
         cache.keep(partial);
         assert_eq!(cache.node(16, 0), tree.node(16, 0).ok());
-        cache.clear();
-        assert_eq!(cache.node(16, 0), None);
     }
 }
