@@ -110,7 +110,16 @@ fn session(url: &str, schema: &str) -> Result<(Client, bool), StoreError> {
     if config.get_application_name().is_none() {
         config.application_name(&format!("probity {schema}"));
     }
-    let mut client = config.connect(NoTls).map_err(|e| cannot(&e))?;
+    // A server that cannot be reached (down, restarting, cut off) is unavailable, as a lost
+    // connection is: the API answers 503 and the next call tries again. A refusal (a wrong
+    // password, an unknown database) is not.
+    let mut client = config.connect(NoTls).map_err(|e| {
+        let message = format!("cannot connect to PostgreSQL at `{}`: {e}", redact(url));
+        match backend(e) {
+            StoreError::Unavailable(_) => StoreError::Unavailable(message),
+            _ => StoreError::Backend(message),
+        }
+    })?;
     // A streaming replica is read-only: it holds the schema its primary made, at the
     // primary's migration, and nothing may be created or migrated there.
     let standby: bool =

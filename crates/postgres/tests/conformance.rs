@@ -203,3 +203,124 @@ fn a_lost_connection_is_made_again_for_the_next_read_or_append() {
         [probity_store::Outcome::Appended { index: before.events }]
     );
 }
+
+/// A TCP path to the test server that can be cut and mended, as a network or a server outage
+/// would: while cut, nothing listens on its port and every connection through it is closed.
+struct Path {
+    port: u16,
+    upstream: std::net::SocketAddr,
+    open: Option<(std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<()>)>,
+}
+
+impl Path {
+    fn new() -> Self {
+        let config: postgres::Config = url().parse().unwrap();
+        let host = match config.get_hosts().first() {
+            Some(postgres::config::Host::Tcp(h)) => h.clone(),
+            other => panic!("the test server must be reached over TCP, not {other:?}"),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let upstream = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            .unwrap()
+            .next()
+            .unwrap();
+        let mut path = Self { port: 0, upstream, open: None };
+        path.mend();
+        path
+    }
+
+    /// A connection string for the test server through this path.
+    fn url(&self) -> String {
+        let config: postgres::Config = url().parse().unwrap();
+        format!(
+            "host=127.0.0.1 port={} dbname={} user={}",
+            self.port,
+            config.get_dbname().unwrap_or("test"),
+            config.get_user().unwrap_or("postgres")
+        )
+    }
+
+    /// Listens again, on the same port once it has one.
+    fn mend(&mut self) {
+        use std::io::ErrorKind;
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port)).unwrap();
+        self.port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let upstream = self.upstream;
+        let flag = cut.clone();
+        let thread = std::thread::spawn(move || {
+            let mut streams = Vec::new();
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((down, _)) => {
+                        down.set_nonblocking(false).unwrap();
+                        let up = std::net::TcpStream::connect(upstream).unwrap();
+                        for (mut from, mut to) in [
+                            (down.try_clone().unwrap(), up.try_clone().unwrap()),
+                            (up.try_clone().unwrap(), down.try_clone().unwrap()),
+                        ] {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(std::net::Shutdown::Both);
+                            });
+                        }
+                        streams.extend([down, up]);
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    Err(e) => panic!("the test path cannot accept: {e}"),
+                }
+            }
+            for s in streams {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        self.open = Some((cut, thread));
+    }
+
+    /// Closes the port and every connection through it.
+    fn cut(&mut self) {
+        if let Some((cut, thread)) = self.open.take() {
+            cut.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Path {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+/// While the server cannot be reached, every call says so as `Unavailable` (the API's 503),
+/// including the attempts to connect again; once it can, the next call connects and finds
+/// everything as it was.
+#[test]
+fn an_unreachable_server_is_reported_as_unavailable_until_it_is_back() {
+    use probity_store::{Store as _, StoreError};
+    let (schema, mut store) = fresh();
+    probity_store::conformance::records_of_a_subject_in_filing_order(&mut store);
+    let before = store.counts().unwrap();
+    drop(store);
+    let mut path = Path::new();
+    let store = PgStore::connect(&path.url(), schema.0.as_deref().unwrap()).unwrap();
+    assert_eq!(store.counts().unwrap(), before);
+    path.cut();
+    // The loss itself, then two attempts to connect again while nothing listens.
+    for attempt in 0..3 {
+        match store.counts() {
+            Err(StoreError::Unavailable(m)) => {
+                if attempt > 0 {
+                    assert!(m.contains("cannot connect"), "a failed reconnection says so: {m}");
+                }
+            }
+            other => panic!("call {attempt} while cut is reported as unavailable, not {other:?}"),
+        }
+    }
+    path.mend();
+    assert_eq!(store.counts().unwrap(), before);
+}
