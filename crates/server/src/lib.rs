@@ -297,12 +297,54 @@ pub async fn serve(
 async fn follow_log(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut streak = Streak::default();
     loop {
         tick.tick().await;
         // A write of nothing: every write ends by following the log.
-        if let Err(e) = state.write(|_| Ok(())).await {
-            tracing::warn!(error = %e.message, "catching up with the log failed");
+        match state.write(|_| Ok(())).await {
+            Ok(()) => {
+                if let Some(failed) = streak.succeeded() {
+                    tracing::info!(failed, "caught up with the log again");
+                }
+            }
+            Err(e) => {
+                if streak.failed(std::time::Instant::now()) {
+                    tracing::warn!(error = %e.message, failed = streak.failures,
+                        "catching up with the log failed; trying again every {every:?}");
+                } else {
+                    tracing::debug!(error = %e.message, "catching up with the log failed");
+                }
+            }
         }
+    }
+}
+
+/// A run of failures of a task repeated every fraction of a second, told at a readable rate:
+/// the first failure, then one reminder a minute while they go on, then the recovery.
+#[derive(Debug, Default)]
+struct Streak {
+    failures: u64,
+    told: Option<std::time::Instant>,
+}
+
+impl Streak {
+    /// How long a run of failures goes untold after it was last told.
+    const REMIND: Duration = Duration::from_secs(60);
+
+    /// Counts a failure at `now`; true if it is to be told.
+    fn failed(&mut self, now: std::time::Instant) -> bool {
+        self.failures += 1;
+        let tell = self.told.is_none_or(|t| now.duration_since(t) >= Self::REMIND);
+        if tell {
+            self.told = Some(now);
+        }
+        tell
+    }
+
+    /// Ends the run; how many failed, if any did.
+    fn succeeded(&mut self) -> Option<u64> {
+        let failed = std::mem::take(self).failures;
+        (failed > 0).then_some(failed)
     }
 }
 
@@ -393,4 +435,24 @@ pub fn spawn(registry: Registry, addr: SocketAddr, config: Config) -> std::io::R
         }))
     })?;
     Ok(Running { addr, stop: Some(stop), thread: Some(thread) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_streak_of_failures_is_told_once_a_minute_and_its_end_once() {
+        let start = std::time::Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let mut streak = Streak::default();
+        assert_eq!(streak.succeeded(), None, "no failures, nothing to tell");
+        // Every 250 ms for two and a half minutes: told at 0 s, 60 s and 120 s.
+        let told: Vec<u64> =
+            (0..600).map(|i| i * 250).filter(|&ms| streak.failed(at(ms))).collect();
+        assert_eq!(told, [0, 60_000, 120_000]);
+        assert_eq!(streak.succeeded(), Some(600));
+        assert_eq!(streak.succeeded(), None, "the end of a run is told once");
+        assert!(streak.failed(at(150_000)), "a new run is told at once");
+    }
 }
