@@ -209,6 +209,8 @@ fn a_lost_connection_is_made_again_for_the_next_read_or_append() {
 struct Path {
     port: u16,
     upstream: std::net::SocketAddr,
+    /// A connection string for the test server through this path.
+    url: String,
     open: Option<(std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
@@ -224,20 +226,15 @@ impl Path {
             .unwrap()
             .next()
             .unwrap();
-        let mut path = Self { port: 0, upstream, open: None };
+        let mut path = Self { port: 0, upstream, url: String::new(), open: None };
         path.mend();
-        path
-    }
-
-    /// A connection string for the test server through this path.
-    fn url(&self) -> String {
-        let config: postgres::Config = url().parse().unwrap();
-        format!(
+        path.url = format!(
             "host=127.0.0.1 port={} dbname={} user={}",
-            self.port,
+            path.port,
             config.get_dbname().unwrap_or("test"),
             config.get_user().unwrap_or("postgres")
-        )
+        );
+        path
     }
 
     /// Listens again, on the same port once it has one.
@@ -307,7 +304,7 @@ fn an_unreachable_server_is_reported_as_unavailable_until_it_is_back() {
     let before = store.counts().unwrap();
     drop(store);
     let mut path = Path::new();
-    let store = PgStore::connect(&path.url(), schema.0.as_deref().unwrap()).unwrap();
+    let store = PgStore::connect(&path.url, schema.0.as_deref().unwrap()).unwrap();
     assert_eq!(store.counts().unwrap(), before);
     path.cut();
     // The loss itself, then two attempts to connect again while nothing listens.
