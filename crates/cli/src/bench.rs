@@ -169,6 +169,106 @@ fn baseline(records: &Path, db: &Path) -> anyhow::Result<u64> {
     Ok(n)
 }
 
+/// A part of what an import into SQLite must keep durably, whatever else it does.
+#[derive(Clone, Copy)]
+enum Floor {
+    /// The journal entries of the records: the bytes the registry keeps because everything
+    /// else is derived from them, in a table shaped as the registry's journal.
+    Journal,
+    /// For each record, the two look-ups the import itself needs: from its key (to know a
+    /// duplicate) and from its subject (to re-rate it), as a row of key hash, subject row and
+    /// journal index with an index on each of the first two.
+    Lookups,
+}
+
+impl Floor {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Journal => {
+                "CREATE TABLE journal (idx INTEGER PRIMARY KEY, recorded_at INTEGER NOT NULL,
+                                       type TEXT NOT NULL, body BLOB NOT NULL)"
+            }
+            Self::Lookups => {
+                "CREATE TABLE lookups (id INTEGER PRIMARY KEY, key_hash INTEGER NOT NULL,
+                                       subject INTEGER NOT NULL, event INTEGER NOT NULL);
+                 CREATE INDEX lookups_by_key ON lookups (key_hash);
+                 CREATE INDEX lookups_by_subject ON lookups (subject);"
+            }
+        }
+    }
+
+    /// Reads the rows after `after` (a row id), at most `limit`, from the registry.
+    fn read(self) -> &'static str {
+        match self {
+            Self::Journal => {
+                "SELECT idx, recorded_at, type, body FROM journal
+                 WHERE type = 'record_filed' AND idx > ?1 ORDER BY idx LIMIT ?2"
+            }
+            Self::Lookups => {
+                "SELECT id, key_hash, subject, filed_event FROM records
+                 WHERE id > ?1 ORDER BY id LIMIT ?2"
+            }
+        }
+    }
+
+    fn insert(self) -> &'static str {
+        match self {
+            Self::Journal => "INSERT INTO journal VALUES (?1, ?2, ?3, ?4)",
+            Self::Lookups => "INSERT INTO lookups VALUES (?1, ?2, ?3, ?4)",
+        }
+    }
+}
+
+/// One part of the floor under probity's import into SQLite: the rows of `part`, copied from
+/// the registry at `registry_db` into a new database at `db` with the registry's settings,
+/// `batch` rows per transaction as the import commits. Each batch is read before its clock
+/// starts; only the inserts and commits are timed. No validation, log, projection or rating.
+fn floor(
+    part: Floor,
+    registry_db: &Path,
+    db: &Path,
+    batch: usize,
+) -> anyhow::Result<(u64, std::time::Duration)> {
+    use rusqlite::types::Value;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let source = rusqlite::Connection::open_with_flags(
+        registry_db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    let mut conn = rusqlite::Connection::open(db)?;
+    conn.execute_batch(probity_sqlite::SETTINGS)?;
+    conn.execute_batch(part.table())?;
+    let mut read = source.prepare(part.read())?;
+    let (mut n, mut after, mut spent) = (0u64, -1i64, std::time::Duration::ZERO);
+    loop {
+        let rows = read
+            .query_map(rusqlite::params![after, batch as i64], |r| {
+                (0..4).map(|i| r.get::<_, Value>(i)).collect::<Result<Vec<_>, _>>()
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(Value::Integer(last)) = rows.last().and_then(|r| r.first()) else { break };
+        after = *last;
+        let t = Instant::now();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(part.insert())?;
+            for row in &rows {
+                insert.execute(rusqlite::params_from_iter(row))?;
+            }
+        }
+        tx.commit()?;
+        spent += t.elapsed();
+        n += rows.len() as u64;
+    }
+    drop(conn);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    Ok((n, spent))
+}
+
 /// The PostgreSQL peer of the naive baseline: the same rows, parsed the same way, sent with one
 /// binary COPY in one transaction into one table keyed by (authority, decision_no) with an index
 /// on subject, in a schema of its own that is dropped first. No validation, no journal: what
@@ -317,6 +417,17 @@ fn bench_import(
     let baseline_secs = t.elapsed().as_secs_f64();
     anyhow::ensure!(n == records, "baseline stored {n} of {records} records");
 
+    eprintln!("floor: the records' journal entries alone, then their look-ups alone…");
+    let registry_db = dir.join("probity").join(probity_sqlite::DB_FILE);
+    let mut floors = [0.0f64; 2];
+    for (secs, part) in floors.iter_mut().zip([Floor::Journal, Floor::Lookups]) {
+        let (n, spent) = floor(part, &registry_db, &dir.join("floor.sqlite"), batch_size)
+            .context("floor measurement failed")?;
+        anyhow::ensure!(n == records, "the floor stored {n} of {records} rows");
+        *secs = spent.as_secs_f64();
+    }
+    let [journal_secs, lookups_secs] = floors;
+
     let on_postgres = match &postgres {
         None => None,
         Some(store) => {
@@ -344,6 +455,8 @@ fn bench_import(
     let postgres_rate =
         on_postgres.map(|(secs, _, copy)| (records as f64 / secs, records as f64 / copy));
     let ratio = probity_rate / baseline_rate;
+    let floor_secs = journal_secs + lookups_secs;
+    let floor_rate = records as f64 / floor_secs;
     let peak_mb = probity_peak.map(|b| b as f64 / 1e6);
     if as_json {
         outln!(
@@ -354,6 +467,10 @@ fn bench_import(
                 "probity": {"seconds": probity_secs, "records_per_second": probity_rate, "peak_rss_bytes": probity_peak},
                 "baseline": {"seconds": baseline_secs, "records_per_second": baseline_rate},
                 "ratio": ratio,
+                "floor": {"journal_seconds": journal_secs, "lookups_seconds": lookups_secs,
+                          "records_per_second": floor_rate,
+                          "ratio_to_baseline": floor_rate / baseline_rate,
+                          "probity_to_floor": probity_rate / floor_rate},
                 "postgres": on_postgres.map(|(secs, peak, copy)| json!({
                     "seconds": secs, "records_per_second": records as f64 / secs,
                     "peak_rss_bytes": peak, "ratio_to_sqlite": probity_secs / secs,
@@ -377,6 +494,10 @@ fn bench_import(
         );
         outln!(
             "  ratio     probity / baseline                             {ratio:>10.2}×  (target ≥ 2×)"
+        );
+        outln!(
+            "  floor     journal entries {journal_secs:.2} s + look-ups {lookups_secs:.2} s  {floor_rate:>10.0} records/s  {floor_secs:>7.2} s  ({:.2}× baseline)",
+            floor_rate / baseline_rate
         );
         if let Some((rate, copy)) = postgres_rate {
             outln!(

@@ -589,6 +589,10 @@ fn bench_import_compares_sqlite_and_postgresql_in_one_run() {
     assert!(v["postgres"]["records_per_second"].as_f64().unwrap() > 0.0, "{v}");
     assert!(v["postgres"]["ratio_to_sqlite"].as_f64().unwrap() > 0.0, "{v}");
     assert!(v["postgres"]["copy_baseline"]["records_per_second"].as_f64().unwrap() > 0.0, "{v}");
+    // The floor copies every record's journal entry and look-ups, and says how long each took.
+    for part in ["journal_seconds", "lookups_seconds", "ratio_to_baseline"] {
+        assert!(v["floor"][part].as_f64().unwrap() > 0.0, "{part}: {v}");
+    }
     let filed = psql(&format!("SELECT count(*) FROM {schema}.records"));
     assert_eq!(filed, "300", "every record is in the PostgreSQL registry");
 }

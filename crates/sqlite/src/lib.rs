@@ -89,17 +89,7 @@ impl SqliteStore {
         // WAL: readers never block the writer. synchronous=NORMAL in WAL mode keeps every
         // committed transaction across a process crash; an OS crash may lose the last few, never
         // half of one. The cache is sized for bulk imports into large registries.
-        conn.execute_batch(
-            "PRAGMA page_size = 8192;
-             PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA foreign_keys = OFF;
-             PRAGMA busy_timeout = 5000;
-             PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -131072;
-             PRAGMA wal_autocheckpoint = 65536;",
-        )
-        .map_err(backend)?;
+        conn.execute_batch(SETTINGS).map_err(backend)?;
         // Built with STAT4, SQLite re-prepares a statement whenever a newly bound value might
         // change its plan; it did so on every run of the store's keyed look-ups. Their plans
         // never depend on the value, so each plan is made once and kept.
@@ -201,6 +191,17 @@ fn body_record(index: i64, event: Event) -> Result<(Record, Timestamp), StoreErr
 /// A subject code read back from the store. Codes were checked on the way in, and one on the
 /// exception list fails only its checksum, so only the structure is checked again.
 use probity_store::codec::{date_key, from_date_key, stored_subject_id};
+
+/// The settings every connection to a registry's database opens with (see `connect` for why).
+/// Public so that benchmarks can give a peer the same ones.
+pub const SETTINGS: &str = "PRAGMA page_size = 8192;
+     PRAGMA journal_mode = WAL;
+     PRAGMA synchronous = NORMAL;
+     PRAGMA foreign_keys = OFF;
+     PRAGMA busy_timeout = 5000;
+     PRAGMA temp_store = MEMORY;
+     PRAGMA cache_size = -131072;
+     PRAGMA wal_autocheckpoint = 65536;";
 
 const PUT_TILE: &str = "INSERT INTO log_tiles (level, idx, width, hashes) VALUES (?1, ?2, ?3, ?4)
                         ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width,
