@@ -1703,6 +1703,18 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn settle(&mut self) -> Result<(), StoreError> {
+        // The tables rating and checks read. Vacuuming sets the visibility map, without which
+        // the covering index of records by subject cannot answer a subject's records alone
+        // (each record's heap page is read too: about one random page per record after a bulk
+        // load); analysing gives the planner the tables' new sizes. Neither blocks readers or
+        // writers. The journal is left alone: it is read by key, from the heap.
+        self.on_session(|c| {
+            c.batch_execute("VACUUM (ANALYZE) subjects, records, assessments, list_entries")
+                .map_err(backend)
+        })
+    }
+
     fn end_snapshot(&self) -> Result<(), StoreError> {
         self.in_snapshot.set(false);
         // A snapshot on a lost connection ended with it.

@@ -159,6 +159,10 @@ impl Batch {
     }
 }
 
+/// An import that journals at least this many events changes the tables enough that the
+/// store's statistics should follow before the subjects it touched are re-rated.
+const SETTLE_AFTER: u64 = 10_000;
+
 /// How many batches may wait between the reader and the writer.
 const CHANNEL_DEPTH: usize = 2;
 
@@ -262,6 +266,9 @@ impl Registry {
             Ok(report)
         })
         .and_then(|mut report| {
+            if report.accepted >= SETTLE_AFTER {
+                self.store.settle()?;
+            }
             let touched: Vec<_> = touched.into_iter().collect();
             let today = self.clock.today();
             report.rated = self.rate(&touched, today)?;

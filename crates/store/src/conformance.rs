@@ -33,6 +33,7 @@ macro_rules! conformance_tests {
             due_process_cases,
             records_of_a_subject_in_filing_order,
             standings_follow_corrections,
+            settling_changes_nothing_a_reader_sees,
             code_exceptions,
             log_covers_every_journal_entry,
             log_grows_across_tiles_in_any_batches,
@@ -578,6 +579,29 @@ pub fn standings_follow_corrections(store: &mut dyn Store) {
     let one = standings(store, &uscc(1));
     assert_eq!(one.len(), 1);
     assert_eq!((one[0].filed_index, one[0].status), (4, RecordStatus::Withdrawn));
+}
+
+/// Settling after a bulk change leaves every read as it was, and appends go on after it.
+pub fn settling_changes_nothing_a_reader_sees(store: &mut dyn Store) {
+    setup(store);
+    let filings: Vec<Encoded> =
+        (0..300).map(|i| file(record("bj-amr", &format!("S-{i}"), 1 + i % 2))).collect();
+    assert!(store.append(&filings).unwrap().iter().all(appended));
+    let read = |store: &dyn Store| {
+        (
+            store.counts().unwrap(),
+            store.records_of(&uscc(1)).unwrap(),
+            store.standings_of(&[uscc(2), uscc(999), uscc(1)]).unwrap(),
+            store.journal(0, 1_000).unwrap(),
+            store.log_size().unwrap(),
+        )
+    };
+    let before = read(store);
+    store.settle().unwrap();
+    assert_eq!(read(store), before, "settling changed what a reader sees");
+    assert!(store.append(&[file(record("bj-amr", "S-after", 2))]).unwrap().iter().all(appended));
+    assert_eq!(standings(store, &uscc(2)).len(), 151);
+    standings_agree(store, &uscc(2));
 }
 
 /// The exception list holds each code once.

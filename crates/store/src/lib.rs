@@ -590,6 +590,12 @@ pub trait Store: Send {
     /// follow from its explanation, are stored already.
     fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError>;
 
+    /// Brings what the engine keeps about the tables (planner statistics, which pages hold
+    /// only rows every reader can see) up to date after a bulk change, so the reads that follow
+    /// it, re-rating first, are planned for the tables as they now are. Changes nothing a
+    /// reader can see.
+    fn settle(&mut self) -> Result<(), StoreError>;
+
     /// The stored assessment of a subject.
     fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError>;
 
