@@ -173,7 +173,7 @@ fn baseline(records: &Path, db: &Path) -> anyhow::Result<u64> {
 #[derive(Clone, Copy)]
 enum Floor {
     /// The journal entries of the records: the bytes the registry keeps because everything
-    /// else is derived from them, in a table shaped as the registry's journal.
+    /// else is derived from them, in a table made from the registry's own definition.
     Journal,
     /// For each record, the two look-ups the import itself needs: from its key (to know a
     /// duplicate) and from its subject (to re-rate it), as a row of key hash, subject row and
@@ -182,22 +182,33 @@ enum Floor {
 }
 
 impl Floor {
-    fn table(self) -> &'static str {
+    /// The floor's table.
+    fn name(self) -> &'static str {
         match self {
-            Self::Journal => {
-                "CREATE TABLE journal (idx INTEGER PRIMARY KEY, recorded_at INTEGER NOT NULL,
-                                       type TEXT NOT NULL, body BLOB NOT NULL)"
-            }
-            Self::Lookups => {
-                "CREATE TABLE lookups (id INTEGER PRIMARY KEY, key_hash INTEGER NOT NULL,
-                                       subject INTEGER NOT NULL, event INTEGER NOT NULL);
-                 CREATE INDEX lookups_by_key ON lookups (key_hash);
-                 CREATE INDEX lookups_by_subject ON lookups (subject);"
-            }
+            Self::Journal => "journal",
+            Self::Lookups => "lookups",
         }
     }
 
-    /// Reads the rows after `after` (a row id), at most `limit`, from the registry.
+    /// The floor's table, made as the registry at `source` has it for the journal.
+    fn create(self, source: &rusqlite::Connection) -> anyhow::Result<String> {
+        Ok(match self {
+            Self::Journal => source
+                .query_row(
+                    "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'journal'",
+                    [],
+                    |r| r.get(0),
+                )
+                .context("the registry has no journal table")?,
+            Self::Lookups => "CREATE TABLE lookups (id INTEGER PRIMARY KEY, key_hash INTEGER NOT NULL,
+                                                    subject INTEGER NOT NULL, event INTEGER NOT NULL);
+                              CREATE INDEX lookups_by_key ON lookups (key_hash);
+                              CREATE INDEX lookups_by_subject ON lookups (subject);"
+                .to_owned(),
+        })
+    }
+
+    /// Reads four columns of the rows after `?1` (a row id), at most `?2`, from the registry.
     fn read(self) -> &'static str {
         match self {
             Self::Journal => {
@@ -208,13 +219,6 @@ impl Floor {
                 "SELECT id, key_hash, subject, filed_event FROM records
                  WHERE id > ?1 ORDER BY id LIMIT ?2"
             }
-        }
-    }
-
-    fn insert(self) -> &'static str {
-        match self {
-            Self::Journal => "INSERT INTO journal VALUES (?1, ?2, ?3, ?4)",
-            Self::Lookups => "INSERT INTO lookups VALUES (?1, ?2, ?3, ?4)",
         }
     }
 }
@@ -230,16 +234,20 @@ fn floor(
     batch: usize,
 ) -> anyhow::Result<(u64, std::time::Duration)> {
     use rusqlite::types::Value;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
+    let remove = || {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+    };
+    remove();
     let source = rusqlite::Connection::open_with_flags(
         registry_db,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )?;
     let mut conn = rusqlite::Connection::open(db)?;
     conn.execute_batch(probity_sqlite::SETTINGS)?;
-    conn.execute_batch(part.table())?;
+    conn.execute_batch(&part.create(&source)?)?;
+    let insert_sql = format!("INSERT INTO {} VALUES (?1, ?2, ?3, ?4)", part.name());
     let mut read = source.prepare(part.read())?;
     let (mut n, mut after, mut spent) = (0u64, -1i64, std::time::Duration::ZERO);
     loop {
@@ -253,7 +261,7 @@ fn floor(
         let t = Instant::now();
         let tx = conn.transaction()?;
         {
-            let mut insert = tx.prepare_cached(part.insert())?;
+            let mut insert = tx.prepare_cached(&insert_sql)?;
             for row in &rows {
                 insert.execute(rusqlite::params_from_iter(row))?;
             }
@@ -263,9 +271,7 @@ fn floor(
         n += rows.len() as u64;
     }
     drop(conn);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
+    remove();
     Ok((n, spent))
 }
 
