@@ -182,11 +182,11 @@ enum Floor {
 }
 
 impl Floor {
-    /// The floor's table.
-    fn name(self) -> &'static str {
+    /// Writes one row of the four columns [`Floor::read`] gives into the floor's table.
+    fn insert(self) -> &'static str {
         match self {
-            Self::Journal => "journal",
-            Self::Lookups => "lookups",
+            Self::Journal => "INSERT INTO journal VALUES (?1, ?2, ?3, ?4)",
+            Self::Lookups => "INSERT INTO lookups VALUES (?1, ?2, ?3, ?4)",
         }
     }
 
@@ -247,7 +247,6 @@ fn floor(
     let mut conn = rusqlite::Connection::open(db)?;
     conn.execute_batch(probity_sqlite::SETTINGS)?;
     conn.execute_batch(&part.create(&source)?)?;
-    let insert_sql = format!("INSERT INTO {} VALUES (?1, ?2, ?3, ?4)", part.name());
     let mut read = source.prepare(part.read())?;
     let (mut n, mut after, mut spent) = (0u64, -1i64, std::time::Duration::ZERO);
     loop {
@@ -261,7 +260,7 @@ fn floor(
         let t = Instant::now();
         let tx = conn.transaction()?;
         {
-            let mut insert = tx.prepare_cached(&insert_sql)?;
+            let mut insert = tx.prepare_cached(part.insert())?;
             for row in &rows {
                 insert.execute(rusqlite::params_from_iter(row))?;
             }
