@@ -139,25 +139,37 @@ fn keep_log_as_nodes(c: &mut postgres::Client, schema: &str) {
 
 /// Settling vacuums and analyses the tables rating reads: afterwards the planner knows how many
 /// records there are, and the visibility map lets the covering index of records by subject
-/// answer without reading the table.
+/// answer without reading the table. Which pages a vacuum can mark all-visible depends on the
+/// transactions open elsewhere in the database at that moment (other tests run beside this
+/// one), so the test checks that the vacuum and the analysis ran, not what they could mark.
 #[test]
-fn settling_brings_statistics_and_visibility_up_to_date() {
+fn settling_vacuums_and_analyses_what_rating_reads() {
     let (schema, mut store) = fresh();
     let name = schema.0.clone().unwrap();
     probity_store::conformance::settling_changes_nothing_a_reader_sees(&mut store);
     let mut c = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
-    let row = c
+    for table in ["subjects", "records", "assessments", "list_entries"] {
+        let row = c
+            .query_one(
+                "SELECT vacuum_count, analyze_count FROM pg_stat_user_tables
+                 WHERE schemaname = $1 AND relname = $2",
+                &[&name, &table],
+            )
+            .unwrap();
+        let (vacuums, analyses): (i64, i64) = (row.get(0), row.get(1));
+        assert_eq!((vacuums, analyses), (1, 1), "{table}: vacuumed and analysed once");
+    }
+    let tuples: i64 = c
         .query_one(
-            "SELECT c.reltuples::bigint, c.relallvisible::bigint, c.relpages::bigint
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            "SELECT c.reltuples::bigint FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname = $1 AND c.relname = 'records'",
             &[&name],
         )
-        .unwrap();
-    let (tuples, visible, pages): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        .unwrap()
+        .get(0);
     // The record appended after settling is not counted yet; the 300 before it are.
     assert_eq!(tuples, 300, "records counted by the last settle");
-    assert!(pages > 0 && visible == pages, "{visible} of {pages} pages all-visible");
 }
 
 /// A registry whose log nodes were kept a row per node opens under migration 0007 with the same
