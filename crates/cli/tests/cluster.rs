@@ -9,6 +9,7 @@
 //!
 //! A further test runs a PostgreSQL primary and streaming replica of its own (from the
 //! `postgresql` package's `initdb`, `pg_ctl` and `pg_basebackup`) and reads from the replica.
+//! Others compare `bench import` on both stores and check that a bulk import settles the store.
 //!
 //! Needs the PostgreSQL on this machine (`PROBITY_TEST_POSTGRES`, default
 //! `host=127.0.0.1 port=5432 dbname=test user=postgres`), like the store's conformance suite.
@@ -595,4 +596,49 @@ fn bench_import_compares_sqlite_and_postgresql_in_one_run() {
     }
     let filed = psql(&format!("SELECT count(*) FROM {schema}.records"));
     assert_eq!(filed, "300", "every record is in the PostgreSQL registry");
+}
+
+/// An import of 10,000 rows or more settles the PostgreSQL store before it re-rates (a manual
+/// `VACUUM (ANALYZE)`, seen in `pg_stat_user_tables.last_vacuum`, which autovacuum never sets);
+/// a smaller one leaves that to the server.
+#[test]
+fn a_bulk_import_settles_the_postgresql_store_and_a_small_one_does_not() {
+    if postgres_skipped() {
+        return;
+    }
+    let mut bytes = [0u8; 6];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut bytes)
+        .unwrap();
+    let schema =
+        format!("probity_settle_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let _cleanup = DropSchema(schema.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let (data, input) = (dir.path().join("data"), dir.path().join("in"));
+    run(probity(&data)
+        .args(["generate", "--seed", "3", "--enterprises", "1000", "--records", "10000"])
+        .arg("--out")
+        .arg(&input));
+    run(probity(&data).args(["--store", &url(), "--store-schema", &schema, "init"]));
+    let vacuumed = |table: &str| {
+        psql(&format!(
+            "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables
+             WHERE schemaname = '{schema}' AND relname = '{table}'"
+        ))
+    };
+    for (table, file) in [("authorities", "authorities.csv"), ("subjects", "subjects.csv")] {
+        run(probity(&data).args(["import", table]).arg(input.join(file)));
+    }
+    assert_eq!(vacuumed("subjects"), "f", "1,000 subjects do not settle the store");
+    let o =
+        run(probity(&data).args(["import", "records", "--json"]).arg(input.join("records.jsonl")));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["accepted"], 10_000, "{report}");
+    for table in ["subjects", "records", "assessments", "list_entries"] {
+        assert_eq!(vacuumed(table), "t", "{table} is vacuumed after 10,000 records");
+    }
+    let counted = psql(&format!(
+        "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = '{schema}' AND c.relname = 'records'"
+    ));
+    assert_eq!(counted, "10000", "the planner knows how many records there are");
 }
