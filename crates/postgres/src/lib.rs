@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_records_by_subject_covering.sql"),
     include_str!("../migrations/0006_subject_established.sql"),
     include_str!("../migrations/0007_log_tiles.sql"),
+    include_str!("../migrations/0008_explanations_lz4.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks

@@ -72,7 +72,8 @@ fn a_snapshot_holds_while_another_connection_appends() {
 }
 
 /// A registry made under the released migration 0001 opens under the later ones (assessment
-/// explanations, redaction, the log size of assessments, the covering index for rating) without
+/// explanations, redaction, the log size of assessments, the covering index for rating, and so
+/// on to lz4 for explanations) without
 /// touching what is stored.
 #[test]
 fn a_registry_from_before_assessment_explanations_migrates() {
@@ -91,7 +92,44 @@ fn a_registry_from_before_assessment_explanations_migrates() {
     probity_store::conformance::assessments_are_kept_and_swept(&mut store);
     let version: i32 =
         c.query_one(&format!("SELECT version FROM {name}.schema_version"), &[]).unwrap().get(0);
-    assert_eq!(version, 7, "every later migration is applied");
+    assert_eq!(version, 8, "every later migration is applied");
+}
+
+/// A long explanation is compressed with lz4 (migration 0008) on a server built with it, as
+/// this one is, and reads back as stored.
+#[test]
+fn long_explanations_are_compressed_with_lz4() {
+    use probity_store::{AssessmentRow, Store as _, conformance::uscc};
+    let (schema, mut store) = fresh();
+    let name = schema.0.clone().unwrap();
+    probity_store::conformance::register_numbered_subjects(&mut store, 1, 2, 1);
+    let steps: Vec<String> =
+        (0..200).map(|i| format!(r#"{{"rule":"penalty.minor","points":{i}}}"#)).collect();
+    let row = AssessmentRow {
+        subject: uscc(1),
+        as_of: "2026-11-01".parse().unwrap(),
+        grade: Some("B".into()),
+        score: Some(80),
+        decisions: r#"{"procurement.bid":"allow"}"#.into(),
+        next_change: None,
+        rulebook: "cn-default".into(),
+        version: "1".into(),
+        lists: Vec::new(),
+        explanation: format!(r#"{{"steps":[{}]}}"#, steps.join(",")),
+        log_size: 1,
+    };
+    assert!(row.explanation.len() > 4_000, "long enough to be compressed");
+    store.put_assessments(std::slice::from_ref(&row)).unwrap();
+    assert_eq!(store.assessment(&uscc(1)).unwrap(), Some(row));
+    let mut c = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
+    let method: Option<String> = c
+        .query_one(
+            &format!("SELECT pg_column_compression(explanation) FROM {name}.assessments"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(method.as_deref(), Some("lz4"));
 }
 
 /// A registry made before subjects kept their date of establishment gets it from the journal
