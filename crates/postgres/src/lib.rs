@@ -440,8 +440,6 @@ impl PgStore {
             }
         }
         let stored: Vec<&str> = stored.iter().map(String::as_str).collect();
-        let st = self.statements.get(&mut tx, "DELETE FROM list_entries WHERE code = ANY($1)")?;
-        tx.execute(&st, &[&stored]).map_err(backend)?;
         let (mut lists, mut codes, mut since, mut until) = (vec![], vec![], vec![], vec![]);
         for ((list, code), e) in entries {
             lists.push(list);
@@ -449,10 +447,22 @@ impl PgStore {
             since.push(e.since.map(date_i32));
             until.push(e.until.map(date_i32));
         }
+        // Most re-ratings leave a subject's entries as they were, so only the entries it no
+        // longer has are deleted, and only new or changed ones written: rewriting all of them
+        // cost a dead row and two index entries each per re-rate.
         let st = self.statements.get(
             &mut tx,
-            "INSERT INTO list_entries (list, code, since, until)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])",
+            "DELETE FROM list_entries e WHERE e.code = ANY($1) AND NOT EXISTS (
+                 SELECT 1 FROM unnest($2::text[], $3::text[]) AS n (list, code)
+                 WHERE n.list = e.list AND n.code = e.code)",
+        )?;
+        tx.execute(&st, &[&stored, &lists, &codes]).map_err(backend)?;
+        let st = self.statements.get(
+            &mut tx,
+            "INSERT INTO list_entries AS e (list, code, since, until)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])
+             ON CONFLICT (list, code) DO UPDATE SET since = excluded.since, until = excluded.until
+             WHERE (e.since, e.until) IS DISTINCT FROM (excluded.since, excluded.until)",
         )?;
         tx.execute(&st, &[&lists, &codes, &since, &until]).map_err(backend)?;
         tx.commit().map_err(backend)

@@ -842,10 +842,39 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     let later = AssessmentRow { as_of: date("2026-11-02"), ..newer.clone() };
     store.put_assessments(std::slice::from_ref(&later)).unwrap();
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(later.clone()));
+    // Entries follow the row (and its explanation, which they come from): one kept with new
+    // dates, one added; then one dropped, one kept.
+    let entry = |list: &str, since: &str, until: &str| crate::ListEntry {
+        list: list.into(),
+        since: Some(date(since)),
+        until: Some(date(until)),
+    };
+    let moved = AssessmentRow {
+        lists: vec![
+            entry("excluded", "2026-11-02", "2027-11-02"),
+            entry("watch", "2026-10-01", "2027-01-01"),
+        ],
+        explanation: r#"{"grade":"C","lists":["excluded","watch"]}"#.into(),
+        ..later.clone()
+    };
+    store.put_assessments(std::slice::from_ref(&moved)).unwrap();
+    assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(moved.clone()));
+    let watched = store.list_entries("watch", date("2026-12-15"), None, 10).unwrap();
+    assert_eq!(watched, vec![(uscc(2), entry("watch", "2026-10-01", "2027-01-01"))]);
+    let kept = AssessmentRow {
+        lists: vec![entry("excluded", "2026-11-02", "2027-11-02")],
+        explanation: r#"{"grade":"C","lists":["excluded"]}"#.into(),
+        ..moved
+    };
+    store.put_assessments(std::slice::from_ref(&kept)).unwrap();
+    assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(kept.clone()));
+    assert_eq!(on(store, "2026-11-15").iter().filter(|e| e.0 == uscc(2)).count(), 0);
+    assert_eq!(store.list_entries("excluded", date("2026-11-15"), None, 10).unwrap().len(), 1);
     let cleared = AssessmentRow { lists: Vec::new(), grade: Some("B".into()), ..later };
     store.put_assessments(std::slice::from_ref(&cleared)).unwrap();
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(cleared.clone()));
     assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(2)).count(), 0);
+    assert!(store.list_entries("excluded", date("2026-11-15"), None, 10).unwrap().is_empty());
 
     // Rows for one subject in one call leave what storing them one after another would: the
     // one from the newest view of the log, the later of two from the same view.
