@@ -60,7 +60,19 @@ fn postgres_skipped() -> bool {
     skipped
 }
 
+/// A schema name of its own for one test, dropped with everything in it when this is dropped.
 struct DropSchema(String);
+
+impl DropSchema {
+    /// A new random name starting with `prefix`.
+    fn fresh(prefix: &str) -> Self {
+        let mut bytes = [0u8; 6];
+        std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut bytes)
+            .unwrap();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Self(format!("{prefix}_{hex}"))
+    }
+}
 
 impl Drop for DropSchema {
     fn drop(&mut self) {
@@ -133,12 +145,8 @@ fn registry_on_postgres() -> (DropSchema, String, tempfile::TempDir, PathBuf, St
 
 /// [`registry_on_postgres`] on the server at `url`.
 fn registry_on(url: &str) -> (DropSchema, String, tempfile::TempDir, PathBuf, String, Vec<String>) {
-    let mut bytes = [0u8; 6];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut bytes)
-        .unwrap();
-    let schema =
-        format!("probity_cluster_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let _cleanup = DropSchema(schema.clone());
+    let cleanup = DropSchema::fresh("probity_cluster");
+    let schema = cleanup.0.clone();
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("node0");
     run(probity(&first).args(["--store", url, "--store-schema", &schema, "init"]));
@@ -152,7 +160,7 @@ fn registry_on(url: &str) -> (DropSchema, String, tempfile::TempDir, PathBuf, St
         .args(["authority", "add", "bj-amr", "--name", "北京市市场监督管理局"])
         .args(["--category", "market_regulation", "--jurisdiction", "110000"]));
     let key = String::from_utf8(o.stdout).unwrap().lines().next().unwrap().trim().to_owned();
-    (_cleanup, schema, dir, first, key, subjects)
+    (cleanup, schema, dir, first, key, subjects)
 }
 
 #[test]
@@ -574,12 +582,8 @@ fn bench_import_compares_sqlite_and_postgresql_in_one_run() {
     if postgres_skipped() {
         return;
     }
-    let mut bytes = [0u8; 6];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut bytes)
-        .unwrap();
-    let schema =
-        format!("probity_bench_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let _cleanup = DropSchema(schema.clone());
+    let cleanup = DropSchema::fresh("probity_bench");
+    let schema = cleanup.0.clone();
     let dir = tempfile::tempdir().unwrap();
     let o = run(probity(&dir.path().join("unused"))
         .args(["--store", &url(), "--store-schema", &schema, "bench", "import"])
@@ -606,12 +610,8 @@ fn a_bulk_import_settles_the_postgresql_store_and_a_small_one_does_not() {
     if postgres_skipped() {
         return;
     }
-    let mut bytes = [0u8; 6];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut bytes)
-        .unwrap();
-    let schema =
-        format!("probity_settle_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let _cleanup = DropSchema(schema.clone());
+    let cleanup = DropSchema::fresh("probity_settle");
+    let schema = cleanup.0.clone();
     let dir = tempfile::tempdir().unwrap();
     let (data, input) = (dir.path().join("data"), dir.path().join("in"));
     run(probity(&data)

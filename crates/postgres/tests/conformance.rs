@@ -72,9 +72,8 @@ fn a_snapshot_holds_while_another_connection_appends() {
 }
 
 /// A registry made under the released migration 0001 opens under the later ones (assessment
-/// explanations, redaction, the log size of assessments, the covering index for rating, and so
-/// on to lz4 for explanations) without
-/// touching what is stored.
+/// explanations, redaction, the log size of assessments, the covering index for rating, and
+/// the rest up to lz4 for explanations) without touching what is stored.
 #[test]
 fn a_registry_from_before_assessment_explanations_migrates() {
     let (schema, first) = fresh();
