@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_subject_established.sql"),
     include_str!("../migrations/0007_log_tiles.sql"),
     include_str!("../migrations/0008_explanations_lz4.sql"),
+    include_str!("../migrations/0009_subject_last_event.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks
@@ -313,6 +314,7 @@ impl PgStore {
                     records: HashMap::new(),
                     subject_ids: RowIds::new("subjects_id_seq"),
                     record_ids: RowIds::new("records_id_seq"),
+                    touched: HashMap::new(),
                 };
                 let t = std::time::Instant::now();
                 app.look_up(events).and_then(|()| {
@@ -638,8 +640,8 @@ enum KeyState {
     Free,
     /// A redacted record had it; it stays taken.
     Redacted,
-    /// A record has it: its row id, filing event and status.
-    Taken { id: i64, filed: i64, status: String },
+    /// A record has it: its row id, filing event, status and subject row.
+    Taken { id: i64, filed: i64, status: String, subject: i64 },
 }
 
 /// A record's natural key, borrowed from the event that names it.
@@ -713,6 +715,9 @@ struct Appender<'a, 't, 'e> {
     /// Row ids taken from the sequences for new subjects and records, used in order.
     subject_ids: RowIds,
     record_ids: RowIds,
+    /// The subjects (by row) the events concern, with the latest such event, not yet written
+    /// to their `last_event`.
+    touched: HashMap<i64, i64>,
 }
 
 /// Row ids taken from a table's sequence ahead of use.
@@ -835,11 +840,11 @@ impl<'e> Appender<'_, '_, 'e> {
         }
         if !keys.is_empty() {
             let found = self.probe(
-                "SELECT k.n, r.id, r.filed_event, r.status, j.body
+                "SELECT k.n, r.id, r.filed_event, r.status, j.body, r.subject
                  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k (authority, decision_no, n)
                  CROSS JOIN LATERAL (SELECT id FROM authorities WHERE code = k.authority OFFSET 0) a
                  LEFT JOIN LATERAL
-                     (SELECT id, filed_event, status FROM records
+                     (SELECT id, filed_event, status, subject FROM records
                       WHERE authority = a.id AND decision_no = k.decision_no OFFSET 0) r ON true
                  LEFT JOIN LATERAL
                      (SELECT body FROM journal WHERE idx = r.filed_event OFFSET 0) j ON true
@@ -859,7 +864,7 @@ impl<'e> Appender<'_, '_, 'e> {
                         if let Some(body) = r.get::<_, Option<Vec<u8>>>(4) {
                             self.fetched.insert(filed, body);
                         }
-                        KeyState::Taken { id, filed, status: r.get(3) }
+                        KeyState::Taken { id, filed, status: r.get(3), subject: r.get(5) }
                     }
                     _ => KeyState::Redacted,
                 };
@@ -906,11 +911,12 @@ impl<'e> Appender<'_, '_, 'e> {
         self.put_tiles(staged.tiles)?;
         copy_in(
             self.tx,
-            "COPY subjects (id, code, name, event, established) FROM STDIN (FORMAT binary)",
-            &[Type::INT8, Type::TEXT, Type::TEXT, Type::INT8, Type::INT4],
+            "COPY subjects (id, code, name, event, established, last_event)
+             FROM STDIN (FORMAT binary)",
+            &[Type::INT8, Type::TEXT, Type::TEXT, Type::INT8, Type::INT4, Type::INT8],
             &staged.subjects,
             |w, (id, s, event)| {
-                w.write(&[id, &s.id.as_str(), &s.name, event, &s.established.map(date_i32)])
+                w.write(&[id, &s.id.as_str(), &s.name, event, &s.established.map(date_i32), event])
             },
         )?;
         copy_in(
@@ -953,7 +959,25 @@ impl<'e> Appender<'_, '_, 'e> {
             &[Type::INT8, Type::INT8],
             &staged.records,
             |w, (id, _, _, _, event)| w.write(&[id, event]),
-        )
+        )?;
+        if !self.touched.is_empty() {
+            let (rows, events): (Vec<i64>, Vec<i64>) =
+                std::mem::take(&mut self.touched).into_iter().unzip();
+            self.exec(
+                "UPDATE subjects s SET last_event = t.event
+                 FROM unnest($1::bigint[], $2::bigint[]) AS t (id, event)
+                 WHERE s.id = t.id AND s.last_event < t.event",
+                &[&rows, &events],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Notes that the event at `idx` concerns the subject at row `subject`; its `last_event`
+    /// is set when the append next sends what it staged.
+    fn touch(&mut self, subject: i64, idx: i64) {
+        let at = self.touched.entry(subject).or_insert(idx);
+        *at = (*at).max(idx);
     }
 
     /// Writes the log tiles that `tiles` changes, in one statement.
@@ -1031,12 +1055,17 @@ impl<'e> Appender<'_, '_, 'e> {
         }
         let st = self.statements.get(
             self.tx,
-            "SELECT r.id, r.filed_event, r.status FROM records r
+            "SELECT r.id, r.filed_event, r.status, r.subject FROM records r
              JOIN authorities a ON a.id = r.authority
              WHERE a.code = $1 AND r.decision_no = $2",
         )?;
         let state = match self.tx.query_opt(&st, &[&key.0, &key.1]).map_err(backend)? {
-            Some(r) => KeyState::Taken { id: r.get(0), filed: r.get(1), status: r.get(2) },
+            Some(r) => KeyState::Taken {
+                id: r.get(0),
+                filed: r.get(1),
+                status: r.get(2),
+                subject: r.get(3),
+            },
             None => {
                 let st = self.statements.get(
                     self.tx,
@@ -1054,19 +1083,22 @@ impl<'e> Appender<'_, '_, 'e> {
         Ok(state)
     }
 
-    /// Row id and status of a stored record, after sending everything staged so statements can
-    /// change it.
-    fn stored_record(&mut self, key: Key<'e>) -> Result<Option<(i64, String)>, StoreError> {
+    /// Row id, status and subject row of a stored record, after sending everything staged so
+    /// statements can change it.
+    fn stored_record(&mut self, key: Key<'e>) -> Result<Option<(i64, String, i64)>, StoreError> {
         self.flush()?;
         Ok(match self.record_state(key)? {
-            KeyState::Taken { id, status, .. } => Some((id, status)),
+            KeyState::Taken { id, status, subject, .. } => Some((id, status, subject)),
             KeyState::Free | KeyState::Redacted => None,
         })
     }
 
-    fn set_status(&mut self, key: Key<'e>, to: RecordStatus) {
-        if let Some(KeyState::Taken { status, .. }) = self.records.get_mut(&key) {
+    /// Keeps what this append knows of a record current after a statement changed its status
+    /// and (by a correction) its subject.
+    fn set_status(&mut self, key: Key<'e>, to: RecordStatus, about: i64) {
+        if let Some(KeyState::Taken { status, subject, .. }) = self.records.get_mut(&key) {
             to.as_str().clone_into(status);
+            *subject = about;
         }
     }
 
@@ -1154,14 +1186,16 @@ impl<'e> Appender<'_, '_, 'e> {
                         let id = self.record_ids.next(self.tx, self.statements)?;
                         self.staged.records.push((id, authority, subject, record, idx));
                         let status = RecordStatus::Filed.as_str().to_owned();
-                        self.records.insert(key, KeyState::Taken { id, filed: idx, status });
+                        self.records
+                            .insert(key, KeyState::Taken { id, filed: idx, status, subject });
+                        self.touch(subject, idx);
                         Ok(appended(idx))
                     }
                 }
             }
             EventBody::RecordCorrected { record, .. } => {
                 let key = record_key(record);
-                let Some((row, status)) = self.stored_record(key)? else {
+                let Some((row, status, before)) = self.stored_record(key)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(record.key())));
                 };
                 if status == RecordStatus::Withdrawn.as_str() {
@@ -1180,12 +1214,14 @@ impl<'e> Appender<'_, '_, 'e> {
                     "INSERT INTO record_history (record, event) VALUES ($1, $2)",
                     &[&row, &idx],
                 )?;
-                self.set_status(key, RecordStatus::Corrected);
+                self.set_status(key, RecordStatus::Corrected, subject);
+                self.touch(before, idx);
+                self.touch(subject, idx);
                 Ok(appended(idx))
             }
             EventBody::RecordWithdrawn { key: record, .. } => {
                 let key = key_of(record);
-                let Some((row, status)) = self.stored_record(key)? else {
+                let Some((row, status, subject)) = self.stored_record(key)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(record.clone())));
                 };
                 if status == RecordStatus::Withdrawn.as_str() {
@@ -1200,12 +1236,13 @@ impl<'e> Appender<'_, '_, 'e> {
                     "INSERT INTO record_history (record, event) VALUES ($1, $2)",
                     &[&row, &idx],
                 )?;
-                self.set_status(key, RecordStatus::Withdrawn);
+                self.set_status(key, RecordStatus::Withdrawn, subject);
+                self.touch(subject, idx);
                 Ok(appended(idx))
             }
             EventBody::RecordRedacted { key: record, entries, .. } => {
                 let key = key_of(record);
-                let Some((row, _)) = self.stored_record(key)? else {
+                let Some((row, _, subject)) = self.stored_record(key)? else {
                     if let KeyState::Redacted = self.record_state(key)? {
                         return Ok(Outcome::Duplicate);
                     }
@@ -1252,10 +1289,11 @@ impl<'e> Appender<'_, '_, 'e> {
                 self.exec("DELETE FROM cases WHERE record = $1", &[&row])?;
                 self.exec("DELETE FROM records WHERE id = $1", &[&row])?;
                 self.records.insert(key, KeyState::Redacted);
+                self.touch(subject, idx);
                 Ok(appended(idx))
             }
             EventBody::ProcessStep { record, step } => {
-                let Some((row, _)) = self.stored_record(key_of(record))? else {
+                let Some((row, _, subject)) = self.stored_record(key_of(record))? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(record.clone())));
                 };
                 let idx = self.journal(encoded);
@@ -1288,6 +1326,7 @@ impl<'e> Appender<'_, '_, 'e> {
                     self.exec("UPDATE records SET repaired = $2 WHERE id = $1", &[&row, &on])?;
                 }
                 self.exec("UPDATE records SET last_event = $2 WHERE id = $1", &[&row, &idx])?;
+                self.touch(subject, idx);
                 Ok(appended(idx))
             }
             EventBody::RulebookAdopted { rulebook, version, effective, .. } => {
@@ -1337,15 +1376,17 @@ impl Store for PgStore {
     }
 
     fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError> {
-        let Some(row) =
-            self.query_opt("SELECT event FROM subjects WHERE code = $1", &[&id.as_str()])?
+        let Some(row) = self
+            .query_opt("SELECT event, last_event FROM subjects WHERE code = $1", &[&id.as_str()])?
         else {
             return Ok(None);
         };
         let at: i64 = row.get(0);
+        let last: i64 = row.get(1);
         let event = self.event(at)?;
         match event.body {
             EventBody::SubjectRegistered { subject } => Ok(Some(StoredSubject {
+                last_event: last as u64,
                 subject,
                 index: at as u64,
                 recorded_at: event.recorded_at,
@@ -1764,14 +1805,38 @@ impl Store for PgStore {
     fn due_for_rating(
         &self,
         on: Date,
+        (rulebook, version): (&str, &str),
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
         let rows = self.query(
             "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
-             WHERE s.code > $1 AND (a.subject IS NULL OR a.next_change <= $2)
+             WHERE s.code > $1
+               AND (a.subject IS NULL OR a.next_change <= $2 OR a.log_size <= s.last_event
+                    OR a.rulebook <> $4 OR a.version <> $5)
              ORDER BY s.code LIMIT $3",
-            &[&after.map_or("", |a| a.as_str()), &date_i32(on), &(limit as i64)],
+            &[
+                &after.map_or("", |a| a.as_str()),
+                &date_i32(on),
+                &(limit as i64),
+                &rulebook,
+                &version,
+            ],
+        )?;
+        Self::subject_codes(&rows)
+    }
+
+    fn stale_subjects(
+        &self,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let rows = self.query(
+            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
+             WHERE s.code > $1 AND s.last_event > s.event
+               AND (a.subject IS NULL OR a.log_size <= s.last_event)
+             ORDER BY s.code LIMIT $2",
+            &[&after.map_or("", |a| a.as_str()), &(limit as i64)],
         )?;
         Self::subject_codes(&rows)
     }

@@ -90,9 +90,9 @@ impl Registry {
     ) -> Result<Option<CheckAnswer>, RegistryError> {
         let id = self.parse_id(id)?;
         if known_at.is_none()
-            && let Some(a) = self.assessment_holding_on(&id, as_of)?
+            && let Some(subject) = self.store.subject(&id)?
+            && let Some(a) = self.assessment_holding_on(&subject, as_of)?
         {
-            let Some(subject) = self.store.subject(&id)? else { return Ok(None) };
             let log_size = self.log_size()?;
             return self.answer(&subject.subject, &a, measure, None, log_size).map(Some);
         }
@@ -116,18 +116,20 @@ impl Registry {
         self.answer(&profile.subject.subject, &a, measure, known_at, log_size).map(Some)
     }
 
-    /// The stored assessment of `id` as it stands on `as_of`, if it still holds then: rated on
-    /// or before `as_of` under the rulebook in force on `as_of`, with no effect starting or
-    /// ending in between. (An assessment is constant between such changes, and every write
-    /// about a subject re-rates it.)
+    /// The stored assessment of `subject` as it stands on `as_of`, if it still holds then:
+    /// it reflects the subject's latest event, and was rated on or before `as_of` under the
+    /// rulebook in force on `as_of`, with no effect starting or ending in between. (An
+    /// assessment is constant between such changes.) A writer that stopped between appending
+    /// an event and rating its subject leaves an assessment that does not hold.
     pub fn assessment_holding_on(
         &self,
-        id: &SubjectId,
+        subject: &probity_store::StoredSubject,
         as_of: Date,
     ) -> Result<Option<Assessment>, RegistryError> {
-        let Some(row) = self.store.assessment(id)? else { return Ok(None) };
+        let Some(row) = self.store.assessment(&subject.subject.id)? else { return Ok(None) };
         let book = self.rulebook_at(as_of);
-        let holds = row.as_of <= as_of
+        let holds = row.log_size > subject.last_event
+            && row.as_of <= as_of
             && row.next_change.is_none_or(|n| n > as_of)
             && row.rulebook == book.header.id.as_str()
             && row.version == book.header.version;

@@ -10,7 +10,7 @@
 use std::io::Read;
 use std::sync::mpsc;
 
-use probity_core::{Encoded, EventBody};
+use probity_core::Encoded;
 use probity_store::Outcome;
 use serde::Serialize;
 
@@ -193,7 +193,6 @@ impl Registry {
         };
         let batch_size = options.batch_size.clamp(1, 1_000_000);
         let mut report = ImportReport::default();
-        let mut touched = std::collections::BTreeSet::new();
 
         std::thread::scope(|scope| -> Result<ImportReport, RegistryError> {
             let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_DEPTH);
@@ -213,14 +212,6 @@ impl Registry {
             let mut write = || -> Result<(), RegistryError> {
                 for batch in rx.iter() {
                     let outcomes = store.append(&batch.events)?;
-                    // Subjects whose records were journalled are re-rated after the import.
-                    for (o, e) in outcomes.iter().zip(&batch.events) {
-                        if let (Outcome::Appended { .. }, EventBody::RecordFiled { record }) =
-                            (o, &e.event().body)
-                        {
-                            touched.insert(record.subject);
-                        }
-                    }
                     let mut outcomes = outcomes.into_iter();
                     report.batches += 1;
                     let rows = batch.rows.len() as u64;
@@ -269,9 +260,10 @@ impl Registry {
             if report.accepted >= SETTLE_AFTER {
                 self.store.settle()?;
             }
-            let touched: Vec<_> = touched.into_iter().collect();
-            let today = self.clock.today();
-            report.rated = self.rate(&touched, today)?;
+            // The subjects whose records were journalled are those the store finds stale:
+            // rating them needs no set that grows with the input, and also rates whatever an
+            // earlier import that stopped between appending and rating left behind.
+            report.rated = self.rate_stale(&())?.rated;
             Ok(report)
         })
     }

@@ -114,23 +114,51 @@ impl Registry {
         self.rate_batches(as_of, &(), |_| Ok(batches.next().map(<[SubjectId]>::to_vec)))
     }
 
-    /// Rates, on `as_of`, every subject (`all`) or those never rated or whose next change has
-    /// come (the calendar sweep).
+    /// Rates, on `as_of`, every subject (`all`), or those whose stored assessment does not hold
+    /// on `as_of` (the sweep): never rated, their next change has come, rated under another
+    /// rulebook than the one in force, or rated before their latest event (a writer that
+    /// stopped between appending and rating). The sweep is what brings every stored assessment
+    /// and list entry up to the log after a crash.
     pub fn rate_pass(
         &mut self,
         as_of: Date,
         all: bool,
         progress: &dyn Progress,
     ) -> Result<RateReport, RegistryError> {
+        let book = self.rulebooks.known_at(as_of, u64::MAX);
+        let (id, version) = (book.header.id.to_string(), book.header.version.clone());
+        let in_force = (id.as_str(), version.as_str());
+        self.rate_paged(as_of, progress, |store, after| {
+            if all {
+                store.subject_ids(after, RATE_BATCH)
+            } else {
+                store.due_for_rating(as_of, in_force, after, RATE_BATCH)
+            }
+        })
+    }
+
+    /// Rates, today, the subjects whose stored assessment does not reflect their latest event
+    /// ([`Store::stale_subjects`]): what writers appended and have not rated yet, or what a
+    /// writer that stopped between appending and rating left behind. Memory stays bounded by
+    /// the batch, however many there are.
+    pub fn rate_stale(&mut self, progress: &dyn Progress) -> Result<RateReport, RegistryError> {
+        let today = self.clock.today();
+        self.rate_paged(today, progress, |store, after| store.stale_subjects(after, RATE_BATCH))
+    }
+
+    /// Rates on `as_of` the pages of subjects that `page` reads, each after the last one of
+    /// the page before, until a page is empty.
+    fn rate_paged(
+        &mut self,
+        as_of: Date,
+        progress: &dyn Progress,
+        mut page: impl FnMut(&dyn Store, Option<&SubjectId>) -> Result<Vec<SubjectId>, StoreError>,
+    ) -> Result<RateReport, RegistryError> {
         let mut after: Option<SubjectId> = None;
         let rated = self.rate_batches(as_of, progress, |store| {
-            let page = if all {
-                store.subject_ids(after.as_ref(), RATE_BATCH)?
-            } else {
-                store.due_for_rating(as_of, after.as_ref(), RATE_BATCH)?
-            };
-            after = page.last().copied();
-            Ok(Some(page).filter(|p| !p.is_empty()))
+            let ids = page(store, after.as_ref())?;
+            after = ids.last().copied();
+            Ok(Some(ids).filter(|p| !p.is_empty()))
         })?;
         Ok(RateReport { rated })
     }

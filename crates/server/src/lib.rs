@@ -298,11 +298,12 @@ async fn follow_log(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut streak = Streak::default();
+    let mut followed = state::Followed::default();
     loop {
         tick.tick().await;
-        // A write of nothing: every write ends by following the log.
-        match state.write(|_| Ok(())).await {
-            Ok(()) => {
+        match state.follow_others(followed).await {
+            Ok(now) => {
+                followed = now;
                 if let Some(failed) = streak.succeeded() {
                     tracing::info!(failed, "caught up with the log again");
                 }
@@ -349,10 +350,12 @@ impl Streak {
 }
 
 /// Keeps stored ratings current as the calendar moves: every `every`, re-rates the subjects
-/// whose next change has come (the first run at start).
+/// whose next change has come (the start of the server has made the first run).
 async fn sweep_ratings(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The first tick is now, and the start has just swept.
+    tick.tick().await;
     loop {
         tick.tick().await;
         let done = state

@@ -46,6 +46,9 @@ struct Inner {
     /// The log size the node has followed to: its readers know every rulebook adopted within
     /// it. Only answers at this size are kept and served from memory.
     followed: AtomicU64,
+    /// The log size after this node's latest write: when the log stands at another size,
+    /// someone else appended last.
+    own: AtomicU64,
     /// The registry's clock.
     clock: Arc<dyn probity_registry::Clock>,
 }
@@ -127,7 +130,7 @@ impl Inner {
     /// takes in the rulebooks adopted within it, renews the readers if there are new ones
     /// (a reader knows the rulebooks of when it was made), and only then moves on to that size.
     /// Then publishes a checkpoint if the published one is behind the log.
-    fn follow(&self, reg: &mut Registry, rulebooks: usize) -> Result<(), RegistryError> {
+    fn follow(&self, reg: &mut Registry, rulebooks: usize) -> Result<u64, RegistryError> {
         let primary = reg.log_size()?;
         // On a replica, answers reflect the replica's log size, at most the primary's.
         let size = match (&self.config.read_store, self.readers.first()) {
@@ -150,16 +153,31 @@ impl Inner {
         self.followed.fetch_max(size, Ordering::AcqRel);
         // What others appended gets a checkpoint here too, signed by this node's key.
         reg.publish_checkpoint_if_short_of(primary)?;
-        Ok(())
+        Ok(primary)
     }
+}
+
+/// What the log follower has seen: the log's size at its last look, and the size at which it
+/// last rated what others left stale.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Followed {
+    seen: Option<u64>,
+    swept: Option<u64>,
 }
 
 impl AppState {
     /// State around an open registry, with a reader per available core.
     pub fn new(
-        registry: Registry,
+        mut registry: Registry,
         config: Config,
     ) -> Result<Self, probity_registry::RegistryError> {
+        // Before anything is served, every stored assessment and list entry is brought up to
+        // the log: a writer that stopped between appending and rating (a crash, a kill) left
+        // subjects whose derivatives do not reflect their latest event.
+        registry.catch_up_rulebooks()?;
+        let today = registry.today();
+        let swept = registry.rate_pass(today, false, &())?;
+        tracing::info!(rated = swept.rated, "brought stored ratings up to the log");
         let rulebooks = registry.rulebooks().count();
         let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16);
         let primary_readers =
@@ -181,6 +199,7 @@ impl AppState {
         let inner = Inner {
             answers: quick_cache::sync::Cache::new(config.answer_cache.max(1)),
             followed: AtomicU64::new(0),
+            own: AtomicU64::new(0),
             clock: registry.clock(),
             registry: Mutex::new(registry),
             read_turns: tokio::sync::Semaphore::new(readers.len()),
@@ -274,10 +293,40 @@ impl AppState {
             reg.catch_up_rulebooks()?;
             let out = f(&mut reg);
             // What `f` did stands whether or not this works; the next write tries again.
-            if let Err(e) = inner.follow(&mut reg, rulebooks) {
-                tracing::warn!(error = %e, "following the log failed");
+            match inner.follow(&mut reg, rulebooks) {
+                Ok(size) => inner.own.store(size, Ordering::Release),
+                Err(e) => tracing::warn!(error = %e, "following the log failed"),
             }
             out
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Follows the log once, for what other nodes and processes append (`before` is what the
+    /// last look saw). When the log has stood still since the last look at a size that another
+    /// writer reached, that writer is done or gone: the subjects it appended about and did not
+    /// rate (it stopped in between) are rated now, once per such size.
+    pub(crate) async fn follow_others(&self, before: Followed) -> Result<Followed, ApiError> {
+        let inner = Arc::clone(&self.0);
+        tokio::task::spawn_blocking(move || {
+            let mut reg = lock(&inner.registry);
+            let rulebooks = reg.rulebooks().count();
+            let size = inner.follow(&mut reg, rulebooks)?;
+            let others = size != inner.own.load(Ordering::Acquire);
+            let Some(seen) = before.seen else {
+                // The first look: the start brought everything up to the log.
+                return Ok(Followed { seen: Some(size), swept: Some(size) });
+            };
+            let mut swept = before.swept;
+            if seen == size && others && swept != Some(size) {
+                let rated = reg.rate_stale(&())?.rated;
+                if rated > 0 {
+                    tracing::warn!(rated, size, "rated subjects another writer left unrated");
+                }
+                swept = Some(size);
+            }
+            Ok(Followed { seen: Some(size), swept })
         })
         .await
         .map_err(ApiError::internal)?

@@ -17,7 +17,7 @@ use probity_store::{
 };
 use probity_tlog::stored::{NodeTile, TileCache, TileUpdates};
 use probity_tlog::{Frontier, leaf_hash};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// The database file inside a registry directory.
 pub const DB_FILE: &str = "registry.sqlite";
@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_records_by_subject_covering.sql"),
     include_str!("../migrations/0007_subject_established.sql"),
     include_str!("../migrations/0008_log_tiles.sql"),
+    include_str!("../migrations/0009_subject_last_event.sql"),
 ];
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -213,7 +214,7 @@ const INSERT_RECORD: &str =
                                                    status, filed_event, current_event, last_event)
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'filed', ?7, ?7, ?7)";
 const INSERT_HISTORY: &str = "INSERT INTO record_history (record, event) VALUES (?1, ?2)";
-const FIND_RECORD: &str = "SELECT id, filed_event, status FROM records
+const FIND_RECORD: &str = "SELECT id, filed_event, status, subject FROM records
                            WHERE key_hash = ?1 AND authority = ?2 AND decision_no = ?3";
 
 /// The stored log tile at tile level `level`, index `index`, if the log has reached it.
@@ -248,6 +249,15 @@ fn key_hash(authority: &str, decision_no: &str) -> i64 {
     )
 }
 
+/// Where a stored record is: its row, the journal index of its filing, its status and the row
+/// of the subject it is about.
+struct RecordAt {
+    row: i64,
+    filed: i64,
+    status: String,
+    subject: i64,
+}
+
 /// One append transaction: the next journal index, the statements on the hot path, and the
 /// caches it keeps current.
 struct Appender<'t> {
@@ -264,6 +274,9 @@ struct Appender<'t> {
     subject_ids: &'t mut HashMap<SubjectId, i64>,
     /// Whether any record was ever redacted: while none was, filings skip the look-up.
     any_redacted: bool,
+    /// The subjects (by row) the append's events concern, with the latest such event: their
+    /// `last_event` is set before the append commits.
+    touched: HashMap<i64, i64>,
 }
 
 impl Appender<'_> {
@@ -281,6 +294,24 @@ impl Appender<'_> {
         self.tiles.add(self.frontier.append(leaf_hash(encoded.leaf_data())));
         self.next += 1;
         Ok(idx)
+    }
+
+    /// Notes that the event at `idx` concerns the subject at row `subject`.
+    fn touch(&mut self, subject: i64, idx: i64) {
+        let at = self.touched.entry(subject).or_insert(idx);
+        *at = (*at).max(idx);
+    }
+
+    /// Sets `last_event` of every subject the append's events concerned.
+    fn put_touched(&mut self) -> Result<(), StoreError> {
+        let mut set = self
+            .tx
+            .prepare_cached("UPDATE subjects SET last_event = ?2 WHERE id = ?1 AND last_event < ?2")
+            .map_err(backend)?;
+        for (subject, idx) in std::mem::take(&mut self.touched) {
+            set.execute(params![subject, idx]).map_err(backend)?;
+        }
+        Ok(())
     }
 
     /// Writes the log tiles the append's nodes changed.
@@ -327,15 +358,20 @@ impl Appender<'_> {
         self.subject_ids.insert(id, row);
     }
 
-    /// The row id, filing event and status of a record.
-    fn record_row(&mut self, key: &RecordKey) -> Result<Option<(i64, i64, String)>, StoreError> {
+    /// The row id, filing event, status and subject row of a record.
+    fn record_row(&mut self, key: &RecordKey) -> Result<Option<RecordAt>, StoreError> {
         let Some(&authority) = self.authority_ids.get(key.authority.as_str()) else {
             return Ok(None);
         };
         let hash = key_hash(key.authority.as_str(), &key.decision_no);
         self.find_record
             .query_row(params![hash, authority, key.decision_no], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                Ok(RecordAt {
+                    row: r.get(0)?,
+                    filed: r.get(1)?,
+                    status: r.get(2)?,
+                    subject: r.get(3)?,
+                })
             })
             .optional()
             .map_err(backend)
@@ -395,7 +431,8 @@ impl Appender<'_> {
                 let idx = self.journal(encoded)?;
                 self.tx
                     .prepare_cached(
-                        "INSERT INTO subjects (code, name, event, established) VALUES (?1, ?2, ?3, ?4)",
+                        "INSERT INTO subjects (code, name, event, established, last_event)
+                         VALUES (?1, ?2, ?3, ?4, ?3)",
                     )
                     .and_then(|mut s| {
                         s.execute(params![
@@ -448,7 +485,7 @@ impl Appender<'_> {
                 if self.redacted(&record.key())? {
                     return Ok(Outcome::Duplicate);
                 }
-                if let Some((_, filed, _)) = self.record_row(&record.key())? {
+                if let Some(RecordAt { filed, .. }) = self.record_row(&record.key())? {
                     let (stored, _) = body_record(filed, event_at(self.tx, filed)?)?;
                     return Ok(Outcome::refiling(&stored, record));
                 }
@@ -466,10 +503,13 @@ impl Appender<'_> {
                     .map_err(backend)?;
                 let row = self.tx.last_insert_rowid();
                 self.insert_history.execute(params![row, idx]).map_err(backend)?;
+                self.touch(subject, idx);
                 self.journal(encoded).map(appended)
             }
             EventBody::RecordCorrected { record, .. } => {
-                let Some((row, _, status)) = self.record_row(&record.key())? else {
+                let Some(RecordAt { row, status, subject: before, .. }) =
+                    self.record_row(&record.key())?
+                else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(record.key())));
                 };
                 if status == RecordStatus::Withdrawn.as_str() {
@@ -489,10 +529,12 @@ impl Appender<'_> {
                     })
                     .map_err(backend)?;
                 self.insert_history.execute(params![row, idx]).map_err(backend)?;
+                self.touch(before, idx);
+                self.touch(subject, idx);
                 Ok(appended(idx))
             }
             EventBody::RecordWithdrawn { key, .. } => {
-                let Some((row, _, status)) = self.record_row(key)? else {
+                let Some(RecordAt { row, status, subject, .. }) = self.record_row(key)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(key.clone())));
                 };
                 if status == RecordStatus::Withdrawn.as_str() {
@@ -506,10 +548,11 @@ impl Appender<'_> {
                     .and_then(|mut s| s.execute(params![row, idx]))
                     .map_err(backend)?;
                 self.insert_history.execute(params![row, idx]).map_err(backend)?;
+                self.touch(subject, idx);
                 Ok(appended(idx))
             }
             EventBody::RecordRedacted { key, entries, .. } => {
-                let Some((row, _, _)) = self.record_row(key)? else {
+                let Some(RecordAt { row, subject, .. }) = self.record_row(key)? else {
                     if self.redacted(key)? {
                         return Ok(Outcome::Duplicate);
                     }
@@ -555,10 +598,11 @@ impl Appender<'_> {
                 self.exec("DELETE FROM cases WHERE record = ?1", [row])?;
                 self.exec("DELETE FROM records WHERE id = ?1", [row])?;
                 self.any_redacted = true;
+                self.touch(subject, idx);
                 Ok(appended(idx))
             }
             EventBody::ProcessStep { record, step } => {
-                let Some((row, _, _)) = self.record_row(record)? else {
+                let Some(RecordAt { row, subject, .. }) = self.record_row(record)? else {
                     return Ok(Outcome::Refused(Refusal::UnknownRecord(record.clone())));
                 };
                 let idx = self.journal(encoded)?;
@@ -588,6 +632,7 @@ impl Appender<'_> {
                     self.exec("UPDATE records SET repaired = ?2 WHERE id = ?1", params![row, on])?;
                 }
                 self.exec("UPDATE records SET last_event = ?2 WHERE id = ?1", params![row, idx])?;
+                self.touch(subject, idx);
                 Ok(appended(idx))
             }
             EventBody::RulebookAdopted { rulebook, version, effective, .. } => {
@@ -695,19 +740,33 @@ impl RecordRow {
 
 impl Store for SqliteStore {
     fn append(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
-        let tx = self.conn.transaction().map_err(backend)?;
-        let outcome = {
-            let next: i64 = tx
+        // The write lock is taken at BEGIN, so the journal's size read first stays the size
+        // this append extends. Another process (an import, `probity exception add`, a second
+        // server) may have appended since this handle last did: then its right edge of the log
+        // and its cache of authorities are out of date; reload both and go on.
+        let mut tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate);
+        let mut next = 0;
+        for _ in 0..3 {
+            let t = tx.map_err(backend)?;
+            next = t
                 .query_row("SELECT coalesce(max(idx) + 1, 0) FROM journal", [], |r| r.get(0))
                 .map_err(backend)?;
+            if next as u64 == self.frontier.size() {
+                tx = Ok(t);
+                break;
+            }
+            drop(t);
+            tracing::debug!(from = self.frontier.size(), to = next, "the log grew elsewhere");
+            self.load_frontier()?;
+            self.load_authority_ids()?;
+            tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate);
+        }
+        let tx = tx.map_err(backend)?;
+        let outcome = {
             if next as u64 != self.frontier.size() {
-                return Err(StoreError::Corrupt {
-                    index: next as u64,
-                    reason: format!(
-                        "the log has {} leaves but the journal {next} entries",
-                        self.frontier.size()
-                    ),
-                });
+                return Err(StoreError::Backend(
+                    "the log kept growing under this writer; try again".into(),
+                ));
             }
             let mut app = Appender {
                 tx: &tx,
@@ -723,11 +782,13 @@ impl Store for SqliteStore {
                 any_redacted: tx
                     .query_row("SELECT EXISTS (SELECT 1 FROM redacted_records)", [], |r| r.get(0))
                     .map_err(backend)?,
+                touched: HashMap::new(),
             };
             events
                 .iter()
                 .map(|e| app.apply(e))
                 .collect::<Result<Vec<_>, _>>()
+                .and_then(|outcomes| app.put_touched().map(|()| outcomes))
                 .and_then(|outcomes| app.put_tiles().map(|()| outcomes))
         };
         let outcome = match outcome {
@@ -747,18 +808,19 @@ impl Store for SqliteStore {
     }
 
     fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError> {
-        let at: Option<i64> = self
+        let at: Option<(i64, i64)> = self
             .conn
-            .prepare_cached("SELECT event FROM subjects WHERE code = ?1")
-            .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
+            .prepare_cached("SELECT event, last_event FROM subjects WHERE code = ?1")
+            .and_then(|mut s| s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional())
             .map_err(backend)?;
-        let Some(at) = at else { return Ok(None) };
+        let Some((at, last)) = at else { return Ok(None) };
         let event = event_at(&self.conn, at)?;
         match event.body {
             EventBody::SubjectRegistered { subject } => Ok(Some(StoredSubject {
                 subject,
                 index: at as u64,
                 recorded_at: event.recorded_at,
+                last_event: last as u64,
             })),
             _ => Err(StoreError::Corrupt {
                 index: at as u64,
@@ -1286,6 +1348,7 @@ impl Store for SqliteStore {
     fn due_for_rating(
         &self,
         on: probity_core::Date,
+        (rulebook, version): (&str, &str),
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
@@ -1293,12 +1356,37 @@ impl Store for SqliteStore {
             .conn
             .prepare_cached(
                 "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
-                 WHERE s.code > ?1 AND (a.subject IS NULL OR a.next_change <= ?2)
+                 WHERE s.code > ?1
+                   AND (a.subject IS NULL OR a.next_change <= ?2 OR a.log_size <= s.last_event
+                        OR a.rulebook <> ?4 OR a.version <> ?5)
                  ORDER BY s.code LIMIT ?3",
             )
             .map_err(backend)?;
+        let after = after.map_or("", |a| a.as_str());
         let rows = stmt
-            .query_map(params![after.map_or("", |a| a.as_str()), date_key(on), limit as i64], |r| {
+            .query_map(params![after, date_key(on), limit as i64, rulebook, version], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(backend)?;
+        rows.map(|r| stored_subject_id(&r.map_err(backend)?)).collect()
+    }
+
+    fn stale_subjects(
+        &self,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
+                 WHERE s.code > ?1 AND s.last_event > s.event
+                   AND (a.subject IS NULL OR a.log_size <= s.last_event)
+                 ORDER BY s.code LIMIT ?2",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![after.map_or("", |a| a.as_str()), limit as i64], |r| {
                 r.get::<_, String>(0)
             })
             .map_err(backend)?;

@@ -91,7 +91,8 @@ fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
         let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
         keep_log_as_nodes(&conn);
         conn.execute_batch(
-            "ALTER TABLE subjects DROP COLUMN established; PRAGMA user_version = 6;",
+            "ALTER TABLE subjects DROP COLUMN last_event;
+             ALTER TABLE subjects DROP COLUMN established; PRAGMA user_version = 6;",
         )
         .unwrap();
     }
@@ -139,10 +140,36 @@ fn a_registry_from_before_log_tiles_migrates() {
         let nodes: i64 =
             conn.query_row("SELECT count(*) FROM log_nodes", [], |r| r.get(0)).unwrap();
         assert_eq!(nodes, 2 * 600 - i64::from(600u32.count_ones()), "a row per complete node");
+        conn.execute_batch("ALTER TABLE subjects DROP COLUMN last_event").unwrap();
         conn.pragma_update(None, "user_version", 7).unwrap();
     }
     let mut store = SqliteStore::open(&path).unwrap();
     log_is_the_tree_of_its_journal(&store);
     register_numbered_subjects(&mut store, 600, 700, 100);
     log_is_the_tree_of_its_journal(&store);
+}
+
+/// A registry from before subjects kept their latest event gets it from their records when it
+/// opens under migration 0009, and the sweep then finds what it found before.
+#[test]
+fn a_registry_from_before_subjects_kept_their_latest_event_migrates() {
+    use probity_store::Store as _;
+    let (dir, mut store) = fresh();
+    probity_store::conformance::due_process_cases(&mut store);
+    let want: Vec<u64> = [1, 2]
+        .map(|n| store.subject(&probity_store::conformance::uscc(n)).unwrap().unwrap().last_event)
+        .to_vec();
+    assert_eq!(want, [9, 2]);
+    drop(store);
+    let path = dir.path().join("registry");
+    {
+        let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        conn.execute_batch("ALTER TABLE subjects DROP COLUMN last_event; PRAGMA user_version = 8;")
+            .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let got: Vec<u64> = [1, 2]
+        .map(|n| store.subject(&probity_store::conformance::uscc(n)).unwrap().unwrap().last_event)
+        .to_vec();
+    assert_eq!(got, want);
 }

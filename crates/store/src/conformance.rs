@@ -39,6 +39,7 @@ macro_rules! conformance_tests {
             log_grows_across_tiles_in_any_batches,
             rulebook_adoptions,
             assessments_are_kept_and_swept,
+            each_subject_knows_its_latest_event,
             subject_ids_page_in_order,
             search_ranks_codes_then_prefixes,
             statistics_aggregate_grades_records_and_lists,
@@ -780,6 +781,9 @@ pub fn search_ranks_codes_then_prefixes(store: &mut dyn Store) {
     assert!(store.search_subjects("%", 0, 10).unwrap().is_empty(), "no wildcards");
 }
 
+/// The rulebook the assessment fixtures name.
+const BOOK: (&str, &str) = ("cn-default", "1");
+
 /// Assessments replace earlier ones, and the sweep finds subjects never rated or whose next
 /// change has come.
 pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
@@ -806,7 +810,7 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
             Vec::new()
         },
     };
-    let all = store.due_for_rating(date("2026-11-01"), None, 10).unwrap();
+    let all = store.due_for_rating(date("2026-11-01"), BOOK, None, 10).unwrap();
     assert_eq!(all.len(), 3, "never rated: all due");
     store.put_assessments(&[row(1, Some("2027-01-01"), "B"), row(2, None, "A")]).unwrap();
     store.put_assessments(&[row(1, Some("2027-02-01"), "C")]).unwrap();
@@ -819,8 +823,8 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     store.put_assessments(&[row(1, None, "B")]).unwrap();
     assert!(on(store, "2026-11-30").is_empty(), "a new assessment replaces the entries");
     store.put_assessments(&[row(1, Some("2027-02-01"), "C")]).unwrap();
-    assert_eq!(store.due_for_rating(date("2026-11-01"), None, 10).unwrap(), vec![uscc(3)]);
-    let mut due = store.due_for_rating(date("2027-02-01"), None, 10).unwrap();
+    assert_eq!(store.due_for_rating(date("2026-11-01"), BOOK, None, 10).unwrap(), vec![uscc(3)]);
+    let mut due = store.due_for_rating(date("2027-02-01"), BOOK, None, 10).unwrap();
     due.sort();
     let mut want = vec![uscc(1), uscc(3)];
     want.sort();
@@ -949,4 +953,81 @@ pub fn statistics_aggregate_grades_records_and_lists(store: &mut dyn Store) {
             ("watch".into(), Some(202611), None, 1),
         ]
     );
+}
+
+/// Every event about a subject moves its `last_event` in the same transaction: registration,
+/// filing, correction (both subjects when it moves the record), withdrawal, due-process step and
+/// redaction. The sweep finds every subject whose assessment does not reflect that event, or was
+/// made under another rulebook than the one in force.
+pub fn each_subject_knows_its_latest_event(store: &mut dyn Store) {
+    use crate::AssessmentRow;
+    use probity_core::Step;
+    setup(store);
+    let last = |store: &dyn Store, n: u32| store.subject(&uscc(n)).unwrap().unwrap().last_event;
+    assert_eq!((last(store, 1), last(store, 2)), (1, 2), "registration");
+    let r = record("bj-amr", "A-1", 1);
+    let other = record("bj-amr", "A-2", 2);
+    store.append(&[file(r.clone()), file(other.clone())]).unwrap();
+    assert_eq!((last(store, 1), last(store, 2)), (3, 4), "filing");
+    let rated = |n: u32, log_size: u64, version: &str| AssessmentRow {
+        subject: uscc(n),
+        as_of: date("2026-11-01"),
+        grade: Some("A".into()),
+        score: Some(100),
+        decisions: "{}".into(),
+        next_change: None,
+        rulebook: BOOK.0.into(),
+        version: version.into(),
+        explanation: "{}".into(),
+        log_size,
+        lists: Vec::new(),
+    };
+    let due = |store: &dyn Store| {
+        let mut d = store.due_for_rating(date("2026-11-01"), BOOK, None, 10).unwrap();
+        d.sort();
+        d
+    };
+    let stale = |store: &dyn Store| store.stale_subjects(None, 10).unwrap();
+    assert_eq!(stale(store), vec![uscc(1), uscc(2)], "filed about and never rated");
+    assert_eq!(store.stale_subjects(Some(&uscc(1)), 10).unwrap(), vec![uscc(2)], "paged");
+    store.put_assessments(&[rated(1, 5, "1"), rated(2, 5, "1")]).unwrap();
+    assert!(due(store).is_empty(), "both reflect their latest event");
+    store.put_assessments(&[rated(2, 5, "0")]).unwrap();
+    assert_eq!(due(store), vec![uscc(2)], "rated under another rulebook");
+    store.put_assessments(&[rated(2, 5, "1")]).unwrap();
+
+    // A correction that moves the record from subject 1 to subject 2 concerns both.
+    let mut moved = r.clone();
+    moved.subject = uscc(2);
+    store.append(&[ev(EventBody::RecordCorrected { record: moved, reason: "x".into() })]).unwrap();
+    assert_eq!((last(store, 1), last(store, 2)), (5, 5), "correction");
+    assert_eq!(due(store), vec![uscc(1), uscc(2)], "rated before the correction");
+    assert_eq!(stale(store), vec![uscc(1), uscc(2)]);
+    store.put_assessments(&[rated(1, 6, "1"), rated(2, 6, "1")]).unwrap();
+    assert!(due(store).is_empty());
+
+    let step = ev(EventBody::ProcessStep {
+        record: other.key(),
+        step: Step::ReplyPublished { text: "paid".into() },
+    });
+    store.append(&[step]).unwrap();
+    assert_eq!((last(store, 1), last(store, 2)), (5, 6), "due-process step");
+    assert_eq!(due(store), vec![uscc(2)]);
+    let withdraw = ev(EventBody::RecordWithdrawn { key: other.key(), reason: "annulled".into() });
+    store.append(&[withdraw]).unwrap();
+    assert_eq!(last(store, 2), 7, "withdrawal");
+    let redact = ev(EventBody::RecordRedacted {
+        key: other.key(),
+        entries: vec![4, 6, 7],
+        reason: "expired".into(),
+    });
+    assert!(appended(&store.append(&[redact]).unwrap()[0]));
+    assert_eq!(last(store, 2), 8, "redaction");
+    store.put_assessments(&[rated(2, 9, "1")]).unwrap();
+    assert!(due(store).is_empty());
+    // Events about nothing a subject has leave every subject as it was.
+    store.append(&[reg_authority("bj-tax"), reg_subject(3)]).unwrap();
+    assert_eq!((last(store, 1), last(store, 2), last(store, 3)), (5, 8, 10));
+    assert_eq!(due(store), vec![uscc(3)], "never rated");
+    assert!(stale(store).is_empty(), "a subject nothing but its registration concerns");
 }

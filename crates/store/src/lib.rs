@@ -231,6 +231,11 @@ pub struct StoredSubject {
     pub index: u64,
     /// When the registry recorded it.
     pub recorded_at: Timestamp,
+    /// Journal index of the latest event about it: its registration, or a filing, correction,
+    /// withdrawal, due-process step or redaction of one of its records (a correction that moves
+    /// a record concerns both subjects). Written in the transaction of that event, so a stored
+    /// assessment whose `log_size` is not beyond it does not reflect the subject's latest event.
+    pub last_event: u64,
 }
 
 /// A record as stored: its current content and where it stands.
@@ -621,11 +626,25 @@ pub trait Store: Send {
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError>;
 
-    /// Up to `limit` subjects after `after` whose assessment is missing or whose next change
-    /// falls on or before `on`, in id order.
+    /// Up to `limit` subjects after `after`, in id order, whose stored assessment does not hold
+    /// on `on`: it is missing, its next change falls on or before `on`, it was made under
+    /// another rulebook than `rulebook` (`(id, version)`, the one in force on `on`), or it does
+    /// not reflect the subject's latest event (its `log_size` is not beyond
+    /// [`StoredSubject::last_event`]: the writer stopped between appending and rating).
     fn due_for_rating(
         &self,
         on: Date,
+        rulebook: (&str, &str),
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError>;
+
+    /// Up to `limit` subjects after `after`, in id order, that some event after their
+    /// registration concerns which their stored assessment, if they have one, does not reflect
+    /// (its `log_size` is not beyond [`StoredSubject::last_event`]): those a writer appended
+    /// about and has not rated yet, or stopped before rating.
+    fn stale_subjects(
+        &self,
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError>;

@@ -1,0 +1,134 @@
+//! Answers follow from the log whatever happened between appending and rating: a writer that
+//! stopped in between, and several writers on one registry.
+
+// Tests state expectations by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{at, import};
+
+use probity_core::{Event, EventBody, SubjectId};
+use probity_registry::{Format, Registry, Table};
+use probity_store::Store as _;
+
+const A: &str = "91110000600037341L";
+
+fn registry(dir: &std::path::Path) -> Registry {
+    let mut reg =
+        Registry::init_with_clock(&dir.join("reg"), None, "test/log", at("2026-03-02T08:00:00Z"))
+            .unwrap();
+    import(
+        &mut reg,
+        Table::Authorities,
+        Format::Csv,
+        "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n",
+    );
+    import(
+        &mut reg,
+        Table::Subjects,
+        Format::Csv,
+        &format!("id,name,established\n{A},北京测试有限公司,2010-01-01\n"),
+    );
+    let today = reg.today();
+    reg.rate_pass(today, true, &()).unwrap();
+    reg
+}
+
+const SERIOUS: &str = r#"{"authority":"bj-amr","decision_no":"S-1","subject":"91110000600037341L","kind":"penalty.serious","decided":"2026-02-20","effective":"2026-03-01","basis":"Art. 49"}"#;
+
+/// What a writer leaves when it is killed after its append committed and before it rated: the
+/// event is in the journal and the projections, and no assessment reflects it.
+fn append_and_stop(reg: &Registry, row: &str) {
+    let record = reg.parse_record(row).unwrap();
+    let event = Event::new(reg.clock().now(), EventBody::RecordFiled { record }).into();
+    let mut store = probity_sqlite::SqliteStore::open(reg.dir()).unwrap();
+    let out = store.append(&[event]).unwrap();
+    assert!(matches!(out[..], [probity_store::Outcome::Appended { .. }]), "{out:?}");
+}
+
+fn bid(reg: &Registry) -> String {
+    reg.check(A, "procurement.bid", reg.today(), None).unwrap().unwrap().decision.to_owned()
+}
+
+#[test]
+fn a_writer_killed_between_appending_and_rating_leaves_no_wrong_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reg = registry(dir.path());
+    assert_eq!(bid(&reg), "allow");
+    let id = SubjectId::parse(A).unwrap();
+    assert_eq!(reg.store().assessment(&id).unwrap().unwrap().grade.as_deref(), Some("A"));
+
+    append_and_stop(&reg, SERIOUS);
+    // The stored assessment still says A, but it does not reflect the subject's latest event:
+    // the answer is computed from the log instead, here and in a process opened afterwards.
+    assert_eq!(reg.store().assessment(&id).unwrap().unwrap().grade.as_deref(), Some("A"));
+    assert_eq!(bid(&reg), "deny");
+    let reopened = Registry::open(reg.dir()).unwrap().with_clock(at("2026-03-02T09:00:00Z"));
+    assert_eq!(bid(&reopened), "deny");
+
+    // The sweep (which every start runs) finds exactly that subject and rates it.
+    let today = reg.today();
+    assert_eq!(reg.rate_pass(today, false, &()).unwrap().rated, 1);
+    let row = reg.store().assessment(&id).unwrap().unwrap();
+    assert_eq!(row.grade.as_deref(), Some("B"), "a serious penalty costs the A");
+    let listed = reg.store().list_entries("serious_violation", today, None, 10).unwrap();
+    assert_eq!(listed.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), [A]);
+    assert_eq!(reg.rate_pass(today, false, &()).unwrap().rated, 0, "nothing is stale now");
+    let audit = reg.audit(&[], &()).unwrap();
+    assert!(audit.problems.is_empty(), "{:?}", audit.problems);
+}
+
+#[test]
+fn an_import_run_again_after_a_kill_rates_what_the_killed_one_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reg = registry(dir.path());
+    append_and_stop(&reg, SERIOUS);
+    // The same file again: every row is a duplicate, and the import still rates the subject
+    // the killed run appended about.
+    let mut rejects = Vec::new();
+    let report = reg
+        .import(
+            Table::Records,
+            Format::Jsonl,
+            std::io::Cursor::new(format!("{SERIOUS}\n").into_bytes()),
+            probity_registry::ImportOptions::default(),
+            &(),
+            &mut rejects,
+        )
+        .unwrap();
+    assert_eq!((report.duplicate, report.rated), (1, 1));
+    let id = SubjectId::parse(A).unwrap();
+    assert_eq!(reg.store().assessment(&id).unwrap().unwrap().grade.as_deref(), Some("B"));
+}
+
+#[test]
+fn writers_on_one_registry_each_go_on_after_the_others_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = registry(dir.path());
+    let mut second = Registry::open(first.dir()).unwrap().with_clock(at("2026-03-02T08:30:00Z"));
+    // The second writer appends: an exception, an authority, a rulebook.
+    assert!(second.admit_code_exception("91110000600037341X", "issued before the check").unwrap());
+    let tax = probity_core::Authority::new("bj-tax", "北京税务", "tax", "110000").unwrap();
+    assert!(second.register_authority(tax).unwrap());
+    // The first writer, whose view of the log is now behind, files under the new authority.
+    let by_tax =
+        SERIOUS.replace("bj-amr", "bj-tax").replace("penalty.serious", "tax.major_violation");
+    let filed =
+        first.file_records(&probity_core::Slug::parse("a", "bj-tax").unwrap(), &[by_tax]).unwrap();
+    assert_eq!(filed[0].status, "filed", "{filed:?}");
+    assert_eq!(bid(&first), "deny");
+    // And the second goes on after the first.
+    filed_by(&mut second, "S-2");
+    let size = first.log_size().unwrap();
+    assert_eq!(first.published_checkpoint().unwrap().1.size, size);
+    let audit = first.audit(&[], &()).unwrap();
+    assert!(audit.problems.is_empty(), "{:?}", audit.problems);
+}
+
+fn filed_by(reg: &mut Registry, decision_no: &str) {
+    let row = SERIOUS.replace("S-1", decision_no);
+    let filed =
+        reg.file_records(&probity_core::Slug::parse("a", "bj-amr").unwrap(), &[row]).unwrap();
+    assert_eq!(filed[0].status, "filed", "{filed:?}");
+}
