@@ -749,7 +749,22 @@ fn a_rewritten_and_re_signed_history_is_caught_by_an_auditor_that_kept_its_check
     }
     drop(stmt);
     drop(conn);
-    assert!(run(probity(&data).args(["log", "checkpoint"])).status.success());
+    // The registry's own signer checks the log against what it published before, and refuses.
+    let o = run(probity(&data).args(["log", "checkpoint"]));
+    assert!(!o.status.success());
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("not consistent with the checkpoint published at size"), "{said}");
+    assert_eq!(std::fs::read_to_string(&cp_path).unwrap(), genuine, "the last good one stays");
+    // Someone holding the key signs the rewritten tree outside probity.
+    let signer =
+        probity_tlog::NoteSigner::parse(&std::fs::read_to_string(data.join("log.key")).unwrap())
+            .unwrap();
+    let forged = probity_tlog::Checkpoint {
+        origin: signer.name().to_owned(),
+        size: frontier.size(),
+        root: frontier.root(),
+    };
+    std::fs::write(&cp_path, signer.sign(&forged.text())).unwrap();
 
     // A fresh auditor cannot tell: the forgery is self-consistent and validly signed…
     let o = audit(&[]);

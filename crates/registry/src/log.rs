@@ -76,11 +76,61 @@ pub(crate) fn write_checkpoint(
     lock.lock().map_err(io)?;
     let size = store.log_size()?;
     let root = probity_tlog::root(&LogNodes(store), size)?;
+    if let Some(last) = last_published(path)? {
+        extends(store, &last, size, &root).map_err(|why| {
+            tracing::error!(%why, "refused to sign a checkpoint");
+            RegistryError::Refused(format!(
+                "refusing to sign a checkpoint of {size} entries: {why}; the checkpoint of {} \
+                 entries published in `{}` stays the registry's latest",
+                last.size,
+                path.display()
+            ))
+        })?;
+    }
     let note = signer.sign(&Checkpoint { origin: signer.name().to_owned(), size, root }.text());
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, &note).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
     Ok(note)
+}
+
+/// The checkpoint published at `path`, if one is.
+fn last_published(path: &std::path::Path) -> Result<Option<Checkpoint>, RegistryError> {
+    let note = match std::fs::read_to_string(path) {
+        Ok(note) => note,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(RegistryError::Io { path: path.display().to_string(), source }),
+    };
+    Checkpoint::parse(probity_tlog::note_text(&note))
+        .map(Some)
+        .map_err(|e| RegistryError::Refused(format!("`{}`: {e}", path.display())))
+}
+
+/// Whether the log of `size` entries with root `root` extends the checkpoint `last` (a
+/// consistency proof from its size, read from the store and checked against both roots), as a
+/// transparency log must before it signs; else why not, in words.
+fn extends(
+    store: &dyn probity_store::Store,
+    last: &Checkpoint,
+    size: u64,
+    root: &Hash,
+) -> Result<(), String> {
+    if last.size > size {
+        return Err(format!(
+            "the log holds fewer entries than the {} already published",
+            last.size
+        ));
+    }
+    let proof = probity_tlog::consistency_proof(&LogNodes(store), last.size, size)
+        .map_err(|e| format!("no consistency proof from size {}: {e}", last.size))?;
+    probity_tlog::verify_consistency(last.size, size, &proof, &last.root, root).map_err(|e| {
+        format!(
+            "the log is not consistent with the checkpoint published at size {} (root {}): {e}; \
+             its history was changed outside probity",
+            last.size,
+            probity_tlog::hex(&last.root)
+        )
+    })
 }
 
 impl Registry {

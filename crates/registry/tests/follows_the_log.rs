@@ -132,3 +132,48 @@ fn filed_by(reg: &mut Registry, decision_no: &str) {
         reg.file_records(&probity_core::Slug::parse("a", "bj-amr").unwrap(), &[row]).unwrap();
     assert_eq!(filed[0].status, "filed", "{filed:?}");
 }
+
+#[test]
+fn the_signer_refuses_a_history_that_does_not_extend_the_published_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reg = registry(dir.path());
+    filed_by(&mut reg, "S-1");
+    let published = std::fs::read_to_string(reg.dir().join(probity_registry::CHECKPOINT_FILE));
+    let published = published.unwrap();
+    let size = reg.log_size().unwrap();
+
+    // Another history of the same registry: its database is replaced by one in which other
+    // decisions were filed, and it grew past the published size.
+    let mut other = registry(&dir.path().join("other"));
+    filed_by(&mut other, "S-9");
+    filed_by(&mut other, "S-10");
+    assert!(other.log_size().unwrap() > size);
+    drop(other);
+    replace_database(reg.dir(), &dir.path().join("other/reg"));
+    let reg = Registry::open(reg.dir()).unwrap();
+    let e = reg.publish_checkpoint().unwrap_err().to_string();
+    assert!(e.contains("not consistent with the checkpoint published at size"), "{e}");
+    let kept = std::fs::read_to_string(reg.dir().join(probity_registry::CHECKPOINT_FILE));
+    assert_eq!(kept.unwrap(), published, "the last good checkpoint stays");
+
+    // A log cut back below the published size is refused too.
+    let cut = registry(&dir.path().join("cut"));
+    drop(cut);
+    replace_database(reg.dir(), &dir.path().join("cut/reg"));
+    let reg = Registry::open(reg.dir()).unwrap();
+    let e = reg.publish_checkpoint().unwrap_err().to_string();
+    assert!(e.contains("fewer entries than"), "{e}");
+}
+
+/// Puts the database of the registry in `from` in place of the one in `dir`, as someone with
+/// access to the files could.
+fn replace_database(dir: &std::path::Path, from: &std::path::Path) {
+    let db = probity_sqlite::DB_FILE;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!("{db}{suffix}")));
+        let source = from.join(format!("{db}{suffix}"));
+        if source.exists() {
+            std::fs::copy(source, dir.join(format!("{db}{suffix}"))).unwrap();
+        }
+    }
+}
