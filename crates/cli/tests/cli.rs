@@ -677,6 +677,111 @@ fn the_engine_and_the_same_rules_in_sql_give_every_subject_the_same_grade() {
     }
 }
 
+/// Every class of edit behind the registry's back that the audit once missed: nodes inside the
+/// stored tree, the projection columns rating and search read, the exception list, list
+/// entries, cases and the latest event of a subject. Each is named by the audit.
+#[test]
+fn the_audit_compares_every_stored_node_and_column_it_vouches_for() {
+    let dir = tempfile::tempdir().unwrap();
+    // More than 256 entries, so the stored tree has a node at level 8.
+    let data = registry_with(dir.path(), 60, 260);
+    let audit = |data: &Path| run(probity(data).args(["audit", "--json", "--from"]).arg(data));
+    assert_eq!(audit(&data).status.code(), Some(0), "{}", stdout(&audit(&data)));
+    let mut n = 0;
+    let mut tampered = |edit: &dyn Fn(&rusqlite::Connection)| -> String {
+        n += 1;
+        let copy = dir.path().join(format!("tampered-{n}"));
+        copy_registry(&data, &copy);
+        let conn = rusqlite::Connection::open(copy.join("registry.sqlite")).unwrap();
+        edit(&conn);
+        drop(conn);
+        let o = audit(&copy);
+        assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+        json(&o)["problems"].to_string()
+    };
+    // Flips one byte of the node stored at `at` bytes into tile `level`/0.
+    let flip = |level: i64, at: usize| {
+        move |c: &rusqlite::Connection| {
+            let mut bytes: Vec<u8> = c
+                .query_row(
+                    "SELECT hashes FROM log_tiles WHERE level = ?1 AND idx = 0",
+                    [level],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            bytes[at] ^= 1;
+            c.execute(
+                "UPDATE log_tiles SET hashes = ?1 WHERE level = ?2 AND idx = 0",
+                rusqlite::params![bytes, level],
+            )
+            .unwrap();
+        }
+    };
+    // Level 1, node 0 follows the 256 leaf hashes of the full tile 0/0.
+    let p = tampered(&flip(0, 256 * 32));
+    assert!(p.contains("the log's node at level 1, index 0 (entries 0 to 1)"), "{p}");
+    let p = tampered(&flip(1, 0));
+    assert!(p.contains("the log's node at level 8, index 0 (entries 0 to 255)"), "{p}");
+
+    let (code, no): (String, String) = {
+        let conn = rusqlite::Connection::open(data.join("registry.sqlite")).unwrap();
+        conn.query_row(
+            "SELECT s.code, r.decision_no FROM records r JOIN subjects s ON s.id = r.subject
+             WHERE r.kind <> 'penalty.serious' ORDER BY r.id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let p = tampered(&|c| {
+        c.execute("UPDATE records SET kind = 'penalty.serious' WHERE decision_no = ?1", [&no])
+            .unwrap();
+    });
+    assert!(p.contains(&format!("subject {code}: rating reads its records as")), "{p}");
+    let p = tampered(&|c| {
+        c.execute("UPDATE records SET effective = 20000101 WHERE decision_no = ?1", [&no]).unwrap();
+    });
+    assert!(p.contains(&format!("subject {code}: rating reads its records as")), "{p}");
+    assert!(p.contains("from 2000-01-01"), "{p}");
+    let p = tampered(&|c| {
+        c.execute("UPDATE subjects SET name = '假名有限公司' WHERE code = ?1", [&code]).unwrap();
+    });
+    assert!(p.contains(&format!("subject {code}: published with name `假名有限公司`")), "{p}");
+    let p = tampered(&|c| {
+        c.execute("UPDATE subjects SET last_event = event WHERE code = ?1", [&code]).unwrap();
+    });
+    assert!(p.contains(&format!("subject {code}: published with latest event")), "{p}");
+    let p = tampered(&|c| {
+        c.execute("INSERT INTO code_exceptions (code, event) VALUES ('91110000600037341X', 3)", [])
+            .unwrap();
+    });
+    assert!(p.contains("code 91110000600037341X: on the exception list, but no event"), "{p}");
+    let clean: String = {
+        let conn = rusqlite::Connection::open(data.join("registry.sqlite")).unwrap();
+        conn.query_row(
+            "SELECT code FROM subjects WHERE code NOT IN (SELECT code FROM list_entries)
+             ORDER BY code LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let p = tampered(&|c| {
+        c.execute(
+            "INSERT INTO list_entries (list, code, since, until)
+             VALUES ('serious_violation', ?1, 20260101, NULL)",
+            [&clean],
+        )
+        .unwrap();
+    });
+    assert!(p.contains(&format!("subject {clean}: listed on `serious_violation`")), "{p}");
+    let p = tampered(&|c| {
+        c.execute("INSERT INTO cases (record, kind, opened) VALUES (1, 'objection', 5)", [])
+            .unwrap();
+    });
+    assert!(p.contains("objection case opened at entry 5 is published, but no step"), "{p}");
+}
+
 fn copy_registry(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for f in ["registry.sqlite", "log.key", "checkpoint"] {

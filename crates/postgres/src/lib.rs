@@ -23,7 +23,7 @@ use probity_store::codec::{date_key, from_date_key, stored_subject_id};
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, LogNodes, Outcome,
     RecordStanding, RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject,
-    SubjectStanding,
+    SubjectColumns, SubjectStanding,
 };
 use probity_tlog::stored::{NodeTile, TileCache, TileUpdates};
 use probity_tlog::{Frontier, leaf_hash};
@@ -1396,6 +1396,22 @@ impl Store for PgStore {
                 reason: "expected a subject event".into(),
             }),
         }
+    }
+
+    fn subject_columns(&self, id: &SubjectId) -> Result<Option<SubjectColumns>, StoreError> {
+        let Some(row) = self.query_opt(
+            "SELECT name, established, event, last_event FROM subjects WHERE code = $1",
+            &[&id.as_str()],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(SubjectColumns {
+            name: row.get(0),
+            established: opt_date(row.get(1))?,
+            event: row.get::<_, i64>(2) as u64,
+            last_event: row.get::<_, i64>(3) as u64,
+        }))
     }
 
     fn authorities(&self) -> Result<Vec<Authority>, StoreError> {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use probity_core::{Event, EventBody, SubjectId};
 use probity_rules::Replay;
-use probity_store::{JournalEntry, LogNodes, RecordStatus};
+use probity_store::{JournalEntry, LogNodes, RecordStanding, RecordStatus};
 use probity_tlog::{Frontier, Hash, leaf_hash};
 use serde::Serialize;
 
@@ -98,7 +98,14 @@ impl JournalPass {
     }
 
     /// Feeds one entry, with the leaf hash the log states for it (or why there is none).
-    pub fn entry(&mut self, entry: &JournalEntry, stated_leaf: Result<Hash, String>) {
+    /// Returns the nodes of the tree (level, index, hash) that the entry completes, level 0
+    /// (its leaf, compared here) first, for a caller that can read the log's stored nodes to
+    /// compare.
+    pub fn entry(
+        &mut self,
+        entry: &JournalEntry,
+        stated_leaf: Result<Hash, String>,
+    ) -> Vec<(u8, u64, Hash)> {
         let mut next = self.next;
         if entry.index != next {
             self.problems
@@ -149,11 +156,12 @@ impl JournalPass {
             Ok(_) => {}
             Err(e) => problems.push(format!("entry {next}: no leaf in the log ({e})")),
         }
-        self.frontier.append(leaf);
+        let completed = self.frontier.append(leaf);
         self.next = next + 1;
         if self.at.contains(&self.next) {
             self.roots_at.push((self.next, self.frontier.root()));
         }
+        completed
     }
 
     /// Ends the pass against the root the log states for its size. Returns the audit so far
@@ -221,7 +229,25 @@ impl Registry {
             }
             for entry in &page {
                 let stated = self.store.log_node(0, entry.index).map_err(|e| e.to_string());
-                pass.entry(entry, stated);
+                // Every stored node of the tree, not only those the root is made of: proofs
+                // and tiles are served from them.
+                for (level, index, want) in pass.entry(entry, stated) {
+                    if level == 0 {
+                        continue;
+                    }
+                    let (first, end) = (index << level, (index + 1) << level);
+                    match self.store.log_node(level, index) {
+                        Ok(stored) if stored == want => {}
+                        Ok(_) => pass.problem(format!(
+                            "the log's node at level {level}, index {index} (entries {first} to \
+                             {}) is not the hash of those entries",
+                            end - 1
+                        )),
+                        Err(e) => pass.problem(format!(
+                            "the log's node at level {level}, index {index} cannot be read: {e}"
+                        )),
+                    }
+                }
             }
             progress.advance(0, page.len() as u64);
         }
@@ -257,7 +283,42 @@ impl Registry {
             if self.store.subject(id)?.is_none() {
                 problems.push(format!("subject {id}: registered in the journal, but missing from the registry's tables"));
             }
+            let (Some(got), Some(want)) = (self.store.subject_columns(id)?, replay.subject(id))
+            else {
+                continue;
+            };
+            let mut differ = Vec::new();
+            if got.name != want.name {
+                differ.push(format!("name `{}` (the log gives `{}`)", got.name, want.name));
+            }
+            let established = replay.established(id).flatten();
+            if got.established != established {
+                differ.push(format!(
+                    "established {} (the log gives {})",
+                    opt(got.established),
+                    opt(established)
+                ));
+            }
+            if got.event != want.registered {
+                differ.push(format!(
+                    "registered at entry {} (the log gives {})",
+                    got.event, want.registered
+                ));
+            }
+            // A later latest event only makes readers compute; an earlier one would let an
+            // assessment that misses an event be served.
+            if got.last_event < want.last_event {
+                differ.push(format!(
+                    "latest event {} (the log has one at {})",
+                    got.last_event, want.last_event
+                ));
+            }
+            if !differ.is_empty() {
+                problems.push(format!("subject {id}: published with {}", differ.join(", ")));
+            }
         }
+        self.audit_standings(replay, problems)?;
+        self.audit_exceptions_and_cases(replay, problems)?;
 
         // Records: each one's standing, in the order they were filed.
         let mut records: Vec<_> = replay.records().collect();
@@ -308,9 +369,13 @@ impl Registry {
         // Assessments: each stored one is what the engine gives from the replayed records,
         // under the rulebook it names, on the date it was rated.
         let Some(books) = replay.rulebooks() else { return Ok(()) };
+        let mut listed = std::collections::HashSet::new();
         for id in replay.subjects() {
             let Some(row) = self.store.assessment(id)? else { continue };
             audit.assessments += 1;
+            for l in &row.lists {
+                listed.insert((*id, l.clone()));
+            }
             let Some(book) = books.version(&row.rulebook, &row.version) else {
                 problems.push(format!(
                     "subject {id}: rated under rulebook {} version {}, which the log never adopted",
@@ -331,6 +396,156 @@ impl Registry {
                     differences(&row, &want)
                 ));
             }
+        }
+        // List entries: each one a list page shows is one of its subject's stored assessment,
+        // which was compared above.
+        let lists: BTreeSet<String> =
+            books.iter().flat_map(|b| b.lists().map(|l| l.id.to_string())).collect();
+        for list in lists {
+            let mut after: Option<SubjectId> = None;
+            loop {
+                let page = self.store.list_entries(
+                    &list,
+                    probity_core::Date::MIN,
+                    after.as_ref(),
+                    PAGE,
+                )?;
+                let Some(last) = page.last().map(|(id, _)| *id) else { break };
+                for (id, entry) in page {
+                    if !listed.contains(&(id, entry.clone())) {
+                        problems.push(format!(
+                            "subject {id}: listed on `{list}` from {} to {}, which no assessment \
+                             of it says",
+                            opt(entry.since),
+                            opt(entry.until)
+                        ));
+                    }
+                }
+                after = Some(last);
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares what rating reads of each subject's records (the projections' columns, not the
+    /// journal entries) with the replay.
+    fn audit_standings(
+        &self,
+        replay: &Replay,
+        problems: &mut Vec<String>,
+    ) -> Result<(), RegistryError> {
+        let ids: Vec<SubjectId> = replay.subjects().copied().collect();
+        for chunk in ids.chunks(PAGE) {
+            for (id, got) in chunk.iter().zip(self.store.standings_of(chunk)?) {
+                let Some(got) = got else { continue };
+                let want: Vec<RecordStanding> = replay
+                    .records_of(id)
+                    .into_iter()
+                    .map(|r| RecordStanding {
+                        filed_index: r.filed,
+                        kind: r.kind.clone(),
+                        effective: r.effective,
+                        status: match (r.withdrawn, r.corrected) {
+                            (true, _) => RecordStatus::Withdrawn,
+                            (false, true) => RecordStatus::Corrected,
+                            (false, false) => RecordStatus::Filed,
+                        },
+                        repaired: r.repaired,
+                    })
+                    .collect();
+                if got.records == want {
+                    continue;
+                }
+                let show = |rs: &[RecordStanding]| {
+                    rs.iter()
+                        .map(|r| {
+                            format!(
+                                "entry {} {} from {} {}{}",
+                                r.filed_index,
+                                r.kind,
+                                r.effective,
+                                r.status.as_str(),
+                                r.repaired.map(|d| format!(" repaired {d}")).unwrap_or_default()
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                problems.push(format!(
+                    "subject {id}: rating reads its records as [{}] (the log gives [{}])",
+                    show(&got.records),
+                    show(&want)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares the exception list and the due-process cases with the replay.
+    fn audit_exceptions_and_cases(
+        &self,
+        replay: &Replay,
+        problems: &mut Vec<String>,
+    ) -> Result<(), RegistryError> {
+        let stored: BTreeSet<String> = self.store.code_exceptions()?.into_iter().collect();
+        let logged: BTreeSet<String> = replay.exceptions().map(str::to_owned).collect();
+        for code in stored.difference(&logged) {
+            problems.push(format!("code {code}: on the exception list, but no event admits it"));
+        }
+        for code in logged.difference(&stored) {
+            problems.push(format!(
+                "code {code}: admitted in the journal, but missing from the exception list"
+            ));
+        }
+        let mut stored = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.cases(false, after, PAGE)?;
+            let Some(last) = page.last().map(|c| c.opened) else { break };
+            stored.extend(page);
+            after = Some(last);
+        }
+        let mut logged = replay.cases().iter().peekable();
+        for got in &stored {
+            while logged.next_if(|w| w.opened < got.opened).is_some_and(|w| {
+                problems.push(format!(
+                    "record {}: its {} opened at entry {} is missing from the cases",
+                    w.record,
+                    w.kind.as_str(),
+                    w.opened
+                ));
+                true
+            }) {}
+            match logged.next_if(|w| w.opened == got.opened) {
+                Some(w)
+                    if w.record == got.record && w.kind == got.kind && w.closed == got.closed => {}
+                Some(w) => problems.push(format!(
+                    "record {}: the case opened at entry {} is published as {} of {} closed at {} \
+                     (the log gives {} of {} closed at {})",
+                    w.record,
+                    w.opened,
+                    got.kind.as_str(),
+                    got.record,
+                    got.closed.map_or("none".into(), |c| c.to_string()),
+                    w.kind.as_str(),
+                    w.record,
+                    w.closed.map_or("none".into(), |c| c.to_string()),
+                )),
+                None => problems.push(format!(
+                    "record {}: a {} case opened at entry {} is published, but no step opens it",
+                    got.record,
+                    got.kind.as_str(),
+                    got.opened
+                )),
+            }
+        }
+        for w in logged {
+            problems.push(format!(
+                "record {}: its {} opened at entry {} is missing from the cases",
+                w.record,
+                w.kind.as_str(),
+                w.opened
+            ));
         }
         Ok(())
     }

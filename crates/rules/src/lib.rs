@@ -48,7 +48,7 @@ pub use policy::{
     Band, Bar, Condition, ListRule, ListType, Measure, NewEntity, Scoring, Sticky, Trigger,
 };
 pub use process::{Calendar, Closed, Deadline, DueProcess, deadlines};
-pub use replay::{Replay, ReplayError, ReplayedRecord, Rulebooks};
+pub use replay::{Replay, ReplayError, ReplayedCase, ReplayedRecord, ReplayedSubject, Rulebooks};
 
 /// Why a rulebook was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -107,12 +107,45 @@ impl ReplayedRecord {
     }
 }
 
+/// What the journal says of a subject besides what the engine reads: what the registry's tables
+/// keep of it, for an audit to compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayedSubject {
+    /// The name it was registered under.
+    pub name: String,
+    /// The journal index of its registration.
+    pub registered: u64,
+    /// The journal index of the latest event about it: its registration, or a filing,
+    /// correction (of either subject, when it moves the record), withdrawal, due-process step
+    /// or redaction of one of its records.
+    pub last_event: u64,
+}
+
+/// An objection or repair application as the journal leaves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayedCase {
+    /// The record it is about.
+    pub record: RecordKey,
+    /// Objection or repair.
+    pub kind: probity_core::CaseKind,
+    /// The journal index of the step that opened it.
+    pub opened: u64,
+    /// The journal index of the step that closed it, if one has.
+    pub closed: Option<u64>,
+}
+
 /// The state of a registry folded from its journal, event by event, in log order.
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
     rulebooks: Option<Rulebooks>,
     size: u64,
     subjects: BTreeMap<SubjectId, SubjectInput>,
+    /// What the registry's tables keep of each subject besides what the engine reads.
+    details: HashMap<SubjectId, ReplayedSubject>,
+    /// The codes admitted to the exception list.
+    exceptions: std::collections::BTreeSet<String>,
+    /// Objections and repair applications, in the order they were opened.
+    cases: Vec<ReplayedCase>,
     records: HashMap<RecordKey, ReplayedRecord>,
     by_subject: HashMap<SubjectId, Vec<RecordKey>>,
 }
@@ -146,6 +179,12 @@ impl Replay {
                 if self.subjects.insert(subject.id, input).is_some() {
                     return fail(format!("subject {} is registered twice", subject.id));
                 }
+                let details = ReplayedSubject {
+                    name: subject.name.clone(),
+                    registered: index,
+                    last_event: index,
+                };
+                self.details.insert(subject.id, details);
             }
             EventBody::RecordFiled { record } => {
                 let key = record.key();
@@ -159,6 +198,7 @@ impl Replay {
                     ));
                 }
                 self.by_subject.entry(record.subject).or_default().push(key.clone());
+                self.touch(record.subject, index);
                 self.records.insert(
                     key,
                     ReplayedRecord {
@@ -188,6 +228,7 @@ impl Replay {
                     return fail(format!("record {key} is corrected after its withdrawal"));
                 }
                 r.corrected = true;
+                let before = r.subject;
                 let moved_from = (r.subject != record.subject).then_some(r.subject);
                 r.subject = record.subject;
                 r.kind = record.kind.to_string();
@@ -198,9 +239,15 @@ impl Replay {
                     }
                     self.by_subject.entry(record.subject).or_default().push(key);
                 }
+                self.touch(before, index);
+                self.touch(record.subject, index);
             }
             EventBody::RecordWithdrawn { key, .. } => match self.records.get_mut(key) {
-                Some(r) => r.withdrawn = true,
+                Some(r) => {
+                    r.withdrawn = true;
+                    let subject = r.subject;
+                    self.touch(subject, index);
+                }
                 None => return fail(format!("record {key} is withdrawn but was never filed")),
             },
             EventBody::ProcessStep { record, step } => {
@@ -215,19 +262,49 @@ impl Replay {
                     (_, Some(probity_core::CaseKind::Objection)) => r.disputed = false,
                     _ => {}
                 }
+                let subject = r.subject;
+                self.touch(subject, index);
+                if let Some(kind) = step.opens() {
+                    self.cases.push(ReplayedCase {
+                        record: record.clone(),
+                        kind,
+                        opened: index,
+                        closed: None,
+                    });
+                }
+                if let Some(kind) = step.closes()
+                    && let Some(case) = self
+                        .cases
+                        .iter_mut()
+                        .rfind(|c| c.record == *record && c.kind == kind && c.closed.is_none())
+                {
+                    case.closed = Some(index);
+                }
             }
             EventBody::RecordRedacted { key, .. } => {
                 // A replay that saw the record's bodies (a mirror that kept them) forgets it
                 // now; one that did not never held it.
-                if let Some(r) = self.records.remove(key)
-                    && let Some(keys) = self.by_subject.get_mut(&r.subject)
-                {
-                    keys.retain(|k| k != key);
+                if let Some(r) = self.records.remove(key) {
+                    if let Some(keys) = self.by_subject.get_mut(&r.subject) {
+                        keys.retain(|k| k != key);
+                    }
+                    self.touch(r.subject, index);
                 }
+                self.cases.retain(|c| c.record != *key);
             }
-            EventBody::AuthorityRegistered { .. } | EventBody::CodeExceptionAdmitted { .. } => {}
+            EventBody::CodeExceptionAdmitted { code, .. } => {
+                self.exceptions.insert(code.clone());
+            }
+            EventBody::AuthorityRegistered { .. } => {}
         }
         Ok(())
+    }
+
+    /// Notes that the entry at `index` concerns `subject`.
+    fn touch(&mut self, subject: SubjectId, index: u64) {
+        if let Some(d) = self.details.get_mut(&subject) {
+            d.last_event = d.last_event.max(index);
+        }
     }
 
     /// Passes over the entry at `index`, whose body was withheld from publication (a redacted
@@ -261,6 +338,41 @@ impl Replay {
     /// Whether this subject was registered.
     pub fn holds(&self, id: &SubjectId) -> bool {
         self.subjects.contains_key(id)
+    }
+
+    /// What the journal says of a registered subject besides what the engine reads. Its
+    /// `last_event` counts the entries whose bodies the replay saw: a redacted record's entries
+    /// are withheld, so a store that saw them may hold a later one.
+    pub fn subject(&self, id: &SubjectId) -> Option<&ReplayedSubject> {
+        self.details.get(id)
+    }
+
+    /// The date of establishment of a registered subject, as registered.
+    pub fn established(&self, id: &SubjectId) -> Option<Option<Date>> {
+        self.subjects.get(id).map(|s| s.established)
+    }
+
+    /// The records of a subject as the journal leaves them, in filing order.
+    pub fn records_of(&self, id: &SubjectId) -> Vec<&ReplayedRecord> {
+        let mut out: Vec<_> = self
+            .by_subject
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.records.get(k))
+            .collect();
+        out.sort_by_key(|r| r.filed);
+        out
+    }
+
+    /// The codes on the exception list, in order.
+    pub fn exceptions(&self) -> impl Iterator<Item = &str> {
+        self.exceptions.iter().map(String::as_str)
+    }
+
+    /// Every objection and repair application of a record not redacted, in opening order.
+    pub fn cases(&self) -> &[ReplayedCase] {
+        &self.cases
     }
 
     /// A record as the journal leaves it.

@@ -13,7 +13,8 @@ use probity_core::{
 };
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, Outcome, RecordStanding,
-    RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject, SubjectStanding,
+    RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject, SubjectColumns,
+    SubjectStanding,
 };
 use probity_tlog::stored::{NodeTile, TileCache, TileUpdates};
 use probity_tlog::{Frontier, leaf_hash};
@@ -827,6 +828,28 @@ impl Store for SqliteStore {
                 reason: "expected a subject event".into(),
             }),
         }
+    }
+
+    fn subject_columns(&self, id: &SubjectId) -> Result<Option<SubjectColumns>, StoreError> {
+        let row: Option<(String, Option<i64>, i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT name, established, event, last_event FROM subjects WHERE code = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .optional()
+            })
+            .map_err(backend)?;
+        row.map(|(name, established, event, last)| {
+            Ok(SubjectColumns {
+                name,
+                established: established.map(from_date_key).transpose()?,
+                event: event as u64,
+                last_event: last as u64,
+            })
+        })
+        .transpose()
     }
 
     fn authorities(&self) -> Result<Vec<Authority>, StoreError> {

@@ -963,7 +963,16 @@ pub fn each_subject_knows_its_latest_event(store: &mut dyn Store) {
     use crate::AssessmentRow;
     use probity_core::Step;
     setup(store);
-    let last = |store: &dyn Store, n: u32| store.subject(&uscc(n)).unwrap().unwrap().last_event;
+    let last = |store: &dyn Store, n: u32| {
+        let stored = store.subject(&uscc(n)).unwrap().unwrap().last_event;
+        let columns = store.subject_columns(&uscc(n)).unwrap().unwrap();
+        assert_eq!(columns.last_event, stored);
+        assert_eq!(columns.name, subject(n).name);
+        assert_eq!(columns.established, subject(n).established);
+        assert_eq!(columns.event, store.subject(&uscc(n)).unwrap().unwrap().index);
+        stored
+    };
+    assert_eq!(store.subject_columns(&uscc(999)).unwrap(), None);
     assert_eq!((last(store, 1), last(store, 2)), (1, 2), "registration");
     let r = record("bj-amr", "A-1", 1);
     let other = record("bj-amr", "A-2", 2);

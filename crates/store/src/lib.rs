@@ -238,6 +238,20 @@ pub struct StoredSubject {
     pub last_event: u64,
 }
 
+/// A subject's row as the tables keep it, column by column: what search, rating and the
+/// staleness of assessments read without the journal, for an audit to compare with the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectColumns {
+    /// The name search finds it by.
+    pub name: String,
+    /// The date of establishment rating reads.
+    pub established: Option<Date>,
+    /// The journal index of its registration.
+    pub event: u64,
+    /// See [`StoredSubject::last_event`].
+    pub last_event: u64,
+}
+
 /// A record as stored: its current content and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
@@ -376,7 +390,7 @@ pub struct AssessmentRow {
 }
 
 /// A subject's entry on a list, as rated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ListEntry {
     /// The list's id.
     pub list: String,
@@ -525,6 +539,9 @@ pub trait Store: Send {
 
     /// The subject with this id.
     fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError>;
+
+    /// The row of the subject with this id, column by column.
+    fn subject_columns(&self, id: &SubjectId) -> Result<Option<SubjectColumns>, StoreError>;
 
     /// Every authority, ordered by id.
     fn authorities(&self) -> Result<Vec<Authority>, StoreError>;
