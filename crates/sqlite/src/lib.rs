@@ -9,11 +9,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use probity_core::{
-    Authority, CaseKind, Encoded, Event, EventBody, Record, RecordKey, Step, SubjectId, Timestamp,
+    Authority, CaseKind, Encoded, Event, EventBody, Record, RecordKey, SubjectId, Timestamp,
 };
+use probity_store::plan::{KeyState, Lookups, Op, Planner, Row};
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, Outcome, RecordStanding,
-    RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject, SubjectColumns,
+    RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject, SubjectColumns,
     SubjectStanding,
 };
 use probity_tlog::stored::{NodeTile, TileCache, TileUpdates};
@@ -44,10 +45,12 @@ fn backend(e: rusqlite::Error) -> StoreError {
 pub struct SqliteStore {
     conn: Connection,
     location: PathBuf,
-    /// Authority code → row id. Authorities are few; this saves a lookup per filed record.
-    authority_ids: HashMap<String, i64>,
-    /// Subject code → row id, for subjects seen since open; bounded by [`SUBJECT_CACHE`].
-    subject_ids: HashMap<SubjectId, i64>,
+    /// Authority code → row id and registering event. Authorities are few; this saves a
+    /// lookup per filed record.
+    authority_ids: HashMap<String, (i64, u64)>,
+    /// Subject code → row id and registering event, for subjects seen since open; bounded by
+    /// [`SUBJECT_CACHE`].
+    subject_ids: HashMap<SubjectId, (i64, u64)>,
     /// The right edge of the log tree, so appends never read it back.
     frontier: Frontier,
     /// Stored log tiles kept once read: complete nodes never change.
@@ -139,9 +142,12 @@ impl SqliteStore {
     }
 
     fn load_authority_ids(&mut self) -> Result<(), StoreError> {
-        let mut stmt = self.conn.prepare("SELECT code, id FROM authorities").map_err(backend)?;
+        let mut stmt =
+            self.conn.prepare("SELECT code, id, event FROM authorities").map_err(backend)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, (r.get::<_, i64>(1)?, r.get::<_, i64>(2)? as u64)))
+            })
             .map_err(backend)?;
         self.authority_ids = rows.collect::<Result<_, _>>().map_err(backend)?;
         Ok(())
@@ -150,7 +156,7 @@ impl SqliteStore {
     /// The row id of an authority: from the cache, or (for a handle opened before another
     /// handle registered it) from the table.
     fn authority_row(&self, code: &str) -> Result<Option<i64>, StoreError> {
-        if let Some(&row) = self.authority_ids.get(code) {
+        if let Some(&(row, _)) = self.authority_ids.get(code) {
             return Ok(Some(row));
         }
         self.conn
@@ -250,17 +256,9 @@ fn key_hash(authority: &str, decision_no: &str) -> i64 {
     )
 }
 
-/// Where a stored record is: its row, the journal index of its filing, its status and the row
-/// of the subject it is about.
-struct RecordAt {
-    row: i64,
-    filed: i64,
-    status: String,
-    subject: i64,
-}
-
-/// One append transaction: the next journal index, the statements on the hot path, and the
-/// caches it keeps current.
+/// One append transaction: the statements on the hot path, the caches it keeps current, and
+/// what it has written so far. It answers the planner's look-ups ([`Lookups`]) and executes its
+/// row operations ([`Op`]); the rules of each event kind are the planner's.
 struct Appender<'t> {
     tx: &'t Transaction<'t>,
     insert_journal: rusqlite::Statement<'t>,
@@ -270,9 +268,8 @@ struct Appender<'t> {
     frontier: &'t mut Frontier,
     /// The log nodes this append completed, written a tile at a time before it commits.
     tiles: TileUpdates,
-    next: i64,
-    authority_ids: &'t mut HashMap<String, i64>,
-    subject_ids: &'t mut HashMap<SubjectId, i64>,
+    authority_ids: &'t mut HashMap<String, (i64, u64)>,
+    subject_ids: &'t mut HashMap<SubjectId, (i64, u64)>,
     /// Whether any record was ever redacted: while none was, filings skip the look-up.
     any_redacted: bool,
     /// The subjects (by row) the append's events concern, with the latest such event: their
@@ -280,27 +277,256 @@ struct Appender<'t> {
     touched: HashMap<i64, i64>,
 }
 
-impl Appender<'_> {
-    fn journal(&mut self, encoded: &Encoded) -> Result<i64, StoreError> {
-        let idx = self.next;
-        let event = encoded.event();
-        self.insert_journal
-            .execute(params![
-                idx,
-                event.recorded_at.as_microsecond(),
-                event.type_name(),
-                encoded.bytes()
-            ])
+impl Lookups for Appender<'_> {
+    fn subject(&mut self, id: &SubjectId) -> Result<Option<(Row, u64)>, StoreError> {
+        if let Some(&found) = self.subject_ids.get(id) {
+            return Ok(Some(found));
+        }
+        let found: Option<(i64, i64)> = self
+            .tx
+            .prepare_cached("SELECT id, event FROM subjects WHERE code = ?1")
+            .and_then(|mut s| s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional())
             .map_err(backend)?;
-        self.tiles.add(self.frontier.append(leaf_hash(encoded.leaf_data())));
-        self.next += 1;
-        Ok(idx)
+        Ok(found.map(|(row, event)| {
+            self.remember_subject(*id, row, event as u64);
+            (row, event as u64)
+        }))
     }
 
-    /// Notes that the event at `idx` concerns the subject at row `subject`.
-    fn touch(&mut self, subject: i64, idx: i64) {
-        let at = self.touched.entry(subject).or_insert(idx);
-        *at = (*at).max(idx);
+    fn authority(&mut self, code: &str) -> Result<Option<(Row, u64)>, StoreError> {
+        if let Some(&found) = self.authority_ids.get(code) {
+            return Ok(Some(found));
+        }
+        let found = self
+            .tx
+            .prepare_cached("SELECT id, event FROM authorities WHERE code = ?1")
+            .and_then(|mut s| {
+                s.query_row([code], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))).optional()
+            })
+            .map_err(backend)?;
+        if let Some(found) = found {
+            self.authority_ids.insert(code.to_owned(), found);
+        }
+        Ok(found)
+    }
+
+    fn record(&mut self, key: &RecordKey) -> Result<KeyState, StoreError> {
+        let Some((authority, _)) = self.authority(key.authority.as_str())? else {
+            return Ok(KeyState::Free);
+        };
+        let hash = key_hash(key.authority.as_str(), &key.decision_no);
+        let found: Option<(i64, i64, String, i64)> = self
+            .find_record
+            .query_row(params![hash, authority, key.decision_no], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+            .map_err(backend)?;
+        if let Some((row, filed, status, subject)) = found {
+            let status = RecordStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+                index: filed as u64,
+                reason: format!("unknown record status `{status}`"),
+            })?;
+            return Ok(KeyState::Taken { row, filed: filed as u64, status, subject });
+        }
+        if !self.any_redacted {
+            return Ok(KeyState::Free);
+        }
+        let redacted = self
+            .tx
+            .prepare_cached(
+                "SELECT 1 FROM redacted_records
+                 WHERE key_hash = ?1 AND authority = ?2 AND decision_no = ?3",
+            )
+            .and_then(|mut s| s.exists(params![hash, authority, key.decision_no]))
+            .map_err(backend)?;
+        Ok(if redacted { KeyState::Redacted } else { KeyState::Free })
+    }
+
+    fn entry(&mut self, index: u64) -> Result<Event, StoreError> {
+        event_at(self.tx, index as i64)
+    }
+
+    fn rulebook(&mut self, id: &str, version: &str) -> Result<Option<u64>, StoreError> {
+        self.tx
+            .prepare_cached("SELECT event FROM rulebooks WHERE rulebook = ?1 AND version = ?2")
+            .and_then(|mut s| s.query_row(params![id, version], |r| r.get::<_, i64>(0)).optional())
+            .map(|e| e.map(|e| e as u64))
+            .map_err(backend)
+    }
+
+    fn history(&mut self, record: Row) -> Result<Vec<u64>, StoreError> {
+        self.tx
+            .prepare_cached("SELECT event FROM record_history WHERE record = ?1 ORDER BY event")
+            .and_then(|mut s| {
+                s.query_map([record], |r| r.get::<_, i64>(0))?
+                    .map(|i| i.map(|i| i as u64))
+                    .collect::<Result<_, _>>()
+            })
+            .map_err(backend)
+    }
+
+    fn exception(&mut self, code: &str) -> Result<bool, StoreError> {
+        self.tx
+            .prepare_cached("SELECT 1 FROM code_exceptions WHERE code = ?1")
+            .and_then(|mut s| s.exists([code]))
+            .map_err(backend)
+    }
+}
+
+impl Appender<'_> {
+    /// Runs a cached statement.
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
+        self.tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map_err(backend)
+    }
+
+    fn remember_subject(&mut self, id: SubjectId, row: i64, event: u64) {
+        if self.subject_ids.len() >= SUBJECT_CACHE {
+            self.subject_ids.clear();
+        }
+        self.subject_ids.insert(id, (row, event));
+    }
+
+    /// Executes one row operation of a plan.
+    fn execute(&mut self, op: &Op<'_>) -> Result<(), StoreError> {
+        match *op {
+            Op::Journal { index, event } => {
+                self.insert_journal
+                    .execute(params![
+                        index as i64,
+                        event.event().recorded_at.as_microsecond(),
+                        event.event().type_name(),
+                        event.bytes()
+                    ])
+                    .map_err(backend)?;
+                self.tiles.add(self.frontier.append(leaf_hash(event.leaf_data())));
+            }
+            Op::AddSubject { subject, event } => {
+                self.exec(
+                    "INSERT INTO subjects (code, name, event, established, last_event)
+                     VALUES (?1, ?2, ?3, ?4, ?3)",
+                    params![
+                        subject.id.as_str(),
+                        subject.name,
+                        event as i64,
+                        subject.established.map(date_key)
+                    ],
+                )?;
+                let row = self.tx.last_insert_rowid();
+                self.remember_subject(subject.id, row, event);
+            }
+            Op::AddAuthority { authority, event } => {
+                self.exec(
+                    "INSERT INTO authorities (code, category, event) VALUES (?1, ?2, ?3)",
+                    params![authority.id.as_str(), authority.category.as_str(), event as i64],
+                )?;
+                self.authority_ids
+                    .insert(authority.id.to_string(), (self.tx.last_insert_rowid(), event));
+            }
+            Op::AddRecord { record, authority, subject, event } => {
+                self.insert_record
+                    .execute(params![
+                        key_hash(record.authority.as_str(), &record.decision_no),
+                        authority,
+                        record.decision_no,
+                        subject,
+                        record.kind.as_str(),
+                        date_key(record.effective),
+                        event as i64
+                    ])
+                    .map_err(backend)?;
+                let row = self.tx.last_insert_rowid();
+                self.insert_history.execute(params![row, event as i64]).map_err(backend)?;
+            }
+            Op::Correct { row, record, subject, event } => {
+                self.exec(
+                    "UPDATE records SET subject = ?2, kind = ?3, effective = ?4, status = 'corrected',
+                            current_event = ?5, last_event = ?5 WHERE id = ?1",
+                    params![
+                        row,
+                        subject,
+                        record.kind.as_str(),
+                        date_key(record.effective),
+                        event as i64
+                    ],
+                )?;
+            }
+            Op::Withdraw { row, event, .. } => {
+                self.exec(
+                    "UPDATE records SET status = 'withdrawn', last_event = ?2 WHERE id = ?1",
+                    params![row, event as i64],
+                )?;
+            }
+            Op::History { row, event } => {
+                self.insert_history.execute(params![row, event as i64]).map_err(backend)?;
+            }
+            Op::Step { row, opens, closes, disputed, repaired, event } => {
+                let event = event as i64;
+                if let Some(kind) = opens {
+                    self.exec(
+                        "INSERT INTO cases (record, kind, opened) VALUES (?1, ?2, ?3)",
+                        params![row, kind.as_str(), event],
+                    )?;
+                }
+                if let Some(kind) = closes {
+                    self.exec(
+                        "UPDATE cases SET closed = ?3 WHERE record = ?1 AND kind = ?2 AND closed IS NULL",
+                        params![row, kind.as_str(), event],
+                    )?;
+                }
+                if let Some(d) = disputed {
+                    self.exec("UPDATE records SET disputed = ?2 WHERE id = ?1", params![row, d])?;
+                }
+                if let Some(on) = repaired {
+                    self.exec(
+                        "UPDATE records SET repaired = ?2 WHERE id = ?1",
+                        params![row, date_key(on)],
+                    )?;
+                }
+                self.exec("UPDATE records SET last_event = ?2 WHERE id = ?1", params![row, event])?;
+            }
+            Op::Withhold { index } => {
+                let body: Vec<u8> = self
+                    .tx
+                    .prepare_cached("SELECT body FROM journal WHERE idx = ?1")
+                    .and_then(|mut s| s.query_row([index as i64], |r| r.get(0)))
+                    .map_err(backend)?;
+                let digest = probity_core::leaf_data(&body);
+                self.exec(
+                    "INSERT INTO withheld (idx, digest) VALUES (?1, ?2)",
+                    params![index as i64, digest.get(1..)],
+                )?;
+                self.exec("UPDATE journal SET body = x'' WHERE idx = ?1", [index as i64])?;
+            }
+            Op::Redact { row, event, .. } => {
+                self.exec(
+                    "INSERT INTO redacted_records (key_hash, authority, decision_no, event)
+                     SELECT key_hash, authority, decision_no, ?2 FROM records WHERE id = ?1",
+                    params![row, event as i64],
+                )?;
+                self.exec("DELETE FROM record_history WHERE record = ?1", [row])?;
+                self.exec("DELETE FROM cases WHERE record = ?1", [row])?;
+                self.exec("DELETE FROM records WHERE id = ?1", [row])?;
+                self.any_redacted = true;
+            }
+            Op::AddRulebook { rulebook, version, effective, event } => {
+                self.exec(
+                    "INSERT INTO rulebooks (event, rulebook, version, effective) VALUES (?1, ?2, ?3, ?4)",
+                    params![event as i64, rulebook, version, date_key(effective)],
+                )?;
+            }
+            Op::AddException { code, event } => {
+                self.exec(
+                    "INSERT INTO code_exceptions (code, event) VALUES (?1, ?2)",
+                    params![code, event as i64],
+                )?;
+            }
+            Op::Touch { subject, event } => {
+                let at = self.touched.entry(subject).or_insert(event as i64);
+                *at = (*at).max(event as i64);
+            }
+        }
+        Ok(())
     }
 
     /// Sets `last_event` of every subject the append's events concerned.
@@ -325,357 +551,6 @@ impl Appender<'_> {
                 .map_err(backend)?;
         }
         Ok(())
-    }
-
-    /// Runs a cached statement.
-    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
-        self.tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map_err(backend)
-    }
-
-    /// The row id and registering event of a subject.
-    fn subject_row(&self, id: &SubjectId) -> Result<Option<(i64, i64)>, StoreError> {
-        self.tx
-            .prepare_cached("SELECT id, event FROM subjects WHERE code = ?1")
-            .and_then(|mut s| s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-            .map_err(backend)
-    }
-
-    /// The row id of a subject, from the cache when possible.
-    fn subject_id(&mut self, id: &SubjectId) -> Result<Option<i64>, StoreError> {
-        if let Some(&row) = self.subject_ids.get(id) {
-            return Ok(Some(row));
-        }
-        let row = self.subject_row(id)?.map(|(row, _)| row);
-        if let Some(row) = row {
-            self.remember_subject(*id, row);
-        }
-        Ok(row)
-    }
-
-    fn remember_subject(&mut self, id: SubjectId, row: i64) {
-        if self.subject_ids.len() >= SUBJECT_CACHE {
-            self.subject_ids.clear();
-        }
-        self.subject_ids.insert(id, row);
-    }
-
-    /// The row id, filing event, status and subject row of a record.
-    fn record_row(&mut self, key: &RecordKey) -> Result<Option<RecordAt>, StoreError> {
-        let Some(&authority) = self.authority_ids.get(key.authority.as_str()) else {
-            return Ok(None);
-        };
-        let hash = key_hash(key.authority.as_str(), &key.decision_no);
-        self.find_record
-            .query_row(params![hash, authority, key.decision_no], |r| {
-                Ok(RecordAt {
-                    row: r.get(0)?,
-                    filed: r.get(1)?,
-                    status: r.get(2)?,
-                    subject: r.get(3)?,
-                })
-            })
-            .optional()
-            .map_err(backend)
-    }
-
-    /// Whether a record with this key was redacted.
-    fn redacted(&self, key: &RecordKey) -> Result<bool, StoreError> {
-        if !self.any_redacted {
-            return Ok(false);
-        }
-        let Some(&authority) = self.authority_ids.get(key.authority.as_str()) else {
-            return Ok(false);
-        };
-        self.tx
-            .prepare_cached(
-                "SELECT 1 FROM redacted_records
-                 WHERE key_hash = ?1 AND authority = ?2 AND decision_no = ?3",
-            )
-            .and_then(|mut s| {
-                s.exists(params![
-                    key_hash(key.authority.as_str(), &key.decision_no),
-                    authority,
-                    key.decision_no
-                ])
-            })
-            .map_err(backend)
-    }
-
-    /// An event whose natural key is taken by journal entry `at`: a duplicate when that entry
-    /// says the same, otherwise a conflict described by `conflict`.
-    fn repeat_of(
-        &self,
-        at: i64,
-        body: &EventBody,
-        conflict: impl FnOnce() -> String,
-    ) -> Result<Outcome, StoreError> {
-        Ok(if &event_at(self.tx, at)?.body == body {
-            Outcome::Duplicate
-        } else {
-            Outcome::Refused(Refusal::Conflict(conflict()))
-        })
-    }
-
-    fn apply(&mut self, encoded: &Encoded) -> Result<Outcome, StoreError> {
-        let appended = |index: i64| Outcome::Appended { index: index as u64 };
-        let event = encoded.event();
-        match &event.body {
-            EventBody::SubjectRegistered { subject } => {
-                if let Some((_, at)) = self.subject_row(&subject.id)? {
-                    return self.repeat_of(at, &event.body, || {
-                        format!(
-                            "subject `{}` is already registered with different details",
-                            subject.id
-                        )
-                    });
-                }
-                let idx = self.journal(encoded)?;
-                self.tx
-                    .prepare_cached(
-                        "INSERT INTO subjects (code, name, event, established, last_event)
-                         VALUES (?1, ?2, ?3, ?4, ?3)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            subject.id.as_str(),
-                            subject.name,
-                            idx,
-                            subject.established.map(date_key)
-                        ])
-                    })
-                    .map_err(backend)?;
-                let row = self.tx.last_insert_rowid();
-                self.remember_subject(subject.id, row);
-                Ok(appended(idx))
-            }
-            EventBody::AuthorityRegistered { authority } => {
-                let existing: Option<i64> = self
-                    .tx
-                    .prepare_cached("SELECT event FROM authorities WHERE code = ?1")
-                    .and_then(|mut s| s.query_row([authority.id.as_str()], |r| r.get(0)).optional())
-                    .map_err(backend)?;
-                if let Some(at) = existing {
-                    return self.repeat_of(at, &event.body, || {
-                        format!(
-                            "authority `{}` is already registered with different details",
-                            authority.id
-                        )
-                    });
-                }
-                let idx = self.journal(encoded)?;
-                self.tx
-                    .prepare_cached(
-                        "INSERT INTO authorities (code, category, event) VALUES (?1, ?2, ?3)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![authority.id.as_str(), authority.category.as_str(), idx])
-                    })
-                    .map_err(backend)?;
-                self.authority_ids.insert(authority.id.to_string(), self.tx.last_insert_rowid());
-                Ok(appended(idx))
-            }
-            EventBody::RecordFiled { record } => {
-                let Some(&authority) = self.authority_ids.get(record.authority.as_str()) else {
-                    return Ok(Outcome::Refused(Refusal::UnknownAuthority(
-                        record.authority.clone(),
-                    )));
-                };
-                let Some(subject) = self.subject_id(&record.subject)? else {
-                    return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
-                };
-                if self.redacted(&record.key())? {
-                    return Ok(Outcome::Duplicate);
-                }
-                if let Some(RecordAt { filed, .. }) = self.record_row(&record.key())? {
-                    let (stored, _) = body_record(filed, event_at(self.tx, filed)?)?;
-                    return Ok(Outcome::refiling(&stored, record));
-                }
-                let idx = self.next;
-                self.insert_record
-                    .execute(params![
-                        key_hash(record.authority.as_str(), &record.decision_no),
-                        authority,
-                        record.decision_no,
-                        subject,
-                        record.kind.as_str(),
-                        date_key(record.effective),
-                        idx
-                    ])
-                    .map_err(backend)?;
-                let row = self.tx.last_insert_rowid();
-                self.insert_history.execute(params![row, idx]).map_err(backend)?;
-                self.touch(subject, idx);
-                self.journal(encoded).map(appended)
-            }
-            EventBody::RecordCorrected { record, .. } => {
-                let Some(RecordAt { row, status, subject: before, .. }) =
-                    self.record_row(&record.key())?
-                else {
-                    return Ok(Outcome::Refused(Refusal::UnknownRecord(record.key())));
-                };
-                if status == RecordStatus::Withdrawn.as_str() {
-                    return Ok(Outcome::Refused(Refusal::Withdrawn(record.key())));
-                }
-                let Some(subject) = self.subject_id(&record.subject)? else {
-                    return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
-                };
-                let idx = self.journal(encoded)?;
-                self.tx
-                    .prepare_cached(
-                        "UPDATE records SET subject = ?2, kind = ?3, effective = ?4, status = 'corrected',
-                                current_event = ?5, last_event = ?5 WHERE id = ?1",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![row, subject, record.kind.as_str(), date_key(record.effective), idx])
-                    })
-                    .map_err(backend)?;
-                self.insert_history.execute(params![row, idx]).map_err(backend)?;
-                self.touch(before, idx);
-                self.touch(subject, idx);
-                Ok(appended(idx))
-            }
-            EventBody::RecordWithdrawn { key, .. } => {
-                let Some(RecordAt { row, status, subject, .. }) = self.record_row(key)? else {
-                    return Ok(Outcome::Refused(Refusal::UnknownRecord(key.clone())));
-                };
-                if status == RecordStatus::Withdrawn.as_str() {
-                    return Ok(Outcome::Duplicate);
-                }
-                let idx = self.journal(encoded)?;
-                self.tx
-                    .prepare_cached(
-                        "UPDATE records SET status = 'withdrawn', last_event = ?2 WHERE id = ?1",
-                    )
-                    .and_then(|mut s| s.execute(params![row, idx]))
-                    .map_err(backend)?;
-                self.insert_history.execute(params![row, idx]).map_err(backend)?;
-                self.touch(subject, idx);
-                Ok(appended(idx))
-            }
-            EventBody::RecordRedacted { key, entries, .. } => {
-                let Some(RecordAt { row, subject, .. }) = self.record_row(key)? else {
-                    if self.redacted(key)? {
-                        return Ok(Outcome::Duplicate);
-                    }
-                    return Ok(Outcome::Refused(Refusal::UnknownRecord(key.clone())));
-                };
-                let history: Vec<u64> = self
-                    .tx
-                    .prepare_cached(
-                        "SELECT event FROM record_history WHERE record = ?1 ORDER BY event",
-                    )
-                    .and_then(|mut s| {
-                        s.query_map([row], |r| r.get::<_, i64>(0))?
-                            .map(|i| i.map(|i| i as u64))
-                            .collect::<Result<_, _>>()
-                    })
-                    .map_err(backend)?;
-                if &history != entries {
-                    return Ok(Outcome::Refused(Refusal::Conflict(format!(
-                        "a redaction of record `{key}` must list exactly its journal entries \
-                         {history:?}"
-                    ))));
-                }
-                for &i in entries {
-                    let body: Vec<u8> = self
-                        .tx
-                        .prepare_cached("SELECT body FROM journal WHERE idx = ?1")
-                        .and_then(|mut s| s.query_row([i as i64], |r| r.get(0)))
-                        .map_err(backend)?;
-                    let digest = probity_core::leaf_data(&body);
-                    self.exec(
-                        "INSERT INTO withheld (idx, digest) VALUES (?1, ?2)",
-                        params![i as i64, digest.get(1..)],
-                    )?;
-                    self.exec("UPDATE journal SET body = x'' WHERE idx = ?1", [i as i64])?;
-                }
-                let idx = self.journal(encoded)?;
-                self.exec(
-                    "INSERT INTO redacted_records (key_hash, authority, decision_no, event)
-                     SELECT key_hash, authority, decision_no, ?2 FROM records WHERE id = ?1",
-                    params![row, idx],
-                )?;
-                self.exec("DELETE FROM record_history WHERE record = ?1", [row])?;
-                self.exec("DELETE FROM cases WHERE record = ?1", [row])?;
-                self.exec("DELETE FROM records WHERE id = ?1", [row])?;
-                self.any_redacted = true;
-                self.touch(subject, idx);
-                Ok(appended(idx))
-            }
-            EventBody::ProcessStep { record, step } => {
-                let Some(RecordAt { row, subject, .. }) = self.record_row(record)? else {
-                    return Ok(Outcome::Refused(Refusal::UnknownRecord(record.clone())));
-                };
-                let idx = self.journal(encoded)?;
-                self.insert_history.execute(params![row, idx]).map_err(backend)?;
-                if let Some(kind) = step.opens() {
-                    self.exec(
-                        "INSERT INTO cases (record, kind, opened) VALUES (?1, ?2, ?3)",
-                        params![row, kind.as_str(), idx],
-                    )?;
-                }
-                if let Some(kind) = step.closes() {
-                    self.exec(
-                        "UPDATE cases SET closed = ?3 WHERE record = ?1 AND kind = ?2 AND closed IS NULL",
-                        params![row, kind.as_str(), idx],
-                    )?;
-                }
-                let disputed = match (step.opens(), step.closes()) {
-                    (Some(CaseKind::Objection), _) => Some(true),
-                    (_, Some(CaseKind::Objection)) => Some(false),
-                    _ => None,
-                };
-                if let Some(d) = disputed {
-                    self.exec("UPDATE records SET disputed = ?2 WHERE id = ?1", params![row, d])?;
-                }
-                if let Step::RepairDecided { granted: true, .. } = step {
-                    let on = date_key(probity_core::date_of(event.recorded_at));
-                    self.exec("UPDATE records SET repaired = ?2 WHERE id = ?1", params![row, on])?;
-                }
-                self.exec("UPDATE records SET last_event = ?2 WHERE id = ?1", params![row, idx])?;
-                self.touch(subject, idx);
-                Ok(appended(idx))
-            }
-            EventBody::RulebookAdopted { rulebook, version, effective, .. } => {
-                let existing: Option<i64> = self
-                    .tx
-                    .prepare_cached(
-                        "SELECT event FROM rulebooks WHERE rulebook = ?1 AND version = ?2",
-                    )
-                    .and_then(|mut s| {
-                        s.query_row(params![rulebook, version], |r| r.get(0)).optional()
-                    })
-                    .map_err(backend)?;
-                if let Some(at) = existing {
-                    return self.repeat_of(at, &event.body, || {
-                        format!(
-                            "rulebook `{rulebook}` version `{version}` was adopted before with other content; \
-                             give the new rules a new version"
-                        )
-                    });
-                }
-                let idx = self.journal(encoded)?;
-                self.tx
-                    .prepare_cached(
-                        "INSERT INTO rulebooks (event, rulebook, version, effective) VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .and_then(|mut s| s.execute(params![idx, rulebook, version, date_key(*effective)]))
-                    .map_err(backend)?;
-                Ok(appended(idx))
-            }
-            EventBody::CodeExceptionAdmitted { code, .. } => {
-                let idx = self.next;
-                let inserted = self
-                    .tx
-                    .prepare_cached("INSERT INTO code_exceptions (code, event) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
-                    .and_then(|mut s| s.execute(params![code, idx]))
-                    .map_err(backend)?;
-                if inserted == 0 {
-                    return Ok(Outcome::Duplicate);
-                }
-                self.journal(encoded).map(appended)
-            }
-        }
     }
 }
 
@@ -769,6 +644,7 @@ impl Store for SqliteStore {
                     "the log kept growing under this writer; try again".into(),
                 ));
             }
+            let mut planner = Planner::new(next as u64);
             let mut app = Appender {
                 tx: &tx,
                 insert_journal: tx.prepare(INSERT_JOURNAL).map_err(backend)?,
@@ -777,7 +653,6 @@ impl Store for SqliteStore {
                 insert_history: tx.prepare(INSERT_HISTORY).map_err(backend)?,
                 frontier: &mut self.frontier,
                 tiles: TileUpdates::default(),
-                next,
                 authority_ids: &mut self.authority_ids,
                 subject_ids: &mut self.subject_ids,
                 any_redacted: tx
@@ -787,8 +662,14 @@ impl Store for SqliteStore {
             };
             events
                 .iter()
-                .map(|e| app.apply(e))
-                .collect::<Result<Vec<_>, _>>()
+                .map(|e| {
+                    let plan = planner.plan(e, &mut app)?;
+                    for op in &plan.ops {
+                        app.execute(op)?;
+                    }
+                    Ok(plan.outcome)
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
                 .and_then(|outcomes| app.put_touched().map(|()| outcomes))
                 .and_then(|outcomes| app.put_tiles().map(|()| outcomes))
         };

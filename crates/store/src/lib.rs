@@ -16,6 +16,7 @@
 //! the registry location at start-up. [`conformance`] holds the tests every backend must pass.
 
 pub mod conformance;
+pub mod plan;
 
 /// How backends store dates and codes, shared so that every backend reads what any wrote.
 pub mod codec {
