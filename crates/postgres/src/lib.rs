@@ -16,13 +16,14 @@ use std::collections::HashMap;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::{Client, GenericClient, NoTls, Row, Transaction};
 use probity_core::{
-    Authority, CaseKind, Date, Encoded, Event, EventBody, Record, RecordKey, Slug, Step, SubjectId,
+    Authority, CaseKind, Date, Encoded, Event, EventBody, Record, RecordKey, Slug, SubjectId,
     Timestamp,
 };
-use probity_store::codec::{date_key, from_date_key, stored_subject_id};
+use probity_store::codec::{date_key, from_date_key, record_event, stored_subject_id};
+use probity_store::plan::{KeyState, Lookups, Op, Planner, Row as PlanRow};
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, LogNodes, Outcome,
-    RecordStanding, RecordStatus, Refusal, Role, Store, StoreError, StoredRecord, StoredSubject,
+    RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
     SubjectColumns, SubjectStanding,
 };
 use probity_tlog::stored::{NodeTile, TileCache, TileUpdates};
@@ -172,15 +173,6 @@ fn read_tile(
     Ok(Some(NodeTile::from_bytes(level, index, width as u64, row.get::<_, &[u8]>(1))?))
 }
 
-fn body_record(index: i64, event: Event) -> Result<(Record, Timestamp), StoreError> {
-    match event.body {
-        EventBody::RecordFiled { record } | EventBody::RecordCorrected { record, .. } => {
-            Ok((record, event.recorded_at))
-        }
-        _ => Err(StoreError::Corrupt { index: index as u64, reason: "expected a record".into() }),
-    }
-}
-
 fn date_i32(d: Date) -> i32 {
     date_key(d) as i32
 }
@@ -317,9 +309,19 @@ impl PgStore {
                     touched: HashMap::new(),
                 };
                 let t = std::time::Instant::now();
+                let mut planner = Planner::new(next as u64);
                 app.look_up(events).and_then(|()| {
                     let looked_up = t.elapsed();
-                    let outcomes = events.iter().map(|e| app.apply(e)).collect::<Result<_, _>>()?;
+                    let outcomes = events
+                        .iter()
+                        .map(|e| {
+                            let plan = planner.plan(e, &mut app)?;
+                            for op in &plan.ops {
+                                app.execute(op)?;
+                            }
+                            Ok(plan.outcome)
+                        })
+                        .collect::<Result<_, StoreError>>()?;
                     let applied = t.elapsed();
                     app.flush()?;
                     tracing::debug!(
@@ -587,11 +589,11 @@ impl PgStore {
     fn stored_record(&self, row: &Row) -> Result<StoredRecord, StoreError> {
         let (filed, current, last): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
         let status: String = row.get(3);
-        let (record, _) = body_record(current, self.event(current)?)?;
+        let (record, _) = record_event(current as u64, self.event(current)?)?;
         let recorded_at = if filed == current {
             self.event(filed)?.recorded_at
         } else {
-            body_record(filed, self.event(filed)?)?.1
+            record_event(filed as u64, self.event(filed)?)?.1
         };
         let status = RecordStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
             index: last as u64,
@@ -631,17 +633,6 @@ fn redact(url: &str) -> String {
             .collect::<Vec<_>>()
             .join(" "),
     }
-}
-
-/// How one append sees a record's natural key.
-#[derive(Clone)]
-enum KeyState {
-    /// No record has it.
-    Free,
-    /// A redacted record had it; it stays taken.
-    Redacted,
-    /// A record has it: its row id, filing event, status and subject row.
-    Taken { id: i64, filed: i64, status: String, subject: i64 },
 }
 
 /// A record's natural key, borrowed from the event that names it.
@@ -864,7 +855,7 @@ impl<'e> Appender<'_, '_, 'e> {
                         if let Some(body) = r.get::<_, Option<Vec<u8>>>(4) {
                             self.fetched.insert(filed, body);
                         }
-                        KeyState::Taken { id, filed, status: r.get(3), subject: r.get(5) }
+                        taken(id, filed, &r.get::<_, String>(3), r.get(5))?
                     }
                     _ => KeyState::Redacted,
                 };
@@ -1060,12 +1051,7 @@ impl<'e> Appender<'_, '_, 'e> {
              WHERE a.code = $1 AND r.decision_no = $2",
         )?;
         let state = match self.tx.query_opt(&st, &[&key.0, &key.1]).map_err(backend)? {
-            Some(r) => KeyState::Taken {
-                id: r.get(0),
-                filed: r.get(1),
-                status: r.get(2),
-                subject: r.get(3),
-            },
+            Some(r) => taken(r.get(0), r.get(1), &r.get::<_, String>(2), r.get(3))?,
             None => {
                 let st = self.statements.get(
                     self.tx,
@@ -1083,36 +1069,15 @@ impl<'e> Appender<'_, '_, 'e> {
         Ok(state)
     }
 
-    /// Row id, status and subject row of a stored record, after sending everything staged so
-    /// statements can change it.
-    fn stored_record(&mut self, key: Key<'e>) -> Result<Option<(i64, String, i64)>, StoreError> {
-        self.flush()?;
-        Ok(match self.record_state(key)? {
-            KeyState::Taken { id, status, subject, .. } => Some((id, status, subject)),
-            KeyState::Free | KeyState::Redacted => None,
-        })
-    }
-
     /// Keeps what this append knows of a record current after a statement changed its status
     /// and (by a correction) its subject.
-    fn set_status(&mut self, key: Key<'e>, to: RecordStatus, about: i64) {
+    fn set_status(&mut self, key: Key<'e>, to: RecordStatus, about: Option<i64>) {
         if let Some(KeyState::Taken { status, subject, .. }) = self.records.get_mut(&key) {
-            to.as_str().clone_into(status);
-            *subject = about;
+            *status = to;
+            if let Some(about) = about {
+                *subject = about;
+            }
         }
-    }
-
-    fn repeat_of(
-        &mut self,
-        at: i64,
-        body: &EventBody,
-        conflict: impl FnOnce() -> String,
-    ) -> Result<Outcome, StoreError> {
-        Ok(if &self.entry(at)?.body == body {
-            Outcome::Duplicate
-        } else {
-            Outcome::Refused(Refusal::Conflict(conflict()))
-        })
     }
 
     fn exec(
@@ -1124,248 +1089,187 @@ impl<'e> Appender<'_, '_, 'e> {
         self.tx.execute(&st, params).map_err(backend)
     }
 
-    fn apply(&mut self, encoded: &'e Encoded) -> Result<Outcome, StoreError> {
-        let appended = |index: i64| Outcome::Appended { index: index as u64 };
-        let event = encoded.event();
-        match &event.body {
-            EventBody::SubjectRegistered { subject } => {
-                if let Some((_, at)) = self.subject(&subject.id)? {
-                    return self.repeat_of(at, &event.body, || {
-                        format!(
-                            "subject `{}` is already registered with different details",
-                            subject.id
-                        )
-                    });
-                }
-                let idx = self.journal(encoded);
-                let id = self.subject_ids.next(self.tx, self.statements)?;
-                self.staged.subjects.push((id, subject, idx));
-                self.subjects.insert(subject.id.as_str(), Some((id, idx)));
-                Ok(appended(idx))
+    /// Executes one row operation of a plan. New subjects, records and journal entries are
+    /// staged for COPY; an operation on stored rows first sends what is staged.
+    fn execute(&mut self, op: &Op<'e>) -> Result<(), StoreError> {
+        match *op {
+            Op::Journal { index, event } => {
+                let idx = self.journal(event);
+                assert_eq!(idx as u64, index, "the planner and the append agree on the index");
             }
-            EventBody::AuthorityRegistered { authority } => {
-                if let Some((_, at)) = self.authority(authority.id.as_str())? {
-                    return self.repeat_of(at, &event.body, || {
-                        format!(
-                            "authority `{}` is already registered with different details",
-                            authority.id
-                        )
-                    });
-                }
-                let idx = self.journal(encoded);
+            Op::AddSubject { subject, event } => {
+                let id = self.subject_ids.next(self.tx, self.statements)?;
+                self.staged.subjects.push((id, subject, event as i64));
+                self.subjects.insert(subject.id.as_str(), Some((id, event as i64)));
+            }
+            Op::AddAuthority { authority, event } => {
                 let st = self.statements.get(
                     self.tx,
                     "INSERT INTO authorities (code, category, event) VALUES ($1, $2, $3) RETURNING id",
                 )?;
                 let id: i64 = self
                     .tx
-                    .query_one(&st, &[&authority.id.as_str(), &authority.category.as_str(), &idx])
+                    .query_one(
+                        &st,
+                        &[&authority.id.as_str(), &authority.category.as_str(), &(event as i64)],
+                    )
                     .map_err(backend)?
                     .get(0);
-                self.authorities.insert(authority.id.as_str(), Some((id, idx)));
-                Ok(appended(idx))
+                self.authorities.insert(authority.id.as_str(), Some((id, event as i64)));
             }
-            EventBody::RecordFiled { record } => {
-                let Some((authority, _)) = self.authority(record.authority.as_str())? else {
-                    return Ok(Outcome::Refused(Refusal::UnknownAuthority(
-                        record.authority.clone(),
-                    )));
-                };
-                let Some((subject, _)) = self.subject(&record.subject)? else {
-                    return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
-                };
-                let key = record_key(record);
-                match self.record_state(key)? {
-                    KeyState::Redacted => Ok(Outcome::Duplicate),
-                    KeyState::Taken { filed, .. } => {
-                        let (stored, _) = body_record(filed, self.entry(filed)?)?;
-                        Ok(Outcome::refiling(&stored, record))
-                    }
-                    KeyState::Free => {
-                        let idx = self.journal(encoded);
-                        let id = self.record_ids.next(self.tx, self.statements)?;
-                        self.staged.records.push((id, authority, subject, record, idx));
-                        let status = RecordStatus::Filed.as_str().to_owned();
-                        self.records
-                            .insert(key, KeyState::Taken { id, filed: idx, status, subject });
-                        self.touch(subject, idx);
-                        Ok(appended(idx))
-                    }
-                }
+            Op::AddRecord { record, authority, subject, event } => {
+                let id = self.record_ids.next(self.tx, self.statements)?;
+                self.staged.records.push((id, authority, subject, record, event as i64));
+                let state =
+                    KeyState::Taken { row: id, filed: event, status: RecordStatus::Filed, subject };
+                self.records.insert(record_key(record), state);
             }
-            EventBody::RecordCorrected { record, .. } => {
-                let key = record_key(record);
-                let Some((row, status, before)) = self.stored_record(key)? else {
-                    return Ok(Outcome::Refused(Refusal::UnknownRecord(record.key())));
-                };
-                if status == RecordStatus::Withdrawn.as_str() {
-                    return Ok(Outcome::Refused(Refusal::Withdrawn(record.key())));
-                }
-                let Some((subject, _)) = self.subject(&record.subject)? else {
-                    return Ok(Outcome::Refused(Refusal::UnknownSubject(record.subject)));
-                };
-                let idx = self.journal(encoded);
+            Op::Correct { row, record, subject, event } => {
+                self.flush()?;
                 self.exec(
                     "UPDATE records SET subject = $2, kind = $3, effective = $4, status = 'corrected',
                             current_event = $5, last_event = $5 WHERE id = $1",
-                    &[&row, &subject, &record.kind.as_str(), &date_i32(record.effective), &idx],
+                    &[&row, &subject, &record.kind.as_str(), &date_i32(record.effective), &(event as i64)],
                 )?;
-                self.exec(
-                    "INSERT INTO record_history (record, event) VALUES ($1, $2)",
-                    &[&row, &idx],
-                )?;
-                self.set_status(key, RecordStatus::Corrected, subject);
-                self.touch(before, idx);
-                self.touch(subject, idx);
-                Ok(appended(idx))
+                self.set_status(record_key(record), RecordStatus::Corrected, Some(subject));
             }
-            EventBody::RecordWithdrawn { key: record, .. } => {
-                let key = key_of(record);
-                let Some((row, status, subject)) = self.stored_record(key)? else {
-                    return Ok(Outcome::Refused(Refusal::UnknownRecord(record.clone())));
-                };
-                if status == RecordStatus::Withdrawn.as_str() {
-                    return Ok(Outcome::Duplicate);
-                }
-                let idx = self.journal(encoded);
+            Op::Withdraw { row, key, event } => {
+                self.flush()?;
                 self.exec(
                     "UPDATE records SET status = 'withdrawn', last_event = $2 WHERE id = $1",
-                    &[&row, &idx],
+                    &[&row, &(event as i64)],
                 )?;
+                self.set_status(key_of(key), RecordStatus::Withdrawn, None);
+            }
+            Op::History { row, event } => {
+                self.flush()?;
                 self.exec(
                     "INSERT INTO record_history (record, event) VALUES ($1, $2)",
-                    &[&row, &idx],
+                    &[&row, &(event as i64)],
                 )?;
-                self.set_status(key, RecordStatus::Withdrawn, subject);
-                self.touch(subject, idx);
-                Ok(appended(idx))
             }
-            EventBody::RecordRedacted { key: record, entries, .. } => {
-                let key = key_of(record);
-                let Some((row, _, subject)) = self.stored_record(key)? else {
-                    if let KeyState::Redacted = self.record_state(key)? {
-                        return Ok(Outcome::Duplicate);
-                    }
-                    return Ok(Outcome::Refused(Refusal::UnknownRecord(record.clone())));
-                };
-                let st = self.statements.get(
-                    self.tx,
-                    "SELECT event FROM record_history WHERE record = $1 ORDER BY event",
-                )?;
-                let history: Vec<u64> = self
-                    .tx
-                    .query(&st, &[&row])
-                    .map_err(backend)?
-                    .iter()
-                    .map(|r| r.get::<_, i64>(0) as u64)
-                    .collect();
-                if &history != entries {
-                    return Ok(Outcome::Refused(Refusal::Conflict(format!(
-                        "a redaction of record `{record}` must list exactly its journal entries \
-                         {history:?}"
-                    ))));
-                }
-                for &i in entries {
-                    let st =
-                        self.statements.get(self.tx, "SELECT body FROM journal WHERE idx = $1")?;
-                    let body: Vec<u8> =
-                        self.tx.query_one(&st, &[&(i as i64)]).map_err(backend)?.get(0);
-                    let digest = probity_core::leaf_data(&body);
-                    let digest = digest.get(1..).unwrap_or_default();
+            Op::Step { row, opens, closes, disputed, repaired, event } => {
+                self.flush()?;
+                let event = event as i64;
+                if let Some(kind) = opens {
                     self.exec(
-                        "INSERT INTO withheld (idx, digest) VALUES ($1, $2)",
-                        &[&(i as i64), &digest],
+                        "INSERT INTO cases (record, kind, opened) VALUES ($1, $2, $3)",
+                        &[&row, &kind.as_str(), &event],
                     )?;
-                    self.exec("UPDATE journal SET body = '' WHERE idx = $1", &[&(i as i64)])?;
-                    self.fetched.remove(&(i as i64));
                 }
-                let idx = self.journal(encoded);
+                if let Some(kind) = closes {
+                    self.exec(
+                        "UPDATE cases SET closed = $3 WHERE record = $1 AND kind = $2 AND closed IS NULL",
+                        &[&row, &kind.as_str(), &event],
+                    )?;
+                }
+                if let Some(d) = disputed {
+                    self.exec("UPDATE records SET disputed = $2 WHERE id = $1", &[&row, &d])?;
+                }
+                if let Some(on) = repaired {
+                    self.exec(
+                        "UPDATE records SET repaired = $2 WHERE id = $1",
+                        &[&row, &date_i32(on)],
+                    )?;
+                }
+                self.exec("UPDATE records SET last_event = $2 WHERE id = $1", &[&row, &event])?;
+            }
+            Op::Withhold { index } => {
+                self.flush()?;
+                let i = index as i64;
+                let st = self.statements.get(self.tx, "SELECT body FROM journal WHERE idx = $1")?;
+                let body: Vec<u8> = self.tx.query_one(&st, &[&i]).map_err(backend)?.get(0);
+                let digest = probity_core::leaf_data(&body);
+                let digest = digest.get(1..).unwrap_or_default();
+                self.exec("INSERT INTO withheld (idx, digest) VALUES ($1, $2)", &[&i, &digest])?;
+                self.exec("UPDATE journal SET body = '' WHERE idx = $1", &[&i])?;
+                self.fetched.remove(&i);
+            }
+            Op::Redact { row, key, event } => {
+                self.flush()?;
                 self.exec(
                     "INSERT INTO redacted_records (authority, decision_no, event)
                      SELECT authority, decision_no, $2 FROM records WHERE id = $1",
-                    &[&row, &idx],
+                    &[&row, &(event as i64)],
                 )?;
                 self.exec("DELETE FROM record_history WHERE record = $1", &[&row])?;
                 self.exec("DELETE FROM cases WHERE record = $1", &[&row])?;
                 self.exec("DELETE FROM records WHERE id = $1", &[&row])?;
-                self.records.insert(key, KeyState::Redacted);
-                self.touch(subject, idx);
-                Ok(appended(idx))
+                self.records.insert(key_of(key), KeyState::Redacted);
             }
-            EventBody::ProcessStep { record, step } => {
-                let Some((row, _, subject)) = self.stored_record(key_of(record))? else {
-                    return Ok(Outcome::Refused(Refusal::UnknownRecord(record.clone())));
-                };
-                let idx = self.journal(encoded);
-                self.exec(
-                    "INSERT INTO record_history (record, event) VALUES ($1, $2)",
-                    &[&row, &idx],
-                )?;
-                if let Some(kind) = step.opens() {
-                    self.exec(
-                        "INSERT INTO cases (record, kind, opened) VALUES ($1, $2, $3)",
-                        &[&row, &kind.as_str(), &idx],
-                    )?;
-                }
-                if let Some(kind) = step.closes() {
-                    self.exec(
-                        "UPDATE cases SET closed = $3 WHERE record = $1 AND kind = $2 AND closed IS NULL",
-                        &[&row, &kind.as_str(), &idx],
-                    )?;
-                }
-                let disputed = match (step.opens(), step.closes()) {
-                    (Some(CaseKind::Objection), _) => Some(true),
-                    (_, Some(CaseKind::Objection)) => Some(false),
-                    _ => None,
-                };
-                if let Some(d) = disputed {
-                    self.exec("UPDATE records SET disputed = $2 WHERE id = $1", &[&row, &d])?;
-                }
-                if let Step::RepairDecided { granted: true, .. } = step {
-                    let on = date_i32(probity_core::date_of(event.recorded_at));
-                    self.exec("UPDATE records SET repaired = $2 WHERE id = $1", &[&row, &on])?;
-                }
-                self.exec("UPDATE records SET last_event = $2 WHERE id = $1", &[&row, &idx])?;
-                self.touch(subject, idx);
-                Ok(appended(idx))
-            }
-            EventBody::RulebookAdopted { rulebook, version, effective, .. } => {
-                self.flush()?;
-                let at = self
-                    .tx
-                    .query_opt(
-                        "SELECT event FROM rulebooks WHERE rulebook = $1 AND version = $2",
-                        &[rulebook, version],
-                    )
-                    .map_err(backend)?
-                    .map(|r| r.get::<_, i64>(0));
-                if let Some(at) = at {
-                    return self.repeat_of(at, &event.body, || {
-                        format!(
-                            "rulebook `{rulebook}` version `{version}` was adopted before with other content; \
-                             give the new rules a new version"
-                        )
-                    });
-                }
-                let idx = self.journal(encoded);
+            Op::AddRulebook { rulebook, version, effective, event } => {
                 self.exec(
                     "INSERT INTO rulebooks (event, rulebook, version, effective) VALUES ($1, $2, $3, $4)",
-                    &[&idx, rulebook, version, &date_i32(*effective)],
+                    &[&(event as i64), &rulebook, &version, &date_i32(effective)],
                 )?;
-                Ok(appended(idx))
             }
-            EventBody::CodeExceptionAdmitted { code, .. } => {
-                let inserted = self.exec(
-                    "INSERT INTO code_exceptions (code, event) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    &[code, &self.next.clone()],
+            Op::AddException { code, event } => {
+                self.exec(
+                    "INSERT INTO code_exceptions (code, event) VALUES ($1, $2)",
+                    &[&code, &(event as i64)],
                 )?;
-                if inserted == 0 {
-                    return Ok(Outcome::Duplicate);
-                }
-                Ok(appended(self.journal(encoded)))
             }
+            Op::Touch { subject, event } => self.touch(subject, event as i64),
         }
+        Ok(())
     }
+}
+
+impl<'e> Lookups<'e> for Appender<'_, '_, 'e> {
+    fn subject(&mut self, id: &'e SubjectId) -> Result<Option<(PlanRow, u64)>, StoreError> {
+        Ok(Appender::subject(self, id)?.map(|(row, event)| (row, event as u64)))
+    }
+
+    fn authority(&mut self, code: &'e str) -> Result<Option<(PlanRow, u64)>, StoreError> {
+        Ok(Appender::authority(self, code)?.map(|(row, event)| (row, event as u64)))
+    }
+
+    fn record(&mut self, authority: &'e str, decision_no: &'e str) -> Result<KeyState, StoreError> {
+        self.record_state((authority, decision_no))
+    }
+
+    fn entry(&mut self, index: u64) -> Result<Event, StoreError> {
+        Appender::entry(self, index as i64)
+    }
+
+    fn rulebook(&mut self, id: &'e str, version: &'e str) -> Result<Option<u64>, StoreError> {
+        let st = self
+            .statements
+            .get(self.tx, "SELECT event FROM rulebooks WHERE rulebook = $1 AND version = $2")?;
+        Ok(self
+            .tx
+            .query_opt(&st, &[&id, &version])
+            .map_err(backend)?
+            .map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn history(&mut self, record: PlanRow) -> Result<Vec<u64>, StoreError> {
+        self.flush()?;
+        let st = self
+            .statements
+            .get(self.tx, "SELECT event FROM record_history WHERE record = $1 ORDER BY event")?;
+        Ok(self
+            .tx
+            .query(&st, &[&record])
+            .map_err(backend)?
+            .iter()
+            .map(|r| r.get::<_, i64>(0) as u64)
+            .collect())
+    }
+
+    fn exception(&mut self, code: &'e str) -> Result<bool, StoreError> {
+        let st = self.statements.get(self.tx, "SELECT 1 FROM code_exceptions WHERE code = $1")?;
+        Ok(self.tx.query_opt(&st, &[&code]).map_err(backend)?.is_some())
+    }
+}
+
+/// A record key taken by a stored record, from its columns.
+fn taken(row: i64, filed: i64, status: &str, subject: i64) -> Result<KeyState, StoreError> {
+    let status = RecordStatus::parse(status).ok_or_else(|| StoreError::Corrupt {
+        index: filed as u64,
+        reason: format!("unknown record status `{status}`"),
+    })?;
+    Ok(KeyState::Taken { row, filed: filed as u64, status, subject })
 }
 
 impl Store for PgStore {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use probity_core::{
-    Authority, CaseKind, Encoded, Event, EventBody, Record, RecordKey, SubjectId, Timestamp,
+    Authority, CaseKind, Encoded, Event, EventBody, RecordKey, SubjectId, Timestamp,
 };
 use probity_store::plan::{KeyState, Lookups, Op, Planner, Row};
 use probity_store::{
@@ -184,21 +184,9 @@ fn event_at(conn: &Connection, index: i64) -> Result<Event, StoreError> {
     decode(index, &bytes)
 }
 
-fn body_record(index: i64, event: Event) -> Result<(Record, Timestamp), StoreError> {
-    match event.body {
-        EventBody::RecordFiled { record } | EventBody::RecordCorrected { record, .. } => {
-            Ok((record, event.recorded_at))
-        }
-        _ => Err(StoreError::Corrupt {
-            index: index as u64,
-            reason: "expected a record event".into(),
-        }),
-    }
-}
-
 /// A subject code read back from the store. Codes were checked on the way in, and one on the
 /// exception list fails only its checksum, so only the structure is checked again.
-use probity_store::codec::{date_key, from_date_key, stored_subject_id};
+use probity_store::codec::{date_key, from_date_key, record_event, stored_subject_id};
 
 /// The settings every connection to a registry's database opens with (see `connect` for why).
 /// Public so that benchmarks can give a peer the same ones.
@@ -277,8 +265,8 @@ struct Appender<'t> {
     touched: HashMap<i64, i64>,
 }
 
-impl Lookups for Appender<'_> {
-    fn subject(&mut self, id: &SubjectId) -> Result<Option<(Row, u64)>, StoreError> {
+impl<'e> Lookups<'e> for Appender<'_> {
+    fn subject(&mut self, id: &'e SubjectId) -> Result<Option<(Row, u64)>, StoreError> {
         if let Some(&found) = self.subject_ids.get(id) {
             return Ok(Some(found));
         }
@@ -293,7 +281,7 @@ impl Lookups for Appender<'_> {
         }))
     }
 
-    fn authority(&mut self, code: &str) -> Result<Option<(Row, u64)>, StoreError> {
+    fn authority(&mut self, code: &'e str) -> Result<Option<(Row, u64)>, StoreError> {
         if let Some(&found) = self.authority_ids.get(code) {
             return Ok(Some(found));
         }
@@ -310,14 +298,14 @@ impl Lookups for Appender<'_> {
         Ok(found)
     }
 
-    fn record(&mut self, key: &RecordKey) -> Result<KeyState, StoreError> {
-        let Some((authority, _)) = self.authority(key.authority.as_str())? else {
+    fn record(&mut self, code: &'e str, decision_no: &'e str) -> Result<KeyState, StoreError> {
+        let Some((authority, _)) = self.authority(code)? else {
             return Ok(KeyState::Free);
         };
-        let hash = key_hash(key.authority.as_str(), &key.decision_no);
+        let hash = key_hash(code, decision_no);
         let found: Option<(i64, i64, String, i64)> = self
             .find_record
-            .query_row(params![hash, authority, key.decision_no], |r| {
+            .query_row(params![hash, authority, decision_no], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .optional()
@@ -338,7 +326,7 @@ impl Lookups for Appender<'_> {
                 "SELECT 1 FROM redacted_records
                  WHERE key_hash = ?1 AND authority = ?2 AND decision_no = ?3",
             )
-            .and_then(|mut s| s.exists(params![hash, authority, key.decision_no]))
+            .and_then(|mut s| s.exists(params![hash, authority, decision_no]))
             .map_err(backend)?;
         Ok(if redacted { KeyState::Redacted } else { KeyState::Free })
     }
@@ -347,7 +335,7 @@ impl Lookups for Appender<'_> {
         event_at(self.tx, index as i64)
     }
 
-    fn rulebook(&mut self, id: &str, version: &str) -> Result<Option<u64>, StoreError> {
+    fn rulebook(&mut self, id: &'e str, version: &'e str) -> Result<Option<u64>, StoreError> {
         self.tx
             .prepare_cached("SELECT event FROM rulebooks WHERE rulebook = ?1 AND version = ?2")
             .and_then(|mut s| s.query_row(params![id, version], |r| r.get::<_, i64>(0)).optional())
@@ -366,7 +354,7 @@ impl Lookups for Appender<'_> {
             .map_err(backend)
     }
 
-    fn exception(&mut self, code: &str) -> Result<bool, StoreError> {
+    fn exception(&mut self, code: &'e str) -> Result<bool, StoreError> {
         self.tx
             .prepare_cached("SELECT 1 FROM code_exceptions WHERE code = ?1")
             .and_then(|mut s| s.exists([code]))
@@ -569,11 +557,11 @@ impl SqliteStore {
 
     fn stored_record(&self, row: RecordRow) -> Result<StoredRecord, StoreError> {
         let RecordRow { filed, current, last, status, disputed, repaired } = row;
-        let (record, _) = body_record(current, event_at(&self.conn, current)?)?;
+        let (record, _) = record_event(current as u64, event_at(&self.conn, current)?)?;
         let recorded_at = if filed == current {
             event_at(&self.conn, filed)?.recorded_at
         } else {
-            body_record(filed, event_at(&self.conn, filed)?)?.1
+            record_event(filed as u64, event_at(&self.conn, filed)?)?.1
         };
         let status = RecordStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
             index: last as u64,

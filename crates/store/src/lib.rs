@@ -35,6 +35,21 @@ pub mod codec {
             .map_err(|e| StoreError::Corrupt { index: 0, reason: format!("stored date {k}: {e}") })
     }
 
+    /// The record an event at journal entry `index` files or corrects to, and when it was
+    /// recorded; any other event there means the store is damaged.
+    pub fn record_event(
+        index: u64,
+        event: probity_core::Event,
+    ) -> Result<(probity_core::Record, probity_core::Timestamp), StoreError> {
+        use probity_core::EventBody;
+        match event.body {
+            EventBody::RecordFiled { record } | EventBody::RecordCorrected { record, .. } => {
+                Ok((record, event.recorded_at))
+            }
+            _ => Err(StoreError::Corrupt { index, reason: "expected a record event".into() }),
+        }
+    }
+
     /// A subject code read back from storage (it was checked when it was written).
     pub fn stored_subject_id(code: &str) -> Result<SubjectId, StoreError> {
         SubjectId::parse_excepted(code, |_| true).map_err(|e| StoreError::Corrupt {

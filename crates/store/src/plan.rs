@@ -39,22 +39,28 @@ pub enum KeyState {
 }
 
 /// What the planner asks of the stored state (including what earlier events of the same
-/// append wrote).
-pub trait Lookups {
+/// append wrote). Keys are borrowed from the events of the append (`'e`), so a backend may
+/// keep what it learns under them without copying.
+pub trait Lookups<'e> {
     /// The row and registering event of a subject.
-    fn subject(&mut self, id: &SubjectId) -> Result<Option<(Row, u64)>, StoreError>;
+    fn subject(&mut self, id: &'e SubjectId) -> Result<Option<(Row, u64)>, StoreError>;
     /// The row and registering event of an authority.
-    fn authority(&mut self, code: &str) -> Result<Option<(Row, u64)>, StoreError>;
-    /// How a record key stands.
-    fn record(&mut self, key: &RecordKey) -> Result<KeyState, StoreError>;
+    fn authority(&mut self, code: &'e str) -> Result<Option<(Row, u64)>, StoreError>;
+    /// How the record key (authority code, decision number) stands.
+    fn record(&mut self, authority: &'e str, decision_no: &'e str) -> Result<KeyState, StoreError>;
     /// The event journalled at `index`.
     fn entry(&mut self, index: u64) -> Result<Event, StoreError>;
     /// The journal index at which a rulebook version was adopted.
-    fn rulebook(&mut self, id: &str, version: &str) -> Result<Option<u64>, StoreError>;
+    fn rulebook(&mut self, id: &'e str, version: &'e str) -> Result<Option<u64>, StoreError>;
     /// The journal entries about the record at `record`, in order.
     fn history(&mut self, record: Row) -> Result<Vec<u64>, StoreError>;
     /// Whether a code is on the exception list.
-    fn exception(&mut self, code: &str) -> Result<bool, StoreError>;
+    fn exception(&mut self, code: &'e str) -> Result<bool, StoreError>;
+}
+
+/// How the key of a record stands, by its authority and decision number.
+fn key_state<'e>(look: &mut dyn Lookups<'e>, key: &'e RecordKey) -> Result<KeyState, StoreError> {
+    look.record(key.authority.as_str(), &key.decision_no)
 }
 
 /// One row operation. Journal indices are the events'; rows are the backend's handles.
@@ -221,7 +227,7 @@ impl Planner {
     pub fn plan<'e>(
         &mut self,
         encoded: &'e Encoded,
-        look: &mut dyn Lookups,
+        look: &mut dyn Lookups<'e>,
     ) -> Result<Plan<'e>, StoreError> {
         let at = self.next;
         let event = encoded.event();
@@ -250,10 +256,10 @@ impl Planner {
                 let Some((subject, _)) = look.subject(&record.subject)? else {
                     return Ok(Plan::refused(Refusal::UnknownSubject(record.subject)));
                 };
-                match look.record(&record.key())? {
+                match look.record(record.authority.as_str(), &record.decision_no)? {
                     KeyState::Redacted => Plan::not_written(Outcome::Duplicate),
                     KeyState::Taken { filed, .. } => {
-                        let stored = filed_record(filed, look.entry(filed)?)?;
+                        let (stored, _) = crate::codec::record_event(filed, look.entry(filed)?)?;
                         Plan::not_written(Outcome::refiling(&stored, record))
                     }
                     KeyState::Free => appended(
@@ -268,7 +274,8 @@ impl Planner {
             }
             EventBody::RecordCorrected { record, .. } => {
                 let key = record.key();
-                let KeyState::Taken { row, status, subject: before, .. } = look.record(&key)?
+                let KeyState::Taken { row, status, subject: before, .. } =
+                    look.record(record.authority.as_str(), &record.decision_no)?
                 else {
                     return Ok(Plan::refused(Refusal::UnknownRecord(key)));
                 };
@@ -290,7 +297,7 @@ impl Planner {
                 )
             }
             EventBody::RecordWithdrawn { key, .. } => {
-                let KeyState::Taken { row, status, subject, .. } = look.record(key)? else {
+                let KeyState::Taken { row, status, subject, .. } = key_state(look, key)? else {
                     return Ok(Plan::refused(Refusal::UnknownRecord(key.clone())));
                 };
                 if status == RecordStatus::Withdrawn {
@@ -307,7 +314,7 @@ impl Planner {
                 )
             }
             EventBody::RecordRedacted { key, entries, .. } => {
-                let (row, subject) = match look.record(key)? {
+                let (row, subject) = match key_state(look, key)? {
                     KeyState::Taken { row, subject, .. } => (row, subject),
                     KeyState::Redacted => return Ok(Plan::not_written(Outcome::Duplicate)),
                     KeyState::Free => {
@@ -332,7 +339,7 @@ impl Planner {
                 )
             }
             EventBody::ProcessStep { record, step } => {
-                let KeyState::Taken { row, subject, .. } = look.record(record)? else {
+                let KeyState::Taken { row, subject, .. } = key_state(look, record)? else {
                     return Ok(Plan::refused(Refusal::UnknownRecord(record.clone())));
                 };
                 let disputed = match (step.opens(), step.closes()) {
@@ -403,7 +410,7 @@ fn appended<'e>(at: u64, event: &'e Encoded, ops: impl IntoIterator<Item = Op<'e
 /// An event whose natural key is taken by journal entry `at`: a duplicate when that entry says
 /// the same, otherwise a conflict described by `conflict`.
 fn repeat_of<'e>(
-    look: &mut dyn Lookups,
+    look: &mut dyn Lookups<'e>,
     at: u64,
     body: &EventBody,
     conflict: impl FnOnce() -> String,
@@ -413,12 +420,4 @@ fn repeat_of<'e>(
     } else {
         Outcome::Refused(Refusal::Conflict(conflict()))
     }))
-}
-
-/// The record a filing at journal entry `index` filed.
-pub fn filed_record(index: u64, event: Event) -> Result<Record, StoreError> {
-    match event.body {
-        EventBody::RecordFiled { record } | EventBody::RecordCorrected { record, .. } => Ok(record),
-        _ => Err(StoreError::Corrupt { index, reason: "expected a record event".into() }),
-    }
 }
