@@ -1,0 +1,809 @@
+//! An in-memory store of probity, built on the store's planner.
+//!
+//! It keeps the journal, the log's nodes and every projection in plain maps, answers the
+//! planner's look-ups from them and executes its row operations, exactly as the SQLite and
+//! PostgreSQL stores do, and passes the same conformance suite. Nothing is written anywhere:
+//! it is for the deterministic simulator and for tests that want a registry without files.
+//!
+//! The state is copied on write: an append works on a copy and puts it in place only when the
+//! whole batch succeeded, so a failed append leaves nothing half-done, and a snapshot is the
+//! state as it was when the snapshot began. Handles made with [`MemoryStore::handle`] share one
+//! state, as several connections share one database.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use probity_core::{
+    Authority, CaseKind, Date, Encoded, Event, RecordKey, Subject, SubjectId, Timestamp,
+};
+use probity_store::codec::record_event;
+use probity_store::plan::{KeyState, Lookups, Op, Planner, Row};
+use probity_store::{
+    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, Outcome, RecordStanding,
+    RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject, SubjectColumns,
+    SubjectStanding,
+};
+use probity_tlog::{Frontier, Hash, leaf_hash};
+
+/// One journal entry: when it was recorded, its body (empty once withheld) and the digest of a
+/// withheld body.
+#[derive(Debug, Clone)]
+struct Entry {
+    recorded_at: Timestamp,
+    body: Vec<u8>,
+    withheld: Option<[u8; 32]>,
+}
+
+#[derive(Debug, Clone)]
+struct SubjectRow {
+    id: SubjectId,
+    name: String,
+    established: Option<Date>,
+    event: u64,
+    last_event: u64,
+}
+
+#[derive(Debug, Clone)]
+struct RecordRow {
+    key: RecordKey,
+    subject: Row,
+    kind: String,
+    effective: Date,
+    status: RecordStatus,
+    filed: u64,
+    current: u64,
+    last: u64,
+    disputed: bool,
+    repaired: Option<Date>,
+}
+
+#[derive(Debug, Clone)]
+struct CaseState {
+    record: Row,
+    kind: CaseKind,
+    closed: Option<u64>,
+}
+
+/// Everything a registry holds.
+#[derive(Debug, Clone, Default)]
+struct State {
+    journal: Vec<Entry>,
+    frontier: Frontier,
+    /// Every complete node of the log tree, by level and index.
+    nodes: HashMap<(u8, u64), Hash>,
+    subjects: Vec<SubjectRow>,
+    subject_rows: BTreeMap<SubjectId, Row>,
+    /// Authority code → row (an index into `authority_events`) and registering event.
+    authorities: BTreeMap<String, (Row, u64)>,
+    authority_events: Vec<u64>,
+    records: BTreeMap<Row, RecordRow>,
+    record_rows: HashMap<(String, String), Row>,
+    next_record: Row,
+    history: BTreeMap<Row, Vec<u64>>,
+    /// Cases by the journal index of the step that opened them.
+    cases: BTreeMap<u64, CaseState>,
+    redacted: BTreeSet<(String, String)>,
+    /// Adopted rulebooks: (id, version) → the adoption's journal index.
+    rulebooks: BTreeMap<(String, String), u64>,
+    adoptions: Vec<u64>,
+    exceptions: BTreeMap<String, u64>,
+    assessments: BTreeMap<SubjectId, AssessmentRow>,
+    credentials: BTreeMap<String, Credential>,
+    /// The subjects the append being executed concerns, with the latest such event.
+    touched: HashMap<Row, u64>,
+}
+
+/// The in-memory store.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    shared: Arc<Mutex<Arc<State>>>,
+    snapshot: RefCell<Option<Arc<State>>>,
+}
+
+impl MemoryStore {
+    /// A new, empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Another handle on the same state, as a second connection to one database.
+    pub fn handle(&self) -> Self {
+        Self { shared: Arc::clone(&self.shared), snapshot: RefCell::new(None) }
+    }
+
+    /// The state a read sees: the snapshot's, or the latest.
+    fn state(&self) -> Arc<State> {
+        if let Some(s) = self.snapshot.borrow().as_ref() {
+            return Arc::clone(s);
+        }
+        Arc::clone(&self.shared.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+fn corrupt(index: u64, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt { index, reason: reason.into() }
+}
+
+fn missing_row(what: &str, row: Row) -> StoreError {
+    StoreError::Backend(format!("the memory store has no {what} at row {row}"))
+}
+
+impl State {
+    fn event(&self, index: u64) -> Result<Event, StoreError> {
+        let entry = self
+            .journal
+            .get(index as usize)
+            .ok_or_else(|| corrupt(index, "no such journal entry"))?;
+        Event::decode(&entry.body).map_err(|e| corrupt(index, e.to_string()))
+    }
+
+    fn subject_row(&self, row: Row) -> Result<&SubjectRow, StoreError> {
+        self.subjects.get(row as usize).ok_or_else(|| missing_row("subject", row))
+    }
+
+    fn record_mut(&mut self, row: Row) -> Result<&mut RecordRow, StoreError> {
+        self.records.get_mut(&row).ok_or_else(|| missing_row("record", row))
+    }
+
+    fn record_row(&self, key: &RecordKey) -> Option<(Row, &RecordRow)> {
+        let k = (key.authority.to_string(), key.decision_no.clone());
+        let row = *self.record_rows.get(&k)?;
+        self.records.get(&row).map(|r| (row, r))
+    }
+
+    fn stored_record(&self, r: &RecordRow) -> Result<StoredRecord, StoreError> {
+        let (record, _) = record_event(r.current, self.event(r.current)?)?;
+        let recorded_at = self
+            .journal
+            .get(r.filed as usize)
+            .map(|e| e.recorded_at)
+            .ok_or_else(|| corrupt(r.filed, "no such journal entry"))?;
+        Ok(StoredRecord {
+            record,
+            status: r.status,
+            filed_index: r.filed,
+            last_index: r.last,
+            recorded_at,
+            disputed: r.disputed,
+            repaired: r.repaired,
+        })
+    }
+
+    fn records_of(&self, subject: Row) -> impl Iterator<Item = &RecordRow> {
+        let mut rows: Vec<&RecordRow> =
+            self.records.values().filter(|r| r.subject == subject).collect();
+        rows.sort_by_key(|r| r.filed);
+        rows.into_iter()
+    }
+
+    fn standing(&self, id: &SubjectId) -> Option<SubjectStanding> {
+        let row = *self.subject_rows.get(id)?;
+        let s = self.subjects.get(row as usize)?;
+        Some(SubjectStanding {
+            established: s.established,
+            records: self
+                .records_of(row)
+                .map(|r| RecordStanding {
+                    filed_index: r.filed,
+                    kind: r.kind.clone(),
+                    effective: r.effective,
+                    status: r.status,
+                    repaired: r.repaired,
+                })
+                .collect(),
+        })
+    }
+
+    /// Executes one row operation of a plan.
+    fn execute(&mut self, op: &Op<'_>) -> Result<(), StoreError> {
+        match *op {
+            Op::Journal { index, event } => {
+                assert_eq!(index, self.journal.len() as u64, "the journal stays dense");
+                self.journal.push(Entry {
+                    recorded_at: event.event().recorded_at,
+                    body: event.bytes().to_vec(),
+                    withheld: None,
+                });
+                for (level, i, hash) in self.frontier.append(leaf_hash(event.leaf_data())) {
+                    self.nodes.insert((level, i), hash);
+                }
+            }
+            Op::AddSubject { subject, event } => self.add_subject(subject, event),
+            Op::AddAuthority { authority, event } => self.add_authority(authority, event),
+            Op::AddRecord { record, subject, event, .. } => {
+                let row = self.next_record;
+                self.next_record += 1;
+                self.record_rows
+                    .insert((record.authority.to_string(), record.decision_no.clone()), row);
+                self.records.insert(
+                    row,
+                    RecordRow {
+                        key: record.key(),
+                        subject,
+                        kind: record.kind.to_string(),
+                        effective: record.effective,
+                        status: RecordStatus::Filed,
+                        filed: event,
+                        current: event,
+                        last: event,
+                        disputed: false,
+                        repaired: None,
+                    },
+                );
+                self.history.insert(row, vec![event]);
+            }
+            Op::Correct { row, record, subject, event } => {
+                let r = self.record_mut(row)?;
+                r.subject = subject;
+                r.kind = record.kind.to_string();
+                r.effective = record.effective;
+                r.status = RecordStatus::Corrected;
+                r.current = event;
+                r.last = event;
+            }
+            Op::Withdraw { row, event, .. } => {
+                let r = self.record_mut(row)?;
+                r.status = RecordStatus::Withdrawn;
+                r.last = event;
+            }
+            Op::History { row, event } => self.history.entry(row).or_default().push(event),
+            Op::Step { row, opens, closes, disputed, repaired, event } => {
+                if let Some(kind) = opens {
+                    self.cases.insert(event, CaseState { record: row, kind, closed: None });
+                }
+                if let Some(kind) = closes {
+                    for case in self.cases.values_mut() {
+                        if case.record == row && case.kind == kind && case.closed.is_none() {
+                            case.closed = Some(event);
+                        }
+                    }
+                }
+                let r = self.record_mut(row)?;
+                if let Some(d) = disputed {
+                    r.disputed = d;
+                }
+                if let Some(on) = repaired {
+                    r.repaired = Some(on);
+                }
+                r.last = event;
+            }
+            Op::Withhold { index } => {
+                let entry = self
+                    .journal
+                    .get_mut(index as usize)
+                    .ok_or_else(|| corrupt(index, "no such journal entry"))?;
+                let data = probity_core::leaf_data(&entry.body);
+                let mut digest = [0u8; 32];
+                digest.copy_from_slice(data.get(1..).unwrap_or_default());
+                entry.withheld = Some(digest);
+                entry.body.clear();
+            }
+            Op::Redact { row, key, .. } => {
+                self.records.remove(&row);
+                self.history.remove(&row);
+                self.cases.retain(|_, c| c.record != row);
+                let k = (key.authority.to_string(), key.decision_no.clone());
+                self.record_rows.remove(&k);
+                self.redacted.insert(k);
+            }
+            Op::AddRulebook { rulebook, version, event, .. } => {
+                self.rulebooks.insert((rulebook.to_owned(), version.to_owned()), event);
+                self.adoptions.push(event);
+            }
+            Op::AddException { code, event } => {
+                self.exceptions.insert(code.to_owned(), event);
+            }
+            Op::Touch { subject, event } => {
+                let at = self.touched.entry(subject).or_insert(event);
+                *at = (*at).max(event);
+            }
+        }
+        Ok(())
+    }
+
+    fn add_subject(&mut self, subject: &Subject, event: u64) {
+        let row = self.subjects.len() as Row;
+        self.subjects.push(SubjectRow {
+            id: subject.id,
+            name: subject.name.clone(),
+            established: subject.established,
+            event,
+            last_event: event,
+        });
+        self.subject_rows.insert(subject.id, row);
+    }
+
+    fn add_authority(&mut self, authority: &Authority, event: u64) {
+        let row = self.authority_events.len() as Row;
+        self.authority_events.push(event);
+        self.authorities.insert(authority.id.to_string(), (row, event));
+    }
+
+    /// Sets the latest event of every subject the append concerned.
+    fn put_touched(&mut self) {
+        for (row, event) in std::mem::take(&mut self.touched) {
+            if let Some(s) = self.subjects.get_mut(row as usize) {
+                s.last_event = s.last_event.max(event);
+            }
+        }
+    }
+}
+
+impl<'e> Lookups<'e> for State {
+    fn subject(&mut self, id: &'e SubjectId) -> Result<Option<(Row, u64)>, StoreError> {
+        let Some(&row) = self.subject_rows.get(id) else { return Ok(None) };
+        Ok(Some((row, self.subject_row(row)?.event)))
+    }
+
+    fn authority(&mut self, code: &'e str) -> Result<Option<(Row, u64)>, StoreError> {
+        Ok(self.authorities.get(code).copied())
+    }
+
+    fn record(&mut self, authority: &'e str, decision_no: &'e str) -> Result<KeyState, StoreError> {
+        let k = (authority.to_owned(), decision_no.to_owned());
+        if let Some(row) = self.record_rows.get(&k) {
+            let r = self.records.get(row).ok_or_else(|| missing_row("record", *row))?;
+            return Ok(KeyState::Taken {
+                row: *row,
+                filed: r.filed,
+                status: r.status,
+                subject: r.subject,
+            });
+        }
+        Ok(if self.redacted.contains(&k) { KeyState::Redacted } else { KeyState::Free })
+    }
+
+    fn entry(&mut self, index: u64) -> Result<Event, StoreError> {
+        self.event(index)
+    }
+
+    fn rulebook(&mut self, id: &'e str, version: &'e str) -> Result<Option<u64>, StoreError> {
+        Ok(self.rulebooks.get(&(id.to_owned(), version.to_owned())).copied())
+    }
+
+    fn history(&mut self, record: Row) -> Result<Vec<u64>, StoreError> {
+        Ok(self.history.get(&record).cloned().unwrap_or_default())
+    }
+
+    fn exception(&mut self, code: &'e str) -> Result<bool, StoreError> {
+        Ok(self.exceptions.contains_key(code))
+    }
+}
+
+/// The table and column names the memory store's model has, for the audit of what is stored.
+const SCHEMA: &[(&str, &[&str])] = &[
+    ("journal", &["idx", "recorded_at", "body", "withheld"]),
+    ("log_nodes", &["level", "idx", "hash"]),
+    ("subjects", &["id", "code", "name", "established", "event", "last_event"]),
+    ("authorities", &["id", "code", "event"]),
+    (
+        "records",
+        &[
+            "id",
+            "authority",
+            "decision_no",
+            "subject",
+            "kind",
+            "effective",
+            "status",
+            "filed_event",
+            "current_event",
+            "last_event",
+            "disputed",
+            "repaired",
+        ],
+    ),
+    ("record_history", &["record", "event"]),
+    ("cases", &["record", "kind", "opened", "closed"]),
+    ("redacted_records", &["authority", "decision_no"]),
+    ("rulebooks", &["rulebook", "version", "event"]),
+    ("code_exceptions", &["code", "event"]),
+    (
+        "assessments",
+        &[
+            "subject",
+            "as_of",
+            "grade",
+            "score",
+            "decisions",
+            "next_change",
+            "rulebook",
+            "version",
+            "explanation",
+            "log_size",
+        ],
+    ),
+    ("list_entries", &["list", "code", "since", "until"]),
+    (
+        "credentials",
+        &["key_id", "role", "principal", "secret_hash", "created", "expires", "revoked"],
+    ),
+];
+
+/// The page of `items` (in order) after `after`, at most `limit` long.
+fn page<K: Ord + Copy, T>(
+    items: impl Iterator<Item = (K, T)>,
+    after: Option<K>,
+    limit: usize,
+) -> Vec<T> {
+    items.filter(|(k, _)| after.is_none_or(|a| *k > a)).take(limit).map(|(_, t)| t).collect()
+}
+
+impl Store for MemoryStore {
+    fn append(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = State::clone(&shared);
+        let mut planner = Planner::new(state.journal.len() as u64);
+        let mut outcomes = Vec::with_capacity(events.len());
+        for e in events {
+            let plan = planner.plan(e, &mut state)?;
+            for op in &plan.ops {
+                state.execute(op)?;
+            }
+            outcomes.push(plan.outcome);
+        }
+        state.put_touched();
+        *shared = Arc::new(state);
+        Ok(outcomes)
+    }
+
+    fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError> {
+        let state = self.state();
+        let Some(&row) = state.subject_rows.get(id) else { return Ok(None) };
+        let s = state.subject_row(row)?;
+        let event = state.event(s.event)?;
+        match event.body {
+            probity_core::EventBody::SubjectRegistered { subject } => Ok(Some(StoredSubject {
+                subject,
+                index: s.event,
+                recorded_at: event.recorded_at,
+                last_event: s.last_event,
+            })),
+            _ => Err(corrupt(s.event, "expected a subject event")),
+        }
+    }
+
+    fn subject_columns(&self, id: &SubjectId) -> Result<Option<SubjectColumns>, StoreError> {
+        let state = self.state();
+        let Some(&row) = state.subject_rows.get(id) else { return Ok(None) };
+        let s = state.subject_row(row)?;
+        Ok(Some(SubjectColumns {
+            name: s.name.clone(),
+            established: s.established,
+            event: s.event,
+            last_event: s.last_event,
+        }))
+    }
+
+    fn authorities(&self) -> Result<Vec<Authority>, StoreError> {
+        let state = self.state();
+        state
+            .authorities
+            .values()
+            .map(|&(_, at)| match state.event(at)?.body {
+                probity_core::EventBody::AuthorityRegistered { authority } => Ok(authority),
+                _ => Err(corrupt(at, "expected an authority event")),
+            })
+            .collect()
+    }
+
+    fn record(&self, key: &RecordKey) -> Result<Option<StoredRecord>, StoreError> {
+        let state = self.state();
+        state.record_row(key).map(|(_, r)| state.stored_record(r)).transpose()
+    }
+
+    fn records_of(&self, id: &SubjectId) -> Result<Vec<StoredRecord>, StoreError> {
+        let state = self.state();
+        let Some(&row) = state.subject_rows.get(id) else { return Ok(Vec::new()) };
+        state.records_of(row).map(|r| state.stored_record(r)).collect()
+    }
+
+    fn standing_of(&self, id: &SubjectId) -> Result<Option<SubjectStanding>, StoreError> {
+        Ok(self.state().standing(id))
+    }
+
+    fn cases(
+        &self,
+        open_only: bool,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<CaseRow>, StoreError> {
+        let state = self.state();
+        let rows = state
+            .cases
+            .iter()
+            .filter(|(_, c)| !open_only || c.closed.is_none())
+            .map(|(&opened, c)| (opened, (opened, c)));
+        page(rows, after, limit)
+            .into_iter()
+            .map(|(opened, c)| {
+                let r =
+                    state.records.get(&c.record).ok_or_else(|| missing_row("record", c.record))?;
+                Ok(CaseRow { record: r.key.clone(), kind: c.kind, opened, closed: c.closed })
+            })
+            .collect()
+    }
+
+    fn record_history(&self, key: &RecordKey) -> Result<Vec<JournalEntry>, StoreError> {
+        let state = self.state();
+        let Some((row, _)) = state.record_row(key) else { return Ok(Vec::new()) };
+        let events = state.history.get(&row).cloned().unwrap_or_default();
+        events
+            .into_iter()
+            .map(|i| {
+                let e = state.journal.get(i as usize).ok_or_else(|| corrupt(i, "no such entry"))?;
+                Ok(JournalEntry { index: i, bytes: e.body.clone(), withheld: None })
+            })
+            .collect()
+    }
+
+    fn recorded_at(&self, index: u64) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.state().journal.get(index as usize).map(|e| e.recorded_at))
+    }
+
+    fn code_exceptions(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.state().exceptions.keys().cloned().collect())
+    }
+
+    fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        let state = self.state();
+        state
+            .adoptions
+            .iter()
+            .map(|&at| match state.event(at)?.body {
+                probity_core::EventBody::RulebookAdopted { text, .. } => Ok((at, text)),
+                _ => Err(corrupt(at, "expected a rulebook adoption")),
+            })
+            .collect()
+    }
+
+    fn subject_ids(
+        &self,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let state = self.state();
+        Ok(page(state.subject_rows.keys().map(|id| (id, *id)), after, limit))
+    }
+
+    fn counts(&self) -> Result<Counts, StoreError> {
+        let state = self.state();
+        Ok(Counts {
+            subjects: state.subjects.len() as u64,
+            authorities: state.authorities.len() as u64,
+            records: state.records.len() as u64,
+            events: state.journal.len() as u64,
+            code_exceptions: state.exceptions.len() as u64,
+        })
+    }
+
+    fn log_size(&self) -> Result<u64, StoreError> {
+        Ok(self.state().journal.len() as u64)
+    }
+
+    fn journal(&self, from: u64, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .journal
+            .iter()
+            .enumerate()
+            .skip(from as usize)
+            .take(limit)
+            .map(|(i, e)| JournalEntry {
+                index: i as u64,
+                bytes: e.body.clone(),
+                withheld: e.withheld,
+            })
+            .collect())
+    }
+
+    fn log_node(&self, level: u8, index: u64) -> Result<[u8; 32], StoreError> {
+        self.state().nodes.get(&(level, index)).copied().ok_or_else(|| {
+            StoreError::Backend(format!("the log has no node at level {level}, index {index}"))
+        })
+    }
+
+    fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError> {
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = State::clone(&shared);
+        for r in rows {
+            if !state.subject_rows.contains_key(&r.subject) {
+                continue;
+            }
+            if let Some(stored) = state.assessments.get(&r.subject)
+                && (r.log_size < stored.log_size || stored == r)
+            {
+                continue;
+            }
+            // One entry per list, the last given, in list order: as a table keyed by list and
+            // subject keeps them.
+            let mut lists: BTreeMap<String, ListEntry> = BTreeMap::new();
+            for e in &r.lists {
+                lists.insert(e.list.clone(), e.clone());
+            }
+            let row = AssessmentRow { lists: lists.into_values().collect(), ..r.clone() };
+            state.assessments.insert(r.subject, row);
+        }
+        *shared = Arc::new(state);
+        Ok(())
+    }
+
+    fn settle(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError> {
+        let state = self.state();
+        Ok(state.assessments.get(id).cloned())
+    }
+
+    fn list_entries(
+        &self,
+        list: &str,
+        on: Date,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
+        let state = self.state();
+        let entries = state.assessments.iter().filter_map(|(id, a)| {
+            let e = a.lists.iter().find(|e| e.list == list)?;
+            e.until.is_none_or(|u| u > on).then(|| (id, (*id, e.clone())))
+        });
+        Ok(page(entries, after, limit))
+    }
+
+    fn statistics(&self) -> Result<probity_store::Statistics, StoreError> {
+        let state = self.state();
+        let mut grades: BTreeMap<Option<String>, u64> = BTreeMap::new();
+        for a in state.assessments.values() {
+            *grades.entry(a.grade.clone()).or_default() += 1;
+        }
+        let mut by_month: BTreeMap<(String, u32), u64> = BTreeMap::new();
+        for r in state.records.values().filter(|r| r.status != RecordStatus::Withdrawn) {
+            let month = probity_store::codec::date_key(r.effective) / 100;
+            *by_month.entry((r.key.authority.to_string(), month as u32)).or_default() += 1;
+        }
+        let month = |d: Option<Date>| d.map(|d| (probity_store::codec::date_key(d) / 100) as u32);
+        // By list, month joined and month left; an open entry (no end) sorts last, as NULLS
+        // LAST does.
+        type Joined = (String, Option<u32>, (bool, Option<u32>));
+        let mut lists: BTreeMap<Joined, u64> = BTreeMap::new();
+        for a in state.assessments.values() {
+            for e in &a.lists {
+                let left = (e.until.is_none(), month(e.until));
+                *lists.entry((e.list.clone(), month(e.since), left)).or_default() += 1;
+            }
+        }
+        Ok(probity_store::Statistics {
+            grades: grades.into_iter().collect(),
+            records_by_month: by_month.into_iter().map(|((a, m), n)| (a, m, n)).collect(),
+            list_entries: lists.into_iter().map(|((l, j, (_, left)), n)| (l, j, left, n)).collect(),
+        })
+    }
+
+    fn search_subjects(
+        &self,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let q = query.trim();
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        let upper = q.to_uppercase();
+        let state = self.state();
+        let mut hits: Vec<(u8, usize, &str, &str)> = state
+            .subjects
+            .iter()
+            .filter_map(|s| {
+                let rank = if s.id.as_str() == upper || s.name == q {
+                    0
+                } else if s.name.starts_with(q) {
+                    1
+                } else if s.name.find(q).is_some_and(|at| at > 0) {
+                    2
+                } else {
+                    return None;
+                };
+                Some((rank, s.name.chars().count(), s.name.as_str(), s.id.as_str()))
+            })
+            .collect();
+        hits.sort_unstable();
+        hits.into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(_, _, _, code)| probity_store::codec::stored_subject_id(code))
+            .collect()
+    }
+
+    fn due_for_rating(
+        &self,
+        on: Date,
+        (rulebook, version): (&str, &str),
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let state = self.state();
+        let due = state.subjects.iter().filter(|s| match state.assessments.get(&s.id) {
+            None => true,
+            Some(a) => {
+                a.next_change.is_some_and(|n| n <= on)
+                    || a.log_size <= s.last_event
+                    || a.rulebook != rulebook
+                    || a.version != version
+            }
+        });
+        let mut ids: Vec<SubjectId> = due.map(|s| s.id).collect();
+        ids.sort_unstable();
+        Ok(page(ids.iter().map(|id| (id, *id)), after, limit))
+    }
+
+    fn stale_subjects(
+        &self,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let state = self.state();
+        let stale = state.subjects.iter().filter(|s| {
+            s.last_event > s.event
+                && state.assessments.get(&s.id).is_none_or(|a| a.log_size <= s.last_event)
+        });
+        let mut ids: Vec<SubjectId> = stale.map(|s| s.id).collect();
+        ids.sort_unstable();
+        Ok(page(ids.iter().map(|id| (id, *id)), after, limit))
+    }
+
+    fn put_credential(&mut self, c: &Credential) -> Result<(), StoreError> {
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        if shared.credentials.contains_key(&c.key_id) {
+            return Err(StoreError::Backend(format!("key id `{}` is taken", c.key_id)));
+        }
+        let mut state = State::clone(&shared);
+        state.credentials.insert(c.key_id.clone(), c.clone());
+        *shared = Arc::new(state);
+        Ok(())
+    }
+
+    fn credential(&self, key_id: &str) -> Result<Option<Credential>, StoreError> {
+        Ok(self.state().credentials.get(key_id).cloned())
+    }
+
+    fn revoke_credentials(
+        &mut self,
+        role: Role,
+        principal: &str,
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = State::clone(&shared);
+        let mut n = 0;
+        for c in state.credentials.values_mut() {
+            if c.role == role && c.principal == principal && c.revoked.is_none() {
+                c.revoked = Some(at);
+                n += 1;
+            }
+        }
+        *shared = Arc::new(state);
+        Ok(n)
+    }
+
+    fn schema(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(SCHEMA
+            .iter()
+            .flat_map(|(t, cols)| cols.iter().map(|c| ((*t).to_owned(), (*c).to_owned())))
+            .collect())
+    }
+
+    fn begin_snapshot(&self) -> Result<(), StoreError> {
+        let now = Arc::clone(&self.shared.lock().unwrap_or_else(PoisonError::into_inner));
+        *self.snapshot.borrow_mut() = Some(now);
+        Ok(())
+    }
+
+    fn end_snapshot(&self) -> Result<(), StoreError> {
+        *self.snapshot.borrow_mut() = None;
+        Ok(())
+    }
+}
