@@ -380,8 +380,9 @@ impl From<DocumentHash> for String {
     }
 }
 
-/// The natural key of a record: the issuing authority and its own decision number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The natural key of a record: the issuing authority and its own decision number. Ordered by
+/// authority, then decision number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RecordKey {
     /// Issuing authority.
     pub authority: Slug,

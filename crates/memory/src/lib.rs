@@ -94,11 +94,29 @@ struct State {
     touched: HashMap<Row, u64>,
 }
 
+/// A failure to inject into writes, for simulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The store is unreachable (a lost connection).
+    Unavailable,
+    /// The store fails (a full disk, a broken constraint).
+    Failed,
+}
+
+/// A write that is to fail: after `writes` more writes succeed, the next fails with `fault`.
+#[derive(Debug, Clone, Copy)]
+struct Planned {
+    writes: u64,
+    fault: Fault,
+}
+
 /// The in-memory store.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     shared: Arc<Mutex<Arc<State>>>,
     snapshot: RefCell<Option<Arc<State>>>,
+    /// A write that is to fail, shared by every handle.
+    fault: Arc<Mutex<Option<Planned>>>,
 }
 
 impl MemoryStore {
@@ -109,7 +127,51 @@ impl MemoryStore {
 
     /// Another handle on the same state, as a second connection to one database.
     pub fn handle(&self) -> Self {
-        Self { shared: Arc::clone(&self.shared), snapshot: RefCell::new(None) }
+        Self {
+            shared: Arc::clone(&self.shared),
+            snapshot: RefCell::new(None),
+            fault: Arc::clone(&self.fault),
+        }
+    }
+
+    /// What opens more handles on this store's state, from any thread: a registry's
+    /// connector.
+    pub fn opener(&self) -> impl Fn() -> Self + Send + Sync + 'static {
+        let (shared, fault) = (Arc::clone(&self.shared), Arc::clone(&self.fault));
+        move || Self {
+            shared: Arc::clone(&shared),
+            snapshot: RefCell::new(None),
+            fault: Arc::clone(&fault),
+        }
+    }
+
+    /// Makes a write (an append, or a store of assessments or credentials) on any handle fail
+    /// with `fault` after `writes` more writes have succeeded; it fails whole, changing nothing.
+    /// For simulating stores that fail or go away.
+    pub fn fail_write(&self, writes: u64, fault: Fault) {
+        *self.fault.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Planned { writes, fault });
+    }
+
+    /// Clears a planned failure that has not happened yet.
+    pub fn heal(&self) {
+        *self.fault.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Counts a write, failing it if it is the one planned to fail.
+    fn write(&self) -> Result<(), StoreError> {
+        let mut planned = self.fault.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(p) = planned.as_mut() else { return Ok(()) };
+        if p.writes > 0 {
+            p.writes -= 1;
+            return Ok(());
+        }
+        let fault = p.fault;
+        *planned = None;
+        Err(match fault {
+            Fault::Unavailable => StoreError::Unavailable("an injected fault".into()),
+            Fault::Failed => StoreError::Backend("an injected fault".into()),
+        })
     }
 
     /// The state a read sees: the snapshot's, or the latest.
@@ -432,6 +494,7 @@ fn page<K: Ord + Copy, T>(
 
 impl Store for MemoryStore {
     fn append(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
+        self.write()?;
         let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
         let mut state = State::clone(&shared);
         let mut planner = Planner::new(state.journal.len() as u64);
@@ -605,6 +668,7 @@ impl Store for MemoryStore {
     }
 
     fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError> {
+        self.write()?;
         let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
         let mut state = State::clone(&shared);
         for r in rows {
@@ -756,6 +820,7 @@ impl Store for MemoryStore {
     }
 
     fn put_credential(&mut self, c: &Credential) -> Result<(), StoreError> {
+        self.write()?;
         let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
         if shared.credentials.contains_key(&c.key_id) {
             return Err(StoreError::Backend(format!("key id `{}` is taken", c.key_id)));

@@ -33,6 +33,10 @@ pub struct Audit {
     pub records: u64,
     /// Stored assessments recomputed from the replay and compared.
     pub assessments: u64,
+    /// Stored assessments that do not reflect their subject's latest event (a writer stopped
+    /// between appending and rating): never served, and re-rated by the next sweep, so not
+    /// compared.
+    pub stale: u64,
     /// Every disagreement, each naming its entry, record or subject.
     pub problems: Vec<String>,
 }
@@ -208,6 +212,7 @@ impl JournalPass {
             subjects: 0,
             records: 0,
             assessments: 0,
+            stale: 0,
             problems: self.problems,
         };
         (audit, replay)
@@ -370,8 +375,14 @@ impl Registry {
         // under the rulebook it names, on the date it was rated.
         let Some(books) = replay.rulebooks() else { return Ok(()) };
         let mut listed = std::collections::HashSet::new();
+        let mut stale = BTreeSet::new();
         for id in replay.subjects() {
             let Some(row) = self.store.assessment(id)? else { continue };
+            if replay.subject(id).is_some_and(|s| row.log_size <= s.last_event) {
+                audit.stale += 1;
+                stale.insert(*id);
+                continue;
+            }
             audit.assessments += 1;
             for l in &row.lists {
                 listed.insert((*id, l.clone()));
@@ -412,7 +423,7 @@ impl Registry {
                 )?;
                 let Some(last) = page.last().map(|(id, _)| *id) else { break };
                 for (id, entry) in page {
-                    if !listed.contains(&(id, entry.clone())) {
+                    if !stale.contains(&id) && !listed.contains(&(id, entry.clone())) {
                         problems.push(format!(
                             "subject {id}: listed on `{list}` from {} to {}, which no assessment \
                              of it says",

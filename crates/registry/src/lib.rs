@@ -84,6 +84,12 @@ impl StoreLocation {
         }
     }
 
+    /// Opens handles on the store at this location, for the registry in `dir`.
+    pub fn connector(&self, dir: &Path) -> Connector {
+        let (location, dir) = (self.clone(), dir.to_path_buf());
+        std::sync::Arc::new(move || location.open(&dir))
+    }
+
     fn open(&self, dir: &Path) -> Result<Box<dyn Store>, RegistryError> {
         Ok(match self {
             Self::Sqlite => Box::new(SqliteStore::open(dir)?),
@@ -205,6 +211,10 @@ pub struct Profile {
     pub records: Vec<StoredRecord>,
 }
 
+/// How a registry opens another handle on its store (for readers, each its own connection).
+pub type Connector =
+    std::sync::Arc<dyn Fn() -> Result<Box<dyn Store>, RegistryError> + Send + Sync>;
+
 /// An open registry.
 pub struct Registry {
     store: Box<dyn Store>,
@@ -212,6 +222,7 @@ pub struct Registry {
     rulebooks: probity_rules::Rulebooks,
     clock: std::sync::Arc<dyn Clock>,
     dir: PathBuf,
+    connect: Connector,
 }
 
 impl std::fmt::Debug for Registry {
@@ -294,6 +305,20 @@ impl Registry {
         origin: &str,
         clock: impl Clock + 'static,
     ) -> Result<Self, RegistryError> {
+        let created = store.create(dir)?;
+        Self::init_on(dir, created, store.connector(dir), rulebook, origin, clock)
+    }
+
+    /// Creates a registry whose signing key and checkpoint live in `dir` and whose journal and
+    /// projections live in `store`, a new and empty store that `connect` opens more handles on.
+    pub fn init_on(
+        dir: &Path,
+        mut store: Box<dyn Store>,
+        connect: Connector,
+        rulebook: Option<&str>,
+        origin: &str,
+        clock: impl Clock + 'static,
+    ) -> Result<Self, RegistryError> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
             .map_err(|e| RegistryError::Refused(format!("no randomness for a signing key: {e}")))?;
@@ -302,7 +327,8 @@ impl Registry {
         })?;
         let text = rulebook.unwrap_or(DEFAULT_RULEBOOK);
         let parsed = parse_rulebook(text, "rulebook")?;
-        let mut store = store.create(dir)?;
+        std::fs::create_dir_all(dir)
+            .map_err(|source| RegistryError::Io { path: dir.display().to_string(), source })?;
         write_secret(&dir.join(KEY_FILE), &signer.to_private_string())?;
         // The first entry of every log is the rulebook it started under.
         store.append(&[adoption(&parsed, text, clock.now())])?;
@@ -312,6 +338,7 @@ impl Registry {
             rulebooks: probity_rules::Rulebooks::new(parsed),
             clock: std::sync::Arc::new(clock),
             dir: dir.to_path_buf(),
+            connect,
         };
         reg.publish_checkpoint()?;
         Ok(reg)
@@ -327,7 +354,14 @@ impl Registry {
         if !Self::exists(dir) {
             return Err(StoreError::Missing(dir.display().to_string()).into());
         }
-        let store = StoreLocation::of(dir)?.open(dir)?;
+        let connect = StoreLocation::of(dir)?.connector(dir);
+        Self::open_on(dir, connect)
+    }
+
+    /// Opens the registry whose signing key and checkpoint live in `dir` and whose store
+    /// `connect` opens.
+    pub fn open_on(dir: &Path, connect: Connector) -> Result<Self, RegistryError> {
+        let store = connect()?;
         let mut rulebooks = store
             .adopted_rulebooks()?
             .into_iter()
@@ -349,6 +383,7 @@ impl Registry {
             rulebooks: books,
             clock: std::sync::Arc::new(SystemClock),
             dir: dir.to_path_buf(),
+            connect,
         })
     }
 
@@ -357,10 +392,11 @@ impl Registry {
     /// seen by handles made after it.
     pub fn reader(&self) -> Result<Self, RegistryError> {
         Ok(Self {
-            store: StoreLocation::of(&self.dir)?.open(&self.dir)?,
+            store: (self.connect)()?,
             rulebooks: self.rulebooks.clone(),
             clock: std::sync::Arc::clone(&self.clock),
             dir: self.dir.clone(),
+            connect: std::sync::Arc::clone(&self.connect),
         })
     }
 
@@ -373,6 +409,7 @@ impl Registry {
             rulebooks: self.rulebooks.clone(),
             clock: std::sync::Arc::clone(&self.clock),
             dir: self.dir.clone(),
+            connect: location.connector(&self.dir),
         })
     }
 
