@@ -475,7 +475,7 @@ impl World {
             }
         }
         // The audit is clean.
-        if self.step % self.audit_every == 0 {
+        if self.step.is_multiple_of(self.audit_every) {
             let audit = self.reg.audit(&[], &()).unwrap();
             if !audit.problems.is_empty() {
                 self.fail(format!("the audit found {:?}", audit.problems));
