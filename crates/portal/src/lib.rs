@@ -21,7 +21,7 @@ use probity_store::Role;
 pub use account::{CompanyRow, ConsoleView, Flash, company, console, operator, sign_in};
 pub use i18n::Lang;
 pub use pages::{
-    CheckForm, Hit, ListFilter, ListRow, ProfileView, Receipt, RecordRow, check, error, home, list,
+    CheckForm, ListFilter, ListRow, ProfileView, Receipt, RecordRow, check, error, home, list,
     lists, profile, rulebook, search, stats, verify,
 };
 

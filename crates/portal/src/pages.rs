@@ -12,17 +12,6 @@ use probity_store::{Counts, ListEntry, Statistics, StoredRecord};
 use crate::chart::{self, Labels};
 use crate::{Ctx, decision_badge, layout, query_escape};
 
-/// One search hit.
-#[derive(Debug, Clone)]
-pub struct Hit {
-    /// Code.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Stored grade.
-    pub grade: Option<String>,
-}
-
 /// A record on a profile, with what the page says about it.
 #[derive(Debug, Clone)]
 pub struct RecordRow<'a> {
@@ -142,7 +131,13 @@ pub fn home(ctx: &Ctx, counts: &Counts, book: &Rulebook) -> String {
 }
 
 /// The search results page.
-pub fn search(ctx: &Ctx, q: &str, hits: &[Hit], page: usize, more: bool) -> String {
+pub fn search(
+    ctx: &Ctx,
+    q: &str,
+    hits: &[probity_registry::SearchHit],
+    page: usize,
+    more: bool,
+) -> String {
     let body = html! {
         h1 { (ctx.t("search-title")) }
         (search_form(ctx, q))

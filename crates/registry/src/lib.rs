@@ -38,7 +38,10 @@ pub use process::{Actor, CaseView, HistoryEntry, ObjectionDecision};
 pub use rating::RateReport;
 pub use redaction::RedactionReport;
 pub use rulebooks::{DiffSample, RulebookDiff};
-pub use views::{AuthorityDeadlines, OverdueItem, TimelineEntry, When};
+pub use views::{
+    AuthorityDeadlines, MAX_QUERY_CHARS, MAX_SEARCH_OFFSET, OverdueItem, SearchHit, SearchResults,
+    TimelineEntry, When,
+};
 
 /// The log's signing key inside a registry directory (mode 0600).
 pub const KEY_FILE: &str = "log.key";

@@ -214,3 +214,71 @@ impl Registry {
         Ok(self.store().statistics()?)
     }
 }
+
+/// The longest search query, in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// How far into the results a search may page.
+pub const MAX_SEARCH_OFFSET: usize = 100_000;
+
+/// One subject found by a search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchHit {
+    /// Its code.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its grade today, as the log gives it; `None` for a rulebook without grades.
+    pub grade: Option<String>,
+}
+
+/// A page of search results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchResults {
+    /// The hits: the exact code or name first, then names starting with the query, then the
+    /// rest.
+    pub hits: Vec<SearchHit>,
+    /// Whether more follow this page.
+    pub more: bool,
+}
+
+impl Registry {
+    /// Subjects whose code is `query` or whose name starts with or contains it, `limit` of
+    /// them from `offset` on, each with its grade today. The grade is read from the stored
+    /// assessment while it holds, else computed, so a search never shows a grade the log does
+    /// not give.
+    pub fn search(
+        &self,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<SearchResults, RegistryError> {
+        let query = query.trim();
+        let chars = query.chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(RegistryError::Invalid(format!(
+                "q: {chars} characters; a search takes at most {MAX_QUERY_CHARS}"
+            )));
+        }
+        if offset > MAX_SEARCH_OFFSET {
+            return Err(RegistryError::Invalid(format!(
+                "a search pages at most {MAX_SEARCH_OFFSET} results deep, not {offset}"
+            )));
+        }
+        let ids = self.store.search_subjects(query, offset, limit.saturating_add(1))?;
+        let more = ids.len() > limit;
+        let today = self.today();
+        let mut hits = Vec::with_capacity(limit.min(ids.len()));
+        for id in ids.into_iter().take(limit) {
+            let Some(subject) = self.store.subject(&id)? else { continue };
+            let grade = match self.assessment_holding_on(&subject, today)? {
+                Some(a) => a.grade,
+                None => match self.profile(&id)? {
+                    Some(p) => self.assess(&p, today).grade,
+                    None => None,
+                },
+            };
+            hits.push(SearchHit { id: id.to_string(), name: subject.subject.name, grade });
+        }
+        Ok(SearchResults { hits, more })
+    }
+}

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{at, import};
+use common::at;
 
 use probity_core::{Event, EventBody, SubjectId};
 use probity_registry::{Format, Registry, Table};
@@ -15,21 +15,8 @@ use probity_store::Store as _;
 const A: &str = "91110000600037341L";
 
 fn registry(dir: &std::path::Path) -> Registry {
-    let mut reg =
-        Registry::init_with_clock(&dir.join("reg"), None, "test/log", at("2026-03-02T08:00:00Z"))
-            .unwrap();
-    import(
-        &mut reg,
-        Table::Authorities,
-        Format::Csv,
-        "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n",
-    );
-    import(
-        &mut reg,
-        Table::Subjects,
-        Format::Csv,
-        &format!("id,name,established\n{A},北京测试有限公司,2010-01-01\n"),
-    );
+    let subjects = format!("id,name,established\n{A},北京测试有限公司,2010-01-01\n");
+    let mut reg = common::registry_with(dir, "2026-03-02T08:00:00Z", &subjects);
     let today = reg.today();
     reg.rate_pass(today, true, &()).unwrap();
     reg

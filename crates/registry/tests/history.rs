@@ -41,22 +41,12 @@ fn procurement(
 #[test]
 fn what_was_true_and_what_the_registry_answered_can_differ() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("reg");
-    let mut reg =
-        Registry::init_with_clock(&path, None, "test/log", at("2026-01-10T12:00:00Z")).unwrap();
-    let id = probity_core::SubjectId::parse("91110000600037341L").unwrap();
-    import(
-        &mut reg,
-        Table::Authorities,
-        Format::Csv,
-        "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n",
-    );
-    import(
-        &mut reg,
-        Table::Subjects,
-        Format::Csv,
+    let reg = common::registry_with(
+        dir.path(),
+        "2026-01-10T12:00:00Z",
         "id,name,established\n91110000600037341L,北京测试有限公司,2010-01-01\n",
     );
+    let id = probity_core::SubjectId::parse("91110000600037341L").unwrap();
 
     // Filed on 15 January, effective since 1 December.
     let mut reg = reg.with_clock(at("2026-01-15T10:00:00Z"));

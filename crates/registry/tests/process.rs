@@ -15,24 +15,16 @@ use probity_rules::Decision;
 const A: &str = "91110000600037341L";
 
 fn registry(dir: &std::path::Path) -> Registry {
-    let mut reg =
-        Registry::init_with_clock(&dir.join("reg"), None, "test/log", at("2026-01-05T08:00:00Z"))
-            .unwrap();
+    let b = probity_store::conformance::uscc(42);
+    let subjects = format!(
+        "id,name,established\n{A},北京测试有限公司,2010-01-01\n{b},北京另一有限公司,2012-01-01\n"
+    );
+    let mut reg = common::registry_with(dir, "2026-01-05T08:00:00Z", &subjects);
     import(
         &mut reg,
         Table::Authorities,
         Format::Csv,
-        "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n\
-         bj-tax,国家税务总局北京市税务局,tax,110000\n",
-    );
-    let b = probity_store::conformance::uscc(42);
-    import(
-        &mut reg,
-        Table::Subjects,
-        Format::Csv,
-        &format!(
-            "id,name,established\n{A},北京测试有限公司,2010-01-01\n{b},北京另一有限公司,2012-01-01\n"
-        ),
+        "id,name,category,jurisdiction\nbj-tax,国家税务总局北京市税务局,tax,110000\n",
     );
     import(
         &mut reg,

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{at, import};
+use common::import;
 
 use probity_core::{RecordKey, Slug, SubjectId};
 use probity_registry::{Format, Registry, RegistryError, Table};
@@ -22,22 +22,9 @@ fn key(no: &str) -> RecordKey {
 }
 
 fn registry(dir: &std::path::Path) -> Registry {
-    let mut reg =
-        Registry::init_with_clock(&dir.join("reg"), None, "test/log", at("2026-01-05T08:00:00Z"))
-            .unwrap();
-    import(
-        &mut reg,
-        Table::Authorities,
-        Format::Csv,
-        "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n",
-    );
     let b = probity_store::conformance::uscc(42);
-    import(
-        &mut reg,
-        Table::Subjects,
-        Format::Csv,
-        &format!("id,name\n{A},北京测试有限公司\n{b},北京另一有限公司\n"),
-    );
+    let subjects = format!("id,name\n{A},北京测试有限公司\n{b},北京另一有限公司\n");
+    let mut reg = common::registry_with(dir, "2026-01-05T08:00:00Z", &subjects);
     import(&mut reg, Table::Records, Format::Csv, RECORDS);
     import(
         &mut reg,

@@ -505,7 +505,7 @@ pub struct Hit {
     pub id: String,
     /// Name.
     pub name: String,
-    /// Stored grade, if rated.
+    /// Its grade today, as the log gives it.
     pub grade: Option<String>,
 }
 
@@ -532,31 +532,15 @@ pub async fn search(
             ApiError::bad_request(format!("cursor `{c}` is not one this server gave"))
         })?,
     };
-    if q.q.chars().count() > 200 {
-        return Err(ApiError::bad_request("q: longer than 200 characters"));
-    }
     state
         .read(move |reg| {
-            let ids = reg
-                .store()
-                .search_subjects(&q.q, offset, limit + 1)
-                .map_err(probity_registry::RegistryError::from)?;
-            let more = ids.len() > limit;
-            let mut results = Vec::new();
-            for id in ids.into_iter().take(limit) {
-                let Some(s) =
-                    reg.store().subject(&id).map_err(probity_registry::RegistryError::from)?
-                else {
-                    continue;
-                };
-                let grade = reg
-                    .store()
-                    .assessment(&id)
-                    .map_err(probity_registry::RegistryError::from)?
-                    .and_then(|a| a.grade);
-                results.push(Hit { id: id.to_string(), name: s.subject.name, grade });
-            }
-            let next_cursor = more.then(|| format!("o{}", offset + limit));
+            let found = reg.search(&q.q, offset, limit)?;
+            let results = found
+                .hits
+                .into_iter()
+                .map(|h| Hit { id: h.id, name: h.name, grade: h.grade })
+                .collect();
+            let next_cursor = found.more.then(|| format!("o{}", offset + limit));
             Ok(Json(SearchPage { results, next_cursor }))
         })
         .await

@@ -184,22 +184,10 @@ async fn search(
     Query(q): Query<SearchQuery>,
 ) -> Response {
     let text = q.q.unwrap_or_default();
-    let n = q.page.unwrap_or(0).min(10_000);
-    if text.chars().count() > 200 {
-        return error_page(&page.ctx, &ApiError::bad_request("q: longer than 200 characters"));
-    }
+    let n = q.page.unwrap_or(0).min(probity_registry::MAX_SEARCH_OFFSET / SEARCH_PAGE);
     render(&state, page.ctx, move |reg, ctx| {
-        let store = reg.store();
-        let ids =
-            store.search_subjects(&text, n * SEARCH_PAGE, SEARCH_PAGE + 1).map_err(reg_err)?;
-        let more = ids.len() > SEARCH_PAGE;
-        let mut hits = Vec::new();
-        for id in ids.into_iter().take(SEARCH_PAGE) {
-            let Some(s) = store.subject(&id).map_err(reg_err)? else { continue };
-            let grade = store.assessment(&id).map_err(reg_err)?.and_then(|a| a.grade);
-            hits.push(portal::Hit { id: id.to_string(), name: s.subject.name, grade });
-        }
-        Ok(portal::search(ctx, &text, &hits, n, more))
+        let found = reg.search(&text, n * SEARCH_PAGE, SEARCH_PAGE)?;
+        Ok(portal::search(ctx, &text, &found.hits, n, found.more))
     })
     .await
 }

@@ -543,6 +543,17 @@ impl Appender<'_> {
 }
 
 impl SqliteStore {
+    /// The subject codes `sql` (a query of one text column) gives.
+    fn codes(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(backend)?;
+        let rows = stmt.query_map(params, |r| r.get::<_, String>(0)).map_err(backend)?;
+        rows.map(|r| stored_subject_id(&r.map_err(backend)?)).collect()
+    }
+
     /// The journal entries whose indices `sql` (a query of one integer column) lists, decoded,
     /// in the query's order.
     fn events_listed_by(&self, sql: &str) -> Result<Vec<(u64, EventBody)>, StoreError> {
@@ -1218,10 +1229,8 @@ impl Store for SqliteStore {
         // Ranks: 0 the code or the whole name, 1 a name prefix, 2 a name containing the query.
         // Prefix matching is a range on the name index; the containment scan uses instr, so no
         // character of the query is a wildcard.
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT code FROM (
+        self.codes(
+            "SELECT code FROM (
                      SELECT code, 0 AS rank, name FROM subjects WHERE code = upper(?1) OR name = ?1
                      UNION ALL
                      SELECT code, 1, name FROM subjects WHERE name > ?1 AND name < ?1 || char(1114111)
@@ -1229,12 +1238,8 @@ impl Store for SqliteStore {
                      SELECT code, 2, name FROM subjects WHERE instr(name, ?1) > 1
                  )
                  GROUP BY code ORDER BY min(rank), length(name), name, code LIMIT ?2 OFFSET ?3",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![q, limit as i64, offset as i64], |r| r.get::<_, String>(0))
-            .map_err(backend)?;
-        rows.map(|r| stored_subject_id(&r.map_err(backend)?)).collect()
+            params![q, limit as i64, offset as i64],
+        )
     }
 
     fn due_for_rating(
@@ -1244,23 +1249,20 @@ impl Store for SqliteStore {
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
-                 WHERE s.code > ?1
-                   AND (a.subject IS NULL OR a.next_change <= ?2 OR a.log_size <= s.last_event
-                        OR a.rulebook <> ?4 OR a.version <> ?5)
-                 ORDER BY s.code LIMIT ?3",
-            )
-            .map_err(backend)?;
-        let after = after.map_or("", |a| a.as_str());
-        let rows = stmt
-            .query_map(params![after, date_key(on), limit as i64, rulebook, version], |r| {
-                r.get::<_, String>(0)
-            })
-            .map_err(backend)?;
-        rows.map(|r| stored_subject_id(&r.map_err(backend)?)).collect()
+        self.codes(
+            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
+             WHERE s.code > ?1
+               AND (a.subject IS NULL OR a.next_change <= ?3 OR a.log_size <= s.last_event
+                    OR a.rulebook <> ?4 OR a.version <> ?5)
+             ORDER BY s.code LIMIT ?2",
+            params![
+                after.map_or("", |a| a.as_str()),
+                limit as i64,
+                date_key(on),
+                rulebook,
+                version
+            ],
+        )
     }
 
     fn stale_subjects(
@@ -1268,21 +1270,13 @@ impl Store for SqliteStore {
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
-                 WHERE s.code > ?1 AND s.last_event > s.event
-                   AND (a.subject IS NULL OR a.log_size <= s.last_event)
-                 ORDER BY s.code LIMIT ?2",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![after.map_or("", |a| a.as_str()), limit as i64], |r| {
-                r.get::<_, String>(0)
-            })
-            .map_err(backend)?;
-        rows.map(|r| stored_subject_id(&r.map_err(backend)?)).collect()
+        self.codes(
+            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
+             WHERE s.code > ?1 AND s.last_event > s.event
+               AND (a.subject IS NULL OR a.log_size <= s.last_event)
+             ORDER BY s.code LIMIT ?2",
+            params![after.map_or("", |a| a.as_str()), limit as i64],
+        )
     }
 
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
@@ -1303,16 +1297,10 @@ impl Store for SqliteStore {
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT code FROM subjects WHERE code > ?1 ORDER BY code LIMIT ?2")
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![after.map_or("", |a| a.as_str()), limit as i64], |r| {
-                r.get::<_, String>(0)
-            })
-            .map_err(backend)?;
-        rows.map(|r| stored_subject_id(&r.map_err(backend)?)).collect()
+        self.codes(
+            "SELECT code FROM subjects WHERE code > ?1 ORDER BY code LIMIT ?2",
+            params![after.map_or("", |a| a.as_str()), limit as i64],
+        )
     }
 
     fn log_size(&self) -> Result<u64, StoreError> {

@@ -28,3 +28,16 @@ pub fn import(reg: &mut Registry, table: Table, format: Format, text: &str) {
         .unwrap();
     assert_eq!(r.rejected, 0, "{rejects:?}");
 }
+
+/// The authority most tests file as: Beijing's market regulator.
+pub const AMR_CSV: &str =
+    "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n";
+
+/// A new registry in `dir/reg` on a clock stopped at `now`, with the authority `bj-amr` and the
+/// subjects of `subjects_csv` (the import's subject CSV).
+pub fn registry_with(dir: &std::path::Path, now: &str, subjects_csv: &str) -> Registry {
+    let mut reg = Registry::init_with_clock(&dir.join("reg"), None, "test/log", at(now)).unwrap();
+    import(&mut reg, Table::Authorities, Format::Csv, AMR_CSV);
+    import(&mut reg, Table::Subjects, Format::Csv, subjects_csv);
+    reg
+}
