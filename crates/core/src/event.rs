@@ -106,10 +106,14 @@ impl Event {
     }
 
     /// The canonical encoding.
+    #[allow(
+        clippy::expect_used,
+        reason = "serialising these plain data types to a Vec cannot fail (every map key is a \
+                  string, no Serialize implementation is fallible); if it ever did, journalling \
+                  empty bytes would corrupt the log, so it stops instead"
+    )]
     pub fn encode(&self) -> Vec<u8> {
-        // Serialising these plain data types to a Vec cannot fail: every map key is a string
-        // and no type has a fallible Serialize implementation.
-        serde_json::to_vec(self).unwrap_or_default()
+        serde_json::to_vec(self).expect("an event serialises")
     }
 
     /// Decodes the canonical encoding.

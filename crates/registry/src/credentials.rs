@@ -47,18 +47,18 @@ pub fn split_key(key: &str) -> Result<(&str, &str), AuthError> {
 fn random<const N: usize>() -> Result<[u8; N], RegistryError> {
     let mut out = [0u8; N];
     getrandom::fill(&mut out)
-        .map_err(|e| RegistryError::Refused(format!("no randomness for a key: {e}")))?;
+        .map_err(|e| RegistryError::Internal(format!("no randomness for a key: {e}")))?;
     Ok(out)
 }
 
 /// The Argon2id hash (PHC string) of a secret.
 fn hash_secret(secret: &str) -> Result<String, RegistryError> {
     let salt = SaltString::encode_b64(&random::<16>()?)
-        .map_err(|e| RegistryError::Refused(format!("salt: {e}")))?;
+        .map_err(|e| RegistryError::Internal(format!("salt: {e}")))?;
     argon2::Argon2::default()
         .hash_password(secret.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| RegistryError::Refused(format!("hashing a key failed: {e}")))
+        .map_err(|e| RegistryError::Internal(format!("hashing a key failed: {e}")))
 }
 
 /// Whether `secret` matches the stored hash (the comparison is constant-time).
@@ -69,7 +69,7 @@ pub fn secret_matches(secret: &str, phc: &str) -> bool {
 
 /// Who a credential lets its holder act as.
 pub fn actor_of(c: &Credential) -> Result<Actor, RegistryError> {
-    let bad = || RegistryError::Refused(format!("credential `{}` has a bad principal", c.key_id));
+    let bad = || RegistryError::Internal(format!("credential `{}` has a bad principal", c.key_id));
     Ok(match c.role {
         Role::Operator => Actor::Operator,
         Role::Authority => {

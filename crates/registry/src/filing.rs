@@ -137,7 +137,7 @@ impl Registry {
         let mut outcomes = outcomes.into_iter().zip(&events);
         for r in results.iter_mut().filter(|r| r.status.is_empty()) {
             let Some((outcome, event)) = outcomes.next() else {
-                return Err(RegistryError::Refused(
+                return Err(RegistryError::Internal(
                     "the store answered fewer outcomes than events".into(),
                 ));
             };

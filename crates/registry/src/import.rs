@@ -230,7 +230,7 @@ impl Registry {
                                 }
                                 Some(Outcome::Refused(r)) => r.to_string(),
                                 None => {
-                                    return Err(RegistryError::Refused(
+                                    return Err(RegistryError::Internal(
                                         "the store answered fewer outcomes than events".into(),
                                     ));
                                 }

@@ -160,6 +160,10 @@ pub enum RegistryError {
     /// A request the registry refuses.
     #[error("{0}")]
     Refused(String),
+    /// The registry itself failed (a broken invariant, a component that stopped): not the
+    /// request's fault.
+    #[error("internal failure: {0}")]
+    Internal(String),
     /// A value in a request is invalid.
     #[error("{0}")]
     Invalid(String),
@@ -323,8 +327,9 @@ impl Registry {
         clock: impl Clock + 'static,
     ) -> Result<Self, RegistryError> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed)
-            .map_err(|e| RegistryError::Refused(format!("no randomness for a signing key: {e}")))?;
+        getrandom::fill(&mut seed).map_err(|e| {
+            RegistryError::Internal(format!("no randomness for a signing key: {e}"))
+        })?;
         let signer = probity_tlog::NoteSigner::from_seed(origin, seed).map_err(|_| {
             RegistryError::Refused(format!("origin `{origin}` may not contain spaces or `+`"))
         })?;
@@ -480,7 +485,7 @@ impl Registry {
             }
             [Outcome::Duplicate] => Ok(false),
             [Outcome::Refused(r)] => Err(RegistryError::Refused(r.to_string())),
-            other => Err(RegistryError::Refused(format!("unexpected store answer {other:?}"))),
+            other => Err(RegistryError::Internal(format!("unexpected store answer {other:?}"))),
         }
     }
 
@@ -535,7 +540,7 @@ impl Registry {
             }
             [Outcome::Duplicate] => Ok(false),
             [Outcome::Refused(r)] => Err(RegistryError::Refused(r.to_string())),
-            other => Err(RegistryError::Refused(format!("unexpected store answer {other:?}"))),
+            other => Err(RegistryError::Internal(format!("unexpected store answer {other:?}"))),
         }
     }
 
@@ -617,7 +622,7 @@ impl Registry {
             }
             [Outcome::Duplicate] => Ok(false),
             [Outcome::Refused(r)] => Err(RegistryError::Refused(r.to_string())),
-            other => Err(RegistryError::Refused(format!("unexpected store answer {other:?}"))),
+            other => Err(RegistryError::Internal(format!("unexpected store answer {other:?}"))),
         }
     }
 

@@ -321,7 +321,7 @@ impl Registry {
             Some(Outcome::Appended { index }) => *index,
             Some(Outcome::Refused(r)) => return Err(RegistryError::Refused(r.to_string())),
             other => {
-                return Err(RegistryError::Refused(format!("unexpected store answer {other:?}")));
+                return Err(RegistryError::Internal(format!("unexpected store answer {other:?}")));
             }
         };
         self.publish_checkpoint()?;

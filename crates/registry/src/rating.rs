@@ -23,6 +23,11 @@ pub struct RateReport {
     pub rated: u64,
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "an assessment is plain data whose serialisation cannot fail; storing an empty \
+              explanation instead would publish an answer without its reasons, so it stops"
+)]
 pub(crate) fn row(id: SubjectId, a: &Assessment, log_size: u64) -> AssessmentRow {
     let decisions: BTreeMap<&str, &str> =
         a.measures.iter().map(|m| (m.measure.as_str(), m.decision.as_str())).collect();
@@ -31,11 +36,11 @@ pub(crate) fn row(id: SubjectId, a: &Assessment, log_size: u64) -> AssessmentRow
         as_of: a.as_of,
         grade: a.grade.clone(),
         score: a.score,
-        decisions: serde_json::to_string(&decisions).unwrap_or_default(),
+        decisions: serde_json::to_string(&decisions).expect("decisions serialise"),
         next_change: a.next_boundary,
         rulebook: a.rulebook.clone(),
         version: a.version.clone(),
-        explanation: serde_json::to_string(a).unwrap_or_default(),
+        explanation: serde_json::to_string(a).expect("an assessment serialises"),
         log_size,
         lists: a
             .lists
@@ -201,7 +206,7 @@ impl Registry {
                     }
                 }
             });
-            let gone = || RegistryError::Refused("the rating thread stopped".into());
+            let gone = || RegistryError::Internal("the rating thread stopped".into());
             let mut rated = 0u64;
             let mut in_flight = 0usize;
             let mut store_one = |store: &mut Box<dyn Store>| -> Result<(), RegistryError> {

@@ -105,7 +105,9 @@ impl From<RegistryError> for ApiError {
                 "unavailable",
                 format!("the store is unreachable, try again: {m}"),
             ),
-            RegistryError::Store(_) | RegistryError::Io { .. } => Self::internal(e),
+            RegistryError::Store(_) | RegistryError::Io { .. } | RegistryError::Internal(_) => {
+                Self::internal(e)
+            }
         }
     }
 }

@@ -141,3 +141,73 @@ fn a_server_goes_on_while_other_processes_append_and_rates_what_they_leave() {
     let r = file(serious("S-2"));
     assert_eq!(r.status(), 201, "{}", r.text().unwrap());
 }
+
+/// A store that fails is the server's failure (500, its cause logged), and one that goes away is
+/// unavailable (503): never a refusal of the request (422). Nothing is half-written either way.
+#[test]
+fn a_failing_store_is_a_server_error_and_leaves_nothing_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = probity_memory::MemoryStore::new();
+    let open = memory.opener();
+    let connect: probity_registry::Connector = std::sync::Arc::new(move || Ok(Box::new(open())));
+    let path = dir.path().join("r");
+    let mut reg = Registry::init_on(
+        &path,
+        Box::new(memory.handle()),
+        std::sync::Arc::clone(&connect),
+        None,
+        "test/log",
+        clock(),
+    )
+    .unwrap();
+    let amr = probity_core::Authority::new("bj-amr", "北京市场监管", "market_regulation", "110000");
+    reg.register_authority(amr.unwrap()).unwrap();
+    let mut rejects = Vec::new();
+    reg.import(
+        probity_registry::Table::Subjects,
+        probity_registry::Format::Csv,
+        std::io::Cursor::new(format!("id,name,established\n{A},北京测试有限公司,2010-01-01\n")),
+        probity_registry::ImportOptions::default(),
+        &(),
+        &mut rejects,
+    )
+    .unwrap();
+    let key = reg
+        .issue_key(&Actor::Authority(probity_core::Slug::parse("a", "bj-amr").unwrap()), None)
+        .unwrap();
+    let config = probity_server::Config { follow_every: None, ..Default::default() };
+    let server = probity_server::spawn(reg, "127.0.0.1:0".parse().unwrap(), config).unwrap();
+    let url = format!("http://{}", server.addr);
+    let http = reqwest::blocking::Client::new();
+    let file = |no: &str| {
+        let body: Value = serde_json::from_str(&serious(no)).unwrap();
+        http.post(format!("{url}/v1/records")).bearer_auth(&key).json(&body).send().unwrap()
+    };
+    let size = |m: &probity_memory::MemoryStore| m.log_size().unwrap();
+    let before = size(&memory);
+    // (Once this is answered, the server has started: its start-up sweep has run.)
+    assert_eq!(decision(&url), "allow");
+
+    // The append itself fails: nothing is journalled.
+    memory.fail_write(0, probity_memory::Fault::Failed);
+    let r = file("S-1");
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.json::<Value>().unwrap()["error"]["code"], "internal");
+    assert_eq!(size(&memory), before, "a failed append journals nothing");
+    memory.fail_write(0, probity_memory::Fault::Unavailable);
+    let r = file("S-1");
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.json::<Value>().unwrap()["error"]["code"], "unavailable");
+    assert_eq!(size(&memory), before);
+
+    // The append commits and rating fails: the filing is in the log, and the answer follows
+    // from it all the same.
+    memory.fail_write(1, probity_memory::Fault::Failed);
+    let r = file("S-1");
+    assert_eq!(r.status(), 500);
+    assert_eq!(size(&memory), before + 1);
+    assert_eq!(decision(&url), "deny");
+    // Filing again is a duplicate, as the log says.
+    let r = file("S-1");
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+}
