@@ -1289,6 +1289,10 @@ fn ratings_are_materialised_by_imports_and_kept_current_by_the_sweep() {
 #[test]
 fn a_registry_on_postgresql_answers_like_one_on_sqlite() {
     if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "PROBITY_SKIP_POSTGRES is set under CI=true: CI runs the PostgreSQL tests"
+        );
         eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
         return;
     }

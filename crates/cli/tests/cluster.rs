@@ -55,6 +55,10 @@ fn copy_dir(from: &Path, to: &Path) {
 fn postgres_skipped() -> bool {
     let skipped = std::env::var_os("PROBITY_SKIP_POSTGRES").is_some();
     if skipped {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "PROBITY_SKIP_POSTGRES is set under CI=true: CI runs the PostgreSQL tests"
+        );
         eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
     }
     skipped

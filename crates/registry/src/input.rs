@@ -425,6 +425,40 @@ pub(crate) fn json_row(table: Table, line: &str, ctx: &Context<'_>) -> Result<En
 
 /// Reads every row of `input`, handing them over in batches of `batch_size` with the number of
 /// bytes they span. Stops early if `send` returns false.
+/// How far the CSV reader reads ahead of the row it parses.
+const CSV_READ_AHEAD: u64 = 64 << 10;
+
+/// A reader that hands out bytes only up to a moving end: the end of the last whole CSV row
+/// plus the longest row allowed and the parser's read-ahead. Past it, reading fails.
+struct Capped<R> {
+    inner: R,
+    read: u64,
+    end: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+/// The error a [`Capped`] reader fails with.
+const ROW_TOO_LONG: &str = "a row runs past the longest allowed";
+
+impl<R> Capped<R> {
+    /// Whether a CSV error is this reader stopping a row that ran too long.
+    fn tripped(e: &csv::Error) -> bool {
+        matches!(e.kind(), csv::ErrorKind::Io(io) if io.to_string() == ROW_TOO_LONG)
+    }
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let room = self.end.get().saturating_sub(self.read);
+        if room == 0 && !buf.is_empty() {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, ROW_TOO_LONG));
+        }
+        let take = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.inner.read(buf.get_mut(..take).unwrap_or_default())?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 pub(crate) fn read_rows(
     table: Table,
     format: Format,
@@ -438,19 +472,40 @@ pub(crate) fn read_rows(
     let mut flushed = 0u64;
     match format {
         Format::Csv => {
+            // A CSV row may span lines (quoted newlines), so its end is known only once it is
+            // read: the reader below stops handing out bytes once a row has run past the
+            // longest allowed, so no row is ever buffered beyond it.
+            let end = std::rc::Rc::new(std::cell::Cell::new(CSV_READ_AHEAD + MAX_ROW_BYTES as u64));
+            let capped = Capped { inner: input, read: 0, end: std::rc::Rc::clone(&end) };
             let mut rdr = csv::ReaderBuilder::new()
                 .flexible(true)
-                .from_reader(BufReader::with_capacity(1 << 20, input));
-            let header = rdr
-                .byte_headers()
-                .map_err(|e| RegistryError::Input(format!("cannot read the CSV header: {e}")))?
-                .clone();
+                .buffer_capacity(CSV_READ_AHEAD as usize)
+                .from_reader(capped);
+            let too_long = |line: u64| {
+                RegistryError::Input(format!(
+                    "the CSV row at line {line} is longer than {MAX_ROW_BYTES} bytes; the import \
+                     stops there, as a row's end cannot be found without reading it whole"
+                ))
+            };
+            let header = match rdr.byte_headers() {
+                Ok(h) => h.clone(),
+                Err(e) if Capped::<std::io::Empty>::tripped(&e) => return Err(too_long(1)),
+                Err(e) => {
+                    return Err(RegistryError::Input(format!("cannot read the CSV header: {e}")));
+                }
+            };
             let h = Header::new(table, &header)?;
             let mut rec = csv::ByteRecord::new();
             loop {
+                end.set(rdr.position().byte() + CSV_READ_AHEAD + MAX_ROW_BYTES as u64);
                 match rdr.read_byte_record(&mut rec) {
                     Ok(false) => break,
                     Ok(true) => {}
+                    Err(e) if Capped::<std::io::Empty>::tripped(&e) => {
+                        // The rows before it stand: they go to the store first.
+                        send(std::mem::take(&mut batch), rdr.position().byte() - flushed);
+                        return Err(too_long(rdr.position().line()));
+                    }
                     Err(e) => return Err(RegistryError::Input(format!("cannot read CSV: {e}"))),
                 }
                 let line = rec.position().map_or(0, csv::Position::line);

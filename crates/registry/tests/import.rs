@@ -242,6 +242,32 @@ fn over_long_lines_are_rejected_without_holding_them() {
     assert!(rej[0].row.len() <= 200);
 }
 
+/// A CSV row may span lines, so one that runs on (here a quoted field of 64 MiB that never
+/// closes) is stopped once it passes the longest row allowed: the import names its line and
+/// stops, having held at most that much of it, and keeps the rows before it.
+#[test]
+fn an_endless_csv_row_stops_the_import_at_its_line_without_reading_it_whole() {
+    struct Endless(u64);
+    impl std::io::Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.0 as usize);
+            buf[..n].fill(b'x');
+            self.0 -= n as u64;
+            Ok(n)
+        }
+    }
+    let (_dir, mut reg) = registry();
+    let head = "id,name\n91110000600037341L,北京测试科技有限公司\n91110000600037342J,\"";
+    let endless = std::io::Read::chain(Cursor::new(head.as_bytes().to_vec()), Endless(64 << 20));
+    let mut rejects = Vec::new();
+    let err = reg
+        .import(Table::Subjects, Format::Csv, endless, ImportOptions::default(), &(), &mut rejects)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the CSV row at line 3 is longer than 1048576 bytes"), "{err}");
+    assert_eq!(reg.counts().unwrap().subjects, 1, "the row before it stands");
+}
+
 #[test]
 fn unknown_or_missing_csv_columns_stop_before_any_row() {
     let (_dir, mut reg) = registry();

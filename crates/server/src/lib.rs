@@ -277,12 +277,13 @@ pub async fn serve(
         .map_err(std::io::Error::other)?;
     let sweeper = sweep.map(|every| tokio::spawn(sweep_ratings(state.clone(), every)));
     let follower = follow.map(|every| tokio::spawn(follow_log(state.clone(), every)));
+    let pruner = Some(tokio::spawn(prune_every_minute(state.clone())));
     let app = router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "serving");
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
-    for task in sweeper.into_iter().chain(follower) {
+    for task in sweeper.into_iter().chain(follower).chain(pruner) {
         task.abort();
         let _ = task.await;
     }
@@ -368,6 +369,17 @@ async fn sweep_ratings(state: AppState, every: Duration) {
             Ok(r) => tracing::info!(rated = r.rated, "swept ratings"),
             Err(e) => tracing::warn!(error = %e.message, "rating sweep failed"),
         }
+    }
+}
+
+/// Keeps what the server holds per caller bounded in time: every minute, forgets old failed
+/// key attempts, the rate-limit state of quiet addresses and expired sessions.
+async fn prune_every_minute(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        state.prune();
     }
 }
 

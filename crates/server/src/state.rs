@@ -34,7 +34,8 @@ struct Inner {
     next_reader: std::sync::atomic::AtomicUsize,
     /// key id → (stored hash, SHA-256 of the secret) of keys verified before.
     digests: Mutex<HashMap<String, (String, [u8; 32])>>,
-    failures: Mutex<HashMap<IpAddr, u32>>,
+    /// Failed key attempts by address: how many, and when the last was.
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
     limiter: Limiter,
     config: Config,
     /// Portal sessions by token.
@@ -64,6 +65,32 @@ pub(crate) struct AnswerKey {
     pub as_of: probity_core::Date,
     /// Whose knowledge, if not all of it.
     pub known_at: Option<probity_core::Date>,
+}
+
+/// How long failed key attempts from an address are remembered after the last one.
+pub(crate) const FAILURE_MEMORY: Duration = Duration::from_secs(3600);
+/// The most addresses whose failed key attempts are remembered at once.
+pub(crate) const MAX_FAILING_ADDRESSES: usize = 65_536;
+
+/// Counts a failed key attempt from `ip` at `now` in `map`, which never holds more than
+/// [`MAX_FAILING_ADDRESSES`]: when full, the addresses quiet for a minute are forgotten, and if
+/// that frees nothing (a flood from that many addresses at once), all are, since a count that
+/// only slows attempts down is worth less than bounded memory. Returns the address's count.
+fn count_failure_in(map: &mut HashMap<IpAddr, (u32, Instant)>, ip: IpAddr, now: Instant) -> u32 {
+    if map.len() >= MAX_FAILING_ADDRESSES && !map.contains_key(&ip) {
+        map.retain(|_, (_, last)| now.duration_since(*last) < Duration::from_secs(60));
+        if map.len() >= MAX_FAILING_ADDRESSES {
+            tracing::warn!(
+                addresses = map.len(),
+                "failed key attempts from too many addresses; forgetting them"
+            );
+            map.clear();
+        }
+    }
+    let (n, last) = map.entry(ip).or_insert((0, now));
+    *n = n.saturating_add(1);
+    *last = now;
+    *n
 }
 
 /// How long a portal session lasts without being renewed.
@@ -364,10 +391,18 @@ impl AppState {
     }
 
     pub(crate) fn count_failure(&self, ip: IpAddr) -> u32 {
-        let mut map = lock(&self.0.failures);
-        let n = map.entry(ip).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
+        count_failure_in(&mut lock(&self.0.failures), ip, Instant::now())
+    }
+
+    /// Forgets what no longer matters of what is kept per address or per session: failures
+    /// older than [`FAILURE_MEMORY`], rate-limit state of addresses quiet for a while, and
+    /// expired sessions. Run every minute, so these maps hold only recent callers.
+    pub(crate) fn prune(&self) {
+        let now = Instant::now();
+        lock(&self.0.failures).retain(|_, (_, last)| now.duration_since(*last) < FAILURE_MEMORY);
+        self.0.limiter.retain_recent();
+        self.0.limiter.shrink_to_fit();
+        lock(&self.0.sessions).retain(|_, s| s.expires > now);
     }
 
     pub(crate) fn forget_failures(&self, ip: IpAddr) {
@@ -462,5 +497,35 @@ impl AppState {
         self.0.limiter.check_key(&ip).map_err(|not_until| {
             not_until.wait_time_from(governor::clock::DefaultClock::default().now())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Tests state expectations by panicking.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn failed_attempts_are_kept_for_a_bounded_number_of_addresses() {
+        let mut map = HashMap::new();
+        let start = Instant::now();
+        let addr = |i: u32| IpAddr::from(i.to_be_bytes());
+        for i in 0..MAX_FAILING_ADDRESSES as u32 {
+            count_failure_in(&mut map, addr(i), start);
+        }
+        assert_eq!(map.len(), MAX_FAILING_ADDRESSES);
+        // One more address, all the others recent: the map is emptied rather than grown.
+        assert_eq!(count_failure_in(&mut map, addr(u32::MAX), start), 1);
+        assert_eq!(map.len(), 1);
+        // A repeat offender counts up; when the map is full of quiet addresses they go first.
+        assert_eq!(count_failure_in(&mut map, addr(u32::MAX), start), 2);
+        for i in 0..MAX_FAILING_ADDRESSES as u32 - 1 {
+            count_failure_in(&mut map, addr(i), start);
+        }
+        let later = start + Duration::from_secs(120);
+        assert_eq!(count_failure_in(&mut map, addr(u32::MAX - 1), later), 1);
+        assert_eq!(map.len(), 1, "every address quiet for a minute was forgotten");
     }
 }
