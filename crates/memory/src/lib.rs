@@ -20,9 +20,9 @@ use probity_core::{
 use probity_store::codec::record_event;
 use probity_store::plan::{KeyState, Lookups, Op, Planner, Row};
 use probity_store::{
-    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, Outcome, RecordStanding,
-    RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject, SubjectColumns,
-    SubjectStanding,
+    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery, Outcome,
+    RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
+    SubjectColumns, SubjectStanding,
 };
 use probity_tlog::{Frontier, Hash, leaf_hash};
 
@@ -172,6 +172,21 @@ impl MemoryStore {
             Fault::Unavailable => StoreError::Unavailable("an injected fault".into()),
             Fault::Failed => StoreError::Backend("an injected fault".into()),
         })
+    }
+
+    /// Up to `limit` subjects after `after`, in code order, for which `keep` holds.
+    fn subjects_where(
+        &self,
+        after: Option<&SubjectId>,
+        limit: usize,
+        keep: impl Fn(&State, &SubjectRow) -> bool,
+    ) -> Vec<SubjectId> {
+        let state = self.state();
+        let rows = state.subject_rows.iter().filter_map(|(id, &row)| {
+            let s = state.subjects.get(row as usize)?;
+            keep(&state, s).then_some((id, *id))
+        });
+        page(rows, after, limit)
     }
 
     /// The state a read sees: the snapshot's, or the latest.
@@ -626,8 +641,7 @@ impl Store for MemoryStore {
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        let state = self.state();
-        Ok(page(state.subject_rows.keys().map(|id| (id, *id)), after, limit))
+        Ok(self.subjects_where(after, limit, |_, _| true))
     }
 
     fn counts(&self) -> Result<Counts, StoreError> {
@@ -702,13 +716,8 @@ impl Store for MemoryStore {
         Ok(state.assessments.get(id).cloned())
     }
 
-    fn list_entries(
-        &self,
-        list: &str,
-        on: Date,
-        after: Option<&SubjectId>,
-        limit: usize,
-    ) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
+    fn list_entries(&self, q: ListQuery<'_>) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
+        let ListQuery { list, on, after, limit } = q;
         let state = self.state();
         let entries = state.assessments.iter().filter_map(|(id, a)| {
             let e = a.lists.iter().find(|e| e.list == list)?;
@@ -789,8 +798,7 @@ impl Store for MemoryStore {
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        let state = self.state();
-        let due = state.subjects.iter().filter(|s| match state.assessments.get(&s.id) {
+        Ok(self.subjects_where(after, limit, |state, s| match state.assessments.get(&s.id) {
             None => true,
             Some(a) => {
                 a.next_change.is_some_and(|n| n <= on)
@@ -798,10 +806,7 @@ impl Store for MemoryStore {
                     || a.rulebook != rulebook
                     || a.version != version
             }
-        });
-        let mut ids: Vec<SubjectId> = due.map(|s| s.id).collect();
-        ids.sort_unstable();
-        Ok(page(ids.iter().map(|id| (id, *id)), after, limit))
+        }))
     }
 
     fn stale_subjects(
@@ -809,14 +814,10 @@ impl Store for MemoryStore {
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        let state = self.state();
-        let stale = state.subjects.iter().filter(|s| {
+        Ok(self.subjects_where(after, limit, |state, s| {
             s.last_event > s.event
                 && state.assessments.get(&s.id).is_none_or(|a| a.log_size <= s.last_event)
-        });
-        let mut ids: Vec<SubjectId> = stale.map(|s| s.id).collect();
-        ids.sort_unstable();
-        Ok(page(ids.iter().map(|id| (id, *id)), after, limit))
+        }))
     }
 
     fn put_credential(&mut self, c: &Credential) -> Result<(), StoreError> {

@@ -22,8 +22,8 @@ use probity_core::{
 use probity_store::codec::{date_key, from_date_key, record_event, stored_subject_id};
 use probity_store::plan::{KeyState, Lookups, Op, Planner, Row as PlanRow};
 use probity_store::{
-    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, LogNodes, Outcome,
-    RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
+    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery, LogNodes,
+    Outcome, RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
     SubjectColumns, SubjectStanding,
 };
 use probity_tlog::stored::{NodeTile, TileCache, TileUpdates};
@@ -561,15 +561,13 @@ impl PgStore {
         })
     }
 
+    /// The first row `sql` gives, if any (for look-ups by a unique key).
     fn query_opt(
         &self,
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
-        self.on_session(|c| {
-            let st = self.statements.get(c, sql)?;
-            c.query_opt(&st, params).map_err(backend)
-        })
+        Ok(self.query(sql, params)?.into_iter().next())
     }
 
     fn event(&self, index: i64) -> Result<Event, StoreError> {
@@ -1607,13 +1605,8 @@ impl Store for PgStore {
         }))
     }
 
-    fn list_entries(
-        &self,
-        list: &str,
-        on: Date,
-        after: Option<&SubjectId>,
-        limit: usize,
-    ) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
+    fn list_entries(&self, q: ListQuery<'_>) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
+        let ListQuery { list, on, after, limit } = q;
         let rows = self.query(
             "SELECT code, since, until FROM list_entries
              WHERE list = $1 AND code > $2 AND (until IS NULL OR until > $3)

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use probity_core::{Event, EventBody, SubjectId};
 use probity_rules::Replay;
-use probity_store::{JournalEntry, LogNodes, RecordStanding, RecordStatus};
+use probity_store::{JournalEntry, LogNodes, RecordStanding, RecordStatus, Store};
 use probity_tlog::{Frontier, Hash, leaf_hash};
 use serde::Serialize;
 
@@ -322,8 +322,8 @@ impl Registry {
                 problems.push(format!("subject {id}: published with {}", differ.join(", ")));
             }
         }
-        self.audit_standings(replay, problems)?;
-        self.audit_exceptions_and_cases(replay, problems)?;
+        problems.extend(standing_problems(self.store.as_ref(), replay)?);
+        problems.extend(exception_and_case_problems(self.store.as_ref(), replay)?);
 
         // Records: each one's standing, in the order they were filed.
         let mut records: Vec<_> = replay.records().collect();
@@ -415,12 +415,12 @@ impl Registry {
         for list in lists {
             let mut after: Option<SubjectId> = None;
             loop {
-                let page = self.store.list_entries(
-                    &list,
-                    probity_core::Date::MIN,
-                    after.as_ref(),
-                    PAGE,
-                )?;
+                let page = self.store.list_entries(probity_store::ListQuery {
+                    list: &list,
+                    on: probity_core::Date::MIN,
+                    after: after.as_ref(),
+                    limit: PAGE,
+                })?;
                 let Some(last) = page.last().map(|(id, _)| *id) else { break };
                 for (id, entry) in page {
                     if !stale.contains(&id) && !listed.contains(&(id, entry.clone())) {
@@ -437,129 +437,125 @@ impl Registry {
         }
         Ok(())
     }
+}
 
-    /// Compares what rating reads of each subject's records (the projections' columns, not the
-    /// journal entries) with the replay.
-    fn audit_standings(
-        &self,
-        replay: &Replay,
-        problems: &mut Vec<String>,
-    ) -> Result<(), RegistryError> {
-        let ids: Vec<SubjectId> = replay.subjects().copied().collect();
-        for chunk in ids.chunks(PAGE) {
-            for (id, got) in chunk.iter().zip(self.store.standings_of(chunk)?) {
-                let Some(got) = got else { continue };
-                let want: Vec<RecordStanding> = replay
-                    .records_of(id)
-                    .into_iter()
-                    .map(|r| RecordStanding {
-                        filed_index: r.filed,
-                        kind: r.kind.clone(),
-                        effective: r.effective,
-                        status: match (r.withdrawn, r.corrected) {
-                            (true, _) => RecordStatus::Withdrawn,
-                            (false, true) => RecordStatus::Corrected,
-                            (false, false) => RecordStatus::Filed,
-                        },
-                        repaired: r.repaired,
-                    })
-                    .collect();
-                if got.records == want {
-                    continue;
-                }
-                let show = |rs: &[RecordStanding]| {
-                    rs.iter()
-                        .map(|r| {
-                            format!(
-                                "entry {} {} from {} {}{}",
-                                r.filed_index,
-                                r.kind,
-                                r.effective,
-                                r.status.as_str(),
-                                r.repaired.map(|d| format!(" repaired {d}")).unwrap_or_default()
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                };
-                problems.push(format!(
-                    "subject {id}: rating reads its records as [{}] (the log gives [{}])",
-                    show(&got.records),
-                    show(&want)
-                ));
+/// What rating reads of each subject's records (the projections' columns, not the journal
+/// entries) that differs from the replay, in words.
+fn standing_problems(store: &dyn Store, replay: &Replay) -> Result<Vec<String>, RegistryError> {
+    let mut problems = Vec::new();
+    let ids: Vec<SubjectId> = replay.subjects().copied().collect();
+    for chunk in ids.chunks(PAGE) {
+        for (id, got) in chunk.iter().zip(store.standings_of(chunk)?) {
+            let Some(got) = got else { continue };
+            let want: Vec<RecordStanding> = replay
+                .records_of(id)
+                .into_iter()
+                .map(|r| RecordStanding {
+                    filed_index: r.filed,
+                    kind: r.kind.clone(),
+                    effective: r.effective,
+                    status: match (r.withdrawn, r.corrected) {
+                        (true, _) => RecordStatus::Withdrawn,
+                        (false, true) => RecordStatus::Corrected,
+                        (false, false) => RecordStatus::Filed,
+                    },
+                    repaired: r.repaired,
+                })
+                .collect();
+            if got.records == want {
+                continue;
             }
-        }
-        Ok(())
-    }
-
-    /// Compares the exception list and the due-process cases with the replay.
-    fn audit_exceptions_and_cases(
-        &self,
-        replay: &Replay,
-        problems: &mut Vec<String>,
-    ) -> Result<(), RegistryError> {
-        let stored: BTreeSet<String> = self.store.code_exceptions()?.into_iter().collect();
-        let logged: BTreeSet<String> = replay.exceptions().map(str::to_owned).collect();
-        for code in stored.difference(&logged) {
-            problems.push(format!("code {code}: on the exception list, but no event admits it"));
-        }
-        for code in logged.difference(&stored) {
+            let show = |rs: &[RecordStanding]| {
+                rs.iter()
+                    .map(|r| {
+                        format!(
+                            "entry {} {} from {} {}{}",
+                            r.filed_index,
+                            r.kind,
+                            r.effective,
+                            r.status.as_str(),
+                            r.repaired.map(|d| format!(" repaired {d}")).unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
             problems.push(format!(
-                "code {code}: admitted in the journal, but missing from the exception list"
+                "subject {id}: rating reads its records as [{}] (the log gives [{}])",
+                show(&got.records),
+                show(&want)
             ));
         }
-        let mut stored = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self.store.cases(false, after, PAGE)?;
-            let Some(last) = page.last().map(|c| c.opened) else { break };
-            stored.extend(page);
-            after = Some(last);
-        }
-        let mut logged = replay.cases().iter().peekable();
-        for got in &stored {
-            while logged.next_if(|w| w.opened < got.opened).is_some_and(|w| {
-                problems.push(format!(
-                    "record {}: its {} opened at entry {} is missing from the cases",
-                    w.record,
-                    w.kind.as_str(),
-                    w.opened
-                ));
-                true
-            }) {}
-            match logged.next_if(|w| w.opened == got.opened) {
-                Some(w)
-                    if w.record == got.record && w.kind == got.kind && w.closed == got.closed => {}
-                Some(w) => problems.push(format!(
-                    "record {}: the case opened at entry {} is published as {} of {} closed at {} \
-                     (the log gives {} of {} closed at {})",
-                    w.record,
-                    w.opened,
-                    got.kind.as_str(),
-                    got.record,
-                    got.closed.map_or("none".into(), |c| c.to_string()),
-                    w.kind.as_str(),
-                    w.record,
-                    w.closed.map_or("none".into(), |c| c.to_string()),
-                )),
-                None => problems.push(format!(
-                    "record {}: a {} case opened at entry {} is published, but no step opens it",
-                    got.record,
-                    got.kind.as_str(),
-                    got.opened
-                )),
-            }
-        }
-        for w in logged {
+    }
+    Ok(problems)
+}
+
+/// Where the exception list and the due-process cases differ from the replay, in words.
+fn exception_and_case_problems(
+    store: &dyn Store,
+    replay: &Replay,
+) -> Result<Vec<String>, RegistryError> {
+    let mut problems = Vec::new();
+    let stored: BTreeSet<String> = store.code_exceptions()?.into_iter().collect();
+    let logged: BTreeSet<String> = replay.exceptions().map(str::to_owned).collect();
+    for code in stored.difference(&logged) {
+        problems.push(format!("code {code}: on the exception list, but no event admits it"));
+    }
+    for code in logged.difference(&stored) {
+        problems.push(format!(
+            "code {code}: admitted in the journal, but missing from the exception list"
+        ));
+    }
+    let mut stored = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.cases(false, after, PAGE)?;
+        let Some(last) = page.last().map(|c| c.opened) else { break };
+        stored.extend(page);
+        after = Some(last);
+    }
+    let mut logged = replay.cases().iter().peekable();
+    for got in &stored {
+        while logged.next_if(|w| w.opened < got.opened).is_some_and(|w| {
             problems.push(format!(
                 "record {}: its {} opened at entry {} is missing from the cases",
                 w.record,
                 w.kind.as_str(),
                 w.opened
             ));
+            true
+        }) {}
+        match logged.next_if(|w| w.opened == got.opened) {
+            Some(w) if w.record == got.record && w.kind == got.kind && w.closed == got.closed => {}
+            Some(w) => problems.push(format!(
+                "record {}: the case opened at entry {} is published as {} of {} closed at {} \
+                     (the log gives {} of {} closed at {})",
+                w.record,
+                w.opened,
+                got.kind.as_str(),
+                got.record,
+                got.closed.map_or("none".into(), |c| c.to_string()),
+                w.kind.as_str(),
+                w.record,
+                w.closed.map_or("none".into(), |c| c.to_string()),
+            )),
+            None => problems.push(format!(
+                "record {}: a {} case opened at entry {} is published, but no step opens it",
+                got.record,
+                got.kind.as_str(),
+                got.opened
+            )),
         }
-        Ok(())
     }
+    for w in logged {
+        problems.push(format!(
+            "record {}: its {} opened at entry {} is missing from the cases",
+            w.record,
+            w.kind.as_str(),
+            w.opened
+        ));
+    }
+    Ok(problems)
 }
 
 fn opt(d: Option<probity_core::Date>) -> String {

@@ -34,6 +34,11 @@ fn append_and_stop(reg: &Registry, row: &str) {
     assert!(matches!(out[..], [probity_store::Outcome::Appended { .. }]), "{out:?}");
 }
 
+/// The first ten entries of a list.
+fn listed_on(list: &str, on: probity_core::Date) -> probity_store::ListQuery<'_> {
+    probity_store::ListQuery { list, on, after: None, limit: 10 }
+}
+
 fn bid(reg: &Registry) -> String {
     reg.check(A, "procurement.bid", reg.today(), None).unwrap().unwrap().decision.to_owned()
 }
@@ -59,7 +64,7 @@ fn a_writer_killed_between_appending_and_rating_leaves_no_wrong_answer() {
     assert_eq!(reg.rate_pass(today, false, &()).unwrap().rated, 1);
     let row = reg.store().assessment(&id).unwrap().unwrap();
     assert_eq!(row.grade.as_deref(), Some("B"), "a serious penalty costs the A");
-    let listed = reg.store().list_entries("serious_violation", today, None, 10).unwrap();
+    let listed = reg.store().list_entries(listed_on("serious_violation", today)).unwrap();
     assert_eq!(listed.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), [A]);
     assert_eq!(reg.rate_pass(today, false, &()).unwrap().rated, 0, "nothing is stale now");
     let audit = reg.audit(&[], &()).unwrap();

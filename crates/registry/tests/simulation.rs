@@ -79,6 +79,70 @@ const KINDS: &[&str] = &[
 ];
 const MEASURES: &[&str] = &["procurement.bid", "subsidy.grant"];
 
+/// What a step does, and how often: weights out of their sum, each with what it runs (which
+/// says what it did).
+type Run = fn(&mut World) -> &'static str;
+const STEPS: &[(u64, Run)] = &[
+    (25, |w| {
+        w.file(1);
+        "file one"
+    }),
+    (8, |w| {
+        let n = 2 + w.rng.below(10) as usize;
+        w.file(n);
+        "file a batch"
+    }),
+    (6, |w| {
+        w.correct();
+        "correct"
+    }),
+    (4, |w| {
+        w.withdraw();
+        "withdraw"
+    }),
+    (12, |w| {
+        w.due_process();
+        "due process"
+    }),
+    (1, |w| {
+        w.adopt_rulebook();
+        "adopt a rulebook"
+    }),
+    (3, |w| {
+        w.redact();
+        "redact"
+    }),
+    (10, |w| {
+        w.clock.advance(86_400 * (1 + w.rng.below(120) as i64));
+        "advance the calendar"
+    }),
+    (5, |w| {
+        let today = w.reg.today();
+        w.reg.rate_pass(today, false, &()).unwrap();
+        "sweep"
+    }),
+    (3, |w| {
+        w.register_subject();
+        "register a subject"
+    }),
+    (7, |w| {
+        w.crash_between_append_and_rating();
+        if w.rng.chance(50) {
+            w.restart();
+        }
+        "fault: killed between append and rating"
+    }),
+    (4, |w| {
+        w.second_writer();
+        "fault: a second writer"
+    }),
+    (4, World::store_fault),
+    (1, |w| {
+        w.restart();
+        "restart"
+    }),
+];
+
 /// One simulated registry and what the simulation knows it was told.
 struct World {
     seed: u64,
@@ -366,9 +430,13 @@ impl World {
         std::mem::swap(&mut self.reg, &mut other);
     }
 
-    /// The store fails or goes away at the next write or the one after, during a filing.
-    fn store_fault(&mut self) {
-        let Some(mem) = &self.memory else { return };
+    /// The store fails or goes away at the next write or the one after, during a filing (in a
+    /// run without store faults, a plain filing).
+    fn store_fault(&mut self) -> &'static str {
+        let Some(mem) = self.memory.as_ref().filter(|_| self.store_faults) else {
+            self.file(1);
+            return "file one";
+        };
         let fault = if self.rng.chance(50) { Fault::Unavailable } else { Fault::Failed };
         mem.fail_write(self.rng.below(2), fault);
         let rows = 1 + self.rng.below(4) as usize;
@@ -376,80 +444,24 @@ impl World {
         if let Some(mem) = &self.memory {
             mem.heal();
         }
+        "fault: the store fails"
     }
 
-    /// One random step.
+    /// One random step: an operation or a fault, drawn by weight from [`STEPS`].
     fn step(&mut self) {
         self.step += 1;
         self.clock.advance(60 + self.rng.below(3600) as i64);
-        let roll = self.rng.below(100);
-        let what = match roll {
-            0..=24 => {
-                self.file(1);
-                "file one"
-            }
-            25..=32 => {
-                let n = 2 + self.rng.below(10) as usize;
-                self.file(n);
-                "file a batch"
-            }
-            33..=38 => {
-                self.correct();
-                "correct"
-            }
-            39..=42 => {
-                self.withdraw();
-                "withdraw"
-            }
-            43..=54 => {
-                self.due_process();
-                "due process"
-            }
-            55 => {
-                self.adopt_rulebook();
-                "adopt a rulebook"
-            }
-            56..=58 => {
-                self.redact();
-                "redact"
-            }
-            59..=68 => {
-                self.clock.advance(86_400 * (1 + self.rng.below(120) as i64));
-                "advance the calendar"
-            }
-            69..=73 => {
-                let today = self.reg.today();
-                self.reg.rate_pass(today, false, &()).unwrap();
-                "sweep"
-            }
-            74..=76 => {
-                self.register_subject();
-                "register a subject"
-            }
-            77..=83 => {
-                self.crash_between_append_and_rating();
-                if self.rng.chance(50) {
-                    self.restart();
-                }
-                "fault: killed between append and rating"
-            }
-            84..=87 => {
-                self.second_writer();
-                "fault: a second writer"
-            }
-            88..=91 if self.store_faults => {
-                self.store_fault();
-                "fault: the store fails"
-            }
-            92 => {
-                self.restart();
-                "restart"
-            }
-            _ => {
-                self.file(1);
-                "file one"
-            }
-        };
+        let total: u64 = STEPS.iter().map(|(w, _)| w).sum();
+        let mut roll = self.rng.below(total);
+        let run = STEPS
+            .iter()
+            .find(|(w, _)| {
+                let hit = roll < *w;
+                roll = roll.saturating_sub(*w);
+                hit
+            })
+            .map_or(STEPS[0].1, |(_, run)| *run);
+        let what = run(self);
         self.count(what);
         self.check();
     }

@@ -157,22 +157,15 @@ fn an_abnormal_operations_entry_flags_procurement() {
 }
 
 fn arb_records() -> impl Strategy<Value = Vec<RecordInput>> {
-    let kinds = vec![
-        "penalty.minor",
-        "penalty.moderate",
-        "penalty.serious",
-        "court.dishonest_debtor",
-        "tax.major_violation",
-        "registration.abnormal",
-        "award.quality",
-    ];
+    // Every kind of the shipped rulebook.
+    let kinds: Vec<String> = book().kinds().map(|k| k.id.to_string()).collect();
     prop::collection::vec((prop::sample::select(kinds), 0i64..3000, any::<bool>()), 0..12).prop_map(
         |v| {
             v.into_iter()
                 .enumerate()
                 .map(|(i, (k, day, withdrawn))| RecordInput {
                     id: i as u64,
-                    kind: k.into(),
+                    kind: k,
                     effective: d("2020-01-01").checked_add(jiff::Span::new().days(day)).unwrap(),
                     state: if withdrawn { RecordState::Withdrawn } else { RecordState::InForce },
                 })

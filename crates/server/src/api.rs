@@ -612,7 +612,12 @@ pub async fn list(
                 .map_err(|e| ApiError::bad_request(format!("cursor: {e}")))?;
             let rows = reg
                 .store()
-                .list_entries(&id, reg.today(), after.as_ref(), limit + 1)
+                .list_entries(probity_store::ListQuery {
+                    list: &id,
+                    on: reg.today(),
+                    after: after.as_ref(),
+                    limit: limit + 1,
+                })
                 .map_err(probity_registry::RegistryError::from)?;
             let more = rows.len() > limit;
             let entries: Vec<ListItem> = rows

@@ -359,7 +359,15 @@ fn scan_list(
     let mut out = Vec::new();
     let mut scanned = 0;
     while scanned < scan {
-        let batch = reg.store().list_entries(id, today, after.as_ref(), 500).map_err(reg_err)?;
+        let batch = reg
+            .store()
+            .list_entries(probity_store::ListQuery {
+                list: id,
+                on: today,
+                after: after.as_ref(),
+                limit: 500,
+            })
+            .map_err(reg_err)?;
         let Some(last) = batch.last() else { return Ok((out, None)) };
         let end = last.0;
         for (subject, entry) in batch {

@@ -27,7 +27,9 @@ impl Clock for TestClock {
     }
 }
 
-const A: &str = "91110000600037341L";
+mod common;
+
+use common::A;
 
 struct World {
     _dir: tempfile::TempDir,
@@ -49,26 +51,13 @@ fn world_with(config: probity_server::Config) -> World {
     let clock = TestClock(Arc::new(Mutex::new("2026-03-02T08:00:00Z".parse().unwrap())));
     let mut reg =
         Registry::init_with_clock(&dir.path().join("r"), None, "test/log", clock.clone()).unwrap();
-    let authority = |id: &str, cat: &str| {
-        probity_core::Authority::new(id, &format!("{id} 名称"), cat, "110000").unwrap()
-    };
-    reg.register_authority(authority("bj-amr", "market_regulation")).unwrap();
-    reg.register_authority(authority("bj-tax", "tax")).unwrap();
     let other = probity_store::conformance::uscc(42);
-    let mut rejects = Vec::new();
-    reg.import(
-        probity_registry::Table::Subjects,
-        probity_registry::Format::Csv,
-        std::io::Cursor::new(
-            format!("id,name,established\n{A},北京测试科技有限公司,2010-01-01\n{other},北京另一有限公司,2012-01-01\n")
-                .into_bytes(),
-        ),
-        probity_registry::ImportOptions::default(),
-        &(),
-        &mut rejects,
-    )
-    .unwrap();
-    assert!(rejects.is_empty(), "{rejects:?}");
+    common::authorities_and_companies(
+        &mut reg,
+        "北京测试科技有限公司",
+        other.as_str(),
+        "北京另一有限公司",
+    );
     let amr_actor = Actor::Authority(probity_core::Slug::parse("a", "bj-amr").unwrap());
     let operator = reg.issue_key(&Actor::Operator, None).unwrap();
     let amr = reg.issue_key(&amr_actor, None).unwrap();

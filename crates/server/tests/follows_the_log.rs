@@ -18,7 +18,12 @@ fn clock() -> FixedClock {
 
 /// A rated registry with one authority and one clean company, and a key of that authority.
 fn registry(dir: &std::path::Path) -> (Registry, String) {
-    let mut reg = Registry::init_with_clock(&dir.join("r"), None, "test/log", clock()).unwrap();
+    populate(Registry::init_with_clock(&dir.join("r"), None, "test/log", clock()).unwrap())
+}
+
+/// Adds to a new registry one authority and one clean company, rates it, and issues a key of
+/// that authority.
+fn populate(mut reg: Registry) -> (Registry, String) {
     let amr = probity_core::Authority::new("bj-amr", "北京市场监管", "market_regulation", "110000");
     reg.register_authority(amr.unwrap()).unwrap();
     let mut rejects = Vec::new();
@@ -151,30 +156,10 @@ fn a_failing_store_is_a_server_error_and_leaves_nothing_half_written() {
     let open = memory.opener();
     let connect: probity_registry::Connector = std::sync::Arc::new(move || Ok(Box::new(open())));
     let path = dir.path().join("r");
-    let mut reg = Registry::init_on(
-        &path,
-        Box::new(memory.handle()),
-        std::sync::Arc::clone(&connect),
-        None,
-        "test/log",
-        clock(),
-    )
-    .unwrap();
-    let amr = probity_core::Authority::new("bj-amr", "北京市场监管", "market_regulation", "110000");
-    reg.register_authority(amr.unwrap()).unwrap();
-    let mut rejects = Vec::new();
-    reg.import(
-        probity_registry::Table::Subjects,
-        probity_registry::Format::Csv,
-        std::io::Cursor::new(format!("id,name,established\n{A},北京测试有限公司,2010-01-01\n")),
-        probity_registry::ImportOptions::default(),
-        &(),
-        &mut rejects,
-    )
-    .unwrap();
-    let key = reg
-        .issue_key(&Actor::Authority(probity_core::Slug::parse("a", "bj-amr").unwrap()), None)
-        .unwrap();
+    let (reg, key) = populate(
+        Registry::init_on(&path, Box::new(memory.handle()), connect, None, "test/log", clock())
+            .unwrap(),
+    );
     let config = probity_server::Config { follow_every: None, ..Default::default() };
     let server = probity_server::spawn(reg, "127.0.0.1:0".parse().unwrap(), config).unwrap();
     let url = format!("http://{}", server.addr);

@@ -10,7 +10,9 @@ use probity_registry::{Actor, Registry};
 use reqwest::blocking::{Client, Response};
 use reqwest::redirect::Policy;
 
-const A: &str = "91110000600037341L";
+mod common;
+
+use common::A;
 
 struct World {
     _dir: tempfile::TempDir,
@@ -27,26 +29,13 @@ struct World {
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let mut reg = Registry::init(&dir.path().join("r"), None).unwrap();
-    let authority = |id: &str, cat: &str| {
-        probity_core::Authority::new(id, &format!("{id} 名称"), cat, "110000").unwrap()
-    };
-    reg.register_authority(authority("bj-amr", "market_regulation")).unwrap();
-    reg.register_authority(authority("bj-tax", "tax")).unwrap();
     let other = probity_store::conformance::uscc(42);
-    let mut rejects = Vec::new();
-    let subjects = format!(
-        "id,name,established\n{A},北京测试科技有限公司,2010-01-01\n{other},<b>北京另一</b>有限公司,2012-01-01\n"
+    common::authorities_and_companies(
+        &mut reg,
+        "北京测试科技有限公司",
+        other.as_str(),
+        "<b>北京另一</b>有限公司",
     );
-    reg.import(
-        probity_registry::Table::Subjects,
-        probity_registry::Format::Csv,
-        std::io::Cursor::new(subjects.into_bytes()),
-        probity_registry::ImportOptions::default(),
-        &(),
-        &mut rejects,
-    )
-    .unwrap();
-    assert!(rejects.is_empty(), "{rejects:?}");
     let today = reg.today().to_string();
     let row_of = |no: &str, subject: &str, kind: &str| {
         serde_json::json!({

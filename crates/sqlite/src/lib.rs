@@ -13,9 +13,9 @@ use probity_core::{
 };
 use probity_store::plan::{KeyState, Lookups, Op, Planner, Row};
 use probity_store::{
-    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, Outcome, RecordStanding,
-    RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject, SubjectColumns,
-    SubjectStanding,
+    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery, Outcome,
+    RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
+    SubjectColumns, SubjectStanding,
 };
 use probity_tlog::stored::{NodeTile, TileCache, TileUpdates};
 use probity_tlog::{Frontier, leaf_hash};
@@ -1130,13 +1130,8 @@ impl Store for SqliteStore {
         }))
     }
 
-    fn list_entries(
-        &self,
-        list: &str,
-        on: probity_core::Date,
-        after: Option<&SubjectId>,
-        limit: usize,
-    ) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
+    fn list_entries(&self, q: ListQuery<'_>) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
+        let ListQuery { list, on, after, limit } = q;
         let mut stmt = self
             .conn
             .prepare_cached(

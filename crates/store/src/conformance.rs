@@ -141,6 +141,11 @@ fn ev(body: EventBody) -> Encoded {
     Event::new(at(0), body).into()
 }
 
+/// The first ten entries of `list` that have not ended by `on`.
+fn first_ten<'a>(list: &'a str, on: &str) -> crate::ListQuery<'a> {
+    crate::ListQuery { list, on: date(on), after: None, limit: 10 }
+}
+
 fn reg_subject(n: u32) -> Encoded {
     ev(EventBody::SubjectRegistered { subject: subject(n) })
 }
@@ -816,7 +821,7 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     store.put_assessments(&[row(1, Some("2027-02-01"), "C")]).unwrap();
     assert_eq!(store.assessment(&uscc(1)).unwrap(), Some(row(1, Some("2027-02-01"), "C")));
     assert_eq!(store.assessment(&uscc(3)).unwrap(), None);
-    let on = |store: &dyn Store, d: &str| store.list_entries("watch", date(d), None, 10).unwrap();
+    let on = |store: &dyn Store, d: &str| store.list_entries(first_ten("watch", d)).unwrap();
     assert_eq!(on(store, "2026-11-30").len(), 1);
     assert_eq!(on(store, "2026-11-30")[0].0, uscc(1));
     assert!(on(store, "2026-12-01").is_empty(), "ended entries are not listed");
@@ -863,7 +868,7 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     };
     store.put_assessments(std::slice::from_ref(&moved)).unwrap();
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(moved.clone()));
-    let watched = store.list_entries("watch", date("2026-12-15"), None, 10).unwrap();
+    let watched = store.list_entries(first_ten("watch", "2026-12-15")).unwrap();
     assert_eq!(watched, vec![(uscc(2), entry("watch", "2026-10-01", "2027-01-01"))]);
     let kept = AssessmentRow {
         lists: vec![entry("excluded", "2026-11-02", "2027-11-02")],
@@ -873,12 +878,12 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     store.put_assessments(std::slice::from_ref(&kept)).unwrap();
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(kept.clone()));
     assert_eq!(on(store, "2026-11-15").iter().filter(|e| e.0 == uscc(2)).count(), 0);
-    assert_eq!(store.list_entries("excluded", date("2026-11-15"), None, 10).unwrap().len(), 1);
+    assert_eq!(store.list_entries(first_ten("excluded", "2026-11-15")).unwrap().len(), 1);
     let cleared = AssessmentRow { lists: Vec::new(), grade: Some("B".into()), ..later };
     store.put_assessments(std::slice::from_ref(&cleared)).unwrap();
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(cleared.clone()));
     assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(2)).count(), 0);
-    assert!(store.list_entries("excluded", date("2026-11-15"), None, 10).unwrap().is_empty());
+    assert!(store.list_entries(first_ten("excluded", "2026-11-15")).unwrap().is_empty());
 
     // Rows for one subject in one call leave what storing them one after another would: the
     // one from the newest view of the log, the later of two from the same view.

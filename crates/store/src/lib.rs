@@ -416,6 +416,20 @@ pub struct ListEntry {
     pub until: Option<Date>,
 }
 
+/// Which entries of a list to read: up to `limit` entries of `list` whose subject code follows
+/// `after`, in code order, leaving out entries that ended by `on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListQuery<'a> {
+    /// The list's id.
+    pub list: &'a str,
+    /// Entries that ended by this day are left out.
+    pub on: Date,
+    /// The last subject code of the page before.
+    pub after: Option<&'a SubjectId>,
+    /// The most entries to read.
+    pub limit: usize,
+}
+
 /// Aggregates over the registry for the statistics page. Months are integers `YYYYMM`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Statistics {
@@ -637,15 +651,8 @@ pub trait Store: Send {
     /// The stored assessment of a subject.
     fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError>;
 
-    /// Up to `limit` entries of list `list` whose subject code follows `after`, in code order,
-    /// leaving out entries that ended by `on`.
-    fn list_entries(
-        &self,
-        list: &str,
-        on: Date,
-        after: Option<&SubjectId>,
-        limit: usize,
-    ) -> Result<Vec<(SubjectId, ListEntry)>, StoreError>;
+    /// The entries of a list that `q` asks for.
+    fn list_entries(&self, q: ListQuery<'_>) -> Result<Vec<(SubjectId, ListEntry)>, StoreError>;
 
     /// Aggregates for the statistics page.
     fn statistics(&self) -> Result<Statistics, StoreError>;
