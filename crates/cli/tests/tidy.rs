@@ -74,3 +74,18 @@ fn no_sql_is_built_from_strings() {
     }
     assert!(found.is_empty(), "SQL built with format! at {found:?}");
 }
+
+/// The registry is the boundary of the HTTP API and the portal: their handlers parse, call one
+/// registry function and render, and never reach past it into the store.
+#[test]
+fn the_server_and_the_portal_never_reach_into_the_store() {
+    let mut files = Vec::new();
+    rust_files(&root().join("crates/server/src"), &mut files);
+    rust_files(&root().join("crates/portal/src"), &mut files);
+    let reaching: Vec<_> = files
+        .iter()
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains(".store()"))
+        .map(|f| f.strip_prefix(root()).unwrap_or(f).display().to_string())
+        .collect();
+    assert!(reaching.is_empty(), "these call `Registry::store()`: {reaching:?}");
+}

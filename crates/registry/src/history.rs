@@ -5,7 +5,7 @@
 //! are left out, and corrections and withdrawals recorded later are undone. The journal is in
 //! recording order, so "the end of D" is a log size, found by binary search.
 
-use probity_core::{Date, Event, EventBody, RecordKey, Timestamp};
+use probity_core::{Date, Event, EventBody, RecordKey, Slug, Timestamp};
 use probity_store::{RecordStatus, StoredRecord};
 
 use crate::{Profile, Registry, RegistryError};
@@ -109,19 +109,29 @@ impl Registry {
         self.assess_under(self.rulebook_known_at(as_of, size), profile, as_of)
     }
 
-    /// The issuing authority withdraws a record it filed.
-    pub fn withdraw_record(&mut self, key: RecordKey, reason: &str) -> Result<(), RegistryError> {
+    /// Authority `by` withdraws a record it filed. Returns the withdrawal's log index, or
+    /// `None` if the record was withdrawn already.
+    pub fn withdraw_record(
+        &mut self,
+        by: &Slug,
+        key: RecordKey,
+        reason: &str,
+    ) -> Result<Option<u64>, RegistryError> {
+        self.own_record(by, &key)?;
         let reason = probity_core::check_text("reason", reason, probity_core::limits::BASIS)
             .map_err(|e| RegistryError::Refused(e.to_string()))?;
-        self.append_one(EventBody::RecordWithdrawn { key, reason }).map(|_| ())
+        self.append_one(EventBody::RecordWithdrawn { key, reason })
     }
 
-    /// The issuing authority corrects a record it filed (same authority and decision number).
+    /// Authority `by` corrects a record it filed (same authority and decision number). Returns
+    /// the correction's log index, or `None` if it changed nothing.
     pub fn correct_record(
         &mut self,
+        by: &Slug,
         record: probity_core::Record,
         reason: &str,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Option<u64>, RegistryError> {
+        self.own_record(by, &record.key())?;
         let reason = probity_core::check_text("reason", reason, probity_core::limits::BASIS)
             .map_err(|e| RegistryError::Refused(e.to_string()))?;
         if self.rulebook().kind(record.kind.as_str()).is_none() {
@@ -130,6 +140,24 @@ impl Registry {
                 record.kind
             )));
         }
-        self.append_one(EventBody::RecordCorrected { record, reason }).map(|_| ())
+        self.append_one(EventBody::RecordCorrected { record, reason })
+    }
+
+    /// Refuses unless `by` is the issuing authority of the record `key`, which the registry
+    /// holds.
+    fn own_record(&self, by: &Slug, key: &RecordKey) -> Result<(), RegistryError> {
+        if key.authority != *by {
+            return Err(RegistryError::Forbidden(format!(
+                "only the issuing authority `{}` may change this record",
+                key.authority
+            )));
+        }
+        if self.store.record(key)?.is_none() {
+            return Err(RegistryError::NotFound(format!(
+                "authority `{}` has no record with decision number `{}`",
+                key.authority, key.decision_no
+            )));
+        }
+        Ok(())
     }
 }

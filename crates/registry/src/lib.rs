@@ -39,8 +39,8 @@ pub use rating::RateReport;
 pub use redaction::RedactionReport;
 pub use rulebooks::{DiffSample, RulebookDiff};
 pub use views::{
-    AuthorityDeadlines, MAX_QUERY_CHARS, MAX_SEARCH_OFFSET, OverdueItem, SearchHit, SearchResults,
-    TimelineEntry, When,
+    AuthorityDeadlines, ChangeEntry, MAX_QUERY_CHARS, MAX_SEARCH_OFFSET, OverdueItem, SearchHit,
+    SearchResults, TimelineEntry, When,
 };
 
 /// The log's signing key inside a registry directory (mode 0600).
@@ -595,8 +595,8 @@ impl Registry {
     }
 
     /// Journals one event, refusing it if the store does, and publishes a checkpoint. Returns
-    /// false if it repeated stored content.
-    fn append_one(&mut self, body: EventBody) -> Result<bool, RegistryError> {
+    /// its log index, or `None` if it repeated stored content.
+    fn append_one(&mut self, body: EventBody) -> Result<Option<u64>, RegistryError> {
         // A change to a record changes its subject's rating: re-rate it, as imports do. A
         // correction may move the record to another subject; both are re-rated.
         let mut subjects = match &body {
@@ -612,15 +612,15 @@ impl Registry {
         };
         subjects.dedup();
         match self.store.append(&[Event::new(self.clock.now(), body).into()])?.as_slice() {
-            [Outcome::Appended { .. }] => {
+            [Outcome::Appended { index }] => {
                 self.publish_checkpoint()?;
                 if !subjects.is_empty() {
                     let today = self.today();
                     self.rate(&subjects, today)?;
                 }
-                Ok(true)
+                Ok(Some(*index))
             }
-            [Outcome::Duplicate] => Ok(false),
+            [Outcome::Duplicate] => Ok(None),
             [Outcome::Refused(r)] => Err(RegistryError::Refused(r.to_string())),
             other => Err(RegistryError::Internal(format!("unexpected store answer {other:?}"))),
         }
@@ -631,7 +631,49 @@ impl Registry {
         &mut self,
         authority: probity_core::Authority,
     ) -> Result<bool, RegistryError> {
-        self.append_one(EventBody::AuthorityRegistered { authority })
+        Ok(self.append_one(EventBody::AuthorityRegistered { authority })?.is_some())
+    }
+
+    /// Every authority, by id.
+    pub fn authorities(&self) -> Result<Vec<probity_core::Authority>, RegistryError> {
+        Ok(self.store.authorities()?)
+    }
+
+    /// The subject with this id, as registered.
+    pub fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, RegistryError> {
+        Ok(self.store.subject(id)?)
+    }
+
+    /// The entries of a list that `q` asks for.
+    pub fn list_entries(
+        &self,
+        q: probity_store::ListQuery<'_>,
+    ) -> Result<Vec<(SubjectId, probity_store::ListEntry)>, RegistryError> {
+        Ok(self.store.list_entries(q)?)
+    }
+
+    /// Runs `read` in one store snapshot, so all it reads agrees and the store's read lock is
+    /// taken once.
+    pub fn in_snapshot<T, E: From<RegistryError>>(
+        &self,
+        read: impl FnOnce(&Self) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.store.begin_snapshot().map_err(RegistryError::from)?;
+        let out = read(self);
+        if let Err(e) = self.store.end_snapshot() {
+            tracing::warn!(error = %e, "ending a read snapshot failed");
+        }
+        out
+    }
+
+    /// The text of rulebook version `version` as adopted, if it was.
+    pub fn rulebook_text(&self, version: &str) -> Result<Option<String>, RegistryError> {
+        Ok(self
+            .store
+            .adopted_rulebooks()?
+            .into_iter()
+            .map(|(_, text)| text)
+            .find(|text| Rulebook::parse(text).is_ok_and(|b| b.header.version == version)))
     }
 
     /// Whether a record is shown today: not withdrawn, not repaired, and within the period its

@@ -282,3 +282,52 @@ impl Registry {
         Ok(SearchResults { hits, more })
     }
 }
+
+/// One entry of the change feed: a journal entry as published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeEntry {
+    /// Its log index.
+    pub index: u64,
+    /// When the registry recorded it.
+    pub recorded_at: Option<Timestamp>,
+    /// The event, or `None` if its body is withheld (a redacted record's entry).
+    pub event: Option<probity_core::Event>,
+    /// The subject it is about, if it is about one.
+    pub subject: Option<probity_core::SubjectId>,
+}
+
+impl Registry {
+    /// Up to `limit` entries of the journal from index `from` on, each with the subject it is
+    /// about (for a withdrawal or a due-process step, the record's subject as it stands now).
+    pub fn changes(&self, from: u64, limit: usize) -> Result<Vec<ChangeEntry>, RegistryError> {
+        use probity_core::EventBody;
+        let mut out = Vec::new();
+        for e in self.store.journal(from, limit)? {
+            if e.withheld.is_some() {
+                let recorded_at = self.store.recorded_at(e.index)?;
+                out.push(ChangeEntry { index: e.index, recorded_at, event: None, subject: None });
+                continue;
+            }
+            let event = probity_core::Event::decode(&e.bytes).map_err(|err| {
+                RegistryError::Store(probity_store::StoreError::Corrupt {
+                    index: e.index,
+                    reason: err.to_string(),
+                })
+            })?;
+            let subject = match &event.body {
+                EventBody::SubjectRegistered { subject } => Some(subject.id),
+                EventBody::RecordFiled { record } | EventBody::RecordCorrected { record, .. } => {
+                    Some(record.subject)
+                }
+                EventBody::RecordWithdrawn { key, .. }
+                | EventBody::ProcessStep { record: key, .. } => {
+                    self.store.record(key)?.map(|r| r.record.subject)
+                }
+                _ => None,
+            };
+            let recorded_at = Some(event.recorded_at);
+            out.push(ChangeEntry { index: e.index, recorded_at, event: Some(event), subject });
+        }
+        Ok(out)
+    }
+}

@@ -60,7 +60,7 @@ fn what_was_true_and_what_the_registry_answered_can_differ() {
     let mut reg = reg.with_clock(at("2026-03-01T09:00:00Z"));
     let key =
         RecordKey { authority: Slug::parse("a", "bj-amr").unwrap(), decision_no: "S-1".into() };
-    reg.withdraw_record(key, "annulled on administrative review").unwrap();
+    reg.withdraw_record(&key.authority.clone(), key, "annulled on administrative review").unwrap();
 
     // What was true on 1 February, knowing everything now: the record was withdrawn, so allow.
     assert_eq!(procurement(&reg, &id, "2026-02-01", None), Some(Decision::Allow));

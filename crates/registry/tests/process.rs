@@ -215,16 +215,17 @@ fn a_correction_that_moves_a_record_re_rates_both_subjects_and_the_audit_agrees(
     // The authority filed against the wrong company and corrects it.
     let mut record = reg.store().record(&key()).unwrap().unwrap().record;
     record.subject = b;
-    reg.correct_record(record, "filed against the wrong company").unwrap();
+    let amr = Slug::parse("a", "bj-amr").unwrap();
+    reg.correct_record(&amr, record, "filed against the wrong company").unwrap();
     let a_now = reg.store().assessment(&a).unwrap().unwrap();
     let b_now = reg.store().assessment(&b).unwrap().unwrap();
     assert_eq!(a_now.score, clean.score, "A's stored rating no longer counts it");
     assert_eq!(b_now.score, before.score, "B's does");
 
     // Withdrawal is final: the record cannot be corrected back to life.
-    reg.withdraw_record(key(), "annulled").unwrap();
+    reg.withdraw_record(&amr, key(), "annulled").unwrap();
     let record = reg.store().record(&key()).unwrap().unwrap().record;
-    let err = reg.correct_record(record, "again").unwrap_err();
+    let err = reg.correct_record(&amr, record, "again").unwrap_err();
     assert!(err.to_string().contains("cannot be corrected"), "{err}");
 
     let audit = reg.audit(&[], &()).unwrap();

@@ -35,7 +35,7 @@ fn registry(dir: &std::path::Path) -> Registry {
              bj-amr,B-1,{b},penalty.minor,2025-12-10,2025-12-20,Art. 28\n"
         ),
     );
-    reg.withdraw_record(key("B-1"), "annulled on review").unwrap();
+    reg.withdraw_record(&key("B-1").authority, key("B-1"), "annulled on review").unwrap();
     reg
 }
 

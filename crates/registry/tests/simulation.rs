@@ -325,12 +325,12 @@ impl World {
         if self.rng.chance(30) {
             record.subject = *self.rng.pick(&self.subjects).unwrap();
         }
-        let _ = self.reg.correct_record(record, "corrected on review");
+        let _ = self.reg.correct_record(&amr(), record, "corrected on review");
     }
 
     fn withdraw(&mut self) {
         let Some(stored) = self.live_record() else { return };
-        let _ = self.reg.withdraw_record(stored.record.key(), "annulled");
+        let _ = self.reg.withdraw_record(&amr(), stored.record.key(), "annulled");
     }
 
     fn due_process(&mut self) {

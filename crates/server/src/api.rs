@@ -610,15 +610,12 @@ pub async fn list(
                 .map(|c| SubjectId::parse_excepted(c, |_| true))
                 .transpose()
                 .map_err(|e| ApiError::bad_request(format!("cursor: {e}")))?;
-            let rows = reg
-                .store()
-                .list_entries(probity_store::ListQuery {
-                    list: &id,
-                    on: reg.today(),
-                    after: after.as_ref(),
-                    limit: limit + 1,
-                })
-                .map_err(probity_registry::RegistryError::from)?;
+            let rows = reg.list_entries(probity_store::ListQuery {
+                list: &id,
+                on: reg.today(),
+                after: after.as_ref(),
+                limit: limit + 1,
+            })?;
             let more = rows.len() > limit;
             let entries: Vec<ListItem> = rows
                 .into_iter()
@@ -739,14 +736,9 @@ pub async fn rulebook_text(
     let text = state
         .read(move |reg| {
             let want = q.version.unwrap_or_else(|| reg.rulebook().header.version.clone());
-            let texts =
-                reg.store().adopted_rulebooks().map_err(probity_registry::RegistryError::from)?;
-            for (_, text) in texts {
-                if probity_rules::Rulebook::parse(&text).is_ok_and(|b| b.header.version == want) {
-                    return Ok(text);
-                }
-            }
-            Err(ApiError::not_found(format!("no rulebook version `{want}` was adopted")))
+            reg.rulebook_text(&want)?.ok_or_else(|| {
+                ApiError::not_found(format!("no rulebook version `{want}` was adopted"))
+            })
         })
         .await?;
     Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response())
@@ -802,47 +794,14 @@ pub async fn changes(
     state
         .read(move |reg| {
             let from = q.after.map_or(0, |a| a.saturating_add(1));
-            let entries =
-                reg.store().journal(from, limit).map_err(probity_registry::RegistryError::from)?;
-            let mut changes = Vec::with_capacity(entries.len());
-            for e in entries {
-                if e.withheld.is_some() {
-                    let at = reg
-                        .store()
-                        .recorded_at(e.index)
-                        .map_err(probity_registry::RegistryError::from)?;
-                    changes.push(Change {
-                        index: e.index,
-                        event_type: "withheld".to_owned(),
-                        recorded_at: at.map(|t| t.to_string()).unwrap_or_default(),
-                        subject: None,
-                        event: None,
-                    });
-                    continue;
-                }
-                let event = probity_core::Event::decode(&e.bytes).map_err(ApiError::internal)?;
-                let subject = match &event.body {
-                    probity_core::EventBody::SubjectRegistered { subject } => {
-                        Some(subject.id.to_string())
-                    }
-                    probity_core::EventBody::RecordFiled { record }
-                    | probity_core::EventBody::RecordCorrected { record, .. } => {
-                        Some(record.subject.to_string())
-                    }
-                    probity_core::EventBody::RecordWithdrawn { key, .. }
-                    | probity_core::EventBody::ProcessStep { record: key, .. } => reg
-                        .store()
-                        .record(key)
-                        .map_err(probity_registry::RegistryError::from)?
-                        .map(|r| r.record.subject.to_string()),
-                    _ => None,
-                };
+            let mut changes = Vec::new();
+            for c in reg.changes(from, limit)? {
                 changes.push(Change {
-                    index: e.index,
-                    event_type: event.type_name().to_owned(),
-                    recorded_at: event.recorded_at.to_string(),
-                    subject,
-                    event: Some(to_value(&event.body)?),
+                    index: c.index,
+                    event_type: c.event.as_ref().map_or("withheld", |e| e.type_name()).to_owned(),
+                    recorded_at: c.recorded_at.map(|t| t.to_string()).unwrap_or_default(),
+                    subject: c.subject.map(|s| s.to_string()),
+                    event: c.event.map(|e| to_value(&e.body)).transpose()?,
                 });
             }
             let next_after = changes.last().map(|c| c.index).or(q.after);
@@ -1052,39 +1011,21 @@ pub struct CorrectionIn {
 /// The log index of a step taken.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Taken {
-    /// Log index of the event.
-    pub index: u64,
+    /// Log index of the event; absent when the request repeated one already in the log (a
+    /// second withdrawal, a correction that changes nothing), so nothing was journalled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
     /// The record's case after the step.
     pub case: CaseOut,
 }
 
-async fn after_step(state: &AppState, key: RecordKey, index: u64) -> ApiResult<Taken> {
+async fn after_step(state: &AppState, key: RecordKey, index: Option<u64>) -> ApiResult<Taken> {
     state
         .read_primary(move |reg| {
             let v = reg.case(&key)?.ok_or_else(|| ApiError::internal("record vanished"))?;
             Ok(Json(Taken { index, case: case_out(&v)? }))
         })
         .await
-}
-
-fn own_record(
-    reg: &probity_registry::Registry,
-    by: &Slug,
-    key: &RecordKey,
-) -> Result<(), ApiError> {
-    if key.authority != *by {
-        return Err(ApiError::forbidden(format!(
-            "only the issuing authority `{}` may change this record",
-            key.authority
-        )));
-    }
-    if reg.store().record(key).map_err(probity_registry::RegistryError::from)?.is_none() {
-        return Err(ApiError::not_found(format!(
-            "authority `{}` has no record with decision number `{}`",
-            key.authority, key.decision_no
-        )));
-    }
-    Ok(())
 }
 
 /// Withdraws a record (the issuing authority only).
@@ -1101,13 +1042,7 @@ pub async fn withdraw(
     let by = must_be_authority(&caller)?;
     let key = record_key(&authority, &decision_no)?;
     let k = key.clone();
-    let index = state
-        .write(move |reg| {
-            own_record(reg, &by, &k)?;
-            reg.withdraw_record(k, &body.reason)?;
-            Ok(reg.log_size()?.saturating_sub(1))
-        })
-        .await?;
+    let index = state.write(move |reg| Ok(reg.withdraw_record(&by, k, &body.reason)?)).await?;
     after_step(&state, key, index).await
 }
 
@@ -1127,15 +1062,13 @@ pub async fn correct(
     let k = key.clone();
     let index = state
         .write(move |reg| {
-            own_record(reg, &by, &k)?;
             let record = reg.parse_record(&body.record.to_string())?;
             if record.key() != k {
                 return Err(ApiError::invalid(
                     "a correction keeps the record's authority and decision number",
                 ));
             }
-            reg.correct_record(record, &body.reason)?;
-            Ok(reg.log_size()?.saturating_sub(1))
+            Ok(reg.correct_record(&by, record, &body.reason)?)
         })
         .await?;
     after_step(&state, key, index).await
@@ -1208,7 +1141,7 @@ async fn step(
     let key = record_key(&authority, &decision_no)?;
     let k = key.clone();
     let index = state.write(move |reg| Ok(reg.take_step(&caller.0, &k, step)?)).await?;
-    after_step(state, key, index).await
+    after_step(state, key, Some(index)).await
 }
 
 macro_rules! step_endpoint {
@@ -1302,7 +1235,7 @@ pub async fn decide_objection(
             Ok(reg.decide_objection(&caller.0, &k, decision)?)
         })
         .await?;
-    after_step(&state, key, index).await
+    after_step(&state, key, Some(index)).await
 }
 
 /// Deadline compliance of one authority.

@@ -192,10 +192,6 @@ async fn search(
     .await
 }
 
-fn reg_err(e: probity_store::StoreError) -> ApiError {
-    probity_registry::RegistryError::from(e).into()
-}
-
 fn subject_of(reg: &Registry, id: &str) -> Result<probity_registry::Profile, ApiError> {
     let id = reg.parse_id(id)?;
     reg.profile(&id)?
@@ -238,13 +234,7 @@ async fn subject(State(state): State<AppState>, page: Page, Path(id): Path<Strin
 }
 
 fn authority_names(reg: &Registry) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
-    Ok(reg
-        .store()
-        .authorities()
-        .map_err(reg_err)?
-        .into_iter()
-        .map(|a| (a.id.to_string(), a.name))
-        .collect())
+    Ok(reg.authorities()?.into_iter().map(|a| (a.id.to_string(), a.name)).collect())
 }
 
 async fn verify(State(state): State<AppState>, page: Page, Path(id): Path<String>) -> Response {
@@ -359,15 +349,12 @@ fn scan_list(
     let mut out = Vec::new();
     let mut scanned = 0;
     while scanned < scan {
-        let batch = reg
-            .store()
-            .list_entries(probity_store::ListQuery {
-                list: id,
-                on: today,
-                after: after.as_ref(),
-                limit: 500,
-            })
-            .map_err(reg_err)?;
+        let batch = reg.list_entries(probity_store::ListQuery {
+            list: id,
+            on: today,
+            after: after.as_ref(),
+            limit: 500,
+        })?;
         let Some(last) = batch.last() else { return Ok((out, None)) };
         let end = last.0;
         for (subject, entry) in batch {
@@ -382,7 +369,7 @@ fn scan_list(
                 let next = out.last().map(|r: &portal::ListRow| r.subject.clone());
                 return Ok((out, next));
             }
-            let name = reg.store().subject(&subject).map_err(reg_err)?.map(|s| s.subject.name);
+            let name = reg.subject(&subject)?.map(|s| s.subject.name);
             out.push(portal::ListRow { subject: code, name: name.unwrap_or_default(), entry });
         }
         after = Some(end);
@@ -630,9 +617,7 @@ async fn account(State(state): State<AppState>, page: Page) -> Response {
             }
             Actor::Authority(slug) => {
                 let authority = reg
-                    .store()
-                    .authorities()
-                    .map_err(reg_err)?
+                    .authorities()?
                     .into_iter()
                     .find(|a| a.id == *slug)
                     .ok_or_else(|| ApiError::not_found(format!("no authority `{slug}`")))?;

@@ -295,12 +295,7 @@ impl AppState {
                 },
             };
             // One snapshot per answer: its parts agree, and the store's read lock is taken once.
-            reg.store().begin_snapshot().map_err(|e| ApiError::from(RegistryError::from(e)))?;
-            let out = f(&reg);
-            if let Err(e) = reg.store().end_snapshot() {
-                tracing::warn!(error = %e, "ending a read snapshot failed");
-            }
-            out
+            reg.in_snapshot(f)
         })
         .await
         .map_err(ApiError::internal)?
