@@ -18,7 +18,7 @@ use probity_core::{
     Authority, CaseKind, Date, Encoded, Event, RecordKey, Subject, SubjectId, Timestamp,
 };
 use probity_store::codec::record_event;
-use probity_store::plan::{KeyState, Lookups, Op, Planner, Row};
+use probity_store::plan::{Executor, KeyState, Lookups, Op, Planner, Row};
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery, Outcome,
     RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
@@ -271,9 +271,10 @@ impl State {
                 .collect(),
         })
     }
+}
 
-    /// Executes one row operation of a plan.
-    fn execute(&mut self, op: &Op<'_>) -> Result<(), StoreError> {
+impl<'e> Executor<'e> for State {
+    fn execute(&mut self, op: &Op<'e>) -> Result<(), StoreError> {
         match *op {
             Op::Journal { index, event } => {
                 assert_eq!(index, self.journal.len() as u64, "the journal stays dense");
@@ -378,7 +379,9 @@ impl State {
         }
         Ok(())
     }
+}
 
+impl State {
     fn add_subject(&mut self, subject: &Subject, event: u64) {
         let row = self.subjects.len() as Row;
         self.subjects.push(SubjectRow {
@@ -512,15 +515,7 @@ impl Store for MemoryStore {
         self.write()?;
         let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
         let mut state = State::clone(&shared);
-        let mut planner = Planner::new(state.journal.len() as u64);
-        let mut outcomes = Vec::with_capacity(events.len());
-        for e in events {
-            let plan = planner.plan(e, &mut state)?;
-            for op in &plan.ops {
-                state.execute(op)?;
-            }
-            outcomes.push(plan.outcome);
-        }
+        let outcomes = Planner::new(state.journal.len() as u64).apply(events, &mut state)?;
         state.put_touched();
         *shared = Arc::new(state);
         Ok(outcomes)

@@ -48,16 +48,7 @@ impl PgStore {
                 let mut planner = Planner::new(next as u64);
                 app.look_up(events).and_then(|()| {
                     let looked_up = t.elapsed();
-                    let outcomes = events
-                        .iter()
-                        .map(|e| {
-                            let plan = planner.plan(e, &mut app)?;
-                            for op in &plan.ops {
-                                app.execute(op)?;
-                            }
-                            Ok(plan.outcome)
-                        })
-                        .collect::<Result<_, StoreError>>()?;
+                    let outcomes = planner.apply(events, &mut app)?;
                     let applied = t.elapsed();
                     app.flush()?;
                     tracing::debug!(
@@ -544,9 +535,11 @@ impl<'e> Appender<'_, '_, 'e> {
         let st = self.statements.get(self.tx, sql)?;
         self.tx.execute(&st, params).map_err(backend)
     }
+}
 
-    /// Executes one row operation of a plan. New subjects, records and journal entries are
-    /// staged for COPY; an operation on stored rows first sends what is staged.
+/// New subjects, records and journal entries are staged for COPY; an operation on stored rows
+/// first sends what is staged.
+impl<'e> Executor<'e> for Appender<'_, '_, 'e> {
     fn execute(&mut self, op: &Op<'e>) -> Result<(), StoreError> {
         match *op {
             Op::Journal { index, event } => {

@@ -20,7 +20,7 @@ use probity_core::{
     Timestamp,
 };
 use probity_store::codec::{date_key, from_date_key, record_event, stored_subject_id};
-use probity_store::plan::{KeyState, Lookups, Op, Planner, Row as PlanRow};
+use probity_store::plan::{Executor, KeyState, Lookups, Op, Planner, Row as PlanRow};
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery, LogNodes,
     Outcome, RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,

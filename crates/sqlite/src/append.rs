@@ -147,9 +147,10 @@ impl Appender<'_> {
         }
         self.subject_ids.insert(id, (row, event));
     }
+}
 
-    /// Executes one row operation of a plan.
-    fn execute(&mut self, op: &Op<'_>) -> Result<(), StoreError> {
+impl<'e> Executor<'e> for Appender<'_> {
+    fn execute(&mut self, op: &Op<'e>) -> Result<(), StoreError> {
         match *op {
             Op::Journal { index, event } => {
                 self.insert_journal
@@ -289,7 +290,9 @@ impl Appender<'_> {
         }
         Ok(())
     }
+}
 
+impl Appender<'_> {
     /// Sets `last_event` of every subject the append's events concerned.
     fn put_touched(&mut self) -> Result<(), StoreError> {
         let mut set = self
@@ -362,16 +365,8 @@ impl SqliteStore {
                     .map_err(backend)?,
                 touched: HashMap::new(),
             };
-            events
-                .iter()
-                .map(|e| {
-                    let plan = planner.plan(e, &mut app)?;
-                    for op in &plan.ops {
-                        app.execute(op)?;
-                    }
-                    Ok(plan.outcome)
-                })
-                .collect::<Result<Vec<_>, StoreError>>()
+            planner
+                .apply(events, &mut app)
                 .and_then(|outcomes| app.put_touched().map(|()| outcomes))
                 .and_then(|outcomes| app.put_tiles().map(|()| outcomes))
         };

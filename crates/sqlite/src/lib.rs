@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use probity_core::{
     Authority, CaseKind, Encoded, Event, EventBody, RecordKey, SubjectId, Timestamp,
 };
-use probity_store::plan::{KeyState, Lookups, Op, Planner, Row};
+use probity_store::plan::{Executor, KeyState, Lookups, Op, Planner, Row};
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery, Outcome,
     RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,

@@ -58,6 +58,13 @@ pub trait Lookups<'e> {
     fn exception(&mut self, code: &'e str) -> Result<bool, StoreError>;
 }
 
+/// A backend's side of an append: it answers the planner's look-ups and executes its row
+/// operations.
+pub trait Executor<'e>: Lookups<'e> {
+    /// Executes one row operation.
+    fn execute(&mut self, op: &Op<'e>) -> Result<(), StoreError>;
+}
+
 /// How the key of a record stands, by its authority and decision number.
 fn key_state<'e>(look: &mut dyn Lookups<'e>, key: &'e RecordKey) -> Result<KeyState, StoreError> {
     look.record(key.authority.as_str(), &key.decision_no)
@@ -220,6 +227,24 @@ impl Planner {
     /// The journal index the next appended event gets.
     pub fn next(&self) -> u64 {
         self.next
+    }
+
+    /// Plans each of `events` in order and has `backend` execute each plan before the next
+    /// event is planned. Returns one outcome per event.
+    pub fn apply<'e>(
+        &mut self,
+        events: &'e [Encoded],
+        backend: &mut dyn Executor<'e>,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let mut outcomes = Vec::with_capacity(events.len());
+        for e in events {
+            let plan = self.plan(e, backend)?;
+            for op in &plan.ops {
+                backend.execute(op)?;
+            }
+            outcomes.push(plan.outcome);
+        }
+        Ok(outcomes)
     }
 
     /// What `encoded` does, given what `look` finds. An event that is appended takes the next

@@ -1,0 +1,1572 @@
+//! The `/v1` endpoints. Handlers parse, authorise by role, and call one registry use case on a
+//! blocking thread; every rule of the domain lives in the registry.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use probity_core::{Date, ObjectionOutcome, RecordKey, Slug, Step, SubjectId};
+use probity_registry::{Actor, CaseView, FilingResult, MAX_FILING_BATCH, ObjectionDecision};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody, Json, Path, Query};
+use crate::state::{AnswerKey, AppState};
+
+/// The most subjects one batch check takes.
+pub const MAX_CHECK_BATCH: usize = 10_000;
+/// The largest page.
+pub const MAX_PAGE: usize = 1000;
+/// The page size when none is asked for.
+pub const DEFAULT_PAGE: usize = 50;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::bad_request(format!("limit {n} is outside 1..={MAX_PAGE}"))),
+    }
+}
+
+fn parse_date(field: &str, value: &str) -> Result<Date, ApiError> {
+    let d: Date = value.parse().map_err(|_| {
+        ApiError::bad_request(format!("{field}: `{value}` is not a date YYYY-MM-DD"))
+    })?;
+    let (min, max) = (Date::constant(1949, 10, 1), Date::constant(2199, 12, 31));
+    if d < min || d > max {
+        return Err(ApiError::bad_request(format!("{field}: {d} is outside {min}..={max}")));
+    }
+    Ok(d)
+}
+
+fn opt_date(field: &str, value: Option<&String>) -> Result<Option<Date>, ApiError> {
+    value.map(|v| parse_date(field, v)).transpose()
+}
+
+fn record_key(authority: &str, decision_no: &str) -> Result<RecordKey, ApiError> {
+    let authority =
+        Slug::parse("authority", authority).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(RecordKey { authority, decision_no: decision_no.to_owned() })
+}
+
+fn must_be_operator(caller: &Caller) -> Result<(), ApiError> {
+    match caller.0 {
+        Actor::Operator => Ok(()),
+        _ => Err(ApiError::forbidden("only the registry's operator may do this")),
+    }
+}
+
+fn must_be_authority(caller: &Caller) -> Result<Slug, ApiError> {
+    match &caller.0 {
+        Actor::Authority(a) => Ok(a.clone()),
+        _ => Err(ApiError::forbidden("only an authority may file records")),
+    }
+}
+
+fn to_value<T: Serialize>(v: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(v).map_err(ApiError::internal)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health
+// ---------------------------------------------------------------------------------------------
+
+/// Liveness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/v1/health", tag = "service", responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness and freshness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// Whether the registry answers.
+    pub ready: bool,
+    /// The log size answers reflect.
+    pub log_size: u64,
+    /// The rulebook in force.
+    pub rulebook: String,
+}
+
+/// The registry answers; says how fresh answers are.
+#[utoipa::path(get, path = "/v1/ready", tag = "service",
+    responses((status = 200, body = Ready), (status = 503, body = ErrorBody)))]
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
+    let r = state
+        .read(|reg| {
+            let b = reg.rulebook();
+            Ok(Ready {
+                ready: true,
+                log_size: reg.log_size()?,
+                rulebook: format!("{} {}", b.header.id, b.header.version),
+            })
+        })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.message))?;
+    Ok(Json(r))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subjects, assessments, check
+// ---------------------------------------------------------------------------------------------
+
+/// A record as shown on a profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordView {
+    /// Issuing authority.
+    pub authority: String,
+    /// The authority's decision number.
+    pub decision_no: String,
+    /// Record kind.
+    pub kind: String,
+    /// Date decided.
+    pub decided: String,
+    /// Date effective.
+    pub effective: String,
+    /// Legal basis cited.
+    pub basis: String,
+    /// Summary.
+    pub summary: String,
+    /// Amount in minor units with currency, if any.
+    #[schema(value_type = Option<Object>)]
+    pub amount: Option<Value>,
+    /// `filed`, `corrected`.
+    pub status: String,
+    /// An objection is open.
+    pub disputed: bool,
+    /// The company's reply, if any.
+    pub reply: Option<String>,
+    /// Log index of the filing.
+    pub filed_index: u64,
+}
+
+/// A subject's profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectView {
+    /// Code.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Former names.
+    pub former_names: Vec<String>,
+    /// Kind of entity.
+    pub kind: String,
+    /// Region code.
+    pub region: Option<String>,
+    /// Registration status.
+    pub status: String,
+    /// Date established.
+    pub established: Option<String>,
+    /// Records shown today (withdrawn, repaired and expired ones are not).
+    pub records: Vec<RecordView>,
+    /// The assessment today, with its explanation.
+    #[schema(value_type = Object)]
+    pub assessment: Value,
+    /// The log size this answer reflects.
+    pub log_size: u64,
+    /// With `proof=true`: inclusion proofs of the log entries behind this profile against the
+    /// published checkpoint.
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Value>,
+}
+
+/// Whether to attach log proofs.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProofFlag {
+    /// Attach inclusion proofs of the log entries behind the answer.
+    pub proof: Option<bool>,
+}
+
+fn subject_id(reg: &probity_registry::Registry, id: &str) -> Result<SubjectId, ApiError> {
+    Ok(reg.parse_id(id)?)
+}
+
+fn no_subject(id: &SubjectId) -> ApiError {
+    ApiError::not_found(format!("the registry holds no subject `{id}`"))
+}
+
+fn reply_of(view: &CaseView) -> Option<String> {
+    view.case.reply.as_ref().map(|(t, _)| t.clone())
+}
+
+/// A subject's identity, shown records and current assessment.
+#[utoipa::path(get, path = "/v1/subjects/{id}", tag = "public",
+    params(("id" = String, Path, description = "USCC or LEI"), ProofFlag),
+    responses((status = 200, body = SubjectView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn subject(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(flag): Query<ProofFlag>,
+) -> ApiResult<SubjectView> {
+    state
+        .read(move |reg| {
+            let id = subject_id(reg, &id)?;
+            let p = reg.profile(&id)?.ok_or_else(|| no_subject(&id))?;
+            let a = reg.assess(&p, reg.today());
+            let mut records = Vec::new();
+            for r in p.records.iter().filter(|r| reg.shown(r)) {
+                let view = reg.case(&r.record.key())?;
+                records.push(RecordView {
+                    authority: r.record.authority.to_string(),
+                    decision_no: r.record.decision_no.clone(),
+                    kind: r.record.kind.to_string(),
+                    decided: r.record.decided.to_string(),
+                    effective: r.record.effective.to_string(),
+                    basis: r.record.basis.clone(),
+                    summary: r.record.summary.clone(),
+                    amount: r.record.amount.as_ref().map(to_value).transpose()?,
+                    status: r.status.as_str().to_owned(),
+                    disputed: r.disputed,
+                    reply: view.as_ref().and_then(reply_of),
+                    filed_index: r.filed_index,
+                });
+            }
+            let s = &p.subject.subject;
+            Ok(Json(SubjectView {
+                id: s.id.to_string(),
+                name: s.name.clone(),
+                former_names: s.former_names.clone(),
+                kind: s.kind.as_str().to_owned(),
+                region: s.region.map(|r| r.to_string()),
+                status: s.status.as_str().to_owned(),
+                established: s.established.map(|d| d.to_string()),
+                records,
+                assessment: to_value(&a)?,
+                log_size: reg.log_size()?,
+                proof: if flag.proof == Some(true) {
+                    Some(to_value(&reg.profile_proofs(&p)?)?)
+                } else {
+                    None
+                },
+            }))
+        })
+        .await
+}
+
+/// When an answer is about and what it may use.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AsOf {
+    /// The date the answer is about (default today), YYYY-MM-DD.
+    pub as_of: Option<String>,
+    /// Answer from what the registry had recorded by the end of this date.
+    pub known_at: Option<String>,
+}
+
+/// The assessment of a subject on a date, with every effect, list and measure explained.
+#[utoipa::path(get, path = "/v1/subjects/{id}/assessment", tag = "public",
+    params(("id" = String, Path, description = "USCC or LEI"), AsOf),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn assessment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<AsOf>,
+) -> ApiResult<Value> {
+    let as_of = opt_date("as_of", q.as_of.as_ref())?;
+    let known_at = opt_date("known_at", q.known_at.as_ref())?;
+    state
+        .read(move |reg| {
+            let id = subject_id(reg, &id)?;
+            let as_of = as_of.or(known_at).unwrap_or_else(|| reg.today());
+            let size = match known_at {
+                Some(k) => reg.log_size_at_end_of(k)?,
+                None => reg.log_size()?,
+            };
+            let p = reg.profile_at(&id, size)?.ok_or_else(|| no_subject(&id))?;
+            let a = reg.assess_known_at(&p, as_of, size);
+            let mut v = to_value(&a)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("subject".into(), Value::String(id.to_string()));
+                o.insert("log_size".into(), Value::from(size));
+            }
+            Ok(Json(v))
+        })
+        .await
+}
+
+/// One entry of a subject's timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    /// The record's authority.
+    pub authority: String,
+    /// Its decision number.
+    pub decision_no: String,
+    /// Its kind.
+    pub kind: String,
+    /// Log index (absent for computed entries such as `expired`).
+    pub index: Option<u64>,
+    /// When: an instant for journalled steps, a date for computed ones.
+    pub at: String,
+    /// `filed`, `corrected`, `withdrawn`, a due-process step, `deadline`, `repaired` or
+    /// `expired`.
+    pub what: String,
+    /// Grounds, reason, reply or the deadline's name.
+    pub text: Option<String>,
+    /// Outcome of an answer or decision; for deadlines `met`, `late`, `overdue` or `pending`.
+    pub outcome: Option<String>,
+}
+
+/// A subject's timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Timeline {
+    /// The subject.
+    pub subject: String,
+    /// Entries in time order.
+    pub entries: Vec<TimelineEntry>,
+}
+
+/// Every record and due-process step about a subject, with deadlines. Records no longer shown
+/// appear only as `expired`, `repaired` or `withdrawn`, without their content.
+#[utoipa::path(get, path = "/v1/subjects/{id}/timeline", tag = "public",
+    params(("id" = String, Path, description = "USCC or LEI")),
+    responses((status = 200, body = Timeline), (status = 404, body = ErrorBody)))]
+pub async fn timeline(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Timeline> {
+    state
+        .read(move |reg| {
+            let id = subject_id(reg, &id)?;
+            let p = reg.profile(&id)?.ok_or_else(|| no_subject(&id))?;
+            let entries = reg
+                .timeline(&p, reg.today())?
+                .into_iter()
+                .map(|e| TimelineEntry {
+                    authority: e.record.authority.to_string(),
+                    decision_no: e.record.decision_no,
+                    kind: e.kind,
+                    index: e.index,
+                    at: e.when.to_string(),
+                    what: e.what,
+                    text: e.text,
+                    outcome: e.outcome,
+                })
+                .collect();
+            Ok(Json(Timeline { subject: id.to_string(), entries }))
+        })
+        .await
+}
+
+/// One check question.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CheckQuery {
+    /// USCC or LEI.
+    pub subject: String,
+    /// Measure id from the rulebook, e.g. `procurement.bid`.
+    pub measure: String,
+    /// The date the answer is about (default today).
+    pub as_of: Option<String>,
+    /// Answer from what the registry had recorded by the end of this date.
+    pub known_at: Option<String>,
+    /// Include log proofs of the records behind the answer.
+    pub proof: Option<bool>,
+}
+
+/// May this company take part in this measure, and why?
+#[utoipa::path(get, path = "/v1/check", tag = "public", params(CheckQuery),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn check(
+    State(state): State<AppState>,
+    Query(q): Query<CheckQuery>,
+) -> Result<Response, ApiError> {
+    let known_at = opt_date("known_at", q.known_at.as_ref())?;
+    let as_of = opt_date("as_of", q.as_of.as_ref())?.or(known_at).unwrap_or_else(|| state.today());
+    // The same question at the same log size has the same answer: the answer is a function of
+    // the rulebooks and the records, all in the log. Answers with proofs are not kept.
+    let key = (q.proof != Some(true)).then(|| AnswerKey {
+        subject: q.subject.clone(),
+        measure: q.measure.clone(),
+        as_of,
+        known_at,
+    });
+    if let Some(body) = key.as_ref().and_then(|k| state.kept_answer(k)) {
+        return Ok(json_body(body));
+    }
+    let keeper = state.clone();
+    state
+        .read(move |reg| {
+            let answer = reg.check(&q.subject, &q.measure, as_of, known_at)?.ok_or_else(|| {
+                ApiError::not_found(format!("the registry holds no subject `{}`", q.subject.trim()))
+            })?;
+            let mut v = to_value(&answer)?;
+            if q.proof == Some(true)
+                && let Some(o) = v.as_object_mut()
+            {
+                o.insert("proof".into(), to_value(&reg.check_proofs(&q.subject, known_at)?)?);
+            }
+            let body = bytes::Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?);
+            if let Some(k) = key {
+                keeper.keep_answer(k, answer.log_size, body.clone());
+            }
+            Ok(json_body(body))
+        })
+        .await
+}
+
+/// A response with a JSON body already serialised.
+fn json_body(body: bytes::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A batch check.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchCheck {
+    /// Measure id.
+    pub measure: String,
+    /// Subject codes, at most 10,000.
+    pub subjects: Vec<String>,
+    /// The date the answers are about (default today).
+    pub as_of: Option<String>,
+}
+
+/// Answers of a batch check, one per subject in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchAnswers {
+    /// Each an answer, or `{"subject", "error": {code, message}}`.
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<Value>,
+}
+
+/// The check question for many subjects at once.
+#[utoipa::path(post, path = "/v1/check", tag = "public", request_body = BatchCheck,
+    responses((status = 200, body = BatchAnswers), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn check_batch(
+    State(state): State<AppState>,
+    Json(b): Json<BatchCheck>,
+) -> ApiResult<BatchAnswers> {
+    if b.subjects.len() > MAX_CHECK_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "a batch check holds at most {MAX_CHECK_BATCH} subjects; this one has {}",
+                b.subjects.len()
+            ),
+        ));
+    }
+    let as_of = opt_date("as_of", b.as_of.as_ref())?;
+    state
+        .read(move |reg| {
+            let as_of = as_of.unwrap_or_else(|| reg.today());
+            if reg.rulebook().measure(&b.measure).is_none() {
+                return Err(ApiError::not_found(format!("measure `{}` is not in the rulebook in force", b.measure)));
+            }
+            let mut results = Vec::with_capacity(b.subjects.len());
+            for s in &b.subjects {
+                let v = match reg.check(s, &b.measure, as_of, None) {
+                    Ok(Some(a)) => to_value(&a)?,
+                    Ok(None) => serde_json::json!({"subject": s, "error": {"code": "not_found", "message": format!("the registry holds no subject `{}`", s.trim())}}),
+                    Err(e) => {
+                        let e = ApiError::from(e);
+                        serde_json::json!({"subject": s, "error": {"code": e.code, "message": e.message}})
+                    }
+                };
+                results.push(v);
+            }
+            Ok(Json(BatchAnswers { results }))
+        })
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search, lists, rulebook, changes
+// ---------------------------------------------------------------------------------------------
+
+/// A search.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// A code, or a name or part of one in its original script.
+    pub q: String,
+    /// The cursor from the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    pub limit: Option<usize>,
+}
+
+/// One search hit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Hit {
+    /// Code.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Its grade today, as the log gives it.
+    pub grade: Option<String>,
+}
+
+/// A page of search results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchPage {
+    /// Hits: the exact code or name first, then names starting with the query, then the rest.
+    pub results: Vec<Hit>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Finds subjects by code or name.
+#[utoipa::path(get, path = "/v1/search", tag = "public", params(SearchQuery),
+    responses((status = 200, body = SearchPage), (status = 400, body = ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<SearchPage> {
+    let limit = page_size(q.limit)?;
+    let offset = match q.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c.strip_prefix("o").and_then(|n| n.parse::<usize>().ok()).ok_or_else(|| {
+            ApiError::bad_request(format!("cursor `{c}` is not one this server gave"))
+        })?,
+    };
+    state
+        .read(move |reg| {
+            let found = reg.search(&q.q, offset, limit)?;
+            let results = found
+                .hits
+                .into_iter()
+                .map(|h| Hit { id: h.id, name: h.name, grade: h.grade })
+                .collect();
+            let next_cursor = found.more.then(|| format!("o{}", offset + limit));
+            Ok(Json(SearchPage { results, next_cursor }))
+        })
+        .await
+}
+
+/// A page of a list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// The last subject code of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    pub limit: Option<usize>,
+    /// `json` (default), `csv` or `jsonl`.
+    pub format: Option<String>,
+}
+
+/// One entry of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListItem {
+    /// Subject code.
+    pub subject: String,
+    /// Since.
+    pub since: Option<String>,
+    /// Until (exclusive).
+    pub until: Option<String>,
+}
+
+/// A page of list entries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListPage {
+    /// The list.
+    pub list: String,
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub list_type: String,
+    /// Entries in subject-code order.
+    pub entries: Vec<ListItem>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// The current entries of a list, paginated; CSV and JSON Lines exports.
+#[utoipa::path(get, path = "/v1/lists/{id}", tag = "public",
+    params(("id" = String, Path, description = "list id from the rulebook"), ListQuery),
+    responses((status = 200, body = ListPage), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let limit = page_size(q.limit)?;
+    let format = q.format.clone().unwrap_or_else(|| "json".into());
+    if !["json", "csv", "jsonl"].contains(&format.as_str()) {
+        return Err(ApiError::bad_request(format!("format `{format}` is not json, csv or jsonl")));
+    }
+    let page = state
+        .read(move |reg| {
+            let rule = reg.rulebook().list(&id).ok_or_else(|| {
+                ApiError::not_found(format!("the rulebook in force has no list `{id}`"))
+            })?;
+            let after = q
+                .cursor
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .map(|c| SubjectId::parse_excepted(c, |_| true))
+                .transpose()
+                .map_err(|e| ApiError::bad_request(format!("cursor: {e}")))?;
+            let rows = reg.list_entries(probity_store::ListQuery {
+                list: &id,
+                on: reg.today(),
+                after: after.as_ref(),
+                limit: limit + 1,
+            })?;
+            let more = rows.len() > limit;
+            let entries: Vec<ListItem> = rows
+                .into_iter()
+                .take(limit)
+                .map(|(s, e)| ListItem {
+                    subject: s.to_string(),
+                    since: e.since.map(|d| d.to_string()),
+                    until: e.until.map(|d| d.to_string()),
+                })
+                .collect();
+            let next_cursor = if more { entries.last().map(|e| e.subject.clone()) } else { None };
+            Ok(ListPage {
+                list: id.clone(),
+                name: rule.name.clone(),
+                list_type: format!("{:?}", rule.list_type).to_lowercase(),
+                entries,
+                next_cursor,
+            })
+        })
+        .await?;
+    Ok(match format.as_str() {
+        "csv" => {
+            let mut out = String::from("subject,since,until\n");
+            for e in &page.entries {
+                out.push_str(&format!(
+                    "{},{},{}\n",
+                    e.subject,
+                    e.since.as_deref().unwrap_or(""),
+                    e.until.as_deref().unwrap_or("")
+                ));
+            }
+            with_cursor(
+                ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response(),
+                &page.next_cursor,
+            )
+        }
+        "jsonl" => {
+            let mut out = String::new();
+            for e in &page.entries {
+                out.push_str(&serde_json::to_string(e).map_err(ApiError::internal)?);
+                out.push('\n');
+            }
+            with_cursor(
+                ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response(),
+                &page.next_cursor,
+            )
+        }
+        _ => Json(page).into_response(),
+    })
+}
+
+fn with_cursor(mut r: Response, cursor: &Option<String>) -> Response {
+    if let Some(c) = cursor.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+        r.headers_mut().insert("x-next-cursor", c);
+    }
+    r
+}
+
+/// One adopted rulebook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RulebookVersion {
+    /// Id.
+    pub id: String,
+    /// Version.
+    pub version: String,
+    /// Publisher.
+    pub publisher: String,
+    /// Effective from.
+    pub effective: String,
+}
+
+/// The rulebook in force and its history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RulebookInfo {
+    /// In force today.
+    pub current: RulebookVersion,
+    /// Every version adopted, in adoption order.
+    pub versions: Vec<RulebookVersion>,
+}
+
+fn version_of(b: &probity_rules::Rulebook) -> RulebookVersion {
+    RulebookVersion {
+        id: b.header.id.to_string(),
+        version: b.header.version.clone(),
+        publisher: b.header.publisher.clone(),
+        effective: b.header.effective.to_string(),
+    }
+}
+
+/// The rulebook in force and every version adopted.
+#[utoipa::path(get, path = "/v1/rulebook", tag = "public", responses((status = 200, body = RulebookInfo)))]
+pub async fn rulebook(State(state): State<AppState>) -> ApiResult<RulebookInfo> {
+    state
+        .read(|reg| {
+            Ok(Json(RulebookInfo {
+                current: version_of(reg.rulebook()),
+                versions: reg.rulebooks().map(version_of).collect(),
+            }))
+        })
+        .await
+}
+
+/// Which rulebook text.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VersionQuery {
+    /// Version (default: the one in force).
+    pub version: Option<String>,
+}
+
+/// The full text of a rulebook version, exactly as adopted (TOML).
+#[utoipa::path(get, path = "/v1/rulebook/text", tag = "public", params(VersionQuery),
+    responses((status = 200, body = String, content_type = "application/toml"), (status = 404, body = ErrorBody)))]
+pub async fn rulebook_text(
+    State(state): State<AppState>,
+    Query(q): Query<VersionQuery>,
+) -> Result<Response, ApiError> {
+    let text = state
+        .read(move |reg| {
+            let want = q.version.unwrap_or_else(|| reg.rulebook().header.version.clone());
+            reg.rulebook_text(&want)?.ok_or_else(|| {
+                ApiError::not_found(format!("no rulebook version `{want}` was adopted"))
+            })
+        })
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response())
+}
+
+/// A page of the change feed.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesQuery {
+    /// Return entries after this log index (exclusive); omit to start at the beginning.
+    pub after: Option<u64>,
+    /// Page size, 1 to 1000 (default 50).
+    pub limit: Option<usize>,
+}
+
+/// One change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Change {
+    /// Log index: the cursor.
+    pub index: u64,
+    /// The event type, or `withheld` for an entry whose body a later `record_redacted` event
+    /// withdrew from publication (its leaf stays in the log).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When the registry recorded it.
+    pub recorded_at: String,
+    /// The subject it concerns, if any.
+    pub subject: Option<String>,
+    /// The event as journalled; null if withheld.
+    #[schema(value_type = Option<Object>)]
+    pub event: Option<Value>,
+}
+
+/// A page of changes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangesPage {
+    /// Changes in log order.
+    pub changes: Vec<Change>,
+    /// Pass as `after` for the next page (the last index here, or `after` if none).
+    pub next_after: Option<u64>,
+    /// The log size now.
+    pub log_size: u64,
+}
+
+/// Every journal event after a log index, in order: re-screen after each without missing one.
+#[utoipa::path(get, path = "/v1/changes", tag = "public", params(ChangesQuery),
+    responses((status = 200, body = ChangesPage), (status = 400, body = ErrorBody)))]
+pub async fn changes(
+    State(state): State<AppState>,
+    Query(q): Query<ChangesQuery>,
+) -> ApiResult<ChangesPage> {
+    let limit = page_size(q.limit)?;
+    state
+        .read(move |reg| {
+            let from = q.after.map_or(0, |a| a.saturating_add(1));
+            let mut changes = Vec::new();
+            for c in reg.changes(from, limit)? {
+                changes.push(Change {
+                    index: c.index,
+                    event_type: c.event.as_ref().map_or("withheld", |e| e.type_name()).to_owned(),
+                    recorded_at: c.recorded_at.map(|t| t.to_string()).unwrap_or_default(),
+                    subject: c.subject.map(|s| s.to_string()),
+                    event: c.event.map(|e| to_value(&e.body)).transpose()?,
+                });
+            }
+            let next_after = changes.last().map(|c| c.index).or(q.after);
+            Ok(Json(ChangesPage { changes, next_after, log_size: reg.log_size()? }))
+        })
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records and due process
+// ---------------------------------------------------------------------------------------------
+
+/// A record's case: the record, its history and its deadlines.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseOut {
+    /// Issuing authority.
+    pub authority: String,
+    /// Decision number.
+    pub decision_no: String,
+    /// Subject.
+    pub subject: String,
+    /// Kind.
+    pub kind: String,
+    /// `filed`, `corrected` or `withdrawn`.
+    pub status: String,
+    /// An objection is open.
+    pub disputed: bool,
+    /// The day a repair ended its effects.
+    pub repaired: Option<String>,
+    /// The company's reply.
+    pub reply: Option<String>,
+    /// The last day the company may object.
+    pub objection_until: String,
+    /// The first day the company may apply for repair, if the kind can be repaired.
+    pub repair_opens: Option<String>,
+    /// Every event about the record.
+    #[schema(value_type = Vec<Object>)]
+    pub history: Vec<Value>,
+    /// Deadlines of the case.
+    #[schema(value_type = Vec<Object>)]
+    pub deadlines: Vec<Value>,
+    /// With `proof=true`: inclusion proofs of every history entry.
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Value>,
+}
+
+fn case_out(v: &CaseView) -> Result<CaseOut, ApiError> {
+    let r = &v.record;
+    Ok(CaseOut {
+        authority: r.record.authority.to_string(),
+        decision_no: r.record.decision_no.clone(),
+        subject: r.record.subject.to_string(),
+        kind: r.record.kind.to_string(),
+        status: r.status.as_str().to_owned(),
+        disputed: r.disputed,
+        repaired: r.repaired.map(|d| d.to_string()),
+        reply: reply_of(v),
+        objection_until: v.objection_until.to_string(),
+        repair_opens: v.repair_opens.map(|d| d.to_string()),
+        history: v.history.iter().map(to_value).collect::<Result<_, _>>()?,
+        deadlines: v.deadlines.iter().map(to_value).collect::<Result<_, _>>()?,
+        proof: None,
+    })
+}
+
+/// A record, its due-process history and deadlines.
+#[utoipa::path(get, path = "/v1/records/{authority}/{decision_no}", tag = "public",
+    params(("authority" = String, Path), ("decision_no" = String, Path), ProofFlag),
+    responses((status = 200, body = CaseOut), (status = 404, body = ErrorBody)))]
+pub async fn record(
+    State(state): State<AppState>,
+    Path((authority, decision_no)): Path<(String, String)>,
+    Query(flag): Query<ProofFlag>,
+) -> ApiResult<CaseOut> {
+    let key = record_key(&authority, &decision_no)?;
+    state
+        .read(move |reg| {
+            let v = reg.case(&key)?.ok_or_else(|| {
+                ApiError::not_found(format!("authority `{authority}` has no record with decision number `{decision_no}`"))
+            })?;
+            if !reg.shown(&v.record) {
+                return Err(ApiError::not_found(format!(
+                    "record `{decision_no}` of `{authority}` is no longer shown (withdrawn, repaired or expired)"
+                )));
+            }
+            let mut out = case_out(&v)?;
+            if flag.proof == Some(true) {
+                let indices = v.history.iter().map(|h| h.index).collect();
+                out.proof = Some(to_value(&reg.entry_proofs(indices)?)?);
+            }
+            Ok(Json(out))
+        })
+        .await
+}
+
+/// The result of filing one record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FilingOut {
+    /// Position in the request.
+    pub row: usize,
+    /// `filed`, `duplicate` or `rejected`.
+    pub status: String,
+    /// Log index when filed now.
+    pub index: Option<u64>,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+}
+
+impl From<FilingResult> for FilingOut {
+    fn from(r: FilingResult) -> Self {
+        Self { row: r.row, status: r.status.to_owned(), index: r.index, reason: r.reason }
+    }
+}
+
+/// A batch of records to file.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FilingBatch {
+    /// Records in the import's record format; at most 10,000.
+    #[schema(value_type = Vec<Object>)]
+    pub records: Vec<Value>,
+}
+
+/// Results of a batch filing, one per record in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FilingResults {
+    /// Results.
+    pub results: Vec<FilingOut>,
+}
+
+async fn file(state: &AppState, by: Slug, rows: Vec<Value>) -> Result<Vec<FilingOut>, ApiError> {
+    if rows.len() > MAX_FILING_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "a filing holds at most {MAX_FILING_BATCH} records; this one has {}",
+                rows.len()
+            ),
+        ));
+    }
+    let texts: Vec<String> = rows.iter().map(Value::to_string).collect();
+    state
+        .write(move |reg| {
+            Ok(reg.file_records(&by, &texts)?.into_iter().map(FilingOut::from).collect())
+        })
+        .await
+}
+
+/// Files one record as the calling authority. Idempotent by decision number.
+#[utoipa::path(post, path = "/v1/records", tag = "authority", request_body = Object,
+    security(("key" = [])),
+    responses((status = 201, body = FilingOut, description = "Filed"), (status = 200, body = FilingOut, description = "Filed before with the same content"),
+        (status = 422, body = ErrorBody, description = "Rejected, with the reason")))]
+pub async fn file_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(row): Json<Value>,
+) -> Result<Response, ApiError> {
+    let by = must_be_authority(&caller)?;
+    let mut out = file(&state, by, vec![row]).await?;
+    let one = out.pop().ok_or_else(|| ApiError::internal("no filing result"))?;
+    match one.status.as_str() {
+        "filed" => Ok((StatusCode::CREATED, Json(one)).into_response()),
+        "duplicate" => Ok(Json(one).into_response()),
+        _ => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "rejected",
+            one.reason.unwrap_or_else(|| "the record was rejected".into()),
+        )),
+    }
+}
+
+/// Files up to 10,000 records as the calling authority, one result per record.
+#[utoipa::path(post, path = "/v1/records/batch", tag = "authority", request_body = FilingBatch,
+    security(("key" = [])),
+    responses((status = 200, body = FilingResults), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn file_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(b): Json<FilingBatch>,
+) -> ApiResult<FilingResults> {
+    let by = must_be_authority(&caller)?;
+    Ok(Json(FilingResults { results: file(&state, by, b.records).await? }))
+}
+
+/// A reason.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonIn {
+    /// Why.
+    pub reason: String,
+}
+
+/// A correction.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionIn {
+    /// The record as corrected (same authority and decision number).
+    #[schema(value_type = Object)]
+    pub record: Value,
+    /// Why.
+    pub reason: String,
+}
+
+/// The log index of a step taken.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Taken {
+    /// Log index of the event; absent when the request repeated one already in the log (a
+    /// second withdrawal, a correction that changes nothing), so nothing was journalled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// The record's case after the step.
+    pub case: CaseOut,
+}
+
+async fn after_step(state: &AppState, key: RecordKey, index: Option<u64>) -> ApiResult<Taken> {
+    state
+        .read_primary(move |reg| {
+            let v = reg.case(&key)?.ok_or_else(|| ApiError::internal("record vanished"))?;
+            Ok(Json(Taken { index, case: case_out(&v)? }))
+        })
+        .await
+}
+
+/// Withdraws a record (the issuing authority only).
+#[utoipa::path(post, path = "/v1/records/{authority}/{decision_no}/withdraw", tag = "authority",
+    params(("authority" = String, Path), ("decision_no" = String, Path)), request_body = ReasonIn,
+    security(("key" = [])),
+    responses((status = 200, body = Taken), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn withdraw(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((authority, decision_no)): Path<(String, String)>,
+    Json(body): Json<ReasonIn>,
+) -> ApiResult<Taken> {
+    let by = must_be_authority(&caller)?;
+    let key = record_key(&authority, &decision_no)?;
+    let k = key.clone();
+    let index = state.write(move |reg| Ok(reg.withdraw_record(&by, k, &body.reason)?)).await?;
+    after_step(&state, key, index).await
+}
+
+/// Corrects a record (the issuing authority only).
+#[utoipa::path(post, path = "/v1/records/{authority}/{decision_no}/correct", tag = "authority",
+    params(("authority" = String, Path), ("decision_no" = String, Path)), request_body = CorrectionIn,
+    security(("key" = [])),
+    responses((status = 200, body = Taken), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn correct(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((authority, decision_no)): Path<(String, String)>,
+    Json(body): Json<CorrectionIn>,
+) -> ApiResult<Taken> {
+    let by = must_be_authority(&caller)?;
+    let key = record_key(&authority, &decision_no)?;
+    let k = key.clone();
+    let index = state
+        .write(move |reg| {
+            let record = reg.parse_record(&body.record.to_string())?;
+            if record.key() != k {
+                return Err(ApiError::invalid(
+                    "a correction keeps the record's authority and decision number",
+                ));
+            }
+            Ok(reg.correct_record(&by, record, &body.reason)?)
+        })
+        .await?;
+    after_step(&state, key, index).await
+}
+
+/// An objection.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectionIn {
+    /// The company's grounds.
+    pub grounds: String,
+}
+
+/// A reply.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyIn {
+    /// The statement to publish next to the record.
+    pub text: String,
+}
+
+/// A repair application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepairIn {
+    /// What the company did.
+    pub statement: String,
+}
+
+/// An answer to an objection.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerIn {
+    /// Admitted for examination (true) or refused as inadmissible (false).
+    pub admitted: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// A decision on an admitted objection.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionIn {
+    /// `upheld`, `corrected` or `withdrawn`.
+    pub outcome: String,
+    /// Why.
+    pub reason: String,
+    /// The corrected record, for `corrected` only.
+    #[schema(value_type = Option<Object>)]
+    pub record: Option<Value>,
+}
+
+/// A decision on a repair application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepairDecisionIn {
+    /// Granted.
+    pub granted: bool,
+    /// Why.
+    pub reason: String,
+}
+
+async fn step(
+    state: &AppState,
+    caller: Caller,
+    authority: String,
+    decision_no: String,
+    step: Step,
+) -> ApiResult<Taken> {
+    let key = record_key(&authority, &decision_no)?;
+    let k = key.clone();
+    let index = state.write(move |reg| Ok(reg.take_step(&caller.0, &k, step)?)).await?;
+    after_step(state, key, Some(index)).await
+}
+
+macro_rules! step_endpoint {
+    ($name:ident, $path:literal, $tag:literal, $body:ty, $doc:literal, |$b:ident| $make:expr) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = $tag,
+            params(("authority" = String, Path), ("decision_no" = String, Path)), request_body = $body,
+            security(("key" = [])),
+            responses((status = 200, body = Taken), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+                (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            Path((authority, decision_no)): Path<(String, String)>,
+            Json($b): Json<$body>,
+        ) -> ApiResult<Taken> {
+            step(&state, caller, authority, decision_no, $make).await
+        }
+    };
+}
+
+step_endpoint!(
+    object,
+    "/v1/records/{authority}/{decision_no}/objection",
+    "company",
+    ObjectionIn,
+    "The company objects to its record within the rulebook's window; the record shows as disputed.",
+    |b| Step::ObjectionFiled { grounds: b.grounds }
+);
+step_endpoint!(
+    reply,
+    "/v1/records/{authority}/{decision_no}/reply",
+    "company",
+    ReplyIn,
+    "The company publishes its reply next to its record.",
+    |b| Step::ReplyPublished { text: b.text }
+);
+step_endpoint!(
+    apply_repair,
+    "/v1/records/{authority}/{decision_no}/repair",
+    "company",
+    RepairIn,
+    "The company applies for repair of its record, from the date the rulebook allows.",
+    |b| Step::RepairApplied { statement: b.statement }
+);
+step_endpoint!(
+    answer_objection,
+    "/v1/records/{authority}/{decision_no}/objection/answer",
+    "authority",
+    AnswerIn,
+    "The issuing authority admits or refuses an objection.",
+    |b| Step::ObjectionAnswered { admitted: b.admitted, reason: b.reason }
+);
+step_endpoint!(
+    decide_repair,
+    "/v1/records/{authority}/{decision_no}/repair/decision",
+    "authority",
+    RepairDecisionIn,
+    "The issuing authority grants or refuses a repair application; a granted repair ends the record's effects today.",
+    |b| Step::RepairDecided { granted: b.granted, reason: b.reason }
+);
+
+/// The issuing authority decides an admitted objection: upheld, corrected or withdrawn.
+#[utoipa::path(post, path = "/v1/records/{authority}/{decision_no}/objection/decision", tag = "authority",
+    params(("authority" = String, Path), ("decision_no" = String, Path)), request_body = DecisionIn,
+    security(("key" = [])),
+    responses((status = 200, body = Taken), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn decide_objection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((authority, decision_no)): Path<(String, String)>,
+    Json(b): Json<DecisionIn>,
+) -> ApiResult<Taken> {
+    let outcome = match b.outcome.as_str() {
+        "upheld" => ObjectionOutcome::Upheld,
+        "corrected" => ObjectionOutcome::Corrected,
+        "withdrawn" => ObjectionOutcome::Withdrawn,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "outcome `{other}` is not upheld, corrected or withdrawn"
+            )));
+        }
+    };
+    let key = record_key(&authority, &decision_no)?;
+    let k = key.clone();
+    let index = state
+        .write(move |reg| {
+            let corrected = b.record.map(|r| reg.parse_record(&r.to_string())).transpose()?;
+            let decision = ObjectionDecision { outcome, reason: b.reason, corrected };
+            Ok(reg.decide_objection(&caller.0, &k, decision)?)
+        })
+        .await?;
+    after_step(&state, key, Some(index)).await
+}
+
+/// Deadline compliance of one authority.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct AuthorityDeadlines {
+    /// Authority id.
+    pub authority: String,
+    /// Deadlines met on time.
+    pub met: u64,
+    /// Deadlines met late.
+    pub late: u64,
+    /// Deadlines passed and not met.
+    pub overdue: u64,
+    /// Deadlines still running.
+    pub pending: u64,
+    /// The overdue items.
+    #[schema(value_type = Vec<Object>)]
+    pub overdue_items: Vec<Value>,
+}
+
+/// Deadline compliance per authority.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadlineStats {
+    /// The day counted on.
+    pub today: String,
+    /// Per authority, in id order.
+    pub authorities: Vec<AuthorityDeadlines>,
+}
+
+/// Due-process deadlines per authority: met, late, overdue and pending, with the overdue items.
+#[utoipa::path(get, path = "/v1/stats/deadlines", tag = "public", responses((status = 200, body = DeadlineStats)))]
+pub async fn deadline_stats(State(state): State<AppState>) -> ApiResult<DeadlineStats> {
+    state
+        .read(|reg| {
+            let today = reg.today();
+            let authorities = reg
+                .deadline_compliance(today)?
+                .into_iter()
+                .map(|a| {
+                    Ok(AuthorityDeadlines {
+                        authority: a.authority,
+                        met: a.met,
+                        late: a.late,
+                        overdue: a.overdue,
+                        pending: a.pending,
+                        overdue_items: a
+                            .overdue_items
+                            .iter()
+                            .map(to_value)
+                            .collect::<Result<_, _>>()?,
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            Ok(Json(DeadlineStats { today: today.to_string(), authorities }))
+        })
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log
+// ---------------------------------------------------------------------------------------------
+
+/// The latest signed checkpoint (a C2SP signed note).
+#[utoipa::path(get, path = "/v1/log/checkpoint", tag = "log",
+    responses((status = 200, body = String, content_type = "text/plain")))]
+pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let note = state.read(|reg| Ok(reg.published_checkpoint()?.0)).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
+}
+
+/// A C2SP tlog-tiles tile of the log at the published checkpoint: `tile/<L>/<N>[.p/<W>]` (hashes)
+/// or `tile/entries/<N>[.p/<W>]` (leaf data), below the prefix `/v1/log`. Full tiles never
+/// change and may be cached for ever.
+#[utoipa::path(get, path = "/v1/log/tile/{path}", tag = "log",
+    params(("path" = String, Path, description = "the tile's path below `tile/`, e.g. `0/x001/234.p/7`")),
+    responses((status = 200, body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 404, body = ErrorBody)))]
+pub async fn tile(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some((level, index, width)) = probity_tlog::tiles::parse_tile_path(&format!("tile/{path}"))
+    else {
+        return Err(ApiError::not_found(format!("`tile/{path}` is not a tile path")));
+    };
+    let bytes = state
+        .read(move |reg| {
+            let (_, cp) = reg.published_checkpoint()?;
+            Ok(reg.tile(level, index, width, cp.size)?)
+        })
+        .await?;
+    let cache = if width == probity_tlog::tiles::TILE_WIDTH {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream"), (header::CACHE_CONTROL, cache)],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Which inclusion proof.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProofQuery {
+    /// Log index.
+    pub index: u64,
+    /// Tree size (default: the current size).
+    pub size: Option<u64>,
+}
+
+/// The inclusion proof of a log entry.
+#[utoipa::path(get, path = "/v1/log/proof", tag = "log", params(ProofQuery),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn proof(State(state): State<AppState>, Query(q): Query<ProofQuery>) -> ApiResult<Value> {
+    state
+        .read(move |reg| {
+            let size = q.size.unwrap_or(reg.log_size()?);
+            if q.index >= size || size > reg.log_size()? {
+                return Err(ApiError::invalid(format!(
+                    "index {} is not in a log of size {size} (the log has {})",
+                    q.index,
+                    reg.log_size()?
+                )));
+            }
+            Ok(Json(to_value(&reg.inclusion_proof(q.index, Some(size))?)?))
+        })
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator
+// ---------------------------------------------------------------------------------------------
+
+/// An authority to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorityIn {
+    /// Id (a slug).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Category, as the rulebook's `filed_by` names them.
+    pub category: String,
+    /// Jurisdiction.
+    pub jurisdiction: String,
+}
+
+/// Registered, or already registered with the same details.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Registered {
+    /// Whether this call registered it.
+    pub created: bool,
+}
+
+/// Registers an authority (operator only).
+#[utoipa::path(post, path = "/v1/authorities", tag = "operator", request_body = AuthorityIn,
+    security(("key" = [])),
+    responses((status = 200, body = Registered), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_authority(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(a): Json<AuthorityIn>,
+) -> ApiResult<Registered> {
+    must_be_operator(&caller)?;
+    let authority = probity_core::Authority::new(&a.id, &a.name, &a.category, &a.jurisdiction)
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let created = state.write(move |reg| Ok(reg.register_authority(authority)?)).await?;
+    Ok(Json(Registered { created }))
+}
+
+/// Options for a new key.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyIn {
+    /// Revoke the holder's other keys (rotation).
+    #[serde(default)]
+    pub rotate: bool,
+    /// When the key stops working, RFC 3339.
+    pub expires: Option<String>,
+}
+
+/// A new key, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyOut {
+    /// The key; it is not stored and cannot be shown again.
+    pub key: String,
+}
+
+/// Keys revoked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {
+    /// How many.
+    pub revoked: u64,
+}
+
+async fn issue(state: &AppState, caller: &Caller, actor: Actor, k: KeyIn) -> ApiResult<KeyOut> {
+    must_be_operator(caller)?;
+    let expires = k
+        .expires
+        .map(|e| {
+            e.parse::<probity_core::Timestamp>().map_err(|_| {
+                ApiError::bad_request(format!("expires: `{e}` is not an RFC 3339 instant"))
+            })
+        })
+        .transpose()?;
+    let key = state
+        .write(move |reg| {
+            Ok(if k.rotate {
+                reg.rotate_key(&actor, expires)?
+            } else {
+                reg.issue_key(&actor, expires)?
+            })
+        })
+        .await?;
+    Ok(Json(KeyOut { key }))
+}
+
+fn authority_actor(id: &str) -> Result<Actor, ApiError> {
+    Ok(Actor::Authority(
+        Slug::parse("authority", id).map_err(|e| ApiError::bad_request(e.to_string()))?,
+    ))
+}
+
+/// Issues (or rotates) a key for an authority (operator only).
+#[utoipa::path(post, path = "/v1/authorities/{id}/keys", tag = "operator", params(("id" = String, Path)),
+    request_body = KeyIn, security(("key" = [])),
+    responses((status = 200, body = KeyOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn authority_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(k): Json<KeyIn>,
+) -> ApiResult<KeyOut> {
+    must_be_operator(&caller)?;
+    issue(&state, &caller, authority_actor(&id)?, k).await
+}
+
+/// Revokes every key of an authority (operator only).
+#[utoipa::path(delete, path = "/v1/authorities/{id}/keys", tag = "operator", params(("id" = String, Path)),
+    security(("key" = [])),
+    responses((status = 200, body = Revoked), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn revoke_authority_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Revoked> {
+    must_be_operator(&caller)?;
+    let actor = authority_actor(&id)?;
+    let revoked = state.write(move |reg| Ok(reg.revoke_keys(&actor)?)).await?;
+    Ok(Json(Revoked { revoked }))
+}
+
+/// Issues (or rotates) a company credential bound to one subject (operator only).
+#[utoipa::path(post, path = "/v1/subjects/{id}/credentials", tag = "operator", params(("id" = String, Path)),
+    request_body = KeyIn, security(("key" = [])),
+    responses((status = 200, body = KeyOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn company_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(k): Json<KeyIn>,
+) -> ApiResult<KeyOut> {
+    must_be_operator(&caller)?;
+    let sid = state.read(move |reg| subject_id(reg, &id)).await?;
+    issue(&state, &caller, Actor::Company(sid), k).await
+}
+
+/// Revokes every credential of a company (operator only).
+#[utoipa::path(delete, path = "/v1/subjects/{id}/credentials", tag = "operator", params(("id" = String, Path)),
+    security(("key" = [])),
+    responses((status = 200, body = Revoked), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn revoke_company_credentials(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Revoked> {
+    must_be_operator(&caller)?;
+    let revoked = state
+        .write(move |reg| {
+            let sid = subject_id(reg, &id)?;
+            Ok(reg.revoke_keys(&Actor::Company(sid))?)
+        })
+        .await?;
+    Ok(Json(Revoked { revoked }))
+}
+
+/// A code to admit to the exception list.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionIn {
+    /// The code (well formed, failing only its checksum).
+    pub code: String,
+    /// Why it is genuine.
+    pub reason: String,
+}
+
+/// Admits a code that fails its checksum to the exception list (operator only).
+#[utoipa::path(post, path = "/v1/exceptions", tag = "operator", request_body = ExceptionIn,
+    security(("key" = [])),
+    responses((status = 200, body = Registered), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_exception(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(e): Json<ExceptionIn>,
+) -> ApiResult<Registered> {
+    must_be_operator(&caller)?;
+    let created = state.write(move |reg| Ok(reg.admit_code_exception(&e.code, &e.reason)?)).await?;
+    Ok(Json(Registered { created }))
+}
+
+/// A rulebook to adopt.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulebookIn {
+    /// The full TOML text.
+    pub text: String,
+}
+
+/// Adopts a new rulebook version (operator only).
+#[utoipa::path(post, path = "/v1/rulebook", tag = "operator", request_body = RulebookIn,
+    security(("key" = [])),
+    responses((status = 200, body = Registered), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn adopt_rulebook(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(b): Json<RulebookIn>,
+) -> ApiResult<Registered> {
+    must_be_operator(&caller)?;
+    let created = state.write(move |reg| Ok(reg.adopt_rulebook(&b.text)?)).await?;
+    Ok(Json(Registered { created }))
+}
