@@ -1,5 +1,6 @@
 //! `probity bench`: measurements of probity against a baseline, side by side in one run.
 
+use probity_stores::Stores as _;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -82,22 +83,19 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-pub fn run(
-    cmd: BenchCommand,
-    store: Option<probity_registry::StoreLocation>,
-) -> anyhow::Result<u8> {
+pub fn run(cmd: BenchCommand, store: Option<probity_stores::StoreLocation>) -> anyhow::Result<u8> {
     match cmd {
         BenchCommand::Log { leaves, durable, group, json } => {
             bench_log(leaves, durable, group, json)
         }
         BenchCommand::Import { records, enterprises, dir, batch_size, json } => {
-            let postgres = store.filter(|s| *s != probity_registry::StoreLocation::Sqlite);
+            let postgres = store.filter(|s| *s != probity_stores::StoreLocation::Sqlite);
             bench_import(records, enterprises, dir, batch_size, postgres, json)
         }
         BenchCommand::Http(args) => crate::bench_http::run(&args),
         BenchCommand::Rate(args) => crate::bench_rate::run(
             &args,
-            store.filter(|s| *s != probity_registry::StoreLocation::Sqlite),
+            store.filter(|s| *s != probity_stores::StoreLocation::Sqlite),
         ),
     }
 }
@@ -317,7 +315,7 @@ fn postgres_baseline(url: &str, schema: &str, records: &Path) -> anyhow::Result<
 /// generated authorities of `input`.
 pub(crate) fn registry_with_authorities(
     reg_dir: &Path,
-    store: &probity_registry::StoreLocation,
+    store: &probity_stores::StoreLocation,
     input: &Path,
 ) -> anyhow::Result<Registry> {
     if reg_dir.exists() {
@@ -348,7 +346,7 @@ struct Imported {
 /// authorities, then the timed subjects, then the timed records, all of which must be accepted.
 fn import_all(
     reg_dir: &Path,
-    store: &probity_registry::StoreLocation,
+    store: &probity_stores::StoreLocation,
     input: &Path,
     records: u64,
     batch_size: usize,
@@ -383,7 +381,7 @@ fn bench_import(
     enterprises: u64,
     dir: Option<PathBuf>,
     batch_size: usize,
-    postgres: Option<probity_registry::StoreLocation>,
+    postgres: Option<probity_stores::StoreLocation>,
     as_json: bool,
 ) -> anyhow::Result<u8> {
     let temp;
@@ -406,7 +404,7 @@ fn bench_import(
     eprintln!("probity: importing records through the full path…");
     let lite = import_all(
         &dir.join("probity"),
-        &probity_registry::StoreLocation::Sqlite,
+        &probity_stores::StoreLocation::Sqlite,
         &input,
         records,
         batch_size,
@@ -438,7 +436,7 @@ fn bench_import(
         Some(store) => {
             eprintln!("probity on PostgreSQL: importing the same file through the full path…");
             let pg = import_all(&dir.join("probity-postgres"), store, &input, records, batch_size)?;
-            let probity_registry::StoreLocation::Postgres { url, schema } = store else {
+            let probity_stores::StoreLocation::Postgres { url, schema } = store else {
                 anyhow::bail!("not a PostgreSQL store")
             };
             eprintln!("baseline on PostgreSQL: the same file with one plain COPY…");

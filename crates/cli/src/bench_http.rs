@@ -3,6 +3,7 @@
 //! page (server-rendered HTML) under a lighter load, for its time to first byte; and the batch
 //! check in subjects per second.
 
+use probity_stores::Stores as _;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -326,7 +326,7 @@ struct Measured {
 /// row rewritten), and importing the late records with the re-rating of what they touch.
 fn measure(
     reg_dir: &Path,
-    location: &probity_registry::StoreLocation,
+    location: &probity_stores::StoreLocation,
     input: &Path,
     main: &Path,
     late: &Path,
@@ -407,7 +407,7 @@ impl Disagreements {
     }
 }
 
-pub fn run(args: &RateArgs, store: Option<probity_registry::StoreLocation>) -> anyhow::Result<u8> {
+pub fn run(args: &RateArgs, store: Option<probity_stores::StoreLocation>) -> anyhow::Result<u8> {
     ensure_duckdb()?;
     let temp;
     let dir = match &args.dir {
@@ -440,14 +440,14 @@ pub fn run(args: &RateArgs, store: Option<probity_registry::StoreLocation>) -> a
 
     let lite = measure(
         &dir.join("probity"),
-        &probity_registry::StoreLocation::Sqlite,
+        &probity_stores::StoreLocation::Sqlite,
         &input,
         &main,
         &late,
         today,
     )?;
     let postgres = match &store {
-        Some(location @ probity_registry::StoreLocation::Postgres { .. }) => {
+        Some(location @ probity_stores::StoreLocation::Postgres { .. }) => {
             eprintln!("the same on PostgreSQL…");
             Some(measure(&dir.join("probity-postgres"), location, &input, &main, &late, today)?)
         }

@@ -1,5 +1,6 @@
 //! `probity check`: may this company take part in this measure, and why?
 
+use probity_stores::Stores as _;
 use std::io::BufRead;
 use std::path::Path;
 

@@ -1,5 +1,7 @@
 //! The commands other than the benchmarks.
 
+use probity_stores::StoreLocation;
+use probity_stores::Stores as _;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -7,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use probity_core::Date;
 use probity_registry::{
-    Format, ImportOptions, ImportReport, Profile, Registry, Rejected, Rejects, StoreLocation, Table,
+    Format, ImportOptions, ImportReport, Profile, Registry, Rejected, Rejects, Table,
 };
 use probity_rules::Rulebook;
 use probity_synth::{Config, Outputs, Summary};

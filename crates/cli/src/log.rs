@@ -1,5 +1,6 @@
 //! `probity log` and `probity audit`: the transparency log from the command line.
 
+use probity_stores::Stores as _;
 use std::path::Path;
 
 use base64::Engine as _;

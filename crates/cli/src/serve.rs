@@ -1,5 +1,6 @@
 //! `probity serve` and the keys it checks: `authority`, `company` and `operator` commands.
 
+use probity_stores::Stores as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -68,12 +69,12 @@ impl ServeArgs {
 /// Serves the registry in `data` until a signal.
 pub fn serve(data: &Path, args: &ServeArgs) -> anyhow::Result<u8> {
     let reg = Registry::open(data)?;
-    let read_store = match (&args.read_store, probity_registry::StoreLocation::of(data)?) {
+    let read_store = match (&args.read_store, probity_stores::StoreLocation::of(data)?) {
         (None, _) => None,
-        (Some(url), probity_registry::StoreLocation::Postgres { schema, .. }) => {
-            Some(probity_registry::StoreLocation::Postgres { url: url.clone(), schema })
+        (Some(url), probity_stores::StoreLocation::Postgres { schema, .. }) => {
+            Some(probity_stores::StoreLocation::Postgres { url: url.clone(), schema })
         }
-        (Some(_), probity_registry::StoreLocation::Sqlite) => {
+        (Some(_), probity_stores::StoreLocation::Sqlite) => {
             anyhow::bail!(
                 "--read-store: this registry keeps its store in SQLite, which has no replicas"
             )

@@ -89,3 +89,43 @@ fn the_server_and_the_portal_never_reach_into_the_store() {
         .collect();
     assert!(reaching.is_empty(), "these call `Registry::store()`: {reaching:?}");
 }
+
+/// The dependencies a crate of the workspace declares under `[dependencies]`, by name.
+fn dependencies(krate: &str) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(root().join("crates").join(krate).join("Cargo.toml")).unwrap();
+    text.split("\n[")
+        .find(|section| section.starts_with("dependencies]"))
+        .map(|section| {
+            section
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split(['=', '.', ' ']).next())
+                .filter(|name| !name.is_empty() && !name.starts_with('#'))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The choice of store is the binary's: the registry, and the portal above it, carry no
+/// database driver, directly or through another crate of the workspace.
+#[test]
+fn the_registry_and_the_portal_depend_on_no_database_driver() {
+    for krate in ["registry", "portal"] {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut todo = vec![krate.to_owned()];
+        while let Some(k) = todo.pop() {
+            for dep in dependencies(&k) {
+                if let Some(ours) = dep.strip_prefix("probity-") {
+                    todo.push(ours.to_owned());
+                }
+                seen.insert(dep);
+            }
+        }
+        for driver in ["rusqlite", "postgres", "probity-sqlite", "probity-postgres", "duckdb"] {
+            assert!(!seen.contains(driver), "crates/{krate} depends on `{driver}`: {seen:?}");
+        }
+        assert!(seen.contains("probity-store"), "the walk found the store crate: {seen:?}");
+    }
+}

@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 
 use probity_core::{Date, Event, EventBody, SubjectId, Timestamp};
 use probity_rules::{DEFAULT_RULEBOOK, Rulebook, RulebookError};
-use probity_sqlite::SqliteStore;
 use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubject};
 
 pub use audit::{Audit, JournalPass};
@@ -47,85 +46,6 @@ pub use views::{
 pub const KEY_FILE: &str = "log.key";
 /// The latest signed checkpoint inside a registry directory, as published.
 pub const CHECKPOINT_FILE: &str = "checkpoint";
-/// Inside a registry directory whose store is PostgreSQL: where that store is (mode 0600, as the
-/// connection string may hold a password). Without it, the store is the directory's SQLite file.
-pub const STORE_FILE: &str = "store.json";
-
-/// Where a registry's journal and projections live.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "backend", rename_all = "snake_case")]
-pub enum StoreLocation {
-    /// The SQLite file in the registry directory (the default).
-    Sqlite,
-    /// A schema in a PostgreSQL database.
-    Postgres {
-        /// Connection string (`postgres://…` or `host=… dbname=…`).
-        url: String,
-        /// Schema.
-        schema: String,
-    },
-}
-
-impl StoreLocation {
-    /// The location a `--store` value names: `sqlite`, or a PostgreSQL connection string.
-    pub fn parse(value: &str, schema: &str) -> Self {
-        match value.trim() {
-            "" | "sqlite" => Self::Sqlite,
-            url => Self::Postgres { url: url.to_owned(), schema: schema.to_owned() },
-        }
-    }
-
-    /// The location of the registry in `dir`.
-    pub fn of(dir: &Path) -> Result<Self, RegistryError> {
-        let path = dir.join(STORE_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                RegistryError::Input(format!("`{}` is not a store location: {e}", path.display()))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::Sqlite),
-            Err(source) => Err(RegistryError::Io { path: path.display().to_string(), source }),
-        }
-    }
-
-    /// Opens handles on the store at this location, for the registry in `dir`.
-    pub fn connector(&self, dir: &Path) -> Connector {
-        let (location, dir) = (self.clone(), dir.to_path_buf());
-        std::sync::Arc::new(move || location.open(&dir))
-    }
-
-    fn open(&self, dir: &Path) -> Result<Box<dyn Store>, RegistryError> {
-        Ok(match self {
-            Self::Sqlite => Box::new(SqliteStore::open(dir)?),
-            Self::Postgres { url, schema } => {
-                Box::new(probity_postgres::PgStore::connect(url, schema)?)
-            }
-        })
-    }
-
-    fn create(&self, dir: &Path) -> Result<Box<dyn Store>, RegistryError> {
-        match self {
-            Self::Sqlite => Ok(Box::new(SqliteStore::create(dir)?)),
-            Self::Postgres { schema, .. } => {
-                if dir.join(STORE_FILE).exists() {
-                    return Err(StoreError::Exists(dir.display().to_string()).into());
-                }
-                std::fs::create_dir_all(dir).map_err(|source| RegistryError::Io {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-                let store = self.open(dir)?;
-                if store.log_size()? > 0 {
-                    return Err(StoreError::Exists(format!("PostgreSQL schema `{schema}`")).into());
-                }
-                let text =
-                    serde_json::to_string(self).map_err(|e| RegistryError::Input(e.to_string()))?;
-                write_secret(&dir.join(STORE_FILE), &text)?;
-                Ok(store)
-            }
-        }
-    }
-}
-
 /// The log origin (and key name) of a registry created without one.
 pub const DEFAULT_ORIGIN: &str = "localhost/probity";
 
@@ -238,8 +158,8 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-/// Writes a file readable by its owner only; the content is never logged.
-fn write_secret(path: &Path, text: &str) -> Result<(), RegistryError> {
+/// Writes a new file readable by its owner only; the content is never logged.
+pub fn write_secret(path: &Path, text: &str) -> Result<(), RegistryError> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let io = |source| RegistryError::Io { path: path.display().to_string(), source };
@@ -279,43 +199,6 @@ fn adoption(book: &Rulebook, text: &str, at: probity_core::Timestamp) -> probity
 }
 
 impl Registry {
-    /// Creates a registry in `dir` with the given rulebook text (the shipped default if `None`)
-    /// and the default log origin.
-    pub fn init(dir: &Path, rulebook: Option<&str>) -> Result<Self, RegistryError> {
-        Self::init_with_origin(dir, rulebook, DEFAULT_ORIGIN)
-    }
-
-    /// Creates a registry whose log is named `origin`, with a new Ed25519 signing key.
-    pub fn init_with_origin(
-        dir: &Path,
-        rulebook: Option<&str>,
-        origin: &str,
-    ) -> Result<Self, RegistryError> {
-        Self::init_with_clock(dir, rulebook, origin, SystemClock)
-    }
-
-    /// Creates a registry that takes its time from `clock` (for tests and reproducible runs).
-    pub fn init_with_clock(
-        dir: &Path,
-        rulebook: Option<&str>,
-        origin: &str,
-        clock: impl Clock + 'static,
-    ) -> Result<Self, RegistryError> {
-        Self::init_at(dir, &StoreLocation::Sqlite, rulebook, origin, clock)
-    }
-
-    /// Creates a registry in `dir` whose journal and projections live at `store`.
-    pub fn init_at(
-        dir: &Path,
-        store: &StoreLocation,
-        rulebook: Option<&str>,
-        origin: &str,
-        clock: impl Clock + 'static,
-    ) -> Result<Self, RegistryError> {
-        let created = store.create(dir)?;
-        Self::init_on(dir, created, store.connector(dir), rulebook, origin, clock)
-    }
-
     /// Creates a registry whose signing key and checkpoint live in `dir` and whose journal and
     /// projections live in `store`, a new and empty store that `connect` opens more handles on.
     pub fn init_on(
@@ -350,20 +233,6 @@ impl Registry {
         };
         reg.publish_checkpoint()?;
         Ok(reg)
-    }
-
-    /// Whether `dir` holds a registry.
-    pub fn exists(dir: &Path) -> bool {
-        dir.join(probity_sqlite::DB_FILE).exists() || dir.join(STORE_FILE).exists()
-    }
-
-    /// Opens the registry in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, RegistryError> {
-        if !Self::exists(dir) {
-            return Err(StoreError::Missing(dir.display().to_string()).into());
-        }
-        let connect = StoreLocation::of(dir)?.connector(dir);
-        Self::open_on(dir, connect)
     }
 
     /// Opens the registry whose signing key and checkpoint live in `dir` and whose store
@@ -408,16 +277,16 @@ impl Registry {
         })
     }
 
-    /// Another handle like [`Registry::reader`] that reads from `location` instead: a streaming
-    /// replica of the registry's PostgreSQL store. What it answers is as fresh as the replica;
+    /// Another handle like [`Registry::reader`] on the store `connect` opens instead: a
+    /// streaming replica of the registry's store. What it answers is as fresh as the replica;
     /// its log size says how fresh that is.
-    pub fn reader_at(&self, location: &StoreLocation) -> Result<Self, RegistryError> {
+    pub fn reader_on(&self, connect: Connector) -> Result<Self, RegistryError> {
         Ok(Self {
-            store: location.open(&self.dir)?,
+            store: connect()?,
             rulebooks: self.rulebooks.clone(),
             clock: std::sync::Arc::clone(&self.clock),
             dir: self.dir.clone(),
-            connect: location.connector(&self.dir),
+            connect,
         })
     }
 

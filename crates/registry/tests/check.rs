@@ -8,6 +8,7 @@ mod common;
 
 use probity_core::Date;
 use probity_registry::{Format, ImportOptions, Registry, Table};
+use probity_stores::Stores as _;
 
 #[test]
 fn stored_and_computed_answers_agree() {

@@ -6,6 +6,7 @@
 
 use probity_core::{Slug, Timestamp};
 use probity_registry::{Actor, AuthError, FixedClock, Registry, RegistryError};
+use probity_stores::Stores as _;
 
 fn at(s: &str) -> FixedClock {
     FixedClock(s.parse::<Timestamp>().unwrap())

@@ -7,6 +7,7 @@
 mod common;
 
 use common::at;
+use probity_stores::Stores as _;
 
 use probity_core::{Event, EventBody, SubjectId};
 use probity_registry::{Format, Registry, Table};

@@ -13,6 +13,7 @@
 // Tests state expectations by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use probity_stores::Stores as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -199,7 +200,7 @@ impl World {
             }
             Backend::Sqlite => {
                 let reg = Registry::init_with_clock(&path, None, "sim/log", clock.clone()).unwrap();
-                let connect = probity_registry::StoreLocation::Sqlite.connector(&path);
+                let connect = probity_stores::StoreLocation::Sqlite.connector(&path);
                 (None, reg, connect)
             }
         };

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use probity_registry::Registry;
+use probity_stores::Stores as _;
 
 #[test]
 fn a_reader_in_a_snapshot_does_not_see_later_appends() {

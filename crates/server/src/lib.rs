@@ -50,7 +50,7 @@ pub struct Config {
     pub sweep_every: Option<Duration>,
     /// Where public reads are served from, if not the registry's own store: a streaming replica.
     /// Keys, and what a party reads back after its own action, always come from the primary.
-    pub read_store: Option<probity_registry::StoreLocation>,
+    pub read_store: Option<probity_stores::StoreLocation>,
     /// Check answers kept in memory, at most; 0 keeps none. A kept answer is served only
     /// while the log is at the size it reflects, which the answer states.
     pub answer_cache: usize,

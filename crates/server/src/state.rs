@@ -2,6 +2,7 @@
 //! its own storage connection, so reads run in parallel with each other and with the write),
 //! remembered key digests, failure counts and the public rate limiter.
 
+use probity_stores::Stores as _;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;

@@ -4,6 +4,7 @@
 // Tests state expectations by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use probity_stores::Stores as _;
 use std::sync::{Arc, Mutex};
 
 use probity_core::{Date, Timestamp};

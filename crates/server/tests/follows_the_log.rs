@@ -8,6 +8,7 @@
 use probity_core::{Event, EventBody, Timestamp};
 use probity_registry::{Actor, FixedClock, Registry};
 use probity_store::Store as _;
+use probity_stores::Stores as _;
 use serde_json::Value;
 
 const A: &str = "91110000600037341L";

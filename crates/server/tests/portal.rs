@@ -7,6 +7,7 @@
 
 use probity_core::{Slug, SubjectId};
 use probity_registry::{Actor, Registry};
+use probity_stores::Stores as _;
 use reqwest::blocking::{Client, Response};
 use reqwest::redirect::Policy;
 

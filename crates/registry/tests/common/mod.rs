@@ -3,6 +3,7 @@
 // Tests state expectations by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+use probity_stores::Stores as _;
 use std::io::Cursor;
 
 use probity_core::Timestamp;
