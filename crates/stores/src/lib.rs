@@ -96,8 +96,9 @@ impl StoreLocation {
     }
 }
 
-/// Creating and opening registries on the stores probity ships.
-pub trait Stores: Sized {
+/// Creating and opening registries on the stores probity ships. Every method is provided; the
+/// trait exists so that these read as `Registry::open(dir)` where a binary chose its stores.
+pub trait Stores: Sized + From<Registry> + std::borrow::Borrow<Registry> {
     /// Creates a registry in `dir` on SQLite with the given rulebook text (the shipped default
     /// if `None`) and the default log origin.
     fn init(dir: &Path, rulebook: Option<&str>) -> Result<Self, RegistryError> {
@@ -131,7 +132,11 @@ pub trait Stores: Sized {
         rulebook: Option<&str>,
         origin: &str,
         clock: impl Clock + 'static,
-    ) -> Result<Self, RegistryError>;
+    ) -> Result<Self, RegistryError> {
+        let created = store.create(dir)?;
+        let connect = store.connector(dir);
+        Registry::init_on(dir, created, connect, rulebook, origin, clock).map(Self::from)
+    }
 
     /// Whether `dir` holds a registry.
     fn exists(dir: &Path) -> bool {
@@ -139,33 +144,19 @@ pub trait Stores: Sized {
     }
 
     /// Opens the registry in `dir`, on the store its directory names.
-    fn open(dir: &Path) -> Result<Self, RegistryError>;
-
-    /// Another handle that reads from `location`: a streaming replica of the registry's
-    /// PostgreSQL store.
-    fn reader_at(&self, location: &StoreLocation) -> Result<Self, RegistryError>;
-}
-
-impl Stores for Registry {
-    fn init_at(
-        dir: &Path,
-        store: &StoreLocation,
-        rulebook: Option<&str>,
-        origin: &str,
-        clock: impl Clock + 'static,
-    ) -> Result<Self, RegistryError> {
-        let created = store.create(dir)?;
-        Registry::init_on(dir, created, store.connector(dir), rulebook, origin, clock)
-    }
-
     fn open(dir: &Path) -> Result<Self, RegistryError> {
         if !Self::exists(dir) {
             return Err(StoreError::Missing(dir.display().to_string()).into());
         }
-        Registry::open_on(dir, StoreLocation::of(dir)?.connector(dir))
+        Registry::open_on(dir, StoreLocation::of(dir)?.connector(dir)).map(Self::from)
     }
 
+    /// Another handle that reads from `location`: a streaming replica of the registry's
+    /// PostgreSQL store.
     fn reader_at(&self, location: &StoreLocation) -> Result<Self, RegistryError> {
-        self.reader_on(location.connector(self.dir()))
+        let reg: &Registry = self.borrow();
+        reg.reader_on(location.connector(reg.dir())).map(Self::from)
     }
 }
+
+impl Stores for Registry {}
