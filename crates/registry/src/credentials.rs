@@ -159,6 +159,15 @@ impl Registry {
         Ok(Ok(c))
     }
 
+    /// Whether the key or credential with id `key_id` still works: issued, not revoked, not
+    /// expired.
+    pub fn credential_live(&self, key_id: &str) -> Result<bool, RegistryError> {
+        Ok(self
+            .store
+            .credential(key_id)?
+            .is_some_and(|c| c.revoked.is_none() && c.expires.is_none_or(|e| e > self.clock.now())))
+    }
+
     /// Who `key` lets its holder act as, or why it does not.
     pub fn authenticate(&self, key: &str) -> Result<Result<Actor, AuthError>, RegistryError> {
         let c = match self.credential_for(key)? {

@@ -91,7 +91,17 @@ impl FromRequestParts<AppState> for Page {
             parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
         );
         let token = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned);
-        let session = token.as_deref().and_then(|t| state.session(t));
+        let mut session = token.as_deref().and_then(|t| state.session(t));
+        // The key or credential signed in with is checked on every request: once it is
+        // revoked, rotated away or expired, the session ends.
+        if let (Some(s), Some(t)) = (&session, &token) {
+            let key_id = s.key_id.clone();
+            let live = state.read_primary(move |reg| Ok(reg.credential_live(&key_id)?)).await;
+            if !matches!(live, Ok(true)) {
+                state.end_session(t);
+                session = None;
+            }
+        }
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let ctx = Ctx {
             lang,
@@ -524,7 +534,10 @@ async fn sign_in(
 ) -> Response {
     match crate::auth::verify_key(&state, page.ip, f.credential.trim()).await {
         Ok(actor) => {
-            let Some((token, _)) = state.start_session(actor) else {
+            let key_id = probity_registry::split_key(f.credential.trim())
+                .map(|(id, _)| id.to_owned())
+                .unwrap_or_default();
+            let Some((token, _)) = state.start_session(actor, &key_id) else {
                 return error_page(&page.ctx, &ApiError::internal("no random source for sessions"));
             };
             let mut r = see_other("/account");

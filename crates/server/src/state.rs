@@ -96,8 +96,9 @@ fn count_failure_in(map: &mut HashMap<IpAddr, (u32, Instant)>, ip: IpAddr, now: 
 
 /// How long a portal session lasts without being renewed.
 const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
-/// The most portal sessions kept at once; the oldest are dropped first.
-const MAX_SESSIONS: usize = 10_000;
+/// The most portal sessions one credential holds at once; its oldest is dropped first. Capped
+/// per credential, so that no one holder of a key can sign anyone else out.
+pub(crate) const MAX_SESSIONS_PER_CREDENTIAL: usize = 8;
 /// How long computed statistics are shown before they are computed again.
 const STATS_FRESH_FOR: Duration = Duration::from_secs(60);
 
@@ -106,6 +107,9 @@ const STATS_FRESH_FOR: Duration = Duration::from_secs(60);
 pub(crate) struct Session {
     /// Who.
     pub actor: Actor,
+    /// The id of the key or credential signed in with: its state is checked on every request,
+    /// so revoking or rotating it ends the session at once.
+    pub key_id: String,
     /// The token their forms must carry.
     pub csrf: String,
     /// When the session ends.
@@ -405,8 +409,10 @@ impl AppState {
         lock(&self.0.failures).remove(&ip);
     }
 
-    /// Starts a portal session for `actor`: its token and the token its forms must carry.
-    pub(crate) fn start_session(&self, actor: Actor) -> Option<(String, String)> {
+    /// Starts a portal session for `actor`, signed in with the key or credential `key_id`: its
+    /// token and the token its forms must carry. A credential holds at most
+    /// [`MAX_SESSIONS_PER_CREDENTIAL`] sessions; its oldest goes first.
+    pub(crate) fn start_session(&self, actor: Actor, key_id: &str) -> Option<(String, String)> {
         let (token, csrf) = (random_token(), random_token());
         if token.is_empty() || csrf.is_empty() {
             return None;
@@ -414,13 +420,20 @@ impl AppState {
         let mut map = lock(&self.0.sessions);
         let now = Instant::now();
         map.retain(|_, s| s.expires > now);
-        if map.len() >= MAX_SESSIONS
-            && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| k.clone())
+        let mut own: Vec<(Instant, String)> = map
+            .iter()
+            .filter(|(_, s)| s.key_id == key_id)
+            .map(|(t, s)| (s.expires, t.clone()))
+            .collect();
+        own.sort_unstable();
+        for (_, oldest) in
+            own.iter().take((own.len() + 1).saturating_sub(MAX_SESSIONS_PER_CREDENTIAL))
         {
-            map.remove(&oldest);
+            map.remove(oldest);
         }
         let session = Session {
             actor,
+            key_id: key_id.to_owned(),
             csrf: csrf.clone(),
             expires: now + SESSION_LIFETIME,
             upload: None,

@@ -345,3 +345,62 @@ fn the_rulebook_page_shows_versions_and_what_changed_between_them() {
     let same = w.get("/rulebook?from=2026.2&to=2026.2", &[]).text().unwrap();
     assert!(same.contains("the same rules"));
 }
+
+/// A portal session lives only as long as the key it was opened with: revoking an authority's
+/// keys or a company's credentials signs their sessions out at once, and anything they then
+/// send is refused.
+#[test]
+fn revoking_a_key_ends_the_portal_sessions_opened_with_it() {
+    let w = world();
+    let amr = w.sign_in(&w.amr);
+    let company = w.sign_in(&w.company);
+    assert_eq!(w.get("/account", &[("cookie", &amr.cookie)]).status(), 200);
+    let revoke = |path: &str| {
+        let r = w
+            .http
+            .delete(format!("{}{path}", w.url))
+            .bearer_auth(&w.operator)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    };
+    revoke("/v1/authorities/bj-amr/keys");
+    let r = w.get("/account", &[("cookie", &amr.cookie)]);
+    assert_eq!(r.status(), 303, "the authority's session ended with its key");
+    assert_eq!(r.headers()["location"], "/account/sign-in");
+    let file = [
+        ("csrf", amr.csrf.as_str()),
+        ("decision_no", "AMR-9"),
+        ("subject", A),
+        ("kind", "penalty.minor"),
+        ("decided", "2026-01-02"),
+        ("effective", "2026-01-05"),
+        ("basis", "Art. 28"),
+        ("summary", "late report"),
+    ];
+    w.post("/account/file", Some(&amr.cookie), &file);
+    let filed = w.get("/v1/records/bj-amr/AMR-9", &[]);
+    assert_eq!(filed.status(), 404, "a filing from the ended session is not taken");
+    assert_eq!(w.get("/account", &[("cookie", &company.cookie)]).status(), 200);
+    revoke(&format!("/v1/subjects/{A}/credentials"));
+    assert_eq!(w.get("/account", &[("cookie", &company.cookie)]).status(), 303);
+}
+
+/// Sessions are capped per credential, not in all: signing in over and over with one
+/// credential drops only that credential's oldest sessions, never another party's.
+#[test]
+fn one_credential_cannot_sign_anyone_else_out() {
+    let w = world();
+    let tax = w.sign_in(&w.tax);
+    let first = w.sign_in(&w.company);
+    let cap = 8;
+    let mut latest = Vec::new();
+    for _ in 0..cap {
+        latest.push(w.sign_in(&w.company));
+    }
+    assert_eq!(w.get("/account", &[("cookie", &tax.cookie)]).status(), 200, "another party");
+    assert_eq!(w.get("/account", &[("cookie", &first.cookie)]).status(), 303, "its oldest");
+    for s in &latest {
+        assert_eq!(w.get("/account", &[("cookie", &s.cookie)]).status(), 200);
+    }
+}
