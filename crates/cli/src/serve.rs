@@ -24,6 +24,13 @@ pub struct ServeArgs {
     /// Public requests a client address may burst above the rate.
     #[arg(long, default_value_t = 200)]
     public_burst: u32,
+    /// Requests per second allowed per key that authenticates (a header that does not counts
+    /// as public).
+    #[arg(long, default_value_t = 500)]
+    key_rate: u32,
+    /// Requests a key may burst above its rate.
+    #[arg(long, default_value_t = 2000)]
+    key_burst: u32,
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     body_limit: usize,
@@ -56,6 +63,8 @@ impl ServeArgs {
             listen,
             public_rate: d.public_rate,
             public_burst: d.public_burst,
+            key_rate: d.key_rate,
+            key_burst: d.key_burst,
             body_limit: d.body_limit,
             timeout: d.timeout.as_secs(),
             sweep_minutes: 60,
@@ -85,6 +94,8 @@ pub fn serve(data: &Path, args: &ServeArgs) -> anyhow::Result<u8> {
         timeout: Duration::from_secs(args.timeout.max(1)),
         public_rate: args.public_rate,
         public_burst: args.public_burst,
+        key_rate: args.key_rate,
+        key_burst: args.key_burst,
         sweep_every: (args.sweep_minutes > 0).then(|| Duration::from_secs(args.sweep_minutes * 60)),
         read_store,
         answer_cache: args.answer_cache,

@@ -61,9 +61,18 @@ impl FromRequestParts<AppState> for Caller {
             }
             Some(k) => k?,
         };
+        // The rate limiter checked this very key already: its answer stands.
+        if let Some(KeyChecked(checked)) = parts.extensions.get::<KeyChecked>() {
+            return checked.clone().map(Caller).map_err(ApiError::unauthenticated);
+        }
         verify_key(state, client_ip(parts), &key).await.map(Caller)
     }
 }
+
+/// What the rate limiter found of a request's key, kept with the request so that the key is
+/// checked (and a failure counted) once.
+#[derive(Debug, Clone)]
+struct KeyChecked(Result<Actor, String>);
 
 /// Checks a key presented from `ip`: on success forgets the address's failures, on failure
 /// counts one and, past a few, answers more slowly each time.
@@ -80,7 +89,8 @@ pub(crate) async fn verify_key(
             Ok(actor)
         }
         Err(e) => {
-            if let Some(ip) = ip {
+            // A malformed key guesses at nothing; a well-formed one that fails may be a guess.
+            if let Some(ip) = ip.filter(|_| !matches!(e, AuthError::Malformed)) {
                 let n = state.count_failure(ip);
                 if n > FREE_FAILURES {
                     let delay = Duration::from_millis(100u64 << (n - FREE_FAILURES).min(6));
@@ -126,24 +136,46 @@ async fn authenticate(state: &AppState, key: &str) -> Result<Result<Actor, AuthE
     Ok(Ok(actor_of(&credential)?))
 }
 
-/// Middleware: requests without a key are public reads, limited per client address.
+/// Middleware: every request is limited. One whose key authenticates is charged to its key;
+/// any other (no key, or one that does not authenticate) is public, charged to the client's
+/// address. A key is checked as on any endpoint that needs one, with the same slow-down after
+/// failures, so a header cannot buy a way around the public limit.
 pub async fn limit_public(State(state): State<AppState>, request: Request, next: Next) -> Response {
     use axum::response::IntoResponse as _;
-    if request.headers().contains_key(header::AUTHORIZATION) {
-        return next.run(request).await;
-    }
-    let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    if let Some(ip) = ip
-        && let Err(wait) = state.check_rate(ip)
-    {
+    let limited = |wait: Duration, who: String| {
         let secs = wait.as_secs().max(1);
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            format!("too many requests from {ip}; retry after {secs} s"),
+            format!("too many requests from {who}; retry after {secs} s"),
         );
         e.retry_after = Some(secs);
-        return e.into_response();
+        e.into_response()
+    };
+    let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let key = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|k| k.trim().to_owned());
+    let mut request = request;
+    if let Some(key) = key {
+        let checked = verify_key(&state, ip, &key).await;
+        let authenticated = checked.is_ok();
+        request.extensions_mut().insert(KeyChecked(checked.map_err(|e| e.message)));
+        if authenticated {
+            let id = split_key(&key).map(|(id, _)| id.to_owned()).unwrap_or_default();
+            return match state.check_key_rate(&id) {
+                Ok(()) => next.run(request).await,
+                Err(wait) => limited(wait, format!("key `{id}`")),
+            };
+        }
+    }
+    if let Some(ip) = ip
+        && let Err(wait) = state.check_rate(ip)
+    {
+        return limited(wait, ip.to_string());
     }
     next.run(request).await
 }

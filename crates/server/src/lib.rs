@@ -45,6 +45,11 @@ pub struct Config {
     pub public_rate: u32,
     /// Public requests a client address may burst above the rate.
     pub public_burst: u32,
+    /// Requests per second allowed per key, for callers whose key authenticates. A header that
+    /// does not authenticate counts as public.
+    pub key_rate: u32,
+    /// Requests a key may burst above its rate.
+    pub key_burst: u32,
     /// How often to re-rate the subjects whose next change (an effect starting or ending) has
     /// come; `None` never.
     pub sweep_every: Option<Duration>,
@@ -66,6 +71,8 @@ impl Default for Config {
             timeout: Duration::from_secs(30),
             public_rate: 50,
             public_burst: 200,
+            key_rate: 500,
+            key_burst: 2000,
             sweep_every: Some(Duration::from_secs(3600)),
             read_store: None,
             answer_cache: 65_536,

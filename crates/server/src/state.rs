@@ -38,6 +38,8 @@ struct Inner {
     /// Failed key attempts by address: how many, and when the last was.
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
     limiter: Limiter,
+    /// Requests per key, for callers whose key authenticates.
+    key_limiter: governor::DefaultKeyedRateLimiter<String>,
     config: Config,
     /// Portal sessions by token.
     sessions: Mutex<HashMap<String, Session>>,
@@ -223,11 +225,13 @@ impl AppState {
                 (replica, Some(primary_readers()?))
             }
         };
-        let per_second = NonZeroU32::new(config.public_rate.max(1)).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(config.public_burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        let limiter = governor::RateLimiter::keyed(
-            governor::Quota::per_second(per_second).allow_burst(burst),
-        );
+        let quota = |rate: u32, burst: u32| {
+            let per_second = NonZeroU32::new(rate.max(1)).unwrap_or(NonZeroU32::MIN);
+            let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+            governor::Quota::per_second(per_second).allow_burst(burst)
+        };
+        let limiter = governor::RateLimiter::keyed(quota(config.public_rate, config.public_burst));
+        let key_limiter = governor::RateLimiter::keyed(quota(config.key_rate, config.key_burst));
         let inner = Inner {
             answers: quick_cache::sync::Cache::new(config.answer_cache.max(1)),
             followed: AtomicU64::new(0),
@@ -242,6 +246,7 @@ impl AppState {
             digests: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             limiter,
+            key_limiter,
             config,
             sessions: Mutex::new(HashMap::new()),
             stats: Mutex::new(None),
@@ -402,6 +407,8 @@ impl AppState {
         lock(&self.0.failures).retain(|_, (_, last)| now.duration_since(*last) < FAILURE_MEMORY);
         self.0.limiter.retain_recent();
         self.0.limiter.shrink_to_fit();
+        self.0.key_limiter.retain_recent();
+        self.0.key_limiter.shrink_to_fit();
         lock(&self.0.sessions).retain(|_, s| s.expires > now);
     }
 
@@ -504,6 +511,13 @@ impl AppState {
     /// Takes one public request from `ip`'s allowance, or says how long to wait.
     pub(crate) fn check_rate(&self, ip: IpAddr) -> Result<(), Duration> {
         self.0.limiter.check_key(&ip).map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+        })
+    }
+
+    /// Charges one request to the key with id `key_id`, which authenticated.
+    pub(crate) fn check_key_rate(&self, key_id: &str) -> Result<(), Duration> {
+        self.0.key_limiter.check_key(&key_id.to_owned()).map_err(|not_until| {
             not_until.wait_time_from(governor::clock::DefaultClock::default().now())
         })
     }

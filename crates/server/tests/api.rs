@@ -566,6 +566,31 @@ fn public_reads_are_rate_limited_per_address_with_retry_after() {
     assert_eq!(r.status(), 200);
 }
 
+/// A header that does not authenticate buys nothing: such requests are public and limited per
+/// address. A key that authenticates is limited on its own, apart from its address.
+#[test]
+fn only_a_key_that_authenticates_escapes_the_public_limit() {
+    let w = world_with(probity_server::Config {
+        public_rate: 1,
+        public_burst: 5,
+        key_rate: 1,
+        key_burst: 20,
+        ..Default::default()
+    });
+    let with = |auth: &str| {
+        let r = w.http.get(format!("{}/v1/health", w.url)).header("authorization", auth).send();
+        r.unwrap().status().as_u16()
+    };
+    let junk: Vec<u16> = (0..10).map(|_| with("x")).collect();
+    assert_eq!(junk.iter().filter(|s| **s == 429).count(), 5, "{junk:?}");
+    let forged = "Bearer prb_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    assert_eq!(with(forged), 429, "a key that does not authenticate is public");
+    // The address is spent; a real key has its own allowance, and then is limited too.
+    let real: Vec<u16> = (0..25).map(|_| with(&format!("Bearer {}", w.tax))).collect();
+    assert_eq!(real.iter().filter(|s| **s == 200).count(), 20, "{real:?}");
+    assert_eq!(real.last(), Some(&429));
+}
+
 #[test]
 fn repeated_failed_logins_are_slowed_down() {
     let w = world();

@@ -356,12 +356,7 @@ fn revoking_a_key_ends_the_portal_sessions_opened_with_it() {
     let company = w.sign_in(&w.company);
     assert_eq!(w.get("/account", &[("cookie", &amr.cookie)]).status(), 200);
     let revoke = |path: &str| {
-        let r = w
-            .http
-            .delete(format!("{}{path}", w.url))
-            .bearer_auth(&w.operator)
-            .send()
-            .unwrap();
+        let r = w.http.delete(format!("{}{path}", w.url)).bearer_auth(&w.operator).send().unwrap();
         assert_eq!(r.status(), 200, "{path}");
     };
     revoke("/v1/authorities/bj-amr/keys");
