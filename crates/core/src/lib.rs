@@ -16,6 +16,7 @@
 mod event;
 mod id;
 mod model;
+mod personal;
 mod process;
 mod text;
 
@@ -27,8 +28,9 @@ pub use model::{
     Authority, Currency, DocumentHash, ModelError, Money, PERSONAL_DATA_FRAGMENTS, Record,
     RecordFields, RecordKey, Subject, SubjectKind, SubjectStatus, limits,
 };
+pub use personal::{Identifier, find_personal_identifier};
 pub use process::{Case, CaseKind, ObjectionOutcome, ObjectionState, RepairState, Step, StepError};
-pub use text::{Slug, TextError, check_text};
+pub use text::{Slug, TextError, check_prose, check_text};
 
 /// Calendar dates are civil dates without a time zone, as written on a decision.
 pub type Date = jiff::civil::Date;

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Date, Region, Slug, SubjectId, TextError, check_text};
+use crate::{Date, Region, Slug, SubjectId, TextError, check_prose, check_text};
 
 /// Name fragments that would mean data about a natural person. No field of any event and no
 /// column of any store may have a name containing one; tests in the core and in every store
@@ -209,13 +209,13 @@ impl Subject {
         status: SubjectStatus,
         established: Option<Date>,
     ) -> Result<Self, ModelError> {
-        let name = check_text("name", name, limits::NAME)?;
+        let name = check_prose("name", name, limits::NAME)?;
         if former_names.len() > limits::FORMER_NAMES {
             return Err(ModelError::TooManyFormerNames(former_names.len()));
         }
         let former_names = former_names
             .iter()
-            .map(|n| check_text("former name", n, limits::NAME))
+            .map(|n| check_prose("former name", n, limits::NAME))
             .collect::<Result<Vec<_>, _>>()?;
         let region = match (region, id.region()) {
             (Some(given), Some(from_code)) if given != from_code => {
@@ -259,7 +259,7 @@ impl Authority {
     ) -> Result<Self, ModelError> {
         Ok(Self {
             id: Slug::parse("authority id", id)?,
-            name: check_text("authority name", name, limits::NAME)?,
+            name: check_prose("authority name", name, limits::NAME)?,
             category: Slug::parse("category", category)?,
             jurisdiction: check_text("jurisdiction", jurisdiction, limits::JURISDICTION)?,
         })
@@ -460,11 +460,11 @@ impl Record {
         let summary = if summary.is_empty() {
             String::new()
         } else {
-            check_text("summary", summary, limits::SUMMARY)?
+            check_prose("summary", summary, limits::SUMMARY)?
         };
         Ok(Self {
             decision_no: check_text("decision_no", f.decision_no, limits::DECISION_NO)?,
-            basis: check_text("basis", f.basis, limits::BASIS)?,
+            basis: check_prose("basis", f.basis, limits::BASIS)?,
             authority: f.authority,
             subject: f.subject,
             kind: f.kind,

@@ -31,6 +31,33 @@ pub enum TextError {
         /// The code point.
         code: u32,
     },
+    /// The text contains an invisible or bidirectional formatting character (a zero-width
+    /// space, a byte-order mark, a right-to-left override), which could make two different
+    /// texts look alike.
+    #[error(
+        "{field} contains an invisible or bidirectional formatting character (U+{code:04X}) at character {at}"
+    )]
+    Invisible {
+        /// Which field.
+        field: &'static str,
+        /// The code point.
+        code: u32,
+        /// Its position in characters, from 0.
+        at: usize,
+    },
+    /// Free text holds what looks like an identifier of a natural person.
+    #[error(
+        "{field} holds what looks like {what} at character {at}; probity keeps no data about \
+         natural persons: leave it out"
+    )]
+    PersonalData {
+        /// Which field.
+        field: &'static str,
+        /// What it looks like.
+        what: &'static str,
+        /// Where it starts, in characters from 0.
+        at: usize,
+    },
     /// A slug contains a character outside `a-z 0-9 . _ -`.
     #[error(
         "{field} `{value}` may contain only a-z, 0-9, `.`, `_` and `-`, and must start with a letter"
@@ -43,24 +70,53 @@ pub enum TextError {
     },
 }
 
-/// Trims `value` and checks it is non-empty, at most `max` characters and free of control
-/// characters. Returns the trimmed text.
+/// Trims `value`, puts it in Unicode normal form C (so a letter written with a combining
+/// accent and the same letter precomposed are one text), and checks it is non-empty, at most
+/// `max` characters, and free of control characters and of invisible or bidirectional
+/// formatting characters. Returns the normalised text. Keys (decision numbers) and names go
+/// through this, so texts that look alike are one text or refused.
 pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
-    let value = value.trim();
+    use unicode_normalization::UnicodeNormalization as _;
+    let value: String = value.trim().nfc().collect();
     if value.is_empty() {
         return Err(TextError::Empty { field });
     }
     let mut len = 0;
-    for c in value.chars() {
+    for (at, c) in value.chars().enumerate() {
         len += 1;
         if c.is_control() {
             return Err(TextError::Control { field, code: c as u32 });
+        }
+        if invisible(c) {
+            return Err(TextError::Invisible { field, code: c as u32, at });
         }
     }
     if len > max {
         return Err(TextError::TooLong { field, len, max });
     }
-    Ok(value.to_owned())
+    Ok(value)
+}
+
+/// [`check_text`] for prose (names, summaries, legal bases, grounds, replies, reasons), which
+/// also refuses what looks like an identifier of a natural person
+/// ([`crate::find_personal_identifier`]).
+pub fn check_prose(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
+    let value = check_text(field, value, max)?;
+    if let Some((what, at)) = crate::find_personal_identifier(&value) {
+        return Err(TextError::PersonalData { field, what: what.describe(), at });
+    }
+    Ok(value)
+}
+
+/// Whether `c` is a formatting character that shows nothing or reorders what is shown
+/// (Unicode general category Cf): zero-width spaces and joiners, the byte-order mark, soft
+/// hyphens, bidirectional marks, embeddings, overrides and isolates, and tag characters.
+fn invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2 | 0x180E
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF
+        | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
 }
 
 /// A short machine identifier: lowercase ASCII letters, digits, `.`, `_` and `-`, starting with

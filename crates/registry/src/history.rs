@@ -118,7 +118,7 @@ impl Registry {
         reason: &str,
     ) -> Result<Option<u64>, RegistryError> {
         self.own_record(by, &key)?;
-        let reason = probity_core::check_text("reason", reason, probity_core::limits::BASIS)
+        let reason = probity_core::check_prose("reason", reason, probity_core::limits::BASIS)
             .map_err(|e| RegistryError::Refused(e.to_string()))?;
         self.append_one(EventBody::RecordWithdrawn { key, reason })
     }
@@ -132,7 +132,7 @@ impl Registry {
         reason: &str,
     ) -> Result<Option<u64>, RegistryError> {
         self.own_record(by, &record.key())?;
-        let reason = probity_core::check_text("reason", reason, probity_core::limits::BASIS)
+        let reason = probity_core::check_prose("reason", reason, probity_core::limits::BASIS)
             .map_err(|e| RegistryError::Refused(e.to_string()))?;
         if self.rulebook().kind(record.kind.as_str()).is_none() {
             return Err(RegistryError::Refused(format!(

@@ -398,7 +398,7 @@ impl Registry {
         reason: &str,
     ) -> Result<bool, RegistryError> {
         let code = SubjectId::exception_candidate(code)?;
-        let reason = probity_core::check_text("reason", reason, probity_core::limits::BASIS)
+        let reason = probity_core::check_prose("reason", reason, probity_core::limits::BASIS)
             .map_err(|e| RegistryError::Refused(e.to_string()))?;
         let event =
             Event::new(self.clock.now(), EventBody::CodeExceptionAdmitted { code, reason }).into();

@@ -112,7 +112,7 @@ fn history_entry(index: u64, event: &Event) -> HistoryEntry {
 }
 
 fn check(field: &'static str, value: &str, max: usize) -> Result<String, RegistryError> {
-    probity_core::check_text(field, value, max).map_err(|e| RegistryError::Invalid(e.to_string()))
+    probity_core::check_prose(field, value, max).map_err(|e| RegistryError::Invalid(e.to_string()))
 }
 
 impl Registry {

@@ -157,7 +157,7 @@ impl Registry {
         reason: &str,
         dry_run: bool,
     ) -> Result<(), RegistryError> {
-        let reason = probity_core::check_text("reason", reason, probity_core::limits::BASIS)
+        let reason = probity_core::check_prose("reason", reason, probity_core::limits::BASIS)
             .map_err(|e| RegistryError::Refused(e.to_string()))?;
         let Some(record) = self.store.record(key)? else {
             return Err(RegistryError::NotFound(format!(
@@ -192,7 +192,7 @@ impl Registry {
         dry_run: bool,
         progress: &dyn Progress,
     ) -> Result<RedactionReport, RegistryError> {
-        let reason = probity_core::check_text("reason", reason, probity_core::limits::BASIS)
+        let reason = probity_core::check_prose("reason", reason, probity_core::limits::BASIS)
             .map_err(|e| RegistryError::Refused(e.to_string()))?;
         let mut report = RedactionReport::default();
         let mut after: Option<SubjectId> = None;
