@@ -30,7 +30,7 @@ pub use model::{
 };
 pub use personal::{Identifier, find_personal_identifier};
 pub use process::{Case, CaseKind, ObjectionOutcome, ObjectionState, RepairState, Step, StepError};
-pub use text::{Slug, TextError, check_prose, check_text};
+pub use text::{Slug, TextError, check_key, check_prose, check_text};
 
 /// Calendar dates are civil dates without a time zone, as written on a decision.
 pub type Date = jiff::civil::Date;

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Date, Region, Slug, SubjectId, TextError, check_prose, check_text};
+use crate::{Date, Region, Slug, SubjectId, TextError, check_key, check_prose, check_text};
 
 /// Name fragments that would mean data about a natural person. No field of any event and no
 /// column of any store may have a name containing one; tests in the core and in every store
@@ -463,7 +463,7 @@ impl Record {
             check_prose("summary", summary, limits::SUMMARY)?
         };
         Ok(Self {
-            decision_no: check_text("decision_no", f.decision_no, limits::DECISION_NO)?,
+            decision_no: check_key("decision_no", f.decision_no, limits::DECISION_NO)?,
             basis: check_prose("basis", f.basis, limits::BASIS)?,
             authority: f.authority,
             subject: f.subject,

@@ -45,6 +45,18 @@ pub enum TextError {
         /// Its position in characters, from 0.
         at: usize,
     },
+    /// A key mixes Latin letters with Cyrillic or Greek ones, which look alike.
+    #[error(
+        "{field} mixes Latin letters with a Cyrillic or Greek one (U+{code:04X}) at character {at}"
+    )]
+    MixedScript {
+        /// Which field.
+        field: &'static str,
+        /// The code point.
+        code: u32,
+        /// Its position in characters, from 0.
+        at: usize,
+    },
     /// Free text holds what looks like an identifier of a natural person.
     #[error(
         "{field} holds what looks like {what} at character {at}; probity keeps no data about \
@@ -95,6 +107,27 @@ pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<String
         return Err(TextError::TooLong { field, len, max });
     }
     Ok(value)
+}
+
+/// [`check_text`] for a key that tells records apart (a decision number), which is also put in
+/// compatibility form (NFKC: full-width digits and letters become ASCII, so `２０２５` and `2025`
+/// are one key) and may not mix Latin letters with Cyrillic or Greek ones (`А` and `A` look
+/// alike). Look-alikes across scripts that no rule here catches (a whole key in Cyrillic that
+/// looks Latin) stay different keys.
+pub fn check_key(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
+    use unicode_normalization::UnicodeNormalization as _;
+    let value: String = check_text(field, value, max)?.nfkc().collect();
+    let latin = value.chars().any(|c| {
+        c.is_ascii_alphabetic() || (c.is_alphabetic() && matches!(c as u32, 0x00C0..=0x024F))
+    });
+    if latin && let Some((at, c)) = value.chars().enumerate().find(|(_, c)| cyrillic_or_greek(*c)) {
+        return Err(TextError::MixedScript { field, code: c as u32, at });
+    }
+    Ok(value)
+}
+
+fn cyrillic_or_greek(c: char) -> bool {
+    matches!(c as u32, 0x0370..=0x03FF | 0x0400..=0x052F | 0x1F00..=0x1FFF)
 }
 
 /// [`check_text`] for prose (names, summaries, legal bases, grounds, replies, reasons), which

@@ -332,3 +332,69 @@ fn the_exception_list_admits_a_pilot_code_and_records_it_as_an_event() {
     assert!(events[0].contains("rulebook_adopted"), "the first entry is the rulebook");
     assert!(events[1].contains("code_exception_admitted") && events[1].contains("2015 pilot"));
 }
+
+/// Decision numbers that only look different are one key (full-width digits, a letter with a
+/// combining accent) or are refused (an invisible character, a right-to-left override, a
+/// Cyrillic letter among Latin ones), so nobody files the same decision twice under a
+/// look-alike number.
+#[test]
+fn look_alike_decision_numbers_are_one_key_or_refused() {
+    let (_dir, mut reg) = small();
+    let row = |no: &str| {
+        format!(
+            r#"{{"authority":"bj-amr","decision_no":"{no}","subject":"91110000600037341L","kind":"penalty.minor","decided":"2025-01-02","effective":"2025-01-03","basis":"Art. 1"}}"#
+        )
+    };
+    let amr = probity_core::Slug::parse("a", "bj-amr").unwrap();
+    let file = |reg: &mut Registry, no: &str| {
+        let r = reg.file_records(&amr, &[row(no)]).unwrap().remove(0);
+        (r.status, r.reason.unwrap_or_default())
+    };
+    assert_eq!(file(&mut reg, "ÉT-2025-1").0, "filed");
+    assert_eq!(file(&mut reg, "E\u{301}T-２０２５-１").0, "duplicate", "one key in NFKC");
+    for (no, why) in [
+        ("ÉT-2025-1\u{200B}", "invisible"),
+        ("\u{FEFF}ÉT-2025-1", "invisible"),
+        ("\u{202E}1-5202-TÉ", "invisible"),
+        ("ÉТ-2025-1", "Cyrillic"),
+    ] {
+        let (status, reason) = file(&mut reg, no);
+        assert_eq!(status, "rejected", "{no:?}");
+        assert!(reason.contains(why), "{no:?}: {reason}");
+    }
+    assert_eq!(reg.counts().unwrap().records, 1);
+}
+
+/// No free-text field takes what looks like a personal identifier: the filing is refused with
+/// the field and the position, and nothing reaches the log.
+#[test]
+fn personal_identifiers_in_free_text_are_refused_before_the_log() {
+    let (_dir, mut reg) = small();
+    let before = reg.log_size().unwrap();
+    let summary = "法定代表人张三 身份证11010519491231002X 电话13800138000";
+    let row = format!(
+        r#"{{"authority":"bj-amr","decision_no":"P-1","subject":"91110000600037341L","kind":"penalty.minor","decided":"2025-01-02","effective":"2025-01-03","basis":"Art. 1","summary":"{summary}"}}"#
+    );
+    let amr = probity_core::Slug::parse("a", "bj-amr").unwrap();
+    let r = reg.file_records(&amr, &[row]).unwrap().remove(0);
+    assert_eq!(r.status, "rejected");
+    let reason = r.reason.unwrap();
+    assert!(
+        reason.contains("summary holds what looks like a resident identity number at character 11"),
+        "{reason}"
+    );
+    // A company name that holds an identity number does not import either.
+    let (report, rejects) = import(
+        &mut reg,
+        Table::Subjects,
+        Format::Csv,
+        format!(
+            "id,name\n{},北京11010519491231002X有限公司\n",
+            probity_store::conformance::uscc(7)
+        )
+        .as_bytes(),
+    );
+    assert_eq!(report.rejected, 1);
+    assert!(rejects[0].reason.contains("name holds what looks like"), "{}", rejects[0].reason);
+    assert_eq!(reg.log_size().unwrap(), before);
+}

@@ -49,7 +49,11 @@ fn opt_date(field: &str, value: Option<&String>) -> Result<Option<Date>, ApiErro
 fn record_key(authority: &str, decision_no: &str) -> Result<RecordKey, ApiError> {
     let authority =
         Slug::parse("authority", authority).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok(RecordKey { authority, decision_no: decision_no.to_owned() })
+    // The same normal form as a filing's, so a look-alike finds the record it looks like.
+    let decision_no =
+        probity_core::check_key("decision_no", decision_no, probity_core::limits::DECISION_NO)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(RecordKey { authority, decision_no })
 }
 
 fn must_be_operator(caller: &Caller) -> Result<(), ApiError> {
