@@ -108,6 +108,11 @@ impl Registry {
                 }
             }
         }
+        if let Some(e) = expires.filter(|e| *e <= self.clock.now()) {
+            return Err(RegistryError::Invalid(format!(
+                "expires: `{e}` has passed; a key must expire in the future"
+            )));
+        }
         let key_id: String = random::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
         let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random::<32>()?);
         let (role, principal) = principal_of(actor);
@@ -142,21 +147,23 @@ impl Registry {
         self.issue_key(actor, expires)
     }
 
-    /// The stored credential a key names, checked against revocation and expiry but not its
-    /// secret (see [`secret_matches`]).
+    /// The stored credential a key names, whatever its state, with its standing now (revoked,
+    /// expired, or usable). The caller checks the secret first (see [`secret_matches`]) and
+    /// only then tells the standing, so a wrong secret learns nothing about the key.
     pub fn credential_for(
         &self,
         key: &str,
-    ) -> Result<Result<Credential, AuthError>, RegistryError> {
+    ) -> Result<Result<(Credential, Result<(), AuthError>), AuthError>, RegistryError> {
         let Ok((id, _)) = split_key(key) else { return Ok(Err(AuthError::Malformed)) };
         let Some(c) = self.store.credential(id)? else { return Ok(Err(AuthError::Invalid)) };
-        if c.revoked.is_some() {
-            return Ok(Err(AuthError::Revoked));
-        }
-        if let Some(e) = c.expires.filter(|e| *e <= self.clock.now()) {
-            return Ok(Err(AuthError::Expired(e)));
-        }
-        Ok(Ok(c))
+        let standing = if c.revoked.is_some() {
+            Err(AuthError::Revoked)
+        } else if let Some(e) = c.expires.filter(|e| *e <= self.clock.now()) {
+            Err(AuthError::Expired(e))
+        } else {
+            Ok(())
+        };
+        Ok(Ok((c, standing)))
     }
 
     /// Whether the key or credential with id `key_id` still works: issued, not revoked, not
@@ -170,13 +177,16 @@ impl Registry {
 
     /// Who `key` lets its holder act as, or why it does not.
     pub fn authenticate(&self, key: &str) -> Result<Result<Actor, AuthError>, RegistryError> {
-        let c = match self.credential_for(key)? {
-            Ok(c) => c,
+        let (c, standing) = match self.credential_for(key)? {
+            Ok(found) => found,
             Err(e) => return Ok(Err(e)),
         };
         let Ok((_, secret)) = split_key(key) else { return Ok(Err(AuthError::Malformed)) };
         if !secret_matches(secret, &c.secret_hash) {
             return Ok(Err(AuthError::Invalid));
+        }
+        if let Err(e) = standing {
+            return Ok(Err(e));
         }
         actor_of(&c).map(Ok)
     }

@@ -111,8 +111,8 @@ async fn authenticate(state: &AppState, key: &str) -> Result<Result<Actor, AuthE
     let owned = key.to_owned();
     // From the primary: a replica might still hold a key revoked a moment ago.
     let credential = state.read_primary(move |reg| Ok(reg.credential_for(&owned)?)).await?;
-    let credential = match credential {
-        Ok(c) => c,
+    let (credential, standing) = match credential {
+        Ok(found) => found,
         Err(e) => return Ok(Err(e)),
     };
     let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
@@ -132,6 +132,10 @@ async fn authenticate(state: &AppState, key: &str) -> Result<Result<Actor, AuthE
     };
     if !matches {
         return Ok(Err(AuthError::Invalid));
+    }
+    // Only a holder of the secret learns that the key was revoked or has expired.
+    if let Err(e) = standing {
+        return Ok(Err(e));
     }
     Ok(Ok(actor_of(&credential)?))
 }

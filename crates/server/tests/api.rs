@@ -74,7 +74,10 @@ fn world_with(config: probity_server::Config) -> World {
         let _ = amr;
         reg.rotate_key(&amr_actor, None).unwrap()
     };
+    // (Issued the day before, to expire at midnight: a key may not be issued expired.)
+    clock.set("2026-02-28T08:00:00Z");
     let expired = reg.issue_key(&amr_actor, Some("2026-03-01T00:00:00Z".parse().unwrap())).unwrap();
+    clock.set("2026-03-02T08:00:00Z");
     let server = probity_server::spawn(reg, "127.0.0.1:0".parse().unwrap(), config).unwrap();
     let url = format!("http://{}", server.addr);
     World {
@@ -444,6 +447,34 @@ fn every_endpoint_against_every_role() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A key's state is told only to whoever holds its secret: a wrong secret under the id of a
+/// revoked or expired key is just not valid. And no key is issued already expired.
+#[test]
+fn a_wrong_secret_learns_nothing_of_the_key_and_no_key_is_born_expired() {
+    let w = world();
+    let forge = |key: &str| {
+        let (id, _) = probity_registry::split_key(key).unwrap();
+        format!("prb_{id}_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    };
+    for key in [&w.revoked, &w.expired] {
+        let r =
+            w.send("POST", "/v1/records/batch", Some(&forge(key)), Some(&json!({"records": []})));
+        assert_eq!(r.status(), 401);
+        let message = r.json::<Value>().unwrap()["error"]["message"].as_str().unwrap().to_owned();
+        assert_eq!(message, "the key is not valid");
+        let r = w.send("POST", "/v1/records/batch", Some(key), Some(&json!({"records": []})));
+        let message = r.json::<Value>().unwrap()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("revoked") || message.contains("expired"), "{message}");
+    }
+    let r = w.send(
+        "POST",
+        "/v1/authorities/bj-amr/keys",
+        Some(&w.operator),
+        Some(&json!({"expires": "2026-03-01T00:00:00Z"})),
+    );
+    assert_eq!(r.status(), 422, "{}", r.text().unwrap());
 }
 
 #[test]
