@@ -87,6 +87,9 @@ fn principal_of(actor: &Actor) -> (Role, String) {
     }
 }
 
+/// A stored credential as a key presents it, with its standing now: usable, or why not.
+pub type Presented = (Credential, Result<(), AuthError>);
+
 impl Registry {
     /// Issues a key for `actor`, valid until `expires` if given, and returns it. The key is not
     /// stored and cannot be shown again. Authorities and companies must be in the registry.
@@ -153,7 +156,7 @@ impl Registry {
     pub fn credential_for(
         &self,
         key: &str,
-    ) -> Result<Result<(Credential, Result<(), AuthError>), AuthError>, RegistryError> {
+    ) -> Result<Result<Presented, AuthError>, RegistryError> {
         let Ok((id, _)) = split_key(key) else { return Ok(Err(AuthError::Malformed)) };
         let Some(c) = self.store.credential(id)? else { return Ok(Err(AuthError::Invalid)) };
         let standing = if c.revoked.is_some() {
