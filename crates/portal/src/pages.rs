@@ -445,7 +445,8 @@ pub fn check(
                 @if let (Some(d), Some(to)) = (a.changes_on, a.changes_to) {
                     p { (ctx.ta("changes-on", &[("date", ctx.date(d))])) " " (decision_badge(ctx, to)) }
                 }
-                p.no-print { button type="button" onclick="window.print()" { (ctx.t("check-print")) } }
+                p.no-print { button type="button" data-print { (ctx.t("check-print")) } }
+                script src="/static/console.js" defer {}
             }
         }
     };

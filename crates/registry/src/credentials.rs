@@ -153,10 +153,7 @@ impl Registry {
     /// The stored credential a key names, whatever its state, with its standing now (revoked,
     /// expired, or usable). The caller checks the secret first (see [`secret_matches`]) and
     /// only then tells the standing, so a wrong secret learns nothing about the key.
-    pub fn credential_for(
-        &self,
-        key: &str,
-    ) -> Result<Result<Presented, AuthError>, RegistryError> {
+    pub fn credential_for(&self, key: &str) -> Result<Result<Presented, AuthError>, RegistryError> {
         let Ok((id, _)) = split_key(key) else { return Ok(Err(AuthError::Malformed)) };
         let Some(c) = self.store.credential(id)? else { return Ok(Err(AuthError::Invalid)) };
         let standing = if c.revoked.is_some() {

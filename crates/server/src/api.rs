@@ -1303,11 +1303,29 @@ pub async fn deadline_stats(State(state): State<AppState>) -> ApiResult<Deadline
 // ---------------------------------------------------------------------------------------------
 
 /// The latest signed checkpoint (a C2SP signed note).
-#[utoipa::path(get, path = "/v1/log/checkpoint", tag = "log",
-    responses((status = 200, body = String, content_type = "text/plain")))]
-pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/v1/log/checkpoint", tag = "log", params(("if-none-match" = Option<String>, Header, description = "the ETag of a checkpoint seen before")),
+    responses((status = 200, body = String, content_type = "text/plain"),
+        (status = 304, description = "Not modified since the checkpoint with that tag")))]
+pub async fn checkpoint(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let note = state.read(|reg| Ok(reg.published_checkpoint()?.0)).await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
+    // A checkpoint changes with every write: caches must ask again each time, and the tag lets
+    // them do so without the body when it has not changed.
+    let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(note.as_bytes()).into();
+    let tag =
+        format!("\"{}\"", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>());
+    let cache = [(header::CACHE_CONTROL, "no-cache".to_owned()), (header::ETAG, tag.clone())];
+    let seen = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    if seen {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    let content = [(header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned())];
+    Ok((cache, content, note).into_response())
 }
 
 /// A C2SP tlog-tiles tile of the log at the published checkpoint: `tile/<L>/<N>[.p/<W>]` (hashes)

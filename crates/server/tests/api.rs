@@ -477,6 +477,25 @@ fn a_wrong_secret_learns_nothing_of_the_key_and_no_key_is_born_expired() {
     assert_eq!(r.status(), 422, "{}", r.text().unwrap());
 }
 
+/// The checkpoint changes with every write: caches must ask again, and its tag spares the body
+/// while it has not changed.
+#[test]
+fn the_checkpoint_is_revalidated_by_its_tag() {
+    let w = world();
+    let r = w.get("/v1/log/checkpoint");
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    let tag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let again = w.http.get(format!("{}/v1/log/checkpoint", w.url)).header("if-none-match", &tag);
+    assert_eq!(again.send().unwrap().status(), 304);
+    let record = json!({"authority": "bj-amr", "decision_no": "CP-1", "subject": A,
+        "kind": "penalty.minor", "decided": "2026-02-20", "effective": "2026-03-01",
+        "basis": "Art. 28"});
+    let r = w.send("POST", "/v1/records", Some(&w.amr), Some(&record));
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let after = w.http.get(format!("{}/v1/log/checkpoint", w.url)).header("if-none-match", &tag);
+    assert_eq!(after.send().unwrap().status(), 200, "a new checkpoint, a new tag");
+}
+
 #[test]
 fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
     let w = world_with(probity_server::Config { body_limit: 64 * 1024, ..unlimited() });

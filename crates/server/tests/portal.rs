@@ -399,3 +399,27 @@ fn one_credential_cannot_sign_anyone_else_out() {
         assert_eq!(w.get("/account", &[("cookie", &s.cookie)]).status(), 200);
     }
 }
+
+/// Pages may load only from the server, run no inline script and not be framed; nothing the
+/// server sends may be sniffed as another type or leak its address to other sites.
+#[test]
+fn pages_carry_a_content_security_policy_and_no_inline_script() {
+    let w = world();
+    for path in ["/", &format!("/check?subject={A}&measure=procurement.bid"), "/account/sign-in"] {
+        let r = w.get(path, &[]);
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "same-origin");
+        assert_eq!(h["x-frame-options"], "DENY");
+        let page = r.text().unwrap();
+        assert!(!page.contains("onclick=") && !page.contains("<script>"), "{path}: inline script");
+    }
+    let api = w.get("/v1/health", &[]);
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    assert!(!api.headers().contains_key("content-security-policy"));
+}
