@@ -20,6 +20,29 @@ const ORG_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
 /// Registration-authority characters (USCC position 1) defined by GB 32100-2015.
 const USCC_AUTHORITIES: &[u8] = b"123456789ANY";
 
+/// The institution categories each registration authority assigns (position 2), after
+/// GB 32100-2015: 1 staffing offices (organs, public institutions, mass organisations they
+/// manage, other), 2 foreign affairs, 3 justice (law firms, notaries, grassroots legal services,
+/// forensic appraisal, arbitration, other), 4 culture, 5 civil affairs (social organisations,
+/// private non-enterprise units, foundations, other), 6 tourism, 7 religious affairs, 8 trade
+/// unions, 9 market regulation (enterprises, individually owned businesses, farmers'
+/// cooperatives), A the military, N agriculture (collective economic organisations at group,
+/// village and township level, other), Y other (one category).
+const USCC_CATEGORIES: &[(u8, &[u8])] = &[
+    (b'1', b"1239"),
+    (b'2', b"19"),
+    (b'3', b"123459"),
+    (b'4', b"19"),
+    (b'5', b"1239"),
+    (b'6', b"129"),
+    (b'7', b"129"),
+    (b'8', b"19"),
+    (b'9', b"123"),
+    (b'A', b"19"),
+    (b'N', b"1239"),
+    (b'Y', b"1"),
+];
+
 /// Why a code was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
@@ -236,6 +259,16 @@ impl Uscc {
             return Err(bad(
                 1,
                 "the registration-authority position of a unified social credit code",
+            ));
+        }
+        let category_known = USCC_CATEGORIES.iter().any(|(authority, categories)| {
+            *authority == bytes[0] && categories.contains(&bytes[1])
+        });
+        if !category_known {
+            return Err(bad(
+                2,
+                "the category position of a unified social credit code (GB 32100: the categories \
+                 its registration authority assigns)",
             ));
         }
         if let Some(i) = bytes[2..8].iter().position(|c| !c.is_ascii_digit()) {
@@ -494,6 +527,15 @@ mod tests {
         assert_eq!(code, "5493001KJTIIGC8Y1R12");
         let err = SubjectId::parse("5493001KJTIIGC8Y1R13").unwrap_err();
         assert!(err.to_string().contains("`12`"), "{err}");
+    }
+
+    #[test]
+    fn a_category_its_registration_authority_does_not_assign_is_refused() {
+        // Market regulation (9) assigns 1, 2 and 3 only.
+        let e = SubjectId::parse("9A110000600037341Q").unwrap_err().to_string();
+        assert!(e.contains("position 2") && e.contains("category"), "{e}");
+        assert!(SubjectId::parse("91110000600037341L").is_ok());
+        assert!(SubjectId::parse("11100000000013127D").is_ok(), "an organ of the state");
     }
 
     #[test]
