@@ -20,6 +20,7 @@ import hashlib
 import os
 import sys
 import urllib.error
+import time
 import urllib.request
 
 from cryptography.exceptions import InvalidSignature
@@ -85,13 +86,19 @@ def open_note(note, vkey):
 def fetcher(args):
     """A function from a path below the log's prefix to its bytes, or None if absent."""
     if args.url:
-        def fetch(rel):
+        def fetch(rel, tries=20):
             try:
                 with urllib.request.urlopen(args.url.rstrip("/") + "/" + rel) as r:
                     return r.read()
             except urllib.error.HTTPError as e:
                 if e.code == 404:
                     return None
+                # A server at its rate limit says when to come back: wait that long, a bounded
+                # number of times.
+                if e.code in (429, 503) and tries > 0:
+                    wait = e.headers.get("Retry-After", "1")
+                    time.sleep(min(float(wait) if wait.replace(".", "", 1).isdigit() else 1.0, 60.0))
+                    return fetch(rel, tries - 1)
                 raise
         return fetch
 

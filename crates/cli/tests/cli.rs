@@ -567,9 +567,15 @@ fn redaction_withholds_expired_records_and_the_audit_still_passes() {
 
 /// Serves `data` on a free port until the returned child is killed; returns it and its URL.
 fn serve(data: &Path) -> (std::process::Child, String) {
+    serve_with(data, &[])
+}
+
+/// [`serve`] with more arguments to `probity serve`.
+fn serve_with(data: &Path, extra: &[&str]) -> (std::process::Child, String) {
     use std::io::{BufRead as _, BufReader};
     let mut child = probity(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -584,6 +590,25 @@ fn serve(data: &Path) -> (std::process::Child, String) {
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || err.for_each(drop));
     (child, url)
+}
+
+/// The independent verifier, run against a server at its public rate limit, waits as the
+/// server's `Retry-After` says and finishes.
+#[test]
+fn the_independent_verifier_waits_out_the_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_registry(dir.path());
+    let key = stdout(&run(probity(&data).args(["log", "key"]))).trim().to_owned();
+    let (mut server, url) = serve_with(&data, &["--public-rate", "2", "--public-burst", "1"]);
+    let verifier = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify-log.py");
+    let o = run(Command::new("python3").arg(&verifier).args([
+        "--url",
+        &format!("{url}/v1/log"),
+        "--key",
+        &key,
+    ]));
+    server.kill().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]
