@@ -429,11 +429,35 @@ pub(crate) fn json_row(table: Table, line: &str, ctx: &Context<'_>) -> Result<En
 const CSV_READ_AHEAD: u64 = 64 << 10;
 
 /// A reader that hands out bytes only up to a moving end: the end of the last whole CSV row
-/// plus the longest row allowed and the parser's read-ahead. Past it, reading fails.
+/// plus the longest row allowed and the parser's read-ahead. Past it, reading fails. It also
+/// notes where each line feed it handed out is, so rows are numbered by the lines of the file
+/// whatever their endings (the CSV reader's own count is one short with CRLF).
 struct Capped<R> {
     inner: R,
     read: u64,
     end: std::rc::Rc<std::cell::Cell<u64>>,
+    /// Byte offsets of line feeds handed out and not yet counted (bounded by the read-ahead).
+    feeds: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+}
+
+/// Counts lines by the line feeds a [`Capped`] reader noted.
+struct Lines {
+    feeds: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+    before: u64,
+}
+
+impl Lines {
+    /// The line (from 1) on which the row whose position is the byte offset `at` stands;
+    /// offsets only grow. (With CRLF endings the CSV reader puts a row's start on the line feed
+    /// that ends the row before, so that feed is counted too.)
+    fn of(&mut self, at: u64) -> u64 {
+        let mut feeds = self.feeds.borrow_mut();
+        while feeds.front().is_some_and(|&f| f <= at) {
+            feeds.pop_front();
+            self.before += 1;
+        }
+        self.before + 1
+    }
 }
 
 /// The error a [`Capped`] reader fails with.
@@ -454,6 +478,10 @@ impl<R: Read> Read for Capped<R> {
         }
         let take = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
         let n = self.inner.read(buf.get_mut(..take).unwrap_or_default())?;
+        let mut feeds = self.feeds.borrow_mut();
+        for (i, _) in buf.iter().take(n).enumerate().filter(|(_, b)| **b == b'\n') {
+            feeds.push_back(self.read + i as u64);
+        }
         self.read += n as u64;
         Ok(n)
     }
@@ -476,7 +504,9 @@ pub(crate) fn read_rows(
             // read: the reader below stops handing out bytes once a row has run past the
             // longest allowed, so no row is ever buffered beyond it.
             let end = std::rc::Rc::new(std::cell::Cell::new(CSV_READ_AHEAD + MAX_ROW_BYTES as u64));
-            let capped = Capped { inner: input, read: 0, end: std::rc::Rc::clone(&end) };
+            let feeds = std::rc::Rc::default();
+            let mut lines = Lines { feeds: std::rc::Rc::clone(&feeds), before: 0 };
+            let capped = Capped { inner: input, read: 0, end: std::rc::Rc::clone(&end), feeds };
             let mut rdr = csv::ReaderBuilder::new()
                 .flexible(true)
                 .buffer_capacity(CSV_READ_AHEAD as usize)
@@ -508,7 +538,7 @@ pub(crate) fn read_rows(
                     }
                     Err(e) => return Err(RegistryError::Input(format!("cannot read CSV: {e}"))),
                 }
-                let line = rec.position().map_or(0, csv::Position::line);
+                let line = rec.position().map_or(0, |p| lines.of(p.byte()));
                 let result = if rec.as_slice().len() > MAX_ROW_BYTES {
                     Err(format!("row is longer than {MAX_ROW_BYTES} bytes"))
                 } else {

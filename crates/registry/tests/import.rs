@@ -398,3 +398,24 @@ fn personal_identifiers_in_free_text_are_refused_before_the_log() {
     assert!(rejects[0].reason.contains("name holds what looks like"), "{}", rejects[0].reason);
     assert_eq!(reg.log_size().unwrap(), before);
 }
+
+/// Rejected rows of a CSV file with CRLF line endings (Python's csv default) carry their own
+/// line numbers, as with LF.
+#[test]
+fn rejects_of_a_crlf_csv_file_name_their_lines() {
+    let (_dir, mut reg) = small();
+    for newline in ["\n", "\r\n"] {
+        let text = [
+            "authority,decision_no,subject,kind,decided,effective,basis",
+            "bj-amr,C-1,91110000600037341L,penalty.minor,2025-01-02,2025-01-03,Art. 1",
+            "bj-amr,C-2,91110000600037341L,no.such.kind,2025-01-02,2025-01-03,Art. 1",
+            "bj-amr,C-3,91110000600037341L,penalty.minor,2025-01-02,2025-01-03,Art. 1",
+            "bj-amr,C-4,91110000600037341X,penalty.minor,2025-01-02,2025-01-03,Art. 1",
+        ]
+        .join(newline)
+            + newline;
+        let (_, rejects) = import(&mut reg, Table::Records, Format::Csv, text.as_bytes());
+        let lines: Vec<u64> = rejects.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [3, 5], "{newline:?}");
+    }
+}
