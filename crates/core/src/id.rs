@@ -237,9 +237,25 @@ pub struct Uscc([u8; 18]);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Lei([u8; 20]);
 
+/// Checks that `input` has `len` characters, all ASCII, counting and naming characters (never
+/// bytes, which a character outside ASCII has several of).
+fn ascii(input: &str, len: usize, scheme: &'static str) -> Result<(), IdError> {
+    let count = input.chars().count();
+    if count != len {
+        return Err(IdError::Length { input: input.to_owned(), len: count });
+    }
+    match input.chars().enumerate().find(|(_, c)| !c.is_ascii()) {
+        Some((i, found)) => {
+            Err(IdError::Character { input: input.to_owned(), position: i + 1, found, scheme })
+        }
+        None => Ok(()),
+    }
+}
+
 impl Uscc {
     /// Checks structure (character set, authority, division digits) but not the check characters.
     fn structure(input: &str) -> Result<Self, IdError> {
+        ascii(input, 18, "a unified social credit code")?;
         let bytes: [u8; 18] = input
             .as_bytes()
             .try_into()
@@ -316,6 +332,7 @@ impl Uscc {
 
 impl Lei {
     fn structure(input: &str) -> Result<Self, IdError> {
+        ascii(input, 20, "an LEI")?;
         let bytes: [u8; 20] = input
             .as_bytes()
             .try_into()
@@ -375,7 +392,8 @@ pub enum SubjectId {
 
 impl SubjectId {
     fn structure(code: &str) -> Result<Self, IdError> {
-        match code.len() {
+        // By characters, not bytes: a character outside ASCII is several bytes.
+        match code.chars().count() {
             0 => Err(IdError::Empty),
             18 => Uscc::structure(code).map(Self::Uscc),
             20 => Lei::structure(code).map(Self::Lei),
@@ -536,6 +554,15 @@ mod tests {
         assert!(e.contains("position 2") && e.contains("category"), "{e}");
         assert!(SubjectId::parse("91110000600037341L").is_ok());
         assert!(SubjectId::parse("11100000000013127D").is_ok(), "an organ of the state");
+    }
+
+    #[test]
+    fn errors_about_other_scripts_count_and_show_characters_not_bytes() {
+        // Six Chinese characters are eighteen bytes: still six characters, and shown as such.
+        let e = SubjectId::parse("北京科技有限").unwrap_err().to_string();
+        assert!(e.contains("has 6 characters"), "{e}");
+        let e = SubjectId::parse("91110000600037341北").unwrap_err().to_string();
+        assert!(e.contains("`北` at position 18"), "{e}");
     }
 
     #[test]
