@@ -496,6 +496,42 @@ fn the_checkpoint_is_revalidated_by_its_tag() {
     assert_eq!(after.send().unwrap().status(), 200, "a new checkpoint, a new tag");
 }
 
+/// A body is read strictly: one media type, one object, no key twice. Readers that took the
+/// last of two keys, or fields by position, would not see what a signer or a log reader sees.
+#[test]
+fn json_bodies_are_objects_of_one_media_type_with_no_key_twice() {
+    let w = world();
+    let post = |content_type: &str, body: &str| {
+        let r = w
+            .http
+            .post(format!("{}/v1/exceptions", w.url))
+            .bearer_auth(&w.operator)
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap()["error"]["message"].as_str().unwrap_or("").to_owned())
+    };
+    let twice = r#"{"code":"91110000600037341X","reason":"pilot","reason":"other"}"#;
+    let (status, message) = post("application/json", twice);
+    assert_eq!(status, 400);
+    assert!(message.contains("the key `reason` appears twice"), "{message}");
+    let (status, message) = post("application/json", r#"["91110000600037341X","pilot"]"#);
+    assert_eq!(status, 422);
+    assert!(message.contains("must be a json object"), "{message}");
+    for media in ["application/vnd.probity+json", "application/json; charset=latin1", "text/plain"]
+    {
+        let (status, _) = post(media, r#"{"code":"91110000600037341X","reason":"pilot"}"#);
+        assert_eq!(status, 415, "{media}");
+    }
+    let (status, _) = post(
+        "application/json; charset=UTF-8",
+        r#"{"code":"91110000600037341X","reason":"pilot"}"#,
+    );
+    assert_eq!(status, 200);
+}
+
 #[test]
 fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
     let w = world_with(probity_server::Config { body_limit: 64 * 1024, ..unlimited() });
