@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// Public requests a client address may burst above the rate.
     #[arg(long, default_value_t = 200)]
     public_burst: u32,
+    /// Where the public reaches this server, e.g. `https://credit.example.gov.cn` behind a
+    /// TLS-terminating proxy; when it is HTTPS, the portal's cookies are marked Secure.
+    #[arg(long)]
+    public_url: Option<String>,
     /// Requests per second allowed per key that authenticates (a header that does not counts
     /// as public).
     #[arg(long, default_value_t = 500)]
@@ -63,6 +67,7 @@ impl ServeArgs {
             listen,
             public_rate: d.public_rate,
             public_burst: d.public_burst,
+            public_url: None,
             key_rate: d.key_rate,
             key_burst: d.key_burst,
             body_limit: d.body_limit,
@@ -94,6 +99,7 @@ pub fn serve(data: &Path, args: &ServeArgs) -> anyhow::Result<u8> {
         timeout: Duration::from_secs(args.timeout.max(1)),
         public_rate: args.public_rate,
         public_burst: args.public_burst,
+        public_url: args.public_url.clone(),
         key_rate: args.key_rate,
         key_burst: args.key_burst,
         sweep_every: (args.sweep_minutes > 0).then(|| Duration::from_secs(args.sweep_minutes * 60)),

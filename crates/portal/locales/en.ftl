@@ -228,6 +228,7 @@ sign-in-lead = Companies sign in with their company credential, authorities with
 sign-in-credential = Credential or key
 sign-in-button = Sign in
 sign-in-failed = That credential was not accepted.
+sign-in-expired = The sign-in form had expired or came from elsewhere; please sign in again.
 sign-out = Sign out
 signed-out = You are signed out.
 company-title = Your records

@@ -228,6 +228,7 @@ sign-in-lead = 企业使用企业凭证登录，机关使用机关密钥登录�
 sign-in-credential = 凭证或密钥
 sign-in-button = 登录
 sign-in-failed = 该凭证未通过验证。
+sign-in-expired = 登录表单已过期或来源不明，请重新登录。
 sign-out = 退出
 signed-out = 已退出。
 company-title = 我的记录

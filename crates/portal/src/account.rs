@@ -53,12 +53,15 @@ fn flash_box(flash: Option<&Flash>) -> Markup {
 }
 
 /// The sign-in page.
-pub fn sign_in(ctx: &Ctx, problem: Option<&str>) -> String {
+/// The sign-in page; its form carries `csrf`, the token of the browser's sign-in cookie (so a
+/// form on another site cannot sign a browser in under an account of its choosing).
+pub fn sign_in(ctx: &Ctx, problem: Option<&str>, csrf: &str) -> String {
     let body = html! {
         h1 { (ctx.t("sign-in-title")) }
         p { (ctx.t("sign-in-lead")) }
         @if let Some(p) = problem { p.flash.error role="alert" { (p) } }
         form.sign-in method="post" action="/account/sign-in" {
+            input type="hidden" name="csrf" value=(csrf);
             div.field {
                 label for="credential" { (ctx.t("sign-in-credential")) }
                 input id="credential" name="credential" type="password" required autocomplete="off" spellcheck="false";

@@ -45,6 +45,9 @@ pub struct Config {
     pub public_rate: u32,
     /// Public requests a client address may burst above the rate.
     pub public_burst: u32,
+    /// Where the public reaches this server (`https://…` behind a TLS-terminating proxy). When
+    /// it is HTTPS, the portal's cookies are marked `Secure`.
+    pub public_url: Option<String>,
     /// Requests per second allowed per key, for callers whose key authenticates. A header that
     /// does not authenticate counts as public.
     pub key_rate: u32,
@@ -71,6 +74,7 @@ impl Default for Config {
             timeout: Duration::from_secs(30),
             public_rate: 50,
             public_burst: 200,
+            public_url: None,
             key_rate: 500,
             key_burst: 2000,
             sweep_every: Some(Duration::from_secs(3600)),

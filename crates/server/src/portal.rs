@@ -27,6 +27,8 @@ use crate::error::ApiError;
 use crate::state::{AppState, Session, Upload};
 
 const SESSION_COOKIE: &str = "probity_session";
+/// The cookie that carries the sign-in page's token.
+const SIGN_IN_COOKIE: &str = "probity_sign_in";
 const LANG_COOKIE: &str = "probity_lang";
 /// Search results per page.
 const SEARCH_PAGE: usize = 20;
@@ -518,20 +520,59 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 // Signed-in parties
 // ---------------------------------------------------------------------------------------------
 
-async fn sign_in_form(page: Page) -> Response {
-    Html(portal::sign_in(&page.ctx, None)).into_response()
+async fn sign_in_form(State(state): State<AppState>, page: Page) -> Response {
+    sign_in_page(&state, &page.ctx, None, StatusCode::OK)
+}
+
+/// The sign-in page with a fresh token, set in a cookie and carried by its form.
+fn sign_in_page(
+    state: &AppState,
+    ctx: &Ctx,
+    problem: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let token = crate::state::random_token();
+    if token.is_empty() {
+        return error_page(ctx, &ApiError::internal("no random source for sign-in tokens"));
+    }
+    let mut r = (status, Html(portal::sign_in(ctx, problem, &token))).into_response();
+    set_cookie(
+        &mut r,
+        state,
+        &format!("{SIGN_IN_COOKIE}={token}; Path=/account/sign-in; Max-Age=3600"),
+    );
+    r
+}
+
+/// Sets a cookie, never readable by scripts nor sent from other sites, and `Secure` when the
+/// public reaches the server over HTTPS.
+fn set_cookie(r: &mut Response, state: &AppState, cookie: &str) {
+    let https = state.config().public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+    let secure = if https { "; Secure" } else { "" };
+    if let Ok(v) = HeaderValue::from_str(&format!("{cookie}; HttpOnly; SameSite=Strict{secure}")) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
 }
 
 #[derive(Debug, Deserialize)]
 struct SignIn {
     credential: String,
+    /// The sign-in page's token, which must match the browser's sign-in cookie.
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn sign_in(
     State(state): State<AppState>,
     page: Page,
+    parts: axum::http::HeaderMap,
     axum::Form(f): axum::Form<SignIn>,
 ) -> Response {
+    let expected = cookie(&parts, SIGN_IN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(f.csrf.as_bytes())) {
+        let msg = page.ctx.t("sign-in-expired");
+        return sign_in_page(&state, &page.ctx, Some(&msg), StatusCode::FORBIDDEN);
+    }
     match crate::auth::verify_key(&state, page.ip, f.credential.trim()).await {
         Ok(actor) => {
             let key_id = probity_registry::split_key(f.credential.trim())
@@ -541,17 +582,12 @@ async fn sign_in(
                 return error_page(&page.ctx, &ApiError::internal("no random source for sessions"));
             };
             let mut r = see_other("/account");
-            let cookie = format!(
-                "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=28800"
-            );
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                r.headers_mut().insert(header::SET_COOKIE, v);
-            }
+            set_cookie(&mut r, &state, &format!("{SESSION_COOKIE}={token}; Path=/; Max-Age=28800"));
             r
         }
         Err(_) => {
             let msg = page.ctx.t("sign-in-failed");
-            (StatusCode::UNAUTHORIZED, Html(portal::sign_in(&page.ctx, Some(&msg)))).into_response()
+            sign_in_page(&state, &page.ctx, Some(&msg), StatusCode::UNAUTHORIZED)
         }
     }
 }
@@ -588,10 +624,7 @@ async fn sign_out(
     };
     state.end_session(&token);
     let mut r = see_other("/");
-    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    set_cookie(&mut r, &state, &format!("{SESSION_COOKIE}=; Path=/; Max-Age=0"));
     r
 }
 

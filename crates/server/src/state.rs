@@ -144,7 +144,7 @@ pub(crate) struct StatsFigures {
     pub deadlines: Vec<probity_registry::AuthorityDeadlines>,
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     // Without an OS random source no session can be made safely; an empty token is refused
     // by every look-up.

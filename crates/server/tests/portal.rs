@@ -27,7 +27,16 @@ struct World {
     other: SubjectId,
 }
 
+/// The defaults, with public reads limited far above what a test sends.
+fn config() -> probity_server::Config {
+    probity_server::Config { public_rate: 10_000, public_burst: 10_000, ..Default::default() }
+}
+
 fn world() -> World {
+    world_with(config())
+}
+
+fn world_with(config: probity_server::Config) -> World {
     let dir = tempfile::tempdir().unwrap();
     let mut reg = Registry::init(&dir.path().join("r"), None).unwrap();
     let other = probity_store::conformance::uscc(42);
@@ -58,8 +67,6 @@ fn world() -> World {
     let tax = reg.issue_key(&Actor::Authority(Slug::parse("a", "bj-tax").unwrap()), None).unwrap();
     let company = reg.issue_key(&Actor::Company(SubjectId::parse(A).unwrap()), None).unwrap();
     let operator = reg.issue_key(&Actor::Operator, None).unwrap();
-    let config =
-        probity_server::Config { public_rate: 10_000, public_burst: 10_000, ..Default::default() };
     let server = probity_server::spawn(reg, "127.0.0.1:0".parse().unwrap(), config).unwrap();
     let url = format!("http://{}", server.addr);
     let http = Client::builder().redirect(Policy::none()).build().unwrap();
@@ -89,8 +96,20 @@ impl World {
         r.send().unwrap()
     }
 
+    /// Opens the sign-in page and posts its form with `key`, as a browser does: the form's
+    /// token and the sign-in cookie go with it.
+    fn post_sign_in(&self, key: &str) -> Response {
+        let page = self.get("/account/sign-in", &[]);
+        let set = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(set.starts_with("probity_sign_in=") && set.contains("HttpOnly"), "{set}");
+        let cookie = set.split(';').next().unwrap().to_owned();
+        let text = page.text().unwrap();
+        let csrf = text.split(r#"name="csrf" value=""#).nth(1).unwrap().split('"').next().unwrap();
+        self.post("/account/sign-in", Some(&cookie), &[("credential", key), ("csrf", csrf)])
+    }
+
     fn sign_in(&self, key: &str) -> Signed {
-        let r = self.post("/account/sign-in", None, &[("credential", key)]);
+        let r = self.post_sign_in(key);
         assert_eq!(r.status(), 303);
         let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
         assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
@@ -192,7 +211,7 @@ fn errors_are_pages_that_name_the_problem() {
 #[test]
 fn signing_in_takes_a_real_credential_and_forms_need_the_session_token() {
     let w = world();
-    let r = w.post("/account/sign-in", None, &[("credential", "prb_0000000000000000_forged")]);
+    let r = w.post_sign_in("prb_0000000000000000_forged");
     assert_eq!(r.status(), 401);
     assert!(r.text().unwrap().contains("not accepted"));
     assert_eq!(w.get("/account", &[]).status(), 303, "no session: to the sign-in page");
@@ -422,4 +441,45 @@ fn pages_carry_a_content_security_policy_and_no_inline_script() {
     let api = w.get("/v1/health", &[]);
     assert_eq!(api.headers()["x-content-type-options"], "nosniff");
     assert!(!api.headers().contains_key("content-security-policy"));
+}
+
+/// The sign-in form is protected too: a post without the token of the browser's own sign-in
+/// page (a form on another site signing the browser in under an account of its choosing) is
+/// refused, whatever the credential.
+#[test]
+fn signing_in_needs_the_sign_in_pages_own_token() {
+    let w = world();
+    let r = w.post("/account/sign-in", None, &[("credential", &w.company)]);
+    assert_eq!(r.status(), 403);
+    assert!(
+        !r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("probity_session="))
+    );
+    let forged = [("credential", w.company.as_str()), ("csrf", "0000")];
+    let r = w.post("/account/sign-in", Some("probity_sign_in=1111"), &forged);
+    assert_eq!(r.status(), 403);
+    assert_eq!(w.post_sign_in(&w.company).status(), 303);
+}
+
+/// Behind a public HTTPS address, the portal's cookies are sent only over HTTPS.
+#[test]
+fn cookies_are_secure_behind_a_public_https_address() {
+    let w = world_with(probity_server::Config {
+        public_url: Some("https://credit.example.gov.cn".into()),
+        ..config()
+    });
+    let page = w.get("/account/sign-in", &[]);
+    assert!(page.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
+    let r = w.post_sign_in(&w.company);
+    let session = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(session.starts_with("probity_session=") && session.contains("; Secure"), "{session}");
+    let plain = world();
+    assert!(
+        !plain.get("/account/sign-in", &[]).headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Secure")
+    );
 }
