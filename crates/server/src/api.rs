@@ -450,6 +450,7 @@ pub struct BatchAnswers {
     responses((status = 200, body = BatchAnswers), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn check_batch(
     State(state): State<AppState>,
+    charged: Option<axum::Extension<crate::auth::Charged>>,
     Json(b): Json<BatchCheck>,
 ) -> ApiResult<BatchAnswers> {
     if b.subjects.len() > MAX_CHECK_BATCH {
@@ -463,28 +464,51 @@ pub async fn check_batch(
         ));
     }
     let as_of = opt_date("as_of", b.as_of.as_ref())?;
-    state
-        .read(move |reg| {
-            let as_of = as_of.unwrap_or_else(|| reg.today());
-            if reg.rulebook().measure(&b.measure).is_none() {
-                return Err(ApiError::not_found(format!("measure `{}` is not in the rulebook in force", b.measure)));
-            }
-            let mut results = Vec::with_capacity(b.subjects.len());
-            for s in &b.subjects {
-                let v = match reg.check(s, &b.measure, as_of, None) {
-                    Ok(Some(a)) => to_value(&a)?,
-                    Ok(None) => serde_json::json!({"subject": s, "error": {"code": "not_found", "message": format!("the registry holds no subject `{}`", s.trim())}}),
-                    Err(e) => {
-                        let e = ApiError::from(e);
-                        serde_json::json!({"subject": s, "error": {"code": e.code, "message": e.message}})
-                    }
-                };
-                results.push(v);
-            }
-            Ok(Json(BatchAnswers { results }))
-        })
-        .await
+    // A batch costs what its subjects would cost asked one by one, in requests of
+    // BATCH_SUBJECTS_PER_REQUEST; the middleware charged the first.
+    let cost = b.subjects.len().div_ceil(BATCH_SUBJECTS_PER_REQUEST).max(1);
+    if let Some(axum::Extension(who)) = &charged {
+        who.charge(&state, u32::try_from(cost - 1).unwrap_or(u32::MAX))?;
+    }
+    // Few batches run at once, and each takes a reader a slice at a time, so single reads
+    // always find a reader soon.
+    let _turn = state.batch_turn().await?;
+    let measure = b.measure.clone();
+    let known = state.read(move |reg| Ok(reg.rulebook().measure(&measure).is_some())).await?;
+    if !known {
+        return Err(ApiError::not_found(format!(
+            "measure `{}` is not in the rulebook in force",
+            b.measure
+        )));
+    }
+    let mut results = Vec::with_capacity(b.subjects.len());
+    for slice in b.subjects.chunks(BATCH_SLICE) {
+        let (slice, measure) = (slice.to_vec(), b.measure.clone());
+        let answers = state
+            .read(move |reg| {
+                let as_of = as_of.unwrap_or_else(|| reg.today());
+                slice
+                    .iter()
+                    .map(|s| match reg.check(s, &measure, as_of, None) {
+                        Ok(Some(a)) => to_value(&a),
+                        Ok(None) => Ok(serde_json::json!({"subject": s, "error": {"code": "not_found", "message": format!("the registry holds no subject `{}`", s.trim())}})),
+                        Err(e) => {
+                            let e = ApiError::from(e);
+                            Ok(serde_json::json!({"subject": s, "error": {"code": e.code, "message": e.message}}))
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        results.extend(answers);
+    }
+    Ok(Json(BatchAnswers { results }))
 }
+
+/// How many subjects of a batch check cost as much as one request.
+pub const BATCH_SUBJECTS_PER_REQUEST: usize = 20;
+/// How many subjects of a batch check are answered with one reader before it is given back.
+const BATCH_SLICE: usize = 250;
 
 // ---------------------------------------------------------------------------------------------
 // Search, lists, rulebook, changes

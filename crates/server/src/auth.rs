@@ -170,16 +170,57 @@ pub async fn limit_public(State(state): State<AppState>, request: Request, next:
         request.extensions_mut().insert(KeyChecked(checked.map_err(|e| e.message)));
         if authenticated {
             let id = split_key(&key).map(|(id, _)| id.to_owned()).unwrap_or_default();
+            request.extensions_mut().insert(Charged::Key(id.clone()));
             return match state.check_key_rate(&id) {
                 Ok(()) => next.run(request).await,
                 Err(wait) => limited(wait, format!("key `{id}`")),
             };
         }
     }
-    if let Some(ip) = ip
-        && let Err(wait) = state.check_rate(ip)
-    {
-        return limited(wait, ip.to_string());
+    if let Some(ip) = ip {
+        if let Err(wait) = state.check_rate(ip) {
+            return limited(wait, ip.to_string());
+        }
+        request.extensions_mut().insert(Charged::Address(ip));
     }
     next.run(request).await
+}
+
+/// Whose allowance a request was charged to, for a handler whose request costs more than one
+/// (a batch check, by its subjects).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Charged {
+    /// A key that authenticated, by id.
+    Key(String),
+    /// A public caller, by address.
+    Address(IpAddr),
+}
+
+impl Charged {
+    /// Charges `more` requests on top of the one already charged; when the allowance cannot
+    /// cover them, the 429 that says when to try again.
+    pub(crate) fn charge(&self, state: &AppState, more: u32) -> Result<(), ApiError> {
+        let Some(more) = std::num::NonZeroU32::new(more) else { return Ok(()) };
+        let (result, who) = match self {
+            Self::Key(id) => (state.charge_key(id, more), format!("key `{id}`")),
+            Self::Address(ip) => (state.charge_address(*ip, more), ip.to_string()),
+        };
+        result.map_err(|wait| {
+            let secs = wait.map_or(60, |w| w.as_secs().max(1));
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                match wait {
+                    Some(_) => {
+                        format!("this batch costs more than {who} has left; retry after {secs} s")
+                    }
+                    None => {
+                        format!("this batch costs more than {who} may ever spend at once; split it")
+                    }
+                },
+            );
+            e.retry_after = Some(secs);
+            e
+        })
+    }
 }

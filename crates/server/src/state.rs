@@ -31,6 +31,8 @@ struct Inner {
     /// One permit per reader, and one per primary reader: reads wait their turn here, first
     /// come first served, rather than as blocked threads on a reader's lock.
     read_turns: tokio::sync::Semaphore,
+    /// Turns to run a batch check: fewer than the readers.
+    batch_turns: tokio::sync::Semaphore,
     primary_turns: tokio::sync::Semaphore,
     next_reader: std::sync::atomic::AtomicUsize,
     /// key id → (stored hash, SHA-256 of the secret) of keys verified before.
@@ -154,6 +156,23 @@ pub(crate) fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A limiter's answer to a charge of several requests: `Err(Some(wait))` when the allowance
+/// covers them after `wait`, `Err(None)` when it never can at once.
+fn charged(
+    answer: Result<
+        Result<(), governor::NotUntil<governor::clock::QuantaInstant>>,
+        governor::InsufficientCapacity,
+    >,
+) -> Result<(), Option<Duration>> {
+    match answer {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(not_until)) => {
+            Err(Some(not_until.wait_time_from(governor::clock::DefaultClock::default().now())))
+        }
+        Err(_) => Err(None),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -239,6 +258,7 @@ impl AppState {
             clock: registry.clock(),
             registry: Mutex::new(registry),
             read_turns: tokio::sync::Semaphore::new(readers.len()),
+            batch_turns: tokio::sync::Semaphore::new((readers.len() / 2).max(1)),
             primary_turns: tokio::sync::Semaphore::new(primary.as_ref().map_or(0, Vec::len)),
             readers,
             primary,
@@ -513,6 +533,23 @@ impl AppState {
         self.0.limiter.check_key(&ip).map_err(|not_until| {
             not_until.wait_time_from(governor::clock::DefaultClock::default().now())
         })
+    }
+
+    /// Charges `n` more requests to the key `key_id`: `Err(Some(wait))` when its allowance will
+    /// cover them after `wait`, `Err(None)` when it never can at once.
+    pub(crate) fn charge_key(&self, key_id: &str, n: NonZeroU32) -> Result<(), Option<Duration>> {
+        charged(self.0.key_limiter.check_key_n(&key_id.to_owned(), n))
+    }
+
+    /// Charges `n` more public requests to the address `ip` (see [`AppState::charge_key`]).
+    pub(crate) fn charge_address(&self, ip: IpAddr, n: NonZeroU32) -> Result<(), Option<Duration>> {
+        charged(self.0.limiter.check_key_n(&ip, n))
+    }
+
+    /// Waits for a turn to run a batch check: at most [`AppState::batch_slots`] run at once,
+    /// so some readers are always left for single reads.
+    pub(crate) async fn batch_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        self.0.batch_turns.acquire().await.map_err(ApiError::internal)
     }
 
     /// Charges one request to the key with id `key_id`, which authenticated.

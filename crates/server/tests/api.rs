@@ -532,6 +532,40 @@ fn json_bodies_are_objects_of_one_media_type_with_no_key_twice() {
     assert_eq!(status, 200);
 }
 
+/// A batch check costs what its subjects would, asked in requests of twenty: an anonymous
+/// caller cannot spend a day's allowance in one request, and a batch larger than an allowance
+/// can ever hold is told to split.
+#[test]
+fn a_batch_check_is_charged_by_its_subjects() {
+    let w = world_with(probity_server::Config {
+        public_rate: 1,
+        public_burst: 60,
+        key_rate: 1,
+        key_burst: 600,
+        ..Default::default()
+    });
+    let batch = |n: usize, key: Option<&str>| {
+        let subjects: Vec<String> = (0..n).map(|_| A.to_owned()).collect();
+        let body = json!({"subjects": subjects, "measure": "procurement.bid"});
+        let r = w.send("POST", "/v1/check", key, Some(&body));
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap())
+    };
+    // 1,000 subjects cost 50 of the address's 60.
+    let (status, answers) = batch(1000, None);
+    assert_eq!(status, 200);
+    assert_eq!(answers["results"].as_array().unwrap().len(), 1000);
+    let (status, body) = batch(1000, None);
+    assert_eq!(status, 429, "the address has 10 left");
+    assert!(body["error"]["message"].as_str().unwrap().contains("retry after"));
+    // 2,000 cost 100: more than the address may ever hold at once.
+    let (status, body) = batch(2000, None);
+    assert_eq!(status, 429);
+    assert!(body["error"]["message"].as_str().unwrap().contains("split it"), "{body}");
+    // A key has its own, larger allowance.
+    assert_eq!(batch(2000, Some(&w.tax)).0, 200);
+}
+
 #[test]
 fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
     let w = world_with(probity_server::Config { body_limit: 64 * 1024, ..unlimited() });
