@@ -211,8 +211,7 @@ pub fn run(args: &HttpArgs) -> anyhow::Result<u8> {
     let Some(first) = ids.first().cloned() else { bail!("the registry holds no subjects") };
     let subjects = reg.counts()?.subjects;
     let config = probity_server::Config {
-        public_rate: u32::MAX,
-        public_burst: u32::MAX,
+        public: probity_server::Allowance { rate: u32::MAX, burst: u32::MAX },
         sweep_every: None,
         ..Default::default()
     };

@@ -592,6 +592,18 @@ fn serve_with(data: &Path, extra: &[&str]) -> (std::process::Child, String) {
     (child, url)
 }
 
+/// Runs the independent verifier (`tools/verify-log.py`, which knows nothing of probity) on
+/// the log served at `url`.
+fn verify_independently(url: &str, key: &str) -> Output {
+    let verifier = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify-log.py");
+    run(Command::new("python3").arg(&verifier).args([
+        "--url",
+        &format!("{url}/v1/log"),
+        "--key",
+        key,
+    ]))
+}
+
 /// The independent verifier, run against a server at its public rate limit, waits as the
 /// server's `Retry-After` says and finishes.
 #[test]
@@ -600,13 +612,7 @@ fn the_independent_verifier_waits_out_the_rate_limit() {
     let data = small_registry(dir.path());
     let key = stdout(&run(probity(&data).args(["log", "key"]))).trim().to_owned();
     let (mut server, url) = serve_with(&data, &["--public-rate", "2", "--public-burst", "1"]);
-    let verifier = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify-log.py");
-    let o = run(Command::new("python3").arg(&verifier).args([
-        "--url",
-        &format!("{url}/v1/log"),
-        "--key",
-        &key,
-    ]));
+    let o = verify_independently(&url, &key);
     server.kill().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
 }
@@ -633,13 +639,7 @@ fn a_served_registry_is_audited_through_its_url_and_its_tiles_verify_independent
     assert_eq!(a["subjects"].as_u64(), Some(10), "{a}");
 
     // A tile client that knows nothing of probity reads the served log.
-    let verifier = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify-log.py");
-    let o = run(Command::new("python3").arg(&verifier).args([
-        "--url",
-        &format!("{url}/v1/log"),
-        "--key",
-        &key,
-    ]));
+    let o = verify_independently(&url, &key);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
 
     // Behind the server's back, a record that counts is marked withdrawn: the answers it serves

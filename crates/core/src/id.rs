@@ -20,27 +20,18 @@ const ORG_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
 /// Registration-authority characters (USCC position 1) defined by GB 32100-2015.
 const USCC_AUTHORITIES: &[u8] = b"123456789ANY";
 
-/// The institution categories each registration authority assigns (position 2), after
-/// GB 32100-2015: 1 staffing offices (organs, public institutions, mass organisations they
-/// manage, other), 2 foreign affairs, 3 justice (law firms, notaries, grassroots legal services,
-/// forensic appraisal, arbitration, other), 4 culture, 5 civil affairs (social organisations,
-/// private non-enterprise units, foundations, other), 6 tourism, 7 religious affairs, 8 trade
-/// unions, 9 market regulation (enterprises, individually owned businesses, farmers'
-/// cooperatives), A the military, N agriculture (collective economic organisations at group,
-/// village and township level, other), Y other (one category).
-const USCC_CATEGORIES: &[(u8, &[u8])] = &[
-    (b'1', b"1239"),
-    (b'2', b"19"),
-    (b'3', b"123459"),
-    (b'4', b"19"),
-    (b'5', b"1239"),
-    (b'6', b"129"),
-    (b'7', b"129"),
-    (b'8', b"19"),
-    (b'9', b"123"),
-    (b'A', b"19"),
-    (b'N', b"1239"),
-    (b'Y', b"1"),
+/// The registration authorities and the institution categories each assigns (positions 1 and
+/// 2), after GB 32100-2015: 1 staffing offices (organs, public institutions, mass organisations
+/// they manage, other), 2 foreign affairs, 3 justice (law firms, notaries, grassroots legal
+/// services, forensic appraisal, arbitration, other), 4 culture, 5 civil affairs (social
+/// organisations, private non-enterprise units, foundations, other), 6 tourism, 7 religious
+/// affairs, 8 trade unions, 9 market regulation (enterprises, individually owned businesses,
+/// farmers' cooperatives), A the military, N agriculture (collective economic organisations at
+/// group, village and township level, other), Y other (one category).
+pub const USCC_KINDS: [&str; 36] = [
+    "11", "12", "13", "19", "21", "29", "31", "32", "33", "34", "35", "39", "41", "49", "51", "52",
+    "53", "59", "61", "62", "69", "71", "72", "79", "81", "89", "91", "92", "93", "A1", "A9", "N1",
+    "N2", "N3", "N9", "Y1",
 ];
 
 /// Why a code was refused.
@@ -277,9 +268,7 @@ impl Uscc {
                 "the registration-authority position of a unified social credit code",
             ));
         }
-        let category_known = USCC_CATEGORIES.iter().any(|(authority, categories)| {
-            *authority == bytes[0] && categories.contains(&bytes[1])
-        });
+        let category_known = USCC_KINDS.iter().any(|k| k.as_bytes() == &bytes[..2]);
         if !category_known {
             return Err(bad(
                 2,

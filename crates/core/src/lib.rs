@@ -22,7 +22,8 @@ mod text;
 
 pub use event::{EVENT_FORMAT_VERSION, Encoded, Event, EventBody, LEAF_FORMAT_VERSION, leaf_data};
 pub use id::{
-    IdError, Lei, Region, SubjectId, Uscc, lei_check_digits, org_check_char, uscc_check_char,
+    IdError, Lei, Region, SubjectId, USCC_KINDS, Uscc, lei_check_digits, org_check_char,
+    uscc_check_char,
 };
 pub use model::{
     Authority, Currency, DocumentHash, ModelError, Money, PERSONAL_DATA_FRAGMENTS, Record,

@@ -34,6 +34,15 @@ pub use api::{DEFAULT_PAGE, MAX_CHECK_BATCH, MAX_PAGE};
 pub use error::ApiError;
 pub use state::AppState;
 
+/// How many requests a caller may make: `rate` a second, and up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    /// Requests a second, refilled continuously.
+    pub rate: u32,
+    /// Requests at once, above the rate.
+    pub burst: u32,
+}
+
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -41,18 +50,10 @@ pub struct Config {
     pub body_limit: usize,
     /// The longest a request may take.
     pub timeout: Duration,
-    /// Public requests per second allowed per client address.
-    pub public_rate: u32,
-    /// Public requests a client address may burst above the rate.
-    pub public_burst: u32,
-    /// Where the public reaches this server (`https://…` behind a TLS-terminating proxy). When
-    /// it is HTTPS, the portal's cookies are marked `Secure`.
-    pub public_url: Option<String>,
-    /// Requests per second allowed per key, for callers whose key authenticates. A header that
-    /// does not authenticate counts as public.
-    pub key_rate: u32,
-    /// Requests a key may burst above its rate.
-    pub key_burst: u32,
+    /// What each public caller (no key, or a key that does not authenticate) may ask, by address.
+    pub public: Allowance,
+    /// What each key that authenticates may ask.
+    pub per_key: Allowance,
     /// How often to re-rate the subjects whose next change (an effect starting or ending) has
     /// come; `None` never.
     pub sweep_every: Option<Duration>,
@@ -65,6 +66,9 @@ pub struct Config {
     /// How often the node looks for what other nodes and processes appended to the log: the
     /// log size its answers reflect, and rulebooks adopted elsewhere. `None` never.
     pub follow_every: Option<Duration>,
+    /// Where the public reaches this server (`https://…` behind a TLS-terminating proxy). When
+    /// it is HTTPS, the portal's cookies are marked `Secure`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -72,11 +76,9 @@ impl Default for Config {
         Self {
             body_limit: 16 << 20,
             timeout: Duration::from_secs(30),
-            public_rate: 50,
-            public_burst: 200,
+            public: Allowance { rate: 50, burst: 200 },
+            per_key: Allowance { rate: 500, burst: 2000 },
             public_url: None,
-            key_rate: 500,
-            key_burst: 2000,
             sweep_every: Some(Duration::from_secs(3600)),
             read_store: None,
             answer_cache: 65_536,

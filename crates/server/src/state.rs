@@ -244,13 +244,13 @@ impl AppState {
                 (replica, Some(primary_readers()?))
             }
         };
-        let quota = |rate: u32, burst: u32| {
-            let per_second = NonZeroU32::new(rate.max(1)).unwrap_or(NonZeroU32::MIN);
-            let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        let quota = |a: crate::Allowance| {
+            let per_second = NonZeroU32::new(a.rate.max(1)).unwrap_or(NonZeroU32::MIN);
+            let burst = NonZeroU32::new(a.burst.max(1)).unwrap_or(NonZeroU32::MIN);
             governor::Quota::per_second(per_second).allow_burst(burst)
         };
-        let limiter = governor::RateLimiter::keyed(quota(config.public_rate, config.public_burst));
-        let key_limiter = governor::RateLimiter::keyed(quota(config.key_rate, config.key_burst));
+        let limiter = governor::RateLimiter::keyed(quota(config.public));
+        let key_limiter = governor::RateLimiter::keyed(quota(config.per_key));
         let inner = Inner {
             answers: quick_cache::sync::Cache::new(config.answer_cache.max(1)),
             followed: AtomicU64::new(0),

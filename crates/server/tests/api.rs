@@ -98,7 +98,19 @@ fn world_with(config: probity_server::Config) -> World {
 
 /// The defaults, with public reads limited far above what a test sends.
 fn unlimited() -> probity_server::Config {
-    probity_server::Config { public_rate: 10_000, public_burst: 10_000, ..Default::default() }
+    probity_server::Config {
+        public: probity_server::Allowance { rate: 10_000, burst: 10_000 },
+        ..Default::default()
+    }
+}
+
+/// Allowances of `public` requests per address and `per_key` per key, refilled at one a second.
+fn allowances(public: u32, per_key: u32) -> probity_server::Config {
+    probity_server::Config {
+        public: probity_server::Allowance { rate: 1, burst: public },
+        per_key: probity_server::Allowance { rate: 1, burst: per_key },
+        ..Default::default()
+    }
 }
 
 fn world() -> World {
@@ -537,13 +549,7 @@ fn json_bodies_are_objects_of_one_media_type_with_no_key_twice() {
 /// can ever hold is told to split.
 #[test]
 fn a_batch_check_is_charged_by_its_subjects() {
-    let w = world_with(probity_server::Config {
-        public_rate: 1,
-        public_burst: 60,
-        key_rate: 1,
-        key_burst: 600,
-        ..Default::default()
-    });
+    let w = world_with(allowances(60, 600));
     let batch = |n: usize, key: Option<&str>| {
         let subjects: Vec<String> = (0..n).map(|_| A.to_owned()).collect();
         let body = json!({"subjects": subjects, "measure": "procurement.bid"});
@@ -670,8 +676,7 @@ fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
 #[test]
 fn public_reads_are_rate_limited_per_address_with_retry_after() {
     let w = world_with(probity_server::Config {
-        public_rate: 1,
-        public_burst: 3,
+        public: probity_server::Allowance { rate: 1, burst: 3 },
         ..Default::default()
     });
     let statuses: Vec<u16> = (0..6).map(|_| w.get("/v1/health").status().as_u16()).collect();
@@ -690,13 +695,7 @@ fn public_reads_are_rate_limited_per_address_with_retry_after() {
 /// address. A key that authenticates is limited on its own, apart from its address.
 #[test]
 fn only_a_key_that_authenticates_escapes_the_public_limit() {
-    let w = world_with(probity_server::Config {
-        public_rate: 1,
-        public_burst: 5,
-        key_rate: 1,
-        key_burst: 20,
-        ..Default::default()
-    });
+    let w = world_with(allowances(5, 20));
     let with = |auth: &str| {
         let r = w.http.get(format!("{}/v1/health", w.url)).header("authorization", auth).send();
         r.unwrap().status().as_u16()

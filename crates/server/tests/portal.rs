@@ -29,7 +29,10 @@ struct World {
 
 /// The defaults, with public reads limited far above what a test sends.
 fn config() -> probity_server::Config {
-    probity_server::Config { public_rate: 10_000, public_burst: 10_000, ..Default::default() }
+    probity_server::Config {
+        public: probity_server::Allowance { rate: 10_000, burst: 10_000 },
+        ..Default::default()
+    }
 }
 
 fn world() -> World {

@@ -63,8 +63,7 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         ("company", Some(reg.issue_key(&Actor::Company(company), None).unwrap())),
     ];
     let config = probity_server::Config {
-        public_rate: 1_000_000,
-        public_burst: 1_000_000,
+        public: probity_server::Allowance { rate: 1_000_000, burst: 1_000_000 },
         ..Default::default()
     };
     let server = probity_server::spawn(reg, "127.0.0.1:0".parse().unwrap(), config).unwrap();
