@@ -752,14 +752,10 @@ impl Store for MemoryStore {
 
     fn search_subjects(
         &self,
-        query: &str,
+        q: &str,
         offset: usize,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        let q = query.trim();
-        if q.is_empty() {
-            return Ok(Vec::new());
-        }
         let upper = q.to_uppercase();
         let state = self.state();
         let mut hits: Vec<(u8, usize, &str, &str)> = state

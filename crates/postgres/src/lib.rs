@@ -855,14 +855,10 @@ impl Store for PgStore {
 
     fn search_subjects(
         &self,
-        query: &str,
+        q: &str,
         offset: usize,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        let q = query.trim();
-        if q.is_empty() {
-            return Ok(Vec::new());
-        }
         // Ranks as in the SQLite store; starts_with and strpos treat no character as a wildcard.
         let rows = self.query(
             "SELECT code FROM (

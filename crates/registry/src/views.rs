@@ -264,6 +264,9 @@ impl Registry {
                 "a search pages at most {MAX_SEARCH_OFFSET} results deep, not {offset}"
             )));
         }
+        if query.is_empty() {
+            return Ok(SearchResults { hits: Vec::new(), more: false });
+        }
         let ids = self.store.search_subjects(query, offset, limit.saturating_add(1))?;
         let more = ids.len() > limit;
         let today = self.today();

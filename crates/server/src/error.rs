@@ -2,7 +2,7 @@
 //! `{"error": {"code": "...", "message": "..."}}` whose code is stable and machine-readable and
 //! whose message names the offending input.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use probity_registry::RegistryError;
@@ -108,27 +108,6 @@ impl From<RegistryError> for ApiError {
             RegistryError::Store(_) | RegistryError::Io { .. } | RegistryError::Internal(_) => {
                 Self::internal(e)
             }
-        }
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        let text = r.body_text().to_lowercase();
-        match r {
-            JsonRejection::JsonDataError(_) => Self::invalid(text),
-            JsonRejection::JsonSyntaxError(_) => {
-                Self::new(StatusCode::BAD_REQUEST, "malformed_json", text)
-            }
-            JsonRejection::MissingJsonContentType(_) => Self::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as json with `content-type: application/json`",
-            ),
-            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", text)
-            }
-            _ => Self::new(r.status(), "bad_request", text),
         }
     }
 }

@@ -834,14 +834,10 @@ impl Store for SqliteStore {
 
     fn search_subjects(
         &self,
-        query: &str,
+        q: &str,
         offset: usize,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        let q = query.trim();
-        if q.is_empty() {
-            return Ok(Vec::new());
-        }
         // Ranks: 0 the code or the whole name, 1 a name prefix, 2 a name containing the query.
         // Prefix matching is a range on the name index; the containment scan uses instr, so no
         // character of the query is a wildcard.

@@ -657,8 +657,9 @@ pub trait Store: Send {
     /// Aggregates for the statistics page.
     fn statistics(&self) -> Result<Statistics, StoreError>;
 
-    /// Subjects whose code is `query` (normalised) or whose name starts with or contains it:
+    /// Subjects whose code is `query` (in upper case) or whose name starts with or contains it:
     /// exact matches first, then prefix matches, then the rest; `offset` and `limit` page.
+    /// `query` is trimmed and not empty (the registry's search sees to it).
     fn search_subjects(
         &self,
         query: &str,
