@@ -25,8 +25,15 @@ use crate::{
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let data = cli.data;
     let store = cli.store.as_deref().map(|s| StoreLocation::parse(s, &cli.store_schema));
+    // Commands that make a registry of their own, rather than open the one at `--data`.
+    let makes_its_own = match cli.command {
+        Command::Init { .. } | Command::Generate(_) => true,
+        #[cfg(feature = "bench")]
+        Command::Bench(_) => true,
+        _ => false,
+    };
     if let Some(wanted) = &store
-        && !matches!(cli.command, Command::Init { .. } | Command::Generate(_) | Command::Bench(_))
+        && !makes_its_own
         && Registry::exists(&data)
     {
         let actual = StoreLocation::of(&data)?;
@@ -139,6 +146,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Authority(cmd) => crate::serve::authority(&data, cmd),
         Command::Company(cmd) => crate::serve::company(&data, cmd),
         Command::Operator(cmd) => crate::serve::operator(&data, cmd),
+        #[cfg(feature = "bench")]
         Command::Bench(cmd) => crate::bench::run(cmd, store),
         Command::Log(cmd) => crate::log::run(&data, cmd),
         Command::Audit { from, sample, key, state, json } => {

@@ -10,8 +10,11 @@ macro_rules! outln {
 }
 
 mod audit_url;
+#[cfg(feature = "bench")]
 mod bench;
+#[cfg(feature = "bench")]
 mod bench_http;
+#[cfg(feature = "bench")]
 mod bench_rate;
 mod check;
 mod commands;
@@ -244,7 +247,8 @@ enum Command {
     Operator(serve::OperatorCommand),
     /// Make a fresh demo registry from generated data and serve it on 127.0.0.1:8080.
     Demo(DemoArgs),
-    /// Measure probity against a baseline in one run.
+    /// Measure probity against a baseline in one run (built with `--features bench`).
+    #[cfg(feature = "bench")]
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }

@@ -669,6 +669,7 @@ fn a_served_registry_is_audited_through_its_url_and_its_tiles_verify_independent
 }
 
 #[test]
+#[cfg_attr(not(feature = "bench"), ignore = "`probity bench` is built with --features bench")]
 fn the_engine_and_the_same_rules_in_sql_give_every_subject_the_same_grade() {
     let dir = tempfile::tempdir().unwrap();
     let o = run(probity(&dir.path().join("unused"))

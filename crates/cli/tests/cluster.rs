@@ -582,6 +582,7 @@ fn a_node_reads_from_a_real_streaming_replica_and_says_how_fresh_each_answer_is(
 }
 
 #[test]
+#[cfg_attr(not(feature = "bench"), ignore = "`probity bench` is built with --features bench")]
 fn bench_import_compares_sqlite_and_postgresql_in_one_run() {
     if postgres_skipped() {
         return;

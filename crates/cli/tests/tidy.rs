@@ -129,3 +129,19 @@ fn the_registry_and_the_portal_depend_on_no_database_driver() {
         assert!(seen.contains("probity-store"), "the walk found the store crate: {seen:?}");
     }
 }
+
+/// The production binary carries no benchmark-only dependency: the baselines' drivers of
+/// `probity bench` are optional, behind the `bench` feature.
+#[test]
+fn the_benchmarks_drivers_are_behind_the_bench_feature() {
+    let text = std::fs::read_to_string(root().join("crates/cli/Cargo.toml")).unwrap();
+    let deps = text.split("\n[").find(|s| s.starts_with("dependencies]")).unwrap();
+    for driver in ["postgres", "rusqlite", "tempfile"] {
+        let line = deps
+            .lines()
+            .find(|l| l.split(['=', '.', ' ']).next() == Some(driver))
+            .unwrap_or_else(|| panic!("crates/cli names `{driver}` under [dependencies]"));
+        assert!(line.contains("optional = true"), "`{driver}` is not optional: {line}");
+        assert!(text.contains(&format!("\"dep:{driver}\"")), "the bench feature takes `{driver}`");
+    }
+}
