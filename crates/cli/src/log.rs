@@ -68,10 +68,6 @@ fn b64(h: &Hash) -> String {
     B64.encode(h)
 }
 
-fn b64_all(hs: &[Hash]) -> Vec<String> {
-    hs.iter().map(b64).collect()
-}
-
 pub fn run(data: &Path, cmd: LogCommand) -> anyhow::Result<u8> {
     let reg = Registry::open(data)?;
     match cmd {
@@ -103,13 +99,7 @@ pub fn run(data: &Path, cmd: LogCommand) -> anyhow::Result<u8> {
         LogCommand::Prove { index, size, json } => {
             let p = reg.inclusion_proof(index, size)?;
             if json {
-                outln!(
-                    "{}",
-                    json!({
-                        "index": p.index, "size": p.size, "leaf_hash": b64(&p.leaf_hash),
-                        "path": b64_all(&p.path), "root": b64(&p.root),
-                    })
-                );
+                outln!("{}", serde_json::to_string(&p)?);
             } else {
                 outln!("entry {} in the log of {} entries", p.index, p.size);
                 outln!("leaf hash {}", hex(&p.leaf_hash));
@@ -122,13 +112,7 @@ pub fn run(data: &Path, cmd: LogCommand) -> anyhow::Result<u8> {
         LogCommand::Consistency { from, to, json } => {
             let p = reg.consistency_proof(from, to)?;
             if json {
-                outln!(
-                    "{}",
-                    json!({
-                        "from": p.from, "to": p.to, "path": b64_all(&p.path),
-                        "old_root": b64(&p.old_root), "new_root": b64(&p.new_root),
-                    })
-                );
+                outln!("{}", serde_json::to_string(&p)?);
             } else {
                 outln!("from {} ({})", p.from, hex(&p.old_root));
                 outln!("to   {} ({})", p.to, hex(&p.new_root));

@@ -16,6 +16,8 @@
 mod event;
 mod id;
 mod model;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod personal;
 mod process;
 mod text;

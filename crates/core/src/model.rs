@@ -92,6 +92,7 @@ pub enum ModelError {
 
 /// What kind of legal entity a subject is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectKind {
     /// A company or other enterprise.
@@ -149,6 +150,7 @@ impl SubjectKind {
 
 /// Registration status of a subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectStatus {
     /// In business.
@@ -181,6 +183,7 @@ impl SubjectStatus {
 
 /// A legal entity the registry holds records about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subject {
     /// Its checked code.
     pub id: SubjectId,
@@ -237,6 +240,7 @@ impl Subject {
 
 /// A public authority that files decisions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Authority {
     /// Its id in the registry, e.g. `bj-chaoyang-amr`.
     pub id: Slug,
@@ -268,6 +272,7 @@ impl Authority {
 
 /// An amount of money in minor units (hundredths) of an ISO 4217 currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Money {
     /// Hundredths of the currency unit.
     pub minor: i64,
@@ -383,6 +388,7 @@ impl From<DocumentHash> for String {
 /// The natural key of a record: the issuing authority and its own decision number. Ordered by
 /// authority, then decision number.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordKey {
     /// Issuing authority.
     pub authority: Slug,
@@ -398,6 +404,7 @@ impl fmt::Display for RecordKey {
 
 /// A formal decision of an authority about a subject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Record {
     /// Issuing authority.
     pub authority: Slug,

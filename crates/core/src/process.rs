@@ -12,6 +12,7 @@ use crate::Timestamp;
 
 /// The outcome of an objection that was examined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectionOutcome {
     /// The record stands as filed.
@@ -35,6 +36,7 @@ impl ObjectionOutcome {
 
 /// One due-process step about a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
     /// The company objects to the record.

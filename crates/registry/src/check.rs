@@ -11,6 +11,7 @@ use crate::{Profile, Registry, RegistryError};
 
 /// The rulebook an answer was given under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RulebookRef {
     /// Rulebook id.
     pub id: String,
@@ -20,6 +21,7 @@ pub struct RulebookRef {
 
 /// One answer to the check question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckAnswer {
     /// The subject's code.
     pub subject: String,
@@ -51,6 +53,7 @@ pub struct CheckAnswer {
 
 /// Inclusion proofs of the log entries behind a profile, against the published checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProfileProofs {
     /// The signed checkpoint note the proofs are against.
     pub checkpoint: String,
@@ -62,6 +65,7 @@ pub struct ProfileProofs {
 
 /// The inclusion proof of one entry, hashes in base64.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntryProof {
     /// Log index.
     pub index: u64,

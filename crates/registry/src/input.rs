@@ -253,30 +253,50 @@ fn amount<'de: 'a, 'a, D: serde::Deserializer<'de>>(d: D) -> Result<Cow<'a, str>
     })
 }
 
-/// A record row.
+/// A record as an authority files it: a row of the import's record table, the body of
+/// `POST /v1/records`, one element of a batch filing. Dates are `YYYY-MM-DD`.
 #[derive(Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RecordIn<'a> {
+pub struct RecordIn<'a> {
+    /// The filing authority's id (an API key files only as its own authority).
     #[serde(borrow, default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     authority: Cow<'a, str>,
+    /// The authority's own decision number; with the authority, the record's key.
     #[serde(borrow, default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     decision_no: Cow<'a, str>,
+    /// The subject's USCC or LEI.
     #[serde(borrow, default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     subject: Cow<'a, str>,
+    /// A record kind of the rulebook in force that the authority's category may file.
     #[serde(borrow, default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     kind: Cow<'a, str>,
+    /// Date of the decision.
     #[serde(borrow, default)]
+    #[cfg_attr(feature = "openapi", schema(required = true, format = Date))]
     decided: Cow<'a, str>,
+    /// Date the decision took legal effect.
     #[serde(borrow, default)]
+    #[cfg_attr(feature = "openapi", schema(required = true, format = Date))]
     effective: Cow<'a, str>,
+    /// The legal basis the decision cites.
     #[serde(borrow, default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     basis: Cow<'a, str>,
+    /// What was decided, without personal data.
     #[serde(borrow, default)]
     summary: Cow<'a, str>,
+    /// Amount imposed or awarded, in currency units (a number, or a decimal string).
     #[serde(borrow, default, deserialize_with = "amount")]
     amount: Cow<'a, str>,
+    /// ISO 4217 code of the amount; given with an amount, and only then.
     #[serde(borrow, default)]
     currency: Cow<'a, str>,
+    /// SHA-256 of the published decision document, in hex.
     #[serde(borrow, default)]
     document_sha256: Cow<'a, str>,
 }

@@ -13,6 +13,7 @@ mod filing;
 mod history;
 mod import;
 mod input;
+pub use input::RecordIn;
 mod log;
 mod process;
 mod rating;

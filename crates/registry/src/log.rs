@@ -7,33 +7,64 @@ use serde::Serialize;
 
 use crate::{Registry, RegistryError};
 
+/// Proofs are written with their hashes in standard base64, as a C2SP checkpoint writes its
+/// root hash.
+fn base64_hash<S: serde::Serializer>(h: &Hash, s: S) -> Result<S::Ok, S::Error> {
+    use base64::Engine as _;
+    s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(h))
+}
+
+fn base64_hashes<S: serde::Serializer>(hs: &[Hash], s: S) -> Result<S::Ok, S::Error> {
+    use base64::Engine as _;
+    use serde::ser::SerializeSeq as _;
+    let mut seq = s.serialize_seq(Some(hs.len()))?;
+    for h in hs {
+        seq.serialize_element(&base64::engine::general_purpose::STANDARD.encode(h))?;
+    }
+    seq.end()
+}
+
 /// A proof that an entry is in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InclusionProof {
     /// Leaf index (= journal index).
     pub index: u64,
     /// Tree size the proof is for.
     pub size: u64,
     /// The leaf hash.
+    #[serde(serialize_with = "base64_hash")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     pub leaf_hash: Hash,
     /// Audit path, nearest sibling first.
+    #[serde(serialize_with = "base64_hashes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub path: Vec<Hash>,
     /// The root of the tree of `size` leaves.
+    #[serde(serialize_with = "base64_hash")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     pub root: Hash,
 }
 
 /// A proof that one tree size extends another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsistencyProof {
     /// Older size.
     pub from: u64,
     /// Newer size.
     pub to: u64,
     /// The proof.
+    #[serde(serialize_with = "base64_hashes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub path: Vec<Hash>,
     /// Root at `from`.
+    #[serde(serialize_with = "base64_hash")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     pub old_root: Hash,
     /// Root at `to`.
+    #[serde(serialize_with = "base64_hash")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     pub new_root: Hash,
 }
 

@@ -30,6 +30,7 @@ pub enum Actor {
 
 /// One entry of a record's history, for timelines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     /// Log index.
     pub index: u64,

@@ -60,6 +60,7 @@ pub struct TimelineEntry {
 
 /// A deadline passed and not met.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OverdueItem {
     /// The record's decision number.
     pub decision_no: String,
@@ -71,6 +72,7 @@ pub struct OverdueItem {
 
 /// Deadline compliance of one authority.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthorityDeadlines {
     /// Authority id.
     pub authority: String,

@@ -59,6 +59,7 @@ pub struct SubjectInput {
 
 /// A rule that applied, with the record behind it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Effect {
     /// The record (log index of its filing).
     pub record: u64,
@@ -81,6 +82,7 @@ pub struct Effect {
 
 /// Membership of a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Membership {
     /// List id.
     pub list: String,
@@ -98,6 +100,7 @@ pub struct Membership {
 
 /// An answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// May take part.
@@ -121,6 +124,7 @@ impl Decision {
 
 /// Why a measure was denied or flagged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reason {
     /// What caused it, e.g. `list serious_violation` or `grade D`.
     pub cause: String,
@@ -132,6 +136,7 @@ pub struct Reason {
 
 /// The answer for one measure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeasureAnswer {
     /// Measure id.
     pub measure: String,
@@ -147,6 +152,7 @@ pub struct MeasureAnswer {
 
 /// A full assessment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assessment {
     /// The date assessed.
     pub as_of: Date,

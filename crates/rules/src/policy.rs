@@ -103,6 +103,7 @@ pub struct NewEntity {
 
 /// What a list is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ListType {
     /// Members are excluded from measures that deny it.

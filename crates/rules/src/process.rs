@@ -98,6 +98,7 @@ impl Calendar {
 
 /// One deadline of a case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deadline {
     /// What must happen: `answer_objection`, `decide_objection` or `decide_repair`.
     pub what: &'static str,

@@ -4,14 +4,18 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use probity_core::{Date, ObjectionOutcome, RecordKey, Slug, Step, SubjectId};
-use probity_registry::{Actor, CaseView, FilingResult, MAX_FILING_BATCH, ObjectionDecision};
+use probity_core::{Date, EventBody, Money, ObjectionOutcome, RecordKey, Slug, Step, SubjectId};
+use probity_registry::{
+    Actor, AuthorityDeadlines, CaseView, CheckAnswer, FilingResult, HistoryEntry, InclusionProof,
+    MAX_FILING_BATCH, ObjectionDecision, ProfileProofs, RecordIn,
+};
+use probity_rules::{Assessment, Deadline};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ErrorBody, Json, Path, Query};
+use crate::error::{ApiError, ErrorBody, ErrorDetail, Json, Path, Query};
 use crate::state::{AnswerKey, AppState};
 
 /// The most subjects one batch check takes.
@@ -68,10 +72,6 @@ fn must_be_authority(caller: &Caller) -> Result<Slug, ApiError> {
         Actor::Authority(a) => Ok(a.clone()),
         _ => Err(ApiError::forbidden("only an authority may file records")),
     }
-}
-
-fn to_value<T: Serialize>(v: &T) -> Result<Value, ApiError> {
-    serde_json::to_value(v).map_err(ApiError::internal)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -142,8 +142,7 @@ pub struct RecordView {
     /// Summary.
     pub summary: String,
     /// Amount in minor units with currency, if any.
-    #[schema(value_type = Option<Object>)]
-    pub amount: Option<Value>,
+    pub amount: Option<Money>,
     /// `filed`, `corrected`.
     pub status: String,
     /// An objection is open.
@@ -174,15 +173,13 @@ pub struct SubjectView {
     /// Records shown today (withdrawn, repaired and expired ones are not).
     pub records: Vec<RecordView>,
     /// The assessment today, with its explanation.
-    #[schema(value_type = Object)]
-    pub assessment: Value,
+    pub assessment: Assessment,
     /// The log size this answer reflects.
     pub log_size: u64,
     /// With `proof=true`: inclusion proofs of the log entries behind this profile against the
     /// published checkpoint.
-    #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub proof: Option<Value>,
+    pub proof: Option<ProfileProofs>,
 }
 
 /// Whether to attach log proofs.
@@ -230,7 +227,7 @@ pub async fn subject(
                     effective: r.record.effective.to_string(),
                     basis: r.record.basis.clone(),
                     summary: r.record.summary.clone(),
-                    amount: r.record.amount.as_ref().map(to_value).transpose()?,
+                    amount: r.record.amount,
                     status: r.status.as_str().to_owned(),
                     disputed: r.disputed,
                     reply: view.as_ref().and_then(reply_of),
@@ -247,13 +244,9 @@ pub async fn subject(
                 status: s.status.as_str().to_owned(),
                 established: s.established.map(|d| d.to_string()),
                 records,
-                assessment: to_value(&a)?,
+                assessment: a,
                 log_size: reg.log_size()?,
-                proof: if flag.proof == Some(true) {
-                    Some(to_value(&reg.profile_proofs(&p)?)?)
-                } else {
-                    None
-                },
+                proof: if flag.proof == Some(true) { Some(reg.profile_proofs(&p)?) } else { None },
             }))
         })
         .await
@@ -269,15 +262,27 @@ pub struct AsOf {
     pub known_at: Option<String>,
 }
 
+/// An assessment with the subject and the log size it reflects.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssessmentOut {
+    /// The subject.
+    pub subject: String,
+    /// The log size the assessment reflects.
+    pub log_size: u64,
+    /// The assessment.
+    #[serde(flatten)]
+    pub assessment: Assessment,
+}
+
 /// The assessment of a subject on a date, with every effect, list and measure explained.
 #[utoipa::path(get, path = "/v1/subjects/{id}/assessment", tag = "public",
     params(("id" = String, Path, description = "USCC or LEI"), AsOf),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = AssessmentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn assessment(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
-) -> ApiResult<Value> {
+) -> ApiResult<AssessmentOut> {
     let as_of = opt_date("as_of", q.as_of.as_ref())?;
     let known_at = opt_date("known_at", q.known_at.as_ref())?;
     state
@@ -289,13 +294,8 @@ pub async fn assessment(
                 None => reg.log_size()?,
             };
             let p = reg.profile_at(&id, size)?.ok_or_else(|| no_subject(&id))?;
-            let a = reg.assess_known_at(&p, as_of, size);
-            let mut v = to_value(&a)?;
-            if let Some(o) = v.as_object_mut() {
-                o.insert("subject".into(), Value::String(id.to_string()));
-                o.insert("log_size".into(), Value::from(size));
-            }
-            Ok(Json(v))
+            let assessment = reg.assess_known_at(&p, as_of, size);
+            Ok(Json(AssessmentOut { subject: id.to_string(), log_size: size, assessment }))
         })
         .await
 }
@@ -379,9 +379,20 @@ pub struct CheckQuery {
     pub proof: Option<bool>,
 }
 
+/// A check answer, with the proofs of its inputs when asked for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckOut {
+    /// The answer.
+    #[serde(flatten)]
+    pub answer: CheckAnswer,
+    /// With `proof=true`: inclusion proofs of the log entries behind the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<ProfileProofs>,
+}
+
 /// May this company take part in this measure, and why?
 #[utoipa::path(get, path = "/v1/check", tag = "public", params(CheckQuery),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = CheckOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn check(
     State(state): State<AppState>,
     Query(q): Query<CheckQuery>,
@@ -405,15 +416,15 @@ pub async fn check(
             let answer = reg.check(&q.subject, &q.measure, as_of, known_at)?.ok_or_else(|| {
                 ApiError::not_found(format!("the registry holds no subject `{}`", q.subject.trim()))
             })?;
-            let mut v = to_value(&answer)?;
-            if q.proof == Some(true)
-                && let Some(o) = v.as_object_mut()
-            {
-                o.insert("proof".into(), to_value(&reg.check_proofs(&q.subject, known_at)?)?);
-            }
-            let body = bytes::Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?);
+            let proof = match q.proof {
+                Some(true) => reg.check_proofs(&q.subject, known_at)?,
+                _ => None,
+            };
+            let log_size = answer.log_size;
+            let out = CheckOut { answer, proof };
+            let body = bytes::Bytes::from(serde_json::to_vec(&out).map_err(ApiError::internal)?);
             if let Some(k) = key {
-                keeper.keep_answer(k, answer.log_size, body.clone());
+                keeper.keep_answer(k, log_size, body.clone());
             }
             Ok(json_body(body))
         })
@@ -437,12 +448,26 @@ pub struct BatchCheck {
     pub as_of: Option<String>,
 }
 
+/// The answer for one subject of a batch check, or why there is none.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchAnswer {
+    /// The answer.
+    Answer(CheckAnswer),
+    /// No answer for this subject.
+    Error {
+        /// The subject as given.
+        subject: String,
+        /// Why: `not_found`, `invalid` (a malformed code), or another error code.
+        error: ErrorDetail,
+    },
+}
+
 /// Answers of a batch check, one per subject in order.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BatchAnswers {
-    /// Each an answer, or `{"subject", "error": {code, message}}`.
-    #[schema(value_type = Vec<Object>)]
-    pub results: Vec<Value>,
+    /// Each an answer, or the subject with an error.
+    pub results: Vec<BatchAnswer>,
 }
 
 /// The check question for many subjects at once.
@@ -487,17 +512,21 @@ pub async fn check_batch(
         let answers = state
             .read(move |reg| {
                 let as_of = as_of.unwrap_or_else(|| reg.today());
-                slice
+                let answers = slice
                     .iter()
-                    .map(|s| match reg.check(s, &measure, as_of, None) {
-                        Ok(Some(a)) => to_value(&a),
-                        Ok(None) => Ok(serde_json::json!({"subject": s, "error": {"code": "not_found", "message": format!("the registry holds no subject `{}`", s.trim())}})),
-                        Err(e) => {
-                            let e = ApiError::from(e);
-                            Ok(serde_json::json!({"subject": s, "error": {"code": e.code, "message": e.message}}))
-                        }
+                    .map(|s| {
+                        let e = match reg.check(s, &measure, as_of, None) {
+                            Ok(Some(a)) => return BatchAnswer::Answer(a),
+                            Ok(None) => ApiError::not_found(format!(
+                                "the registry holds no subject `{}`",
+                                s.trim()
+                            )),
+                            Err(e) => ApiError::from(e),
+                        };
+                        BatchAnswer::Error { subject: s.clone(), error: e.detail() }
                     })
-                    .collect::<Result<Vec<_>, _>>()
+                    .collect::<Vec<_>>();
+                Ok(answers)
             })
             .await?;
         results.extend(answers);
@@ -796,8 +825,7 @@ pub struct Change {
     /// The subject it concerns, if any.
     pub subject: Option<String>,
     /// The event as journalled; null if withheld.
-    #[schema(value_type = Option<Object>)]
-    pub event: Option<Value>,
+    pub event: Option<EventBody>,
 }
 
 /// A page of changes.
@@ -829,7 +857,7 @@ pub async fn changes(
                     event_type: c.event.as_ref().map_or("withheld", |e| e.type_name()).to_owned(),
                     recorded_at: c.recorded_at.map(|t| t.to_string()).unwrap_or_default(),
                     subject: c.subject.map(|s| s.to_string()),
-                    event: c.event.map(|e| to_value(&e.body)).transpose()?,
+                    event: c.event.map(|e| e.body),
                 });
             }
             let next_after = changes.last().map(|c| c.index).or(q.after);
@@ -866,15 +894,12 @@ pub struct CaseOut {
     /// The first day the company may apply for repair, if the kind can be repaired.
     pub repair_opens: Option<String>,
     /// Every event about the record.
-    #[schema(value_type = Vec<Object>)]
-    pub history: Vec<Value>,
+    pub history: Vec<HistoryEntry>,
     /// Deadlines of the case.
-    #[schema(value_type = Vec<Object>)]
-    pub deadlines: Vec<Value>,
+    pub deadlines: Vec<Deadline>,
     /// With `proof=true`: inclusion proofs of every history entry.
-    #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub proof: Option<Value>,
+    pub proof: Option<ProfileProofs>,
 }
 
 fn case_out(v: &CaseView) -> Result<CaseOut, ApiError> {
@@ -890,8 +915,8 @@ fn case_out(v: &CaseView) -> Result<CaseOut, ApiError> {
         reply: reply_of(v),
         objection_until: v.objection_until.to_string(),
         repair_opens: v.repair_opens.map(|d| d.to_string()),
-        history: v.history.iter().map(to_value).collect::<Result<_, _>>()?,
-        deadlines: v.deadlines.iter().map(to_value).collect::<Result<_, _>>()?,
+        history: v.history.clone(),
+        deadlines: v.deadlines.clone(),
         proof: None,
     })
 }
@@ -919,7 +944,7 @@ pub async fn record(
             let mut out = case_out(&v)?;
             if flag.proof == Some(true) {
                 let indices = v.history.iter().map(|h| h.index).collect();
-                out.proof = Some(to_value(&reg.entry_proofs(indices)?)?);
+                out.proof = Some(reg.entry_proofs(indices)?);
             }
             Ok(Json(out))
         })
@@ -950,7 +975,7 @@ impl From<FilingResult> for FilingOut {
 #[serde(deny_unknown_fields)]
 pub struct FilingBatch {
     /// Records in the import's record format; at most 10,000.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<RecordIn>)]
     pub records: Vec<Value>,
 }
 
@@ -981,7 +1006,7 @@ async fn file(state: &AppState, by: Slug, rows: Vec<Value>) -> Result<Vec<Filing
 }
 
 /// Files one record as the calling authority. Idempotent by decision number.
-#[utoipa::path(post, path = "/v1/records", tag = "authority", request_body = Object,
+#[utoipa::path(post, path = "/v1/records", tag = "authority", request_body = RecordIn,
     security(("key" = [])),
     responses((status = 201, body = FilingOut, description = "Filed"), (status = 200, body = FilingOut, description = "Filed before with the same content"),
         (status = 422, body = ErrorBody, description = "Rejected, with the reason")))]
@@ -1030,7 +1055,7 @@ pub struct ReasonIn {
 #[serde(deny_unknown_fields)]
 pub struct CorrectionIn {
     /// The record as corrected (same authority and decision number).
-    #[schema(value_type = Object)]
+    #[schema(value_type = RecordIn)]
     pub record: Value,
     /// Why.
     pub reason: String,
@@ -1145,7 +1170,7 @@ pub struct DecisionIn {
     /// Why.
     pub reason: String,
     /// The corrected record, for `corrected` only.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<RecordIn>)]
     pub record: Option<Value>,
 }
 
@@ -1266,24 +1291,6 @@ pub async fn decide_objection(
     after_step(&state, key, Some(index)).await
 }
 
-/// Deadline compliance of one authority.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct AuthorityDeadlines {
-    /// Authority id.
-    pub authority: String,
-    /// Deadlines met on time.
-    pub met: u64,
-    /// Deadlines met late.
-    pub late: u64,
-    /// Deadlines passed and not met.
-    pub overdue: u64,
-    /// Deadlines still running.
-    pub pending: u64,
-    /// The overdue items.
-    #[schema(value_type = Vec<Object>)]
-    pub overdue_items: Vec<Value>,
-}
-
 /// Deadline compliance per authority.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeadlineStats {
@@ -1299,24 +1306,7 @@ pub async fn deadline_stats(State(state): State<AppState>) -> ApiResult<Deadline
     state
         .read(|reg| {
             let today = reg.today();
-            let authorities = reg
-                .deadline_compliance(today)?
-                .into_iter()
-                .map(|a| {
-                    Ok(AuthorityDeadlines {
-                        authority: a.authority,
-                        met: a.met,
-                        late: a.late,
-                        overdue: a.overdue,
-                        pending: a.pending,
-                        overdue_items: a
-                            .overdue_items
-                            .iter()
-                            .map(to_value)
-                            .collect::<Result<_, _>>()?,
-                    })
-                })
-                .collect::<Result<Vec<_>, ApiError>>()?;
+            let authorities = reg.deadline_compliance(today)?;
             Ok(Json(DeadlineStats { today: today.to_string(), authorities }))
         })
         .await
@@ -1397,8 +1387,11 @@ pub struct ProofQuery {
 
 /// The inclusion proof of a log entry.
 #[utoipa::path(get, path = "/v1/log/proof", tag = "log", params(ProofQuery),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn proof(State(state): State<AppState>, Query(q): Query<ProofQuery>) -> ApiResult<Value> {
+    responses((status = 200, body = InclusionProof), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn proof(
+    State(state): State<AppState>,
+    Query(q): Query<ProofQuery>,
+) -> ApiResult<InclusionProof> {
     state
         .read(move |reg| {
             let size = q.size.unwrap_or(reg.log_size()?);
@@ -1409,7 +1402,7 @@ pub async fn proof(State(state): State<AppState>, Query(q): Query<ProofQuery>) -
                     reg.log_size()?
                 )));
             }
-            Ok(Json(to_value(&reg.inclusion_proof(q.index, Some(size))?)?))
+            Ok(Json(reg.inclusion_proof(q.index, Some(size))?))
         })
         .await
 }

@@ -76,14 +76,19 @@ impl ApiError {
         tracing::error!(%cause, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed; see its log")
     }
+
+    /// The code and message, as an answer's body shows them.
+    pub fn detail(self) -> ErrorDetail {
+        ErrorDetail { code: self.code.to_owned(), message: self.message }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
-            ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message } };
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if let Some(s) = self.retry_after {
+        let retry_after = self.retry_after;
+        let (status, body) = (self.status, ErrorBody { error: self.detail() });
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(s) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         response

@@ -763,6 +763,9 @@ fn search_lists_and_rulebook() {
     assert!(text.contains("[due_process]"));
     let proof = w.json("/v1/log/proof?index=0");
     assert_eq!(proof["index"], 0);
+    // Hashes in base64, as `probity log prove --json` and checkpoints write them.
+    assert_eq!(proof["leaf_hash"].as_str().map(str::len), Some(44), "{proof}");
+    assert_eq!(proof["root"].as_str().map(str::len), Some(44), "{proof}");
     assert!(w.get("/v1/log/checkpoint").text().unwrap().starts_with("test/log\n"));
     let today: Date = "2026-03-02".parse().unwrap();
     assert_eq!(w.json("/v1/stats/deadlines")["today"], today.to_string());
@@ -784,6 +787,49 @@ fn the_committed_openapi_document_matches_the_code() {
     assert_eq!(doc["openapi"], "3.1.0");
     let w = world();
     assert_eq!(w.json("/v1/openapi.json"), doc);
+}
+
+/// Whether a schema says no more than "an object": no properties, no reference, no variants.
+fn says_only_object(schema: &Value) -> bool {
+    let object =
+        schema["type"] == "object" || schema["type"] == serde_json::json!(["object", "null"]);
+    object
+        && ["properties", "additionalProperties", "$ref", "allOf", "oneOf", "anyOf"]
+            .iter()
+            .all(|k| schema.get(k).is_none())
+}
+
+/// Every schema in `v`, at any depth, with where it is.
+fn schemas_in<'a>(v: &'a Value, at: String, out: &mut Vec<(String, &'a Value)>) {
+    match v {
+        Value::Object(o) => {
+            if o.contains_key("type") || o.contains_key("$ref") {
+                out.push((at.clone(), v));
+            }
+            for (k, child) in o {
+                schemas_in(child, format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                schemas_in(child, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every body the API takes or gives has a schema of its fields: none is a bare object.
+#[test]
+fn every_body_in_the_openapi_document_has_a_schema_of_its_fields() {
+    let doc: Value = serde_json::from_str(&probity_server::openapi_json()).unwrap();
+    let mut all = Vec::new();
+    schemas_in(&doc["paths"], "paths".into(), &mut all);
+    schemas_in(&doc["components"]["schemas"], "components".into(), &mut all);
+    let bare: Vec<&String> =
+        all.iter().filter(|(_, s)| says_only_object(s)).map(|(at, _)| at).collect();
+    assert!(bare.is_empty(), "untyped bodies or fields: {bare:#?}");
+    assert!(all.len() > 200, "the walk saw the schemas: {}", all.len());
 }
 
 #[test]
