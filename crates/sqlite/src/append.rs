@@ -2,6 +2,17 @@
 //! planner's look-ups and executes its row operations, and writes the log tiles the batch
 //! changed.
 
+use std::collections::HashMap;
+
+use probity_core::{Encoded, Event, SubjectId};
+use probity_store::plan::{Executor, KeyState, Lookups, Op, Planner, Row};
+use probity_store::{Outcome, RecordStatus, StoreError};
+use probity_tlog::stored::TileUpdates;
+use probity_tlog::{Frontier, leaf_hash};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+
+use probity_store::codec::date_key;
+
 use super::*;
 
 const PUT_TILE: &str = "INSERT INTO log_tiles (level, idx, width, hashes) VALUES (?1, ?2, ?3, ?4)
