@@ -2,6 +2,18 @@
 //! batch's keys looked up together, the planner's look-ups answered from what was learnt and its
 //! row operations executed, new rows staged and sent with binary COPY.
 
+use std::collections::HashMap;
+
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::{Row, Transaction};
+use probity_core::{Encoded, Event, EventBody, Record, RecordKey, SubjectId};
+use probity_store::plan::{Executor, KeyState, Lookups, Op, Planner, Row as PlanRow};
+use probity_store::{Outcome, RecordStatus, StoreError};
+use probity_tlog::stored::TileUpdates;
+use probity_tlog::{Frontier, leaf_hash};
+
+use crate::connection::log_lock;
+
 use super::*;
 
 impl PgStore {

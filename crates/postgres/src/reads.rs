@@ -1,0 +1,572 @@
+//! The store's answers: every read of the [`Store`] trait, over the projections and the
+//! journal; appends and assessments are delegated to their modules.
+
+use postgres::Row;
+use probity_core::{
+    Authority, CaseKind, Date, Encoded, Event, EventBody, RecordKey, Slug, SubjectId, Timestamp,
+};
+use probity_store::codec::{record_event, stored_subject_id};
+use probity_store::{
+    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery, Outcome,
+    RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
+    SubjectColumns, SubjectStanding,
+};
+
+use super::*;
+
+impl PgStore {
+    pub(crate) fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        self.on_session(|c| {
+            let st = self.statements.get(c, sql)?;
+            c.query(&st, params).map_err(backend)
+        })
+    }
+
+    /// The first row `sql` gives, if any (for look-ups by a unique key).
+    pub(crate) fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    pub(crate) fn event(&self, index: i64) -> Result<Event, StoreError> {
+        self.noting(event_at(&mut *self.client.borrow_mut(), &self.statements, index))
+    }
+
+    fn events_listed_by(&self, sql: &str) -> Result<Vec<(u64, EventBody)>, StoreError> {
+        let rows = self.query(sql, &[])?;
+        rows.iter()
+            .map(|r| {
+                let at: i64 = r.get(0);
+                Ok((at as u64, self.event(at)?.body))
+            })
+            .collect()
+    }
+
+    pub(crate) fn stored_record(&self, row: &Row) -> Result<StoredRecord, StoreError> {
+        let (filed, current, last): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        let status: String = row.get(3);
+        let (record, _) = record_event(current as u64, self.event(current)?)?;
+        let recorded_at = if filed == current {
+            self.event(filed)?.recorded_at
+        } else {
+            record_event(filed as u64, self.event(filed)?)?.1
+        };
+        let status = RecordStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+            index: last as u64,
+            reason: format!("unknown record status `{status}`"),
+        })?;
+        Ok(StoredRecord {
+            record,
+            status,
+            filed_index: filed as u64,
+            last_index: last as u64,
+            recorded_at,
+            disputed: row.get(4),
+            repaired: opt_date(row.get(5))?,
+        })
+    }
+
+    pub(crate) fn subject_codes(rows: &[Row]) -> Result<Vec<SubjectId>, StoreError> {
+        rows.iter().map(|r| stored_subject_id(r.get::<_, &str>(0))).collect()
+    }
+}
+
+impl Store for PgStore {
+    fn append(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
+        self.reconnect_if_lost()?;
+        let appended = self.append_now(events);
+        self.noting(appended)
+    }
+
+    fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError> {
+        let Some(row) = self
+            .query_opt("SELECT event, last_event FROM subjects WHERE code = $1", &[&id.as_str()])?
+        else {
+            return Ok(None);
+        };
+        let at: i64 = row.get(0);
+        let last: i64 = row.get(1);
+        let event = self.event(at)?;
+        match event.body {
+            EventBody::SubjectRegistered { subject } => Ok(Some(StoredSubject {
+                last_event: last as u64,
+                subject,
+                index: at as u64,
+                recorded_at: event.recorded_at,
+            })),
+            _ => Err(StoreError::Corrupt {
+                index: at as u64,
+                reason: "expected a subject event".into(),
+            }),
+        }
+    }
+
+    fn subject_columns(&self, id: &SubjectId) -> Result<Option<SubjectColumns>, StoreError> {
+        let Some(row) = self.query_opt(
+            "SELECT name, established, event, last_event FROM subjects WHERE code = $1",
+            &[&id.as_str()],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(SubjectColumns {
+            name: row.get(0),
+            established: opt_date(row.get(1))?,
+            event: row.get::<_, i64>(2) as u64,
+            last_event: row.get::<_, i64>(3) as u64,
+        }))
+    }
+
+    fn authorities(&self) -> Result<Vec<Authority>, StoreError> {
+        self.events_listed_by("SELECT event FROM authorities ORDER BY code")?
+            .into_iter()
+            .map(|(at, body)| match body {
+                EventBody::AuthorityRegistered { authority } => Ok(authority),
+                _ => Err(StoreError::Corrupt {
+                    index: at,
+                    reason: "expected an authority event".into(),
+                }),
+            })
+            .collect()
+    }
+
+    fn record(&self, key: &RecordKey) -> Result<Option<StoredRecord>, StoreError> {
+        let row = self.query_opt(
+            "SELECT r.filed_event, r.current_event, r.last_event, r.status, r.disputed, r.repaired
+             FROM records r JOIN authorities a ON a.id = r.authority
+             WHERE a.code = $1 AND r.decision_no = $2",
+            &[&key.authority.as_str(), &key.decision_no],
+        )?;
+        row.map(|r| self.stored_record(&r)).transpose()
+    }
+
+    fn records_of(&self, id: &SubjectId) -> Result<Vec<StoredRecord>, StoreError> {
+        let rows = self.query(
+            "SELECT r.filed_event, r.current_event, r.last_event, r.status, r.disputed, r.repaired
+             FROM records r WHERE r.subject = (SELECT id FROM subjects WHERE code = $1)
+             ORDER BY r.filed_event",
+            &[&id.as_str()],
+        )?;
+        rows.iter().map(|r| self.stored_record(r)).collect()
+    }
+
+    fn standing_of(&self, id: &SubjectId) -> Result<Option<SubjectStanding>, StoreError> {
+        let Some(subject) = self
+            .query_opt("SELECT id, established FROM subjects WHERE code = $1", &[&id.as_str()])?
+        else {
+            return Ok(None);
+        };
+        let rows = self.query(
+            "SELECT filed_event, kind, effective, status, repaired
+             FROM records WHERE subject = $1 ORDER BY filed_event",
+            &[&subject.get::<_, i64>(0)],
+        )?;
+        let records = rows
+            .iter()
+            .map(|r| {
+                RecordStanding::from_columns(
+                    r.get::<_, i64>(0),
+                    r.get(1),
+                    i64::from(r.get::<_, i32>(2)),
+                    r.get::<_, &str>(3),
+                    r.get::<_, Option<i32>>(4).map(i64::from),
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Some(SubjectStanding { established: opt_date(subject.get(1))?, records }))
+    }
+
+    fn standings_of(&self, ids: &[SubjectId]) -> Result<Vec<Option<SubjectStanding>>, StoreError> {
+        let codes: Vec<&str> = ids.iter().map(SubjectId::as_str).collect();
+        let rows = self.query(
+            "SELECT k.n, s.established, r.filed_event, r.kind, r.effective, r.status, r.repaired
+             FROM unnest($1::text[]) WITH ORDINALITY AS k (code, n)
+             CROSS JOIN LATERAL
+                 (SELECT id, established FROM subjects WHERE code = k.code OFFSET 0) s
+             LEFT JOIN LATERAL
+                 (SELECT filed_event, kind, effective, status, repaired FROM records
+                  WHERE subject = s.id OFFSET 0) r ON true
+             ORDER BY k.n, r.filed_event",
+            &[&codes],
+        )?;
+        let mut out: Vec<Option<SubjectStanding>> = vec![None; ids.len()];
+        for r in &rows {
+            let n = r.get::<_, i64>(0) as usize;
+            let Some(slot) = n.checked_sub(1).and_then(|i| out.get_mut(i)) else {
+                continue;
+            };
+            let standing = match slot {
+                Some(s) => s,
+                None => slot.insert(SubjectStanding {
+                    established: opt_date(r.get(1))?,
+                    records: Vec::new(),
+                }),
+            };
+            if let Some(filed) = r.get::<_, Option<i64>>(2) {
+                standing.records.push(RecordStanding::from_columns(
+                    filed,
+                    r.get(3),
+                    i64::from(r.get::<_, i32>(4)),
+                    r.get::<_, &str>(5),
+                    r.get::<_, Option<i32>>(6).map(i64::from),
+                )?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn cases(
+        &self,
+        open_only: bool,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<CaseRow>, StoreError> {
+        let after = after.map_or(-1, |a| a as i64);
+        let rows = self.query(
+            "SELECT a.code, r.decision_no, c.kind, c.opened, c.closed
+             FROM cases c JOIN records r ON r.id = c.record JOIN authorities a ON a.id = r.authority
+             WHERE c.opened > $1 AND (NOT $2 OR c.closed IS NULL)
+             ORDER BY c.opened LIMIT $3",
+            &[&after, &open_only, &(limit as i64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let opened: i64 = r.get(3);
+                let corrupt = |reason: String| StoreError::Corrupt { index: opened as u64, reason };
+                let kind: &str = r.get(2);
+                Ok(CaseRow {
+                    record: RecordKey {
+                        authority: Slug::parse("authority", r.get::<_, &str>(0))
+                            .map_err(|e| corrupt(e.to_string()))?,
+                        decision_no: r.get(1),
+                    },
+                    kind: CaseKind::parse(kind)
+                        .ok_or_else(|| corrupt(format!("unknown case kind `{kind}`")))?,
+                    opened: opened as u64,
+                    closed: r.get::<_, Option<i64>>(4).map(|c| c as u64),
+                })
+            })
+            .collect()
+    }
+
+    fn record_history(&self, key: &RecordKey) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = self.query(
+            "SELECT j.idx, j.body FROM records r
+             JOIN authorities a ON a.id = r.authority
+             JOIN record_history h ON h.record = r.id
+             JOIN journal j ON j.idx = h.event
+             WHERE a.code = $1 AND r.decision_no = $2 ORDER BY j.idx",
+            &[&key.authority.as_str(), &key.decision_no],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| JournalEntry {
+                index: r.get::<_, i64>(0) as u64,
+                bytes: r.get(1),
+                withheld: None,
+            })
+            .collect())
+    }
+
+    fn recorded_at(&self, index: u64) -> Result<Option<Timestamp>, StoreError> {
+        let row =
+            self.query_opt("SELECT recorded_at FROM journal WHERE idx = $1", &[&(index as i64)])?;
+        row.map(|r| {
+            Timestamp::from_microsecond(r.get(0))
+                .map_err(|e| StoreError::Corrupt { index, reason: e.to_string() })
+        })
+        .transpose()
+    }
+
+    fn code_exceptions(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .query("SELECT code FROM code_exceptions ORDER BY code", &[])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        self.events_listed_by("SELECT event FROM rulebooks ORDER BY event")?
+            .into_iter()
+            .map(|(at, body)| match body {
+                EventBody::RulebookAdopted { text, .. } => Ok((at, text)),
+                _ => Err(StoreError::Corrupt {
+                    index: at,
+                    reason: "expected a rulebook adoption".into(),
+                }),
+            })
+            .collect()
+    }
+
+    fn subject_ids(
+        &self,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let rows = self.query(
+            "SELECT code FROM subjects WHERE code > $1 ORDER BY code LIMIT $2",
+            &[&after.map_or("", |a| a.as_str()), &(limit as i64)],
+        )?;
+        Self::subject_codes(&rows)
+    }
+
+    fn counts(&self) -> Result<Counts, StoreError> {
+        let r = self
+            .query_opt(
+                "SELECT (SELECT count(*) FROM subjects), (SELECT count(*) FROM authorities),
+                        (SELECT count(*) FROM records), (SELECT coalesce(max(idx) + 1, 0) FROM journal),
+                        (SELECT count(*) FROM code_exceptions)",
+                &[],
+            )?
+            .ok_or_else(|| StoreError::Backend("no counts".into()))?;
+        let n = |i: usize| r.get::<_, i64>(i) as u64;
+        Ok(Counts {
+            subjects: n(0),
+            authorities: n(1),
+            records: n(2),
+            events: n(3),
+            code_exceptions: n(4),
+        })
+    }
+
+    fn log_size(&self) -> Result<u64, StoreError> {
+        let r = self
+            .query_opt("SELECT coalesce(max(idx) + 1, 0) FROM journal", &[])?
+            .ok_or_else(|| StoreError::Backend("no log size".into()))?;
+        Ok(r.get::<_, i64>(0) as u64)
+    }
+
+    fn journal(&self, from: u64, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = self.query(
+            "SELECT j.idx, j.body, w.digest FROM journal j LEFT JOIN withheld w ON w.idx = j.idx
+             WHERE j.idx >= $1 ORDER BY j.idx LIMIT $2",
+            &[&(from as i64), &(limit as i64)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| JournalEntry {
+                index: r.get::<_, i64>(0) as u64,
+                bytes: r.get(1),
+                withheld: r
+                    .get::<_, Option<Vec<u8>>>(2)
+                    .and_then(|d| <[u8; 32]>::try_from(d.as_slice()).ok()),
+            })
+            .collect())
+    }
+
+    fn log_node(&self, level: u8, index: u64) -> Result<[u8; 32], StoreError> {
+        probity_store::node_from_tiles(&self.tiles, level, index, |l, n| {
+            self.on_session(|c| read_tile(c, &self.statements, l, n))
+        })
+    }
+
+    fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError> {
+        self.reconnect_if_lost()?;
+        let stored = self.store_assessments(rows);
+        self.noting(stored)
+    }
+
+    fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError> {
+        self.read_assessment(id)
+    }
+
+    fn list_entries(&self, q: ListQuery<'_>) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
+        let ListQuery { list, on, after, limit } = q;
+        let rows = self.query(
+            "SELECT code, since, until FROM list_entries
+             WHERE list = $1 AND code > $2 AND (until IS NULL OR until > $3)
+             ORDER BY code LIMIT $4",
+            &[&list, &after.map_or("", |a| a.as_str()), &date_i32(on), &(limit as i64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    stored_subject_id(r.get::<_, &str>(0))?,
+                    ListEntry {
+                        list: list.to_owned(),
+                        since: opt_date(r.get(1))?,
+                        until: opt_date(r.get(2))?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    fn statistics(&self) -> Result<probity_store::Statistics, StoreError> {
+        use probity_store::statistics_sql as q;
+        let text = |sql: &str| -> Result<Vec<probity_store::StatisticsRow>, StoreError> {
+            let rows = self.query(sql, &[])?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let ints = (1..r.len())
+                        .map(|i| {
+                            r.try_get::<_, Option<i64>>(i)
+                                .or_else(|_| {
+                                    r.try_get::<_, Option<i32>>(i).map(|v| v.map(i64::from))
+                                })
+                                .ok()
+                                .flatten()
+                        })
+                        .collect();
+                    (r.get::<_, Option<String>>(0), ints)
+                })
+                .collect())
+        };
+        Ok(probity_store::Statistics::from_rows(
+            text(q::GRADES)?,
+            text(q::RECORDS_BY_MONTH)?,
+            text(q::LIST_ENTRIES)?,
+        ))
+    }
+
+    fn begin_snapshot(&self) -> Result<(), StoreError> {
+        // A snapshot serves batch reads (rating, batch checks), planned afresh as appends are.
+        self.on_session(|c| {
+            c.batch_execute(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+                 SET LOCAL plan_cache_mode = force_custom_plan",
+            )
+            .map_err(backend)
+        })?;
+        self.in_snapshot.set(true);
+        Ok(())
+    }
+
+    fn settle(&mut self) -> Result<(), StoreError> {
+        // The tables rating and checks read. Vacuuming sets the visibility map, without which
+        // the covering index of records by subject cannot answer a subject's records alone
+        // (each record's heap page is read too: about one random page per record after a bulk
+        // load); analysing gives the planner the tables' new sizes. Neither blocks readers or
+        // writers. The journal is left alone: it is read by key, from the heap.
+        self.on_session(|c| {
+            c.batch_execute("VACUUM (ANALYZE) subjects, records, assessments, list_entries")
+                .map_err(backend)
+        })
+    }
+
+    fn end_snapshot(&self) -> Result<(), StoreError> {
+        self.in_snapshot.set(false);
+        // A snapshot on a lost connection ended with it.
+        if self.lost.get() || self.client.borrow().is_closed() {
+            return Ok(());
+        }
+        let ended = self.client.borrow_mut().batch_execute("COMMIT").map_err(backend);
+        self.noting(ended)
+    }
+
+    fn search_subjects(
+        &self,
+        q: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        // Ranks as in the SQLite store; starts_with and strpos treat no character as a wildcard.
+        let rows = self.query(
+            "SELECT code FROM (
+                 SELECT code, 0 AS rank, name FROM subjects WHERE code = upper($1) OR name = $1
+                 UNION ALL
+                 SELECT code, 1, name FROM subjects WHERE starts_with(name, $1) AND name <> $1
+                 UNION ALL
+                 SELECT code, 2, name FROM subjects WHERE strpos(name, $1) > 1
+             ) hits
+             GROUP BY code ORDER BY min(rank), min(length(name)), min(name), code LIMIT $2 OFFSET $3",
+            &[&q, &(limit as i64), &(offset as i64)],
+        )?;
+        Self::subject_codes(&rows)
+    }
+
+    fn due_for_rating(
+        &self,
+        on: Date,
+        rulebook: (&str, &str),
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        self.due(on, rulebook, after, limit)
+    }
+
+    fn stale_subjects(
+        &self,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        self.stale(after, limit)
+    }
+
+    fn put_credential(&mut self, c: &Credential) -> Result<(), StoreError> {
+        self.on_session(|client| {
+            client.execute(
+                "INSERT INTO credentials (key_id, role, principal, secret_hash, created, expires, revoked)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &c.key_id,
+                    &c.role.as_str(),
+                    &c.principal,
+                    &c.secret_hash,
+                    &c.created.as_microsecond(),
+                    &c.expires.map(|t| t.as_microsecond()),
+                    &c.revoked.map(|t| t.as_microsecond()),
+                ],
+            )
+            .map_err(backend)
+        })?;
+        Ok(())
+    }
+
+    fn credential(&self, key_id: &str) -> Result<Option<Credential>, StoreError> {
+        let Some(r) = self.query_opt(
+            "SELECT role, principal, secret_hash, created, expires, revoked FROM credentials WHERE key_id = $1",
+            &[&key_id],
+        )?
+        else {
+            return Ok(None);
+        };
+        let bad = |what: &str| StoreError::Backend(format!("credential `{key_id}`: bad {what}"));
+        let time = |us: i64| Timestamp::from_microsecond(us).map_err(|_| bad("time"));
+        Ok(Some(Credential {
+            key_id: key_id.to_owned(),
+            role: Role::parse(r.get(0)).ok_or_else(|| bad("role"))?,
+            principal: r.get(1),
+            secret_hash: r.get(2),
+            created: time(r.get(3))?,
+            expires: r.get::<_, Option<i64>>(4).map(time).transpose()?,
+            revoked: r.get::<_, Option<i64>>(5).map(time).transpose()?,
+        }))
+    }
+
+    fn revoke_credentials(
+        &mut self,
+        role: Role,
+        principal: &str,
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.on_session(|c| {
+            c.execute(
+                "UPDATE credentials SET revoked = $3 WHERE role = $1 AND principal = $2 AND revoked IS NULL",
+                &[&role.as_str(), &principal, &at.as_microsecond()],
+            )
+            .map_err(backend)
+        })
+    }
+
+    fn schema(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .query(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns
+                 WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+}
