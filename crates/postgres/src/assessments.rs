@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use probity_core::{Date, SubjectId};
-use probity_store::codec::from_date_key;
 use probity_store::{AssessmentRow, ListEntry, StoreError};
 
 use super::*;
@@ -126,86 +124,5 @@ impl PgStore {
         )?;
         tx.execute(&st, &[&lists, &codes, &since, &until]).map_err(backend)?;
         tx.commit().map_err(backend)
-    }
-
-    pub(crate) fn read_assessment(
-        &self,
-        id: &SubjectId,
-    ) -> Result<Option<AssessmentRow>, StoreError> {
-        let Some(r) = self.query_opt(
-            "SELECT as_of, grade, score, decisions, next_change, rulebook, version, explanation,
-                    log_size
-             FROM assessments WHERE subject = (SELECT id FROM subjects WHERE code = $1)",
-            &[&id.as_str()],
-        )?
-        else {
-            return Ok(None);
-        };
-        let lists = self
-            .query(
-                "SELECT list, since, until FROM list_entries WHERE code = $1 ORDER BY list",
-                &[&id.as_str()],
-            )?
-            .iter()
-            .map(|e| {
-                Ok(ListEntry {
-                    list: e.get(0),
-                    since: opt_date(e.get(1))?,
-                    until: opt_date(e.get(2))?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Some(AssessmentRow {
-            subject: *id,
-            as_of: from_date_key(i64::from(r.get::<_, i32>(0)))?,
-            grade: r.get(1),
-            score: r.get(2),
-            decisions: r.get(3),
-            next_change: opt_date(r.get(4))?,
-            rulebook: r.get(5),
-            version: r.get(6),
-            explanation: r.get(7),
-            log_size: r.get::<_, i64>(8) as u64,
-            lists,
-        }))
-    }
-
-    pub(crate) fn due(
-        &self,
-        on: Date,
-        (rulebook, version): (&str, &str),
-        after: Option<&SubjectId>,
-        limit: usize,
-    ) -> Result<Vec<SubjectId>, StoreError> {
-        let rows = self.query(
-            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
-             WHERE s.code > $1
-               AND (a.subject IS NULL OR a.next_change <= $2 OR a.log_size <= s.last_event
-                    OR a.rulebook <> $4 OR a.version <> $5)
-             ORDER BY s.code LIMIT $3",
-            &[
-                &after.map_or("", |a| a.as_str()),
-                &date_i32(on),
-                &(limit as i64),
-                &rulebook,
-                &version,
-            ],
-        )?;
-        Self::subject_codes(&rows)
-    }
-
-    pub(crate) fn stale(
-        &self,
-        after: Option<&SubjectId>,
-        limit: usize,
-    ) -> Result<Vec<SubjectId>, StoreError> {
-        let rows = self.query(
-            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
-             WHERE s.code > $1 AND s.last_event > s.event
-               AND (a.subject IS NULL OR a.log_size <= s.last_event)
-             ORDER BY s.code LIMIT $2",
-            &[&after.map_or("", |a| a.as_str()), &(limit as i64)],
-        )?;
-        Self::subject_codes(&rows)
     }
 }

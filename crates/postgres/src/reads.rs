@@ -1,5 +1,6 @@
 //! The store's answers: every read of the [`Store`] trait, over the projections and the
-//! journal; appends and assessments are delegated to their modules.
+//! journal (stored assessments and the subjects due for rating among them); appends and
+//! storing assessments are delegated to their modules.
 
 use postgres::Row;
 use probity_core::{
@@ -375,7 +376,42 @@ impl Store for PgStore {
     }
 
     fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError> {
-        self.read_assessment(id)
+        let Some(r) = self.query_opt(
+            "SELECT as_of, grade, score, decisions, next_change, rulebook, version, explanation,
+                    log_size
+             FROM assessments WHERE subject = (SELECT id FROM subjects WHERE code = $1)",
+            &[&id.as_str()],
+        )?
+        else {
+            return Ok(None);
+        };
+        let lists = self
+            .query(
+                "SELECT list, since, until FROM list_entries WHERE code = $1 ORDER BY list",
+                &[&id.as_str()],
+            )?
+            .iter()
+            .map(|e| {
+                Ok(ListEntry {
+                    list: e.get(0),
+                    since: opt_date(e.get(1))?,
+                    until: opt_date(e.get(2))?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(AssessmentRow {
+            subject: *id,
+            as_of: from_date_key(i64::from(r.get::<_, i32>(0)))?,
+            grade: r.get(1),
+            score: r.get(2),
+            decisions: r.get(3),
+            next_change: opt_date(r.get(4))?,
+            rulebook: r.get(5),
+            version: r.get(6),
+            explanation: r.get(7),
+            log_size: r.get::<_, i64>(8) as u64,
+            lists,
+        }))
     }
 
     fn list_entries(&self, q: ListQuery<'_>) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
@@ -487,11 +523,25 @@ impl Store for PgStore {
     fn due_for_rating(
         &self,
         on: Date,
-        rulebook: (&str, &str),
+        (rulebook, version): (&str, &str),
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        self.due(on, rulebook, after, limit)
+        let rows = self.query(
+            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
+             WHERE s.code > $1
+               AND (a.subject IS NULL OR a.next_change <= $2 OR a.log_size <= s.last_event
+                    OR a.rulebook <> $4 OR a.version <> $5)
+             ORDER BY s.code LIMIT $3",
+            &[
+                &after.map_or("", |a| a.as_str()),
+                &date_i32(on),
+                &(limit as i64),
+                &rulebook,
+                &version,
+            ],
+        )?;
+        Self::subject_codes(&rows)
     }
 
     fn stale_subjects(
@@ -499,7 +549,14 @@ impl Store for PgStore {
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        self.stale(after, limit)
+        let rows = self.query(
+            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
+             WHERE s.code > $1 AND s.last_event > s.event
+               AND (a.subject IS NULL OR a.log_size <= s.last_event)
+             ORDER BY s.code LIMIT $2",
+            &[&after.map_or("", |a| a.as_str()), &(limit as i64)],
+        )?;
+        Self::subject_codes(&rows)
     }
 
     fn put_credential(&mut self, c: &Credential) -> Result<(), StoreError> {

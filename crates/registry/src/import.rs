@@ -39,6 +39,38 @@ impl Table {
         }
     }
 
+    /// Its columns, in order: each name and whether a row must give it. CSV headers and JSONL
+    /// keys use these names.
+    pub fn columns(self) -> &'static [(&'static str, bool)] {
+        match self {
+            Self::Authorities => {
+                &[("id", true), ("name", true), ("category", true), ("jurisdiction", true)]
+            }
+            Self::Subjects => &[
+                ("id", true),
+                ("name", true),
+                ("kind", false),
+                ("region", false),
+                ("status", false),
+                ("established", false),
+                ("former_names", false),
+            ],
+            Self::Records => &[
+                ("authority", true),
+                ("decision_no", true),
+                ("subject", true),
+                ("kind", true),
+                ("decided", true),
+                ("effective", true),
+                ("basis", true),
+                ("summary", false),
+                ("amount", false),
+                ("currency", false),
+                ("document_sha256", false),
+            ],
+        }
+    }
+
     pub(crate) fn singular(self) -> &'static str {
         match self {
             Self::Authorities => "authority",

@@ -301,37 +301,6 @@ pub struct RecordIn<'a> {
     document_sha256: Cow<'a, str>,
 }
 
-/// Columns of each table: name and whether it is required.
-fn columns(table: Table) -> &'static [(&'static str, bool)] {
-    match table {
-        Table::Authorities => {
-            &[("id", true), ("name", true), ("category", true), ("jurisdiction", true)]
-        }
-        Table::Subjects => &[
-            ("id", true),
-            ("name", true),
-            ("kind", false),
-            ("region", false),
-            ("status", false),
-            ("established", false),
-            ("former_names", false),
-        ],
-        Table::Records => &[
-            ("authority", true),
-            ("decision_no", true),
-            ("subject", true),
-            ("kind", true),
-            ("decided", true),
-            ("effective", true),
-            ("basis", true),
-            ("summary", false),
-            ("amount", false),
-            ("currency", false),
-            ("document_sha256", false),
-        ],
-    }
-}
-
 /// Where each known column sits in a CSV file.
 struct Header {
     at: Vec<Option<usize>>,
@@ -339,7 +308,7 @@ struct Header {
 
 impl Header {
     fn new(table: Table, header: &csv::ByteRecord) -> Result<Self, RegistryError> {
-        let known = columns(table);
+        let known = table.columns();
         let mut at = vec![None; known.len()];
         for (i, name) in header.iter().enumerate() {
             let name = String::from_utf8_lossy(name);

@@ -29,6 +29,13 @@ impl When {
     }
 }
 
+/// Written as its text: an RFC 3339 instant or a `YYYY-MM-DD` day.
+impl serde::Serialize for When {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl std::fmt::Display for When {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -39,15 +46,19 @@ impl std::fmt::Display for When {
 }
 
 /// One entry of a subject's timeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimelineEntry {
     /// The record it is about.
+    #[serde(flatten)]
     pub record: RecordKey,
     /// The record's kind.
     pub kind: String,
     /// Log index (absent for computed entries).
     pub index: Option<u64>,
-    /// When.
+    /// When: an instant for journalled steps, a day for computed ones.
+    #[serde(rename = "at")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub when: When,
     /// `filed`, `corrected`, `withdrawn`, a due-process step, `deadline`, `repaired` or
     /// `expired`.
@@ -224,6 +235,7 @@ pub const MAX_SEARCH_OFFSET: usize = 100_000;
 
 /// One subject found by a search.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     /// Its code.
     pub id: String,

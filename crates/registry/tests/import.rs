@@ -132,23 +132,11 @@ fn records_arrive_in_csv_as_well() {
     import(&mut reg, Table::Authorities, Format::Csv, &f.authorities);
     import(&mut reg, Table::Subjects, Format::Csv, &f.subjects);
     let mut csv = csv::Writer::from_writer(Vec::new());
-    let cols = [
-        "authority",
-        "decision_no",
-        "subject",
-        "kind",
-        "decided",
-        "effective",
-        "basis",
-        "summary",
-        "amount",
-        "currency",
-        "document_sha256",
-    ];
-    csv.write_record(cols).unwrap();
+    let cols: Vec<&str> = Table::Records.columns().iter().map(|(name, _)| *name).collect();
+    csv.write_record(&cols).unwrap();
     for line in std::str::from_utf8(&f.records).unwrap().lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        csv.write_record(cols.map(|c| v[c].as_str().unwrap_or("").to_owned())).unwrap();
+        csv.write_record(cols.iter().map(|c| v[c].as_str().unwrap_or(""))).unwrap();
     }
     let bytes = csv.into_inner().unwrap();
     let (r, _) = import(&mut reg, Table::Records, Format::Csv, &bytes);

@@ -1,11 +1,10 @@
-//! Storing and reading assessments with their list entries, and finding the subjects due for
-//! rating.
+//! Storing assessments: one transaction per batch, writing nothing for a row from an older view
+//! of the log, and replacing a subject's list entries only when its row was stored.
 
-use probity_core::SubjectId;
-use probity_store::{AssessmentRow, ListEntry, StoreError};
-use rusqlite::{OptionalExtension, params};
+use probity_store::{AssessmentRow, StoreError};
+use rusqlite::params;
 
-use probity_store::codec::{date_key, from_date_key};
+use probity_store::codec::date_key;
 
 use super::*;
 
@@ -74,114 +73,5 @@ impl SqliteStore {
             }
         }
         tx.commit().map_err(backend)
-    }
-
-    pub(crate) fn read_assessment(
-        &self,
-        id: &SubjectId,
-    ) -> Result<Option<AssessmentRow>, StoreError> {
-        let row = self
-            .conn
-            .prepare_cached(
-                "SELECT as_of, grade, score, decisions, next_change, rulebook, version, explanation,
-                        log_size
-                 FROM assessments WHERE subject = (SELECT id FROM subjects WHERE code = ?1)",
-            )
-            .and_then(|mut s| {
-                s.query_row([id.as_str()], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get::<_, Option<i64>>(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get::<_, i64>(8)?,
-                    ))
-                })
-                .optional()
-            })
-            .map_err(backend)?;
-        let Some((as_of, grade, score, decisions, next, rulebook, version, explanation, size)) =
-            row
-        else {
-            return Ok(None);
-        };
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT list, since, until FROM list_entries WHERE code = ?1 ORDER BY list",
-            )
-            .map_err(backend)?;
-        let lists = stmt
-            .query_map([id.as_str()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<i64>>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                ))
-            })
-            .map_err(backend)?
-            .map(|row| {
-                let (list, since, until) = row.map_err(backend)?;
-                Ok(ListEntry {
-                    list,
-                    since: since.map(from_date_key).transpose()?,
-                    until: until.map(from_date_key).transpose()?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Some(AssessmentRow {
-            explanation,
-            log_size: size as u64,
-            lists,
-            subject: *id,
-            as_of: from_date_key(as_of)?,
-            grade,
-            score,
-            decisions,
-            next_change: next.map(from_date_key).transpose()?,
-            rulebook,
-            version,
-        }))
-    }
-
-    pub(crate) fn due(
-        &self,
-        on: probity_core::Date,
-        (rulebook, version): (&str, &str),
-        after: Option<&SubjectId>,
-        limit: usize,
-    ) -> Result<Vec<SubjectId>, StoreError> {
-        self.codes(
-            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
-             WHERE s.code > ?1
-               AND (a.subject IS NULL OR a.next_change <= ?3 OR a.log_size <= s.last_event
-                    OR a.rulebook <> ?4 OR a.version <> ?5)
-             ORDER BY s.code LIMIT ?2",
-            params![
-                after.map_or("", |a| a.as_str()),
-                limit as i64,
-                date_key(on),
-                rulebook,
-                version
-            ],
-        )
-    }
-
-    pub(crate) fn stale(
-        &self,
-        after: Option<&SubjectId>,
-        limit: usize,
-    ) -> Result<Vec<SubjectId>, StoreError> {
-        self.codes(
-            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
-             WHERE s.code > ?1 AND s.last_event > s.event
-               AND (a.subject IS NULL OR a.log_size <= s.last_event)
-             ORDER BY s.code LIMIT ?2",
-            params![after.map_or("", |a| a.as_str()), limit as i64],
-        )
     }
 }

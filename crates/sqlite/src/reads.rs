@@ -1,5 +1,6 @@
 //! The store's answers: every read of the [`Store`] trait, over the projections and the
-//! journal; appends and assessments are delegated to their modules.
+//! journal (stored assessments and the subjects due for rating among them); appends and
+//! storing assessments are delegated to their modules.
 
 use probity_core::{Authority, CaseKind, Encoded, EventBody, RecordKey, SubjectId, Timestamp};
 use probity_store::{
@@ -400,7 +401,72 @@ impl Store for SqliteStore {
     }
 
     fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError> {
-        self.read_assessment(id)
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT as_of, grade, score, decisions, next_change, rulebook, version, explanation,
+                        log_size
+                 FROM assessments WHERE subject = (SELECT id FROM subjects WHERE code = ?1)",
+            )
+            .and_then(|mut s| {
+                s.query_row([id.as_str()], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get::<_, i64>(8)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(backend)?;
+        let Some((as_of, grade, score, decisions, next, rulebook, version, explanation, size)) =
+            row
+        else {
+            return Ok(None);
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT list, since, until FROM list_entries WHERE code = ?1 ORDER BY list",
+            )
+            .map_err(backend)?;
+        let lists = stmt
+            .query_map([id.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })
+            .map_err(backend)?
+            .map(|row| {
+                let (list, since, until) = row.map_err(backend)?;
+                Ok(ListEntry {
+                    list,
+                    since: since.map(from_date_key).transpose()?,
+                    until: until.map(from_date_key).transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(AssessmentRow {
+            explanation,
+            log_size: size as u64,
+            lists,
+            subject: *id,
+            as_of: from_date_key(as_of)?,
+            grade,
+            score,
+            decisions,
+            next_change: next.map(from_date_key).transpose()?,
+            rulebook,
+            version,
+        }))
     }
 
     fn list_entries(&self, q: ListQuery<'_>) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
@@ -509,11 +575,24 @@ impl Store for SqliteStore {
     fn due_for_rating(
         &self,
         on: probity_core::Date,
-        rulebook: (&str, &str),
+        (rulebook, version): (&str, &str),
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        self.due(on, rulebook, after, limit)
+        self.codes(
+            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
+             WHERE s.code > ?1
+               AND (a.subject IS NULL OR a.next_change <= ?3 OR a.log_size <= s.last_event
+                    OR a.rulebook <> ?4 OR a.version <> ?5)
+             ORDER BY s.code LIMIT ?2",
+            params![
+                after.map_or("", |a| a.as_str()),
+                limit as i64,
+                date_key(on),
+                rulebook,
+                version
+            ],
+        )
     }
 
     fn stale_subjects(
@@ -521,7 +600,13 @@ impl Store for SqliteStore {
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        self.stale(after, limit)
+        self.codes(
+            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
+             WHERE s.code > ?1 AND s.last_event > s.event
+               AND (a.subject IS NULL OR a.log_size <= s.last_event)
+             ORDER BY s.code LIMIT ?2",
+            params![after.map_or("", |a| a.as_str()), limit as i64],
+        )
     }
 
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {

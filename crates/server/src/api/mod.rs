@@ -4,10 +4,12 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use probity_core::{Date, EventBody, Money, ObjectionOutcome, RecordKey, Slug, Step, SubjectId};
+use probity_core::{
+    Date, EventBody, ObjectionOutcome, Record, RecordKey, Slug, Step, Subject, SubjectId,
+};
 use probity_registry::{
     Actor, AuthorityDeadlines, CaseView, CheckAnswer, FilingResult, HistoryEntry, InclusionProof,
-    MAX_FILING_BATCH, ObjectionDecision, ProfileProofs, RecordIn,
+    MAX_FILING_BATCH, ObjectionDecision, ProfileProofs, RecordIn, SearchHit, TimelineEntry,
 };
 use probity_rules::{Assessment, Deadline};
 use serde::{Deserialize, Serialize};

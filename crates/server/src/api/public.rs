@@ -57,22 +57,9 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiErro
 /// A record as shown on a profile.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecordView {
-    /// Issuing authority.
-    pub authority: String,
-    /// The authority's decision number.
-    pub decision_no: String,
-    /// Record kind.
-    pub kind: String,
-    /// Date decided.
-    pub decided: String,
-    /// Date effective.
-    pub effective: String,
-    /// Legal basis cited.
-    pub basis: String,
-    /// Summary.
-    pub summary: String,
-    /// Amount in minor units with currency, if any.
-    pub amount: Option<Money>,
+    /// The record as it stands (as corrected, if it was).
+    #[serde(flatten)]
+    pub record: Record,
     /// `filed`, `corrected`.
     pub status: String,
     /// An objection is open.
@@ -86,20 +73,9 @@ pub struct RecordView {
 /// A subject's profile.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubjectView {
-    /// Code.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Former names.
-    pub former_names: Vec<String>,
-    /// Kind of entity.
-    pub kind: String,
-    /// Region code.
-    pub region: Option<String>,
-    /// Registration status.
-    pub status: String,
-    /// Date established.
-    pub established: Option<String>,
+    /// The subject as registered.
+    #[serde(flatten)]
+    pub subject: Subject,
     /// Records shown today (withdrawn, repaired and expired ones are not).
     pub records: Vec<RecordView>,
     /// The assessment today, with its explanation.
@@ -138,29 +114,15 @@ pub async fn subject(
             for r in p.records.iter().filter(|r| reg.shown(r)) {
                 let view = reg.case(&r.record.key())?;
                 records.push(RecordView {
-                    authority: r.record.authority.to_string(),
-                    decision_no: r.record.decision_no.clone(),
-                    kind: r.record.kind.to_string(),
-                    decided: r.record.decided.to_string(),
-                    effective: r.record.effective.to_string(),
-                    basis: r.record.basis.clone(),
-                    summary: r.record.summary.clone(),
-                    amount: r.record.amount,
+                    record: r.record.clone(),
                     status: r.status.as_str().to_owned(),
                     disputed: r.disputed,
                     reply: view.as_ref().and_then(reply_of),
                     filed_index: r.filed_index,
                 });
             }
-            let s = &p.subject.subject;
             Ok(Json(SubjectView {
-                id: s.id.to_string(),
-                name: s.name.clone(),
-                former_names: s.former_names.clone(),
-                kind: s.kind.as_str().to_owned(),
-                region: s.region.map(|r| r.to_string()),
-                status: s.status.as_str().to_owned(),
-                established: s.established.map(|d| d.to_string()),
+                subject: p.subject.subject.clone(),
                 records,
                 assessment: a,
                 log_size: reg.log_size()?,
@@ -218,28 +180,6 @@ pub async fn assessment(
         .await
 }
 
-/// One entry of a subject's timeline.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TimelineEntry {
-    /// The record's authority.
-    pub authority: String,
-    /// Its decision number.
-    pub decision_no: String,
-    /// Its kind.
-    pub kind: String,
-    /// Log index (absent for computed entries such as `expired`).
-    pub index: Option<u64>,
-    /// When: an instant for journalled steps, a date for computed ones.
-    pub at: String,
-    /// `filed`, `corrected`, `withdrawn`, a due-process step, `deadline`, `repaired` or
-    /// `expired`.
-    pub what: String,
-    /// Grounds, reason, reply or the deadline's name.
-    pub text: Option<String>,
-    /// Outcome of an answer or decision; for deadlines `met`, `late`, `overdue` or `pending`.
-    pub outcome: Option<String>,
-}
-
 /// A subject's timeline.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Timeline {
@@ -262,20 +202,7 @@ pub async fn timeline(
         .read(move |reg| {
             let id = subject_id(reg, &id)?;
             let p = reg.profile(&id)?.ok_or_else(|| no_subject(&id))?;
-            let entries = reg
-                .timeline(&p, reg.today())?
-                .into_iter()
-                .map(|e| TimelineEntry {
-                    authority: e.record.authority.to_string(),
-                    decision_no: e.record.decision_no,
-                    kind: e.kind,
-                    index: e.index,
-                    at: e.when.to_string(),
-                    what: e.what,
-                    text: e.text,
-                    outcome: e.outcome,
-                })
-                .collect();
+            let entries = reg.timeline(&p, reg.today())?;
             Ok(Json(Timeline { subject: id.to_string(), entries }))
         })
         .await
@@ -473,22 +400,11 @@ pub struct SearchQuery {
     pub limit: Option<usize>,
 }
 
-/// One search hit.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Hit {
-    /// Code.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Its grade today, as the log gives it.
-    pub grade: Option<String>,
-}
-
 /// A page of search results.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchPage {
     /// Hits: the exact code or name first, then names starting with the query, then the rest.
-    pub results: Vec<Hit>,
+    pub results: Vec<SearchHit>,
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,
 }
@@ -510,11 +426,7 @@ pub async fn search(
     state
         .read(move |reg| {
             let found = reg.search(&q.q, offset, limit)?;
-            let results = found
-                .hits
-                .into_iter()
-                .map(|h| Hit { id: h.id, name: h.name, grade: h.grade })
-                .collect();
+            let results = found.hits;
             let next_cursor = found.more.then(|| format!("o{}", offset + limit));
             Ok(Json(SearchPage { results, next_cursor }))
         })

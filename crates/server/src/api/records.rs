@@ -7,26 +7,21 @@ use super::*;
 /// A record's case: the record, its history and its deadlines.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseOut {
-    /// Issuing authority.
-    pub authority: String,
-    /// Decision number.
-    pub decision_no: String,
-    /// Subject.
-    pub subject: String,
-    /// Kind.
-    pub kind: String,
+    /// The record as it stands (as corrected, if it was).
+    #[serde(flatten)]
+    pub record: Record,
     /// `filed`, `corrected` or `withdrawn`.
     pub status: String,
     /// An objection is open.
     pub disputed: bool,
     /// The day a repair ended its effects.
-    pub repaired: Option<String>,
+    pub repaired: Option<Date>,
     /// The company's reply.
     pub reply: Option<String>,
     /// The last day the company may object.
-    pub objection_until: String,
+    pub objection_until: Date,
     /// The first day the company may apply for repair, if the kind can be repaired.
-    pub repair_opens: Option<String>,
+    pub repair_opens: Option<Date>,
     /// Every event about the record.
     pub history: Vec<HistoryEntry>,
     /// Deadlines of the case.
@@ -36,23 +31,19 @@ pub struct CaseOut {
     pub proof: Option<ProfileProofs>,
 }
 
-fn case_out(v: &CaseView) -> Result<CaseOut, ApiError> {
-    let r = &v.record;
-    Ok(CaseOut {
-        authority: r.record.authority.to_string(),
-        decision_no: r.record.decision_no.clone(),
-        subject: r.record.subject.to_string(),
-        kind: r.record.kind.to_string(),
-        status: r.status.as_str().to_owned(),
-        disputed: r.disputed,
-        repaired: r.repaired.map(|d| d.to_string()),
+fn case_out(v: &CaseView) -> CaseOut {
+    CaseOut {
+        record: v.record.record.clone(),
+        status: v.record.status.as_str().to_owned(),
+        disputed: v.record.disputed,
+        repaired: v.record.repaired,
         reply: reply_of(v),
-        objection_until: v.objection_until.to_string(),
-        repair_opens: v.repair_opens.map(|d| d.to_string()),
+        objection_until: v.objection_until,
+        repair_opens: v.repair_opens,
         history: v.history.clone(),
         deadlines: v.deadlines.clone(),
         proof: None,
-    })
+    }
 }
 
 /// A record, its due-process history and deadlines.
@@ -75,7 +66,7 @@ pub async fn record(
                     "record `{decision_no}` of `{authority}` is no longer shown (withdrawn, repaired or expired)"
                 )));
             }
-            let mut out = case_out(&v)?;
+            let mut out = case_out(&v);
             if flag.proof == Some(true) {
                 let indices = v.history.iter().map(|h| h.index).collect();
                 out.proof = Some(reg.entry_proofs(indices)?);
@@ -210,7 +201,7 @@ async fn after_step(state: &AppState, key: RecordKey, index: Option<u64>) -> Api
     state
         .read_primary(move |reg| {
             let v = reg.case(&key)?.ok_or_else(|| ApiError::internal("record vanished"))?;
-            Ok(Json(Taken { index, case: case_out(&v)? }))
+            Ok(Json(Taken { index, case: case_out(&v) }))
         })
         .await
 }
