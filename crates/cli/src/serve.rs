@@ -57,6 +57,17 @@ pub struct ServeArgs {
     /// size answers reflect, and rulebooks adopted elsewhere (0: never).
     #[arg(long, default_value_t = 250)]
     follow_ms: u64,
+    /// Seconds a client has to send a request's headers (on a kept-alive connection, counted
+    /// from the previous response); slower connections are closed.
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds a connection may stay with nothing read or written before it is closed; longer
+    /// than --timeout.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout: u64,
+    /// Connections open at once, at most; more wait in the listen backlog.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
 }
 
 impl ServeArgs {
@@ -76,6 +87,9 @@ impl ServeArgs {
             read_store: None,
             answer_cache: d.answer_cache,
             follow_ms: d.follow_every.map_or(0, |d| d.as_millis() as u64),
+            header_timeout: d.connections.header_read.as_secs(),
+            idle_timeout: d.connections.idle.as_secs(),
+            max_connections: d.connections.max,
         }
     }
 }
@@ -104,6 +118,11 @@ pub fn serve(data: &Path, args: &ServeArgs) -> anyhow::Result<u8> {
         read_store,
         answer_cache: args.answer_cache,
         follow_every: (args.follow_ms > 0).then(|| Duration::from_millis(args.follow_ms)),
+        connections: probity_server::ConnectionLimits {
+            header_read: Duration::from_secs(args.header_timeout.max(1)),
+            idle: Duration::from_secs(args.idle_timeout.max(1)),
+            max: args.max_connections.max(1),
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

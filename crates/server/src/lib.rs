@@ -12,6 +12,7 @@
 
 mod api;
 mod auth;
+mod connections;
 mod error;
 mod portal;
 mod state;
@@ -31,6 +32,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 pub use api::{DEFAULT_PAGE, MAX_CHECK_BATCH, MAX_PAGE};
+pub use connections::ConnectionLimits;
 pub use error::ApiError;
 pub use state::AppState;
 
@@ -69,6 +71,9 @@ pub struct Config {
     /// Where the public reaches this server (`https://…` behind a TLS-terminating proxy). When
     /// it is HTTPS, the portal's cookies are marked `Secure`.
     pub public_url: Option<String>,
+    /// Limits on connections: how many, how slow a client's headers, how long idle. The idle
+    /// limit must exceed `timeout`, so that a request being answered is never cut off as idle.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for Config {
@@ -83,6 +88,7 @@ impl Default for Config {
             read_store: None,
             answer_cache: 65_536,
             follow_every: Some(Duration::from_millis(250)),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -313,7 +319,16 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (sweep, follow) = (config.sweep_every, config.follow_every);
+    let (sweep, follow, limits) = (config.sweep_every, config.follow_every, config.connections);
+    if limits.idle <= config.timeout {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "the idle timeout ({:?}) must be longer than the request timeout ({:?})",
+                limits.idle, config.timeout
+            ),
+        ));
+    }
     // Store connections are opened and closed on blocking threads: a synchronous client (the
     // PostgreSQL store's) may not block a thread that drives async tasks.
     let state = tokio::task::spawn_blocking(move || AppState::new(registry, config))
@@ -325,9 +340,7 @@ pub async fn serve(
     let pruner = Some(tokio::spawn(prune_every_minute(state.clone())));
     let app = router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = connections::accept(listener, app, limits, shutdown).await;
     for task in sweeper.into_iter().chain(follower).chain(pruner) {
         task.abort();
         let _ = task.await;

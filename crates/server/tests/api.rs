@@ -6,6 +6,7 @@
 
 use probity_stores::Stores as _;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use probity_core::{Date, Timestamp};
 use probity_registry::{Actor, Clock, Registry};
@@ -1003,4 +1004,130 @@ fn a_kept_answer_is_served_only_while_the_log_is_at_the_size_it_states() {
     }
     let rulebook = w.json("/v1/rulebook");
     assert_eq!(rulebook["current"]["version"], "2026.9", "{rulebook}");
+}
+
+/// A server with these connection limits (seconds), a one-second request timeout, and public
+/// reads unlimited.
+fn with_connection_limits(header_read: u64, idle: u64, max: usize) -> World {
+    world_with(probity_server::Config {
+        timeout: Duration::from_secs(1),
+        connections: probity_server::ConnectionLimits {
+            header_read: Duration::from_secs(header_read),
+            idle: Duration::from_secs(idle),
+            max,
+        },
+        ..unlimited()
+    })
+}
+
+/// Reads what the server sends on `s` until it closes the connection or `within` passes:
+/// the bytes, and whether it closed.
+fn read_until_closed(s: &mut std::net::TcpStream, within: Duration) -> (String, bool) {
+    use std::io::Read as _;
+    let end = std::time::Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while std::time::Instant::now() < end {
+        s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), true),
+        }
+    }
+    (String::from_utf8_lossy(&got).into_owned(), false)
+}
+
+/// A client that sends its headers a byte at a time, never pausing long enough to be idle, is
+/// cut off once the header-read limit passes, and is never answered.
+#[test]
+fn headers_sent_too_slowly_are_cut_off() {
+    use std::io::Write as _;
+    let w = with_connection_limits(1, 30, 64);
+    let mut s = std::net::TcpStream::connect(w.server.addr).unwrap();
+    let request = b"GET /v1/health HTTP/1.1\r\nhost: probity\r\nx-padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let started = std::time::Instant::now();
+    let mut cut_off = false;
+    for b in request {
+        if s.write_all(&[*b]).is_err() {
+            cut_off = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    let (answer, closed) = read_until_closed(&mut s, Duration::from_secs(5));
+    assert!(cut_off || closed, "the connection stayed open after {:?}", started.elapsed());
+    assert!(!answer.contains("200 OK"), "a slow client was answered: {answer}");
+    // The same request sent at once is answered.
+    let mut s = std::net::TcpStream::connect(w.server.addr).unwrap();
+    s.write_all(request).unwrap();
+    let (answer, _) = read_until_closed(&mut s, Duration::from_millis(800));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// A connection on which nothing moves is closed after the idle limit, kept-alive or new,
+/// long before the header-read limit would close it.
+#[test]
+fn idle_connections_are_closed() {
+    use std::io::Write as _;
+    let w = with_connection_limits(30, 2, 64);
+    // A new connection that sends nothing.
+    let mut silent = std::net::TcpStream::connect(w.server.addr).unwrap();
+    let (_, closed) = read_until_closed(&mut silent, Duration::from_secs(10));
+    assert!(closed, "a silent connection stayed open 10 s with a 2 s idle limit");
+    // A kept-alive connection after its answer.
+    let mut kept = std::net::TcpStream::connect(w.server.addr).unwrap();
+    kept.write_all(b"GET /v1/health HTTP/1.1\r\nhost: probity\r\n\r\n").unwrap();
+    let (answer, closed) = read_until_closed(&mut kept, Duration::from_secs(10));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(closed, "a kept-alive connection stayed open 10 s with a 2 s idle limit");
+}
+
+/// No more than the cap of connections is taken in at once: one more waits, unanswered, until
+/// another closes, and is answered then.
+#[test]
+fn connections_beyond_the_cap_wait_their_turn() {
+    use std::io::Write as _;
+    let w = with_connection_limits(30, 30, 2);
+    let request = b"GET /v1/health HTTP/1.1\r\nhost: probity\r\n\r\n";
+    let mut held: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(w.server.addr).unwrap();
+            s.write_all(request).unwrap();
+            let (answer, _) = read_until_closed(&mut s, Duration::from_millis(500));
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            s
+        })
+        .collect();
+    let mut third = std::net::TcpStream::connect(w.server.addr).unwrap();
+    third.write_all(request).unwrap();
+    let (answer, _) = read_until_closed(&mut third, Duration::from_secs(1));
+    assert_eq!(answer, "", "a connection beyond the cap was served");
+    drop(held.pop());
+    let (answer, _) = read_until_closed(&mut third, Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.1 200"), "the waiting connection was not served: {answer}");
+}
+
+/// The idle limit must exceed the request timeout, or a request being answered could be cut
+/// off as idle; such a server refuses to start.
+#[test]
+fn an_idle_limit_within_the_request_timeout_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::init(&dir.path().join("r"), None).unwrap();
+    let config = probity_server::Config {
+        timeout: Duration::from_secs(30),
+        connections: probity_server::ConnectionLimits {
+            idle: Duration::from_secs(30),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let server = probity_server::spawn(reg, "127.0.0.1:0".parse().unwrap(), config).unwrap();
+    let err = server.stop().unwrap_err();
+    assert!(err.to_string().contains("idle timeout"), "{err}");
 }
