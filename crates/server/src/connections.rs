@@ -37,60 +37,63 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Serves `app` on `listener` within `limits` until `shutdown` resolves; then stops accepting
-/// and waits for the connections to finish the requests they are serving.
-pub async fn accept(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    limits: ConnectionLimits,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max.max(1)));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read);
-    tokio::pin!(shutdown);
-    loop {
-        // A permit first, so that a server at its cap leaves new connections in the kernel's
-        // backlog instead of taking them in.
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
-        let (stream, addr) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait a little, as the errors are
-                    // the machine's, not a client's.
-                    tracing::warn!(error = %e, "cannot accept a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+impl ConnectionLimits {
+    /// Serves `app` on `listener` within these limits until `shutdown` resolves; then stops
+    /// accepting and waits for the connections to finish the requests they are serving.
+    pub(crate) async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        app: Router,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let limits = self;
+        let permits = Arc::new(tokio::sync::Semaphore::new(limits.max.max(1)));
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read);
+        tokio::pin!(shutdown);
+        loop {
+            // A permit first, so that a server at its cap leaves new connections in the kernel's
+            // backlog instead of taking them in.
+            let permit = tokio::select! {
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
+            };
+            let (stream, addr) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait a little, as the errors are
+                        // the machine's, not a client's.
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let app = app.clone();
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+                request.extensions_mut().insert(ConnectInfo(addr));
+                app.clone().oneshot(request)
+            });
+            let io = TokioIo::new(Idle::new(stream, limits.idle));
+            let connection = graceful.watch(builder.serve_connection(io, service).into_owned());
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(%addr, error = %e, "connection ended with an error");
                 }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
-            request.extensions_mut().insert(ConnectInfo(addr));
-            app.clone().oneshot(request)
-        });
-        let io = TokioIo::new(Idle::new(stream, limits.idle));
-        let connection = graceful.watch(builder.serve_connection(io, service).into_owned());
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%addr, error = %e, "connection ended with an error");
-            }
-            drop(permit);
-        });
+                drop(permit);
+            });
+        }
+        drop(listener);
+        graceful.shutdown().await;
+        Ok(())
     }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
 }
 
 /// A stream that fails with `TimedOut` once nothing has been read or written on it for

@@ -340,7 +340,7 @@ pub async fn serve(
     let pruner = Some(tokio::spawn(prune_every_minute(state.clone())));
     let app = router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    let served = connections::accept(listener, app, limits, shutdown).await;
+    let served = limits.serve(listener, app, shutdown).await;
     for task in sweeper.into_iter().chain(follower).chain(pruner) {
         task.abort();
         let _ = task.await;
