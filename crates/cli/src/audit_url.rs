@@ -177,10 +177,14 @@ pub fn audit(
                 break 'feed;
             }
             let Some(leaf) = leaves.get(index as usize) else { break 'feed };
+            // A withheld body, or one published without its free text, is checked against the
+            // digest its leaf commits to; the latter is still replayed.
+            let mut digest = [0u8; 32];
+            digest.copy_from_slice(leaf.get(1..).unwrap_or_default());
             let entry = if c["type"] == "withheld" {
-                let mut digest = [0u8; 32];
-                digest.copy_from_slice(leaf.get(1..).unwrap_or_default());
                 JournalEntry { index, bytes: Vec::new(), withheld: Some(digest) }
+            } else if c["text_withheld"] == true {
+                JournalEntry { index, bytes: canonical(c), withheld: Some(digest) }
             } else {
                 JournalEntry { index, bytes: canonical(c), withheld: None }
             };

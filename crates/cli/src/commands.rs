@@ -127,6 +127,21 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(exit::OK)
         }
+        Command::WithholdText { authority, decision_no, reason, json: as_json } => {
+            let mut reg = Registry::open(&data)?;
+            let authority = probity_core::Slug::parse("authority", &authority)?;
+            let key = probity_core::RecordKey { authority, decision_no };
+            let index = reg.withhold_text(&key, &reason)?;
+            if as_json {
+                outln!(
+                    "{}",
+                    json!({"index": index, "authority": key.authority.as_str(), "decision_no": key.decision_no})
+                );
+            } else {
+                outln!("withheld the text of {key} (log entry {index})");
+            }
+            Ok(exit::OK)
+        }
         Command::Check { args, as_of, known_at, batch, json, proof } => {
             let (id, measure) = match (args.as_slice(), &batch) {
                 ([measure], Some(_)) => (None, measure.as_str()),

@@ -185,6 +185,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Withhold the free text of a record found to hold personal data: its summary, legal basis,
+    /// and every reason, ground, reply and statement about it are published as "[withheld:
+    /// personal data]" from now on. What rating reads stays, so this works while the record
+    /// still counts; a logged `record_text_withheld` event says who, why and which entries, and
+    /// their leaves stay, so every proof and checkpoint stays valid.
+    WithholdText {
+        /// The record's issuing authority.
+        authority: String,
+        /// Its decision number.
+        decision_no: String,
+        /// Why (logged; do not repeat the personal data).
+        #[arg(long)]
+        reason: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Count what the registry holds.
     Stats {
         /// Print JSON.

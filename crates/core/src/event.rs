@@ -59,6 +59,18 @@ pub enum EventBody {
         /// Why.
         reason: String,
     },
+    /// The free text of every journal entry about a record (summaries, legal bases, reasons,
+    /// grounds, replies and statements) was withheld from publication because it holds personal
+    /// data; what rating reads (kinds, dates, amounts, outcomes) stays. Their leaves stay in the
+    /// log; each body is published with its free text replaced by [`WITHHELD_TEXT`].
+    RecordTextWithheld {
+        /// Which record.
+        key: RecordKey,
+        /// The log indices of its entries whose free text is withheld, in order.
+        entries: Vec<u64>,
+        /// Why (without repeating the personal data).
+        reason: String,
+    },
     /// A due-process step about a record: an objection, an answer or decision on it, a reply,
     /// a repair application or its decision.
     ProcessStep {
@@ -122,6 +134,36 @@ impl Event {
         serde_json::from_slice(bytes)
     }
 
+    /// The event as published once its free text is withheld (see
+    /// [`EventBody::RecordTextWithheld`]): every free-text field of a record's entry replaced by
+    /// [`WITHHELD_TEXT`], everything else as it was. Events of other kinds are unchanged.
+    pub fn without_free_text(&self) -> Self {
+        let blank = |s: &mut String| *s = WITHHELD_TEXT.to_owned();
+        let mut e = self.clone();
+        match &mut e.body {
+            EventBody::RecordFiled { record } => {
+                blank(&mut record.summary);
+                blank(&mut record.basis);
+            }
+            EventBody::RecordCorrected { record, reason } => {
+                blank(&mut record.summary);
+                blank(&mut record.basis);
+                blank(reason);
+            }
+            EventBody::RecordWithdrawn { reason, .. } => blank(reason),
+            EventBody::ProcessStep { step, .. } => match step {
+                crate::Step::ObjectionFiled { grounds: t }
+                | crate::Step::ObjectionAnswered { reason: t, .. }
+                | crate::Step::ObjectionDecided { reason: t, .. }
+                | crate::Step::ReplyPublished { text: t }
+                | crate::Step::RepairApplied { statement: t }
+                | crate::Step::RepairDecided { reason: t, .. } => blank(t),
+            },
+            _ => {}
+        }
+        e
+    }
+
     /// The event's type name as it appears in the encoding.
     pub fn type_name(&self) -> &'static str {
         match self.body {
@@ -131,12 +173,16 @@ impl Event {
             EventBody::RecordCorrected { .. } => "record_corrected",
             EventBody::RecordWithdrawn { .. } => "record_withdrawn",
             EventBody::RecordRedacted { .. } => "record_redacted",
+            EventBody::RecordTextWithheld { .. } => "record_text_withheld",
             EventBody::CodeExceptionAdmitted { .. } => "code_exception_admitted",
             EventBody::ProcessStep { .. } => "process_step",
             EventBody::RulebookAdopted { .. } => "rulebook_adopted",
         }
     }
 }
+
+/// What a withheld free-text field reads once its text is withheld.
+pub const WITHHELD_TEXT: &str = "[withheld: personal data]";
 
 /// Version of the leaf format: the first byte of [`Encoded::leaf_data`].
 pub const LEAF_FORMAT_VERSION: u8 = 1;

@@ -22,7 +22,9 @@ mod personal;
 mod process;
 mod text;
 
-pub use event::{EVENT_FORMAT_VERSION, Encoded, Event, EventBody, LEAF_FORMAT_VERSION, leaf_data};
+pub use event::{
+    EVENT_FORMAT_VERSION, Encoded, Event, EventBody, LEAF_FORMAT_VERSION, WITHHELD_TEXT, leaf_data,
+};
 pub use id::{
     IdError, Lei, Region, SubjectId, USCC_KINDS, Uscc, lei_check_digits, org_check_char,
     uscc_check_char,

@@ -116,7 +116,10 @@ pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<String
 /// looks Latin) stay different keys.
 pub fn check_key(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
     use unicode_normalization::UnicodeNormalization as _;
-    let value: String = check_text(field, value, max)?.nfkc().collect();
+    // Compatibility forms can themselves start or end with a space (U+2017 becomes a space and
+    // a combining mark), or be longer: the result is checked again, so a key is a fixed point.
+    let compatible: String = check_text(field, value, max)?.nfkc().collect();
+    let value = check_text(field, &compatible, max)?;
     let latin = value.chars().any(|c| {
         c.is_ascii_alphabetic() || (c.is_alphabetic() && matches!(c as u32, 0x00C0..=0x024F))
     });
@@ -206,6 +209,16 @@ impl fmt::Display for Slug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the fuzz target `identifiers`: a compatibility form that starts with a space
+    /// (U+2017 is a space and a combining mark in NFKC) made a key that was not its own key.
+    #[test]
+    fn a_key_is_its_own_key() {
+        for input in ["\u{2017}\u{2137}ab0b", "\u{FF12}\u{FF10}\u{FF12}\u{FF15}", "\u{33FF}x"] {
+            let key = check_key("decision_no", input, 128).unwrap();
+            assert_eq!(check_key("decision_no", &key, 128).unwrap(), key, "{input:?}");
+        }
+    }
 
     #[test]
     fn text_is_trimmed_and_bounded() {

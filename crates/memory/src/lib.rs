@@ -351,11 +351,23 @@ impl<'e> Executor<'e> for State {
                     .journal
                     .get_mut(index as usize)
                     .ok_or_else(|| corrupt(index, "no such journal entry"))?;
-                let data = probity_core::leaf_data(&entry.body);
-                let mut digest = [0u8; 32];
-                digest.copy_from_slice(data.get(1..).unwrap_or_default());
-                entry.withheld = Some(digest);
+                // An entry whose text was withheld before keeps the digest of its original body.
+                if entry.withheld.is_none() {
+                    entry.withheld = Some(probity_store::codec::body_digest(&entry.body));
+                }
                 entry.body.clear();
+            }
+            Op::WithholdText { index } => {
+                let entry = self
+                    .journal
+                    .get_mut(index as usize)
+                    .ok_or_else(|| corrupt(index, "no such journal entry"))?;
+                if !entry.body.is_empty() {
+                    if entry.withheld.is_none() {
+                        entry.withheld = Some(probity_store::codec::body_digest(&entry.body));
+                    }
+                    entry.body = probity_store::codec::without_free_text(index, &entry.body)?;
+                }
             }
             Op::Redact { row, key, .. } => {
                 self.records.remove(&row);

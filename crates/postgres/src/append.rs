@@ -640,11 +640,30 @@ impl<'e> Executor<'e> for Appender<'_, '_, 'e> {
                 let i = index as i64;
                 let st = self.statements.get(self.tx, "SELECT body FROM journal WHERE idx = $1")?;
                 let body: Vec<u8> = self.tx.query_one(&st, &[&i]).map_err(backend)?.get(0);
-                let digest = probity_core::leaf_data(&body);
-                let digest = digest.get(1..).unwrap_or_default();
-                self.exec("INSERT INTO withheld (idx, digest) VALUES ($1, $2)", &[&i, &digest])?;
+                // An entry whose text was withheld before keeps the digest of its original body.
+                let digest = probity_store::codec::body_digest(&body);
+                self.exec(
+                    "INSERT INTO withheld (idx, digest) VALUES ($1, $2) ON CONFLICT (idx) DO NOTHING",
+                    &[&i, &&digest[..]],
+                )?;
                 self.exec("UPDATE journal SET body = '' WHERE idx = $1", &[&i])?;
                 self.fetched.remove(&i);
+            }
+            Op::WithholdText { index } => {
+                self.flush()?;
+                let i = index as i64;
+                let st = self.statements.get(self.tx, "SELECT body FROM journal WHERE idx = $1")?;
+                let body: Vec<u8> = self.tx.query_one(&st, &[&i]).map_err(backend)?.get(0);
+                if !body.is_empty() {
+                    let digest = probity_store::codec::body_digest(&body);
+                    self.exec(
+                        "INSERT INTO withheld (idx, digest) VALUES ($1, $2) ON CONFLICT (idx) DO NOTHING",
+                        &[&i, &&digest[..]],
+                    )?;
+                    let published = probity_store::codec::without_free_text(index, &body)?;
+                    self.exec("UPDATE journal SET body = $2 WHERE idx = $1", &[&i, &published])?;
+                    self.fetched.remove(&i);
+                }
             }
             Op::Redact { row, key, event } => {
                 self.flush()?;

@@ -60,6 +60,10 @@ pub struct JournalPass {
     // two must be the same.
     withheld: BTreeSet<u64>,
     redacted: BTreeMap<u64, u64>,
+    // Likewise entries published without their free text, and those the events withholding
+    // text name.
+    text_withheld: BTreeSet<u64>,
+    text_withheld_by: BTreeMap<u64, u64>,
     next: u64,
     roots_at: Vec<(u64, Hash)>,
     problems: Vec<String>,
@@ -75,6 +79,8 @@ impl JournalPass {
             replay: Some(Replay::new()),
             withheld: BTreeSet::new(),
             redacted: BTreeMap::new(),
+            text_withheld: BTreeSet::new(),
+            text_withheld_by: BTreeMap::new(),
             next: 0,
             roots_at: Vec::new(),
             problems: Vec::new(),
@@ -118,7 +124,7 @@ impl JournalPass {
             next = entry.index;
         }
         let problems = &mut self.problems;
-        if entry.withheld.is_some() {
+        if entry.published().is_none() {
             self.withheld.insert(next);
             if let Some(r) = &mut self.replay
                 && let Err(e) = r.withheld(next)
@@ -130,6 +136,26 @@ impl JournalPass {
                 Ok(event) => {
                     if event.encode() != entry.bytes {
                         problems.push(format!("entry {next}: not in canonical encoding"));
+                    }
+                    if entry.text_withheld() {
+                        // Published without its free text: nothing but the text may differ
+                        // from what the leaf commits to, and the text must be withheld.
+                        self.text_withheld.insert(next);
+                        if event.without_free_text() != event {
+                            problems.push(format!(
+                                "entry {next}: its text is said to be withheld, but it publishes text"
+                            ));
+                        }
+                    }
+                    if let EventBody::RecordTextWithheld { entries, .. } = &event.body {
+                        for &e in entries {
+                            if e >= next {
+                                problems.push(format!(
+                                    "entry {next}: withholds the text of entry {e}, which is not before it"
+                                ));
+                            }
+                            self.text_withheld_by.insert(e, next);
+                        }
                     }
                     if let EventBody::RecordRedacted { entries, .. } = &event.body {
                         for &e in entries {
@@ -187,6 +213,18 @@ impl JournalPass {
             self.problems.push(format!(
                 "entry {i}: redacted by entry {by}, but its body is still published"
             ));
+        }
+        for i in self.text_withheld.iter().filter(|i| !self.text_withheld_by.contains_key(i)) {
+            self.problems.push(format!(
+                "entry {i}: its text is withheld, but no record_text_withheld event withholds it"
+            ));
+        }
+        for (i, by) in self.text_withheld_by.iter() {
+            if !self.text_withheld.contains(i) && !self.withheld.contains(i) {
+                self.problems.push(format!(
+                    "entry {i}: its text was withheld by entry {by}, but is still published"
+                ));
+            }
         }
         let recomputed_root = self.frontier.root();
         if recomputed_root != stated_root {

@@ -475,7 +475,7 @@ impl Registry {
                 let before = self.store.record(&record.key())?.map(|r| r.record.subject);
                 before.into_iter().chain([record.subject]).collect()
             }
-            EventBody::RecordWithdrawn { key, .. } => {
+            EventBody::RecordWithdrawn { key, .. } | EventBody::RecordTextWithheld { key, .. } => {
                 self.store.record(key)?.map(|r| r.record.subject).into_iter().collect()
             }
             _ => Vec::new(),

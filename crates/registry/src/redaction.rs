@@ -223,3 +223,25 @@ impl Registry {
         Ok(report)
     }
 }
+
+impl Registry {
+    /// Withholds the free text of every journal entry about record `key` (summaries, legal
+    /// bases, reasons, grounds, replies, statements) from publication, because it holds personal
+    /// data: an operator's act, journalled with its `reason`. Unlike a redaction it works while
+    /// the record still counts, since what rating reads stays published; the entries' leaves
+    /// stay as they were. Returns the log index of the event.
+    pub fn withhold_text(&mut self, key: &RecordKey, reason: &str) -> Result<u64, RegistryError> {
+        let reason = probity_core::check_prose("reason", reason, probity_core::limits::BASIS)
+            .map_err(|e| RegistryError::Refused(e.to_string()))?;
+        let entries: Vec<u64> = self.store.record_history(key)?.iter().map(|e| e.index).collect();
+        if entries.is_empty() {
+            return Err(RegistryError::NotFound(format!(
+                "the registry holds no record `{key}` (or it was redacted, and none of its text \
+                 is published)"
+            )));
+        }
+        let body = EventBody::RecordTextWithheld { key: key.clone(), entries, reason };
+        self.append_one(body)?
+            .ok_or_else(|| RegistryError::Internal("a text withholding was a duplicate".into()))
+    }
+}

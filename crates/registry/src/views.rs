@@ -311,6 +311,9 @@ pub struct ChangeEntry {
     pub event: Option<probity_core::Event>,
     /// The subject it is about, if it is about one.
     pub subject: Option<probity_core::SubjectId>,
+    /// The event is published without its free text ([`probity_core::WITHHELD_TEXT`] in its
+    /// place); its leaf commits to the body it had.
+    pub text_withheld: bool,
 }
 
 impl Registry {
@@ -320,9 +323,16 @@ impl Registry {
         use probity_core::EventBody;
         let mut out = Vec::new();
         for e in self.store.journal(from, limit)? {
-            if e.withheld.is_some() {
+            if e.published().is_none() {
                 let recorded_at = self.store.recorded_at(e.index)?;
-                out.push(ChangeEntry { index: e.index, recorded_at, event: None, subject: None });
+                let (event, subject, text_withheld) = (None, None, false);
+                out.push(ChangeEntry {
+                    index: e.index,
+                    recorded_at,
+                    event,
+                    subject,
+                    text_withheld,
+                });
                 continue;
             }
             let event = probity_core::Event::decode(&e.bytes).map_err(|err| {
@@ -337,13 +347,21 @@ impl Registry {
                     Some(record.subject)
                 }
                 EventBody::RecordWithdrawn { key, .. }
+                | EventBody::RecordTextWithheld { key, .. }
                 | EventBody::ProcessStep { record: key, .. } => {
                     self.store.record(key)?.map(|r| r.record.subject)
                 }
                 _ => None,
             };
             let recorded_at = Some(event.recorded_at);
-            out.push(ChangeEntry { index: e.index, recorded_at, event: Some(event), subject });
+            let text_withheld = e.text_withheld();
+            out.push(ChangeEntry {
+                index: e.index,
+                recorded_at,
+                event: Some(event),
+                subject,
+                text_withheld,
+            });
         }
         Ok(out)
     }

@@ -1,6 +1,7 @@
 //! Deterministic simulation of a registry, in the manner of FoundationDB's simulator: a seeded
 //! generator drives long random sequences of everything a registry does (filings one by one and
 //! in batches, corrections, withdrawals, every due-process step, rulebook adoptions, redactions,
+//! withheld texts,
 //! the calendar moving, rating sweeps) and injects faults (a writer killed between appending and
 //! rating, a second writer on the same registry, stores that fail or go away). After every step
 //! it checks the invariants: the log is dense, the audit is clean, every acknowledged filing is
@@ -112,6 +113,10 @@ const STEPS: &[(u64, Run)] = &[
     (3, |w| {
         w.redact();
         "redact"
+    }),
+    (2, |w| {
+        w.withhold_text();
+        "withhold a record's text"
     }),
     (10, |w| {
         w.clock.advance(86_400 * (1 + w.rng.below(120) as i64));
@@ -386,6 +391,13 @@ impl World {
         self.reg.adopt_rulebook(&text).unwrap();
     }
 
+    /// An operator withholds the text of a record that may still count.
+    fn withhold_text(&mut self) {
+        if let Some(r) = self.live_record() {
+            self.reg.withhold_text(&r.record.key(), "its summary names a person").unwrap();
+        }
+    }
+
     fn redact(&mut self) {
         if let Ok(report) = self.reg.redact_expired("no longer shown", false, &()) {
             self.redacted.extend(report.redacted);
@@ -497,10 +509,9 @@ impl World {
         // Every answer served is the one computed from the log alone.
         let mut replay = probity_rules::Replay::new();
         for e in &entries {
-            if e.withheld.is_some() {
-                replay.withheld(e.index).unwrap();
-            } else {
-                replay.apply(e.index, &Event::decode(&e.bytes).unwrap()).unwrap();
+            match e.published() {
+                None => replay.withheld(e.index).unwrap(),
+                Some(body) => replay.apply(e.index, &Event::decode(body).unwrap()).unwrap(),
             }
         }
         let books = replay.rulebooks().unwrap();

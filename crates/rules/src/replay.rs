@@ -292,6 +292,12 @@ impl Replay {
                 }
                 self.cases.retain(|c| c.record != *key);
             }
+            EventBody::RecordTextWithheld { key, .. } => {
+                // Only the published text changed; the record counts as before.
+                if let Some(subject) = self.records.get(key).map(|r| r.subject) {
+                    self.touch(subject, index);
+                }
+            }
             EventBody::CodeExceptionAdmitted { code, .. } => {
                 self.exceptions.insert(code.clone());
             }

@@ -264,12 +264,30 @@ impl<'e> Executor<'e> for Appender<'_> {
                     .prepare_cached("SELECT body FROM journal WHERE idx = ?1")
                     .and_then(|mut s| s.query_row([index as i64], |r| r.get(0)))
                     .map_err(backend)?;
-                let digest = probity_core::leaf_data(&body);
+                // An entry whose text was withheld before keeps the digest of its original body.
                 self.exec(
-                    "INSERT INTO withheld (idx, digest) VALUES (?1, ?2)",
-                    params![index as i64, digest.get(1..)],
+                    "INSERT OR IGNORE INTO withheld (idx, digest) VALUES (?1, ?2)",
+                    params![index as i64, probity_store::codec::body_digest(&body)],
                 )?;
                 self.exec("UPDATE journal SET body = x'' WHERE idx = ?1", [index as i64])?;
+            }
+            Op::WithholdText { index } => {
+                let body: Vec<u8> = self
+                    .tx
+                    .prepare_cached("SELECT body FROM journal WHERE idx = ?1")
+                    .and_then(|mut s| s.query_row([index as i64], |r| r.get(0)))
+                    .map_err(backend)?;
+                if !body.is_empty() {
+                    self.exec(
+                        "INSERT OR IGNORE INTO withheld (idx, digest) VALUES (?1, ?2)",
+                        params![index as i64, probity_store::codec::body_digest(&body)],
+                    )?;
+                    let published = probity_store::codec::without_free_text(index, &body)?;
+                    self.exec(
+                        "UPDATE journal SET body = ?2 WHERE idx = ?1",
+                        params![index as i64, published],
+                    )?;
+                }
             }
             Op::Redact { row, event, .. } => {
                 self.exec(

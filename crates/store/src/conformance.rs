@@ -30,6 +30,7 @@ macro_rules! conformance_tests {
             journal_is_dense_ordered_and_canonical,
             corrections_and_withdrawals,
             redaction_withholds_bodies_and_keeps_leaves,
+            withholding_text_keeps_leaves_and_what_rating_reads,
             due_process_cases,
             records_of_a_subject_in_filing_order,
             standings_follow_corrections,
@@ -424,6 +425,56 @@ pub fn corrections_and_withdrawals(store: &mut dyn Store) {
         .append(&[ev(EventBody::RecordCorrected { record: ghost.clone(), reason: "x".into() })])
         .unwrap();
     assert_eq!(out, vec![Outcome::Refused(Refusal::UnknownRecord(ghost.key()))]);
+}
+
+/// Withholding a record's text must list exactly its entries. Each body is then published
+/// without its free text while its leaf stays; the record still counts as it did; a redaction
+/// after it keeps the digest of the body the leaf commits to.
+pub fn withholding_text_keeps_leaves_and_what_rating_reads(store: &mut dyn Store) {
+    setup(store);
+    let named = record("bj-amr", "A-1", 1);
+    store.append(&[file(named.clone())]).unwrap();
+    let standing = store.standing_of(&uscc(1)).unwrap();
+    let leaves: Vec<[u8; 32]> = (0..4).map(|i| store.log_node(0, i).unwrap()).collect();
+    let withhold = |entries: Vec<u64>| {
+        ev(EventBody::RecordTextWithheld { key: named.key(), entries, reason: "a name".into() })
+    };
+    let out = store.append(&[withhold(vec![])]).unwrap();
+    assert!(
+        matches!(&out[0], Outcome::Refused(Refusal::Conflict(m)) if m.contains("[3]")),
+        "{out:?}"
+    );
+    assert_eq!(store.append(&[withhold(vec![3])]).unwrap(), vec![Outcome::Appended { index: 4 }]);
+
+    let entry = store.journal(3, 1).unwrap().remove(0);
+    let published = Event::decode(&entry.bytes).unwrap();
+    assert_eq!(published, published.without_free_text(), "the text is withheld");
+    assert_ne!(entry.withheld, None, "the digest of the body it had is kept");
+    for (i, leaf) in leaves.iter().enumerate() {
+        assert_eq!(store.log_node(0, i as u64).unwrap(), *leaf, "leaf {i} must not change");
+    }
+    let read = store.record(&named.key()).unwrap().unwrap().record;
+    assert_eq!(
+        (read.kind, read.effective, read.summary.as_str()),
+        (named.kind.clone(), named.effective, probity_core::WITHHELD_TEXT)
+    );
+    let after = store.standing_of(&uscc(1)).unwrap().unwrap();
+    let before = standing.unwrap();
+    assert_eq!(after.records, before.records, "what rating reads is the same");
+
+    // A redaction later keeps the digest of the original body.
+    let withdraw = ev(EventBody::RecordWithdrawn { key: named.key(), reason: "annulled".into() });
+    assert!(appended(&store.append(&[withdraw]).unwrap()[0]));
+    let redact = ev(EventBody::RecordRedacted {
+        key: named.key(),
+        entries: vec![3, 5],
+        reason: "expired".into(),
+    });
+    assert!(appended(&store.append(&[redact]).unwrap()[0]));
+    assert_eq!(store.log_node(0, 3).unwrap(), leaves[3]);
+    let entry = store.journal(3, 1).unwrap().remove(0);
+    assert!(entry.bytes.is_empty());
+    assert_eq!(probity_tlog::leaf_hash(&entry.leaf_data()), leaves[3]);
 }
 
 /// A redaction must list exactly the record's entries. It withholds their bodies while every

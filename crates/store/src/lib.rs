@@ -50,6 +50,22 @@ pub mod codec {
         }
     }
 
+    /// The SHA-256 of a body's canonical encoding, which its leaf commits to: what the store
+    /// keeps of a body it withholds.
+    pub fn body_digest(body: &[u8]) -> [u8; 32] {
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(probity_core::leaf_data(body).get(1..).unwrap_or_default());
+        digest
+    }
+
+    /// The body of journal entry `index` as published once its free text is withheld
+    /// ([`probity_core::Event::without_free_text`]), in canonical encoding.
+    pub fn without_free_text(index: u64, body: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let event = probity_core::Event::decode(body)
+            .map_err(|e| StoreError::Corrupt { index, reason: e.to_string() })?;
+        Ok(event.without_free_text().encode())
+    }
+
     /// A subject code read back from storage (it was checked when it was written).
     pub fn stored_subject_id(code: &str) -> Result<SubjectId, StoreError> {
         SubjectId::parse_excepted(code, |_| true).map_err(|e| StoreError::Corrupt {
@@ -491,14 +507,25 @@ pub mod statistics_sql {
 pub struct JournalEntry {
     /// 0-based index.
     pub index: u64,
-    /// Canonical event encoding; empty if the body was withheld.
+    /// Canonical event encoding as published: empty if a redaction withheld the body, the
+    /// event without its free text if that was withheld.
     pub bytes: Vec<u8>,
-    /// If a redaction withheld the body: the SHA-256 of the canonical encoding it had, to
-    /// which the entry's leaf commits.
+    /// If a redaction or a text withholding changed what is published: the SHA-256 of the
+    /// canonical encoding the body had, to which the entry's leaf commits.
     pub withheld: Option<[u8; 32]>,
 }
 
 impl JournalEntry {
+    /// The published body, to replay; `None` if a redaction withheld it whole.
+    pub fn published(&self) -> Option<&[u8]> {
+        (self.withheld.is_none() || !self.bytes.is_empty()).then_some(self.bytes.as_slice())
+    }
+
+    /// Whether the body is published without its free text.
+    pub fn text_withheld(&self) -> bool {
+        self.withheld.is_some() && !self.bytes.is_empty()
+    }
+
     /// The data of the entry's log leaf, whether its body is published or withheld.
     pub fn leaf_data(&self) -> [u8; 33] {
         match self.withheld {

@@ -156,6 +156,14 @@ pub enum Op<'e> {
         /// Journal index.
         index: u64,
     },
+    /// The free text of the journal entry at `index` is withheld: the SHA-256 of its canonical
+    /// encoding is kept (once: an entry withheld before keeps its first digest), and the body
+    /// becomes its encoding [`probity_core::Event::without_free_text`]. Nothing rating reads
+    /// changes.
+    WithholdText {
+        /// Journal index.
+        index: u64,
+    },
     /// A record is redacted at `event`: its key stays taken, its row, history and cases go.
     Redact {
         /// The record's row.
@@ -362,6 +370,30 @@ impl Planner {
                         Op::Touch { subject, event: at },
                     ]),
                 )
+            }
+            EventBody::RecordTextWithheld { key, entries, .. } => {
+                let subject = match key_state(look, key)? {
+                    KeyState::Taken { row, subject, .. } => {
+                        let history = look.history(row)?;
+                        if &history != entries {
+                            return Ok(Plan::refused(Refusal::Conflict(format!(
+                                "withholding the text of record `{key}` must list exactly its \
+                                 journal entries {history:?}"
+                            ))));
+                        }
+                        subject
+                    }
+                    KeyState::Redacted => {
+                        return Ok(Plan::refused(Refusal::Conflict(format!(
+                            "record `{key}` was redacted: none of its text is published"
+                        ))));
+                    }
+                    KeyState::Free => {
+                        return Ok(Plan::refused(Refusal::UnknownRecord(key.clone())));
+                    }
+                };
+                let withheld = entries.iter().map(|&index| Op::WithholdText { index });
+                appended(at, encoded, withheld.chain([Op::Touch { subject, event: at }]))
             }
             EventBody::ProcessStep { record, step } => {
                 let KeyState::Taken { row, subject, .. } = key_state(look, record)? else {

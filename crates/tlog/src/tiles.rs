@@ -37,6 +37,15 @@ pub fn tile_path(level: Option<u8>, index: u64, width: u64) -> String {
     p
 }
 
+/// Whether `s` is a number of at most `max` digits written as [`tile_path`] writes one: no sign,
+/// no leading zero.
+fn canonical_number(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s == "0" || !s.starts_with('0'))
+}
+
 /// The tile a path names, as [`tile_path`] writes it: `(level, index, width)` with `level = None`
 /// for an entry bundle. Refuses anything else, including non-canonical index groups (`x1/005`,
 /// `x000/005`) and widths outside 1..=255 after `.p/`.
@@ -45,14 +54,12 @@ pub fn parse_tile_path(path: &str) -> Option<(Option<u8>, u64, u64)> {
     let (level, rest) = rest.split_once('/')?;
     let level = match level {
         "entries" => None,
-        l if !l.is_empty() && l.len() <= 2 && l.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(l.parse::<u8>().ok()?)
-        }
+        l if canonical_number(l, 2) => Some(l.parse::<u8>().ok()?),
         _ => return None,
     };
     let (index, width) = match rest.split_once(".p/") {
         Some((index, w)) => {
-            if w.is_empty() || w.len() > 3 || !w.bytes().all(|b| b.is_ascii_digit()) {
+            if !canonical_number(w, 3) {
                 return None;
             }
             let w: u64 = w.parse().ok()?;
@@ -141,6 +148,9 @@ mod tests {
             "tiles/0/005",
             "tile/0/005/",
             "tile/300/005",
+            // Found by the fuzz target `tile_paths`: leading zeros named a tile another way.
+            "tile/01/234",
+            "tile/0/005.p/05",
         ] {
             assert_eq!(parse_tile_path(bad), None, "{bad}");
         }

@@ -656,6 +656,10 @@ pub struct Change {
     pub subject: Option<String>,
     /// The event as journalled; null if withheld.
     pub event: Option<EventBody>,
+    /// The event is published without its free text (`[withheld: personal data]` in its
+    /// place): its leaf commits to the body it had, which is not published.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub text_withheld: bool,
 }
 
 /// A page of changes.
@@ -688,6 +692,7 @@ pub async fn changes(
                     recorded_at: c.recorded_at.map(|t| t.to_string()).unwrap_or_default(),
                     subject: c.subject.map(|s| s.to_string()),
                     event: c.event.map(|e| e.body),
+                    text_withheld: c.text_withheld,
                 });
             }
             let next_after = changes.last().map(|c| c.index).or(q.after);
