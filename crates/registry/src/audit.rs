@@ -147,24 +147,25 @@ impl JournalPass {
                             ));
                         }
                     }
-                    if let EventBody::RecordTextWithheld { entries, .. } = &event.body {
-                        for &e in entries {
-                            if e >= next {
-                                problems.push(format!(
-                                    "entry {next}: withholds the text of entry {e}, which is not before it"
-                                ));
-                            }
-                            self.text_withheld_by.insert(e, next);
+                    // What a redaction or a text withholding says it withheld, to compare
+                    // with what is withheld at the end.
+                    let listed = match &event.body {
+                        EventBody::RecordRedacted { entries, .. } => {
+                            Some((entries, &mut self.redacted, "redacts"))
                         }
-                    }
-                    if let EventBody::RecordRedacted { entries, .. } = &event.body {
+                        EventBody::RecordTextWithheld { entries, .. } => {
+                            Some((entries, &mut self.text_withheld_by, "withholds the text of"))
+                        }
+                        _ => None,
+                    };
+                    if let Some((entries, by, verb)) = listed {
                         for &e in entries {
                             if e >= next {
                                 problems.push(format!(
-                                    "entry {next}: redacts entry {e}, which is not before it"
+                                    "entry {next}: {verb} entry {e}, which is not before it"
                                 ));
                             }
-                            self.redacted.insert(e, next);
+                            by.insert(e, next);
                         }
                     }
                     if let Some(r) = &mut self.replay

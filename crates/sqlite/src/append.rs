@@ -147,6 +147,14 @@ impl<'e> Lookups<'e> for Appender<'_> {
 }
 
 impl Appender<'_> {
+    /// The stored body of journal entry `index`.
+    fn journal_body(&self, index: u64) -> Result<Vec<u8>, StoreError> {
+        self.tx
+            .prepare_cached("SELECT body FROM journal WHERE idx = ?1")
+            .and_then(|mut s| s.query_row([index as i64], |r| r.get(0)))
+            .map_err(backend)
+    }
+
     /// Runs a cached statement.
     fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
         self.tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map_err(backend)
@@ -259,11 +267,7 @@ impl<'e> Executor<'e> for Appender<'_> {
                 self.exec("UPDATE records SET last_event = ?2 WHERE id = ?1", params![row, event])?;
             }
             Op::Withhold { index } => {
-                let body: Vec<u8> = self
-                    .tx
-                    .prepare_cached("SELECT body FROM journal WHERE idx = ?1")
-                    .and_then(|mut s| s.query_row([index as i64], |r| r.get(0)))
-                    .map_err(backend)?;
+                let body = self.journal_body(index)?;
                 // An entry whose text was withheld before keeps the digest of its original body.
                 self.exec(
                     "INSERT OR IGNORE INTO withheld (idx, digest) VALUES (?1, ?2)",
@@ -272,11 +276,7 @@ impl<'e> Executor<'e> for Appender<'_> {
                 self.exec("UPDATE journal SET body = x'' WHERE idx = ?1", [index as i64])?;
             }
             Op::WithholdText { index } => {
-                let body: Vec<u8> = self
-                    .tx
-                    .prepare_cached("SELECT body FROM journal WHERE idx = ?1")
-                    .and_then(|mut s| s.query_row([index as i64], |r| r.get(0)))
-                    .map_err(backend)?;
+                let body = self.journal_body(index)?;
                 if !body.is_empty() {
                     self.exec(
                         "INSERT OR IGNORE INTO withheld (idx, digest) VALUES (?1, ?2)",
