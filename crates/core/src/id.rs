@@ -511,6 +511,10 @@ mod tests {
         assert!(err.to_string().contains("individually owned business"));
         // Not even the exception list admits them.
         assert!(SubjectId::parse_excepted(&code, |_| true).is_err());
+        // The prefix is the USCC's: an LEI whose LOU prefix happens to start with 92 is an
+        // organisation's code (found by the fuzz target `identifiers`, whose check was wrong).
+        let lei = SubjectId::parse("92110001000060372999").unwrap();
+        assert!(matches!(lei, SubjectId::Lei(_)));
     }
 
     #[test]
