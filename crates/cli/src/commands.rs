@@ -533,10 +533,7 @@ fn rulebook(data: &Path, cmd: RulebookCommand) -> anyhow::Result<u8> {
             let bar = Bar::bytes(None, "subjects");
             let result = reg.diff_rulebook(&text, as_of, &bar);
             bar.finish();
-            let d = result?;
-            if as_json {
-                outln!("{}", serde_json::to_string(&d)?);
-            } else {
+            crate::print_json_or(as_json, &result?, |d| {
                 outln!(
                     "{} → {} on {as_of}, {} subjects assessed under both",
                     d.from,
@@ -569,7 +566,8 @@ fn rulebook(data: &Path, cmd: RulebookCommand) -> anyhow::Result<u8> {
                         s.flips.join("; ")
                     );
                 }
-            }
+                Ok(())
+            })?;
         }
         RulebookCommand::Adopt { file } => {
             let text = read(&file)?;

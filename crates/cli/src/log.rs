@@ -74,10 +74,7 @@ pub fn run(data: &Path, cmd: LogCommand) -> anyhow::Result<u8> {
         LogCommand::Key => outln!("{}", reg.verifier_key()?),
         LogCommand::Checkpoint => outln!("{}", reg.publish_checkpoint()?.trim_end()),
         LogCommand::Tiles { out, json } => {
-            let r = reg.publish_tiles(&out)?;
-            if json {
-                outln!("{}", serde_json::to_string(&r)?);
-            } else {
+            crate::print_json_or(json, &reg.publish_tiles(&out)?, |r| {
                 outln!(
                     "published entries {}..{} to {}: {} hash tiles, {} entry bundles",
                     r.from,
@@ -86,7 +83,8 @@ pub fn run(data: &Path, cmd: LogCommand) -> anyhow::Result<u8> {
                     r.hash_tiles,
                     r.entry_bundles
                 );
-            }
+                Ok(())
+            })?;
         }
         LogCommand::Root { size, json } => {
             let (size, root) = reg.log_root(size)?;
@@ -97,29 +95,25 @@ pub fn run(data: &Path, cmd: LogCommand) -> anyhow::Result<u8> {
             }
         }
         LogCommand::Prove { index, size, json } => {
-            let p = reg.inclusion_proof(index, size)?;
-            if json {
-                outln!("{}", serde_json::to_string(&p)?);
-            } else {
+            crate::print_json_or(json, &reg.inclusion_proof(index, size)?, |p| {
                 outln!("entry {} in the log of {} entries", p.index, p.size);
                 outln!("leaf hash {}", hex(&p.leaf_hash));
                 for (i, h) in p.path.iter().enumerate() {
                     outln!("path[{i}]  {}", hex(h));
                 }
                 outln!("root      {}", hex(&p.root));
-            }
+                Ok(())
+            })?;
         }
         LogCommand::Consistency { from, to, json } => {
-            let p = reg.consistency_proof(from, to)?;
-            if json {
-                outln!("{}", serde_json::to_string(&p)?);
-            } else {
+            crate::print_json_or(json, &reg.consistency_proof(from, to)?, |p| {
                 outln!("from {} ({})", p.from, hex(&p.old_root));
                 outln!("to   {} ({})", p.to, hex(&p.new_root));
                 for (i, h) in p.path.iter().enumerate() {
                     outln!("path[{i}]  {}", hex(h));
                 }
-            }
+                Ok(())
+            })?;
         }
     }
     Ok(exit::OK)

@@ -9,6 +9,20 @@ macro_rules! outln {
     }};
 }
 
+/// Prints `value` as one line of JSON when `json` is set, and as `text` writes it otherwise.
+fn print_json_or<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&T) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    if json {
+        outln!("{}", serde_json::to_string(value)?);
+        Ok(())
+    } else {
+        text(value)
+    }
+}
+
 mod audit_url;
 #[cfg(feature = "bench")]
 mod bench;
