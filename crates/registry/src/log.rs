@@ -200,6 +200,12 @@ impl Registry {
         Ok(behind)
     }
 
+    /// How long ago the published checkpoint was written, if one was.
+    pub fn checkpoint_age(&self) -> Option<std::time::Duration> {
+        let path = self.dir.join(crate::CHECKPOINT_FILE);
+        std::fs::metadata(path).and_then(|m| m.modified()).ok()?.elapsed().ok()
+    }
+
     /// The published checkpoint (signed note) and what it states.
     pub fn published_checkpoint(&self) -> Result<(String, Checkpoint), RegistryError> {
         let path = self.dir.join(crate::CHECKPOINT_FILE);

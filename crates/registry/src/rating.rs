@@ -142,6 +142,12 @@ impl Registry {
         })
     }
 
+    /// How many subjects' stored answers miss an event about them (the rating lag), counted up
+    /// to `cap`.
+    pub fn stale_count(&self, cap: usize) -> Result<usize, RegistryError> {
+        Ok(self.store.stale_subjects(None, cap)?.len())
+    }
+
     /// Rates, today, the subjects whose stored assessment does not reflect their latest event
     /// ([`Store::stale_subjects`]): what writers appended and have not rated yet, or what a
     /// writer that stopped between appending and rating left behind. Memory stays bounded by

@@ -14,6 +14,7 @@ mod api;
 mod auth;
 mod connections;
 mod error;
+mod metrics;
 mod portal;
 mod state;
 
@@ -218,6 +219,28 @@ async fn timed_out(err: tower::BoxError) -> ApiError {
     }
 }
 
+/// Middleware: times every request by its route pattern and status, and counts server errors.
+async fn observe(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status();
+    state.metrics().request(&route, status.as_u16(), started.elapsed().as_secs_f64());
+    match status {
+        StatusCode::INTERNAL_SERVER_ERROR => state.metrics().error("internal"),
+        StatusCode::SERVICE_UNAVAILABLE => state.metrics().error("unavailable"),
+        _ => {}
+    }
+    response
+}
+
 /// What every page may load and do: everything from this server, nothing from elsewhere, no
 /// inline script, and no framing by other sites.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
@@ -293,10 +316,12 @@ pub fn router(state: AppState) -> Router {
         .route("/exceptions", post(api::add_exception));
     Router::new()
         .nest("/v1", v1)
+        .route("/metrics", get(api::metrics))
         .merge(portal::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::limit_public))
         .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(
             ServiceBuilder::new()

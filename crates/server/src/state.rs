@@ -48,7 +48,9 @@ struct Inner {
     /// The statistics page's figures, with the log size and time they were computed at.
     stats: Mutex<Option<(u64, Instant, Arc<StatsFigures>)>>,
     /// Check answers as served, each with the log size it reflects.
-    answers: quick_cache::sync::Cache<AnswerKey, (u64, bytes::Bytes)>,
+    answers: quick_cache::sync::Cache<AnswerKey, (u64, bytes::Bytes, &'static str)>,
+    /// What the server counts, for `/metrics`.
+    metrics: crate::metrics::Metrics,
     /// The log size the node has followed to: its readers know every rulebook adopted within
     /// it. Only answers at this size are kept and served from memory.
     followed: AtomicU64,
@@ -253,6 +255,7 @@ impl AppState {
         let key_limiter = governor::RateLimiter::keyed(quota(config.per_key));
         let inner = Inner {
             answers: quick_cache::sync::Cache::new(config.answer_cache.max(1)),
+            metrics: crate::metrics::Metrics::default(),
             followed: AtomicU64::new(0),
             own: AtomicU64::new(0),
             clock: registry.clock(),
@@ -391,17 +394,33 @@ impl AppState {
 
     /// The answer to `key` kept from before, if the log is still at the size it reflects.
     pub(crate) fn kept_answer(&self, key: &AnswerKey) -> Option<bytes::Bytes> {
-        let (size, body) = self.0.answers.get(key)?;
-        (size == self.0.followed.load(Ordering::Acquire)).then_some(body)
+        let (size, body, decision) = self.0.answers.get(key)?;
+        let kept = (size == self.0.followed.load(Ordering::Acquire)).then_some(body);
+        if kept.is_some() {
+            self.0.metrics.kept_answer();
+            self.0.metrics.answer(&key.measure, decision);
+        }
+        kept
+    }
+
+    /// What the server counts.
+    pub(crate) fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.0.metrics
     }
 
     /// Keeps `body`, the answer to `key` at log size `size`, if that is the size the node has
     /// followed to. Called while the reader that computed it is held, so that a reader with
     /// rulebooks older than `size` cannot keep an answer: the node moves on to a new size only
     /// after it has renewed every reader.
-    pub(crate) fn keep_answer(&self, key: AnswerKey, size: u64, body: bytes::Bytes) {
+    pub(crate) fn keep_answer(
+        &self,
+        key: AnswerKey,
+        size: u64,
+        body: bytes::Bytes,
+        decision: &'static str,
+    ) {
         if self.0.config.answer_cache > 0 && size == self.0.followed.load(Ordering::Acquire) {
-            self.0.answers.insert(key, (size, body));
+            self.0.answers.insert(key, (size, body, decision));
         }
     }
 

@@ -1131,3 +1131,79 @@ fn an_idle_limit_within_the_request_timeout_is_refused() {
     let err = server.stop().unwrap_err();
     assert!(err.to_string().contains("idle timeout"), "{err}");
 }
+
+/// The metrics page is the operator's, and what a request does moves the counters it should:
+/// its route's duration histogram, the check answers by decision, kept answers, filings by
+/// outcome; the log size is read when the page is asked for.
+#[test]
+fn metrics_move_with_the_requests_they_count() {
+    let w = world();
+    assert_eq!(w.get("/metrics").status(), 401);
+    assert_eq!(w.send("GET", "/metrics", Some(&w.amr), None).status(), 403);
+    let page = |w: &World| {
+        let r = w.send("GET", "/metrics", Some(&w.operator), None);
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        r.text().unwrap()
+    };
+    let value = |page: &str, series: &str| -> f64 {
+        page.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0)
+    };
+    let before = page(&w);
+    let check = format!("/v1/check?subject={A}&measure=procurement.bid");
+    let answer = w.json(&check);
+    let decision = answer["decision"].as_str().unwrap().to_owned();
+    w.json(&check); // the same question again: a kept answer
+    let record = json!({"authority": "bj-amr", "decision_no": "M-1", "subject": A,
+        "kind": "penalty.minor", "decided": "2026-03-01", "effective": "2026-03-02",
+        "basis": "Art. 28"});
+    assert_eq!(w.post("/v1/records", &w.amr, record.clone()).0, 201);
+    assert_eq!(w.post("/v1/records", &w.amr, record).0, 200);
+    let after = page(&w);
+
+    let answers = format!(
+        "probity_check_answers_total{{measure=\"procurement.bid\",decision=\"{decision}\"}}"
+    );
+    assert_eq!(value(&after, &answers) - value(&before, &answers), 2.0, "{after}");
+    let kept = "probity_kept_answers_served_total";
+    assert_eq!(value(&after, kept) - value(&before, kept), 1.0);
+    for (outcome, n) in [("filed", 1.0), ("duplicate", 1.0)] {
+        let series = format!("probity_filings_total{{name=\"{outcome}\"}}");
+        assert_eq!(value(&after, &series), n, "{series}");
+    }
+    let route = "probity_http_request_duration_seconds_count{route=\"/v1/check\",status=\"200\"}";
+    assert_eq!(value(&after, route) - value(&before, route), 2.0, "{after}");
+    assert!(value(&after, "probity_log_size") > value(&before, "probity_log_size"));
+    assert!(after.contains("probity_deadlines{state=\"pending\"}"), "{after}");
+    assert!(after.contains("probity_rating_lag_subjects"), "{after}");
+
+    // The dashboard in docs/ charts only series the page has.
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/grafana-dashboard.json"
+    ))
+    .unwrap();
+    let mut charted = 0;
+    for (at, _) in dashboard.match_indices("probity_") {
+        let name: String = dashboard[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if name == "probity_" {
+            continue;
+        }
+        charted += 1;
+        // A family with no sample yet is on the page by its name and type alone.
+        let family = ["_total", "_bucket", "_count", "_sum"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(&name);
+        assert!(
+            after.contains(&format!("# TYPE {family} ")),
+            "the dashboard charts `{name}`, which the page lacks"
+        );
+    }
+    assert!(charted >= 10, "{charted}");
+}

@@ -201,3 +201,23 @@ pub async fn adopt_rulebook(
     let created = state.write(move |reg| Ok(reg.adopt_rulebook(&b.text)?)).await?;
     Ok(Json(Registered { created }))
 }
+
+/// The server's metrics in the Prometheus text format (operator only): what it counted since it
+/// started, and the log size, checkpoint age, rating lag and deadlines read now.
+pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    must_be_operator(&caller)?;
+    let readings = state
+        .read(|reg| {
+            let deadlines = reg.deadline_compliance(reg.today())?;
+            Ok(crate::metrics::Readings {
+                log_size: reg.log_size()?,
+                checkpoint_age: reg.checkpoint_age().map(|d| d.as_secs()),
+                rating_lag: reg.stale_count(100_000)?,
+                pending: deadlines.iter().map(|a| a.pending).sum(),
+                overdue: deadlines.iter().map(|a| a.overdue).sum(),
+            })
+        })
+        .await?;
+    let body = state.metrics().render(&readings).map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())
+}

@@ -265,11 +265,12 @@ pub async fn check(
                 Some(true) => reg.check_proofs(&q.subject, known_at)?,
                 _ => None,
             };
-            let log_size = answer.log_size;
+            let (log_size, decision) = (answer.log_size, answer.decision);
+            keeper.metrics().answer(&answer.measure, decision);
             let out = CheckOut { answer, proof };
             let body = bytes::Bytes::from(serde_json::to_vec(&out).map_err(ApiError::internal)?);
             if let Some(k) = key {
-                keeper.keep_answer(k, log_size, body.clone());
+                keeper.keep_answer(k, log_size, body.clone(), decision);
             }
             Ok(json_body(body))
         })
@@ -353,7 +354,7 @@ pub async fn check_batch(
     }
     let mut results = Vec::with_capacity(b.subjects.len());
     for slice in b.subjects.chunks(BATCH_SLICE) {
-        let (slice, measure) = (slice.to_vec(), b.measure.clone());
+        let (slice, measure, metrics) = (slice.to_vec(), b.measure.clone(), state.clone());
         let answers = state
             .read(move |reg| {
                 let as_of = as_of.unwrap_or_else(|| reg.today());
@@ -361,7 +362,10 @@ pub async fn check_batch(
                     .iter()
                     .map(|s| {
                         let e = match reg.check(s, &measure, as_of, None) {
-                            Ok(Some(a)) => return BatchAnswer::Answer(a),
+                            Ok(Some(a)) => {
+                                metrics.metrics().answer(&a.measure, a.decision);
+                                return BatchAnswer::Answer(a);
+                            }
                             Ok(None) => ApiError::not_found(format!(
                                 "the registry holds no subject `{}`",
                                 s.trim()

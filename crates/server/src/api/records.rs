@@ -128,6 +128,11 @@ async fn file(state: &AppState, by: Slug, rows: Vec<Value>) -> Result<Vec<Filing
             Ok(reg.file_records(&by, &texts)?.into_iter().map(FilingOut::from).collect())
         })
         .await
+        .inspect(|results: &Vec<FilingOut>| {
+            for r in results {
+                state.metrics().filing(&r.status);
+            }
+        })
 }
 
 /// Files one record as the calling authority. Idempotent by decision number.
