@@ -213,13 +213,20 @@ impl Checkpoint {
         format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root))
     }
 
-    /// Parses checkpoint text (its first three lines; extension lines are ignored).
+    /// Parses checkpoint text (its first three lines, each ended by a line feed as C2SP
+    /// tlog-checkpoint writes them; extension lines are ignored). An origin must be non-empty
+    /// and free of control characters, so that a checkpoint has one written form.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
-        let mut lines = text.lines();
+        let mut lines = text.split('\n');
         let (Some(origin), Some(size), Some(root)) = (lines.next(), lines.next(), lines.next())
         else {
             return Err(NoteError::Checkpoint("fewer than three lines".into()));
         };
+        if origin.is_empty() || origin.chars().any(char::is_control) {
+            return Err(NoteError::Checkpoint(format!(
+                "origin {origin:?} is empty or holds a control character"
+            )));
+        }
         let size = size
             .parse()
             .map_err(|_| NoteError::Checkpoint(format!("size `{size}` is not a number")))?;
@@ -245,6 +252,12 @@ mod tests {
         assert!(note.contains("\n\n\u{2014} probity.example/log "));
         let text = verifier.open(&note).unwrap();
         assert_eq!(Checkpoint::parse(text).unwrap(), cp);
+
+        // Found by the fuzz target `notes`: a carriage return kept in the origin read back as
+        // another checkpoint.
+        assert!(Checkpoint::parse(&cp.text().replacen('\n', "\r\r\n", 1)).is_err());
+        assert!(Checkpoint::parse(&cp.text().replace('\n', "\r\n")).is_err());
+        assert_eq!(Checkpoint::parse(&cp.text()).unwrap(), cp);
 
         let forged = note.replace("\n42\n", "\n43\n");
         assert_eq!(verifier.open(&forged), Err(NoteError::Unsigned("probity.example/log".into())));
