@@ -90,6 +90,16 @@ pub enum EventBody {
         /// Its full TOML text, exactly as adopted.
         text: String,
     },
+    /// An authority committed to an inspection plan, before the beacon round it names exists.
+    InspectionPlanned {
+        /// The plan.
+        plan: crate::InspectionPlan,
+    },
+    /// A plan was drawn with its beacon round's output.
+    InspectionDrawn {
+        /// The draw.
+        draw: crate::InspectionDraw,
+    },
     /// An operator admitted a code that fails its checksum (an early pilot-era code) to the
     /// exception list.
     CodeExceptionAdmitted {
@@ -177,6 +187,8 @@ impl Event {
             EventBody::CodeExceptionAdmitted { .. } => "code_exception_admitted",
             EventBody::ProcessStep { .. } => "process_step",
             EventBody::RulebookAdopted { .. } => "rulebook_adopted",
+            EventBody::InspectionPlanned { .. } => "inspection_planned",
+            EventBody::InspectionDrawn { .. } => "inspection_drawn",
         }
     }
 }

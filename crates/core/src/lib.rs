@@ -15,6 +15,7 @@
 
 mod event;
 mod id;
+mod inspection;
 mod model;
 #[cfg(feature = "openapi")]
 mod openapi;
@@ -28,6 +29,9 @@ pub use event::{
 pub use id::{
     IdError, Lei, Region, SubjectId, USCC_KINDS, Uscc, lei_check_digits, org_check_char,
     uscc_check_char,
+};
+pub use inspection::{
+    BeaconRound, InspectionDraw, InspectionPlan, PLAN_LIST_MAX, PlanKey, Scope, Target,
 };
 pub use model::{
     Authority, Currency, DocumentHash, ModelError, Money, PERSONAL_DATA_FRAGMENTS, Record,

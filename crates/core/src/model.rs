@@ -69,6 +69,9 @@ pub enum ModelError {
     /// A document hash was malformed.
     #[error("document_sha256 `{0}` is not 64 hexadecimal characters")]
     DocumentHash(String),
+    /// An inspection plan was refused on its own terms.
+    #[error("inspection plan: {0}")]
+    Plan(String),
     /// A decision said to take effect before it was made.
     #[error("effective date {effective} is before the decision date {decided}")]
     EffectiveBeforeDecided {

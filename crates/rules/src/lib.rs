@@ -29,6 +29,7 @@
 //! ```
 
 mod engine;
+pub mod inspection;
 mod policy;
 mod process;
 mod replay;
@@ -48,7 +49,9 @@ pub use policy::{
     Band, Bar, Condition, ListRule, ListType, Measure, NewEntity, Scoring, Sticky, Trigger,
 };
 pub use process::{Calendar, Closed, Deadline, DueProcess, deadlines};
-pub use replay::{Replay, ReplayError, ReplayedCase, ReplayedRecord, ReplayedSubject, Rulebooks};
+pub use replay::{
+    Replay, ReplayError, ReplayedCase, ReplayedPlan, ReplayedRecord, ReplayedSubject, Rulebooks,
+};
 
 /// Why a rulebook was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -185,6 +188,7 @@ pub struct Rulebook {
     measures: BTreeMap<String, Measure>,
     due_process: DueProcess,
     calendar: Calendar,
+    inspection: Option<inspection::Inspection>,
     names: BTreeMap<String, BTreeMap<String, String>>,
 }
 
@@ -200,6 +204,7 @@ struct RawBook {
     measures: BTreeMap<String, Spanned<policy::RawMeasure>>,
     due_process: Option<process::RawDueProcess>,
     calendar: Option<process::RawCalendar>,
+    inspection: Option<Spanned<inspection::RawInspection>>,
     /// Names in other languages: language tag → `kinds.<id>` / `lists.<id>` / `measures.<id>`
     /// → name.
     #[serde(default)]
@@ -334,6 +339,10 @@ impl Rulebook {
         let measures = policy::measures(raw.measures, &lists, scoring.as_ref(), &at_fn)?;
         let due_process = process::due_process(raw.due_process, &at_fn)?;
         let calendar = process::calendar(raw.calendar, &at_fn)?;
+        let inspection = raw
+            .inspection
+            .map(|i| inspection::inspection(i, scoring.as_ref(), &at_fn))
+            .transpose()?;
         let mut names = BTreeMap::new();
         for (lang, table) in raw.names {
             let start = table.span().start;
@@ -359,7 +368,17 @@ impl Rulebook {
             }
             names.insert(lang, table);
         }
-        Ok(Self { header, kinds, scoring, lists, measures, due_process, calendar, names })
+        Ok(Self {
+            header,
+            kinds,
+            scoring,
+            lists,
+            measures,
+            due_process,
+            calendar,
+            inspection,
+            names,
+        })
     }
 
     /// The scoring model, if the rulebook has one.
@@ -370,6 +389,11 @@ impl Rulebook {
     /// The due-process clocks.
     pub fn due_process(&self) -> &DueProcess {
         &self.due_process
+    }
+
+    /// The `[inspection]` section, if the rulebook has one.
+    pub fn inspection(&self) -> Option<&inspection::Inspection> {
+        self.inspection.as_ref()
     }
 
     /// The working-day calendar the clocks count in.

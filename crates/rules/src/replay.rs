@@ -10,8 +10,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use probity_core::{Date, Event, EventBody, RecordKey, Step, SubjectId, date_of};
+use probity_core::{
+    Date, Event, EventBody, InspectionDraw, InspectionPlan, PlanKey, RecordKey, Step, SubjectId,
+    SubjectKind, SubjectStatus, date_of,
+};
 
+use crate::inspection::{Candidate, Population};
 use crate::{Assessment, RecordInput, RecordState, Rulebook, SubjectInput, assess};
 
 /// The rulebooks a registry adopted, in adoption order, each with the log index of its adoption.
@@ -119,6 +123,28 @@ pub struct ReplayedSubject {
     /// correction (of either subject, when it moves the record), withdrawal, due-process step
     /// or redaction of one of its records.
     pub last_event: u64,
+    /// Its kind of entity, as registered.
+    pub kind: SubjectKind,
+    /// Its region of registration, as registered.
+    pub region: Option<String>,
+    /// Its status, as registered.
+    pub status: SubjectStatus,
+}
+
+/// An inspection plan as the journal leaves it, with its draw once there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayedPlan {
+    /// The journal index of the plan.
+    pub index: u64,
+    /// The RFC 6962 leaf hash of the plan's entry: the draw's seed starts from it.
+    pub leaf_hash: [u8; 32],
+    /// The plan.
+    pub plan: InspectionPlan,
+    /// The population, by class, as the log stood just before the plan; emptied once drawn.
+    pub population: Population,
+    /// The journal index of the draw and the draw, once drawn (and found to be exactly the
+    /// draw the plan, the population and the beacon round give).
+    pub draw: Option<(u64, InspectionDraw)>,
 }
 
 /// An objection or repair application as the journal leaves it.
@@ -148,6 +174,7 @@ pub struct Replay {
     cases: Vec<ReplayedCase>,
     records: HashMap<RecordKey, ReplayedRecord>,
     by_subject: HashMap<SubjectId, Vec<RecordKey>>,
+    plans: BTreeMap<PlanKey, ReplayedPlan>,
 }
 
 impl Replay {
@@ -183,6 +210,9 @@ impl Replay {
                     name: subject.name.clone(),
                     registered: index,
                     last_event: index,
+                    kind: subject.kind,
+                    region: subject.region.map(|r| r.as_str().to_owned()),
+                    status: subject.status,
                 };
                 self.details.insert(subject.id, details);
             }
@@ -301,9 +331,94 @@ impl Replay {
             EventBody::CodeExceptionAdmitted { code, .. } => {
                 self.exceptions.insert(code.clone());
             }
+            EventBody::InspectionPlanned { plan } => {
+                let key = plan.key();
+                if self.plans.contains_key(&key) {
+                    return fail(format!("inspection plan {key} is filed twice"));
+                }
+                let population = match self.population(plan, date_of(event.recorded_at)) {
+                    Ok(p) => p,
+                    Err(problem) => return fail(problem),
+                };
+                let leaf_hash = crate::inspection::leaf_hash(&event.encode());
+                self.plans.insert(
+                    key,
+                    ReplayedPlan { index, leaf_hash, plan: plan.clone(), population, draw: None },
+                );
+            }
+            EventBody::InspectionDrawn { draw } => {
+                let Some(p) = self.plans.get_mut(&draw.plan) else {
+                    return fail(format!("a draw of inspection plan {}, never filed", draw.plan));
+                };
+                if let Some((at, _)) = &p.draw {
+                    return fail(format!("inspection plan {} is drawn twice (first at {at})", draw.plan));
+                }
+                let again = crate::inspection::draw(
+                    &p.plan,
+                    &p.leaf_hash,
+                    &p.population,
+                    draw.round,
+                    &draw.signature,
+                );
+                match again {
+                    Err(e) => return fail(format!("the draw of plan {}: {e}", draw.plan)),
+                    Ok(again) if again != *draw => {
+                        return fail(format!(
+                            "the draw of plan {} is not the one its plan, population and beacon \
+                             round give: {}",
+                            draw.plan,
+                            crate::inspection::difference(&again, draw)
+                        ));
+                    }
+                    Ok(_) => {}
+                }
+                p.population = Population::new();
+                p.draw = Some((index, draw.clone()));
+            }
             EventBody::AuthorityRegistered { .. } => {}
         }
         Ok(())
+    }
+
+    /// The population of `plan`, recorded on `date`, as the replay stands: every active subject
+    /// in scope, by the risk class of its grade under the rulebook then in force.
+    fn population(&self, plan: &InspectionPlan, date: Date) -> Result<Population, String> {
+        let Some(books) = &self.rulebooks else {
+            return Err("an inspection plan before any rulebook".into());
+        };
+        let book = books.known_at(date, self.size);
+        let Some(section) = book.inspection() else {
+            return Err(format!(
+                "inspection plan {}: rulebook {} {} has no [inspection] section",
+                plan.key(),
+                book.header.id,
+                book.header.version
+            ));
+        };
+        let candidates: Vec<Candidate> = self
+            .details
+            .iter()
+            .filter(|(_, d)| {
+                d.status == SubjectStatus::Active && plan.scope.holds(d.kind, d.region.as_deref())
+            })
+            .map(|(id, d)| Candidate {
+                subject: *id,
+                kind: d.kind,
+                region: d.region.clone(),
+                grade: self.assess(id, book, date).and_then(|a| a.grade),
+            })
+            .collect();
+        Ok(crate::inspection::population(section, plan, &candidates))
+    }
+
+    /// Every inspection plan, by key, with its draw once drawn.
+    pub fn plans(&self) -> impl Iterator<Item = &ReplayedPlan> {
+        self.plans.values()
+    }
+
+    /// One inspection plan.
+    pub fn plan(&self, key: &PlanKey) -> Option<&ReplayedPlan> {
+        self.plans.get(key)
     }
 
     /// Notes that the entry at `index` concerns `subject`.
