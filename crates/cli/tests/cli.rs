@@ -1214,7 +1214,7 @@ fn a_new_rulebook_is_diffed_then_adopted_and_followed_from_its_effective_date() 
     )
     .unwrap();
     let stricter = default
-        .replacen("version = \"2026.2\"", "version = \"2026.3\"", 1)
+        .replacen("version = \"2026.12\"", "version = \"2026.3\"", 1)
         .replacen("effective = \"2026-01-01\"", "effective = \"2027-01-01\"", 1)
         .replacen(
             "counts_for = \"3 months\"\npoints = -5",

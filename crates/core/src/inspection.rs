@@ -130,7 +130,8 @@ impl InspectionPlan {
             }
         }
         let chain = &self.beacon.chain;
-        if chain.len() != 64 || !chain.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        if chain.len() != 64
+            || !chain.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         {
             return bad(format!("beacon chain `{chain}` is not 64 lowercase hex characters"));
         }

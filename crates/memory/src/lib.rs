@@ -18,11 +18,11 @@ use probity_core::{
     Authority, CaseKind, Date, Encoded, Event, RecordKey, Subject, SubjectId, Timestamp,
 };
 use probity_store::codec::record_event;
-use probity_store::plan::{Executor, KeyState, Lookups, Op, Planner, Row};
+use probity_store::plan::{Executor, KeyState, Lookups, Op, PlanState, Planner, Row};
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery, Outcome,
-    RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
-    SubjectColumns, SubjectStanding,
+    PlanRow, RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
+    SubjectColumns, SubjectStanding, TargetRow,
 };
 use probity_tlog::{Frontier, Hash, leaf_hash};
 
@@ -88,6 +88,10 @@ struct State {
     rulebooks: BTreeMap<(String, String), u64>,
     adoptions: Vec<u64>,
     exceptions: BTreeMap<String, u64>,
+    /// Inspection plans, by row: key, plan entry, draw entry.
+    plans: Vec<PlanRow>,
+    /// Subjects selected by draws: (plan row, subject row) → (class, team).
+    targets: BTreeMap<(Row, Row), (String, u32)>,
     assessments: BTreeMap<SubjectId, AssessmentRow>,
     credentials: BTreeMap<String, Credential>,
     /// The subjects the append being executed concerns, with the latest such event.
@@ -384,6 +388,17 @@ impl<'e> Executor<'e> for State {
             Op::AddException { code, event } => {
                 self.exceptions.insert(code.to_owned(), event);
             }
+            Op::AddPlan { plan, event, .. } => {
+                self.plans.push(PlanRow { key: plan.key(), planned: event, drawn: None });
+            }
+            Op::Drawn { plan, event } => {
+                let row =
+                    self.plans.get_mut(plan as usize).ok_or_else(|| missing_row("plan", plan))?;
+                row.drawn = Some(event);
+            }
+            Op::AddTarget { plan, subject, class, team } => {
+                self.targets.insert((plan, subject), (class.to_owned(), team));
+            }
             Op::Touch { subject, event } => {
                 let at = self.touched.entry(subject).or_insert(event);
                 *at = (*at).max(event);
@@ -461,6 +476,19 @@ impl<'e> Lookups<'e> for State {
     fn exception(&mut self, code: &'e str) -> Result<bool, StoreError> {
         Ok(self.exceptions.contains_key(code))
     }
+
+    fn plan(
+        &mut self,
+        authority: &'e str,
+        plan_no: &'e str,
+    ) -> Result<Option<PlanState>, StoreError> {
+        Ok(self
+            .plans
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.key.authority.as_str() == authority && p.key.plan_no == plan_no)
+            .map(|(row, p)| PlanState { row: row as Row, planned: p.planned, drawn: p.drawn }))
+    }
 }
 
 /// The table and column names the memory store's model has, for the audit of what is stored.
@@ -491,6 +519,8 @@ const SCHEMA: &[(&str, &[&str])] = &[
     ("redacted_records", &["authority", "decision_no"]),
     ("rulebooks", &["rulebook", "version", "event"]),
     ("code_exceptions", &["code", "event"]),
+    ("inspection_plans", &["id", "authority", "plan_no", "planned", "drawn"]),
+    ("inspection_targets", &["plan", "subject", "class", "team"]),
     (
         "assessments",
         &[
@@ -629,6 +659,24 @@ impl Store for MemoryStore {
 
     fn code_exceptions(&self) -> Result<Vec<String>, StoreError> {
         Ok(self.state().exceptions.keys().cloned().collect())
+    }
+
+    fn plans(&self) -> Result<Vec<PlanRow>, StoreError> {
+        Ok(self.state().plans.clone())
+    }
+
+    fn inspections_of(&self, id: &SubjectId) -> Result<Vec<TargetRow>, StoreError> {
+        let state = self.state();
+        let Some(&subject) = state.subject_rows.get(id) else { return Ok(Vec::new()) };
+        Ok(state
+            .plans
+            .iter()
+            .enumerate()
+            .filter_map(|(row, p)| {
+                let (class, team) = state.targets.get(&(row as Row, subject))?;
+                Some(TargetRow { plan: p.clone(), class: class.clone(), team: *team })
+            })
+            .collect())
     }
 
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {

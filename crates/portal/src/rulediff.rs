@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn a_changed_field_an_added_rule_and_nothing_else() {
         let from = Rulebook::parse(DEFAULT).unwrap();
-        let text = DEFAULT.replacen("version = \"2026.2\"", "version = \"2026.3\"", 1).replacen(
+        let text = DEFAULT.replacen("version = \"2026.12\"", "version = \"2026.3\"", 1).replacen(
             "points = -5\n",
             "points = -4\n",
             1,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::{Row, Transaction};
 use probity_core::{Encoded, Event, EventBody, Record, RecordKey, SubjectId};
-use probity_store::plan::{Executor, KeyState, Lookups, Op, Planner, Row as PlanRow};
+use probity_store::plan::{Executor, KeyState, Lookups, Op, PlanState, Planner, Row as PlanRow};
 use probity_store::{Outcome, RecordStatus, StoreError};
 use probity_tlog::stored::TileUpdates;
 use probity_tlog::{Frontier, leaf_hash};
@@ -689,6 +689,28 @@ impl<'e> Executor<'e> for Appender<'_, '_, 'e> {
                     &[&code, &(event as i64)],
                 )?;
             }
+            Op::AddPlan { plan, authority, event } => {
+                self.exec(
+                    "INSERT INTO inspection_plans (authority, plan_no, planned) VALUES ($1, $2, $3)",
+                    &[&authority, &plan.plan_no, &(event as i64)],
+                )?;
+            }
+            Op::Drawn { plan, event } => {
+                // The targets name subject rows, which an earlier event of the batch may have
+                // staged.
+                self.flush()?;
+                self.exec(
+                    "UPDATE inspection_plans SET drawn = $2 WHERE id = $1",
+                    &[&plan, &(event as i64)],
+                )?;
+            }
+            Op::AddTarget { plan, subject, class, team } => {
+                self.exec(
+                    "INSERT INTO inspection_targets (plan, subject, class, team)
+                     VALUES ($1, $2, $3, $4)",
+                    &[&plan, &subject, &class, &(team as i32)],
+                )?;
+            }
             Op::Touch { subject, event } => self.touch(subject, event as i64),
         }
         Ok(())
@@ -740,6 +762,23 @@ impl<'e> Lookups<'e> for Appender<'_, '_, 'e> {
     fn exception(&mut self, code: &'e str) -> Result<bool, StoreError> {
         let st = self.statements.get(self.tx, "SELECT 1 FROM code_exceptions WHERE code = $1")?;
         Ok(self.tx.query_opt(&st, &[&code]).map_err(backend)?.is_some())
+    }
+
+    fn plan(
+        &mut self,
+        authority: &'e str,
+        plan_no: &'e str,
+    ) -> Result<Option<PlanState>, StoreError> {
+        let Some((authority, _)) = Appender::authority(self, authority)? else { return Ok(None) };
+        let st = self.statements.get(
+            self.tx,
+            "SELECT id, planned, drawn FROM inspection_plans WHERE authority = $1 AND plan_no = $2",
+        )?;
+        Ok(self.tx.query_opt(&st, &[&authority, &plan_no]).map_err(backend)?.map(|r| PlanState {
+            row: r.get(0),
+            planned: r.get::<_, i64>(1) as u64,
+            drawn: r.get::<_, Option<i64>>(2).map(|d| d as u64),
+        }))
     }
 }
 

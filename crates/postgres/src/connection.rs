@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_log_tiles.sql"),
     include_str!("../migrations/0008_explanations_lz4.sql"),
     include_str!("../migrations/0009_subject_last_event.sql"),
+    include_str!("../migrations/0010_inspections.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks

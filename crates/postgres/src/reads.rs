@@ -9,8 +9,8 @@ use probity_core::{
 use probity_store::codec::{record_event, stored_subject_id};
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery, Outcome,
-    RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
-    SubjectColumns, SubjectStanding,
+    PlanRow, RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
+    SubjectColumns, SubjectStanding, TargetRow,
 };
 
 use super::*;
@@ -292,6 +292,34 @@ impl Store for PgStore {
             .iter()
             .map(|r| r.get(0))
             .collect())
+    }
+
+    fn plans(&self) -> Result<Vec<PlanRow>, StoreError> {
+        let rows = self.query(
+            "SELECT a.code, p.plan_no, p.planned, p.drawn FROM inspection_plans p
+             JOIN authorities a ON a.id = p.authority ORDER BY p.planned",
+            &[],
+        )?;
+        rows.iter().map(plan_row).collect()
+    }
+
+    fn inspections_of(&self, id: &SubjectId) -> Result<Vec<TargetRow>, StoreError> {
+        let rows = self.query(
+            "SELECT a.code, p.plan_no, p.planned, p.drawn, t.class, t.team
+             FROM subjects s JOIN inspection_targets t ON t.subject = s.id
+             JOIN inspection_plans p ON p.id = t.plan JOIN authorities a ON a.id = p.authority
+             WHERE s.code = $1 ORDER BY p.planned",
+            &[&id.as_str()],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(TargetRow {
+                    plan: plan_row(r)?,
+                    class: r.get(4),
+                    team: r.get::<_, i32>(5) as u32,
+                })
+            })
+            .collect()
     }
 
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
@@ -626,4 +654,16 @@ impl Store for PgStore {
             .map(|r| (r.get(0), r.get(1)))
             .collect())
     }
+}
+
+/// A plan row from the columns authority code, plan number, planned, drawn (the first four).
+fn plan_row(r: &Row) -> Result<PlanRow, StoreError> {
+    let planned = r.get::<_, i64>(2) as u64;
+    let authority = probity_core::Slug::parse("authority", r.get(0))
+        .map_err(|e| StoreError::Corrupt { index: planned, reason: e.to_string() })?;
+    Ok(PlanRow {
+        key: probity_core::PlanKey { authority, plan_no: r.get(1) },
+        planned,
+        drawn: r.get::<_, Option<i64>>(3).map(|d| d as u64),
+    })
 }

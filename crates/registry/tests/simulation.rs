@@ -381,7 +381,7 @@ impl World {
         let today = self.reg.today();
         let effective = today.checked_add(jiff::Span::new().days(self.rng.below(90) as i64));
         let text = probity_rules::DEFAULT_RULEBOOK
-            .replacen("version = \"2026.2\"", &format!("version = \"sim-{}\"", self.adopted), 1)
+            .replacen("version = \"2026.12\"", &format!("version = \"sim-{}\"", self.adopted), 1)
             .replacen(
                 "effective = \"2026-01-01\"",
                 &format!("effective = \"{}\"", effective.unwrap()),

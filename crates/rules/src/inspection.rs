@@ -211,10 +211,7 @@ pub(crate) fn inspection(
         if item.basis.trim().is_empty() {
             return Err(at(o, &format!("inspection.items.{id}.basis"), "missing basis".into()));
         }
-        items.insert(
-            id.clone(),
-            Item { id, name: item.name, kind: item.kind, basis: item.basis },
-        );
+        items.insert(id.clone(), Item { id, name: item.name, kind: item.kind, basis: item.basis });
     }
     Ok(Inspection {
         classes,
@@ -260,7 +257,8 @@ impl Inspection {
         plan: &InspectionPlan,
         planned: Timestamp,
     ) -> Result<(), InspectionError> {
-        let fail = |problem: String| Err(InspectionError::Plan { plan: plan.key().to_string(), problem });
+        let fail =
+            |problem: String| Err(InspectionError::Plan { plan: plan.key().to_string(), problem });
         for item in &plan.items {
             if !self.items.contains_key(item.as_str()) {
                 return fail(format!("item `{item}` is not an inspection item of the rulebook"));
@@ -272,7 +270,10 @@ impl Inspection {
             .any(|i| self.items.get(i.as_str()).is_some_and(|x| x.kind == ItemKind::General));
         for class in &self.classes {
             let Some(&bp) = plan.ratios.get(&class.class) else {
-                return fail(format!("no ratio for risk class `{}`: no one is exempt", class.class));
+                return fail(format!(
+                    "no ratio for risk class `{}`: no one is exempt",
+                    class.class
+                ));
             };
             if bp < class.min {
                 return fail(format!(
@@ -295,10 +296,8 @@ impl Inspection {
         if let Some(extra) = plan.ratios.keys().find(|k| self.class_of_name(k).is_none()) {
             return fail(format!("`{extra}` is not a risk class of the rulebook"));
         }
-        let beacon = Beacon::of(&plan.beacon).map_err(|problem| InspectionError::Plan {
-            plan: plan.key().to_string(),
-            problem,
-        })?;
+        let beacon = Beacon::of(&plan.beacon)
+            .map_err(|problem| InspectionError::Plan { plan: plan.key().to_string(), problem })?;
         let out = beacon.round_time(plan.beacon.round);
         if out <= planned {
             return fail(format!(
@@ -501,8 +500,8 @@ pub fn draw(
             problem: format!("the plan names round {}", plan.beacon.round),
         });
     }
-    let beacon = Beacon::of(&plan.beacon)
-        .map_err(|problem| InspectionError::Beacon { round, problem })?;
+    let beacon =
+        Beacon::of(&plan.beacon).map_err(|problem| InspectionError::Beacon { round, problem })?;
     let randomness = beacon.verify(round, signature_hex)?;
     let seed = seed(plan_leaf, &randomness);
     Ok(InspectionDraw {

@@ -351,7 +351,10 @@ impl Replay {
                     return fail(format!("a draw of inspection plan {}, never filed", draw.plan));
                 };
                 if let Some((at, _)) = &p.draw {
-                    return fail(format!("inspection plan {} is drawn twice (first at {at})", draw.plan));
+                    return fail(format!(
+                        "inspection plan {} is drawn twice (first at {at})",
+                        draw.plan
+                    ));
                 }
                 let again = crate::inspection::draw(
                     &p.plan,

@@ -68,12 +68,24 @@ fn a_section_that_exempts_anyone_is_refused_with_its_line() {
     let zero = DEFAULT_RULEBOOK.replacen("min = \"1%\"", "min = \"0%\"", 1);
     let e = Rulebook::parse(&zero).unwrap_err().to_string();
     assert!(e.contains("no one is exempt") && e.contains("inspection.classes.A"), "{e}");
-    let unclassed = DEFAULT_RULEBOOK.replacen("class = \"B\"\ngrades = [\"B\", \"M\"]", "class = \"B\"\ngrades = [\"B\"]", 1);
+    let unclassed = DEFAULT_RULEBOOK.replacen(
+        "class = \"B\"\ngrades = [\"B\", \"M\"]",
+        "class = \"B\"\ngrades = [\"B\"]",
+        1,
+    );
     let e = Rulebook::parse(&unclassed).unwrap_err().to_string();
     assert!(e.contains("grade `M` is in no risk class"), "{e}");
-    let twice = DEFAULT_RULEBOOK.replacen("class = \"C\"\ngrades = [\"C\"]", "class = \"C\"\ngrades = [\"C\", \"A\"]", 1);
+    let twice = DEFAULT_RULEBOOK.replacen(
+        "class = \"C\"\ngrades = [\"C\"]",
+        "class = \"C\"\ngrades = [\"C\", \"A\"]",
+        1,
+    );
     assert!(Rulebook::parse(&twice).unwrap_err().to_string().contains("grade `A` is in class"));
-    let unknown = DEFAULT_RULEBOOK.replacen("class = \"C\"\ngrades = [\"C\"]", "class = \"C\"\ngrades = [\"Z\"]", 1);
+    let unknown = DEFAULT_RULEBOOK.replacen(
+        "class = \"C\"\ngrades = [\"C\"]",
+        "class = \"C\"\ngrades = [\"Z\"]",
+        1,
+    );
     assert!(Rulebook::parse(&unknown).unwrap_err().to_string().contains("`Z` is not a grade"));
     let bad = DEFAULT_RULEBOOK.replacen("max = \"5%\"", "max = \"five\"", 1);
     let e = Rulebook::parse(&bad).unwrap_err().to_string();
@@ -241,7 +253,8 @@ fn selection_frequencies_match_the_ratios() {
         let df = n - 1.0;
         let crit = df * (1.0 - 2.0 / (9.0 * df) + Z_999 * (2.0 / (9.0 * df)).sqrt()).powi(3);
         assert!(chi2 < crit, "class {class}: chi-square {chi2:.1} over {df} df ≥ {crit:.1}");
-        let total: f64 = members.iter().map(|m| f64::from(counts.get(m).copied().unwrap_or(0))).sum();
+        let total: f64 =
+            members.iter().map(|m| f64::from(counts.get(m).copied().unwrap_or(0))).sum();
         assert_eq!(total, f64::from(SEEDS) * k, "class {class} selects its quota every time");
     }
 }

@@ -986,7 +986,7 @@ fn a_kept_answer_is_served_only_while_the_log_is_at_the_size_it_states() {
     let mut elsewhere =
         Registry::open(&w._dir.path().join("r")).unwrap().with_clock(w.clock.clone());
     let text = probity_rules::DEFAULT_RULEBOOK
-        .replacen("version = \"2026.2\"", "version = \"2026.9\"", 1)
+        .replacen("version = \"2026.12\"", "version = \"2026.9\"", 1)
         .replacen("effective = \"2026-01-01\"", "effective = \"2026-03-01\"", 1);
     assert!(elsewhere.adopt_rulebook(&text).unwrap());
     let size = elsewhere.log_size().unwrap();

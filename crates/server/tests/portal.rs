@@ -347,7 +347,7 @@ fn lists_filter_and_export_what_the_page_shows() {
 fn the_rulebook_page_shows_versions_and_what_changed_between_them() {
     let w = world();
     let text = probity_rules::DEFAULT_RULEBOOK
-        .replacen("version = \"2026.2\"", "version = \"2027.1\"", 1)
+        .replacen("version = \"2026.12\"", "version = \"2027.1\"", 1)
         .replacen("effective = \"2026-01-01\"", "effective = \"2027-01-01\"", 1)
         .replacen("points = -5\n", "points = -4\n", 1);
     let r = w
@@ -359,12 +359,12 @@ fn the_rulebook_page_shows_versions_and_what_changed_between_them() {
         .unwrap();
     assert!(r.status().is_success(), "{:?}", r.text());
     let page = w.get("/rulebook", &[]).text().unwrap();
-    assert!(page.contains("2026.2") && page.contains("2027.1"), "both versions are listed");
+    assert!(page.contains("2026.12") && page.contains("2027.1"), "both versions are listed");
     assert!(page.contains("Show differences"));
-    let diff = w.get("/rulebook?from=2026.2&to=2027.1", &[]).text().unwrap();
+    let diff = w.get("/rulebook?from=2026.12&to=2027.1", &[]).text().unwrap();
     assert!(diff.contains("kinds.penalty.minor.points"), "{diff}");
     assert!(diff.contains(">-5<") && diff.contains(">-4<"), "before and after are shown");
-    let same = w.get("/rulebook?from=2026.2&to=2026.2", &[]).text().unwrap();
+    let same = w.get("/rulebook?from=2026.12&to=2026.12", &[]).text().unwrap();
     assert!(same.contains("the same rules"));
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use probity_core::{Encoded, Event, SubjectId};
-use probity_store::plan::{Executor, KeyState, Lookups, Op, Planner, Row};
+use probity_store::plan::{Executor, KeyState, Lookups, Op, PlanState, Planner, Row};
 use probity_store::{Outcome, RecordStatus, StoreError};
 use probity_tlog::stored::TileUpdates;
 use probity_tlog::{Frontier, leaf_hash};
@@ -142,6 +142,30 @@ impl<'e> Lookups<'e> for Appender<'_> {
         self.tx
             .prepare_cached("SELECT 1 FROM code_exceptions WHERE code = ?1")
             .and_then(|mut s| s.exists([code]))
+            .map_err(backend)
+    }
+
+    fn plan(
+        &mut self,
+        authority: &'e str,
+        plan_no: &'e str,
+    ) -> Result<Option<PlanState>, StoreError> {
+        let Some((authority, _)) = self.authority(authority)? else { return Ok(None) };
+        self.tx
+            .prepare_cached(
+                "SELECT id, planned, drawn FROM inspection_plans
+                 WHERE authority = ?1 AND plan_no = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![authority, plan_no], |r| {
+                    Ok(PlanState {
+                        row: r.get(0)?,
+                        planned: r.get::<_, i64>(1)? as u64,
+                        drawn: r.get::<_, Option<i64>>(2)?.map(|d| d as u64),
+                    })
+                })
+                .optional()
+            })
             .map_err(backend)
     }
 }
@@ -310,6 +334,25 @@ impl<'e> Executor<'e> for Appender<'_> {
                 self.exec(
                     "INSERT INTO code_exceptions (code, event) VALUES (?1, ?2)",
                     params![code, event as i64],
+                )?;
+            }
+            Op::AddPlan { plan, authority, event } => {
+                self.exec(
+                    "INSERT INTO inspection_plans (authority, plan_no, planned) VALUES (?1, ?2, ?3)",
+                    params![authority, plan.plan_no, event as i64],
+                )?;
+            }
+            Op::Drawn { plan, event } => {
+                self.exec(
+                    "UPDATE inspection_plans SET drawn = ?2 WHERE id = ?1",
+                    params![plan, event as i64],
+                )?;
+            }
+            Op::AddTarget { plan, subject, class, team } => {
+                self.exec(
+                    "INSERT INTO inspection_targets (plan, subject, class, team)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![plan, subject, class, team],
                 )?;
             }
             Op::Touch { subject, event } => {

@@ -5,8 +5,8 @@
 use probity_core::{Authority, CaseKind, Encoded, EventBody, RecordKey, SubjectId, Timestamp};
 use probity_store::{
     AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery, Outcome,
-    RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
-    SubjectColumns, SubjectStanding,
+    PlanRow, RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
+    SubjectColumns, SubjectStanding, TargetRow,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -609,6 +609,40 @@ impl Store for SqliteStore {
         )
     }
 
+    fn plans(&self) -> Result<Vec<PlanRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT a.code, p.plan_no, p.planned, p.drawn FROM inspection_plans p
+                 JOIN authorities a ON a.id = p.authority ORDER BY p.planned",
+            )
+            .map_err(backend)?;
+        let rows = stmt.query_map([], plan_row).map_err(backend)?;
+        rows.map(|r| r.map_err(backend)?).collect()
+    }
+
+    fn inspections_of(&self, id: &SubjectId) -> Result<Vec<TargetRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT a.code, p.plan_no, p.planned, p.drawn, t.class, t.team
+                 FROM subjects s JOIN inspection_targets t ON t.subject = s.id
+                 JOIN inspection_plans p ON p.id = t.plan JOIN authorities a ON a.id = p.authority
+                 WHERE s.code = ?1 ORDER BY p.planned",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([id.as_str()], |r| {
+                Ok((plan_row(r)?, r.get::<_, String>(4)?, r.get::<_, u32>(5)?))
+            })
+            .map_err(backend)?;
+        rows.map(|row| {
+            let (plan, class, team) = row.map_err(backend)?;
+            Ok(TargetRow { plan: plan?, class, team })
+        })
+        .collect()
+    }
+
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
         self.events_listed_by("SELECT event FROM rulebooks ORDER BY event")?
             .into_iter()
@@ -691,4 +725,18 @@ impl Store for SqliteStore {
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
     }
+}
+
+/// A plan row from the columns authority code, plan number, planned, drawn (the first four).
+fn plan_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PlanRow, StoreError>> {
+    let authority: String = r.get(0)?;
+    let planned = r.get::<_, i64>(2)? as u64;
+    Ok(match probity_core::Slug::parse("authority", &authority) {
+        Ok(authority) => Ok(PlanRow {
+            key: probity_core::PlanKey { authority, plan_no: r.get(1)? },
+            planned,
+            drawn: r.get::<_, Option<i64>>(3)?.map(|d| d as u64),
+        }),
+        Err(e) => Err(StoreError::Corrupt { index: planned, reason: e.to_string() }),
+    })
 }

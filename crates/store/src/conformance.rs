@@ -36,6 +36,7 @@ macro_rules! conformance_tests {
             standings_follow_corrections,
             settling_changes_nothing_a_reader_sees,
             code_exceptions,
+            inspection_plans_and_draws,
             log_covers_every_journal_entry,
             log_grows_across_tiles_in_any_batches,
             rulebook_adoptions,
@@ -671,6 +672,81 @@ pub fn code_exceptions(store: &mut dyn Store) {
     assert_eq!(store.append(&[admit]).unwrap(), vec![Outcome::Duplicate]);
     assert_eq!(store.code_exceptions().unwrap(), ["91350100M0001TGQXM"]);
     assert_eq!(store.counts().unwrap().code_exceptions, 1);
+}
+
+/// An inspection plan fixture of authority `bj-amr`.
+pub fn plan(plan_no: &str) -> probity_core::InspectionPlan {
+    probity_core::InspectionPlan {
+        authority: Slug::parse("authority", "bj-amr").unwrap(),
+        plan_no: plan_no.into(),
+        title: "Random inspection".into(),
+        basis: "Interim Regulations on Enterprise Information Publicity, Art. 14".into(),
+        scope: probity_core::Scope::default(),
+        items: vec![Slug::parse("item", "annual_report").unwrap()],
+        ratios: [("A".to_owned(), 100)].into_iter().collect(),
+        teams: 2,
+        team_commitment: probity_core::DocumentHash::from_bytes([5; 32]),
+        beacon: probity_core::BeaconRound { chain: "52".repeat(32), round: 9 },
+    }
+}
+
+/// A plan is kept once by its key (the same plan again is a duplicate, another one a conflict)
+/// and needs a registered authority; a draw needs its plan and subjects the store holds, is
+/// kept once, and the subjects it selected find it.
+pub fn inspection_plans_and_draws(store: &mut dyn Store) {
+    use probity_core::{InspectionDraw, Target};
+    setup(store);
+    let p = plan("P-1");
+    let planned = ev(EventBody::InspectionPlanned { plan: p.clone() });
+    let out = store.append(std::slice::from_ref(&planned)).unwrap();
+    let Outcome::Appended { index: at } = out[0] else { panic!("{out:?}") };
+    assert_eq!(store.append(std::slice::from_ref(&planned)).unwrap(), vec![Outcome::Duplicate]);
+    let mut other = p.clone();
+    other.teams = 3;
+    let out = store.append(&[ev(EventBody::InspectionPlanned { plan: other })]).unwrap();
+    assert!(matches!(&out[0], Outcome::Refused(Refusal::Conflict(m)) if m.contains("P-1")));
+    let mut stranger = plan("P-2");
+    stranger.authority = Slug::parse("a", "nowhere").unwrap();
+    let out = store.append(&[ev(EventBody::InspectionPlanned { plan: stranger })]).unwrap();
+    assert!(matches!(out[0], Outcome::Refused(Refusal::UnknownAuthority(_))), "{out:?}");
+
+    let draw = |plan_no: &str, subjects: &[u32]| InspectionDraw {
+        plan: plan(plan_no).key(),
+        round: 9,
+        signature: "ab".into(),
+        population: [("A".to_owned(), 2)].into_iter().collect(),
+        selected: subjects
+            .iter()
+            .map(|n| Target { subject: uscc(*n), class: "A".into(), team: 1 })
+            .collect(),
+    };
+    let out = store.append(&[ev(EventBody::InspectionDrawn { draw: draw("P-9", &[1]) })]).unwrap();
+    assert!(matches!(out[0], Outcome::Refused(Refusal::UnknownPlan(_))), "{out:?}");
+    let out = store.append(&[ev(EventBody::InspectionDrawn { draw: draw("P-1", &[7]) })]).unwrap();
+    assert!(matches!(out[0], Outcome::Refused(Refusal::UnknownSubject(_))), "{out:?}");
+    assert_eq!(store.plans().unwrap()[0].drawn, None, "a refused draw leaves the plan undrawn");
+
+    let drawn = ev(EventBody::InspectionDrawn { draw: draw("P-1", &[2]) });
+    let out = store.append(std::slice::from_ref(&drawn)).unwrap();
+    let Outcome::Appended { index: drawn_at } = out[0] else { panic!("{out:?}") };
+    assert_eq!(store.append(&[drawn]).unwrap(), vec![Outcome::Duplicate]);
+    let out = store.append(&[ev(EventBody::InspectionDrawn { draw: draw("P-1", &[1]) })]).unwrap();
+    assert!(matches!(&out[0], Outcome::Refused(Refusal::Conflict(m)) if m.contains("drawn")));
+
+    let rows = store.plans().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].key.clone(), rows[0].planned, rows[0].drawn),
+        (p.key(), at, Some(drawn_at))
+    );
+    let mine = store.inspections_of(&uscc(2)).unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(
+        (mine[0].plan.drawn, mine[0].class.as_str(), mine[0].team),
+        (Some(drawn_at), "A", 1)
+    );
+    assert!(store.inspections_of(&uscc(1)).unwrap().is_empty());
+    assert!(store.inspections_of(&uscc(999)).unwrap().is_empty());
 }
 
 /// No column of any table may hold data about a natural person.

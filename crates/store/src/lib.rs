@@ -201,6 +201,8 @@ pub enum Refusal {
     UnknownRecord(RecordKey),
     /// A correction names a record its authority has withdrawn.
     Withdrawn(RecordKey),
+    /// A draw names an inspection plan the registry does not hold.
+    UnknownPlan(probity_core::PlanKey),
     /// The key is taken by different content.
     Conflict(String),
 }
@@ -221,6 +223,11 @@ impl fmt::Display for Refusal {
                 f,
                 "authority `{}` withdrew its record `{}`; a withdrawn record cannot be corrected",
                 k.authority, k.decision_no
+            ),
+            Self::UnknownPlan(k) => write!(
+                f,
+                "authority `{}` has no inspection plan numbered `{}`",
+                k.authority, k.plan_no
             ),
             Self::Conflict(what) => f.write_str(what),
         }
@@ -541,6 +548,28 @@ impl JournalEntry {
     }
 }
 
+/// An inspection plan as stored: its key, and the journal indices of the plan and its draw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRow {
+    /// The plan's key.
+    pub key: probity_core::PlanKey,
+    /// The journal index of the plan.
+    pub planned: u64,
+    /// The journal index of its draw, once drawn.
+    pub drawn: Option<u64>,
+}
+
+/// A subject's selection in a draw, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRow {
+    /// The plan.
+    pub plan: PlanRow,
+    /// The subject's risk class at the plan.
+    pub class: String,
+    /// Its team.
+    pub team: u32,
+}
+
 /// What a credential lets its holder act as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -641,6 +670,12 @@ pub trait Store: Send {
 
     /// The texts of every rulebook adopted, in adoption order, with their journal indices.
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError>;
+
+    /// Every inspection plan, in journal order.
+    fn plans(&self) -> Result<Vec<PlanRow>, StoreError>;
+
+    /// The draws that selected a subject, in journal order of their plans.
+    fn inspections_of(&self, id: &SubjectId) -> Result<Vec<TargetRow>, StoreError>;
 
     /// Up to `limit` subject ids after `after` (exclusive), in id order: for passes over every
     /// subject.

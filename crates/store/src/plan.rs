@@ -56,6 +56,23 @@ pub trait Lookups<'e> {
     fn history(&mut self, record: Row) -> Result<Vec<u64>, StoreError>;
     /// Whether a code is on the exception list.
     fn exception(&mut self, code: &'e str) -> Result<bool, StoreError>;
+    /// How an inspection plan stands, by its authority and plan number.
+    fn plan(
+        &mut self,
+        authority: &'e str,
+        plan_no: &'e str,
+    ) -> Result<Option<PlanState>, StoreError>;
+}
+
+/// How the store sees an inspection plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanState {
+    /// Its row.
+    pub row: Row,
+    /// The journal index of the plan.
+    pub planned: u64,
+    /// The journal index of its draw, once drawn.
+    pub drawn: Option<u64>,
 }
 
 /// A backend's side of an append: it answers the planner's look-ups and executes its row
@@ -190,6 +207,33 @@ pub enum Op<'e> {
         code: &'e str,
         /// The admission.
         event: u64,
+    },
+    /// An inspection plan filed at `event`.
+    AddPlan {
+        /// The plan.
+        plan: &'e probity_core::InspectionPlan,
+        /// Its authority's row.
+        authority: Row,
+        /// The plan's entry.
+        event: u64,
+    },
+    /// The plan at `plan` drawn at `event`.
+    Drawn {
+        /// The plan's row.
+        plan: Row,
+        /// The draw's entry.
+        event: u64,
+    },
+    /// A subject selected by the draw of the plan at `plan`.
+    AddTarget {
+        /// The plan's row.
+        plan: Row,
+        /// The subject's row.
+        subject: Row,
+        /// Its risk class.
+        class: &'e str,
+        /// Its team.
+        team: u32,
     },
     /// The event at `event` concerns the subject at `subject`: its latest event is at least it.
     Touch {
@@ -441,6 +485,45 @@ impl Planner {
                         [Op::AddRulebook { rulebook, version, effective: *effective, event: at }],
                     ),
                 }
+            }
+            EventBody::InspectionPlanned { plan } => {
+                let Some((authority, _)) = look.authority(plan.authority.as_str())? else {
+                    return Ok(Plan::refused(Refusal::UnknownAuthority(plan.authority.clone())));
+                };
+                match look.plan(plan.authority.as_str(), &plan.plan_no)? {
+                    Some(stored) => repeat_of(look, stored.planned, &event.body, || {
+                        format!(
+                            "authority `{}` already filed inspection plan `{}` with different \
+                             content; a plan is committed once",
+                            plan.authority, plan.plan_no
+                        )
+                    })?,
+                    None => appended(at, encoded, [Op::AddPlan { plan, authority, event: at }]),
+                }
+            }
+            EventBody::InspectionDrawn { draw } => {
+                let key = &draw.plan;
+                let Some(stored) = look.plan(key.authority.as_str(), &key.plan_no)? else {
+                    return Ok(Plan::refused(Refusal::UnknownPlan(key.clone())));
+                };
+                if let Some(drawn) = stored.drawn {
+                    return repeat_of(look, drawn, &event.body, || {
+                        format!("inspection plan `{key}` was drawn already, differently")
+                    });
+                }
+                let mut ops = vec![Op::Drawn { plan: stored.row, event: at }];
+                for t in &draw.selected {
+                    let Some((subject, _)) = look.subject(&t.subject)? else {
+                        return Ok(Plan::refused(Refusal::UnknownSubject(t.subject)));
+                    };
+                    ops.push(Op::AddTarget {
+                        plan: stored.row,
+                        subject,
+                        class: &t.class,
+                        team: t.team,
+                    });
+                }
+                appended(at, encoded, ops)
             }
             EventBody::CodeExceptionAdmitted { code, .. } => {
                 if look.exception(code)? {
