@@ -363,6 +363,7 @@ impl Registry {
         }
         problems.extend(standing_problems(self.store.as_ref(), replay)?);
         problems.extend(exception_and_case_problems(self.store.as_ref(), replay)?);
+        problems.extend(inspection_problems(self.store.as_ref(), replay)?);
 
         // Records: each one's standing, in the order they were filed.
         let mut records: Vec<_> = replay.records().collect();
@@ -593,6 +594,52 @@ fn exception_and_case_problems(
             w.kind.as_str(),
             w.opened
         ));
+    }
+    Ok(problems)
+}
+
+/// Where the stored inspection plans and the subjects their draws selected differ from the
+/// replay (whose draws were recomputed as it went), in words.
+fn inspection_problems(store: &dyn Store, replay: &Replay) -> Result<Vec<String>, RegistryError> {
+    let mut problems = Vec::new();
+    let stored = store.plans()?;
+    let logged: Vec<_> = replay.plans().collect();
+    for got in &stored {
+        match logged.iter().find(|w| w.plan.key() == got.key) {
+            None => problems.push(format!(
+                "inspection plan {}: in the registry's tables, but no event files it",
+                got.key
+            )),
+            Some(w) if w.index != got.planned || w.draw.as_ref().map(|d| d.0) != got.drawn => {
+                problems.push(format!(
+                    "inspection plan {}: stored as planned at entry {} and drawn at {:?} (the log \
+                     gives {} and {:?})",
+                    got.key,
+                    got.planned,
+                    got.drawn,
+                    w.index,
+                    w.draw.as_ref().map(|d| d.0)
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for w in &logged {
+        let key = w.plan.key();
+        if !stored.iter().any(|g| g.key == key) {
+            problems.push(format!("inspection plan {key}: filed in the journal, but not stored"));
+        }
+        let Some((_, draw)) = &w.draw else { continue };
+        for t in &draw.selected {
+            let found = store.inspections_of(&t.subject)?;
+            if !found.iter().any(|f| f.plan.key == key && f.class == t.class && f.team == t.team) {
+                problems.push(format!(
+                    "inspection plan {key}: the draw selected {} (class {}, team {}), but the \
+                     registry's tables do not show it",
+                    t.subject, t.class, t.team
+                ));
+            }
+        }
     }
     Ok(problems)
 }

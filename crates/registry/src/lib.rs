@@ -13,7 +13,9 @@ mod filing;
 mod history;
 mod import;
 mod input;
+mod inspection;
 pub use input::RecordIn;
+pub use inspection::{DrawCheck, PlanStatus, PlanView};
 mod log;
 mod process;
 mod rating;
@@ -467,6 +469,16 @@ impl Registry {
     /// Journals one event, refusing it if the store does, and publishes a checkpoint. Returns
     /// its log index, or `None` if it repeated stored content.
     fn append_one(&mut self, body: EventBody) -> Result<Option<u64>, RegistryError> {
+        let now = self.clock.now();
+        self.append_one_at(now, body)
+    }
+
+    /// [`Registry::append_one`] with the event recorded at `now`.
+    fn append_one_at(
+        &mut self,
+        now: Timestamp,
+        body: EventBody,
+    ) -> Result<Option<u64>, RegistryError> {
         // A change to a record changes its subject's rating: re-rate it, as imports do. A
         // correction may move the record to another subject; both are re-rated.
         let mut subjects = match &body {
@@ -481,7 +493,7 @@ impl Registry {
             _ => Vec::new(),
         };
         subjects.dedup();
-        match self.store.append(&[Event::new(self.clock.now(), body).into()])?.as_slice() {
+        match self.store.append(&[Event::new(now, body).into()])?.as_slice() {
             [Outcome::Appended { index }] => {
                 self.publish_checkpoint()?;
                 if !subjects.is_empty() {

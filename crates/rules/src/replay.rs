@@ -336,7 +336,7 @@ impl Replay {
                 if self.plans.contains_key(&key) {
                     return fail(format!("inspection plan {key} is filed twice"));
                 }
-                let population = match self.population(plan, date_of(event.recorded_at)) {
+                let population = match self.population(plan, event.recorded_at) {
                     Ok(p) => p,
                     Err(problem) => return fail(problem),
                 };
@@ -383,9 +383,15 @@ impl Replay {
         Ok(())
     }
 
-    /// The population of `plan`, recorded on `date`, as the replay stands: every active subject
-    /// in scope, by the risk class of its grade under the rulebook then in force.
-    fn population(&self, plan: &InspectionPlan, date: Date) -> Result<Population, String> {
+    /// The population of `plan`, recorded at `recorded_at`, as the replay stands: every active
+    /// subject in scope, by the risk class of its grade on that day under the rulebook then in
+    /// force, which the plan must keep to (and its beacon round must come after it).
+    fn population(
+        &self,
+        plan: &InspectionPlan,
+        recorded_at: probity_core::Timestamp,
+    ) -> Result<Population, String> {
+        let date = date_of(recorded_at);
         let Some(books) = &self.rulebooks else {
             return Err("an inspection plan before any rulebook".into());
         };
@@ -398,6 +404,7 @@ impl Replay {
                 book.header.version
             ));
         };
+        section.check_plan(plan, recorded_at).map_err(|e| e.to_string())?;
         let candidates: Vec<Candidate> = self
             .details
             .iter()

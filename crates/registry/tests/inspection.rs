@@ -1,0 +1,121 @@
+//! Inspections end to end on a registry: a plan committed before its beacon round, the draw
+//! once the round is out, its verification from the log, and the audit catching tampering.
+
+// Tests state expectations by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{at, import};
+
+use probity_core::{BeaconRound, DocumentHash, InspectionPlan, Scope, Slug};
+use probity_registry::{Format, PlanStatus, Registry, RegistryError, Table};
+use probity_rules::inspection::QUICKNET;
+use probity_store::conformance::uscc;
+use probity_stores::Stores as _;
+
+/// drand quicknet round 123 (published 2023-08-23T15:15:33Z) and its signature.
+const ROUND: u64 = 123;
+const SIGNATURE: &str = "b75c69d0b72a5d906e854e808ba7e2accb1542ac355ae486d591aa9d43765482e26cd02df835d3546d23c4b13e0dfc92";
+
+fn plan(ratios: [u32; 4]) -> InspectionPlan {
+    InspectionPlan {
+        authority: Slug::parse("a", "bj-amr").unwrap(),
+        plan_no: "京市监抽〔2023〕7号".into(),
+        title: "Annual reports, third quarter".into(),
+        basis: "Interim Regulations on Enterprise Information Publicity, Art. 14".into(),
+        scope: Scope { regions: vec!["11".into()], kinds: vec![] },
+        items: vec![Slug::parse("i", "annual_report").unwrap()],
+        ratios: ["A", "B", "C", "D"].into_iter().map(str::to_owned).zip(ratios).collect(),
+        teams: 3,
+        team_commitment: DocumentHash::from_bytes([3; 32]),
+        beacon: BeaconRound { chain: QUICKNET.chain.into(), round: ROUND },
+    }
+}
+
+/// 200 subjects in Beijing: 10 with two serious penalties (grade C), 5 with three (grade D), the
+/// rest without records (grade B: no date of establishment, so not eligible for A).
+fn registry(dir: &std::path::Path) -> Registry {
+    let subjects: String =
+        (1..=200).map(|n| format!("{},北京测试{n}有限公司\n", uscc(n))).collect();
+    let mut reg =
+        common::registry_with(dir, "2023-08-23T12:00:00Z", &format!("id,name\n{subjects}"));
+    let mut records = String::from("authority,decision_no,subject,kind,decided,effective,basis\n");
+    for n in 1..=15 {
+        let count = if n <= 10 { 2 } else { 3 };
+        for i in 0..count {
+            records.push_str(&format!(
+                "bj-amr,P-{n}-{i},{},penalty.serious,2023-05-01,2023-05-02,Art. 1\n",
+                uscc(n)
+            ));
+        }
+    }
+    import(&mut reg, Table::Records, Format::Csv, &records);
+    reg
+}
+
+#[test]
+fn a_plan_is_drawn_by_its_beacon_round_and_verified_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reg = registry(dir.path());
+
+    let low = reg.file_plan(plan([50, 200, 1000, 3000])).unwrap_err();
+    assert!(
+        matches!(&low, RegistryError::Invalid(m) if m.contains("below the rulebook's minimum"))
+    );
+    let planned = reg.file_plan(plan([100, 200, 1000, 3000])).unwrap().expect("appended");
+    assert_eq!(reg.file_plan(plan([100, 200, 1000, 3000])).unwrap(), None, "the same plan again");
+    let view = &reg.plans().unwrap()[0];
+    assert_eq!((view.planned, view.status), (planned, PlanStatus::AwaitingBeacon));
+
+    // Once the round is out, it is too late to plan on it.
+    let mut reg = reg.with_clock(at("2023-08-24T09:00:00Z"));
+    let mut late = plan([100, 200, 1000, 3000]);
+    late.plan_no = "late".into();
+    let e = reg.file_plan(late).unwrap_err().to_string();
+    assert!(e.contains("names a future round"), "{e}");
+
+    let key = plan([0; 4]).key();
+    let forged = SIGNATURE.replace("b75c", "a75c");
+    assert!(reg.draw_plan(&key, ROUND, &forged, &()).is_err());
+    assert!(reg.draw_plan(&key, ROUND + 1, SIGNATURE, &()).is_err());
+    let (drawn, draw) = reg.draw_plan(&key, ROUND, SIGNATURE, &()).unwrap();
+    let drawn = drawn.expect("appended");
+    let by_class: Vec<(String, u64)> = draw.population.clone().into_iter().collect();
+    assert_eq!(
+        by_class,
+        [("A".into(), 0), ("B".into(), 185), ("C".into(), 10), ("D".into(), 5)],
+        "every subject in scope, by the class of its grade (no date of establishment: no A)"
+    );
+    let count = |c: &str| draw.selected.iter().filter(|t| t.class == c).count();
+    assert_eq!((count("B"), count("C"), count("D")), (4, 1, 2), "⌈ratio × N⌉ of each class");
+    assert_eq!(reg.draw_plan(&key, ROUND, SIGNATURE, &()).unwrap().0, None, "drawn once");
+
+    let view = reg.plan(&key).unwrap().unwrap();
+    assert_eq!((view.status, view.drawn), (PlanStatus::Drawn, Some(drawn)));
+    // 20 working days after Thu 2023-08-24 (the 2023 calendar is not entered: weekends only).
+    assert_eq!(view.publish_by.unwrap().to_string(), "2023-09-21");
+
+    let check = reg.verify_draw(&key, &()).unwrap();
+    assert!(check.verified, "{:?}", check.problems);
+    assert_eq!(check.selected, 7);
+    assert_eq!(check.entries, drawn + 1);
+    let audit = reg.audit(&[], &()).unwrap();
+    assert!(audit.problems.is_empty(), "{:?}", audit.problems);
+
+    let first = &draw.selected[0];
+    let mine = reg.inspections_of(&first.subject).unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!((mine[0].0.plan.key(), mine[0].2), (key.clone(), first.team));
+
+    // A team moved in the registry's tables is caught and named.
+    drop(reg);
+    let db = dir.path().join("reg").join(probity_sqlite::DB_FILE);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE inspection_targets SET team = team % 3 + 1", []).unwrap();
+    drop(conn);
+    let reg = Registry::open(&dir.path().join("reg")).unwrap();
+    let audit = reg.audit(&[], &()).unwrap();
+    let named = audit.problems.iter().any(|p| p.contains(&first.subject.to_string()));
+    assert!(named, "{:?}", audit.problems);
+}
