@@ -164,6 +164,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         #[cfg(feature = "bench")]
         Command::Bench(cmd) => crate::bench::run(cmd, store),
         Command::Log(cmd) => crate::log::run(&data, cmd),
+        Command::Inspection(cmd) => crate::inspection::run(&data, cmd),
         Command::Audit { from, sample, key, state, json } => {
             crate::log::audit(&from, sample, key.as_deref(), state.as_deref(), json)
         }

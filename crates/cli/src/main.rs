@@ -32,6 +32,7 @@ mod bench_http;
 mod bench_rate;
 mod check;
 mod commands;
+mod inspection;
 mod log;
 mod progress;
 mod serve;
@@ -231,6 +232,10 @@ enum Command {
     /// Read the transparency log: roots and proofs (`docs/log-format.md`).
     #[command(subcommand)]
     Log(log::LogCommand),
+    /// Risk-weighted "double random" inspections: plans committed before a public beacon round,
+    /// draws anyone can recompute (`docs/inspection.md`).
+    #[command(subcommand)]
+    Inspection(inspection::InspectionCommand),
     /// Check a registry against its log and its published checkpoint, as a mirror would.
     ///
     /// Every entry must be a canonical encoding of a valid event and match its leaf; the log's

@@ -1380,3 +1380,117 @@ fn a_registry_on_postgresql_answers_like_one_on_sqlite() {
     let o = run(probity(&pg).args(["log", "prove", "--index", "5", "--json"]));
     assert!(o.status.success(), "{o:?}");
 }
+
+/// A registry made in 2023 through the library (the binary keeps the system's time), with an
+/// inspection plan on drand quicknet round 123 filed before that round was published.
+fn planned_registry(dir: &Path) -> PathBuf {
+    use probity_stores::Stores as _;
+    let data = dir.join("planned");
+    let clock = probity_registry::FixedClock("2023-08-23T08:00:00Z".parse().unwrap());
+    let mut reg =
+        probity_registry::Registry::init_with_clock(&data, None, "test/log", clock).unwrap();
+    let subjects: String = (1..=300)
+        .map(|n| format!("{},北京测试{n}有限公司\n", probity_store::conformance::uscc(n)))
+        .collect();
+    for (table, text) in [
+        (
+            probity_registry::Table::Authorities,
+            "id,name,category,jurisdiction\nbj-amr,北京市市场监督管理局,market_regulation,110000\n"
+                .to_owned(),
+        ),
+        (probity_registry::Table::Subjects, format!("id,name\n{subjects}")),
+    ] {
+        let mut rejects = Vec::new();
+        let options = probity_registry::ImportOptions::default();
+        let text = std::io::Cursor::new(text.into_bytes());
+        let report = reg
+            .import(table, probity_registry::Format::Csv, text, options, &(), &mut rejects)
+            .unwrap();
+        assert_eq!(report.rejected, 0, "{rejects:?}");
+    }
+    let plan: probity_core::InspectionPlan =
+        serde_json::from_value(inspection_plan_json("京市监抽〔2023〕7号", 123)).unwrap();
+    reg.file_plan(plan).unwrap().unwrap();
+    data
+}
+
+fn inspection_plan_json(plan_no: &str, round: u64) -> serde_json::Value {
+    serde_json::json!({
+        "authority": "bj-amr",
+        "plan_no": plan_no,
+        "title": "Annual reports, third quarter",
+        "basis": "Interim Regulations on Enterprise Information Publicity, Art. 14",
+        "scope": {"regions": ["11"], "kinds": []},
+        "items": ["annual_report"],
+        "ratios": {"A": 100, "B": 200, "C": 1000, "D": 3000},
+        "teams": 3,
+        "team_commitment": "03".repeat(32),
+        "beacon": {"chain": "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971", "round": round}
+    })
+}
+
+#[test]
+fn an_inspection_is_planned_drawn_and_verified_and_a_tampered_draw_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = planned_registry(dir.path());
+    let beacon = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/drand-quicknet-123.json");
+
+    // Today, round 123 is long out: a new plan on it is refused and says why.
+    let late = dir.path().join("late.json");
+    std::fs::write(&late, inspection_plan_json("late", 123).to_string()).unwrap();
+    let o = run(probity(&data).args(["inspection", "plan"]).arg(&late));
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("names a future round"), "{o:?}");
+    // A round far ahead is accepted, and waits for its beacon.
+    let ahead = dir.path().join("ahead.json");
+    std::fs::write(&ahead, inspection_plan_json("ahead", 900_000_000).to_string()).unwrap();
+    let o = run(probity(&data).args(["inspection", "plan", "--json"]).arg(&ahead));
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(json(&o)["plan"]["status"], "awaiting_beacon");
+
+    let o = run(probity(&data)
+        .args(["inspection", "draw", "bj-amr", "京市监抽〔2023〕7号", "--json", "--beacon"])
+        .arg(&beacon));
+    assert!(o.status.success(), "{o:?}");
+    let drawn = json(&o);
+    let index = drawn["index"].as_u64().expect("appended");
+    assert_eq!(drawn["draw"]["population"]["B"], 300);
+    assert_eq!(drawn["draw"]["selected"].as_array().unwrap().len(), 6, "⌈2% × 300⌉");
+
+    let verify = |data: &Path| {
+        run(probity(data).args(["inspection", "verify", "bj-amr", "京市监抽〔2023〕7号", "--json"]))
+    };
+    let o = verify(&data);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(json(&o)["verified"], true);
+    let o = run(probity(&data).args(["inspection", "show", "--json"]));
+    let plans = json(&o);
+    assert_eq!(plans.as_array().unwrap().len(), 2);
+    assert_eq!(plans[0]["status"], "drawn");
+    assert!(run(probity(&data).args(["audit", "--from"]).arg(&data)).status.success());
+
+    // Another selection written into the journal: the entry no longer matches its leaf, and
+    // the recomputed draw differs; both are named.
+    let db = data.join("registry.sqlite");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let body: Vec<u8> = conn
+        .query_row("SELECT body FROM journal WHERE idx = ?1", [index as i64], |r| r.get(0))
+        .unwrap();
+    let mut event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    event["body"]["draw"]["selected"][0]["team"] =
+        serde_json::json!(event["body"]["draw"]["selected"][0]["team"].as_u64().unwrap() % 3 + 1);
+    let forged = serde_json::to_vec(&event).unwrap();
+    conn.execute(
+        "UPDATE journal SET body = ?2 WHERE idx = ?1",
+        rusqlite::params![index as i64, forged],
+    )
+    .unwrap();
+    drop(conn);
+    let o = verify(&data);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let problems = json(&o)["problems"].to_string();
+    assert!(problems.contains(&format!("entry {index}")), "{problems}");
+    assert!(problems.contains("is not the one its plan"), "{problems}");
+    let o = run(probity(&data).args(["audit", "--from"]).arg(&data));
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+}

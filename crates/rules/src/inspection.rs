@@ -385,6 +385,13 @@ impl Beacon {
     }
 }
 
+/// The randomness of a beacon round with this signature (hex): SHA-256 of the signature's
+/// bytes, in hex; `None` if the signature is not hex.
+pub fn randomness_hex(signature_hex: &str) -> Option<String> {
+    let bytes = unhex(signature_hex)?;
+    Some(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// A subject as the population sees it: its code, kind, region and grade at the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {

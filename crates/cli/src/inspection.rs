@@ -1,0 +1,213 @@
+//! `probity inspection`: risk-weighted "double random" inspections from the command line
+//! (`docs/inspection.md`).
+
+use probity_stores::Stores as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use probity_core::{InspectionPlan, PlanKey, Slug};
+use probity_registry::{PlanView, Registry};
+use probity_rules::inspection::percent;
+use serde::Deserialize;
+
+use crate::exit;
+use crate::progress::Bar;
+
+#[derive(Debug, Subcommand)]
+pub enum InspectionCommand {
+    /// File an inspection plan (JSON, as `docs/inspection.md` shows): scope, items, a ratio per
+    /// risk class in basis points, the number of teams and a SHA-256 commitment to their list,
+    /// and a future round of drand's quicknet. It is checked against the rulebook in force and
+    /// journalled before the round exists.
+    Plan {
+        /// The plan (JSON).
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw a plan once its beacon round is out: the round's signature is verified offline
+    /// against the beacon's public key, the population is rebuilt from the log up to the plan,
+    /// and the selection is journalled.
+    Draw {
+        /// The plan's authority.
+        authority: String,
+        /// Its plan number.
+        plan_no: String,
+        /// The beacon round as drand's HTTP API serves it (`/public/<round>`: JSON with
+        /// `round` and `signature`).
+        #[arg(long)]
+        beacon: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute a plan's draw from the log alone (every entry up to the draw replayed and
+    /// checked against its leaf) and compare it with the one recorded. Exits 1 if they differ.
+    Verify {
+        /// The plan's authority.
+        authority: String,
+        /// Its plan number.
+        plan_no: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every plan, or one with its selection.
+    Show {
+        /// The plan's authority (with its plan number: one plan).
+        authority: Option<String>,
+        /// Its plan number.
+        plan_no: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A beacon round as drand's HTTP API serves it.
+#[derive(Debug, Deserialize)]
+struct BeaconFile {
+    round: u64,
+    signature: String,
+    /// SHA-256 of the signature, if given: checked.
+    randomness: Option<String>,
+}
+
+fn key(authority: &str, plan_no: &str) -> anyhow::Result<PlanKey> {
+    Ok(PlanKey { authority: Slug::parse("authority", authority)?, plan_no: plan_no.to_owned() })
+}
+
+pub fn run(data: &Path, cmd: InspectionCommand) -> anyhow::Result<u8> {
+    let mut reg = Registry::open(data)?;
+    match cmd {
+        InspectionCommand::Plan { file, json } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read plan `{}`", file.display()))?;
+            let plan: InspectionPlan = serde_json::from_str(&text)
+                .with_context(|| format!("plan `{}` is not a plan in JSON", file.display()))?;
+            let key = plan.key();
+            let index = reg.file_plan(plan)?;
+            let view = reg.plan(&key)?.context("the plan just filed is missing")?;
+            crate::print_json_or(json, &serde_json::json!({"index": index, "plan": view}), |_| {
+                match index {
+                    Some(i) => outln!("filed inspection plan {key} at log entry {i}"),
+                    None => outln!("inspection plan {key} was filed before; nothing written"),
+                }
+                outln!("beacon round {} is published at {}", view.plan.beacon.round, view.round_at);
+                Ok(())
+            })?;
+        }
+        InspectionCommand::Draw { authority, plan_no, beacon, json } => {
+            let key = key(&authority, &plan_no)?;
+            let text = std::fs::read_to_string(&beacon)
+                .with_context(|| format!("cannot read beacon round `{}`", beacon.display()))?;
+            let round: BeaconFile = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "`{}` is not a drand round (JSON with round and signature)",
+                    beacon.display()
+                )
+            })?;
+            if let Some(given) = &round.randomness {
+                let computed = probity_rules::inspection::randomness_hex(&round.signature);
+                if computed.as_deref() != Some(given.to_ascii_lowercase().as_str()) {
+                    anyhow::bail!(
+                        "`{}`: randomness `{given}` is not SHA-256 of the signature",
+                        beacon.display()
+                    );
+                }
+            }
+            let bar = Bar::bytes(None, "replaying");
+            let drawn = reg.draw_plan(&key, round.round, &round.signature, &bar);
+            bar.finish();
+            let (index, draw) = drawn?;
+            crate::print_json_or(json, &serde_json::json!({"index": index, "draw": draw}), |_| {
+                match index {
+                    Some(i) => outln!("drew inspection plan {key} at log entry {i}"),
+                    None => outln!("inspection plan {key} was drawn before; nothing written"),
+                }
+                for (class, n) in &draw.population {
+                    let selected = draw.selected.iter().filter(|t| &t.class == class).count();
+                    outln!("  class {class}: {selected} of {n} selected");
+                }
+                Ok(())
+            })?;
+        }
+        InspectionCommand::Verify { authority, plan_no, json } => {
+            let key = key(&authority, &plan_no)?;
+            let bar = Bar::bytes(None, "replaying");
+            let started = std::time::Instant::now();
+            let check = reg.verify_draw(&key, &bar);
+            bar.finish();
+            let check = check?;
+            let secs = started.elapsed().as_secs_f64();
+            crate::print_json_or(json, &check, |c| {
+                if c.verified {
+                    outln!(
+                        "the draw of {key} is the one its plan, the log up to it and its beacon \
+                         round give ({} entries replayed in {secs:.1} s; {} selected)",
+                        c.entries,
+                        c.selected
+                    );
+                } else {
+                    outln!("the draw of {key} does NOT verify:");
+                }
+                for p in &c.problems {
+                    outln!("  {p}");
+                }
+                Ok(())
+            })?;
+            if !check.verified {
+                return Ok(exit::FAILURE);
+            }
+        }
+        InspectionCommand::Show { authority, plan_no, json } => match (authority, plan_no) {
+            (Some(a), Some(n)) => {
+                let key = key(&a, &n)?;
+                let Some(view) = reg.plan(&key)? else {
+                    eprintln!("error: no inspection plan `{key}`");
+                    return Ok(exit::NOT_FOUND);
+                };
+                crate::print_json_or(json, &view, |v| {
+                    describe(v)?;
+                    for t in v.draw.iter().flat_map(|d| &d.selected) {
+                        outln!("  {}  class {}  team {}", t.subject, t.class, t.team);
+                    }
+                    Ok(())
+                })?;
+            }
+            (None, None) => crate::print_json_or(json, &reg.plans()?, |plans| {
+                for v in plans {
+                    describe(v)?;
+                }
+                Ok(())
+            })?,
+            _ => anyhow::bail!("give the plan's authority and its plan number, or neither"),
+        },
+    }
+    Ok(exit::OK)
+}
+
+fn describe(v: &PlanView) -> anyhow::Result<()> {
+    let ratios: Vec<String> =
+        v.plan.ratios.iter().map(|(c, bp)| format!("{c} {}", percent(*bp))).collect();
+    outln!(
+        "{} — {} (entry {}, {}): {}; round {} at {}",
+        v.plan.key(),
+        v.plan.title,
+        v.planned,
+        serde_json::to_value(v.status)?.as_str().unwrap_or("?"),
+        ratios.join(", "),
+        v.plan.beacon.round,
+        v.round_at
+    );
+    if let (Some(d), Some(by)) = (&v.draw, v.publish_by) {
+        outln!(
+            "  drawn at entry {}: {} selected; results due by {by}",
+            v.drawn.unwrap_or(0),
+            d.selected.len()
+        );
+    }
+    Ok(())
+}
