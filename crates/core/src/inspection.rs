@@ -37,6 +37,7 @@ impl fmt::Display for PlanKey {
 /// Which subjects a plan draws from. An empty list means no restriction of that kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Scope {
     /// Prefixes (2 to 6 digits) of the administrative division code of registration. A subject
     /// without a region (an LEI) is in scope only when this list is empty.
@@ -57,6 +58,7 @@ impl Scope {
 /// A round of a public randomness beacon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct BeaconRound {
     /// The beacon chain's hash, 64 lowercase hex characters (drand's chain hash).
     pub chain: String,
@@ -67,6 +69,7 @@ pub struct BeaconRound {
 /// An inspection plan: everything that decides a draw but the beacon's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct InspectionPlan {
     /// The authority that files it.
     pub authority: Slug,

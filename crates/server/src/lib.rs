@@ -115,7 +115,8 @@ impl Default for Config {
         api::reply, api::apply_repair, api::answer_objection, api::decide_objection,
         api::decide_repair, api::deadline_stats, api::checkpoint, api::tile, api::proof, api::add_authority,
         api::authority_key, api::revoke_authority_keys, api::company_credential,
-        api::revoke_company_credentials, api::add_exception, api::adopt_rulebook
+        api::revoke_company_credentials, api::add_exception, api::adopt_rulebook,
+        api::inspections, api::inspection, api::file_plan, api::draw_plan
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -304,6 +305,9 @@ pub fn router(state: AppState) -> Router {
         .route("/records/{authority}/{decision_no}/reply", post(api::reply))
         .route("/records/{authority}/{decision_no}/repair", post(api::apply_repair))
         .route("/records/{authority}/{decision_no}/repair/decision", post(api::decide_repair))
+        .route("/inspections", get(api::inspections).post(api::file_plan))
+        .route("/inspections/{authority}/{plan_no}", get(api::inspection))
+        .route("/inspections/{authority}/{plan_no}/draw", post(api::draw_plan))
         .route("/stats/deadlines", get(api::deadline_stats))
         .route("/log/checkpoint", get(api::checkpoint))
         .route("/log/tile/{*path}", get(api::tile))

@@ -1207,3 +1207,90 @@ fn metrics_move_with_the_requests_they_count() {
     }
     assert!(charted >= 10, "{charted}");
 }
+
+/// An inspection plan body on drand quicknet round `round`.
+fn inspection_plan(plan_no: &str, authority: &str, ratio_a: u32, round: u64) -> Value {
+    json!({
+        "authority": authority, "plan_no": plan_no, "title": "Annual reports",
+        "basis": "Interim Regulations on Enterprise Information Publicity, Art. 14",
+        "scope": {"regions": ["11"], "kinds": ["enterprise"]}, "items": ["annual_report"],
+        "ratios": {"A": ratio_a, "B": 200, "C": 1000, "D": 3000}, "teams": 2,
+        "team_commitment": "ab".repeat(32),
+        "beacon": {"chain": "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971", "round": round}
+    })
+}
+
+#[test]
+fn an_authority_plans_and_draws_an_inspection_that_anyone_can_read_with_proofs() {
+    // A registry of 2023, so that a plan can precede drand quicknet round 123.
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock(Arc::new(Mutex::new("2023-08-23T08:00:00Z".parse().unwrap())));
+    let mut reg =
+        Registry::init_with_clock(&dir.path().join("r"), None, "test/log", clock.clone()).unwrap();
+    let other = probity_store::conformance::uscc(42);
+    common::authorities_and_companies(
+        &mut reg,
+        "北京测试科技有限公司",
+        other.as_str(),
+        "北京另一有限公司",
+    );
+    let amr = reg
+        .issue_key(&Actor::Authority(probity_core::Slug::parse("a", "bj-amr").unwrap()), None)
+        .unwrap();
+    let tax = reg
+        .issue_key(&Actor::Authority(probity_core::Slug::parse("a", "bj-tax").unwrap()), None)
+        .unwrap();
+    let server = probity_server::spawn(reg, "127.0.0.1:0".parse().unwrap(), unlimited()).unwrap();
+    let url = format!("http://{}", server.addr);
+    let http = Client::new();
+    let post = |path: &str, key: &str, body: &Value| {
+        let r = http.post(format!("{url}{path}")).bearer_auth(key).json(body).send().unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap_or(Value::Null))
+    };
+
+    let (s, v) = post("/v1/inspections", &amr, &inspection_plan("P-7", "bj-amr", 100, 123));
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["plan"]["status"], "awaiting_beacon");
+    let (s, _) = post("/v1/inspections", &amr, &inspection_plan("P-7", "bj-amr", 100, 123));
+    assert_eq!(s, 200, "the same plan again");
+    let (s, v) = post("/v1/inspections", &tax, &inspection_plan("P-8", "bj-amr", 100, 123));
+    assert_eq!((s, code(&v)), (403, "forbidden"), "{v}");
+    let (s, v) = post("/v1/inspections", &amr, &inspection_plan("P-9", "bj-amr", 0, 123));
+    assert_eq!(s, 422, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("no one is exempt"), "{v}");
+    let mut extra = inspection_plan("P-9", "bj-amr", 100, 123);
+    extra["inspector"] = json!("a name");
+    let (s, v) = post("/v1/inspections", &amr, &extra);
+    assert_eq!(s, 422, "an unknown field is refused: {v}");
+
+    clock.set("2023-08-24T09:00:00Z");
+    let draw = "/v1/inspections/bj-amr/P-7/draw";
+    let sig = "b75c69d0b72a5d906e854e808ba7e2accb1542ac355ae486d591aa9d43765482e26cd02df835d3546d23c4b13e0dfc92";
+    let (s, v) = post(draw, &amr, &json!({"round": 123, "signature": sig.replace("b75c", "b75d")}));
+    assert_eq!(s, 422, "a bad signature: {v}");
+    let (s, v) = post(draw, &amr, &json!({"round": 123, "signature": sig, "randomness": "00"}));
+    assert_eq!(s, 422, "a randomness that is not the signature's: {v}");
+    let (s, v) = post(draw, &tax, &json!({"round": 123, "signature": sig}));
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = post(draw, &amr, &json!({"round": 123, "signature": sig}));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["plan"]["status"], "drawn");
+    assert!(v["index"].is_u64());
+    let selected = v["plan"]["draw"]["selected"].as_array().unwrap().len();
+    assert!(selected >= 1, "no one is exempt: {v}");
+
+    let list: Value = http.get(format!("{url}/v1/inspections")).send().unwrap().json().unwrap();
+    assert_eq!(list["plans"].as_array().unwrap().len(), 1);
+    let one: Value = http
+        .get(format!("{url}/v1/inspections/bj-amr/P-7?proof=true"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(one["proof"]["entries"].as_array().unwrap().len(), 2, "{one}");
+    assert!(one["publish_by"].is_string());
+    let r = http.get(format!("{url}/v1/inspections/bj-amr/none")).send().unwrap();
+    assert_eq!(r.status(), 404);
+    server.stop().unwrap();
+}

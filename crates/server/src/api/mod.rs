@@ -20,10 +20,12 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorDetail, Json, Path, Query};
 use crate::state::{AnswerKey, AppState};
 
+mod inspections;
 mod operator;
 mod public;
 mod records;
 
+pub use inspections::*;
 pub use operator::*;
 pub use public::*;
 pub use records::*;
