@@ -306,3 +306,30 @@ fn working_day_clocks_cross_the_national_day_week() {
     let due = inspection::publication_due(book.inspection().unwrap(), cal, d("2026-09-30"));
     assert_eq!(due, d("2026-11-03"));
 }
+
+/// The worked example of `docs/inspection.md`, computed there by an independent script: the
+/// randomness of quicknet round 123, the seed for a plan leaf hash of 32 bytes 0x09, the rank
+/// keys of five codes, and the draw of 40% of them into two teams.
+#[test]
+fn the_documented_example_draws_as_the_document_says() {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let randomness = QUICKNET.verify(ROUND, SIGNATURE).unwrap();
+    assert_eq!(
+        hex(&randomness),
+        "fb8f7bc29bf24db51871ec8c79f3a1e4bd0557bc0dfcee9ed1d924e69d1c60dc"
+    );
+    let seed = inspection::seed(&[9; 32], &randomness);
+    assert_eq!(hex(&seed), "278f61c7a3779abbb228db78830a018807cc6b5147a0ae7e6ab1241555449928");
+    assert_eq!(
+        hex(&inspection::rank(&seed, &uscc(4))),
+        "01fce4d6b311d27d0b0c5e0d722086007b5a501fb80307975d608cfb9acfc072"
+    );
+    let mut p = plan(&[("A", 4000)], &["product_quality"]);
+    p.teams = 2;
+    let pop: Population = [("A".to_owned(), (1..=5).map(uscc).collect::<Vec<_>>())].into();
+    let drawn: Vec<(String, u32)> = inspection::select(&p, &pop, &seed)
+        .into_iter()
+        .map(|t| (t.subject.to_string(), t.team))
+        .collect();
+    assert_eq!(drawn, [("911101050000000439".to_owned(), 1), ("91110105000000019Q".to_owned(), 2)]);
+}
