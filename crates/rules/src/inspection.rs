@@ -336,7 +336,7 @@ pub const QUICKNET: Beacon = Beacon {
 };
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -543,16 +543,17 @@ pub fn difference(recomputed: &InspectionDraw, recorded: &InspectionDraw) -> Str
             recorded.selected.len()
         );
     }
-    match recomputed.selected.iter().zip(&recorded.selected).position(|(a, b)| a != b) {
-        Some(i) => format!(
+    match recomputed.selected.iter().zip(&recorded.selected).enumerate().find(|(_, (a, b))| a != b)
+    {
+        Some((i, (a, b))) => format!(
             "selection {} is {} (class {}, team {}), recorded {} (class {}, team {})",
             i + 1,
-            recomputed.selected[i].subject,
-            recomputed.selected[i].class,
-            recomputed.selected[i].team,
-            recorded.selected[i].subject,
-            recorded.selected[i].class,
-            recorded.selected[i].team
+            a.subject,
+            a.class,
+            a.team,
+            b.subject,
+            b.class,
+            b.team
         ),
         None => "they differ".into(),
     }

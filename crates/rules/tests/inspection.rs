@@ -1,5 +1,8 @@
 //! The rulebook's `[inspection]` section, the beacon, and the fairness of the draw.
 
+// Tests state expectations by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use std::collections::BTreeMap;
 
 use probity_core::{
