@@ -611,19 +611,53 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     };
     eprintln!("generating {} enterprises and {} records…", cfg.enterprises, cfg.records);
     write_generated(&input, &cfg, &rulebook)?;
-    let mut reg = Registry::init(data, None)?;
+    // The demo's history starts in 2023, so that an inspection plan can come before the drand
+    // round shipped with probity: the registry is made on a clock stopped before that round,
+    // with the subjects established and the records in force by then; the plan is filed, then
+    // drawn the next day; then the rest of the history is filed on today's clock.
+    let (early, late) = split_demo_input(&input, Date::constant(2023, 8, 22))?;
+    let before = crate::inspection::stopped_at(crate::inspection::BEFORE_SHIPPED_ROUND)?;
+    let mut reg = Registry::init_with_clock(data, None, probity_registry::DEFAULT_ORIGIN, before)?;
     std::fs::write(
         data.join(DEMO_MARKER),
         "made by `probity demo`; the next demo replaces this directory\n",
     )?;
-    for (table, name) in [
+    let mut imported = [0u64; 3];
+    let tables = [
         (Table::Authorities, "authorities.csv"),
         (Table::Subjects, "subjects.csv"),
         (Table::Records, "records.jsonl"),
-    ] {
-        let (report, _) = import_file(&mut reg, table, &input.join(name), None, None, 10_000)?;
-        outln!("{:<12} {} imported", table.as_str(), report.accepted);
+    ];
+    for (i, (table, name)) in tables.iter().enumerate() {
+        let (report, _) = import_file(&mut reg, *table, &early.join(name), None, None, 10_000)?;
+        imported[i] += report.accepted;
     }
+    let planner = reg
+        .store()
+        .authorities()?
+        .into_iter()
+        .find(|a| a.category.as_str() == "market_regulation")
+        .map(|a| a.id)
+        .context("the demo data has no market regulator")?;
+    let plan = crate::inspection::sample_plan(&reg, &planner, "2023-DR-01")?;
+    let key = plan.key();
+    reg.file_plan(plan)?;
+    let after = crate::inspection::stopped_at(crate::inspection::AFTER_SHIPPED_ROUND)?;
+    let mut reg = reg.with_clock(after);
+    let draw = crate::inspection::draw_with_shipped_round(&mut reg, &key, &())?;
+    let mut reg = reg.with_clock(probity_registry::SystemClock);
+    for (i, (table, name)) in tables.iter().enumerate().skip(1) {
+        let (report, _) = import_file(&mut reg, *table, &late.join(name), None, None, 10_000)?;
+        imported[i] += report.accepted;
+    }
+    for ((table, _), n) in tables.iter().zip(imported) {
+        outln!("{:<12} {n} imported", table.as_str());
+    }
+    outln!(
+        "inspection   plan {key} drawn with drand quicknet round 123: {} of {} selected",
+        draw.selected.len(),
+        draw.population.values().sum::<u64>()
+    );
     let first = std::fs::read_to_string(input.join("subjects.csv"))?
         .lines()
         .nth(1)
@@ -680,4 +714,52 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     );
     std::io::stdout().flush()?;
     crate::serve::serve(data, &serve)
+}
+
+/// Splits the demo's generated input into what the registry knew on `cutoff` (subjects
+/// established by then, and their records in effect by then) and the rest, in two directories
+/// beside it, `early` and `late`, with the same file names. Authorities are all early.
+fn split_demo_input(input: &Path, cutoff: Date) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let (early, late) = (input.join("early"), input.join("late"));
+    for dir in [&early, &late] {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::copy(input.join("authorities.csv"), early.join("authorities.csv"))?;
+    std::fs::write(late.join("authorities.csv"), "id,name,category,jurisdiction\n")?;
+    let mut known = std::collections::HashSet::new();
+    let mut reader = csv::Reader::from_path(input.join("subjects.csv"))?;
+    let headers = reader.headers()?.clone();
+    let established = headers
+        .iter()
+        .position(|h| h == "established")
+        .context("the generated subjects have no `established` column")?;
+    let mut w_early = csv::Writer::from_path(early.join("subjects.csv"))?;
+    let mut w_late = csv::Writer::from_path(late.join("subjects.csv"))?;
+    w_early.write_record(&headers)?;
+    w_late.write_record(&headers)?;
+    for row in reader.records() {
+        let row = row?;
+        let on: Option<Date> = row.get(established).and_then(|d| d.parse().ok());
+        if on.is_none_or(|d| d <= cutoff) {
+            known.insert(row.get(0).unwrap_or_default().to_owned());
+            w_early.write_record(&row)?;
+        } else {
+            w_late.write_record(&row)?;
+        }
+    }
+    w_early.flush()?;
+    w_late.flush()?;
+    let text = std::fs::read_to_string(input.join("records.jsonl"))?;
+    let (mut e, mut l) = (String::new(), String::new());
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or_default();
+        let in_force = field("effective").parse::<Date>().is_ok_and(|d| d <= cutoff);
+        let out = if in_force && known.contains(field("subject")) { &mut e } else { &mut l };
+        out.push_str(line);
+        out.push('\n');
+    }
+    std::fs::write(early.join("records.jsonl"), e)?;
+    std::fs::write(late.join("records.jsonl"), l)?;
+    Ok((early, late))
 }

@@ -211,3 +211,65 @@ fn describe(v: &PlanView) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// drand quicknet round 123 as drand's HTTP API served it, shipped so that the demo and the
+/// benchmark draw with a real round and never fetch one.
+pub const SHIPPED_ROUND: &str = include_str!("../data/drand-quicknet-123.json");
+/// An instant before the shipped round was published (2023-08-23T15:15:33Z): a plan on it is
+/// recorded by then.
+pub const BEFORE_SHIPPED_ROUND: &str = "2023-08-23T08:00:00Z";
+/// An instant after it, when its plan is drawn.
+pub const AFTER_SHIPPED_ROUND: &str = "2023-08-24T09:00:00Z";
+
+/// A clock stopped at `instant` (one of the constants above).
+pub fn stopped_at(instant: &str) -> anyhow::Result<probity_registry::FixedClock> {
+    Ok(probity_registry::FixedClock(instant.parse()?))
+}
+
+/// A plan of `authority` on the shipped round: every general item of the rulebook in force, each
+/// class at the rulebook's minimum ratio, four teams.
+pub fn sample_plan(
+    reg: &Registry,
+    authority: &Slug,
+    plan_no: &str,
+) -> anyhow::Result<InspectionPlan> {
+    use sha2::Digest as _;
+    let book = reg.rulebook_at(reg.today());
+    let section = book.inspection().context("the rulebook in force plans no inspections")?;
+    let items = section
+        .items
+        .values()
+        .filter(|i| i.kind == probity_rules::inspection::ItemKind::General)
+        .map(|i| Slug::parse("item", &i.id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let teams = "team 1: district office east\nteam 2: district office west\nteam 3: special \
+                 equipment\nteam 4: food safety\n";
+    let round: BeaconFile = serde_json::from_str(SHIPPED_ROUND)?;
+    Ok(InspectionPlan {
+        authority: authority.clone(),
+        plan_no: plan_no.to_owned(),
+        title: "Publicised information and registered addresses, 2023".into(),
+        basis: "Interim Regulations on Enterprise Information Publicity (2014), Art. 14".into(),
+        scope: probity_core::Scope::default(),
+        items,
+        ratios: section.classes.iter().map(|c| (c.class.clone(), c.min)).collect(),
+        teams: 4,
+        team_commitment: probity_core::DocumentHash::from_bytes(
+            sha2::Sha256::digest(teams.as_bytes()).into(),
+        ),
+        beacon: probity_core::BeaconRound {
+            chain: probity_rules::inspection::QUICKNET.chain.into(),
+            round: round.round,
+        },
+    })
+}
+
+/// Draws `key` with the shipped round.
+pub fn draw_with_shipped_round(
+    reg: &mut Registry,
+    key: &PlanKey,
+    progress: &dyn probity_registry::Progress,
+) -> anyhow::Result<probity_core::InspectionDraw> {
+    let round: BeaconFile = serde_json::from_str(SHIPPED_ROUND)?;
+    Ok(reg.draw_plan(key, round.round, &round.signature, progress)?.1)
+}
