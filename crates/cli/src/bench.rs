@@ -68,6 +68,25 @@ pub enum BenchCommand {
     /// registry in that PostgreSQL schema (which must be empty), in the same run. Needs Python's
     /// `duckdb` (installed with pip if missing).
     Rate(crate::bench_rate::RateArgs),
+    /// Time an inspection draw over a population of generated subjects, and its verification
+    /// from the log: a registry is made on a clock before drand quicknet round 123 with the
+    /// subjects and records, a plan at the rulebook's minimum ratios is filed, then drawn with
+    /// the shipped round (replaying the log up to the plan, grading every subject in scope,
+    /// selecting) and verified (replaying it again with every leaf checked).
+    Draw {
+        /// Subjects in the population.
+        #[arg(long, default_value_t = 1_000_000)]
+        enterprises: u64,
+        /// Records about them (they set the grades, so the classes).
+        #[arg(long, default_value_t = 300_000)]
+        records: u64,
+        /// Working directory (a temporary one if omitted; kept only if given).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Peak resident set size of this process in bytes, from /proc.
@@ -93,6 +112,9 @@ pub fn run(cmd: BenchCommand, store: Option<probity_stores::StoreLocation>) -> a
             bench_import(records, enterprises, dir, batch_size, postgres, json)
         }
         BenchCommand::Http(args) => crate::bench_http::run(&args),
+        BenchCommand::Draw { enterprises, records, dir, json } => {
+            bench_draw(enterprises, records, dir, json)
+        }
         BenchCommand::Rate(args) => crate::bench_rate::run(
             &args,
             store.filter(|s| *s != probity_stores::StoreLocation::Sqlite),
@@ -639,5 +661,80 @@ fn bench_log(leaves: u64, durable: u64, group: usize, as_json: bool) -> anyhow::
             "  inclusion proof, SQLite store, {size} leaves  p50 {store_p50:.1} µs  p99 {store_p99:.1} µs warm; p50 {cold_p50:.1} µs  p99 {cold_p99:.1} µs cold  (target p99 < 50 µs at 10M)"
         );
     }
+    Ok(exit::OK)
+}
+
+fn bench_draw(
+    enterprises: u64,
+    records: u64,
+    dir: Option<PathBuf>,
+    as_json: bool,
+) -> anyhow::Result<u8> {
+    let temp;
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            temp = tempfile::Builder::new().prefix("probity-bench-").tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let input = dir.join("input");
+    // Everything the plan's population depends on is dated before the plan.
+    let as_of = probity_core::Date::constant(2023, 8, 22);
+    let cfg = Config { enterprises, records, seed: 7, dirty: 0.0, as_of };
+    eprintln!("generating {enterprises} subjects and {records} records…");
+    write_generated(&input, &cfg, &Rulebook::parse(probity_rules::DEFAULT_RULEBOOK)?)?;
+    let before = crate::inspection::stopped_at(crate::inspection::BEFORE_SHIPPED_ROUND)?;
+    let mut reg =
+        Registry::init_with_clock(&dir.join("registry"), None, "bench/draw", before)?;
+    eprintln!("importing…");
+    for (table, name) in [
+        (Table::Authorities, "authorities.csv"),
+        (Table::Subjects, "subjects.csv"),
+        (Table::Records, "records.jsonl"),
+    ] {
+        import_file(&mut reg, table, &input.join(name), None, None, 10_000)?;
+    }
+    let authority = reg
+        .store()
+        .authorities()?
+        .into_iter()
+        .find(|a| a.category.as_str() == "market_regulation")
+        .map(|a| a.id)
+        .context("the generated data has no market regulator")?;
+    let plan = crate::inspection::sample_plan(&reg, &authority, "BENCH-1")?;
+    let key = plan.key();
+    reg.file_plan(plan)?;
+    let after = crate::inspection::stopped_at(crate::inspection::AFTER_SHIPPED_ROUND)?;
+    let mut reg = reg.with_clock(after);
+    eprintln!("drawing…");
+    let t = Instant::now();
+    let draw = crate::inspection::draw_with_shipped_round(&mut reg, &key, &())?;
+    let draw_secs = t.elapsed().as_secs_f64();
+    eprintln!("verifying…");
+    let t = Instant::now();
+    let check = reg.verify_draw(&key, &())?;
+    let verify_secs = t.elapsed().as_secs_f64();
+    anyhow::ensure!(check.verified, "the draw did not verify: {:?}", check.problems);
+    let population: u64 = draw.population.values().sum();
+    let out = json!({
+        "subjects": enterprises,
+        "records": records,
+        "population": draw.population,
+        "selected": draw.selected.len(),
+        "log_entries": check.entries,
+        "draw_secs": draw_secs,
+        "verify_secs": verify_secs,
+        "peak_rss_bytes": peak_rss(),
+    });
+    crate::print_json_or(as_json, &out, |_| {
+        outln!(
+            "drew {} of a population of {population} ({:?} by class) in {draw_secs:.2} s",
+            draw.selected.len(),
+            draw.population
+        );
+        outln!("verified from the log ({} entries) in {verify_secs:.2} s", check.entries);
+        Ok(())
+    })?;
     Ok(exit::OK)
 }
