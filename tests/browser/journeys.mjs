@@ -198,9 +198,33 @@ const journeys = {
     await page.context().close();
   },
 
+  async "an inspection plan shows its draw by risk class, in both languages"() {
+    const page = await newPage();
+    await page.goto(`${base}/inspections`);
+    await page.getByRole("link", { name: "2023-DR-01" }).click();
+    await page.waitForURL(/\/inspections\/[^/]+\/2023-DR-01$/);
+    const bars = page.locator("#sampling svg rect.bar");
+    assert.ok((await bars.count()) >= 2, "drawn and not drawn, per class");
+    const drawn = await bars.evaluateAll((rs) => rs.filter((_, i) => i % 2 === 0).map((r) => Number(r.getAttribute("data-value"))));
+    assert.ok(drawn.some((v) => v > 0), `some class has firms drawn: ${drawn}`);
+    const firms = page.locator("table.results").last().locator("tbody tr");
+    assert.ok((await firms.count()) >= 1, "the firms drawn are listed");
+    const first = (await firms.first().locator("td.code").textContent()).trim();
+    await shot(page, "inspection");
+    await page.getByRole("link", { name: "简体中文" }).click();
+    await page.waitForURL(/2023-DR-01/);
+    assert.equal(await page.getAttribute("html", "lang"), "zh-Hans");
+    assert.ok((await page.locator("h2").allTextContents()).includes("抽中的企业"), "the page is in Chinese");
+    await shot(page, "inspection-zh");
+    // A firm drawn links to its profile.
+    await page.locator("table.results").last().getByRole("link").first().click();
+    await page.waitForURL(new RegExp(`/subjects/${first}$`));
+    await page.context().close();
+  },
+
   async "readable on a phone"() {
     const page = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-    for (const path of ["/", `/subjects/${companyId}`, "/stats", "/rulebook"]) {
+    for (const path of ["/", `/subjects/${companyId}`, "/stats", "/rulebook", "/inspections"]) {
       await page.goto(base + path);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 1, `${path} scrolls sideways by ${overflow}px on a phone`);
@@ -232,7 +256,7 @@ const journeys = {
     const page = await newPage({ bypassCSP: true });
     const pages = ["/", "/search?q=%E5%8C%97%E4%BA%AC", `/subjects/${companyId}`, `/subjects/${companyId}/verify`,
       `/check?subject=${companyId}&measure=procurement.bid`, "/lists", "/lists/abnormal_operations", "/rulebook",
-      "/stats", "/account/sign-in"];
+      "/stats", "/account/sign-in", "/inspections"];
     const violations = [];
     for (const path of pages) {
       await page.goto(base + path);

@@ -685,8 +685,7 @@ fn bench_draw(
     eprintln!("generating {enterprises} subjects and {records} records…");
     write_generated(&input, &cfg, &Rulebook::parse(probity_rules::DEFAULT_RULEBOOK)?)?;
     let before = crate::inspection::stopped_at(crate::inspection::BEFORE_SHIPPED_ROUND)?;
-    let mut reg =
-        Registry::init_with_clock(&dir.join("registry"), None, "bench/draw", before)?;
+    let mut reg = Registry::init_with_clock(&dir.join("registry"), None, "bench/draw", before)?;
     eprintln!("importing…");
     for (table, name) in [
         (Table::Authorities, "authorities.csv"),

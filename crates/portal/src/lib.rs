@@ -10,6 +10,7 @@ mod account;
 pub mod chart;
 pub mod format;
 pub mod i18n;
+mod inspections;
 mod pages;
 pub mod rulediff;
 
@@ -20,6 +21,7 @@ use probity_store::Role;
 
 pub use account::{CompanyRow, ConsoleView, Flash, company, console, operator, sign_in};
 pub use i18n::Lang;
+pub use inspections::{DRAWN_PER_PAGE, PlanPage, inspection, inspections};
 pub use pages::{
     CheckForm, ListFilter, ListRow, ProfileView, Receipt, RecordRow, check, error, home, list,
     lists, profile, rulebook, search, stats, verify,
@@ -141,6 +143,7 @@ pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> String {
         ("/", "nav-home"),
         ("/check", "nav-check"),
         ("/lists", "nav-lists"),
+        ("/inspections", "nav-inspections"),
         ("/rulebook", "nav-rulebook"),
         ("/stats", "nav-stats"),
     ];

@@ -46,6 +46,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/subjects/{id}/verify", get(verify))
         .route("/check", get(check))
         .route("/lists", get(lists))
+        .route("/inspections", get(inspections))
+        .route("/inspections/{authority}/{plan_no}", get(inspection))
         .route("/lists/{id}", get(list))
         .route("/lists/{id}/export.csv", get(list_csv))
         .route("/rulebook", get(rulebook))
@@ -309,6 +311,59 @@ async fn check(State(state): State<AppState>, page: Page, Query(q): Query<CheckQ
         Ok((status, html)) => (status, Html(html)).into_response(),
         Err(e) => error_page(&ctx, &e),
     }
+}
+
+async fn inspections(State(state): State<AppState>, page: Page) -> Response {
+    render(&state, page.ctx, |reg, ctx| {
+        Ok(portal::inspections(ctx, &reg.plans()?, &authority_names(reg)?))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    page: Option<usize>,
+}
+
+async fn inspection(
+    State(state): State<AppState>,
+    page: Page,
+    Path((authority, plan_no)): Path<(String, String)>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    render(&state, page.ctx, move |reg, ctx| {
+        let key = probity_core::PlanKey {
+            authority: Slug::parse("authority", &authority)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            plan_no,
+        };
+        let view = reg.plan(&key)?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "authority `{}` has no inspection plan `{}`",
+                key.authority, key.plan_no
+            ))
+        })?;
+        let n = q.page.unwrap_or(0);
+        let drawn = view
+            .draw
+            .iter()
+            .flat_map(|d| &d.selected)
+            .skip(n.saturating_mul(portal::DRAWN_PER_PAGE))
+            .take(portal::DRAWN_PER_PAGE)
+            .map(|t| {
+                let name = reg.subject(&t.subject)?.map(|s| s.subject.name).unwrap_or_default();
+                Ok((t.subject.to_string(), name, t.class.clone(), t.team))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        let names = authority_names(reg)?;
+        let authority =
+            names.get(key.authority.as_str()).cloned().unwrap_or(key.authority.to_string());
+        Ok(portal::inspection(
+            ctx,
+            &portal::PlanPage { view: &view, authority: &authority, drawn, page: n },
+        ))
+    })
+    .await
 }
 
 async fn lists(State(state): State<AppState>, page: Page) -> Response {
