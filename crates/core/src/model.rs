@@ -429,6 +429,10 @@ pub struct Record {
     pub amount: Option<Money>,
     /// SHA-256 of the decision document, if published.
     pub document_sha256: Option<DocumentHash>,
+    /// For the outcome of an inspection: the number of the issuing authority's inspection plan
+    /// whose draw selected the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inspection_plan: Option<String>,
 }
 
 /// The fields of a record before they are checked; used by [`Record::new`].
@@ -454,6 +458,8 @@ pub struct RecordFields<'a> {
     pub amount: Option<Money>,
     /// Document hash.
     pub document_sha256: Option<DocumentHash>,
+    /// The authority's inspection plan this record is an outcome of.
+    pub inspection_plan: Option<&'a str>,
 }
 
 impl Record {
@@ -483,6 +489,10 @@ impl Record {
             summary,
             amount: f.amount,
             document_sha256: f.document_sha256,
+            inspection_plan: f
+                .inspection_plan
+                .map(|p| check_key("inspection_plan", p, limits::DECISION_NO))
+                .transpose()?,
         })
     }
 
@@ -507,6 +517,7 @@ pub(crate) fn sample_record() -> Record {
         summary: "fine",
         amount: Some(Money::parse("100.5", "CNY").unwrap()),
         document_sha256: None,
+        inspection_plan: None,
     })
     .unwrap()
 }
@@ -541,6 +552,7 @@ mod tests {
             summary: &r.summary,
             amount: r.amount,
             document_sha256: None,
+            inspection_plan: None,
         };
         assert!(Record::new(fields.clone()).is_ok());
         let no_basis = RecordFields { basis: "  ", ..fields.clone() };

@@ -489,6 +489,10 @@ impl<'e> Lookups<'e> for State {
             .find(|(_, p)| p.key.authority.as_str() == authority && p.key.plan_no == plan_no)
             .map(|(row, p)| PlanState { row: row as Row, planned: p.planned, drawn: p.drawn }))
     }
+
+    fn target(&mut self, plan: Row, subject: Row) -> Result<bool, StoreError> {
+        Ok(self.targets.contains_key(&(plan, subject)))
+    }
 }
 
 /// The table and column names the memory store's model has, for the audit of what is stored.

@@ -780,6 +780,15 @@ impl<'e> Lookups<'e> for Appender<'_, '_, 'e> {
             drawn: r.get::<_, Option<i64>>(2).map(|d| d as u64),
         }))
     }
+
+    fn target(&mut self, plan: PlanRow, subject: PlanRow) -> Result<bool, StoreError> {
+        // The subject's row may be staged with the batch; the targets were written by an
+        // earlier event, which flushed.
+        let st = self
+            .statements
+            .get(self.tx, "SELECT 1 FROM inspection_targets WHERE plan = $1 AND subject = $2")?;
+        Ok(self.tx.query_opt(&st, &[&plan, &subject]).map_err(backend)?.is_some())
+    }
 }
 
 /// A record key taken by a stored record, from its columns.

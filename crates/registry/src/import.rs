@@ -67,6 +67,7 @@ impl Table {
                 ("amount", false),
                 ("currency", false),
                 ("document_sha256", false),
+                ("inspection_plan", false),
             ],
         }
     }

@@ -141,6 +141,20 @@ impl Context<'_> {
                 book.id, book.version
             ));
         };
+        match (rule.inspection_outcome, opt(&r.inspection_plan)) {
+            (true, None) => {
+                return Err(format!(
+                    "kind `{kind}` is the outcome of an inspection: give the inspection_plan \
+                     whose draw selected the subject"
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(format!(
+                    "kind `{kind}` is not an inspection outcome; only those name an inspection_plan"
+                ));
+            }
+            _ => {}
+        }
         if !rule.may_be_filed_by(category) {
             let allowed: Vec<_> = rule.filed_by.iter().map(Slug::as_str).collect();
             return Err(format!(
@@ -175,6 +189,7 @@ impl Context<'_> {
             summary: &r.summary,
             amount,
             document_sha256,
+            inspection_plan: opt(&r.inspection_plan),
         })
         .map_err(|e| e.to_string())?;
         Ok(self.event(EventBody::RecordFiled { record }))
@@ -299,6 +314,10 @@ pub struct RecordIn<'a> {
     /// SHA-256 of the published decision document, in hex.
     #[serde(borrow, default)]
     document_sha256: Cow<'a, str>,
+    /// For an inspection outcome (a kind the rulebook marks `inspection_outcome`): the number of
+    /// the authority's inspection plan whose draw selected the subject.
+    #[serde(borrow, default)]
+    inspection_plan: Cow<'a, str>,
 }
 
 /// Where each known column sits in a CSV file.
@@ -399,6 +418,7 @@ fn csv_row(
             amount: g(8)?,
             currency: g(9)?,
             document_sha256: g(10)?,
+            inspection_plan: g(11)?,
         }),
     }
 }

@@ -9,6 +9,7 @@ mod common;
 use common::{at, import};
 
 use probity_core::{BeaconRound, DocumentHash, InspectionPlan, Scope, Slug};
+
 use probity_registry::{Format, PlanStatus, Registry, RegistryError, Table};
 use probity_rules::inspection::QUICKNET;
 use probity_store::conformance::uscc;
@@ -107,6 +108,54 @@ fn a_plan_is_drawn_by_its_beacon_round_and_verified_from_the_log() {
     let mine = reg.inspections_of(&first.subject).unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!((mine[0].0.plan.key(), mine[0].2), (key.clone(), first.team));
+
+    // Outcomes are filed against the draw: for a subject it selected, and no other.
+    let amr = Slug::parse("a", "bj-amr").unwrap();
+    let outcome = |no: &str, subject: &str, kind: &str, plan: &str| {
+        serde_json::json!({
+            "authority": "bj-amr", "decision_no": no, "subject": subject, "kind": kind,
+            "decided": "2023-08-24", "effective": "2023-08-24",
+            "basis": "Interim Regulations on Enterprise Information Publicity, Art. 14",
+            "inspection_plan": plan
+        })
+        .to_string()
+    };
+    let drawn_subject = first.subject.to_string();
+    let not_drawn = (1..=200)
+        .map(uscc)
+        .find(|s| !draw.selected.iter().any(|t| t.subject == *s))
+        .unwrap()
+        .to_string();
+    let plan_no = key.plan_no.as_str();
+    let results = reg
+        .file_records(
+            &amr,
+            &[
+                outcome("O-1", &drawn_subject, "inspection.not_at_address", plan_no),
+                outcome("O-2", &not_drawn, "inspection.no_issue", plan_no),
+                outcome("O-3", &drawn_subject, "inspection.no_issue", "no-such-plan"),
+                outcome("O-4", &drawn_subject, "penalty.minor", plan_no),
+                outcome("O-5", &drawn_subject, "inspection.no_issue", ""),
+            ],
+        )
+        .unwrap();
+    let status: Vec<&str> = results.iter().map(|r| r.status).collect();
+    assert_eq!(status, ["filed", "rejected", "rejected", "rejected", "rejected"], "{results:?}");
+    let why = |i: usize| results[i].reason.clone().unwrap_or_default();
+    assert!(why(1).contains("did not select"), "{}", why(1));
+    assert!(why(2).contains("no inspection plan numbered `no-such-plan`"), "{}", why(2));
+    assert!(why(3).contains("not an inspection outcome"), "{}", why(3));
+    assert!(why(4).contains("give the inspection_plan"), "{}", why(4));
+    // Not found at its address: the subject joins the abnormal operations list.
+    let profile = reg.profile(&first.subject).unwrap().unwrap();
+    let assessment = reg.assess(&profile, reg.today());
+    assert!(
+        assessment.lists.iter().any(|l| l.list == "abnormal_operations"),
+        "{:?}",
+        assessment.lists
+    );
+    let audit = reg.audit(&[], &()).unwrap();
+    assert!(audit.problems.is_empty(), "{:?}", audit.problems);
 
     // A team moved in the registry's tables is caught and named.
     drop(reg);

@@ -155,6 +155,9 @@ pub struct Kind {
     /// How long after the effective date the subject may apply for repair; repair ends the
     /// record's effects. `None`: this kind cannot be repaired early (it only expires).
     pub repair_after: Option<Period>,
+    /// Whether a record of this kind is the outcome of an inspection, filed against the draw
+    /// that selected its subject.
+    pub inspection_outcome: bool,
 }
 
 impl Kind {
@@ -231,6 +234,8 @@ struct RawKind {
     counts_for: Option<Spanned<String>>,
     points: i32,
     repair_after: Option<Spanned<String>>,
+    #[serde(default)]
+    inspection_outcome: bool,
 }
 
 struct Locator<'a>(&'a str);
@@ -318,6 +323,7 @@ impl Rulebook {
                 filed_by,
                 basis: k.basis.into_inner(),
                 points: k.points,
+                inspection_outcome: k.inspection_outcome,
                 repair_after: k
                     .repair_after
                     .map(|p| {

@@ -145,6 +145,8 @@ pub struct ReplayedPlan {
     /// The journal index of the draw and the draw, once drawn (and found to be exactly the
     /// draw the plan, the population and the beacon round give).
     pub draw: Option<(u64, InspectionDraw)>,
+    /// The subjects the draw selected.
+    pub selected: std::collections::BTreeSet<SubjectId>,
 }
 
 /// An objection or repair application as the journal leaves it.
@@ -218,6 +220,9 @@ impl Replay {
             }
             EventBody::RecordFiled { record } => {
                 let key = record.key();
+                if let Some(problem) = self.outcome_problem(record) {
+                    return fail(problem);
+                }
                 if self.records.contains_key(&key) {
                     return fail(format!("record {key} is filed twice"));
                 }
@@ -245,6 +250,9 @@ impl Replay {
             }
             EventBody::RecordCorrected { record, .. } => {
                 let key = record.key();
+                if let Some(problem) = self.outcome_problem(record) {
+                    return fail(problem);
+                }
                 if !self.subjects.contains_key(&record.subject) {
                     return fail(format!(
                         "record {key} names unregistered subject {}",
@@ -343,7 +351,14 @@ impl Replay {
                 let leaf_hash = crate::inspection::leaf_hash(&event.encode());
                 self.plans.insert(
                     key,
-                    ReplayedPlan { index, leaf_hash, plan: plan.clone(), population, draw: None },
+                    ReplayedPlan {
+                        index,
+                        leaf_hash,
+                        plan: plan.clone(),
+                        population,
+                        draw: None,
+                        selected: std::collections::BTreeSet::new(),
+                    },
                 );
             }
             EventBody::InspectionDrawn { draw } => {
@@ -376,6 +391,7 @@ impl Replay {
                     Ok(_) => {}
                 }
                 p.population = Population::new();
+                p.selected = draw.selected.iter().map(|t| t.subject).collect();
                 p.draw = Some((index, draw.clone()));
             }
             EventBody::AuthorityRegistered { .. } => {}
@@ -419,6 +435,29 @@ impl Replay {
             })
             .collect();
         Ok(crate::inspection::population(section, plan, &candidates))
+    }
+
+    /// What is wrong with a record that names an inspection plan, if anything: the plan must be
+    /// its authority's and drawn, and its draw must have selected the record's subject.
+    fn outcome_problem(&self, record: &probity_core::Record) -> Option<String> {
+        let plan_no = record.inspection_plan.as_ref()?;
+        let key = PlanKey { authority: record.authority.clone(), plan_no: plan_no.clone() };
+        let key_text = key.to_string();
+        match self.plans.get(&key) {
+            None => Some(format!(
+                "record {} names inspection plan {key_text}, never filed",
+                record.key()
+            )),
+            Some(p) if p.draw.is_none() => {
+                Some(format!("record {} is an outcome of plan {key_text}, not drawn", record.key()))
+            }
+            Some(p) if !p.selected.contains(&record.subject) => Some(format!(
+                "record {} is an outcome of plan {key_text}, whose draw did not select {}",
+                record.key(),
+                record.subject
+            )),
+            Some(_) => None,
+        }
     }
 
     /// Every inspection plan, by key, with its draw once drawn.

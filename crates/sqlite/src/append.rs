@@ -168,6 +168,13 @@ impl<'e> Lookups<'e> for Appender<'_> {
             })
             .map_err(backend)
     }
+
+    fn target(&mut self, plan: Row, subject: Row) -> Result<bool, StoreError> {
+        self.tx
+            .prepare_cached("SELECT 1 FROM inspection_targets WHERE plan = ?1 AND subject = ?2")
+            .and_then(|mut s| s.exists(params![plan, subject]))
+            .map_err(backend)
+    }
 }
 
 impl Appender<'_> {

@@ -135,6 +135,7 @@ pub fn record(authority: &str, decision_no: &str, subject: u32) -> Record {
         summary: "failure to publish annual report",
         amount: Some(Money::parse("5000", "CNY").unwrap()),
         document_sha256: None,
+        inspection_plan: None,
     })
     .unwrap()
 }

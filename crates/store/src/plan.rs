@@ -62,6 +62,35 @@ pub trait Lookups<'e> {
         authority: &'e str,
         plan_no: &'e str,
     ) -> Result<Option<PlanState>, StoreError>;
+    /// Whether the draw of the plan at `plan` selected the subject at `subject`.
+    fn target(&mut self, plan: Row, subject: Row) -> Result<bool, StoreError>;
+}
+
+/// Why a record that names an inspection plan may not be filed, if it may not: the plan must be
+/// its authority's, drawn, and its draw must have selected the record's subject.
+fn outcome_refusal<'e>(
+    look: &mut dyn Lookups<'e>,
+    record: &'e Record,
+    subject: Row,
+) -> Result<Option<Refusal>, StoreError> {
+    let Some(plan_no) = &record.inspection_plan else { return Ok(None) };
+    let key =
+        probity_core::PlanKey { authority: record.authority.clone(), plan_no: plan_no.clone() };
+    let Some(plan) = look.plan(record.authority.as_str(), plan_no)? else {
+        return Ok(Some(Refusal::UnknownPlan(key)));
+    };
+    if plan.drawn.is_none() {
+        return Ok(Some(Refusal::Conflict(format!(
+            "inspection plan `{key}` is not drawn yet: an outcome follows the draw"
+        ))));
+    }
+    if !look.target(plan.row, subject)? {
+        return Ok(Some(Refusal::Conflict(format!(
+            "the draw of inspection plan `{key}` did not select subject `{}`",
+            record.subject
+        ))));
+    }
+    Ok(None)
 }
 
 /// How the store sees an inspection plan.
@@ -333,6 +362,9 @@ impl Planner {
                 let Some((subject, _)) = look.subject(&record.subject)? else {
                     return Ok(Plan::refused(Refusal::UnknownSubject(record.subject)));
                 };
+                if let Some(refusal) = outcome_refusal(look, record, subject)? {
+                    return Ok(Plan::refused(refusal));
+                }
                 match look.record(record.authority.as_str(), &record.decision_no)? {
                     KeyState::Redacted => Plan::not_written(Outcome::Duplicate),
                     KeyState::Taken { filed, .. } => {
@@ -362,6 +394,9 @@ impl Planner {
                 let Some((subject, _)) = look.subject(&record.subject)? else {
                     return Ok(Plan::refused(Refusal::UnknownSubject(record.subject)));
                 };
+                if let Some(refusal) = outcome_refusal(look, record, subject)? {
+                    return Ok(Plan::refused(refusal));
+                }
                 appended(
                     at,
                     encoded,

@@ -270,7 +270,8 @@ pub fn generate<A: Write, S: Write, R: Write>(
     out: Outputs<A, S, R>,
 ) -> Result<Summary, GenerateError> {
     let mut kinds = Vec::new();
-    for kind in rulebook.kinds() {
+    // Inspection outcomes are filed against a draw, which generated data has none of.
+    for kind in rulebook.kinds().filter(|k| !k.inspection_outcome) {
         let filers: Vec<usize> = AUTHORITIES
             .iter()
             .enumerate()
