@@ -210,6 +210,8 @@ const journeys = {
     const firms = page.locator("table.results").last().locator("tbody tr");
     assert.ok((await firms.count()) >= 1, "the firms drawn are listed");
     const first = (await firms.first().locator("td.code").textContent()).trim();
+    const outcomes = await firms.evaluateAll((rows) => rows.map((r) => r.lastElementChild.textContent));
+    assert.ok(outcomes.some((o) => o.includes("Inspected")), `some outcomes are filed: ${outcomes.slice(0, 5)}`);
     await shot(page, "inspection");
     await page.getByRole("link", { name: "简体中文" }).click();
     await page.waitForURL(/2023-DR-01/);
@@ -219,6 +221,7 @@ const journeys = {
     // A firm drawn links to its profile.
     await page.locator("table.results").last().getByRole("link").first().click();
     await page.waitForURL(new RegExp(`/subjects/${first}$`));
+    assert.equal(await page.locator("#inspections-h").count(), 1, "the profile shows the draw");
     await page.context().close();
   },
 

@@ -645,6 +645,7 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     let after = crate::inspection::stopped_at(crate::inspection::AFTER_SHIPPED_ROUND)?;
     let mut reg = reg.with_clock(after);
     let draw = crate::inspection::draw_with_shipped_round(&mut reg, &key, &())?;
+    let outcomes = crate::inspection::sample_outcomes(&mut reg, &key, &draw)?;
     let mut reg = reg.with_clock(probity_registry::SystemClock);
     for (i, (table, name)) in tables.iter().enumerate().skip(1) {
         let (report, _) = import_file(&mut reg, *table, &late.join(name), None, None, 10_000)?;
@@ -654,7 +655,8 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         outln!("{:<12} {n} imported", table.as_str());
     }
     outln!(
-        "inspection   plan {key} drawn with drand quicknet round 123: {} of {} selected",
+        "inspection   plan {key} drawn with drand quicknet round 123: {} of {} selected, {outcomes} \
+         outcomes filed",
         draw.selected.len(),
         draw.population.values().sum::<u64>()
     );

@@ -169,10 +169,15 @@ pub fn run(data: &Path, cmd: InspectionCommand) -> anyhow::Result<u8> {
                     eprintln!("error: no inspection plan `{key}`");
                     return Ok(exit::NOT_FOUND);
                 };
-                crate::print_json_or(json, &view, |v| {
-                    describe(v)?;
-                    for t in v.draw.iter().flat_map(|d| &d.selected) {
-                        outln!("  {}  class {}  team {}", t.subject, t.class, t.team);
+                let outcomes = reg.outcomes(&view)?;
+                let mut out = serde_json::to_value(&view)?;
+                out["outcomes"] = serde_json::to_value(&outcomes)?;
+                crate::print_json_or(json, &out, |_| {
+                    describe(&view)?;
+                    for t in view.draw.iter().flat_map(|d| &d.selected) {
+                        let outcome = outcomes.iter().find(|o| o.subject == t.subject);
+                        let outcome = outcome.map_or("result pending", |o| o.kind.as_str());
+                        outln!("  {}  class {}  team {}  {outcome}", t.subject, t.class, t.team);
                     }
                     Ok(())
                 })?;
@@ -272,4 +277,40 @@ pub fn draw_with_shipped_round(
 ) -> anyhow::Result<probity_core::InspectionDraw> {
     let round: BeaconFile = serde_json::from_str(SHIPPED_ROUND)?;
     Ok(reg.draw_plan(key, round.round, &round.signature, progress)?.1)
+}
+
+/// Files outcomes for the first two thirds of a draw's selection, as an authority would over the
+/// weeks after it: mostly no issue, some issues found, a few not at their registered address.
+/// Returns how many were filed.
+pub fn sample_outcomes(
+    reg: &mut Registry,
+    key: &PlanKey,
+    draw: &probity_core::InspectionDraw,
+) -> anyhow::Result<usize> {
+    let today = reg.today().to_string();
+    let rows: Vec<String> = draw
+        .selected
+        .iter()
+        .take(draw.selected.len() * 2 / 3)
+        .enumerate()
+        .map(|(i, t)| {
+            let kind = match i % 10 {
+                0 => "inspection.not_at_address",
+                3 | 7 => "inspection.issues_found",
+                _ => "inspection.no_issue",
+            };
+            serde_json::json!({
+                "authority": key.authority, "decision_no": format!("{}-R{:04}", key.plan_no, i + 1),
+                "subject": t.subject, "kind": kind, "decided": today, "effective": today,
+                "basis": "Interim Regulations on Enterprise Information Publicity (2014), Art. 14",
+                "inspection_plan": key.plan_no
+            })
+            .to_string()
+        })
+        .collect();
+    let results = reg.file_records(&key.authority, &rows)?;
+    if let Some(bad) = results.iter().find(|r| r.status == "rejected") {
+        anyhow::bail!("an outcome of the demo was rejected: {:?}", bad.reason);
+    }
+    Ok(results.len())
 }

@@ -1469,6 +1469,23 @@ fn an_inspection_is_planned_drawn_and_verified_and_a_tampered_draw_is_named() {
     assert_eq!(plans[0]["status"], "drawn");
     assert!(run(probity(&data).args(["audit", "--from"]).arg(&data)).status.success());
 
+    // An outcome is an ordinary filing that names the plan; the plan then shows it.
+    let subject = drawn["draw"]["selected"][0]["subject"].as_str().unwrap().to_owned();
+    let outcome = dir.path().join("outcome.csv");
+    std::fs::write(
+        &outcome,
+        format!(
+            "authority,decision_no,subject,kind,decided,effective,basis,inspection_plan\n\
+             bj-amr,R-1,{subject},inspection.no_issue,2026-01-05,2026-01-05,Art. 14,京市监抽〔2023〕7号\n"
+        ),
+    )
+    .unwrap();
+    let o = run(probity(&data).args(["import", "records"]).arg(&outcome));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let o =
+        run(probity(&data).args(["inspection", "show", "bj-amr", "京市监抽〔2023〕7号", "--json"]));
+    assert_eq!(json(&o)["outcomes"][0]["subject"], subject.as_str(), "{o:?}");
+
     // Another selection written into the journal: the entry no longer matches its leaf, and
     // the recomputed draw differs; both are named.
     let db = data.join("registry.sqlite");

@@ -314,3 +314,7 @@ inspection-team = Team
 inspection-not-drawn = Not drawn yet: the draw waits for the plan's beacon round.
 inspection-json = This plan as JSON, with inclusion proofs
 pager-of = Page { $page } of { $pages }
+inspection-outcome = Outcome
+profile-inspections = Drawn for inspection
+profile-inspection-drawn = drawn in risk class { $class }, team { $team }
+profile-inspection-pending = result due by

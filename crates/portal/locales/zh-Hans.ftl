@@ -314,3 +314,7 @@ inspection-team = 检查组
 inspection-not-drawn = 尚未抽取：抽取需等待计划指定的信标轮次。
 inspection-json = 以 JSON 查看本计划及其包含证明
 pager-of = 第 { $page } 页，共 { $pages } 页
+inspection-outcome = 抽查结果
+profile-inspections = 被抽中检查
+profile-inspection-drawn = 按风险类别 { $class } 抽中，第 { $team } 检查组
+profile-inspection-pending = 结果公示截止日

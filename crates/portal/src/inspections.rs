@@ -69,8 +69,11 @@ pub struct PlanPage<'a> {
     pub view: &'a PlanView,
     /// The authority's name.
     pub authority: &'a str,
-    /// The firms drawn on this page: code, name (if the registry holds it), class, team.
-    pub drawn: Vec<(String, String, String, u32)>,
+    /// The firms drawn on this page: code, name (if the registry holds it), class, team, and the
+    /// outcome once filed.
+    pub drawn: Vec<(String, String, String, u32, Option<probity_registry::InspectionOutcome>)>,
+    /// The rulebook in force, for the names of outcome kinds.
+    pub rulebook: &'a probity_rules::Rulebook,
     /// This page, from 0.
     pub page: usize,
 }
@@ -125,14 +128,19 @@ pub fn inspection(ctx: &Ctx, p: &PlanPage<'_>) -> String {
                     th scope="col" { (ctx.t("col-code")) }
                     th scope="col" { (ctx.t("inspection-class")) }
                     th scope="col" { (ctx.t("inspection-team")) }
+                    th scope="col" { (ctx.t("inspection-outcome")) }
                 } }
                 tbody {
-                    @for (code, name, class, team) in &p.drawn {
+                    @for (code, name, class, team, outcome) in &p.drawn {
                         tr {
                             td { a href={"/subjects/" (code)} { (name) } }
                             td.code { (code) }
                             td { (class) }
                             td { (team) }
+                            td { @match outcome {
+                                Some(o) => { (ctx.kind_name(p.rulebook, &o.kind)) " (" (ctx.time(o.filed)) ")" },
+                                None => (ctx.t("profile-inspection-pending")),
+                            } }
                         }
                     }
                 }

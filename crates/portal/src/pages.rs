@@ -40,6 +40,8 @@ pub struct ProfileView<'a> {
     pub log_size: u64,
     /// Authority names by id.
     pub authority_names: &'a BTreeMap<String, String>,
+    /// The inspection draws that selected the subject.
+    pub inspections: &'a [probity_registry::Selection],
 }
 
 /// The check form as filled in.
@@ -327,6 +329,28 @@ pub fn profile(ctx: &Ctx, v: &ProfileView<'_>) -> String {
                         blockquote.reply {
                             p { strong { (ctx.t("record-reply")) } }
                             p { (reply) }
+                        }
+                    }
+                }
+            }
+        }
+        @if !v.inspections.is_empty() {
+            section aria-labelledby="inspections-h" {
+                h2 id="inspections-h" { (ctx.t("profile-inspections")) }
+                ul {
+                    @for sel in v.inspections {
+                        li {
+                            a href={"/inspections/" (sel.plan.authority) "/" (crate::query_escape(&sel.plan.plan_no))} { (sel.plan.plan_no) }
+                            " · " (sel.title)
+                            " · " (ctx.ta("profile-inspection-drawn", &[("class", sel.class.clone()), ("team", sel.team.to_string())]))
+                            " · "
+                            @match &sel.outcome {
+                                Some(o) => { (kind_name(&o.kind)) " (" (ctx.time(o.filed)) ")" },
+                                None => {
+                                    (ctx.t("profile-inspection-pending"))
+                                    @if let Some(by) = sel.publish_by { " " (ctx.time(by)) }
+                                },
+                            }
                         }
                     }
                 }

@@ -62,6 +62,42 @@ pub struct PlanView {
     pub draw: Option<InspectionDraw>,
 }
 
+/// The outcome filed for a subject a draw selected.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Outcome {
+    /// The subject.
+    pub subject: SubjectId,
+    /// The outcome's record kind.
+    pub kind: String,
+    /// Its decision number.
+    pub decision_no: String,
+    /// The log index of its filing.
+    pub index: u64,
+    /// The day it was filed (the day the result was published).
+    pub filed: Date,
+}
+
+/// A draw that selected a subject, as its profile shows it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Selection {
+    /// The plan.
+    pub plan: PlanKey,
+    /// Its title.
+    pub title: String,
+    /// The log index of the draw.
+    pub drawn: u64,
+    /// The subject's risk class at the plan.
+    pub class: String,
+    /// Its team.
+    pub team: u32,
+    /// When the result is due.
+    pub publish_by: Option<Date>,
+    /// The outcome, once filed.
+    pub outcome: Option<Outcome>,
+}
+
 /// What verifying a draw from the log found.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -259,15 +295,59 @@ impl Registry {
         })
     }
 
-    /// The draws that selected a subject, newest plan last, with each plan's view.
-    pub fn inspections_of(
+    /// The outcomes filed against a plan's draw, in the draw's order: one per selected subject
+    /// at most (the first filed, if a withdrawn one was filed again).
+    pub fn outcomes(&self, view: &PlanView) -> Result<Vec<Outcome>, RegistryError> {
+        let mut out = Vec::new();
+        for t in view.draw.iter().flat_map(|d| &d.selected) {
+            if let Some(o) = self.outcome_of(&view.plan.key(), &t.subject)? {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The outcome filed for `subject` against plan `key`, if one stands.
+    pub fn outcome_of(
         &self,
-        id: &SubjectId,
-    ) -> Result<Vec<(PlanView, String, u32)>, RegistryError> {
+        key: &PlanKey,
+        subject: &SubjectId,
+    ) -> Result<Option<Outcome>, RegistryError> {
+        Ok(self
+            .store()
+            .records_of(subject)?
+            .into_iter()
+            .filter(|r| r.status != probity_store::RecordStatus::Withdrawn)
+            .find(|r| {
+                r.record.authority == key.authority
+                    && r.record.inspection_plan.as_deref() == Some(key.plan_no.as_str())
+            })
+            .map(|r| Outcome {
+                subject: *subject,
+                kind: r.record.kind.to_string(),
+                decision_no: r.record.decision_no.clone(),
+                index: r.filed_index,
+                filed: date_of(r.recorded_at),
+            }))
+    }
+
+    /// The draws that selected a subject, oldest plan first, each with the outcome filed for it.
+    pub fn selections(&self, id: &SubjectId) -> Result<Vec<Selection>, RegistryError> {
         self.store()
             .inspections_of(id)?
             .into_iter()
-            .map(|t| Ok((self.plan_view(t.plan)?, t.class, t.team)))
+            .map(|t| {
+                let view = self.plan_view(t.plan)?;
+                Ok(Selection {
+                    outcome: self.outcome_of(&view.plan.key(), id)?,
+                    plan: view.plan.key(),
+                    title: view.plan.title,
+                    drawn: view.drawn.unwrap_or(view.planned),
+                    publish_by: view.publish_by,
+                    class: t.class,
+                    team: t.team,
+                })
+            })
             .collect()
     }
 }

@@ -15,7 +15,7 @@ mod import;
 mod input;
 mod inspection;
 pub use input::RecordIn;
-pub use inspection::{DrawCheck, PlanStatus, PlanView};
+pub use inspection::{DrawCheck, Outcome as InspectionOutcome, PlanStatus, PlanView, Selection};
 mod log;
 mod process;
 mod rating;

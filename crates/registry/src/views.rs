@@ -219,6 +219,34 @@ impl Registry {
                 }
             }
         }
+        // Each subject a draw selected: its result is due the rulebook's working days after
+        // the draw, and is met by the filing of its outcome.
+        for view in self.plans()? {
+            let Some(due) = view.publish_by else { continue };
+            let id = view.plan.authority.to_string();
+            let a = per
+                .entry(id.clone())
+                .or_insert_with(|| AuthorityDeadlines { authority: id, ..Default::default() });
+            let mut overdue = 0;
+            for t in view.draw.iter().flat_map(|d| &d.selected) {
+                let done = self.outcome_of(&view.plan.key(), &t.subject)?.map(|o| o.filed);
+                let d = probity_rules::Deadline { what: "publish_inspection_result", due, done };
+                match d.status(today) {
+                    "met" => a.met += 1,
+                    "late" => a.late += 1,
+                    "overdue" => overdue += 1,
+                    _ => a.pending += 1,
+                }
+            }
+            if overdue > 0 {
+                a.overdue += overdue;
+                a.overdue_items.push(OverdueItem {
+                    decision_no: view.plan.plan_no.clone(),
+                    what: "publish_inspection_result",
+                    due,
+                });
+            }
+        }
         Ok(per.into_values().collect())
     }
 

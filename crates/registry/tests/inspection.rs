@@ -105,9 +105,10 @@ fn a_plan_is_drawn_by_its_beacon_round_and_verified_from_the_log() {
     assert!(audit.problems.is_empty(), "{:?}", audit.problems);
 
     let first = &draw.selected[0];
-    let mine = reg.inspections_of(&first.subject).unwrap();
+    let mine = reg.selections(&first.subject).unwrap();
     assert_eq!(mine.len(), 1);
-    assert_eq!((mine[0].0.plan.key(), mine[0].2), (key.clone(), first.team));
+    assert_eq!((mine[0].plan.clone(), mine[0].team), (key.clone(), first.team));
+    assert!(mine[0].outcome.is_none(), "no outcome yet");
 
     // Outcomes are filed against the draw: for a subject it selected, and no other.
     let amr = Slug::parse("a", "bj-amr").unwrap();
@@ -156,6 +157,27 @@ fn a_plan_is_drawn_by_its_beacon_round_and_verified_from_the_log() {
     );
     let audit = reg.audit(&[], &()).unwrap();
     assert!(audit.problems.is_empty(), "{:?}", audit.problems);
+    let mine = reg.selections(&first.subject).unwrap();
+    assert_eq!(
+        mine[0].outcome.as_ref().unwrap().decision_no,
+        "O-1",
+        "the profile shows the outcome"
+    );
+    let view = reg.plan(&key).unwrap().unwrap();
+    let outcomes = reg.outcomes(&view).unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(
+        (outcomes[0].subject, outcomes[0].kind.as_str()),
+        (first.subject, "inspection.not_at_address")
+    );
+
+    // Publishing the results is a tracked clock: one met, the other six overdue after the due
+    // date, in the authority's deadline statistics.
+    let late = "2023-10-02".parse().unwrap();
+    let compliance = reg.deadline_compliance(late).unwrap();
+    let amr_deadlines = compliance.iter().find(|a| a.authority == "bj-amr").unwrap();
+    assert_eq!((amr_deadlines.met, amr_deadlines.overdue), (1, 6), "{amr_deadlines:?}");
+    assert_eq!(amr_deadlines.overdue_items[0].what, "publish_inspection_result");
 
     // A team moved in the registry's tables is caught and named.
     drop(reg);

@@ -233,7 +233,9 @@ async fn subject(State(state): State<AppState>, page: Page, Path(id): Path<Strin
                 .unwrap_or_else(|| r.record.authority.to_string());
             records.push(portal::RecordRow { record: r, authority_name, reply });
         }
+        let inspections = reg.selections(&p.subject.subject.id)?;
         let view = portal::ProfileView {
+            inspections: &inspections,
             authority_names: &names,
             subject: &p.subject.subject,
             assessment: &a,
@@ -352,7 +354,8 @@ async fn inspection(
             .take(portal::DRAWN_PER_PAGE)
             .map(|t| {
                 let name = reg.subject(&t.subject)?.map(|s| s.subject.name).unwrap_or_default();
-                Ok((t.subject.to_string(), name, t.class.clone(), t.team))
+                let outcome = reg.outcome_of(&key, &t.subject)?;
+                Ok((t.subject.to_string(), name, t.class.clone(), t.team, outcome))
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
         let names = authority_names(reg)?;
@@ -360,7 +363,13 @@ async fn inspection(
             names.get(key.authority.as_str()).cloned().unwrap_or(key.authority.to_string());
         Ok(portal::inspection(
             ctx,
-            &portal::PlanPage { view: &view, authority: &authority, drawn, page: n },
+            &portal::PlanPage {
+                view: &view,
+                authority: &authority,
+                drawn,
+                page: n,
+                rulebook: reg.rulebook(),
+            },
         ))
     })
     .await

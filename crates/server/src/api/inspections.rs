@@ -13,6 +13,8 @@ pub struct PlanOut {
     /// The plan, where it stands, and its draw.
     #[serde(flatten)]
     pub view: PlanView,
+    /// The outcomes filed against the draw, in its order.
+    pub outcomes: Vec<probity_registry::InspectionOutcome>,
     /// With `proof=true`: inclusion proofs of the plan's entry and its draw's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proof: Option<ProfileProofs>,
@@ -87,7 +89,8 @@ pub async fn inspection(
                 }
                 _ => None,
             };
-            Ok(Json(PlanOut { view, proof }))
+            let outcomes = reg.outcomes(&view)?;
+            Ok(Json(PlanOut { view, outcomes, proof }))
         })
         .await
 }

@@ -80,6 +80,8 @@ pub struct SubjectView {
     pub records: Vec<RecordView>,
     /// The assessment today, with its explanation.
     pub assessment: Assessment,
+    /// The inspection draws that selected it, with their outcomes once filed.
+    pub inspections: Vec<probity_registry::Selection>,
     /// The log size this answer reflects.
     pub log_size: u64,
     /// With `proof=true`: inclusion proofs of the log entries behind this profile against the
@@ -125,6 +127,7 @@ pub async fn subject(
                 subject: p.subject.subject.clone(),
                 records,
                 assessment: a,
+                inspections: reg.selections(&p.subject.subject.id)?,
                 log_size: reg.log_size()?,
                 proof: if flag.proof == Some(true) { Some(reg.profile_proofs(&p)?) } else { None },
             }))
