@@ -1,11 +1,13 @@
 //! Request bodies as the API reads them (strict JSON: one object, no key twice), for every
-//! body type; the records of a filing batch then go through the registry's record parser.
+//! body type; the records of a filing batch then go through the registry's record parser, and
+//! an inspection plan through its own checks and the rulebook's.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use probity_server::{
-    AnswerIn, AuthorityIn, BatchCheck, CorrectionIn, DecisionIn, ExceptionIn, FilingBatch, KeyIn,
-    ObjectionIn, ReasonIn, RepairDecisionIn, RepairIn, ReplyIn, RulebookIn, parse_body,
+    AnswerIn, AuthorityIn, BatchCheck, BeaconIn, CorrectionIn, DecisionIn, ExceptionIn,
+    FilingBatch, KeyIn, ObjectionIn, ReasonIn, RepairDecisionIn, RepairIn, ReplyIn, RulebookIn,
+    parse_body,
 };
 
 mod world;
@@ -15,8 +17,21 @@ fn read<T: serde::de::DeserializeOwned>(body: &[u8]) {
     let _ = parse_body::<T>(body);
 }
 
+/// An inspection plan, read and checked as filing one checks it.
+fn plan(body: &[u8]) {
+    static BOOK: std::sync::OnceLock<probity_rules::Rulebook> = std::sync::OnceLock::new();
+    let Ok(plan) = parse_body::<probity_core::InspectionPlan>(body) else { return };
+    let Ok(plan) = plan.check() else { return };
+    let book = BOOK.get_or_init(|| {
+        probity_rules::Rulebook::parse(probity_rules::DEFAULT_RULEBOOK).expect("the default is valid")
+    });
+    if let Some(section) = book.inspection() {
+        let _ = section.check_plan(&plan, probity_core::Timestamp::UNIX_EPOCH);
+    }
+}
+
 /// Every body type but the filing batch, which is read with its records below.
-const OTHERS: [fn(&[u8]); 13] = [
+const OTHERS: [fn(&[u8]); 15] = [
     read::<BatchCheck>,
     read::<AuthorityIn>,
     read::<KeyIn>,
@@ -30,11 +45,13 @@ const OTHERS: [fn(&[u8]); 13] = [
     read::<AnswerIn>,
     read::<DecisionIn>,
     read::<RepairDecisionIn>,
+    plan,
+    read::<BeaconIn>,
 ];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else { return };
-    match OTHERS.get(usize::from(which % 14)) {
+    match OTHERS.get(usize::from(which % 16)) {
         Some(read) => read(body),
         None => {
             if let Ok(batch) = parse_body::<FilingBatch>(body) {

@@ -34,8 +34,8 @@ use utoipa::OpenApi;
 
 /// The request bodies the API takes, for clients and the fuzz targets.
 pub use api::{
-    AnswerIn, AuthorityIn, BatchCheck, CorrectionIn, DecisionIn, ExceptionIn, FilingBatch, KeyIn,
-    ObjectionIn, ReasonIn, RepairDecisionIn, RepairIn, ReplyIn, RulebookIn,
+    AnswerIn, AuthorityIn, BatchCheck, BeaconIn, CorrectionIn, DecisionIn, ExceptionIn,
+    FilingBatch, KeyIn, ObjectionIn, ReasonIn, RepairDecisionIn, RepairIn, ReplyIn, RulebookIn,
 };
 pub use api::{DEFAULT_PAGE, MAX_CHECK_BATCH, MAX_PAGE};
 pub use connections::ConnectionLimits;
