@@ -622,15 +622,14 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         data.join(DEMO_MARKER),
         "made by `probity demo`; the next demo replaces this directory\n",
     )?;
-    let mut imported = [0u64; 3];
-    let tables = [
-        (Table::Authorities, "authorities.csv"),
-        (Table::Subjects, "subjects.csv"),
-        (Table::Records, "records.jsonl"),
+    let mut tables = [
+        (Table::Authorities, "authorities.csv", 0u64),
+        (Table::Subjects, "subjects.csv", 0),
+        (Table::Records, "records.jsonl", 0),
     ];
-    for (i, (table, name)) in tables.iter().enumerate() {
+    for (table, name, imported) in &mut tables {
         let (report, _) = import_file(&mut reg, *table, &early.join(name), None, None, 10_000)?;
-        imported[i] += report.accepted;
+        *imported += report.accepted;
     }
     let planner = reg
         .store()
@@ -647,11 +646,11 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     let draw = crate::inspection::draw_with_shipped_round(&mut reg, &key, &())?;
     let outcomes = crate::inspection::sample_outcomes(&mut reg, &key, &draw)?;
     let mut reg = reg.with_clock(probity_registry::SystemClock);
-    for (i, (table, name)) in tables.iter().enumerate().skip(1) {
+    for (table, name, imported) in tables.iter_mut().skip(1) {
         let (report, _) = import_file(&mut reg, *table, &late.join(name), None, None, 10_000)?;
-        imported[i] += report.accepted;
+        *imported += report.accepted;
     }
-    for ((table, _), n) in tables.iter().zip(imported) {
+    for (table, _, n) in tables {
         outln!("{:<12} {n} imported", table.as_str());
     }
     outln!(

@@ -171,7 +171,9 @@ pub fn run(data: &Path, cmd: InspectionCommand) -> anyhow::Result<u8> {
                 };
                 let outcomes = reg.outcomes(&view)?;
                 let mut out = serde_json::to_value(&view)?;
-                out["outcomes"] = serde_json::to_value(&outcomes)?;
+                if let Some(fields) = out.as_object_mut() {
+                    fields.insert("outcomes".into(), serde_json::to_value(&outcomes)?);
+                }
                 crate::print_json_or(json, &out, |_| {
                     describe(&view)?;
                     for t in view.draw.iter().flat_map(|d| &d.selected) {
