@@ -89,6 +89,21 @@ pub enum BenchCommand {
     },
 }
 
+/// The working directory of a benchmark: `dir` if given (kept), else a new temporary one that
+/// lives as long as the guard returned with it.
+pub fn work_dir(
+    dir: Option<PathBuf>,
+    prefix: &str,
+) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>)> {
+    Ok(match dir {
+        Some(d) => (d, None),
+        None => {
+            let temp = tempfile::Builder::new().prefix(prefix).tempdir()?;
+            (temp.path().to_path_buf(), Some(temp))
+        }
+    })
+}
+
 /// Peak resident set size of this process in bytes, from /proc.
 fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -406,14 +421,7 @@ fn bench_import(
     postgres: Option<probity_stores::StoreLocation>,
     as_json: bool,
 ) -> anyhow::Result<u8> {
-    let temp;
-    let dir = match dir {
-        Some(d) => d,
-        None => {
-            temp = tempfile::Builder::new().prefix("probity-bench-").tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let (dir, _temp) = work_dir(dir, "probity-bench-")?;
     let input = dir.join("input");
     let today = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date();
     let cfg = Config { enterprises, records, seed: 42, dirty: 0.0, as_of: today };
@@ -670,14 +678,7 @@ fn bench_draw(
     dir: Option<PathBuf>,
     as_json: bool,
 ) -> anyhow::Result<u8> {
-    let temp;
-    let dir = match dir {
-        Some(d) => d,
-        None => {
-            temp = tempfile::Builder::new().prefix("probity-bench-").tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let (dir, _temp) = work_dir(dir, "probity-bench-")?;
     let input = dir.join("input");
     // Everything the plan's population depends on is dated before the plan.
     let as_of = probity_core::Date::constant(2023, 8, 22);
@@ -694,16 +695,7 @@ fn bench_draw(
     ] {
         import_file(&mut reg, table, &input.join(name), None, None, 10_000)?;
     }
-    let authority = reg
-        .store()
-        .authorities()?
-        .into_iter()
-        .find(|a| a.category.as_str() == "market_regulation")
-        .map(|a| a.id)
-        .context("the generated data has no market regulator")?;
-    let plan = crate::inspection::sample_plan(&reg, &authority, "BENCH-1")?;
-    let key = plan.key();
-    reg.file_plan(plan)?;
+    let key = crate::inspection::file_sample_plan(&mut reg, "BENCH-1")?;
     let after = crate::inspection::stopped_at(crate::inspection::AFTER_SHIPPED_ROUND)?;
     let mut reg = reg.with_clock(after);
     eprintln!("drawing…");

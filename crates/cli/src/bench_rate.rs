@@ -409,14 +409,7 @@ impl Disagreements {
 
 pub fn run(args: &RateArgs, store: Option<probity_stores::StoreLocation>) -> anyhow::Result<u8> {
     ensure_duckdb()?;
-    let temp;
-    let dir = match &args.dir {
-        Some(d) => d.clone(),
-        None => {
-            temp = tempfile::Builder::new().prefix("probity-bench-rate-").tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let (dir, _temp) = crate::bench::work_dir(args.dir.clone(), "probity-bench-rate-")?;
     let input = dir.join("input");
     let today = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date();
     let book = Rulebook::parse(probity_rules::DEFAULT_RULEBOOK)?;

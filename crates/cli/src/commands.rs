@@ -631,16 +631,7 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         let (report, _) = import_file(&mut reg, *table, &early.join(name), None, None, 10_000)?;
         *imported += report.accepted;
     }
-    let planner = reg
-        .store()
-        .authorities()?
-        .into_iter()
-        .find(|a| a.category.as_str() == "market_regulation")
-        .map(|a| a.id)
-        .context("the demo data has no market regulator")?;
-    let plan = crate::inspection::sample_plan(&reg, &planner, "2023-DR-01")?;
-    let key = plan.key();
-    reg.file_plan(plan)?;
+    let key = crate::inspection::file_sample_plan(&mut reg, "2023-DR-01")?;
     let after = crate::inspection::stopped_at(crate::inspection::AFTER_SHIPPED_ROUND)?;
     let mut reg = reg.with_clock(after);
     let draw = crate::inspection::draw_with_shipped_round(&mut reg, &key, &())?;

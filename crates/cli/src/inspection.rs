@@ -233,6 +233,22 @@ pub fn stopped_at(instant: &str) -> anyhow::Result<probity_registry::FixedClock>
     Ok(probity_registry::FixedClock(instant.parse()?))
 }
 
+/// Files a plan numbered `plan_no` of the registry's first market regulator on the shipped
+/// round (see [`sample_plan`]); the registry's clock must stand before the round.
+pub fn file_sample_plan(reg: &mut Registry, plan_no: &str) -> anyhow::Result<PlanKey> {
+    let authority = reg
+        .store()
+        .authorities()?
+        .into_iter()
+        .find(|a| a.category.as_str() == "market_regulation")
+        .map(|a| a.id)
+        .context("the registry has no market regulator to plan an inspection")?;
+    let plan = sample_plan(reg, &authority, plan_no)?;
+    let key = plan.key();
+    reg.file_plan(plan)?;
+    Ok(key)
+}
+
 /// A plan of `authority` on the shipped round: every general item of the rulebook in force, each
 /// class at the rulebook's minimum ratio, four teams.
 pub fn sample_plan(

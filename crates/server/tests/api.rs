@@ -48,9 +48,11 @@ struct World {
     expired: String,
 }
 
-fn world_with(config: probity_server::Config) -> World {
+/// A registry on a clock the test moves, stopped at `now`, with the authorities `bj-amr` and
+/// `bj-tax` and two companies (`A` and the one of `uscc(42)`).
+fn registry_at(now: &str) -> (tempfile::TempDir, Registry, TestClock) {
     let dir = tempfile::tempdir().unwrap();
-    let clock = TestClock(Arc::new(Mutex::new("2026-03-02T08:00:00Z".parse().unwrap())));
+    let clock = TestClock(Arc::new(Mutex::new(now.parse().unwrap())));
     let mut reg =
         Registry::init_with_clock(&dir.path().join("r"), None, "test/log", clock.clone()).unwrap();
     let other = probity_store::conformance::uscc(42);
@@ -60,6 +62,12 @@ fn world_with(config: probity_server::Config) -> World {
         other.as_str(),
         "北京另一有限公司",
     );
+    (dir, reg, clock)
+}
+
+fn world_with(config: probity_server::Config) -> World {
+    let (dir, mut reg, clock) = registry_at("2026-03-02T08:00:00Z");
+    let other = probity_store::conformance::uscc(42);
     let amr_actor = Actor::Authority(probity_core::Slug::parse("a", "bj-amr").unwrap());
     let operator = reg.issue_key(&Actor::Operator, None).unwrap();
     let amr = reg.issue_key(&amr_actor, None).unwrap();
@@ -1223,17 +1231,7 @@ fn inspection_plan(plan_no: &str, authority: &str, ratio_a: u32, round: u64) -> 
 #[test]
 fn an_authority_plans_and_draws_an_inspection_that_anyone_can_read_with_proofs() {
     // A registry of 2023, so that a plan can precede drand quicknet round 123.
-    let dir = tempfile::tempdir().unwrap();
-    let clock = TestClock(Arc::new(Mutex::new("2023-08-23T08:00:00Z".parse().unwrap())));
-    let mut reg =
-        Registry::init_with_clock(&dir.path().join("r"), None, "test/log", clock.clone()).unwrap();
-    let other = probity_store::conformance::uscc(42);
-    common::authorities_and_companies(
-        &mut reg,
-        "北京测试科技有限公司",
-        other.as_str(),
-        "北京另一有限公司",
-    );
+    let (_dir, mut reg, clock) = registry_at("2023-08-23T08:00:00Z");
     let amr = reg
         .issue_key(&Actor::Authority(probity_core::Slug::parse("a", "bj-amr").unwrap()), None)
         .unwrap();
