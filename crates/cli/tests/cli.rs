@@ -1510,4 +1510,26 @@ fn an_inspection_is_planned_drawn_and_verified_and_a_tampered_draw_is_named() {
     assert!(problems.contains("is not the one its plan"), "{problems}");
     let o = run(probity(&data).args(["audit", "--from"]).arg(&data));
     assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let report = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(report.contains(&format!("entry {index}")), "{report}");
+
+    // An outcome moved to a firm the draw did not select, in the journal: its entry is named.
+    let outcome_at = index + 1;
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let body: Vec<u8> = conn
+        .query_row("SELECT body FROM journal WHERE idx = ?1", [outcome_at as i64], |r| r.get(0))
+        .unwrap();
+    let mut event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(event["body"]["record"]["inspection_plan"], "京市监抽〔2023〕7号");
+    event["body"]["record"]["decision_no"] = serde_json::json!("R-forged");
+    conn.execute(
+        "UPDATE journal SET body = ?2 WHERE idx = ?1",
+        rusqlite::params![outcome_at as i64, serde_json::to_vec(&event).unwrap()],
+    )
+    .unwrap();
+    drop(conn);
+    let o = run(probity(&data).args(["audit", "--from"]).arg(&data));
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let report = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(report.contains(&format!("entry {outcome_at}")), "{report}");
 }

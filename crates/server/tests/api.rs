@@ -1278,6 +1278,24 @@ fn an_authority_plans_and_draws_an_inspection_that_anyone_can_read_with_proofs()
     let selected = v["plan"]["draw"]["selected"].as_array().unwrap().len();
     assert!(selected >= 1, "no one is exempt: {v}");
 
+    // An outcome is filed like any record, naming the plan; a firm not drawn cannot have one.
+    let drawn_firm = v["plan"]["draw"]["selected"][0]["subject"].as_str().unwrap().to_owned();
+    let outcome = |no: &str, subject: &str| {
+        json!({"authority": "bj-amr", "decision_no": no, "subject": subject,
+               "kind": "inspection.issues_found", "decided": "2023-08-24", "effective": "2023-08-24",
+               "basis": "Art. 14", "inspection_plan": "P-7"})
+    };
+    let (s, v) = post("/v1/records", &amr, &outcome("R-1", &drawn_firm));
+    assert_eq!(s, 201, "{v}");
+    let other = probity_store::conformance::uscc(42);
+    let undrawn = [common::A, other.as_str()].into_iter().find(|c| *c != drawn_firm).unwrap();
+    let (s, v) = post("/v1/records", &amr, &outcome("R-2", undrawn));
+    assert_eq!(s, 422, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("did not select"), "{v}");
+    let profile: Value =
+        http.get(format!("{url}/v1/subjects/{drawn_firm}")).send().unwrap().json().unwrap();
+    assert_eq!(profile["inspections"][0]["outcome"]["decision_no"], "R-1", "{profile}");
+
     let list: Value = http.get(format!("{url}/v1/inspections")).send().unwrap().json().unwrap();
     assert_eq!(list["plans"].as_array().unwrap().len(), 1);
     let one: Value = http
@@ -1287,6 +1305,7 @@ fn an_authority_plans_and_draws_an_inspection_that_anyone_can_read_with_proofs()
         .json()
         .unwrap();
     assert_eq!(one["proof"]["entries"].as_array().unwrap().len(), 2, "{one}");
+    assert_eq!(one["outcomes"].as_array().unwrap().len(), 1, "{one}");
     assert!(one["publish_by"].is_string());
     let r = http.get(format!("{url}/v1/inspections/bj-amr/none")).send().unwrap();
     assert_eq!(r.status(), 404);
