@@ -277,7 +277,15 @@ fn demo_builds_a_registry_and_replaces_only_its_own() {
     assert!(o.status.success(), "{o:?}");
     assert!(stdout(&o).contains("demo registry ready"));
     assert!(stdout(&o).contains("operator:") && stdout(&o).contains("prb_"));
-    assert_eq!(stats(&data)["records"], 400);
+    // The generated records, and the outcomes of the demo's inspection, which it says it filed.
+    let outcomes = |o: &Output| -> u64 {
+        let out = stdout(o);
+        let line = out.lines().find(|l| l.starts_with("inspection")).expect("an inspection line");
+        let before = line.split(" outcomes filed").next().unwrap();
+        before.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(outcomes(&o) >= 1, "{o:?}");
+    assert_eq!(stats(&data)["records"], 400 + outcomes(&o));
     // Running it again replaces the demo.
     let o = run(probity(&data).args([
         "demo",
@@ -288,7 +296,7 @@ fn demo_builds_a_registry_and_replaces_only_its_own() {
         "--no-serve",
     ]));
     assert!(o.status.success(), "{o:?}");
-    assert_eq!(stats(&data)["records"], 100);
+    assert_eq!(stats(&data)["records"], 100 + outcomes(&o));
     // It never replaces a registry it did not make.
     let real: PathBuf = dir.path().join("real");
     assert!(run(probity(&real).arg("init")).status.success());
