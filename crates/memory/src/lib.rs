@@ -683,6 +683,23 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn plan_targets(&self, planned: u64) -> Result<Vec<(SubjectId, String, u32)>, StoreError> {
+        let state = self.state();
+        let Some(plan) = state.plans.iter().position(|p| p.planned == planned) else {
+            return Ok(Vec::new());
+        };
+        let mut out = state
+            .targets
+            .iter()
+            .filter(|((p, _), _)| *p == plan as Row)
+            .map(|((_, subject), (class, team))| {
+                Ok((state.subject_row(*subject)?.id, class.clone(), *team))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort();
+        Ok(out)
+    }
+
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
         let state = self.state();
         state

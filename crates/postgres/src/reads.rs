@@ -322,6 +322,18 @@ impl Store for PgStore {
             .collect()
     }
 
+    fn plan_targets(&self, planned: u64) -> Result<Vec<(SubjectId, String, u32)>, StoreError> {
+        let rows = self.query(
+            "SELECT s.code, t.class, t.team FROM inspection_plans p
+             JOIN inspection_targets t ON t.plan = p.id JOIN subjects s ON s.id = t.subject
+             WHERE p.planned = $1 ORDER BY s.code",
+            &[&(planned as i64)],
+        )?;
+        rows.iter()
+            .map(|r| Ok((stored_subject_id(r.get(0))?, r.get(1), r.get::<_, i32>(2) as u32)))
+            .collect()
+    }
+
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
         self.events_listed_by("SELECT event FROM rulebooks ORDER BY event")?
             .into_iter()

@@ -630,15 +630,23 @@ fn inspection_problems(store: &dyn Store, replay: &Replay) -> Result<Vec<String>
             problems.push(format!("inspection plan {key}: filed in the journal, but not stored"));
         }
         let Some((_, draw)) = &w.draw else { continue };
-        for t in &draw.selected {
-            let found = store.inspections_of(&t.subject)?;
-            if !found.iter().any(|f| f.plan.key == key && f.class == t.class && f.team == t.team) {
-                problems.push(format!(
-                    "inspection plan {key}: the draw selected {} (class {}, team {}), but the \
-                     registry's tables do not show it",
-                    t.subject, t.class, t.team
-                ));
-            }
+        let logged: BTreeSet<(SubjectId, String, u32)> =
+            draw.selected.iter().map(|t| (t.subject, t.class.clone(), t.team)).collect();
+        let stored: BTreeSet<(SubjectId, String, u32)> =
+            store.plan_targets(w.index)?.into_iter().collect();
+        for t in logged.difference(&stored) {
+            problems.push(format!(
+                "inspection plan {key}: the draw selected {} (class {}, team {}), but the \
+                 registry's tables do not show it",
+                t.0, t.1, t.2
+            ));
+        }
+        for t in stored.difference(&logged) {
+            problems.push(format!(
+                "inspection plan {key}: the registry's tables show {} (class {}, team {}) as \
+                 drawn, but the draw did not select it so",
+                t.0, t.1, t.2
+            ));
         }
     }
     Ok(problems)

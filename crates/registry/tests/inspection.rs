@@ -184,9 +184,20 @@ fn a_plan_is_drawn_by_its_beacon_round_and_verified_from_the_log() {
     let db = dir.path().join("reg").join(probity_sqlite::DB_FILE);
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute("UPDATE inspection_targets SET team = team % 3 + 1", []).unwrap();
+    // And a firm the draw did not select is added to it.
+    conn.execute(
+        "INSERT INTO inspection_targets (plan, subject, class, team)
+         SELECT t.plan, s.id, 'B', 1 FROM inspection_targets t, subjects s
+         WHERE s.code = ?1 LIMIT 1",
+        [not_drawn.as_str()],
+    )
+    .unwrap();
     drop(conn);
     let reg = Registry::open(&dir.path().join("reg")).unwrap();
     let audit = reg.audit(&[], &()).unwrap();
     let named = audit.problems.iter().any(|p| p.contains(&first.subject.to_string()));
     assert!(named, "{:?}", audit.problems);
+    let added =
+        audit.problems.iter().any(|p| p.contains(&not_drawn) && p.contains("did not select"));
+    assert!(added, "{:?}", audit.problems);
 }

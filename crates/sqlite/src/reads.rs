@@ -643,6 +643,27 @@ impl Store for SqliteStore {
         .collect()
     }
 
+    fn plan_targets(&self, planned: u64) -> Result<Vec<(SubjectId, String, u32)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT s.code, t.class, t.team FROM inspection_plans p
+                 JOIN inspection_targets t ON t.plan = p.id JOIN subjects s ON s.id = t.subject
+                 WHERE p.planned = ?1 ORDER BY s.code",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([planned as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?))
+            })
+            .map_err(backend)?;
+        rows.map(|row| {
+            let (code, class, team) = row.map_err(backend)?;
+            Ok((stored_subject_id(&code)?, class, team))
+        })
+        .collect()
+    }
+
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
         self.events_listed_by("SELECT event FROM rulebooks ORDER BY event")?
             .into_iter()

@@ -748,6 +748,8 @@ pub fn inspection_plans_and_draws(store: &mut dyn Store) {
     );
     assert!(store.inspections_of(&uscc(1)).unwrap().is_empty());
     assert!(store.inspections_of(&uscc(999)).unwrap().is_empty());
+    assert_eq!(store.plan_targets(at).unwrap(), vec![(uscc(2), "A".to_owned(), 1)]);
+    assert!(store.plan_targets(drawn_at).unwrap().is_empty(), "no plan was filed there");
 }
 
 /// No column of any table may hold data about a natural person.

@@ -677,6 +677,10 @@ pub trait Store: Send {
     /// The draws that selected a subject, in journal order of their plans.
     fn inspections_of(&self, id: &SubjectId) -> Result<Vec<TargetRow>, StoreError>;
 
+    /// The subjects the draw of the plan journalled at `planned` selected, as stored, each with
+    /// its class and team, in code order.
+    fn plan_targets(&self, planned: u64) -> Result<Vec<(SubjectId, String, u32)>, StoreError>;
+
     /// Up to `limit` subject ids after `after` (exclusive), in id order: for passes over every
     /// subject.
     fn subject_ids(
