@@ -109,15 +109,12 @@ pub fn run(data: &Path, cmd: InspectionCommand) -> anyhow::Result<u8> {
                     beacon.display()
                 )
             })?;
-            if let Some(given) = &round.randomness {
-                let computed = probity_rules::inspection::randomness_hex(&round.signature);
-                if computed.as_deref() != Some(given.to_ascii_lowercase().as_str()) {
-                    anyhow::bail!(
-                        "`{}`: randomness `{given}` is not SHA-256 of the signature",
-                        beacon.display()
-                    );
-                }
-            }
+            probity_rules::inspection::check_randomness(
+                round.round,
+                &round.signature,
+                round.randomness.as_deref(),
+            )
+            .with_context(|| format!("`{}`", beacon.display()))?;
             let bar = Bar::bytes(None, "replaying");
             let drawn = reg.draw_plan(&key, round.round, &round.signature, &bar);
             bar.finish();

@@ -12,7 +12,7 @@ use probity_core::{
 };
 use probity_rules::Replay;
 use probity_rules::inspection::{self, Beacon};
-use probity_store::{LogNodes, PlanRow};
+use probity_store::{JournalEntry, LogNodes, PlanRow};
 use serde::Serialize;
 
 use crate::audit::JournalPass;
@@ -148,7 +148,31 @@ impl Registry {
         }
     }
 
+    /// The stored row of a plan; not found names it.
+    fn plan_row(&self, key: &PlanKey) -> Result<PlanRow, RegistryError> {
+        self.store()
+            .plans()?
+            .into_iter()
+            .find(|p| p.key == *key)
+            .ok_or_else(|| RegistryError::NotFound(format!("no inspection plan `{key}`")))
+    }
+
+    /// A plan's view with its draw.
     fn plan_view(&self, row: PlanRow) -> Result<PlanView, RegistryError> {
+        let drawn = row.drawn;
+        let mut view = self.plan_head(row)?;
+        if let Some(at) = drawn {
+            match self.event_at(at)? {
+                (EventBody::InspectionDrawn { draw }, _) => view.draw = Some(draw),
+                _ => return Err(corrupt(at, "an inspection draw")),
+            }
+        }
+        Ok(view)
+    }
+
+    /// A plan's view without its draw (which can be large): the plan, when it was drawn and
+    /// what is due.
+    fn plan_head(&self, row: PlanRow) -> Result<PlanView, RegistryError> {
         let (plan, planned_at) = match self.event_at(row.planned)? {
             (EventBody::InspectionPlanned { plan }, at) => (plan, at),
             _ => return Err(corrupt(row.planned, "an inspection plan")),
@@ -156,13 +180,13 @@ impl Registry {
         let round_at = Beacon::of(&plan.beacon)
             .map(|b| b.round_time(plan.beacon.round))
             .map_err(RegistryError::Internal)?;
-        let (draw, drawn_at) = match row.drawn {
-            Some(at) => match self.event_at(at)? {
-                (EventBody::InspectionDrawn { draw }, t) => (Some(draw), Some(t)),
-                _ => return Err(corrupt(at, "an inspection draw")),
-            },
-            None => (None, None),
+        let drawn_at = match row.drawn {
+            Some(at) => {
+                Some(self.store().recorded_at(at)?.ok_or_else(|| corrupt(at, "a journal entry"))?)
+            }
+            None => None,
         };
+        let draw = None;
         let publish_by = drawn_at.and_then(|t| {
             let book = self.rulebook_at(date_of(t));
             book.inspection().map(|s| inspection::publication_due(s, book.calendar(), date_of(t)))
@@ -207,9 +231,7 @@ impl Registry {
         signature: &str,
         progress: &dyn Progress,
     ) -> Result<(Option<u64>, InspectionDraw), RegistryError> {
-        let Some(row) = self.store().plans()?.into_iter().find(|p| p.key == *key) else {
-            return Err(RegistryError::NotFound(format!("no inspection plan `{key}`")));
-        };
+        let row = self.plan_row(key)?;
         let replay = self.replay_until(row.planned + 1, progress)?;
         let Some(p) = replay.plan(key) else {
             return Err(corrupt(row.planned, "an inspection plan the replay knows"));
@@ -220,28 +242,41 @@ impl Registry {
         Ok((index, draw))
     }
 
-    /// Folds the journal's first `end` entries into a replay.
-    fn replay_until(&self, end: u64, progress: &dyn Progress) -> Result<Replay, RegistryError> {
-        let mut replay = Replay::new();
-        while replay.size() < end {
-            let want = usize::try_from(end - replay.size()).unwrap_or(PAGE).min(PAGE);
-            let page = self.store().journal(replay.size(), want)?;
-            if page.is_empty() {
-                break;
-            }
+    /// Hands each of the journal's first `end` entries to `f`, in order, a page at a time.
+    fn each_entry(
+        &self,
+        end: u64,
+        progress: &dyn Progress,
+        mut f: impl FnMut(&JournalEntry) -> Result<(), RegistryError>,
+    ) -> Result<(), RegistryError> {
+        let mut next = 0;
+        while next < end {
+            let want = usize::try_from(end - next).unwrap_or(PAGE).min(PAGE);
+            let page = self.store().journal(next, want)?;
+            let Some(last) = page.last() else { break };
+            next = last.index + 1;
             for entry in &page {
-                let folded = match entry.published() {
-                    None => replay.withheld(entry.index),
-                    Some(bytes) => {
-                        let event = probity_core::Event::decode(bytes)
-                            .map_err(|e| corrupt(entry.index, &format!("an event ({e})")))?;
-                        replay.apply(entry.index, &event)
-                    }
-                };
-                folded.map_err(|e| RegistryError::Internal(e.to_string()))?;
+                f(entry)?;
             }
             progress.advance(0, page.len() as u64);
         }
+        Ok(())
+    }
+
+    /// Folds the journal's first `end` entries into a replay.
+    fn replay_until(&self, end: u64, progress: &dyn Progress) -> Result<Replay, RegistryError> {
+        let mut replay = Replay::new();
+        self.each_entry(end, progress, |entry| {
+            let folded = match entry.published() {
+                None => replay.withheld(entry.index),
+                Some(bytes) => {
+                    let event = probity_core::Event::decode(bytes)
+                        .map_err(|e| corrupt(entry.index, &format!("an event ({e})")))?;
+                    replay.apply(entry.index, &event)
+                }
+            };
+            folded.map_err(|e| RegistryError::Internal(e.to_string()))
+        })?;
         Ok(replay)
     }
 
@@ -254,28 +289,18 @@ impl Registry {
         key: &PlanKey,
         progress: &dyn Progress,
     ) -> Result<DrawCheck, RegistryError> {
-        let Some(row) = self.store().plans()?.into_iter().find(|p| p.key == *key) else {
-            return Err(RegistryError::NotFound(format!("no inspection plan `{key}`")));
-        };
-        let Some(drawn) = row.drawn else {
+        let Some(drawn) = self.plan_row(key)?.drawn else {
             return Err(RegistryError::Conflict(format!(
                 "inspection plan `{key}` is not drawn yet"
             )));
         };
         let size = drawn + 1;
         let mut pass = JournalPass::new(size, &[]);
-        while pass.next() < size {
-            let want = usize::try_from(size - pass.next()).unwrap_or(PAGE).min(PAGE);
-            let page = self.store().journal(pass.next(), want)?;
-            if page.is_empty() {
-                break;
-            }
-            for entry in &page {
-                let stated = self.store().log_node(0, entry.index).map_err(|e| e.to_string());
-                pass.entry(entry, stated);
-            }
-            progress.advance(0, page.len() as u64);
-        }
+        self.each_entry(size, progress, |entry| {
+            let stated = self.store().log_node(0, entry.index).map_err(|e| e.to_string());
+            pass.entry(entry, stated);
+            Ok(())
+        })?;
         let root = probity_tlog::root(&LogNodes(self.store()), size)?;
         let (audit, replay) = pass.finish(root);
         let replayed = replay.as_ref().and_then(|r| r.plan(key));
@@ -298,9 +323,10 @@ impl Registry {
     /// The outcomes filed against a plan's draw, in the draw's order: one per selected subject
     /// at most (the first filed, if a withdrawn one was filed again).
     pub fn outcomes(&self, view: &PlanView) -> Result<Vec<Outcome>, RegistryError> {
+        let key = view.plan.key();
         let mut out = Vec::new();
         for t in view.draw.iter().flat_map(|d| &d.selected) {
-            if let Some(o) = self.outcome_of(&view.plan.key(), &t.subject)? {
+            if let Some(o) = self.outcome_of(&key, &t.subject)? {
                 out.push(o);
             }
         }
@@ -337,7 +363,7 @@ impl Registry {
             .inspections_of(id)?
             .into_iter()
             .map(|t| {
-                let view = self.plan_view(t.plan)?;
+                let view = self.plan_head(t.plan)?;
                 Ok(Selection {
                     outcome: self.outcome_of(&view.plan.key(), id)?,
                     plan: view.plan.key(),

@@ -392,6 +392,23 @@ pub fn randomness_hex(signature_hex: &str) -> Option<String> {
     Some(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Checks a beacon round's stated randomness, if it states one, against its signature (hex).
+pub fn check_randomness(
+    round: u64,
+    signature_hex: &str,
+    stated: Option<&str>,
+) -> Result<(), InspectionError> {
+    let Some(stated) = stated else { return Ok(()) };
+    if randomness_hex(signature_hex).as_deref() == Some(stated.to_ascii_lowercase().as_str()) {
+        Ok(())
+    } else {
+        Err(InspectionError::Beacon {
+            round,
+            problem: format!("randomness `{stated}` is not SHA-256 of the signature"),
+        })
+    }
+}
+
 /// A subject as the population sees it: its code, kind, region and grade at the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
@@ -438,10 +455,7 @@ pub fn population<'a>(
 /// SHA-256(0x00 ‖ leaf data), the leaf data being the leaf format version and SHA-256 of the
 /// bytes (`docs/log-format.md`).
 pub fn leaf_hash(canonical: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(probity_core::leaf_data(canonical));
-    h.finalize().into()
+    probity_tlog::leaf_hash(&probity_core::leaf_data(canonical))
 }
 
 /// The seed of a draw.

@@ -145,14 +145,12 @@ pub async fn draw_plan(
             key.authority
         )));
     }
-    if let Some(given) = &beacon.randomness {
-        let computed = probity_rules::inspection::randomness_hex(&beacon.signature);
-        if computed.as_deref() != Some(given.to_ascii_lowercase().as_str()) {
-            return Err(ApiError::invalid(format!(
-                "randomness `{given}` is not SHA-256 of the signature"
-            )));
-        }
-    }
+    probity_rules::inspection::check_randomness(
+        beacon.round,
+        &beacon.signature,
+        beacon.randomness.as_deref(),
+    )
+    .map_err(|e| ApiError::invalid(e.to_string()))?;
     state
         .write(move |reg| {
             let (index, _) = reg.draw_plan(&key, beacon.round, &beacon.signature, &())?;
