@@ -94,6 +94,8 @@ struct State {
     targets: BTreeMap<(Row, Row), (String, u32)>,
     assessments: BTreeMap<SubjectId, AssessmentRow>,
     credentials: BTreeMap<String, Credential>,
+    /// As a witness: origin → (size, root, note) last cosigned.
+    witnessed: BTreeMap<String, (u64, [u8; 32], String)>,
     /// The subjects the append being executed concerns, with the latest such event.
     touched: HashMap<Row, u64>,
 }
@@ -525,6 +527,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
     ("code_exceptions", &["code", "event"]),
     ("inspection_plans", &["id", "authority", "plan_no", "planned", "drawn"]),
     ("inspection_targets", &["plan", "subject", "class", "team"]),
+    ("witnessed", &["origin", "size", "root", "note"]),
     (
         "assessments",
         &[
@@ -925,6 +928,30 @@ impl Store for MemoryStore {
         }
         *shared = Arc::new(state);
         Ok(n)
+    }
+
+    fn witnessed(&self, origin: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        Ok(self.state().witnessed.get(origin).map(|(size, root, _)| (*size, *root)))
+    }
+
+    fn advance_witnessed(
+        &mut self,
+        origin: &str,
+        expected: Option<(u64, [u8; 32])>,
+        size: u64,
+        root: &[u8; 32],
+        note: &str,
+    ) -> Result<bool, StoreError> {
+        self.write()?;
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = shared.witnessed.get(origin).map(|(size, root, _)| (*size, *root));
+        if now != expected {
+            return Ok(false);
+        }
+        let mut state = State::clone(&shared);
+        state.witnessed.insert(origin.to_owned(), (size, *root, note.to_owned()));
+        *shared = Arc::new(state);
+        Ok(true)
     }
 
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError> {

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_explanations_lz4.sql"),
     include_str!("../migrations/0009_subject_last_event.sql"),
     include_str!("../migrations/0010_inspections.sql"),
+    include_str!("../migrations/0011_witnessed.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks

@@ -619,6 +619,51 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn witnessed(&self, origin: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        let rows = self.query("SELECT size, root FROM witnessed WHERE origin = $1", &[&origin])?;
+        rows.first()
+            .map(|r| {
+                match (
+                    u64::try_from(r.get::<_, i64>(0)),
+                    <[u8; 32]>::try_from(r.get::<_, Vec<u8>>(1)),
+                ) {
+                    (Ok(size), Ok(root)) => Ok((size, root)),
+                    _ => Err(StoreError::Backend(format!(
+                        "the witnessed checkpoint of `{origin}` is corrupt"
+                    ))),
+                }
+            })
+            .transpose()
+    }
+
+    fn advance_witnessed(
+        &mut self,
+        origin: &str,
+        expected: Option<(u64, [u8; 32])>,
+        size: u64,
+        root: &[u8; 32],
+        note: &str,
+    ) -> Result<bool, StoreError> {
+        // One statement, so the comparison and the write are one atomic step.
+        let (size, root) = (size as i64, &root[..]);
+        let changed = self.on_session(|client| {
+            match expected {
+                None => client.execute(
+                    "INSERT INTO witnessed (origin, size, root, note) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (origin) DO NOTHING",
+                    &[&origin, &size, &root, &note],
+                ),
+                Some((old, old_root)) => client.execute(
+                    "UPDATE witnessed SET size = $2, root = $3, note = $4
+                     WHERE origin = $1 AND size = $5 AND root = $6",
+                    &[&origin, &size, &root, &note, &(old as i64), &&old_root[..]],
+                ),
+            }
+            .map_err(backend)
+        })?;
+        Ok(changed == 1)
+    }
+
     fn credential(&self, key_id: &str) -> Result<Option<Credential>, StoreError> {
         let Some(r) = self.query_opt(
             "SELECT role, principal, secret_hash, created, expires, revoked FROM credentials WHERE key_id = $1",

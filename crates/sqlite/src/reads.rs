@@ -248,6 +248,43 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn witnessed(&self, origin: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached("SELECT size, root FROM witnessed WHERE origin = ?1")
+            .and_then(|mut s| {
+                s.query_row([origin], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                    .optional()
+            })
+            .map_err(backend)?;
+        row.map(|(size, root)| witnessed_row(origin, size, root)).transpose()
+    }
+
+    fn advance_witnessed(
+        &mut self,
+        origin: &str,
+        expected: Option<(u64, [u8; 32])>,
+        size: u64,
+        root: &[u8; 32],
+        note: &str,
+    ) -> Result<bool, StoreError> {
+        // One statement, so the comparison and the write are one atomic step.
+        let changed = match expected {
+            None => self.conn.execute(
+                "INSERT INTO witnessed (origin, size, root, note) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (origin) DO NOTHING",
+                params![origin, size as i64, &root[..], note],
+            ),
+            Some((old, old_root)) => self.conn.execute(
+                "UPDATE witnessed SET size = ?2, root = ?3, note = ?4
+                 WHERE origin = ?1 AND size = ?5 AND root = ?6",
+                params![origin, size as i64, &root[..], note, old as i64, &old_root[..]],
+            ),
+        }
+        .map_err(backend)?;
+        Ok(changed == 1)
+    }
+
     fn credential(&self, key_id: &str) -> Result<Option<Credential>, StoreError> {
         let row = self
             .conn
@@ -760,4 +797,12 @@ fn plan_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PlanRow, StoreErro
         }),
         Err(e) => Err(StoreError::Corrupt { index: planned, reason: e.to_string() }),
     })
+}
+
+/// A `witnessed` row's size and root, checked.
+fn witnessed_row(origin: &str, size: i64, root: Vec<u8>) -> Result<(u64, [u8; 32]), StoreError> {
+    match (u64::try_from(size), <[u8; 32]>::try_from(root)) {
+        (Ok(size), Ok(root)) => Ok((size, root)),
+        _ => Err(StoreError::Backend(format!("the witnessed checkpoint of `{origin}` is corrupt"))),
+    }
 }

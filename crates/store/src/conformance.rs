@@ -37,6 +37,7 @@ macro_rules! conformance_tests {
             settling_changes_nothing_a_reader_sees,
             code_exceptions,
             inspection_plans_and_draws,
+            witness_state_moves_only_from_what_was_judged,
             log_covers_every_journal_entry,
             log_grows_across_tiles_in_any_batches,
             rulebook_adoptions,
@@ -689,6 +690,26 @@ pub fn plan(plan_no: &str) -> probity_core::InspectionPlan {
         team_commitment: probity_core::DocumentHash::from_bytes([5; 32]),
         beacon: probity_core::BeaconRound { chain: "52".repeat(32), round: 9 },
     }
+}
+
+/// As a witness, the state of a followed log moves by compare-and-set: from nothing only once,
+/// then only from the size and root it holds, so of two requests judged against one state only
+/// the first is stored; other origins are apart.
+pub fn witness_state_moves_only_from_what_was_judged(store: &mut dyn Store) {
+    let origin = "example.org/log";
+    assert_eq!(store.witnessed(origin).unwrap(), None);
+    assert!(store.advance_witnessed(origin, None, 3, &[3; 32], "note 3").unwrap());
+    assert!(!store.advance_witnessed(origin, None, 4, &[4; 32], "note 4").unwrap());
+    assert_eq!(store.witnessed(origin).unwrap(), Some((3, [3; 32])));
+    // The right size with another root, and another size, both fail.
+    assert!(!store.advance_witnessed(origin, Some((3, [9; 32])), 5, &[5; 32], "x").unwrap());
+    assert!(!store.advance_witnessed(origin, Some((2, [3; 32])), 5, &[5; 32], "x").unwrap());
+    assert!(store.advance_witnessed(origin, Some((3, [3; 32])), 5, &[5; 32], "note 5").unwrap());
+    assert!(!store.advance_witnessed(origin, Some((3, [3; 32])), 6, &[6; 32], "x").unwrap());
+    assert_eq!(store.witnessed(origin).unwrap(), Some((5, [5; 32])));
+    assert_eq!(store.witnessed("other.example/log").unwrap(), None);
+    assert!(store.advance_witnessed("other.example/log", None, 1, &[1; 32], "n").unwrap());
+    assert_eq!(store.witnessed(origin).unwrap(), Some((5, [5; 32])));
 }
 
 /// A plan is kept once by its key (the same plan again is a duplicate, another one a conflict)

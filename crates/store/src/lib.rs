@@ -771,6 +771,23 @@ pub trait Store: Send {
         at: Timestamp,
     ) -> Result<u64, StoreError>;
 
+    /// As a witness of other logs: the size and root of the checkpoint of `origin` this
+    /// registry last cosigned, if any.
+    fn witnessed(&self, origin: &str) -> Result<Option<(u64, [u8; 32])>, StoreError>;
+
+    /// As a witness: stores the checkpoint `note` of `origin` (its `size` and `root`) as the
+    /// latest cosigned, if what is stored is still `expected` (`None`: nothing yet), in one
+    /// atomic step; returns whether it did. Two requests judged against the same state cannot
+    /// both succeed, so a witness never cosigns two views of one log.
+    fn advance_witnessed(
+        &mut self,
+        origin: &str,
+        expected: Option<(u64, [u8; 32])>,
+        size: u64,
+        root: &[u8; 32],
+        note: &str,
+    ) -> Result<bool, StoreError>;
+
     /// Every table and column name the backend keeps, for audits of what is stored.
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError>;
 

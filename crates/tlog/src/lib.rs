@@ -8,7 +8,9 @@
 //! consistency proofs are all computed from those nodes, read through the small [`Nodes`] trait,
 //! so the same code serves a tree in memory ([`MemoryTree`]), in SQLite or in PostgreSQL.
 //!
-//! Checkpoints are signed as C2SP signed notes ([`NoteSigner`], [`NoteVerifier`]).
+//! Checkpoints are signed as C2SP signed notes ([`NoteSigner`], [`NoteVerifier`]), cosigned by
+//! witnesses (`cosignature/v1`, [`Cosigner`]), judged by a witness ([`witness`]) and accepted by
+//! readers under a quorum policy ([`policy`]).
 //!
 //! This crate does no I/O and keeps no clock.
 //!
@@ -24,13 +26,17 @@
 //! assert!(verify_inclusion(&leaf_hash(b"b"), 1, 3, &proof, &root).is_ok());
 //! ```
 
+pub mod cosignature;
 mod frontier;
 mod memory;
 mod note;
+pub mod policy;
 mod proof;
 pub mod stored;
 pub mod tiles;
+pub mod witness;
 
+pub use cosignature::{CosignatureVerifier, Cosigner};
 pub use frontier::Frontier;
 pub use memory::MemoryTree;
 pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier, note_text};

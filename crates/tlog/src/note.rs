@@ -34,18 +34,23 @@ pub enum NoteError {
     Checkpoint(String),
 }
 
-fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
+/// A signed-note key ID: the first four bytes of `SHA-256(name ‖ "\n" ‖ algorithm ‖ key)`.
+pub(crate) fn key_id_of(name: &str, algorithm: u8, public: &[u8; 32]) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
-    h.update([ED25519]);
+    h.update([algorithm]);
     h.update(public);
     let d: [u8; 32] = h.finalize().into();
     let [a, b, c, e, ..] = d;
     [a, b, c, e]
 }
 
-fn check_name(name: &str) -> bool {
+fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
+    key_id_of(name, ED25519, public)
+}
+
+pub(crate) fn check_name(name: &str) -> bool {
     !name.is_empty()
         && !name.contains('+')
         && !name.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -125,7 +130,7 @@ impl NoteSigner {
     }
 }
 
-fn hex4(id: &[u8; 4]) -> String {
+pub(crate) fn hex4(id: &[u8; 4]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -158,23 +163,28 @@ impl NoteVerifier {
         Ok(Self { name: name.to_owned(), id: key_id(name, &public), key })
     }
 
+    /// The verifier of `name` with the raw Ed25519 key `public` (a log known by its key alone,
+    /// as a sigsum policy names it, whose key name is its origin).
+    pub fn from_key(name: &str, public: &[u8; 32]) -> Result<Self, NoteError> {
+        let key = VerifyingKey::from_bytes(public).map_err(|_| NoteError::Key(name.to_owned()))?;
+        if !check_name(name) {
+            return Err(NoteError::Key(name.to_owned()));
+        }
+        Ok(Self { name: name.to_owned(), id: key_id(name, public), key })
+    }
+
+    /// The key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Checks that `note` carries a valid signature by this key and returns its text.
     pub fn open<'n>(&self, note: &'n str) -> Result<&'n str, NoteError> {
-        let split = note
-            .rfind("\n\n")
-            .ok_or_else(|| NoteError::Malformed("no blank line before the signatures".into()))?;
-        let (text, sigs) = note.split_at(split + 1);
-        for line in sigs.trim_start_matches('\n').lines() {
-            let Some(rest) = line.strip_prefix("\u{2014} ") else {
-                return Err(NoteError::Malformed(format!(
-                    "signature line `{line}` does not start with `— `"
-                )));
-            };
-            let Some((name, blob)) = rest.split_once(' ') else { continue };
+        let (text, lines) = split_note(note)?;
+        for (name, blob) in lines {
             if name != self.name {
                 continue;
             }
-            let Ok(blob) = B64.decode(blob) else { continue };
             if blob.len() != 68 || blob.get(..4) != Some(&self.id[..]) {
                 continue;
             }
@@ -188,6 +198,33 @@ impl NoteVerifier {
         }
         Err(NoteError::Unsigned(self.name.clone()))
     }
+}
+
+/// A note's signature lines: `(key name, decoded blob)`.
+pub(crate) type SignatureLines<'n> = Vec<(&'n str, Vec<u8>)>;
+
+/// A signed note's text (ending in its last line feed) and its signature lines as
+/// `(key name, decoded blob)`; a line whose blob is not base64 is skipped, as a line of an
+/// unknown key would be. Refuses a note without a blank line or with a line that is not a
+/// signature.
+pub(crate) fn split_note(note: &str) -> Result<(&str, SignatureLines<'_>), NoteError> {
+    let split = note
+        .rfind("\n\n")
+        .ok_or_else(|| NoteError::Malformed("no blank line before the signatures".into()))?;
+    let (text, sigs) = note.split_at(split + 1);
+    let mut lines = Vec::new();
+    for line in sigs.trim_start_matches('\n').lines() {
+        let Some(rest) = line.strip_prefix("\u{2014} ") else {
+            return Err(NoteError::Malformed(format!(
+                "signature line `{line}` does not start with `— `"
+            )));
+        };
+        let Some((name, blob)) = rest.split_once(' ') else { continue };
+        if let Ok(blob) = B64.decode(blob) {
+            lines.push((name, blob));
+        }
+    }
+    Ok((text, lines))
 }
 
 /// The text of a signed note, without its signatures and without checking them (to read a
