@@ -110,6 +110,16 @@ pub fn run(
         }
         outln!("  under rulebook {} version {}", a.rulebook.id, a.rulebook.version);
         if let Some(p) = &proof {
+            if p.witnesses.is_empty() {
+                outln!("  proved against the checkpoint of size {}", p.size);
+            } else {
+                let names: Vec<&str> = p.witnesses.iter().map(|w| w.witness.as_str()).collect();
+                outln!(
+                    "  proved against the checkpoint of size {}, cosigned by {}",
+                    p.size,
+                    names.join(", ")
+                );
+            }
             outln!("{}", serde_json::to_string_pretty(p)?);
         }
     }

@@ -165,9 +165,15 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Bench(cmd) => crate::bench::run(cmd, store),
         Command::Log(cmd) => crate::log::run(&data, cmd),
         Command::Inspection(cmd) => crate::inspection::run(&data, cmd),
-        Command::Audit { from, sample, key, state, json } => {
-            crate::log::audit(&from, sample, key.as_deref(), state.as_deref(), json)
-        }
+        Command::Witness(cmd) => crate::witness::run(&data, cmd),
+        Command::Audit { from, sample, key, policy, state, json } => crate::log::audit(
+            &from,
+            sample,
+            key.as_deref(),
+            policy.as_deref(),
+            state.as_deref(),
+            json,
+        ),
     }
 }
 

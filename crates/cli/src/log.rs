@@ -136,6 +136,7 @@ pub fn audit(
     from: &str,
     sample: Option<usize>,
     key: Option<&str>,
+    policy: Option<&Path>,
     state: Option<&Path>,
     as_json: bool,
 ) -> anyhow::Result<u8> {
@@ -144,16 +145,35 @@ pub fn audit(
     let reg = if url { None } else { Some(Registry::open(dir)?) };
     let mut problems = Vec::new();
     let mut unchecked = Vec::new();
+    let policy = policy
+        .map(|p| {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("`{}`: {e}", p.display()))?;
+            probity_tlog::policy::Policy::parse(&text)
+                .map_err(|e| anyhow::anyhow!("`{}`: {e}", p.display()))
+        })
+        .transpose()?;
 
-    // The published checkpoint, checked against the verifier key when one is given.
-    let note_path = dir.join(probity_registry::CHECKPOINT_FILE);
+    // The published checkpoint (the cosigned one, under a policy), checked against the
+    // verifier key when one is given, and against the policy.
+    let note_path = dir.join(if policy.is_some() {
+        probity_registry::COSIGNED_FILE
+    } else {
+        probity_registry::CHECKPOINT_FILE
+    });
     let note = if url {
         crate::audit_url::checkpoint_note(from).map_err(|e| format!("{e:#}"))
     } else {
         std::fs::read_to_string(&note_path).map_err(|e| format!("`{}`: {e}", note_path.display()))
     };
+    let mut cosigners = Vec::new();
     let published = match note {
         Ok(note) => {
+            match policy.as_ref().map(|p| p.check(&note)) {
+                Some(Ok(accepted)) => cosigners = accepted.cosigners,
+                Some(Err(e)) => problems.push(format!("published checkpoint: {e}")),
+                None => unchecked.push("witness cosignatures (pass --policy)".to_owned()),
+            }
             let text = match key {
                 Some(k) => {
                     let verifier = NoteVerifier::parse(k)?;
@@ -244,9 +264,17 @@ pub fn audit(
                 "stated_root": b64(&a.stated_root), "checkpoint_size": published.as_ref().map(|c| c.size),
                 "subjects": a.subjects, "records": a.records, "assessments": a.assessments,
                 "problems": problems, "not_checked": unchecked, "ok": problems.is_empty(),
+                "cosigned_by": cosigners.iter().map(|(w, t)| json!({"witness": w, "time": t})).collect::<Vec<_>>(),
             })
         );
     } else {
+        if !cosigners.is_empty() {
+            let names: Vec<&str> = cosigners.iter().map(|(w, _)| w.as_str()).collect();
+            outln!(
+                "ok: the checkpoint is cosigned by {} (a quorum of the policy)",
+                names.join(", ")
+            );
+        }
         if problems.is_empty() {
             outln!(
                 "ok: {} entries; the journal and the log agree on root {}",

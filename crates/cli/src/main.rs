@@ -36,6 +36,7 @@ mod inspection;
 mod log;
 mod progress;
 mod serve;
+mod witness;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -236,6 +237,10 @@ enum Command {
     /// draws anyone can recompute (`docs/inspection.md`).
     #[command(subcommand)]
     Inspection(inspection::InspectionCommand),
+    /// Witnesses: this registry cosigning other registries' checkpoints, and the witnesses
+    /// that cosign its own (`docs/log-format.md`, "Witnesses").
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
     /// Check a registry against its log and its published checkpoint, as a mirror would.
     ///
     /// Every entry must be a canonical encoding of a valid event and match its leaf; the log's
@@ -259,6 +264,11 @@ enum Command {
         /// The log's verifier key (`probity log key`); without it the signature is not checked.
         #[arg(long)]
         key: Option<String>,
+        /// A witness policy (sigsum/torchwood form: `witness NAME KEY`, `group NAME K …`,
+        /// `quorum NAME`): the checkpoint must carry a quorum of valid cosignatures. From a
+        /// directory, its cosigned checkpoint is audited.
+        #[arg(long)]
+        policy: Option<PathBuf>,
         /// This auditor's state: the last checkpoint it verified (created if missing).
         #[arg(long)]
         state: Option<PathBuf>,

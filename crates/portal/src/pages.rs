@@ -62,6 +62,8 @@ pub struct Receipt<'a> {
     pub checkpoint_size: u64,
     /// The published checkpoint's root hash, base64.
     pub checkpoint_root: String,
+    /// The witnesses of the registry's policy that cosigned it.
+    pub witnesses: Vec<String>,
 }
 
 /// One entry on a list page.
@@ -396,6 +398,20 @@ pub fn verify(ctx: &Ctx, subject: &Subject, proofs: &ProfileProofs, verifier_key
         h2 { (ctx.t("verify-checkpoint")) }
         pre.note { (proofs.checkpoint) }
         p { (ctx.t("verify-key")) } pre { (verifier_key) }
+        @if proofs.witnesses.is_empty() {
+            p { (ctx.t("verify-no-witnesses")) }
+        } @else {
+            h2 { (ctx.t("verify-witnesses")) }
+            p { (ctx.t("verify-witnesses-lead")) }
+            table {
+                thead { tr { th scope="col" { (ctx.t("col-witness")) } th scope="col" { (ctx.t("col-cosigned-at")) } } }
+                tbody {
+                    @for w in &proofs.witnesses {
+                        tr { td { (w.witness) } td { (probity_core::Timestamp::from_second(w.time as i64).map(|t| t.to_string()).unwrap_or_default()) } }
+                    }
+                }
+            }
+        }
         h2 { (ctx.t("verify-entries")) }
         table {
             thead { tr { th scope="col" { (ctx.t("col-index")) } th scope="col" { (ctx.t("col-leaf-hash")) } th scope="col" { (ctx.t("col-path")) } } }
@@ -458,6 +474,9 @@ pub fn check(
                     @if let Some(g) = &a.grade { div { dt { (ctx.t("col-grade")) } dd { (g) } } }
                     div { dt { (ctx.t("check-rulebook")) } dd { (a.rulebook.id) " " (a.rulebook.version) } }
                     div { dt { (ctx.t("check-checkpoint")) } dd { (ctx.ta("check-checkpoint-value", &[("size", ctx.int(r.checkpoint_size))])) br; span.code { (r.checkpoint_root) } } }
+                    @if !r.witnesses.is_empty() {
+                        div { dt { (ctx.t("check-cosigned")) } dd { (r.witnesses.join(", ")) } }
+                    }
                     div { dt { (ctx.t("check-log-size")) } dd { (ctx.int(a.log_size)) } }
                 }
                 @if a.reasons.is_empty() {

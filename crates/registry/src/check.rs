@@ -51,14 +51,17 @@ pub struct CheckAnswer {
     pub log_size: u64,
 }
 
-/// Inclusion proofs of the log entries behind a profile, against the published checkpoint.
+/// Inclusion proofs of the log entries behind a profile, against the checkpoint the registry
+/// serves (the newest cosigned one when its log has witnesses).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProfileProofs {
-    /// The signed checkpoint note the proofs are against.
+    /// The signed checkpoint note the proofs are against, with its cosignatures.
     pub checkpoint: String,
     /// Its tree size.
     pub size: u64,
+    /// The witnesses of the registry's policy whose cosignatures the checkpoint carries.
+    pub witnesses: Vec<crate::WitnessCosignature>,
     /// One proof per entry: the subject's registration and each record's filing and last event.
     pub entries: Vec<EntryProof>,
 }
@@ -194,7 +197,7 @@ impl Registry {
         self.profile_at(&id, size)?.map(|p| self.profile_proofs(&p)).transpose()
     }
 
-    /// Inclusion proofs of every log entry behind `profile`, against the published checkpoint.
+    /// Inclusion proofs of every log entry behind `profile`, against the served checkpoint.
     pub fn profile_proofs(&self, p: &Profile) -> Result<ProfileProofs, RegistryError> {
         let mut indices = vec![p.subject.index];
         for r in &p.records {
@@ -204,10 +207,10 @@ impl Registry {
         self.entry_proofs(indices)
     }
 
-    /// Inclusion proofs of these log entries against the published checkpoint; entries the
+    /// Inclusion proofs of these log entries against the served checkpoint; entries the
     /// checkpoint does not cover yet are left out.
     pub fn entry_proofs(&self, mut indices: Vec<u64>) -> Result<ProfileProofs, RegistryError> {
-        let (note, cp) = self.published_checkpoint()?;
+        let (note, cp) = self.served_checkpoint()?;
         indices.sort_unstable();
         indices.dedup();
         let mut entries = Vec::new();
@@ -219,6 +222,7 @@ impl Registry {
                 path: proof.path.iter().map(|h| b64(h)).collect(),
             });
         }
-        Ok(ProfileProofs { checkpoint: note, size: cp.size, entries })
+        let witnesses = self.cosigners_of(&note)?;
+        Ok(ProfileProofs { checkpoint: note, size: cp.size, witnesses, entries })
     }
 }

@@ -22,6 +22,11 @@ mod rating;
 mod redaction;
 mod rulebooks;
 mod views;
+mod witness;
+pub use witness::{
+    COSIGNED_FILE, FOLLOWED_FILE, WITNESS_KEY_FILE, WITNESSES_FILE, WitnessCosignature,
+    parse_followed,
+};
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -99,6 +104,9 @@ pub enum RegistryError {
     /// The request does not fit the current state (a window closed, a case already open).
     #[error("{0}")]
     Conflict(String),
+    /// What was asked for does not exist yet and will (a checkpoint not yet cosigned).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// Where the registry's time comes from. Tests fix it; the binary uses the system clock.

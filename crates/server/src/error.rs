@@ -101,6 +101,9 @@ impl From<RegistryError> for ApiError {
             RegistryError::NotFound(m) => Self::not_found(m),
             RegistryError::Forbidden(m) => Self::forbidden(m),
             RegistryError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            RegistryError::Unavailable(m) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
+            }
             RegistryError::Invalid(m) | RegistryError::Input(m) => Self::invalid(m),
             RegistryError::Id(e) => Self::invalid(e.to_string()),
             RegistryError::Refused(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", m),

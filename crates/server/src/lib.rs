@@ -17,6 +17,7 @@ mod error;
 mod metrics;
 mod portal;
 mod state;
+pub mod witnessing;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -113,10 +114,11 @@ impl Default for Config {
         api::check_batch, api::search, api::list, api::rulebook, api::rulebook_text, api::changes,
         api::record, api::file_one, api::file_batch, api::withdraw, api::correct, api::object,
         api::reply, api::apply_repair, api::answer_objection, api::decide_objection,
-        api::decide_repair, api::deadline_stats, api::checkpoint, api::tile, api::proof, api::add_authority,
+        api::decide_repair, api::deadline_stats, api::checkpoint, api::latest_checkpoint, api::tile, api::proof, api::add_authority,
         api::authority_key, api::revoke_authority_keys, api::company_credential,
         api::revoke_company_credentials, api::add_exception, api::adopt_rulebook,
-        api::inspections, api::inspection, api::file_plan, api::draw_plan
+        api::inspections, api::inspection, api::file_plan, api::draw_plan,
+        api::add_checkpoint
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -125,6 +127,7 @@ impl Default for Config {
         (name = "company", description = "Objections, replies and repair; a company credential"),
         (name = "operator", description = "Administration; an operator key"),
         (name = "log", description = "The transparency log"),
+        (name = "witness", description = "This registry as a witness of other logs (C2SP tlog-witness)"),
         (name = "service", description = "Health and readiness")
     )
 )]
@@ -310,6 +313,7 @@ pub fn router(state: AppState) -> Router {
         .route("/inspections/{authority}/{plan_no}/draw", post(api::draw_plan))
         .route("/stats/deadlines", get(api::deadline_stats))
         .route("/log/checkpoint", get(api::checkpoint))
+        .route("/log/checkpoint/latest", get(api::latest_checkpoint))
         .route("/log/tile/{*path}", get(api::tile))
         .route("/log/proof", get(api::proof))
         .route("/authorities", post(api::add_authority))
@@ -321,6 +325,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/v1", v1)
         .route("/metrics", get(api::metrics))
+        .route(
+            "/witness/add-checkpoint",
+            post(api::add_checkpoint).layer(DefaultBodyLimit::max(api::WITNESS_BODY_LIMIT)),
+        )
         .merge(portal::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::limit_public))
@@ -372,10 +380,18 @@ pub async fn serve(
     let sweeper = sweep.map(|every| tokio::spawn(sweep_ratings(state.clone(), every)));
     let follower = follow.map(|every| tokio::spawn(follow_log(state.clone(), every)));
     let pruner = Some(tokio::spawn(prune_every_minute(state.clone())));
+    let collector = state.witnesses().map(|(policy, statuses)| {
+        tokio::spawn(witnessing::collect(
+            state.clone(),
+            policy.clone(),
+            std::sync::Arc::clone(statuses),
+            follow.unwrap_or(Duration::from_millis(250)),
+        ))
+    });
     let app = router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "serving");
     let served = limits.serve(listener, app, shutdown).await;
-    for task in sweeper.into_iter().chain(follower).chain(pruner) {
+    for task in sweeper.into_iter().chain(follower).chain(pruner).chain(collector) {
         task.abort();
         let _ = task.await;
     }

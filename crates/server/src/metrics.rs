@@ -36,6 +36,15 @@ pub struct Named {
     pub name: String,
 }
 
+/// A witness and what it answered.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WitnessAnswer {
+    /// The witness's name in the policy.
+    pub witness: String,
+    /// `cosigned`, `unreachable`, `refused` or `conflict`.
+    pub outcome: String,
+}
+
 /// Deadlines in one state.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DeadlineState {
@@ -56,6 +65,7 @@ pub struct Metrics {
     kept: Counter,
     filings: Family<Named, Counter>,
     errors: Family<Named, Counter>,
+    witnesses: Family<WitnessAnswer, Counter>,
     log_size: Gauge,
     checkpoint_age: Gauge,
     rating_lag: Gauge,
@@ -88,6 +98,7 @@ impl Default for Metrics {
             kept: Counter::default(),
             filings: Family::default(),
             errors: Family::default(),
+            witnesses: Family::default(),
             log_size: Gauge::default(),
             checkpoint_age: Gauge::default(),
             rating_lag: Gauge::default(),
@@ -118,6 +129,11 @@ impl Default for Metrics {
             "server_errors",
             "Answers 500 (internal: the store or the server failed) and 503 (unavailable: the store is unreachable), by kind",
             m.errors.clone(),
+        );
+        registry.register(
+            "witness_answers",
+            "Answers of the log's witnesses to add-checkpoint requests, by witness and outcome",
+            m.witnesses.clone(),
         );
         registry.register("log_size", "Entries in the log", m.log_size.clone());
         registry.register(
@@ -167,6 +183,12 @@ impl Metrics {
     /// A server error of `kind` (`internal` or `unavailable`).
     pub fn error(&self, kind: &str) {
         self.errors.get_or_create(&Named { name: kind.to_owned() }).inc();
+    }
+
+    /// A witness answered an `add-checkpoint` request (or did not).
+    pub fn witness(&self, witness: &str, outcome: &str) {
+        let labels = WitnessAnswer { witness: witness.to_owned(), outcome: outcome.to_owned() };
+        self.witnesses.get_or_create(&labels).inc();
     }
 
     /// The page, with `readings` taken now.

@@ -300,11 +300,13 @@ async fn check(State(state): State<AppState>, page: Page, Query(q): Query<CheckQ
                     return Ok((e.status, html));
                 }
             };
-            let (_, cp) = reg.published_checkpoint()?;
+            let (note, cp) = reg.served_checkpoint()?;
+            let witnesses = reg.cosigners_of(&note)?.into_iter().map(|w| w.witness).collect();
             let receipt = portal::Receipt {
                 answer: &answer,
                 checkpoint_size: cp.size,
                 checkpoint_root: base64::engine::general_purpose::STANDARD.encode(cp.root),
+                witnesses,
             };
             Ok((StatusCode::OK, portal::check(&ctx, &form, book, Some(&receipt), None)))
         })

@@ -59,6 +59,10 @@ struct Inner {
     own: AtomicU64,
     /// The registry's clock.
     clock: Arc<dyn probity_registry::Clock>,
+    /// As a witness: the logs this registry cosigns for.
+    witnessing: Arc<Vec<probity_tlog::witness::WitnessedLog>>,
+    /// As a log: its witness policy and what each witness last answered, if it has witnesses.
+    witnesses: Option<(probity_tlog::policy::Policy, crate::witnessing::Statuses)>,
 }
 
 /// One check question, as asked: an answer to it is a function of the log at a given size.
@@ -234,6 +238,16 @@ impl AppState {
         let swept = registry.rate_pass(today, false, &())?;
         tracing::info!(rated = swept.rated, "brought stored ratings up to the log");
         let rulebooks = registry.rulebooks().count();
+        let witnessing = Arc::new(registry.followed_logs()?);
+        if !witnessing.is_empty() {
+            // Made now, so the first request is not the one that makes it.
+            let key = registry.witness_key()?;
+            tracing::info!(key = key.verifier_key(), logs = witnessing.len(), "witnessing");
+        }
+        let witnesses = registry.witness_policy()?.map(|policy| {
+            let statuses = crate::witnessing::statuses_of(&policy);
+            (policy, statuses)
+        });
         let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16);
         let primary_readers =
             || (0..n).map(|_| registry.reader().map(Mutex::new)).collect::<Result<Vec<_>, _>>();
@@ -273,6 +287,8 @@ impl AppState {
             config,
             sessions: Mutex::new(HashMap::new()),
             stats: Mutex::new(None),
+            witnessing,
+            witnesses,
         };
         // The readers were made with the rulebooks known at open: follow the log as it is now.
         inner.follow(&mut lock(&inner.registry), rulebooks)?;
@@ -282,6 +298,23 @@ impl AppState {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    /// The logs this registry witnesses.
+    pub(crate) fn witnessing(&self) -> Arc<Vec<probity_tlog::witness::WitnessedLog>> {
+        Arc::clone(&self.0.witnessing)
+    }
+
+    /// The log's witness policy and its witnesses' states, if it has witnesses.
+    pub(crate) fn witnesses(
+        &self,
+    ) -> Option<&(probity_tlog::policy::Policy, crate::witnessing::Statuses)> {
+        self.0.witnesses.as_ref()
+    }
+
+    /// What each witness of the log last answered (none without witnesses).
+    pub(crate) fn witness_statuses(&self) -> Vec<crate::witnessing::WitnessStatus> {
+        self.0.witnesses.as_ref().map_or_else(Vec::new, |(_, s)| lock(s).clone())
     }
 
     /// Runs `f` on a reader of the registry on a blocking thread: a free one if there is one.

@@ -101,9 +101,12 @@ impl AddCheckpoint {
             .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| bad(format!("the first line `{first}` is not `old <size>`")))?;
+        // No proof line is empty, so the first blank line ends the proof (the note has one of
+        // its own, before its signatures).
         let (proof_lines, note) = rest
-            .split_once("\n\n")
-            .or_else(|| rest.strip_prefix('\n').map(|n| ("", n)))
+            .strip_prefix('\n')
+            .map(|n| ("", n))
+            .or_else(|| rest.split_once("\n\n"))
             .ok_or_else(|| bad("no blank line before the checkpoint".to_owned()))?;
         let mut proof = Vec::new();
         for line in proof_lines.split('\n').filter(|l| !l.is_empty()) {
@@ -246,6 +249,8 @@ mod tests {
         };
         let parsed = AddCheckpoint::parse(&req(4, 10).encode()).unwrap();
         assert_eq!(parsed, req(4, 10));
+        assert_eq!(AddCheckpoint::parse(&req(0, 4).encode()).unwrap(), req(0, 4));
+        assert_eq!(AddCheckpoint::parse(&req(4, 4).encode()).unwrap(), req(4, 4));
         let at4 = Some((4, tree.root_at(4).unwrap()));
         assert_eq!(judge(&parsed, &logs, |_| at4).unwrap(), at(10));
         assert_eq!(judge(&req(0, 4), &logs, |_| None).unwrap(), at(4));

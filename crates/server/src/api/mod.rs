@@ -24,11 +24,13 @@ mod inspections;
 mod operator;
 mod public;
 mod records;
+mod witness;
 
 pub use inspections::*;
 pub use operator::*;
 pub use public::*;
 pub use records::*;
+pub use witness::*;
 
 /// The most subjects one batch check takes.
 pub const MAX_CHECK_BATCH: usize = 10_000;

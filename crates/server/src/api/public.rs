@@ -30,6 +30,8 @@ pub struct Ready {
     pub log_size: u64,
     /// The rulebook in force.
     pub rulebook: String,
+    /// The witnesses of the log, and what each last answered (empty without witnesses).
+    pub witnesses: Vec<crate::witnessing::WitnessStatus>,
 }
 
 /// The registry answers; says how fresh answers are.
@@ -43,11 +45,12 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiErro
                 ready: true,
                 log_size: reg.log_size()?,
                 rulebook: format!("{} {}", b.header.id, b.header.version),
+                witnesses: Vec::new(),
             })
         })
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.message))?;
-    Ok(Json(r))
+    Ok(Json(Ready { witnesses: state.witness_statuses(), ..r }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -712,15 +715,34 @@ pub async fn changes(
 // Log
 // ---------------------------------------------------------------------------------------------
 
-/// The latest signed checkpoint (a C2SP signed note).
+/// The checkpoint readers should take (a C2SP signed note): when the log has witnesses, the
+/// newest one whose cosignatures meet its policy (503 until one has), else the newest signed.
 #[utoipa::path(get, path = "/v1/log/checkpoint", tag = "log", params(("if-none-match" = Option<String>, Header, description = "the ETag of a checkpoint seen before")),
     responses((status = 200, body = String, content_type = "text/plain"),
-        (status = 304, description = "Not modified since the checkpoint with that tag")))]
+        (status = 304, description = "Not modified since the checkpoint with that tag"),
+        (status = 503, body = ErrorBody, description = "No checkpoint has met the witness policy yet")))]
 pub async fn checkpoint(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
+    let note = state.read(|reg| Ok(reg.served_checkpoint()?.0)).await?;
+    Ok(note_response(&note, &headers))
+}
+
+/// The newest signed checkpoint, whether or not witnesses have cosigned it yet.
+#[utoipa::path(get, path = "/v1/log/checkpoint/latest", tag = "log", params(("if-none-match" = Option<String>, Header, description = "the ETag of a checkpoint seen before")),
+    responses((status = 200, body = String, content_type = "text/plain"),
+        (status = 304, description = "Not modified since the checkpoint with that tag")))]
+pub async fn latest_checkpoint(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let note = state.read(|reg| Ok(reg.published_checkpoint()?.0)).await?;
+    Ok(note_response(&note, &headers))
+}
+
+/// A checkpoint note, tagged, for caches that must ask again each time.
+fn note_response(note: &str, headers: &axum::http::HeaderMap) -> Response {
     // A checkpoint changes with every write: caches must ask again each time, and the tag lets
     // them do so without the body when it has not changed.
     let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(note.as_bytes()).into();
@@ -732,10 +754,10 @@ pub async fn checkpoint(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
     if seen {
-        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
     let content = [(header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned())];
-    Ok((cache, content, note).into_response())
+    (cache, content, note.to_owned()).into_response()
 }
 
 /// A C2SP tlog-tiles tile of the log at the published checkpoint: `tile/<L>/<N>[.p/<W>]` (hashes)
