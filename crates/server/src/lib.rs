@@ -38,7 +38,7 @@ pub use api::{
     AnswerIn, AuthorityIn, BatchCheck, BeaconIn, CorrectionIn, DecisionIn, ExceptionIn,
     FilingBatch, KeyIn, ObjectionIn, ReasonIn, RepairDecisionIn, RepairIn, ReplyIn, RulebookIn,
 };
-pub use api::{DEFAULT_PAGE, MAX_CHECK_BATCH, MAX_PAGE};
+pub use api::{DEFAULT_PAGE, MAX_CHECK_BATCH, MAX_PAGE, WITNESS_BODY_LIMIT};
 pub use connections::ConnectionLimits;
 pub use error::{ApiError, parse_body};
 pub use state::AppState;

@@ -204,4 +204,28 @@ mod tests {
         assert!(crate::NoteVerifier::parse(&witness.verifier_key()).is_err());
         assert!(format!("{witness:?}").find("PRIVATE").is_none());
     }
+
+    /// The key ID and the cosignature line byte for byte, as computed independently from the
+    /// specification (Python's hashlib and the `cryptography` package's Ed25519, which is
+    /// deterministic): key ID = SHA-256("example.org/witness" ‖ "\n" ‖ 0x04 ‖ key)[..4]; the
+    /// blob is key ID ‖ time (8 bytes, big-endian) ‖ signature over
+    /// "cosignature/v1\ntime 1700000000\n" ‖ checkpoint.
+    #[test]
+    fn the_key_id_and_the_line_are_the_specifications() {
+        let witness = Cosigner::from_seed("example.org/witness", [2; 32]).unwrap();
+        assert_eq!(
+            witness.verifier_key(),
+            "example.org/witness+56a51910+BIE5dw6ofRdfVqNUZsNMfszLjYqRtO43ol32D1uPybOU"
+        );
+        let cp = Checkpoint { origin: "example.org/log".into(), size: 5, root: [3; 32] };
+        assert_eq!(
+            witness.cosign(&cp.text(), 1_700_000_000),
+            "\u{2014} example.org/witness VqUZEAAAAABlU/EAgOUx3xJeGqHVay4S0WMBbWhsSw4oCTGA/Z4Qp+\
+             JwJKQTCxaGCmWMCPFUmyRjig6S0AayKcjuCQBbb09ooa5BBw==\n"
+        );
+        assert_eq!(
+            cosigned_message(&cp.text(), 7),
+            "cosignature/v1\ntime 7\nexample.org/log\n5\nAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=\n"
+        );
+    }
 }
