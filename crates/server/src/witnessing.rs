@@ -251,6 +251,17 @@ async fn ask(
                     continue;
                 };
                 stated = Some(size);
+                if size == old {
+                    // It holds that very size, so the root differs: another view of this log.
+                    return Err(Failure {
+                        why: format!(
+                            "`{endpoint}` answered 409: the witness cosigned another checkpoint \
+                             of size {size}; it has seen another history of this log"
+                        ),
+                        known: stated,
+                        outcome: "conflict",
+                    });
+                }
                 if size > cp.size {
                     return Err(Failure {
                         why: format!(
