@@ -68,6 +68,24 @@ async function signOut(page) {
 }
 
 const journeys = {
+  async "the verify page names the witnesses that cosigned"() {
+    const page = await newPage();
+    // The demo's two witnesses cosign within seconds of the start.
+    for (let i = 0; ; i++) {
+      const r = await page.request.get(`${base}/v1/log/checkpoint`);
+      if (r.status() === 200 && (await r.text()).split("\n").filter((l) => l.startsWith("\u2014 witness-")).length === 2) break;
+      assert.ok(i < 200, "the demo's checkpoint is cosigned by both witnesses");
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    await page.goto(`${base}/subjects/${companyId}/verify`);
+    await page.getByRole("heading", { name: "Witnesses" }).waitFor();
+    const rows = await page.locator("table").first().locator("tbody tr").allTextContents();
+    assert.equal(rows.length, 2, `two witnesses cosigned: ${rows}`);
+    assert.match(rows.join(" "), /w1.*w2/s);
+    await shot(page, "verify-witnesses");
+    await page.context().close();
+  },
+
   async "search, profile, check receipt"() {
     const page = await newPage();
     const subject = await (await page.request.get(`${base}/v1/subjects/${companyId}`)).json();

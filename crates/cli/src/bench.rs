@@ -68,6 +68,10 @@ pub enum BenchCommand {
     /// registry in that PostgreSQL schema (which must be empty), in the same run. Needs Python's
     /// `duckdb` (installed with pip if missing).
     Rate(crate::bench_rate::RateArgs),
+    /// The time to have one checkpoint cosigned by three witnesses on loopback: three
+    /// registries serve `add-checkpoint`, the bench plays the log and asks all three at once
+    /// for each new checkpoint, as the collector does.
+    Witness(crate::bench_witness::WitnessArgs),
     /// Time an inspection draw over a population of generated subjects, and its verification
     /// from the log: a registry is made on a clock before drand quicknet round 123 with the
     /// subjects and records, a plan at the rulebook's minimum ratios is filed, then drawn with
@@ -127,6 +131,9 @@ pub fn run(cmd: BenchCommand, store: Option<probity_stores::StoreLocation>) -> a
             bench_import(records, enterprises, dir, batch_size, postgres, json)
         }
         BenchCommand::Http(args) => crate::bench_http::run(&args),
+        BenchCommand::Witness(args) => {
+            crate::bench_witness::run(&args)?;
+        }
         BenchCommand::Draw { enterprises, records, dir, json } => {
             bench_draw(enterprises, records, dir, json)
         }
@@ -552,7 +559,7 @@ fn bench_import(
     Ok(exit::OK)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(i).copied().unwrap_or(f64::NAN)
 }

@@ -701,9 +701,17 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     if args.no_serve {
         return Ok(exit::OK);
     }
+    let log_key = reg.verifier_key()?;
     drop(reg);
     let serve = crate::serve::ServeArgs::local(args.listen);
+    // Two witnesses, each a registry of its own served by its own process, cosign the demo's
+    // checkpoints; they stop when the demo does.
+    let witnesses = start_demo_witnesses(data, &log_key)?;
     outln!("");
+    outln!("witnesses (separate processes; a checkpoint is served once both have cosigned it):");
+    for w in &witnesses {
+        outln!("  {}  {}  {}", w.name, w.url, w.key);
+    }
     outln!("open the portal:       http://{}/", args.listen);
     outln!("  sign in at /account/sign-in with the authority key or the company credential");
     outln!(
@@ -711,7 +719,66 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         args.listen
     );
     std::io::stdout().flush()?;
-    crate::serve::serve(data, &serve)
+    let served = crate::serve::serve(data, &serve);
+    drop(witnesses);
+    served
+}
+
+/// A witness of the demo's log: a `probity serve` process of its own registry, stopped when
+/// dropped (or when the demo's process is gone, as its standard input then ends).
+struct DemoWitness {
+    child: std::process::Child,
+    name: String,
+    url: String,
+    key: String,
+}
+
+impl Drop for DemoWitness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts two witnesses of the log whose verifier key is `log_key`, in directories under
+/// `data`, and writes the demo registry's witness policy (both must cosign).
+fn start_demo_witnesses(data: &Path, log_key: &str) -> anyhow::Result<Vec<DemoWitness>> {
+    use std::io::BufRead as _;
+    let mut witnesses = Vec::new();
+    for i in 1..=2 {
+        let dir = data.join("demo-witnesses").join(format!("w{i}"));
+        let reg = Registry::init_with_origin(&dir, None, &format!("witness-{i}.localhost/log"))?;
+        std::fs::write(dir.join(probity_registry::FOLLOWED_FILE), format!("log {log_key}\n"))?;
+        let key = reg.witness_key()?.verifier_key();
+        drop(reg);
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .arg("--data")
+            .arg(&dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--sweep-minutes", "0", "--stop-with-stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .context("cannot start a demo witness")?;
+        let stderr = child.stderr.take().context("no stderr of a demo witness")?;
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let mut witness = DemoWitness { child, name: format!("w{i}"), url: String::new(), key };
+        let listening = lines
+            .by_ref()
+            .find_map(|l| l.ok().and_then(|l| l.strip_prefix("listening on ").map(str::to_owned)));
+        witness.url =
+            format!("{}/witness", listening.context("a demo witness did not start serving")?);
+        // Keep reading its log, so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        witnesses.push(witness);
+    }
+    let mut policy = format!("log {log_key}\n");
+    for w in &witnesses {
+        policy.push_str(&format!("witness {} {} {}\n", w.name, w.key, w.url));
+    }
+    policy.push_str("group both all w1 w2\nquorum both\n");
+    std::fs::write(data.join(probity_registry::WITNESSES_FILE), policy)?;
+    Ok(witnesses)
 }
 
 /// Splits the demo's generated input into what the registry knew on `cutoff` (subjects

@@ -30,6 +30,8 @@ mod bench;
 mod bench_http;
 #[cfg(feature = "bench")]
 mod bench_rate;
+#[cfg(feature = "bench")]
+mod bench_witness;
 mod check;
 mod commands;
 mod inspection;

@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// Connections open at once, at most; more wait in the listen backlog.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Stop when standard input ends, as when the process that started this one (the demo,
+    /// with its witnesses) is gone.
+    #[arg(long, hide = true)]
+    stop_with_stdin: bool,
 }
 
 impl ServeArgs {
@@ -90,6 +94,7 @@ impl ServeArgs {
             header_timeout: d.connections.header_read.as_secs(),
             idle_timeout: d.connections.idle.as_secs(),
             max_connections: d.connections.max,
+            stop_with_stdin: false,
         }
     }
 }
@@ -130,7 +135,24 @@ pub fn serve(data: &Path, args: &ServeArgs) -> anyhow::Result<u8> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         eprintln!("listening on http://{}", listener.local_addr()?);
-        probity_server::serve(listener, reg, config, probity_server::shutdown_signal()).await?;
+        let stdin_ends = async {
+            let (ended, end) = tokio::sync::oneshot::channel::<()>();
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+                let _ = ended.send(());
+            });
+            let _ = end.await;
+        };
+        let watch_stdin = args.stop_with_stdin;
+        let shutdown = async move {
+            tokio::select! {
+                () = probity_server::shutdown_signal() => {}
+                () = stdin_ends, if watch_stdin => {
+                    tracing::info!("standard input ended: shutting down");
+                }
+            }
+        };
+        probity_server::serve(listener, reg, config, shutdown).await?;
         anyhow::Ok(())
     })?;
     Ok(exit::OK)

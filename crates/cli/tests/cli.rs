@@ -318,15 +318,20 @@ fn demo_serves_the_api_with_the_keys_it_prints_and_stops_gracefully() {
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut company = None;
+    let mut witnesses = Vec::new();
     for line in out.by_ref() {
         let line = line.unwrap();
         if line.trim_start().starts_with("company ") {
             company = line.split_whitespace().nth(1).map(|c| c.trim_end_matches(':').to_owned());
         }
+        if let ["w1" | "w2", url, _key] = line.split_whitespace().collect::<Vec<_>>()[..] {
+            witnesses.push(url.to_owned());
+        }
         if line.starts_with("serving the API") {
             break;
         }
     }
+    assert_eq!(witnesses.len(), 2, "the demo starts two witnesses");
     let company = company.expect("the demo prints a company credential");
     let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
     let url = loop {
@@ -339,10 +344,25 @@ fn demo_serves_the_api_with_the_keys_it_prints_and_stops_gracefully() {
     assert_eq!(get("/v1/health").status(), 200);
     let profile: serde_json::Value = get(&format!("/v1/subjects/{company}")).json().unwrap();
     assert_eq!(profile["id"], company.as_str());
-    // SIGTERM: the server finishes and exits 0.
+    // The checkpoint served is cosigned by both witnesses within seconds.
+    let start = std::time::Instant::now();
+    loop {
+        let r = get("/v1/log/checkpoint");
+        let note = if r.status() == 200 { r.text().unwrap() } else { String::new() };
+        if note.lines().filter(|l| l.starts_with("\u{2014} witness-")).count() == 2 {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 20, "no cosigned checkpoint: {note}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SIGTERM: the server finishes and exits 0, and its witnesses stop with it.
     let pid = child.id().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     assert!(child.wait().unwrap().success());
+    for w in &witnesses {
+        let health = w.replace("/witness", "/v1/health");
+        assert!(reqwest::blocking::get(&health).is_err(), "witness {w} still runs");
+    }
 }
 
 fn b64(s: &serde_json::Value) -> [u8; 32] {
@@ -1540,4 +1560,16 @@ fn an_inspection_is_planned_drawn_and_verified_and_a_tampered_draw_is_named() {
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let report = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(report.contains(&format!("entry {outcome_at}")), "{report}");
+}
+
+#[test]
+#[cfg_attr(not(feature = "bench"), ignore = "`probity bench` is built with --features bench")]
+fn bench_witness_has_checkpoints_cosigned_by_three_witnesses() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(probity(&dir.path().join("unused"))
+        .args(["bench", "witness", "--rounds", "5", "--leaves", "3", "--json"]));
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{r}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(r["witnesses"], 3);
+    assert!(r["round_ms"]["p50"].as_f64().unwrap() > 0.0, "{r}");
 }

@@ -23,8 +23,8 @@ pub use account::{CompanyRow, ConsoleView, Flash, company, console, operator, si
 pub use i18n::Lang;
 pub use inspections::{DRAWN_PER_PAGE, PlanPage, inspection, inspections};
 pub use pages::{
-    CheckForm, ListFilter, ListRow, ProfileView, Receipt, RecordRow, check, error, home, list,
-    lists, profile, rulebook, search, stats, verify,
+    CheckForm, ListFilter, ListRow, ProfileView, Receipt, RecordRow, WitnessRow, check, error,
+    home, list, lists, profile, rulebook, search, stats, verify,
 };
 
 /// The stylesheet, served at `/static/portal.css`.

@@ -66,6 +66,19 @@ pub struct Receipt<'a> {
     pub witnesses: Vec<String>,
 }
 
+/// A witness of the registry's log, as the statistics page shows it.
+#[derive(Debug, Clone)]
+pub struct WitnessRow {
+    /// Its name in the policy.
+    pub name: String,
+    /// Where it is asked.
+    pub url: String,
+    /// The size of the newest checkpoint it cosigned.
+    pub cosigned_size: Option<u64>,
+    /// What went wrong last, if its latest answer was not a cosignature.
+    pub last_error: Option<String>,
+}
+
 /// One entry on a list page.
 #[derive(Debug, Clone)]
 pub struct ListRow {
@@ -694,6 +707,7 @@ pub fn stats(
     s: &Statistics,
     deadlines: &[AuthorityDeadlines],
     authority_names: &BTreeMap<String, String>,
+    witnesses: &[WitnessRow],
 ) -> String {
     let name = |id: &str| authority_names.get(id).cloned().unwrap_or_else(|| id.to_owned());
     // Grades in the rulebook's band order.
@@ -802,6 +816,23 @@ pub fn stats(
                 p { (ctx.t("stats-no-deadlines")) }
             } @else {
                 (chart::stacked("chart-deadlines", &Labels { caption: &ctx.t("stats-deadlines-caption"), key: &ctx.t("record-authority"), data: &data }, &parts, &rows))
+            }
+        }
+        @if !witnesses.is_empty() {
+            section {
+                h2 { (ctx.t("stats-witnesses")) }
+                table {
+                    thead { tr { th scope="col" { (ctx.t("col-witness")) } th scope="col" { (ctx.t("col-witness-cosigned")) } th scope="col" { (ctx.t("col-witness-state")) } } }
+                    tbody {
+                        @for w in witnesses {
+                            tr {
+                                td { (w.name) br; span.code { (w.url) } }
+                                td { @if let Some(n) = w.cosigned_size { (ctx.int(n)) } @else { "–" } }
+                                td { @if let Some(e) = &w.last_error { (ctx.t("witness-failing")) ": " (e) } @else { (ctx.t("witness-ok")) } }
+                            }
+                        }
+                    }
+                }
             }
         }
     };

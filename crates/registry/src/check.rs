@@ -210,7 +210,7 @@ impl Registry {
     /// Inclusion proofs of these log entries against the served checkpoint; entries the
     /// checkpoint does not cover yet are left out.
     pub fn entry_proofs(&self, mut indices: Vec<u64>) -> Result<ProfileProofs, RegistryError> {
-        let (note, cp) = self.served_checkpoint()?;
+        let (note, cp) = self.proving_checkpoint()?;
         indices.sort_unstable();
         indices.dedup();
         let mut entries = Vec::new();

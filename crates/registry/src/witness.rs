@@ -242,6 +242,16 @@ impl Registry {
         }
     }
 
+    /// The checkpoint proofs and receipts are made against: the served one, or, while no
+    /// checkpoint has met the witness policy yet, the newest signed one (whose cosigners, none,
+    /// the proof then states).
+    pub fn proving_checkpoint(&self) -> Result<(String, Checkpoint), RegistryError> {
+        match self.served_checkpoint() {
+            Err(RegistryError::Unavailable(_)) => self.published_checkpoint(),
+            other => other,
+        }
+    }
+
     /// The witnesses of this log's policy that cosigned `note`.
     pub fn cosigners_of(&self, note: &str) -> Result<Vec<WitnessCosignature>, RegistryError> {
         let Some(policy) = self.witness_policy()? else { return Ok(Vec::new()) };

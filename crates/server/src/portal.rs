@@ -300,7 +300,7 @@ async fn check(State(state): State<AppState>, page: Page, Query(q): Query<CheckQ
                     return Ok((e.status, html));
                 }
             };
-            let (note, cp) = reg.served_checkpoint()?;
+            let (note, cp) = reg.proving_checkpoint()?;
             let witnesses = reg.cosigners_of(&note)?.into_iter().map(|w| w.witness).collect();
             let receipt = portal::Receipt {
                 answer: &answer,
@@ -544,9 +544,20 @@ async fn stats(State(state): State<AppState>, page: Page) -> Response {
         Ok(f) => f,
         Err(e) => return error_page(&page.ctx, &e),
     };
+    let witnesses: Vec<portal::WitnessRow> = state
+        .witness_statuses()
+        .into_iter()
+        .map(|w| portal::WitnessRow {
+            name: w.name,
+            url: w.url.unwrap_or_default(),
+            cosigned_size: w.cosigned_size,
+            last_error: w.last_error,
+        })
+        .collect();
     render(&state, page.ctx, move |reg, ctx| {
         let names = authority_names(reg)?;
-        Ok(portal::stats(ctx, reg.rulebook(), &figures.statistics, &figures.deadlines, &names))
+        let (s, d) = (&figures.statistics, &figures.deadlines);
+        Ok(portal::stats(ctx, reg.rulebook(), s, d, &names, &witnesses))
     })
     .await
 }
