@@ -131,9 +131,7 @@ pub fn run(cmd: BenchCommand, store: Option<probity_stores::StoreLocation>) -> a
             bench_import(records, enterprises, dir, batch_size, postgres, json)
         }
         BenchCommand::Http(args) => crate::bench_http::run(&args),
-        BenchCommand::Witness(args) => {
-            crate::bench_witness::run(&args)?;
-        }
+        BenchCommand::Witness(args) => crate::bench_witness::run(&args),
         BenchCommand::Draw { enterprises, records, dir, json } => {
             bench_draw(enterprises, records, dir, json)
         }
