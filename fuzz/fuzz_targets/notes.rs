@@ -1,9 +1,12 @@
-//! Signed notes, checkpoints and key strings: none panics, no note opens without a valid
-//! signature, and a checkpoint that parses is written back as it was read.
+//! Signed notes, checkpoints, key strings, witness requests and policies: none panics, no note
+//! opens without a valid signature, a checkpoint that parses is written back as it was read, an
+//! `add-checkpoint` request that parses is written back as it was read, and a witness cosigns
+//! only a checkpoint signed by the key it trusts.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use probity_tlog::{Checkpoint, NoteSigner, NoteVerifier, note_text};
+use probity_tlog::witness::{AddCheckpoint, WitnessedLog, judge};
+use probity_tlog::{Checkpoint, CosignatureVerifier, Cosigner, NoteSigner, NoteVerifier, note_text};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -22,4 +25,20 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = NoteVerifier::parse(text);
     let _ = NoteSigner::parse(text);
+    let _ = CosignatureVerifier::parse(text);
+    let _ = Cosigner::parse(text);
+    let _ = probity_tlog::policy::Policy::parse(text);
+    let witness = Cosigner::from_seed("fuzz.example/witness", [8; 32]).expect("a valid name");
+    let cosigned = CosignatureVerifier::parse(&witness.verifier_key()).expect("its own key");
+    let _ = cosigned.cosigned(text);
+    if let Ok(request) = AddCheckpoint::parse(text) {
+        let again = AddCheckpoint::parse(&request.encode());
+        assert_eq!(again.as_ref().ok(), Some(&request), "a request read back differs");
+        let logs = [WitnessedLog { origin: "fuzz.example/log".into(), keys: vec![verifier.clone()] }];
+        for stored in [None, Some((request.old, [0; 32]))] {
+            if judge(&request, &logs, |_| stored).is_ok() {
+                assert!(verifier.open(&request.note).is_ok(), "cosigned without the log's signature");
+            }
+        }
+    }
 });
