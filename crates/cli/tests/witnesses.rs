@@ -204,6 +204,12 @@ fn witnesses_refuse_a_second_history_and_readers_with_a_quorum_reject_it() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("cosigned by a, b, c"));
     let (_, true_cp) = true_view.unwrap();
+    // The receipt of a check with proofs names the witnesses who cosigned.
+    let subjects = std::fs::read_to_string(true_data.join("subjects.csv")).unwrap();
+    let subject = subjects.lines().nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let out = run(probity(&a.data).args(["check", &subject, "procurement.bid", "--proof"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cosigned by a, b, c"), "{text}");
 
     // 1. The log's key signs a second checkpoint of the same size with another root: the
     // other witnesses refuse it.

@@ -278,3 +278,58 @@ fn sigsum_verifies_the_cosignatures_of_a_probity_witness() {
             .is_err()
     );
 }
+
+#[test]
+fn a_witness_that_is_down_never_blocks_filing_and_shows_in_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("log");
+    let mut reg = Registry::init_with_origin(&data, None, "log.example/down").unwrap();
+    let operator = reg.issue_key(&probity_registry::Actor::Operator, None).unwrap();
+    // A witness nobody answers for: a port that was free a moment ago.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nobody = probity_tlog::Cosigner::from_seed("nobody.example/witness", [3; 32]).unwrap();
+    std::fs::write(
+        data.join(probity_registry::WITNESSES_FILE),
+        format!("witness w {} http://127.0.0.1:{port}/witness\nquorum w\n", nobody.verifier_key()),
+    )
+    .unwrap();
+    let server = probity_server::spawn(
+        reg,
+        "127.0.0.1:0".parse().unwrap(),
+        probity_server::Config {
+            follow_every: Some(std::time::Duration::from_millis(50)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let url = format!("http://{}", server.addr);
+    let http = Client::new();
+    // Filing goes on: an authority is registered, and the log grows.
+    let r = http
+        .post(format!("{url}/v1/authorities"))
+        .bearer_auth(&operator)
+        .json(&serde_json::json!({"id": "bj-amr", "name": "北京市市场监督管理局",
+            "category": "market_regulation", "jurisdiction": "110000"}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    let latest = http.get(format!("{url}/v1/log/checkpoint/latest")).send().unwrap();
+    assert_eq!(latest.status().as_u16(), 200);
+    assert!(Checkpoint::parse(probity_tlog::note_text(&latest.text().unwrap())).unwrap().size >= 2);
+    // No checkpoint met the policy, and the witness's failure shows.
+    assert_eq!(http.get(format!("{url}/v1/log/checkpoint")).send().unwrap().status().as_u16(), 503);
+    let start = std::time::Instant::now();
+    loop {
+        let ready: serde_json::Value =
+            http.get(format!("{url}/v1/ready")).send().unwrap().json().unwrap();
+        let w = &ready["witnesses"][0];
+        if w["failures"].as_u64().unwrap_or(0) > 0 {
+            assert_eq!(w["ok"], false);
+            assert!(w["last_error"].as_str().unwrap().contains("unreachable"), "{w}");
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 30, "the failing witness never showed: {ready}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    server.stop().unwrap();
+}
