@@ -68,6 +68,19 @@ pub struct ServeArgs {
     /// Connections open at once, at most; more wait in the listen backlog.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// NATS server with JetStream (e.g. `nats://probity:secret@127.0.0.1:4222`): file what
+    /// departments publish on `probity.filings.<authority>`, and publish every event to
+    /// `probity.events.<type>` in log order (`docs/feeds.md`).
+    #[arg(long)]
+    nats: Option<String>,
+    /// Deliveries of a filing that fails (the store, not its content) before it goes to
+    /// `probity.dead.<authority>`.
+    #[arg(long, default_value_t = 5)]
+    nats_max_deliver: i64,
+    /// Seconds NATS waits for a filing's acknowledgement before it delivers it again (a node
+    /// that died mid-filing leaves its messages unacknowledged).
+    #[arg(long, default_value_t = 30)]
+    nats_ack_wait: u64,
     /// Stop when standard input ends, as when the process that started this one (the demo,
     /// with its witnesses) is gone.
     #[arg(long, hide = true)]
@@ -95,6 +108,9 @@ impl ServeArgs {
             idle_timeout: d.connections.idle.as_secs(),
             max_connections: d.connections.max,
             stop_with_stdin: false,
+            nats: None,
+            nats_max_deliver: 5,
+            nats_ack_wait: 30,
         }
     }
 }
@@ -128,6 +144,11 @@ pub fn serve(data: &Path, args: &ServeArgs) -> anyhow::Result<u8> {
             idle: Duration::from_secs(args.idle_timeout.max(1)),
             max: args.max_connections.max(1),
         },
+        nats: args.nats.as_ref().map(|url| probity_server::feeds::NatsConfig {
+            url: url.clone(),
+            max_deliver: args.nats_max_deliver.max(1),
+            ack_wait: Duration::from_secs(args.nats_ack_wait.max(1)),
+        }),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -96,6 +96,8 @@ struct State {
     credentials: BTreeMap<String, Credential>,
     /// As a witness: origin → (size, root, note) last cosigned.
     witnessed: BTreeMap<String, (u64, [u8; 32], String)>,
+    /// Feeds: name → the next log index to publish.
+    feed_cursors: BTreeMap<String, u64>,
     /// The subjects the append being executed concerns, with the latest such event.
     touched: HashMap<Row, u64>,
 }
@@ -528,6 +530,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
     ("inspection_plans", &["id", "authority", "plan_no", "planned", "drawn"]),
     ("inspection_targets", &["plan", "subject", "class", "team"]),
     ("witnessed", &["origin", "size", "root", "note"]),
+    ("feed_cursors", &["name", "next"]),
     (
         "assessments",
         &[
@@ -952,6 +955,19 @@ impl Store for MemoryStore {
         state.witnessed.insert(origin.to_owned(), (size, *root, note.to_owned()));
         *shared = Arc::new(state);
         Ok(true)
+    }
+
+    fn feed_cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.state().feed_cursors.get(name).copied())
+    }
+
+    fn set_feed_cursor(&mut self, name: &str, next: u64) -> Result<(), StoreError> {
+        self.write()?;
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = State::clone(&shared);
+        state.feed_cursors.insert(name.to_owned(), next);
+        *shared = Arc::new(state);
+        Ok(())
     }
 
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError> {

@@ -619,6 +619,24 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn feed_cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        let rows = self.query("SELECT next FROM feed_cursors WHERE name = $1", &[&name])?;
+        Ok(rows.first().map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn set_feed_cursor(&mut self, name: &str, next: u64) -> Result<(), StoreError> {
+        self.on_session(|client| {
+            client
+                .execute(
+                    "INSERT INTO feed_cursors (name, next) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET next = excluded.next",
+                    &[&name, &(next as i64)],
+                )
+                .map_err(backend)
+        })?;
+        Ok(())
+    }
+
     fn witnessed(&self, origin: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
         let rows = self.query("SELECT size, root FROM witnessed WHERE origin = $1", &[&origin])?;
         rows.first()

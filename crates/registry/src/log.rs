@@ -200,6 +200,16 @@ impl Registry {
         Ok(behind)
     }
 
+    /// The next log index the feed `name` (one that publishes the log elsewhere) is to publish.
+    pub fn feed_cursor(&self, name: &str) -> Result<Option<u64>, RegistryError> {
+        Ok(self.store.feed_cursor(name)?)
+    }
+
+    /// Keeps `next` as the next log index the feed `name` is to publish.
+    pub fn set_feed_cursor(&mut self, name: &str, next: u64) -> Result<(), RegistryError> {
+        Ok(self.store.set_feed_cursor(name, next)?)
+    }
+
     /// How long ago the published checkpoint was written, if one was.
     pub fn checkpoint_age(&self) -> Option<std::time::Duration> {
         let path = self.dir.join(crate::CHECKPOINT_FILE);

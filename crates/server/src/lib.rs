@@ -18,6 +18,7 @@ mod metrics;
 mod portal;
 mod state;
 pub mod witnessing;
+pub mod feeds;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -81,6 +82,8 @@ pub struct Config {
     /// Limits on connections: how many, how slow a client's headers, how long idle. The idle
     /// limit must exceed `timeout`, so that a request being answered is never cut off as idle.
     pub connections: ConnectionLimits,
+    /// NATS JetStream: file what departments send there, and publish every event there.
+    pub nats: Option<feeds::NatsConfig>,
 }
 
 impl Default for Config {
@@ -96,8 +99,15 @@ impl Default for Config {
             answer_cache: 65_536,
             follow_every: Some(Duration::from_millis(250)),
             connections: ConnectionLimits::default(),
+            nats: None,
         }
     }
+}
+
+/// Whether the test failpoint `name` (an environment variable set to `1`) is on: tests use it to
+/// stop the process at a precise step, as a crash would.
+pub(crate) fn failpoint(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "1")
 }
 
 /// The OpenAPI document.
@@ -362,6 +372,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (sweep, follow, limits) = (config.sweep_every, config.follow_every, config.connections);
+    let nats = config.nats.clone();
     if limits.idle <= config.timeout {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -388,10 +399,23 @@ pub async fn serve(
             follow.unwrap_or(Duration::from_millis(250)),
         ))
     });
+    let feeds: Vec<tokio::task::JoinHandle<()>> = nats
+        .map(|nats| {
+            let (s1, n1, s2, n2) = (state.clone(), nats.clone(), state.clone(), nats);
+            vec![
+                tokio::spawn(feeds::keep_running("filings", move || {
+                    feeds::ingest(s1.clone(), n1.clone())
+                })),
+                tokio::spawn(feeds::keep_running("events", move || {
+                    feeds::publish_events(s2.clone(), n2.clone())
+                })),
+            ]
+        })
+        .unwrap_or_default();
     let app = router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "serving");
     let served = limits.serve(listener, app, shutdown).await;
-    for task in sweeper.into_iter().chain(follower).chain(pruner).chain(collector) {
+    for task in sweeper.into_iter().chain(follower).chain(pruner).chain(collector).chain(feeds) {
         task.abort();
         let _ = task.await;
     }

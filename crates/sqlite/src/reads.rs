@@ -248,6 +248,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn feed_cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        let next = self
+            .conn
+            .prepare_cached("SELECT next FROM feed_cursors WHERE name = ?1")
+            .and_then(|mut s| s.query_row([name], |r| r.get::<_, i64>(0)).optional())
+            .map_err(backend)?;
+        Ok(next.map(|n| n as u64))
+    }
+
+    fn set_feed_cursor(&mut self, name: &str, next: u64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO feed_cursors (name, next) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET next = excluded.next",
+                params![name, next as i64],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
     fn witnessed(&self, origin: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
         let row = self
             .conn

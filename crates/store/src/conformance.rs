@@ -38,6 +38,7 @@ macro_rules! conformance_tests {
             code_exceptions,
             inspection_plans_and_draws,
             witness_state_moves_only_from_what_was_judged,
+            feed_cursors_are_kept_by_name,
             log_covers_every_journal_entry,
             log_grows_across_tiles_in_any_batches,
             rulebook_adoptions,
@@ -690,6 +691,17 @@ pub fn plan(plan_no: &str) -> probity_core::InspectionPlan {
         team_commitment: probity_core::DocumentHash::from_bytes([5; 32]),
         beacon: probity_core::BeaconRound { chain: "52".repeat(32), round: 9 },
     }
+}
+
+/// A feed's cursor is kept by name, and moved by the next one kept.
+pub fn feed_cursors_are_kept_by_name(store: &mut dyn Store) {
+    assert_eq!(store.feed_cursor("nats.events").unwrap(), None);
+    store.set_feed_cursor("nats.events", 10).unwrap();
+    store.set_feed_cursor("other", 3).unwrap();
+    assert_eq!(store.feed_cursor("nats.events").unwrap(), Some(10));
+    store.set_feed_cursor("nats.events", 510).unwrap();
+    assert_eq!(store.feed_cursor("nats.events").unwrap(), Some(510));
+    assert_eq!(store.feed_cursor("other").unwrap(), Some(3));
 }
 
 /// As a witness, the state of a followed log moves by compare-and-set: from nothing only once,

@@ -788,6 +788,13 @@ pub trait Store: Send {
         note: &str,
     ) -> Result<bool, StoreError>;
 
+    /// The next log index a feed named `name` is to publish (what it published is before it),
+    /// if it has published anything.
+    fn feed_cursor(&self, name: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Keeps `next` as the next log index the feed `name` is to publish.
+    fn set_feed_cursor(&mut self, name: &str, next: u64) -> Result<(), StoreError>;
+
     /// Every table and column name the backend keeps, for audits of what is stored.
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError>;
 

@@ -672,6 +672,18 @@ pub struct Change {
     pub text_withheld: bool,
 }
 
+/// A journal entry as the change feed writes it (and the NATS event feed publishes it).
+pub(crate) fn change_of(c: probity_registry::ChangeEntry) -> Change {
+    Change {
+        index: c.index,
+        event_type: c.event.as_ref().map_or("withheld", |e| e.type_name()).to_owned(),
+        recorded_at: c.recorded_at.map(|t| t.to_string()).unwrap_or_default(),
+        subject: c.subject.map(|s| s.to_string()),
+        event: c.event.map(|e| e.body),
+        text_withheld: c.text_withheld,
+    }
+}
+
 /// A page of changes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChangesPage {
@@ -696,14 +708,7 @@ pub async fn changes(
             let from = q.after.map_or(0, |a| a.saturating_add(1));
             let mut changes = Vec::new();
             for c in reg.changes(from, limit)? {
-                changes.push(Change {
-                    index: c.index,
-                    event_type: c.event.as_ref().map_or("withheld", |e| e.type_name()).to_owned(),
-                    recorded_at: c.recorded_at.map(|t| t.to_string()).unwrap_or_default(),
-                    subject: c.subject.map(|s| s.to_string()),
-                    event: c.event.map(|e| e.body),
-                    text_withheld: c.text_withheld,
-                });
+                changes.push(change_of(c));
             }
             let next_after = changes.last().map(|c| c.index).or(q.after);
             Ok(Json(ChangesPage { changes, next_after, log_size: reg.log_size()? }))
