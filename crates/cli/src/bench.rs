@@ -72,6 +72,9 @@ pub enum BenchCommand {
     /// registries serve `add-checkpoint`, the bench plays the log and asks all three at once
     /// for each new checkpoint, as the collector does.
     Witness(crate::bench_witness::WitnessArgs),
+    /// Records filed by a department over NATS JetStream through probity's full path, from the
+    /// first publication to the last outcome; needs `nats-server` (Debian package).
+    Nats(crate::bench_nats::NatsArgs),
     /// Time an inspection draw over a population of generated subjects, and its verification
     /// from the log: a registry is made on a clock before drand quicknet round 123 with the
     /// subjects and records, a plan at the rulebook's minimum ratios is filed, then drawn with
@@ -132,6 +135,7 @@ pub fn run(cmd: BenchCommand, store: Option<probity_stores::StoreLocation>) -> a
         }
         BenchCommand::Http(args) => crate::bench_http::run(&args),
         BenchCommand::Witness(args) => crate::bench_witness::run(&args),
+        BenchCommand::Nats(args) => crate::bench_nats::run(&args),
         BenchCommand::Draw { enterprises, records, dir, json } => {
             bench_draw(enterprises, records, dir, json)
         }

@@ -185,7 +185,7 @@ fn describe(l: &StoreLocation) -> String {
     }
 }
 
-fn today() -> Date {
+pub fn today() -> Date {
     jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date()
 }
 

@@ -31,6 +31,8 @@ mod bench_http;
 #[cfg(feature = "bench")]
 mod bench_rate;
 #[cfg(feature = "bench")]
+mod bench_nats;
+#[cfg(feature = "bench")]
 mod bench_witness;
 mod check;
 mod commands;

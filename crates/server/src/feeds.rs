@@ -193,7 +193,7 @@ async fn connect(config: &NatsConfig) -> Result<jetstream::Context, FeedError> {
 pub async fn ingest(state: AppState, config: NatsConfig) -> Result<(), FeedError> {
     let js = connect(&config).await?;
     let stream = js.get_stream(FILINGS_STREAM).await.map_err(nats)?;
-    let consumer: pull::Stream = stream
+    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
         .get_or_create_consumer(
             INGEST_CONSUMER,
             pull::Config {
@@ -206,18 +206,29 @@ pub async fn ingest(state: AppState, config: NatsConfig) -> Result<(), FeedError
             },
         )
         .await
-        .map_err(nats)?
-        .messages()
-        .await
         .map_err(nats)?;
     // The address only: the URL may hold a password.
     tracing::info!(address = %split_credentials(&config.url).0, "filing from NATS");
-    let mut consumer = consumer.ready_chunks(FETCH);
-    while let Some(batch) = consumer.next().await {
-        let messages: Vec<jetstream::Message> = batch.into_iter().filter_map(Result::ok).collect();
-        handle(&state, &js, &config, messages).await?;
+    loop {
+        // Up to FETCH messages: at once when that many wait, else what came within 200 ms.
+        let mut batch = consumer
+            .fetch()
+            .max_messages(FETCH)
+            .expires(Duration::from_millis(200))
+            .messages()
+            .await
+            .map_err(nats)?;
+        let mut messages = Vec::new();
+        while let Some(m) = batch.next().await {
+            match m {
+                Ok(m) => messages.push(m),
+                Err(e) => tracing::debug!(error = %e, "a fetch from NATS ended early"),
+            }
+        }
+        if !messages.is_empty() {
+            handle(&state, &js, &config, messages).await?;
+        }
     }
-    Ok(())
 }
 
 /// One message as taken from the bus, with what filing it needs.
