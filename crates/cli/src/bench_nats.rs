@@ -74,7 +74,11 @@ pub fn run(args: &NatsArgs) -> anyhow::Result<u8> {
 }
 
 /// Publishes the records, then waits for every outcome; the time of each phase.
-fn measure(args: &NatsArgs, dir: &std::path::Path, port: u16) -> anyhow::Result<(Duration, Duration)> {
+fn measure(
+    args: &NatsArgs,
+    dir: &std::path::Path,
+    port: u16,
+) -> anyhow::Result<(Duration, Duration)> {
     let cfg = probity_synth::Config {
         enterprises: args.enterprises,
         records: args.records,

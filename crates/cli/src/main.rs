@@ -29,9 +29,9 @@ mod bench;
 #[cfg(feature = "bench")]
 mod bench_http;
 #[cfg(feature = "bench")]
-mod bench_rate;
-#[cfg(feature = "bench")]
 mod bench_nats;
+#[cfg(feature = "bench")]
+mod bench_rate;
 #[cfg(feature = "bench")]
 mod bench_witness;
 mod check;

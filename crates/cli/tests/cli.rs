@@ -1573,3 +1573,22 @@ fn bench_witness_has_checkpoints_cosigned_by_three_witnesses() {
     assert_eq!(r["witnesses"], 3);
     assert!(r["round_ms"]["p50"].as_f64().unwrap() > 0.0, "{r}");
 }
+
+#[test]
+#[cfg_attr(not(feature = "bench"), ignore = "`probity bench` is built with --features bench")]
+fn bench_nats_files_every_record_published_and_says_how_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(probity(&dir.path().join("unused")).args([
+        "bench",
+        "nats",
+        "--records",
+        "500",
+        "--enterprises",
+        "200",
+        "--json",
+    ]));
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{r}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(r["records"], 500);
+    assert!(r["filed_per_second"].as_f64().unwrap() > 0.0, "{r}");
+}

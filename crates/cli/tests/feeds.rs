@@ -18,8 +18,11 @@ fn records() -> u64 {
     std::env::var("PROBITY_FEED_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000)
 }
 
+/// The binary under test: this build's, or `PROBITY_BIN` (a release build, for the run at
+/// 100,000 records).
 fn probity(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_probity"));
+    let bin = std::env::var("PROBITY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_probity").into());
+    let mut c = Command::new(bin);
     c.arg("--data").arg(data).env("NO_COLOR", "1").env_remove("RUST_LOG");
     c
 }
@@ -150,7 +153,11 @@ async fn publish_all(js: &async_nats::jetstream::Context, lines: &[String]) {
         let id = format!("{authority}/{}", field(line, "decision_no"));
         headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
         let ack = js
-            .publish_with_headers(format!("probity.filings.{authority}"), headers, line.clone().into())
+            .publish_with_headers(
+                format!("probity.filings.{authority}"),
+                headers,
+                line.clone().into(),
+            )
             .await
             .unwrap();
         acks.push(ack);
@@ -230,7 +237,10 @@ fn filings_over_nats_survive_kill_9_and_every_event_goes_out_once_in_log_order()
         if size > 2000 + 12 + n / 4 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "filing through NATS stalled at {size}");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "filing through NATS stalled at {size}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     drop(node);
@@ -270,12 +280,18 @@ fn filings_over_nats_survive_kill_9_and_every_event_goes_out_once_in_log_order()
     }
     assert_eq!(events.len() as u64, size, "no event published twice");
     for (i, m) in events.iter().enumerate() {
-        let headers = m.headers.as_ref().unwrap_or_else(|| panic!("message {i} has no headers: {m:?}"));
-        let id = headers.get(async_nats::header::NATS_MESSAGE_ID).unwrap_or_else(|| panic!("message {i}: {headers:?}"));
+        let headers =
+            m.headers.as_ref().unwrap_or_else(|| panic!("message {i} has no headers: {m:?}"));
+        let id = headers
+            .get(async_nats::header::NATS_MESSAGE_ID)
+            .unwrap_or_else(|| panic!("message {i}: {headers:?}"));
         assert_eq!(id.as_str(), i.to_string());
         let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
         assert_eq!(body["index"], i as u64);
-        assert_eq!(m.subject.as_str(), format!("probity.events.{}", body["type"].as_str().unwrap()));
+        assert_eq!(
+            m.subject.as_str(),
+            format!("probity.events.{}", body["type"].as_str().unwrap())
+        );
     }
     for i in [0, size / 3, size / 2, size - 1] {
         let after = if i == 0 { String::new() } else { format!("&after={}", i - 1) };
@@ -287,7 +303,10 @@ fn filings_over_nats_survive_kill_9_and_every_event_goes_out_once_in_log_order()
         let body: serde_json::Value = serde_json::from_slice(&events[i as usize].payload).unwrap();
         assert_eq!(body, change["changes"][0], "event {i} as the change feed gives it");
         let proof: serde_json::Value =
-            reqwest::blocking::get(format!("{http}/v1/log/proof?index={i}")).unwrap().json().unwrap();
+            reqwest::blocking::get(format!("{http}/v1/log/proof?index={i}"))
+                .unwrap()
+                .json()
+                .unwrap();
         let leaf = {
             use base64::Engine as _;
             let raw = base64::engine::general_purpose::STANDARD
@@ -331,7 +350,8 @@ fn a_filing_redelivered_after_a_crash_before_its_ack_comes_back_as_a_duplicate()
     let duplicates = outcomes
         .iter()
         .filter(|m| {
-            serde_json::from_slice::<serde_json::Value>(&m.payload).unwrap()["outcome"] == "duplicate"
+            serde_json::from_slice::<serde_json::Value>(&m.payload).unwrap()["outcome"]
+                == "duplicate"
         })
         .count() as u64;
     assert_eq!(duplicates, committed, "what was committed before the crash is a duplicate now");
@@ -355,11 +375,13 @@ fn an_authority_files_only_in_its_own_name_by_nats_permissions_and_by_probity() 
         assert!(start.elapsed() < Duration::from_secs(10), "probity made no filings stream");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let authority = async_nats::jetstream::new(rt.block_on(connect(port, &first, &format!("{first}-secret"))));
+    let authority =
+        async_nats::jetstream::new(rt.block_on(connect(port, &first, &format!("{first}-secret"))));
     // NATS refuses a publication on another authority's subject.
     let other = field(&other_line, "authority");
     let refused = rt.block_on(async {
-        match authority.publish(format!("probity.filings.{other}"), other_line.clone().into()).await {
+        match authority.publish(format!("probity.filings.{other}"), other_line.clone().into()).await
+        {
             Ok(ack) => ack.await.is_err(),
             Err(_) => true,
         }

@@ -59,7 +59,11 @@ pub struct NatsConfig {
 
 impl Default for NatsConfig {
     fn default() -> Self {
-        Self { url: "nats://127.0.0.1:4222".into(), max_deliver: 5, ack_wait: Duration::from_secs(30) }
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+            max_deliver: 5,
+            ack_wait: Duration::from_secs(30),
+        }
     }
 }
 
@@ -159,7 +163,9 @@ fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
 async fn connect(config: &NatsConfig) -> Result<jetstream::Context, FeedError> {
     let (address, credentials) = split_credentials(&config.url);
     let options = match credentials {
-        Some((user, password)) => async_nats::ConnectOptions::with_user_and_password(user, password),
+        Some((user, password)) => {
+            async_nats::ConnectOptions::with_user_and_password(user, password)
+        }
         None => async_nats::ConnectOptions::new(),
     };
     let client = options
@@ -254,13 +260,11 @@ async fn handle(
             Taken { message, authority, rows }
         })
         .collect();
-    // Every message's rows, filed as the authority its subject names, in one write: the rows
-    // of one authority's messages in as few transactions as the batch limit allows.
-    let work: Vec<(Option<Slug>, Vec<String>)> = taken
-        .iter()
-        .map(|t| (t.authority.clone(), t.rows.clone().unwrap_or_default()))
-        .collect();
-    let filed = state.write(move |reg| Ok(file_grouped(reg, &work)?)).await;
+    // Every message's rows, filed as the authority its subject names, in one write and as few
+    // transactions as the batch limit allows.
+    let work: Vec<(Option<Slug>, Vec<String>)> =
+        taken.iter().map(|t| (t.authority.clone(), t.rows.clone().unwrap_or_default())).collect();
+    let filed = state.write(move |reg| Ok(file_all(reg, &work)?)).await;
     let filed = match filed {
         Ok(f) => f,
         Err(e) => {
@@ -331,56 +335,49 @@ async fn handle(
     Ok(())
 }
 
-/// Files each message's rows as its authority, one transaction per authority and up to
-/// [`probity_registry::MAX_FILING_BATCH`] rows; the results of each message, numbered within it
-/// (`None` for a message with no authority or no rows).
-fn file_grouped(
+/// Files each message's rows as the authority its subject names, messages of every authority
+/// together, in as few transactions as the batch limit allows; the results of each message,
+/// numbered within it (`None` for a message with no authority or no rows).
+fn file_all(
     reg: &mut probity_registry::Registry,
     work: &[(Option<Slug>, Vec<String>)],
 ) -> Result<Vec<Option<Vec<probity_registry::FilingResult>>>, RegistryError> {
     let mut out: Vec<Option<Vec<probity_registry::FilingResult>>> =
         work.iter().map(|_| None).collect();
-    let mut groups: std::collections::BTreeMap<String, (Slug, Vec<usize>)> = Default::default();
-    for (i, (by, rows)) in work.iter().enumerate() {
-        if let Some(by) = by
-            && !rows.is_empty()
-        {
-            groups.entry(by.to_string()).or_insert_with(|| (by.clone(), Vec::new())).1.push(i);
-        }
-    }
-    for (by, messages) in groups.into_values() {
-        let mut chunk: Vec<usize> = Vec::new();
-        let mut rows = 0;
-        let mut flush = |chunk: &mut Vec<usize>, out: &mut Vec<Option<Vec<_>>>| {
-            let all: Vec<String> = chunk
-                .iter()
-                .flat_map(|i| work.get(*i).map(|w| w.1.clone()).unwrap_or_default())
-                .collect();
-            let mut results = reg.file_records(&by, &all)?.into_iter();
-            for i in chunk.drain(..) {
-                let n = work.get(i).map_or(0, |w| w.1.len());
-                let mut mine: Vec<probity_registry::FilingResult> = results.by_ref().take(n).collect();
-                for (k, r) in mine.iter_mut().enumerate() {
-                    r.row = k;
-                }
-                if let Some(slot) = out.get_mut(i) {
-                    *slot = Some(mine);
-                }
-            }
-            Ok::<(), RegistryError>(())
-        };
-        for i in messages {
+    let mut chunk: Vec<usize> = Vec::new();
+    let mut rows: Vec<(Slug, String)> = Vec::new();
+    let mut flush = |chunk: &mut Vec<usize>,
+                     rows: &mut Vec<(Slug, String)>,
+                     out: &mut Vec<Option<Vec<_>>>|
+     -> Result<(), RegistryError> {
+        let mut results = reg.file_records_of_many(rows)?.into_iter();
+        rows.clear();
+        for i in chunk.drain(..) {
             let n = work.get(i).map_or(0, |w| w.1.len());
-            if rows + n > probity_registry::MAX_FILING_BATCH && !chunk.is_empty() {
-                flush(&mut chunk, &mut out)?;
-                rows = 0;
+            let mut mine: Vec<probity_registry::FilingResult> = results.by_ref().take(n).collect();
+            for (k, r) in mine.iter_mut().enumerate() {
+                r.row = k;
             }
-            chunk.push(i);
-            rows += n;
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Some(mine);
+            }
         }
-        if !chunk.is_empty() {
-            flush(&mut chunk, &mut out)?;
+        Ok(())
+    };
+    for (i, (by, message_rows)) in work.iter().enumerate() {
+        let Some(by) = by else { continue };
+        if message_rows.is_empty() {
+            continue;
         }
+        if rows.len() + message_rows.len() > probity_registry::MAX_FILING_BATCH && !chunk.is_empty()
+        {
+            flush(&mut chunk, &mut rows, &mut out)?;
+        }
+        chunk.push(i);
+        rows.extend(message_rows.iter().map(|r| (by.clone(), r.clone())));
+    }
+    if !chunk.is_empty() {
+        flush(&mut chunk, &mut rows, &mut out)?;
     }
     Ok(out)
 }
@@ -423,7 +420,10 @@ pub async fn publish_events(state: AppState, config: NatsConfig) -> Result<(), F
     let last = stream.info().await.map_err(nats)?.state.last_sequence;
     if last > 0 {
         let message = stream.get_raw_message(last).await.map_err(nats)?;
-        let index = message.headers.get(async_nats::header::NATS_MESSAGE_ID).and_then(|v| v.as_str().parse::<u64>().ok());
+        let index = message
+            .headers
+            .get(async_nats::header::NATS_MESSAGE_ID)
+            .and_then(|v| v.as_str().parse::<u64>().ok());
         if let Some(i) = index {
             next = next.max(i + 1);
         }
@@ -488,7 +488,9 @@ where
     loop {
         match task().await {
             Ok(()) => tracing::warn!(feed = name, "the NATS feed ended; starting it again"),
-            Err(e) => tracing::warn!(feed = name, error = %e, "the NATS feed stopped; starting it again in 2 s"),
+            Err(e) => {
+                tracing::warn!(feed = name, error = %e, "the NATS feed stopped; starting it again in 2 s")
+            }
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }

@@ -14,11 +14,11 @@ mod api;
 mod auth;
 mod connections;
 mod error;
+pub mod feeds;
 mod metrics;
 mod portal;
 mod state;
 pub mod witnessing;
-pub mod feeds;
 
 use std::net::SocketAddr;
 use std::time::Duration;
