@@ -600,6 +600,18 @@ fn bench_log(leaves: u64, durable: u64, group: usize, as_json: bool) -> anyhow::
     let raw_secs = t.elapsed().as_secs_f64();
     std::hint::black_box(sink);
 
+    // The three-block ceiling of an RFC 6962 append: the leaf hash (one SHA-256 block for
+    // 33 bytes of leaf data) and, on average, one interior node per leaf (65 bytes: two
+    // blocks). Nothing that keeps the tree can hash less.
+    eprintln!("the three-block ceiling…");
+    let t = Instant::now();
+    let mut acc = [0u8; 32];
+    for d in &data {
+        acc = probity_tlog::node_hash(&acc, &leaf_hash(d));
+    }
+    let ceiling_secs = t.elapsed().as_secs_f64();
+    std::hint::black_box(acc);
+
     eprintln!("in-memory appends…");
     let t = Instant::now();
     let mut tree = MemoryTree::default();
@@ -647,6 +659,7 @@ fn bench_log(leaves: u64, durable: u64, group: usize, as_json: bool) -> anyhow::
         proof_latency(|i| Ok(probity_tlog::inclusion_proof(&nodes, i, size)?.len()), size, 20_000)?;
 
     let raw = leaves as f64 / raw_secs;
+    let ceiling = leaves as f64 / ceiling_secs;
     let mem = leaves as f64 / mem_secs;
     let dur = durable as f64 / durable_secs;
     if as_json {
@@ -654,19 +667,24 @@ fn bench_log(leaves: u64, durable: u64, group: usize, as_json: bool) -> anyhow::
             "{}",
             json!({
                 "leaves": leaves, "raw_sha256_per_second": raw, "memory_appends_per_second": mem,
-                "memory_to_raw": mem / raw, "durable_events": durable, "group": group,
+                "memory_to_raw": mem / raw, "three_block_ceiling_per_second": ceiling,
+                "memory_to_ceiling": mem / ceiling, "durable_events": durable, "group": group,
                 "durable_appends_per_second": dur,
                 "memory_proof_us": {"p50": mem_p50, "p99": mem_p99, "size": leaves},
                 "store_proof_us": {"p50": store_p50, "p99": store_p99, "size": size, "cold_p50": cold_p50, "cold_p99": cold_p99},
-                "targets": {"memory_to_raw_at_least": 0.5, "durable_at_least": 100_000, "proof_p99_us_below": 50},
+                "targets": {"memory_to_ceiling_at_least": 0.8, "durable_at_least": 100_000, "proof_p99_us_below": 50},
             })
         );
     } else {
         outln!("bench log");
-        outln!("  raw SHA-256 of the leaves (the limit)        {raw:>12.0} leaves/s");
+        outln!("  raw SHA-256 of the leaves                    {raw:>12.0} leaves/s");
         outln!(
-            "  in-memory appends                            {mem:>12.0} leaves/s  ({:.0}% of raw; target ≥ 50%)",
-            100.0 * mem / raw
+            "  three-block ceiling (leaf + one node each)   {ceiling:>12.0} leaves/s  ({:.0}% of raw)",
+            100.0 * ceiling / raw
+        );
+        outln!(
+            "  in-memory appends                            {mem:>12.0} leaves/s  ({:.2}× the ceiling; target ≥ 0.8×)",
+            mem / ceiling
         );
         outln!(
             "  durable appends, {group} per commit (events)  {dur:>12.0} leaves/s  (target ≥ 100,000)"
