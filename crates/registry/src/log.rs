@@ -200,6 +200,11 @@ impl Registry {
         Ok(behind)
     }
 
+    /// The leaf hash of log entry `index`.
+    pub fn leaf_hash(&self, index: u64) -> Result<Hash, RegistryError> {
+        Ok(self.store.log_node(0, index)?)
+    }
+
     /// The next log index the feed `name` (one that publishes the log elsewhere) is to publish.
     pub fn feed_cursor(&self, name: &str) -> Result<Option<u64>, RegistryError> {
         Ok(self.store.feed_cursor(name)?)

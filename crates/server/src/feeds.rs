@@ -439,7 +439,7 @@ pub async fn publish_events(state: AppState, config: NatsConfig) -> Result<(), F
                 let changes = reg.changes(from, PAGE)?;
                 let mut out = Vec::with_capacity(changes.len());
                 for c in changes {
-                    let leaf = reg.store().log_node(0, c.index).map_err(RegistryError::from)?;
+                    let leaf = reg.leaf_hash(c.index)?;
                     out.push((crate::api::change_of(c), leaf));
                 }
                 Ok((size, out))

@@ -331,5 +331,10 @@ fn a_witness_that_is_down_never_blocks_filing_and_shows_in_ready() {
         assert!(start.elapsed().as_secs() < 30, "the failing witness never showed: {ready}");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    // The statistics page lists the witness and that it is not cosigning.
+    let page = http.get(format!("{url}/stats")).send().unwrap().text().unwrap();
+    assert!(page.contains("Witnesses of this log"), "{page}");
+    assert!(page.contains(&format!("http://127.0.0.1:{port}/witness")), "{page}");
+    assert!(page.contains("not cosigning"), "{page}");
     server.stop().unwrap();
 }
