@@ -279,6 +279,10 @@ fn filings_over_nats_survive_kill_9_and_every_event_goes_out_once_in_log_order()
         assert!(start.elapsed() < Duration::from_secs(120), "{} of {size} events", events.len());
     }
     assert_eq!(events.len() as u64, size, "no event published twice");
+    let ready: serde_json::Value =
+        reqwest::blocking::get(format!("{http}/v1/ready")).unwrap().json().unwrap();
+    assert_eq!(ready["nats"]["filings_connected"], true, "{ready}");
+    assert_eq!(ready["nats"]["events_next"], size, "{ready}");
     for (i, m) in events.iter().enumerate() {
         let headers =
             m.headers.as_ref().unwrap_or_else(|| panic!("message {i} has no headers: {m:?}"));

@@ -67,6 +67,21 @@ impl Default for NatsConfig {
     }
 }
 
+/// The NATS feeds as the server last saw them, for `/v1/ready`.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct FeedStatus {
+    /// Whether the filings consumer is connected and taking messages.
+    pub filings_connected: bool,
+    /// Filing messages handled (outcome published, message acknowledged) since the start.
+    pub messages_handled: u64,
+    /// Whether the events publisher is connected.
+    pub events_connected: bool,
+    /// The next log index the events publisher is to publish.
+    pub events_next: Option<u64>,
+    /// What went wrong last, if a feed stopped.
+    pub last_error: Option<String>,
+}
+
 /// Why the feeds stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
@@ -215,6 +230,7 @@ pub async fn ingest(state: AppState, config: NatsConfig) -> Result<(), FeedError
         .map_err(nats)?;
     // The address only: the URL may hold a password.
     tracing::info!(address = %split_credentials(&config.url).0, "filing from NATS");
+    state.feed_status(|f| f.filings_connected = true);
     loop {
         // Up to FETCH messages: at once when that many wait, else what came within 200 ms.
         let mut batch = consumer
@@ -232,7 +248,9 @@ pub async fn ingest(state: AppState, config: NatsConfig) -> Result<(), FeedError
             }
         }
         if !messages.is_empty() {
+            let n = messages.len() as u64;
             handle(&state, &js, &config, messages).await?;
+            state.feed_status(|f| f.messages_handled += n);
         }
     }
 }
@@ -429,6 +447,10 @@ pub async fn publish_events(state: AppState, config: NatsConfig) -> Result<(), F
         }
     }
     tracing::info!(next, "publishing events to NATS");
+    state.feed_status(|f| {
+        f.events_connected = true;
+        f.events_next = Some(next);
+    });
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -471,6 +493,7 @@ pub async fn publish_events(state: AppState, config: NatsConfig) -> Result<(), F
             ack.await.map_err(nats)?;
         }
         next = page.last().map_or(next, |(c, _)| c.index + 1);
+        state.feed_status(|f| f.events_next = Some(next));
         let to = next;
         if let Err(e) = state.write(move |reg| Ok(reg.set_feed_cursor(EVENTS_CURSOR, to)?)).await {
             tracing::warn!(error = %e.message, "keeping the events cursor failed; it is kept next time");
@@ -479,19 +502,26 @@ pub async fn publish_events(state: AppState, config: NatsConfig) -> Result<(), F
 }
 
 /// Runs `task` again two seconds after it stops (NATS gone, a refusal), for as long as the
-/// server runs; says so once per failure.
-pub async fn keep_running<F, Fut>(name: &'static str, task: F)
+/// server runs; says so once per failure, and in `/v1/ready`.
+pub async fn keep_running<F, Fut>(state: AppState, name: &'static str, task: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), FeedError>>,
 {
     loop {
-        match task().await {
-            Ok(()) => tracing::warn!(feed = name, "the NATS feed ended; starting it again"),
-            Err(e) => {
-                tracing::warn!(feed = name, error = %e, "the NATS feed stopped; starting it again in 2 s")
+        let why = match task().await {
+            Ok(()) => "the feed ended".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        tracing::warn!(feed = name, error = %why, "the NATS feed stopped; starting it again in 2 s");
+        state.feed_status(|f| {
+            if name == "filings" {
+                f.filings_connected = false;
+            } else {
+                f.events_connected = false;
             }
-        }
+            f.last_error = Some(format!("{name}: {why}"));
+        });
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

@@ -403,10 +403,10 @@ pub async fn serve(
         .map(|nats| {
             let (s1, n1, s2, n2) = (state.clone(), nats.clone(), state.clone(), nats);
             vec![
-                tokio::spawn(feeds::keep_running("filings", move || {
+                tokio::spawn(feeds::keep_running(state.clone(), "filings", move || {
                     feeds::ingest(s1.clone(), n1.clone())
                 })),
-                tokio::spawn(feeds::keep_running("events", move || {
+                tokio::spawn(feeds::keep_running(state.clone(), "events", move || {
                     feeds::publish_events(s2.clone(), n2.clone())
                 })),
             ]

@@ -63,6 +63,8 @@ struct Inner {
     witnessing: Arc<Vec<probity_tlog::witness::WitnessedLog>>,
     /// As a log: its witness policy and what each witness last answered, if it has witnesses.
     witnesses: Option<(probity_tlog::policy::Policy, crate::witnessing::Statuses)>,
+    /// The NATS feeds' state, when the server runs them.
+    feeds: Option<Arc<Mutex<crate::feeds::FeedStatus>>>,
 }
 
 /// One check question, as asked: an answer to it is a function of the log at a given size.
@@ -248,6 +250,7 @@ impl AppState {
             let statuses = crate::witnessing::statuses_of(&policy);
             (policy, statuses)
         });
+        let feeds = config.nats.as_ref().map(|_| Arc::new(Mutex::new(Default::default())));
         let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16);
         let primary_readers =
             || (0..n).map(|_| registry.reader().map(Mutex::new)).collect::<Result<Vec<_>, _>>();
@@ -289,6 +292,7 @@ impl AppState {
             stats: Mutex::new(None),
             witnessing,
             witnesses,
+            feeds,
         };
         // The readers were made with the rulebooks known at open: follow the log as it is now.
         inner.follow(&mut lock(&inner.registry), rulebooks)?;
@@ -310,6 +314,18 @@ impl AppState {
         &self,
     ) -> Option<&(probity_tlog::policy::Policy, crate::witnessing::Statuses)> {
         self.0.witnesses.as_ref()
+    }
+
+    /// Changes the NATS feeds' state, when the server runs them.
+    pub(crate) fn feed_status(&self, change: impl FnOnce(&mut crate::feeds::FeedStatus)) {
+        if let Some(f) = &self.0.feeds {
+            change(&mut lock(f));
+        }
+    }
+
+    /// The NATS feeds' state, when the server runs them.
+    pub(crate) fn feeds(&self) -> Option<crate::feeds::FeedStatus> {
+        self.0.feeds.as_ref().map(|f| lock(f).clone())
     }
 
     /// What each witness of the log last answered (none without witnesses).

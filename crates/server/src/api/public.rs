@@ -32,6 +32,8 @@ pub struct Ready {
     pub rulebook: String,
     /// The witnesses of the log, and what each last answered (empty without witnesses).
     pub witnesses: Vec<crate::witnessing::WitnessStatus>,
+    /// The NATS feeds, when the server runs them (`--nats`).
+    pub nats: Option<crate::feeds::FeedStatus>,
 }
 
 /// The registry answers; says how fresh answers are.
@@ -46,11 +48,12 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiErro
                 log_size: reg.log_size()?,
                 rulebook: format!("{} {}", b.header.id, b.header.version),
                 witnesses: Vec::new(),
+                nats: None,
             })
         })
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.message))?;
-    Ok(Json(Ready { witnesses: state.witness_statuses(), ..r }))
+    Ok(Json(Ready { witnesses: state.witness_statuses(), nats: state.feeds(), ..r }))
 }
 
 // ---------------------------------------------------------------------------------------------
