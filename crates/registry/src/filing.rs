@@ -62,7 +62,7 @@ impl Registry {
         by: &Slug,
         rows: &[String],
     ) -> Result<Vec<FilingResult>, RegistryError> {
-        let rows: Vec<(Slug, String)> = rows.iter().map(|r| (by.clone(), r.clone())).collect();
+        let rows: Vec<(&Slug, &str)> = rows.iter().map(|r| (by, r.as_str())).collect();
         self.file_records_of_many(&rows)
     }
 
@@ -71,7 +71,7 @@ impl Registry {
     /// a bus that carries many authorities' filings.
     pub fn file_records_of_many(
         &mut self,
-        rows: &[(Slug, String)],
+        rows: &[(&Slug, &str)],
     ) -> Result<Vec<FilingResult>, RegistryError> {
         if rows.len() > MAX_FILING_BATCH {
             return Err(RegistryError::Invalid(format!(
@@ -83,7 +83,7 @@ impl Registry {
             let ctx = self.input_context()?;
             rows.iter().map(|(_, row)| json_row(Table::Records, row, &ctx)).collect()
         };
-        let bys: Vec<&Slug> = rows.iter().map(|(by, _)| by).collect();
+        let bys: Vec<&Slug> = rows.iter().map(|(by, _)| *by).collect();
         self.file_parsed(&bys, parsed)
     }
 

@@ -161,6 +161,9 @@ pub struct Registry {
     clock: std::sync::Arc<dyn Clock>,
     dir: PathBuf,
     connect: Connector,
+    /// The witness policy of the log, read from the directory once and shared by every handle
+    /// made from this one (`None` inside: the registry has no witnesses).
+    witness_policy: std::sync::Arc<std::sync::OnceLock<Option<probity_tlog::policy::Policy>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -241,6 +244,7 @@ impl Registry {
             clock: std::sync::Arc::new(clock),
             dir: dir.to_path_buf(),
             connect,
+            witness_policy: Default::default(),
         };
         reg.publish_checkpoint()?;
         Ok(reg)
@@ -272,6 +276,7 @@ impl Registry {
             clock: std::sync::Arc::new(SystemClock),
             dir: dir.to_path_buf(),
             connect,
+            witness_policy: Default::default(),
         })
     }
 
@@ -285,6 +290,7 @@ impl Registry {
             clock: std::sync::Arc::clone(&self.clock),
             dir: self.dir.clone(),
             connect: std::sync::Arc::clone(&self.connect),
+            witness_policy: std::sync::Arc::clone(&self.witness_policy),
         })
     }
 
@@ -298,6 +304,7 @@ impl Registry {
             clock: std::sync::Arc::clone(&self.clock),
             dir: self.dir.clone(),
             connect,
+            witness_policy: std::sync::Arc::clone(&self.witness_policy),
         })
     }
 

@@ -95,16 +95,9 @@ pub(crate) fn write_checkpoint(
     signer: &NoteSigner,
     path: &std::path::Path,
 ) -> Result<String, RegistryError> {
-    let io = |source| RegistryError::Io { path: path.display().to_string(), source };
     // One publisher at a time (a server, an import in another process), each reading the log's
     // size under the lock: a published checkpoint never goes back to a smaller size.
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path.with_extension("lock"))
-        .map_err(io)?;
-    lock.lock().map_err(io)?;
+    let _lock = lock_beside(path)?;
     let size = store.log_size()?;
     let root = probity_tlog::root(&LogNodes(store), size)?;
     if let Some(last) = last_published(path)? {
@@ -119,10 +112,35 @@ pub(crate) fn write_checkpoint(
         })?;
     }
     let note = signer.sign(&Checkpoint { origin: signer.name().to_owned(), size, root }.text());
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, &note).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
+    replace_file(path, note.as_bytes())?;
     Ok(note)
+}
+
+/// The lock file beside `path`, locked: one writer of `path` at a time, across processes, for
+/// as long as the returned handle lives.
+pub(crate) fn lock_beside(path: &std::path::Path) -> Result<std::fs::File, RegistryError> {
+    let lock_path = path.with_extension("lock");
+    let io = |source| RegistryError::Io { path: lock_path.display().to_string(), source };
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io)?;
+    lock.lock().map_err(io)?;
+    Ok(lock)
+}
+
+/// Replaces the file at `path` with `bytes` in one step for readers: written beside it, then
+/// renamed over it.
+pub(crate) fn replace_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), RegistryError> {
+    let tmp = path.with_extension("tmp");
+    let io = |p: &std::path::Path| {
+        let p = p.display().to_string();
+        move |source| RegistryError::Io { path: p, source }
+    };
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
 }
 
 /// The checkpoint published at `path`, if one is.
@@ -263,9 +281,7 @@ impl Registry {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(io(dir))?;
             }
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-            std::fs::rename(&tmp, &path).map_err(io(&path))
+            replace_file(&path, bytes)
         };
         let mut report =
             TilesReport { from: previous, to: cp.size, hash_tiles: 0, entry_bundles: 0 };

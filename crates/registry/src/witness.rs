@@ -123,15 +123,21 @@ impl Registry {
         }
     }
 
-    /// The witness policy of this registry's own log, from [`WITNESSES_FILE`], if it has one.
-    pub fn witness_policy(&self) -> Result<Option<Policy>, RegistryError> {
+    /// The witness policy of this registry's own log, from [`WITNESSES_FILE`], if it has one:
+    /// read once per registry (and the handles made from it), so a new policy takes effect
+    /// when the registry is opened again.
+    pub fn witness_policy(&self) -> Result<Option<&Policy>, RegistryError> {
+        if let Some(policy) = self.witness_policy.get() {
+            return Ok(policy.as_ref());
+        }
         let path = self.dir.join(WITNESSES_FILE);
-        read_optional(&path)?
+        let policy = read_optional(&path)?
             .map(|text| {
                 Policy::parse(&text)
                     .map_err(|e| RegistryError::Refused(format!("`{}`: {e}", path.display())))
             })
-            .transpose()
+            .transpose()?;
+        Ok(self.witness_policy.get_or_init(|| policy).as_ref())
     }
 
     /// As a witness: judges an `add-checkpoint` request `body` against the logs in `logs` and
@@ -206,14 +212,7 @@ impl Registry {
             )));
         }
         let path = self.dir.join(COSIGNED_FILE);
-        let io = |source| RegistryError::Io { path: path.display().to_string(), source };
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path.with_extension("lock"))
-            .map_err(io)?;
-        lock.lock().map_err(io)?;
+        let _lock = crate::log::lock_beside(&path)?;
         if let Some(old) = read_optional(&path)? {
             let kept = Checkpoint::parse(note_text(&old)).map(|c| c.size).unwrap_or(0);
             if kept > accepted.checkpoint.size
@@ -222,9 +221,7 @@ impl Registry {
                 return Ok(false);
             }
         }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, note).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
+        crate::log::replace_file(&path, note.as_bytes())?;
         Ok(true)
     }
 

@@ -255,11 +255,16 @@ pub async fn ingest(state: AppState, config: NatsConfig) -> Result<(), FeedError
     }
 }
 
+/// What one message asks filed: as which authority (none if its subject names none), and its
+/// rows.
+type Work = (Option<Slug>, Vec<String>);
+
 /// One message as taken from the bus, with what filing it needs.
 struct Taken {
     message: jetstream::Message,
     authority: Option<Slug>,
-    rows: Result<Vec<String>, String>,
+    /// Why the message is not a filing, if it is not.
+    unreadable: Option<String>,
 }
 
 /// Files a batch of messages in one registry write, publishes each outcome, then acks each.
@@ -269,19 +274,20 @@ async fn handle(
     config: &NatsConfig,
     messages: Vec<jetstream::Message>,
 ) -> Result<(), FeedError> {
-    let taken: Vec<Taken> = messages
+    // Every message's rows, filed as the authority its subject names, in one write and as few
+    // transactions as the batch limit allows.
+    let (taken, work): (Vec<Taken>, Vec<Work>) = messages
         .into_iter()
         .map(|message| {
             let name = message.subject.as_str().strip_prefix("probity.filings.").unwrap_or("");
             let authority = Slug::parse("authority", name).ok();
-            let rows = rows_of(&message.payload);
-            Taken { message, authority, rows }
+            let (rows, unreadable) = match rows_of(&message.payload) {
+                Ok(rows) => (rows, None),
+                Err(why) => (Vec::new(), Some(why)),
+            };
+            (Taken { message, authority: authority.clone(), unreadable }, (authority, rows))
         })
-        .collect();
-    // Every message's rows, filed as the authority its subject names, in one write and as few
-    // transactions as the batch limit allows.
-    let work: Vec<(Option<Slug>, Vec<String>)> =
-        taken.iter().map(|t| (t.authority.clone(), t.rows.clone().unwrap_or_default())).collect();
+        .unzip();
     let filed = state.write(move |reg| Ok(file_all(reg, &work)?)).await;
     let filed = match filed {
         Ok(f) => f,
@@ -311,13 +317,13 @@ async fn handle(
             .as_ref()
             .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
             .map(|v| v.as_str().to_owned());
-        let (records, reason) = match (&t.authority, &t.rows, results) {
+        let (records, reason) = match (&t.authority, &t.unreadable, results) {
             (None, _, _) => {
                 (Vec::new(), Some(format!("`{authority}` in the subject is not an authority id")))
             }
-            (_, Err(why), _) => (Vec::new(), Some(why.clone())),
-            (_, Ok(_), None) => (Vec::new(), Some("the filing holds no record".into())),
-            (_, Ok(_), Some(results)) => (
+            (_, Some(why), _) => (Vec::new(), Some(why.clone())),
+            (_, None, None) => (Vec::new(), Some("the filing holds no record".into())),
+            (_, None, Some(results)) => (
                 results
                     .into_iter()
                     .map(|r| {
@@ -358,14 +364,14 @@ async fn handle(
 /// numbered within it (`None` for a message with no authority or no rows).
 fn file_all(
     reg: &mut probity_registry::Registry,
-    work: &[(Option<Slug>, Vec<String>)],
+    work: &[Work],
 ) -> Result<Vec<Option<Vec<probity_registry::FilingResult>>>, RegistryError> {
     let mut out: Vec<Option<Vec<probity_registry::FilingResult>>> =
         work.iter().map(|_| None).collect();
     let mut chunk: Vec<usize> = Vec::new();
-    let mut rows: Vec<(Slug, String)> = Vec::new();
+    let mut rows: Vec<(&Slug, &str)> = Vec::new();
     let mut flush = |chunk: &mut Vec<usize>,
-                     rows: &mut Vec<(Slug, String)>,
+                     rows: &mut Vec<(&Slug, &str)>,
                      out: &mut Vec<Option<Vec<_>>>|
      -> Result<(), RegistryError> {
         let mut results = reg.file_records_of_many(rows)?.into_iter();
@@ -392,7 +398,7 @@ fn file_all(
             flush(&mut chunk, &mut rows, &mut out)?;
         }
         chunk.push(i);
-        rows.extend(message_rows.iter().map(|r| (by.clone(), r.clone())));
+        rows.extend(message_rows.iter().map(|r| (by, r.as_str())));
     }
     if !chunk.is_empty() {
         flush(&mut chunk, &mut rows, &mut out)?;

@@ -247,8 +247,8 @@ impl AppState {
             tracing::info!(key = key.verifier_key(), logs = witnessing.len(), "witnessing");
         }
         let witnesses = registry.witness_policy()?.map(|policy| {
-            let statuses = crate::witnessing::statuses_of(&policy);
-            (policy, statuses)
+            let statuses = crate::witnessing::statuses_of(policy);
+            (policy.clone(), statuses)
         });
         let feeds = config.nats.as_ref().map(|_| Arc::new(Mutex::new(Default::default())));
         let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16);

@@ -73,7 +73,6 @@ pub async fn collect(state: AppState, policy: Policy, statuses: Statuses, every:
         .collect();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut kept: Option<(u64, Hash)> = None;
     loop {
         tick.tick().await;
         let Ok((note, cp)) = state.read_primary(|reg| Ok(reg.published_checkpoint()?)).await else {
@@ -94,7 +93,8 @@ pub async fn collect(state: AppState, policy: Policy, statuses: Statuses, every:
                 (i, ask(&state, &client, &policy, i, &url, &note, &cp, known).await)
             });
         }
-        if asks.is_empty() && kept == Some((cp.size, cp.root)) {
+        // No witness was asked: nothing new to keep.
+        if asks.is_empty() {
             continue;
         }
         while let Some(joined) = asks.join_next().await {
@@ -152,10 +152,7 @@ pub async fn collect(state: AppState, policy: Policy, statuses: Statuses, every:
         }
         let kept_now = state.read_primary(move |reg| Ok(reg.keep_cosigned(&cosigned)?)).await;
         match kept_now {
-            Ok(true) => {
-                kept = Some((cp.size, cp.root));
-                tracing::debug!(size = cp.size, "kept a cosigned checkpoint");
-            }
+            Ok(true) => tracing::debug!(size = cp.size, "kept a cosigned checkpoint"),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e.message, "keeping a cosigned checkpoint failed"),
         }
@@ -220,30 +217,23 @@ async fn ask(
         let text = response.text().await.unwrap_or_default();
         match status {
             200 => {
-                let lines: String = text.lines().map(|l| format!("{l}\n")).collect();
+                // The one line that verifies as this witness's cosignature; nothing else.
                 let witness = policy.witnesses().get(index).map(|w| &w.key);
-                let cosigned = format!("{note}{lines}");
-                let valid = witness.and_then(|k| k.cosigned(&cosigned).ok().flatten()).is_some();
-                if !valid {
-                    return Err(Failure {
+                let verified = |line: &String| {
+                    witness.is_some_and(|k| {
+                        k.cosigned(&format!("{note}{line}")).ok().flatten().is_some()
+                    })
+                };
+                return match text.lines().map(|l| format!("{l}\n")).find(verified) {
+                    Some(line) => Ok((cp.size, line)),
+                    None => Err(Failure {
                         why: format!(
                             "`{endpoint}` answered without a valid cosignature by its key"
                         ),
                         known: stated,
                         outcome: "refused",
-                    });
-                }
-                // Keep only lines that verify as this witness's.
-                let line = text
-                    .lines()
-                    .map(|l| format!("{l}\n"))
-                    .find(|l| {
-                        witness.is_some_and(|k| {
-                            k.cosigned(&format!("{note}{l}")).ok().flatten().is_some()
-                        })
-                    })
-                    .unwrap_or_default();
-                return Ok((cp.size, line));
+                    }),
+                };
             }
             409 => {
                 let Some(size) = text.trim().parse::<u64>().ok() else {

@@ -21,7 +21,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 
-use crate::note::{NoteError, check_name, hex4, key_id_of, split_note};
+use crate::note::{
+    NoteError, check_name, hex4, key_id_of, key_string, read_key_string, split_note,
+};
 
 /// The signature type byte of `cosignature/v1`.
 pub const COSIGNATURE_V1: u8 = 0x04;
@@ -60,15 +62,7 @@ impl Cosigner {
     pub fn parse(text: &str) -> Result<Self, NoteError> {
         let bad = || NoteError::Key("PRIVATE+KEY+… (a witness key)".to_owned());
         let rest = text.trim().strip_prefix("PRIVATE+KEY+").ok_or_else(bad)?;
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad());
-        };
-        let raw = B64.decode(key).map_err(|_| bad())?;
-        let seed: [u8; 32] = match raw.split_first() {
-            Some((&COSIGNATURE_V1, seed)) => seed.try_into().map_err(|_| bad())?,
-            _ => return Err(bad()),
-        };
+        let (name, id, seed) = read_key_string(rest, COSIGNATURE_V1).ok_or_else(bad)?;
         let cosigner = Self::from_seed(name, seed)?;
         if hex4(&cosigner.id) != id {
             return Err(bad());
@@ -78,16 +72,14 @@ impl Cosigner {
 
     /// The secret key string.
     pub fn to_private_string(&self) -> String {
-        let mut raw = vec![COSIGNATURE_V1];
-        raw.extend_from_slice(self.key.as_bytes());
-        format!("PRIVATE+KEY+{}+{}+{}", self.name, hex4(&self.id), B64.encode(raw))
+        let seed = self.key.as_bytes();
+        format!("PRIVATE+KEY+{}", key_string(&self.name, &self.id, COSIGNATURE_V1, seed))
     }
 
     /// The verifier key string (public), as readers' policies name it.
     pub fn verifier_key(&self) -> String {
-        let mut raw = vec![COSIGNATURE_V1];
-        raw.extend_from_slice(self.key.verifying_key().as_bytes());
-        format!("{}+{}+{}", self.name, hex4(&self.id), B64.encode(raw))
+        let public = self.key.verifying_key();
+        key_string(&self.name, &self.id, COSIGNATURE_V1, public.as_bytes())
     }
 
     /// The raw Ed25519 public key.
@@ -124,15 +116,7 @@ impl CosignatureVerifier {
     /// Parses `<name>+<hex id>+<base64(0x04 ‖ public key)>`.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
         let bad = || NoteError::Key(text.trim().to_owned());
-        let mut parts = text.trim().splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad());
-        };
-        let raw = B64.decode(key).map_err(|_| bad())?;
-        let public: [u8; 32] = match raw.split_first() {
-            Some((&COSIGNATURE_V1, k)) => k.try_into().map_err(|_| bad())?,
-            _ => return Err(bad()),
-        };
+        let (name, id, public) = read_key_string(text.trim(), COSIGNATURE_V1).ok_or_else(bad)?;
         if !check_name(name) || hex4(&key_id_of(name, COSIGNATURE_V1, &public)) != id {
             return Err(bad());
         }

@@ -85,16 +85,7 @@ impl NoteSigner {
     pub fn parse(text: &str) -> Result<Self, NoteError> {
         let bad = || NoteError::Key("PRIVATE+KEY+…".to_owned());
         let rest = text.trim().strip_prefix("PRIVATE+KEY+").ok_or_else(bad)?;
-        // The name and key id never contain `+`; the base64 key may.
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad());
-        };
-        let raw = B64.decode(key).map_err(|_| bad())?;
-        let seed: [u8; 32] = match raw.split_first() {
-            Some((&ED25519, seed)) => seed.try_into().map_err(|_| bad())?,
-            _ => return Err(bad()),
-        };
+        let (name, id, seed) = read_key_string(rest, ED25519).ok_or_else(bad)?;
         let signer = Self::from_seed(name, seed)?;
         if hex4(&signer.id) != id {
             return Err(bad());
@@ -104,16 +95,12 @@ impl NoteSigner {
 
     /// The signer key string (secret).
     pub fn to_private_string(&self) -> String {
-        let mut raw = vec![ED25519];
-        raw.extend_from_slice(self.key.as_bytes());
-        format!("PRIVATE+KEY+{}+{}+{}", self.name, hex4(&self.id), B64.encode(raw))
+        format!("PRIVATE+KEY+{}", key_string(&self.name, &self.id, ED25519, self.key.as_bytes()))
     }
 
     /// The verifier key string (public).
     pub fn verifier_key(&self) -> String {
-        let mut raw = vec![ED25519];
-        raw.extend_from_slice(self.key.verifying_key().as_bytes());
-        format!("{}+{}+{}", self.name, hex4(&self.id), B64.encode(raw))
+        key_string(&self.name, &self.id, ED25519, self.key.verifying_key().as_bytes())
     }
 
     /// The key name.
@@ -127,6 +114,28 @@ impl NoteSigner {
         let mut blob = self.id.to_vec();
         blob.extend_from_slice(&sig.to_bytes());
         format!("{text}\n\u{2014} {} {}\n", self.name, B64.encode(blob))
+    }
+}
+
+/// A key as signed notes write one: `<name>+<hex key id>+<base64(algorithm ‖ 32 bytes)>` (the
+/// bytes are a public key, or the seed of a secret one).
+pub(crate) fn key_string(name: &str, id: &[u8; 4], algorithm: u8, bytes: &[u8; 32]) -> String {
+    let mut raw = vec![algorithm];
+    raw.extend_from_slice(bytes);
+    format!("{name}+{}+{}", hex4(id), B64.encode(raw))
+}
+
+/// Reads a key written by [`key_string`] with `algorithm`: its name, its key id as written
+/// (for the caller to check) and its 32 bytes; `None` if it is malformed or of another
+/// algorithm.
+pub(crate) fn read_key_string(text: &str, algorithm: u8) -> Option<(&str, &str, [u8; 32])> {
+    // The name and key id never contain `+`; the base64 key may.
+    let mut parts = text.splitn(3, '+');
+    let (name, id, key) = (parts.next()?, parts.next()?, parts.next()?);
+    let raw = B64.decode(key).ok()?;
+    match raw.split_first() {
+        Some((a, bytes)) if *a == algorithm => Some((name, id, bytes.try_into().ok()?)),
+        _ => None,
     }
 }
 
@@ -146,16 +155,7 @@ impl NoteVerifier {
     /// Parses `<name>+<hex id>+<base64(0x01 ‖ public key)>`.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
         let bad = || NoteError::Key(text.trim().to_owned());
-        // The name and key id never contain `+`; the base64 key may.
-        let mut parts = text.trim().splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad());
-        };
-        let raw = B64.decode(key).map_err(|_| bad())?;
-        let public: [u8; 32] = match raw.split_first() {
-            Some((&ED25519, k)) => k.try_into().map_err(|_| bad())?,
-            _ => return Err(bad()),
-        };
+        let (name, id, public) = read_key_string(text.trim(), ED25519).ok_or_else(bad)?;
         if !check_name(name) || hex4(&key_id(name, &public)) != id {
             return Err(bad());
         }
