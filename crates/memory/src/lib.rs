@@ -11,7 +11,7 @@
 //! state, as several connections share one database.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use probity_core::{
@@ -98,6 +98,12 @@ struct State {
     witnessed: BTreeMap<String, (u64, [u8; 32], String)>,
     /// Feeds: name → the next log index to publish.
     feed_cursors: BTreeMap<String, u64>,
+    /// Watchlists by id.
+    watchlists: BTreeMap<String, probity_store::Watchlist>,
+    /// (watchlist, subject) → the position from which it is watched.
+    watch_members: BTreeMap<(String, SubjectId), u64>,
+    /// Answer changes; the one at position p is at index p - 1.
+    answer_changes: Vec<probity_store::AnswerChange>,
     /// The subjects the append being executed concerns, with the latest such event.
     touched: HashMap<Row, u64>,
 }
@@ -167,6 +173,16 @@ impl MemoryStore {
     }
 
     /// Counts a write, failing it if it is the one planned to fail.
+    /// Makes one change to the state as one write.
+    fn change<R>(&mut self, f: impl FnOnce(&mut State) -> R) -> Result<R, StoreError> {
+        self.write()?;
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = State::clone(&shared);
+        let out = f(&mut state);
+        *shared = Arc::new(state);
+        Ok(out)
+    }
+
     fn write(&self) -> Result<(), StoreError> {
         let mut planned = self.fault.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(p) = planned.as_mut() else { return Ok(()) };
@@ -532,6 +548,29 @@ const SCHEMA: &[(&str, &[&str])] = &[
     ("witnessed", &["origin", "size", "root", "note"]),
     ("feed_cursors", &["name", "next"]),
     (
+        "watchlists",
+        &[
+            "id",
+            "owner",
+            "label",
+            "measures",
+            "created",
+            "seen",
+            "url",
+            "secret",
+            "delivered",
+            "pending",
+            "attempts",
+            "next_attempt",
+            "first_failure",
+            "failing_since",
+            "last_error",
+            "last_success",
+        ],
+    ),
+    ("watch_members", &["watchlist", "code", "since"]),
+    ("answer_changes", &["position", "code", "log_size", "as_of", "cause", "before", "after"]),
+    (
         "assessments",
         &[
             "subject",
@@ -763,10 +802,15 @@ impl Store for MemoryStore {
         })
     }
 
-    fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError> {
+    fn put_assessments(
+        &mut self,
+        rows: &[AssessmentRow],
+        changes: &[probity_store::AnswerChange],
+    ) -> Result<(), StoreError> {
         self.write()?;
         let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
         let mut state = State::clone(&shared);
+        let mut stored = HashSet::new();
         for r in rows {
             if !state.subject_rows.contains_key(&r.subject) {
                 continue;
@@ -784,9 +828,132 @@ impl Store for MemoryStore {
             }
             let row = AssessmentRow { lists: lists.into_values().collect(), ..r.clone() };
             state.assessments.insert(r.subject, row);
+            stored.insert(r.subject);
+        }
+        for c in changes.iter().filter(|c| stored.contains(&c.subject)) {
+            let position = state.answer_changes.len() as u64 + 1;
+            state.answer_changes.push(probity_store::AnswerChange { position, ..c.clone() });
         }
         *shared = Arc::new(state);
         Ok(())
+    }
+
+    fn watched_among(&self, ids: &[SubjectId]) -> Result<Vec<SubjectId>, StoreError> {
+        let state = self.state();
+        let watched: HashSet<&SubjectId> = state.watch_members.keys().map(|(_, s)| s).collect();
+        Ok(ids.iter().filter(|id| watched.contains(id)).copied().collect())
+    }
+
+    fn put_watchlist(&mut self, w: &probity_store::Watchlist) -> Result<(), StoreError> {
+        self.change(|state| {
+            state.watchlists.insert(w.id.clone(), w.clone());
+        })
+    }
+
+    fn drop_watchlist(&mut self, id: &str) -> Result<bool, StoreError> {
+        self.change(|state| {
+            state.watch_members.retain(|(list, _), _| list != id);
+            state.watchlists.remove(id).is_some()
+        })
+    }
+
+    fn watchlist(&self, id: &str) -> Result<Option<probity_store::Watchlist>, StoreError> {
+        Ok(self.state().watchlists.get(id).cloned())
+    }
+
+    fn watchlists(&self, owner: Option<&str>) -> Result<Vec<probity_store::Watchlist>, StoreError> {
+        Ok(self
+            .state()
+            .watchlists
+            .values()
+            .filter(|w| owner.is_none_or(|o| w.owner == o))
+            .cloned()
+            .collect())
+    }
+
+    fn set_delivery(
+        &mut self,
+        id: &str,
+        url: &str,
+        d: &probity_store::Delivery,
+    ) -> Result<bool, StoreError> {
+        self.change(|state| match state.watchlists.get_mut(id).and_then(|w| w.webhook.as_mut()) {
+            Some(h) if h.url == url => {
+                h.delivery = d.clone();
+                true
+            }
+            _ => false,
+        })
+    }
+
+    fn watch(&mut self, id: &str, ids: &[SubjectId]) -> Result<u64, StoreError> {
+        self.change(|state| {
+            let since = state.answer_changes.len() as u64;
+            let mut added = 0;
+            for s in ids {
+                if let std::collections::btree_map::Entry::Vacant(e) =
+                    state.watch_members.entry((id.to_owned(), *s))
+                {
+                    e.insert(since);
+                    added += 1;
+                }
+            }
+            added
+        })
+    }
+
+    fn unwatch(&mut self, id: &str, ids: &[SubjectId]) -> Result<u64, StoreError> {
+        self.change(|state| {
+            ids.iter()
+                .filter(|s| state.watch_members.remove(&(id.to_owned(), **s)).is_some())
+                .count() as u64
+        })
+    }
+
+    fn watch_count(&self, id: &str) -> Result<u64, StoreError> {
+        Ok(self.state().watch_members.keys().filter(|(list, _)| list == id).count() as u64)
+    }
+
+    fn watched(
+        &self,
+        id: &str,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        Ok(self
+            .state()
+            .watch_members
+            .keys()
+            .filter(|(list, s)| list == id && after.is_none_or(|a| s.as_str() > a.as_str()))
+            .map(|(_, s)| *s)
+            .take(limit)
+            .collect())
+    }
+
+    fn watched_changes(
+        &self,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<probity_store::AnswerChange>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .answer_changes
+            .iter()
+            .skip(after as usize)
+            .filter(|c| {
+                state
+                    .watch_members
+                    .get(&(id.to_owned(), c.subject))
+                    .is_some_and(|since| c.position > *since)
+            })
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn last_change(&self) -> Result<u64, StoreError> {
+        Ok(self.state().answer_changes.len() as u64)
     }
 
     fn settle(&mut self) -> Result<(), StoreError> {

@@ -9,7 +9,11 @@ use super::*;
 
 impl PgStore {
     /// Stores assessments in one statement (see [`Store::put_assessments`]).
-    pub(crate) fn store_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError> {
+    pub(crate) fn store_assessments(
+        &mut self,
+        rows: &[AssessmentRow],
+        changes: &[probity_store::AnswerChange],
+    ) -> Result<(), StoreError> {
         // One row per subject, the one storing them in turn would leave: from the newest view of
         // the log, the later on a tie. One statement then stores them all.
         let mut latest: HashMap<&str, &AssessmentRow> = HashMap::new();
@@ -123,6 +127,9 @@ impl PgStore {
              WHERE (e.since, e.until) IS DISTINCT FROM (excluded.since, excluded.until)",
         )?;
         tx.execute(&st, &[&lists, &codes, &since, &until]).map_err(backend)?;
+        let kept: Vec<&probity_store::AnswerChange> =
+            changes.iter().filter(|c| stored.contains(&c.subject.as_str())).collect();
+        crate::watch::keep_changes(&mut tx, &self.schema, &kept)?;
         tx.commit().map_err(backend)
     }
 }

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_inspections.sql"),
     include_str!("../migrations/0011_witnessed.sql"),
     include_str!("../migrations/0012_feed_cursors.sql"),
+    include_str!("../migrations/0013_watchlists.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks

@@ -23,6 +23,7 @@ mod append;
 mod assessments;
 mod connection;
 mod reads;
+mod watch;
 
 /// The store's error for `e`: [`StoreError::Unavailable`] when the connection failed under
 /// it, which the store notes and mends at its next call (see `PgStore::reconnect_if_lost`).

@@ -1,7 +1,7 @@
 //! Storing assessments: one transaction per batch, writing nothing for a row from an older view
 //! of the log, and replacing a subject's list entries only when its row was stored.
 
-use probity_store::{AssessmentRow, StoreError};
+use probity_store::{AnswerChange, AssessmentRow, StoreError};
 use rusqlite::params;
 
 use probity_store::codec::date_key;
@@ -9,8 +9,13 @@ use probity_store::codec::date_key;
 use super::*;
 
 impl SqliteStore {
-    pub(crate) fn store_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError> {
+    pub(crate) fn store_assessments(
+        &mut self,
+        rows: &[AssessmentRow],
+        changes: &[AnswerChange],
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction().map_err(backend)?;
+        let mut stored_codes = std::collections::HashSet::new();
         {
             let mut put = tx
                 .prepare_cached(
@@ -59,6 +64,7 @@ impl SqliteStore {
                     // is: its list entries, which follow from its explanation, are too.
                     continue;
                 }
+                stored_codes.insert(r.subject);
                 clear.execute([r.subject.as_str()]).map_err(backend)?;
                 for e in &r.lists {
                     enter
@@ -72,6 +78,9 @@ impl SqliteStore {
                 }
             }
         }
+        let kept: Vec<&AnswerChange> =
+            changes.iter().filter(|c| stored_codes.contains(&c.subject)).collect();
+        crate::watch::keep_changes(&tx, &kept).map_err(backend)?;
         tx.commit().map_err(backend)
     }
 }

@@ -18,6 +18,7 @@ mod append;
 mod assessments;
 mod connection;
 mod reads;
+mod watch;
 
 pub use connection::SETTINGS;
 

@@ -453,8 +453,75 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError> {
-        self.store_assessments(rows)
+    fn put_assessments(
+        &mut self,
+        rows: &[AssessmentRow],
+        changes: &[probity_store::AnswerChange],
+    ) -> Result<(), StoreError> {
+        self.store_assessments(rows, changes)
+    }
+
+    fn watched_among(&self, ids: &[SubjectId]) -> Result<Vec<SubjectId>, StoreError> {
+        self.watched_among_(ids)
+    }
+
+    fn put_watchlist(&mut self, w: &probity_store::Watchlist) -> Result<(), StoreError> {
+        self.put_watchlist_(w)
+    }
+
+    fn drop_watchlist(&mut self, id: &str) -> Result<bool, StoreError> {
+        self.drop_watchlist_(id)
+    }
+
+    fn watchlist(&self, id: &str) -> Result<Option<probity_store::Watchlist>, StoreError> {
+        Ok(self.watchlists_(Some(id), None)?.pop())
+    }
+
+    fn watchlists(&self, owner: Option<&str>) -> Result<Vec<probity_store::Watchlist>, StoreError> {
+        self.watchlists_(None, owner)
+    }
+
+    fn set_delivery(
+        &mut self,
+        id: &str,
+        url: &str,
+        d: &probity_store::Delivery,
+    ) -> Result<bool, StoreError> {
+        self.set_delivery_(id, url, d)
+    }
+
+    fn watch(&mut self, id: &str, ids: &[SubjectId]) -> Result<u64, StoreError> {
+        self.watch_(id, ids)
+    }
+
+    fn unwatch(&mut self, id: &str, ids: &[SubjectId]) -> Result<u64, StoreError> {
+        self.unwatch_(id, ids)
+    }
+
+    fn watch_count(&self, id: &str) -> Result<u64, StoreError> {
+        self.watch_count_(id)
+    }
+
+    fn watched(
+        &self,
+        id: &str,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        self.watched_(id, after, limit)
+    }
+
+    fn watched_changes(
+        &self,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<probity_store::AnswerChange>, StoreError> {
+        self.watched_changes_(id, after, limit)
+    }
+
+    fn last_change(&self) -> Result<u64, StoreError> {
+        self.last_change_()
     }
 
     fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError> {

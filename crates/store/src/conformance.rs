@@ -39,6 +39,7 @@ macro_rules! conformance_tests {
             inspection_plans_and_draws,
             witness_state_moves_only_from_what_was_judged,
             feed_cursors_are_kept_by_name,
+            watchlists_keep_the_answer_changes_of_their_subjects,
             log_covers_every_journal_entry,
             log_grows_across_tiles_in_any_batches,
             rulebook_adoptions,
@@ -704,6 +705,133 @@ pub fn feed_cursors_are_kept_by_name(store: &mut dyn Store) {
     assert_eq!(store.feed_cursor("other").unwrap(), Some(3));
 }
 
+/// Watchlists are kept with their webhooks' delivery state; answer changes are kept with the
+/// assessment that made them, in order, only when that assessment was stored, and each
+/// watchlist sees those of its subjects from when it took them on.
+pub fn watchlists_keep_the_answer_changes_of_their_subjects(store: &mut dyn Store) {
+    use crate::{AnswerChange, AssessmentRow, Cause, Delivery, Watchlist, Webhook};
+    store.append(&[reg_subject(1), reg_subject(2), reg_subject(3)]).unwrap();
+    let t = |s: i64| Timestamp::from_second(1_790_000_000 + s).unwrap();
+    let list = |id: &str, owner: &str| Watchlist {
+        id: id.into(),
+        owner: owner.into(),
+        label: format!("{id} of {owner}"),
+        measures: vec!["procurement.bid".into()],
+        created: t(0),
+        seen: 0,
+        webhook: None,
+    };
+    let mut a = list("wl-a", "bank");
+    a.webhook = Some(Webhook {
+        url: "http://127.0.0.1:9/hook".into(),
+        secret: "whsec_c2VjcmV0".into(),
+        delivery: Delivery::default(),
+    });
+    store.put_watchlist(&a).unwrap();
+    store.put_watchlist(&list("wl-b", "bank")).unwrap();
+    store.put_watchlist(&list("wl-c", "ministry")).unwrap();
+    assert_eq!(store.watchlist("wl-a").unwrap(), Some(a.clone()));
+    assert_eq!(store.watchlist("nope").unwrap(), None);
+    let ids = |ws: Vec<Watchlist>| ws.into_iter().map(|w| w.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.watchlists(Some("bank")).unwrap()), ["wl-a", "wl-b"]);
+    assert_eq!(ids(store.watchlists(None).unwrap()), ["wl-a", "wl-b", "wl-c"]);
+
+    // Delivery state moves only under the URL it was for.
+    let d = Delivery {
+        delivered: 4,
+        pending: Some(7),
+        attempts: 2,
+        next_attempt: Some(t(60)),
+        first_failure: Some(t(10)),
+        failing_since: None,
+        last_error: Some("receiver answered 503".into()),
+        last_success: Some(t(5)),
+    };
+    assert!(store.set_delivery("wl-a", "http://127.0.0.1:9/hook", &d).unwrap());
+    assert!(!store.set_delivery("wl-a", "http://elsewhere/", &Delivery::default()).unwrap());
+    assert!(!store.set_delivery("wl-b", "http://127.0.0.1:9/hook", &d).unwrap());
+    let kept = store.watchlist("wl-a").unwrap().unwrap();
+    assert_eq!(kept.webhook.unwrap().delivery, d);
+
+    assert_eq!(store.watch("wl-a", &[uscc(1), uscc(2)]).unwrap(), 2);
+    assert_eq!(store.watch("wl-a", &[uscc(2), uscc(9)]).unwrap(), 1, "uscc(2) is on it");
+    assert_eq!(store.watch_count("wl-a").unwrap(), 3);
+    assert_eq!(store.watched("wl-a", None, 2).unwrap().len(), 2);
+    let all = store.watched("wl-a", None, 10).unwrap();
+    assert_eq!(store.watched("wl-a", Some(&all[0]), 10).unwrap(), all[1..].to_vec());
+    let mut among = store.watched_among(&[uscc(1), uscc(3), uscc(9)]).unwrap();
+    among.sort();
+    let mut want = vec![uscc(1), uscc(9)];
+    want.sort();
+    assert_eq!(among, want, "uscc(3) is on no watchlist");
+    assert_eq!(store.last_change().unwrap(), 0);
+
+    let row = |n: u32, grade: &str, size: u64| AssessmentRow {
+        subject: uscc(n),
+        as_of: date("2026-11-01"),
+        grade: Some(grade.into()),
+        score: None,
+        decisions: r#"{"procurement.bid":"allow"}"#.into(),
+        next_change: None,
+        rulebook: "cn-default".into(),
+        version: "1".into(),
+        explanation: format!(r#"{{"grade":"{grade}","size":{size}}}"#),
+        log_size: size,
+        lists: Vec::new(),
+    };
+    let change = |before: Option<&AssessmentRow>, after: &AssessmentRow| {
+        AnswerChange::between(
+            before,
+            after,
+            Cause::Event { index: after.log_size - 1, event: "record_filed".into() },
+        )
+        .unwrap()
+    };
+    let (one_a, two_a, three_a) = (row(1, "A", 3), row(2, "A", 3), row(3, "A", 3));
+    store
+        .put_assessments(
+            &[one_a.clone(), two_a.clone(), three_a.clone()],
+            &[change(None, &one_a), change(None, &two_a), change(None, &three_a)],
+        )
+        .unwrap();
+    assert_eq!(store.last_change().unwrap(), 3);
+    let seen = store.watched_changes("wl-a", 0, 10).unwrap();
+    let subjects = |cs: &[AnswerChange]| cs.iter().map(|c| c.subject).collect::<Vec<_>>();
+    assert_eq!(subjects(&seen), [uscc(1), uscc(2)], "uscc(3) is not on wl-a");
+    assert_eq!(seen[0], AnswerChange { position: 1, ..change(None, &one_a) });
+    assert_eq!(seen[1].position, 2);
+    assert!(store.watched_changes("wl-b", 0, 10).unwrap().is_empty(), "wl-b watches nothing");
+
+    // A change whose row was not stored (an older view of the log, or the same row) is not kept.
+    let one_b_old = row(1, "B", 2);
+    store.put_assessments(&[one_b_old.clone()], &[change(Some(&one_a), &one_b_old)]).unwrap();
+    store.put_assessments(&[one_a.clone()], &[change(None, &one_a)]).unwrap();
+    assert_eq!(store.last_change().unwrap(), 3, "neither row was stored");
+
+    // wl-b takes on uscc(1) now: it sees only what changes from here.
+    assert_eq!(store.watch("wl-b", &[uscc(1)]).unwrap(), 1);
+    let one_c = row(1, "C", 5);
+    store.put_assessments(&[one_c.clone()], &[change(Some(&one_a), &one_c)]).unwrap();
+    let b = store.watched_changes("wl-b", 0, 10).unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(
+        (b[0].position, b[0].before.clone(), b[0].after.grade.clone()),
+        (4, Some(crate::Answer::of(&one_a)), Some("C".into()))
+    );
+    assert_eq!(store.watched_changes("wl-a", 2, 10).unwrap(), b, "after a position");
+    assert_eq!(store.watched_changes("wl-a", 0, 1).unwrap().len(), 1, "limited");
+
+    assert_eq!(store.unwatch("wl-a", &[uscc(1), uscc(3)]).unwrap(), 1);
+    assert_eq!(subjects(&store.watched_changes("wl-a", 0, 10).unwrap()), [uscc(2)]);
+    assert!(store.drop_watchlist("wl-b").unwrap());
+    assert!(!store.drop_watchlist("wl-b").unwrap());
+    assert_eq!(store.watchlist("wl-b").unwrap(), None);
+    assert!(
+        store.watched_among(&[uscc(1)]).unwrap().is_empty(),
+        "wl-b held the last watch of uscc(1)"
+    );
+}
+
 /// As a witness, the state of a followed log moves by compare-and-set: from nothing only once,
 /// then only from the size and root it holds, so of two requests judged against one state only
 /// the first is stored; other origins are apart.
@@ -980,17 +1108,17 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     };
     let all = store.due_for_rating(date("2026-11-01"), BOOK, None, 10).unwrap();
     assert_eq!(all.len(), 3, "never rated: all due");
-    store.put_assessments(&[row(1, Some("2027-01-01"), "B"), row(2, None, "A")]).unwrap();
-    store.put_assessments(&[row(1, Some("2027-02-01"), "C")]).unwrap();
+    store.put_assessments(&[row(1, Some("2027-01-01"), "B"), row(2, None, "A")], &[]).unwrap();
+    store.put_assessments(&[row(1, Some("2027-02-01"), "C")], &[]).unwrap();
     assert_eq!(store.assessment(&uscc(1)).unwrap(), Some(row(1, Some("2027-02-01"), "C")));
     assert_eq!(store.assessment(&uscc(3)).unwrap(), None);
     let on = |store: &dyn Store, d: &str| store.list_entries(first_ten("watch", d)).unwrap();
     assert_eq!(on(store, "2026-11-30").len(), 1);
     assert_eq!(on(store, "2026-11-30")[0].0, uscc(1));
     assert!(on(store, "2026-12-01").is_empty(), "ended entries are not listed");
-    store.put_assessments(&[row(1, None, "B")]).unwrap();
+    store.put_assessments(&[row(1, None, "B")], &[]).unwrap();
     assert!(on(store, "2026-11-30").is_empty(), "a new assessment replaces the entries");
-    store.put_assessments(&[row(1, Some("2027-02-01"), "C")]).unwrap();
+    store.put_assessments(&[row(1, Some("2027-02-01"), "C")], &[]).unwrap();
     assert_eq!(store.due_for_rating(date("2026-11-01"), BOOK, None, 10).unwrap(), vec![uscc(3)]);
     let mut due = store.due_for_rating(date("2027-02-01"), BOOK, None, 10).unwrap();
     due.sort();
@@ -1001,18 +1129,18 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     // A rating from an older view of the log never replaces one from a newer view, lists
     // included: two raters racing cannot leave the older answer.
     let newer = AssessmentRow { log_size: 9, ..row(2, None, "C") };
-    store.put_assessments(std::slice::from_ref(&newer)).unwrap();
-    store.put_assessments(&[AssessmentRow { log_size: 8, ..row(2, None, "A") }]).unwrap();
+    store.put_assessments(std::slice::from_ref(&newer), &[]).unwrap();
+    store.put_assessments(&[AssessmentRow { log_size: 8, ..row(2, None, "A") }], &[]).unwrap();
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(newer.clone()));
     assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(2)).count(), 1);
 
     // The same row again changes nothing and keeps its list entries; a row from the same view
     // that differs in any column replaces it.
-    store.put_assessments(std::slice::from_ref(&newer)).unwrap();
+    store.put_assessments(std::slice::from_ref(&newer), &[]).unwrap();
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(newer.clone()));
     assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(2)).count(), 1);
     let later = AssessmentRow { as_of: date("2026-11-02"), ..newer.clone() };
-    store.put_assessments(std::slice::from_ref(&later)).unwrap();
+    store.put_assessments(std::slice::from_ref(&later), &[]).unwrap();
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(later.clone()));
     // Entries follow the row (and its explanation, which they come from): one kept with new
     // dates, one added; then one dropped, one kept.
@@ -1029,7 +1157,7 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
         explanation: r#"{"grade":"C","lists":["excluded","watch"]}"#.into(),
         ..later.clone()
     };
-    store.put_assessments(std::slice::from_ref(&moved)).unwrap();
+    store.put_assessments(std::slice::from_ref(&moved), &[]).unwrap();
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(moved.clone()));
     let watched = store.list_entries(first_ten("watch", "2026-12-15")).unwrap();
     assert_eq!(watched, vec![(uscc(2), entry("watch", "2026-10-01", "2027-01-01"))]);
@@ -1038,12 +1166,12 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
         explanation: r#"{"grade":"C","lists":["excluded"]}"#.into(),
         ..moved
     };
-    store.put_assessments(std::slice::from_ref(&kept)).unwrap();
+    store.put_assessments(std::slice::from_ref(&kept), &[]).unwrap();
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(kept.clone()));
     assert_eq!(on(store, "2026-11-15").iter().filter(|e| e.0 == uscc(2)).count(), 0);
     assert_eq!(store.list_entries(first_ten("excluded", "2026-11-15")).unwrap().len(), 1);
     let cleared = AssessmentRow { lists: Vec::new(), grade: Some("B".into()), ..later };
-    store.put_assessments(std::slice::from_ref(&cleared)).unwrap();
+    store.put_assessments(std::slice::from_ref(&cleared), &[]).unwrap();
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(cleared.clone()));
     assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(2)).count(), 0);
     assert!(store.list_entries(first_ten("excluded", "2026-11-15")).unwrap().is_empty());
@@ -1053,15 +1181,18 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     let newest = AssessmentRow { log_size: 12, ..row(3, None, "C") };
     let same_view = AssessmentRow { grade: Some("B".into()), lists: Vec::new(), ..newest.clone() };
     let older = AssessmentRow { log_size: 11, ..row(3, None, "A") };
-    store.put_assessments(&[newest.clone(), older.clone(), row(2, None, "A")]).unwrap();
+    store.put_assessments(&[newest.clone(), older.clone(), row(2, None, "A")], &[]).unwrap();
     assert_eq!(store.assessment(&uscc(3)).unwrap(), Some(newest.clone()));
     assert_eq!(store.assessment(&uscc(2)).unwrap(), Some(cleared), "an older view");
     assert_eq!(on(store, "2026-11-30").iter().filter(|e| e.0 == uscc(3)).count(), 1);
     store
-        .put_assessments(&[
-            AssessmentRow { log_size: 13, ..newest.clone() },
-            AssessmentRow { log_size: 13, ..same_view.clone() },
-        ])
+        .put_assessments(
+            &[
+                AssessmentRow { log_size: 13, ..newest.clone() },
+                AssessmentRow { log_size: 13, ..same_view.clone() },
+            ],
+            &[],
+        )
         .unwrap();
     let want = AssessmentRow { log_size: 13, ..same_view };
     assert_eq!(store.assessment(&uscc(3)).unwrap(), Some(want));
@@ -1101,11 +1232,14 @@ pub fn statistics_aggregate_grades_records_and_lists(store: &mut dyn Store) {
         until: until.map(date),
     };
     store
-        .put_assessments(&[
-            row(1, "B", vec![entry("2026-10-01", Some("2026-12-01"))]),
-            row(2, "B", vec![entry("2026-10-15", Some("2026-12-20"))]),
-            row(3, "A", vec![entry("2026-11-02", None)]),
-        ])
+        .put_assessments(
+            &[
+                row(1, "B", vec![entry("2026-10-01", Some("2026-12-01"))]),
+                row(2, "B", vec![entry("2026-10-15", Some("2026-12-20"))]),
+                row(3, "A", vec![entry("2026-11-02", None)]),
+            ],
+            &[],
+        )
         .unwrap();
     let s = store.statistics().unwrap();
     assert_eq!(s.grades, vec![(Some("A".into()), 1), (Some("B".into()), 2)]);
@@ -1167,11 +1301,11 @@ pub fn each_subject_knows_its_latest_event(store: &mut dyn Store) {
     let stale = |store: &dyn Store| store.stale_subjects(None, 10).unwrap();
     assert_eq!(stale(store), vec![uscc(1), uscc(2)], "filed about and never rated");
     assert_eq!(store.stale_subjects(Some(&uscc(1)), 10).unwrap(), vec![uscc(2)], "paged");
-    store.put_assessments(&[rated(1, 5, "1"), rated(2, 5, "1")]).unwrap();
+    store.put_assessments(&[rated(1, 5, "1"), rated(2, 5, "1")], &[]).unwrap();
     assert!(due(store).is_empty(), "both reflect their latest event");
-    store.put_assessments(&[rated(2, 5, "0")]).unwrap();
+    store.put_assessments(&[rated(2, 5, "0")], &[]).unwrap();
     assert_eq!(due(store), vec![uscc(2)], "rated under another rulebook");
-    store.put_assessments(&[rated(2, 5, "1")]).unwrap();
+    store.put_assessments(&[rated(2, 5, "1")], &[]).unwrap();
 
     // A correction that moves the record from subject 1 to subject 2 concerns both.
     let mut moved = r.clone();
@@ -1180,7 +1314,7 @@ pub fn each_subject_knows_its_latest_event(store: &mut dyn Store) {
     assert_eq!((last(store, 1), last(store, 2)), (5, 5), "correction");
     assert_eq!(due(store), vec![uscc(1), uscc(2)], "rated before the correction");
     assert_eq!(stale(store), vec![uscc(1), uscc(2)]);
-    store.put_assessments(&[rated(1, 6, "1"), rated(2, 6, "1")]).unwrap();
+    store.put_assessments(&[rated(1, 6, "1"), rated(2, 6, "1")], &[]).unwrap();
     assert!(due(store).is_empty());
 
     let step = ev(EventBody::ProcessStep {
@@ -1200,7 +1334,7 @@ pub fn each_subject_knows_its_latest_event(store: &mut dyn Store) {
     });
     assert!(appended(&store.append(&[redact]).unwrap()[0]));
     assert_eq!(last(store, 2), 8, "redaction");
-    store.put_assessments(&[rated(2, 9, "1")]).unwrap();
+    store.put_assessments(&[rated(2, 9, "1")], &[]).unwrap();
     assert!(due(store).is_empty());
     // Events about nothing a subject has leave every subject as it was.
     store.append(&[reg_authority("bj-tax"), reg_subject(3)]).unwrap();

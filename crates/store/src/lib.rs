@@ -17,6 +17,9 @@
 
 pub mod conformance;
 pub mod plan;
+pub mod watch;
+
+pub use watch::{Answer, AnswerChange, Cause, Delivery, Watchlist, Webhook};
 
 /// How backends store dates and codes, shared so that every backend reads what any wrote.
 pub mod codec {
@@ -579,6 +582,8 @@ pub enum Role {
     Authority,
     /// Objects, replies and applies for repair as one company.
     Company,
+    /// Keeps watchlists and receives their changes, as one named party.
+    Subscriber,
 }
 
 impl Role {
@@ -588,12 +593,15 @@ impl Role {
             Self::Operator => "operator",
             Self::Authority => "authority",
             Self::Company => "company",
+            Self::Subscriber => "subscriber",
         }
     }
 
     /// Parses a stored role.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Operator, Self::Authority, Self::Company].into_iter().find(|r| r.as_str() == s)
+        [Self::Operator, Self::Authority, Self::Company, Self::Subscriber]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 }
 
@@ -604,7 +612,7 @@ pub struct Credential {
     pub key_id: String,
     /// What it lets its holder act as.
     pub role: Role,
-    /// The authority id or subject code it is bound to; empty for operators.
+    /// The authority id, subject code or subscriber name it is bound to; empty for operators.
     pub principal: String,
     /// The secret's hash as a PHC string.
     pub secret_hash: String,
@@ -706,7 +714,67 @@ pub trait Store: Send {
     /// from an older view of the log (a smaller `log_size`) never replaces a stored one, and a
     /// row equal to the stored one in every column writes nothing: its list entries, which
     /// follow from its explanation, are stored already.
-    fn put_assessments(&mut self, rows: &[AssessmentRow]) -> Result<(), StoreError>;
+    ///
+    /// In the same transaction, each of `changes` whose subject's row was stored here is kept
+    /// at the next position of the sequence of answer changes, in the order given; the others
+    /// (their row was older than the one stored, or equal to it) are not. Positions are given
+    /// in commit order, so a reader that has seen a position has seen every one before it.
+    fn put_assessments(
+        &mut self,
+        rows: &[AssessmentRow],
+        changes: &[AnswerChange],
+    ) -> Result<(), StoreError>;
+
+    /// Those of `ids` that some watchlist holds, in no particular order.
+    fn watched_among(&self, ids: &[SubjectId]) -> Result<Vec<SubjectId>, StoreError>;
+
+    /// Stores a watchlist, replacing the one with its id: its label, measures, seen position and
+    /// webhook with its delivery state. Its subjects stay.
+    fn put_watchlist(&mut self, w: &Watchlist) -> Result<(), StoreError>;
+
+    /// Deletes a watchlist and its subjects; returns whether it existed.
+    fn drop_watchlist(&mut self, id: &str) -> Result<bool, StoreError>;
+
+    /// The watchlist with this id.
+    fn watchlist(&self, id: &str) -> Result<Option<Watchlist>, StoreError>;
+
+    /// Every watchlist of `owner`, or of everyone, in id order.
+    fn watchlists(&self, owner: Option<&str>) -> Result<Vec<Watchlist>, StoreError>;
+
+    /// Keeps the delivery state of the webhook of watchlist `id` if its URL is still `url` (an
+    /// owner who set another URL meanwhile started its deliveries afresh); returns whether it
+    /// did.
+    fn set_delivery(&mut self, id: &str, url: &str, d: &Delivery) -> Result<bool, StoreError>;
+
+    /// Adds subjects to watchlist `id`, each watched from the newest position on, and returns
+    /// how many were not on it yet.
+    fn watch(&mut self, id: &str, ids: &[SubjectId]) -> Result<u64, StoreError>;
+
+    /// Takes subjects off watchlist `id`; returns how many were on it.
+    fn unwatch(&mut self, id: &str, ids: &[SubjectId]) -> Result<u64, StoreError>;
+
+    /// How many subjects watchlist `id` holds.
+    fn watch_count(&self, id: &str) -> Result<u64, StoreError>;
+
+    /// Up to `limit` subjects on watchlist `id` after `after` (exclusive), in code order.
+    fn watched(
+        &self,
+        id: &str,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectId>, StoreError>;
+
+    /// Up to `limit` answer changes after position `after`, in position order, of subjects on
+    /// watchlist `id` from when each was put on it.
+    fn watched_changes(
+        &self,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AnswerChange>, StoreError>;
+
+    /// The newest position of the sequence of answer changes (0 before the first).
+    fn last_change(&self) -> Result<u64, StoreError>;
 
     /// Brings what the engine keeps about the tables (planner statistics, which pages hold
     /// only rows every reader can see) up to date after a bulk change, so the reads that follow
