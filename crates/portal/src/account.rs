@@ -1,10 +1,11 @@
 //! Pages for signed-in parties: the sign-in form, a company's self-service (object, reply,
-//! apply for repair, follow deadlines) and an authority's console (file, upload a batch, work
-//! through open cases).
+//! apply for repair, follow deadlines), an authority's console (file, upload a batch, work
+//! through open cases) and a subscriber's watchlists (changes since the last visit, and the
+//! health of their webhooks).
 
 use maud::{Markup, html};
 use probity_core::{ObjectionState, RepairState, Subject};
-use probity_registry::CaseView;
+use probity_registry::{CaseView, WatchedChange, WatchlistView};
 use probity_rules::Deadline;
 
 use crate::{Ctx, layout};
@@ -299,4 +300,96 @@ pub fn operator(ctx: &Ctx) -> String {
         (sign_out(ctx))
     };
     layout(ctx, &ctx.t("operator-title"), body)
+}
+
+/// One of a subscriber's watchlists, with the changes since the owner last saw it.
+#[derive(Debug, Clone)]
+pub struct WatchlistRow<'a> {
+    /// The watchlist.
+    pub list: &'a WatchlistView,
+    /// Its changes since the last visit, oldest first.
+    pub changes: &'a [WatchedChange],
+    /// Whether there are more than shown.
+    pub more: bool,
+}
+
+fn answer_text(ctx: &Ctx, a: Option<&probity_store::Answer>, what: &str) -> String {
+    let Some(a) = a else { return "—".into() };
+    match what {
+        "grade" => a.grade.clone().unwrap_or_else(|| "—".into()),
+        "lists" if a.lists.is_empty() => ctx.t("watch-no-list"),
+        "lists" => a.lists.join(", "),
+        m => m
+            .strip_prefix("decision:")
+            .and_then(|m| a.decisions.get(m))
+            .map_or_else(|| "—".into(), |d| ctx.t(&format!("decision-{d}"))),
+    }
+}
+
+fn cause_text(ctx: &Ctx, c: &probity_store::Cause) -> String {
+    match c {
+        probity_store::Cause::Event { index, event } => {
+            ctx.ta("watch-cause-event", &[("event", event.clone()), ("index", index.to_string())])
+        }
+        probity_store::Cause::Rulebook { version } => {
+            ctx.ta("watch-cause-rulebook", &[("version", version.clone())])
+        }
+        probity_store::Cause::Date => ctx.t("watch-cause-date"),
+    }
+}
+
+/// A subscriber's page: each watchlist, its webhook's health, and what changed since the last
+/// visit.
+pub fn subscriber(ctx: &Ctx, name: &str, rows: &[WatchlistRow<'_>]) -> String {
+    let body = html! {
+        h1 { (ctx.ta("watch-title", &[("name", name.to_owned())])) }
+        p { (ctx.t("watch-lead")) }
+        @if rows.is_empty() { p { (ctx.t("watch-none")) } }
+        @for r in rows {
+            section.watchlist id={"watchlist-" (r.list.id)} {
+                h2 { (r.list.label) " " small { code { (r.list.id) } } }
+                p {
+                    (ctx.ta("watch-subjects", &[("count", ctx.int(r.list.subjects))])) " · "
+                    @if r.list.measures.is_empty() { (ctx.t("watch-all-measures")) }
+                    @else { (ctx.ta("watch-measures", &[("measures", r.list.measures.join(", "))])) }
+                }
+                @if let Some(h) = &r.list.webhook {
+                    p.webhook data-health=(h.health) {
+                        (ctx.t("watch-webhook")) " " code { (h.url) } ": "
+                        strong { (ctx.t(&format!("watch-health-{}", h.health))) }
+                        @if let Some(e) = &h.last_error { " · " (ctx.ta("watch-last-error", &[("error", e.clone())])) }
+                        @if h.attempts > 0 { " · " (ctx.ta("watch-attempts", &[("count", h.attempts.to_string())])) }
+                        @if let Some(t) = h.last_success { " · " (ctx.ta("watch-last-success", &[("time", t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())])) }
+                    }
+                }
+                @if r.changes.is_empty() {
+                    p.quiet { (ctx.t("watch-no-changes")) }
+                } @else {
+                    table.changes {
+                        caption { (ctx.t("watch-changes")) }
+                        thead { tr {
+                            th { (ctx.t("field-subject")) } th { (ctx.t("watch-col-what")) }
+                            th { (ctx.t("watch-col-before")) } th { (ctx.t("watch-col-after")) }
+                            th { (ctx.t("watch-col-why")) } th { (ctx.t("watch-col-on")) }
+                        } }
+                        tbody {
+                            @for c in r.changes { @for what in &c.changed {
+                                tr {
+                                    td { a href={"/subjects/" (c.subject)} { code { (c.subject) } } }
+                                    td { (what) }
+                                    td { (answer_text(ctx, c.before.as_ref(), what)) }
+                                    td { (answer_text(ctx, Some(&c.after), what)) }
+                                    td { (cause_text(ctx, &c.cause)) }
+                                    td { (ctx.time(c.as_of)) }
+                                }
+                            } }
+                        }
+                    }
+                    @if r.more { p { (ctx.t("watch-more")) } }
+                }
+            }
+        }
+        (sign_out(ctx))
+    };
+    layout(ctx, &ctx.ta("watch-title", &[("name", name.to_owned())]), body)
 }

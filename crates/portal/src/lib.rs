@@ -19,7 +19,9 @@ use probity_core::{Date, Money};
 use probity_rules::Rulebook;
 use probity_store::Role;
 
-pub use account::{CompanyRow, ConsoleView, Flash, company, console, operator, sign_in};
+pub use account::{
+    CompanyRow, ConsoleView, Flash, WatchlistRow, company, console, operator, sign_in, subscriber,
+};
 pub use i18n::Lang;
 pub use inspections::{DRAWN_PER_PAGE, PlanPage, inspection, inspections};
 pub use pages::{

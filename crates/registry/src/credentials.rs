@@ -1,4 +1,4 @@
-//! API credentials: operator keys, authority keys and company credentials.
+//! API credentials: operator keys, authority keys, company credentials and subscriber keys.
 //!
 //! A key is `prb_<key id>_<secret>`: the key id (16 hex digits) finds the credential, the secret
 //! (32 random bytes, base64url) proves it. The registry prints a key once and keeps only an
@@ -76,14 +76,19 @@ pub fn actor_of(c: &Credential) -> Result<Actor, RegistryError> {
             Actor::Authority(Slug::parse("authority", &c.principal).map_err(|_| bad())?)
         }
         Role::Company => Actor::Company(SubjectId::parse(&c.principal).map_err(|_| bad())?),
+        Role::Subscriber => {
+            Actor::Subscriber(Slug::parse("subscriber", &c.principal).map_err(|_| bad())?)
+        }
     })
 }
 
-fn principal_of(actor: &Actor) -> (Role, String) {
+/// The role and principal a credential of `actor` is stored under.
+pub fn principal_of(actor: &Actor) -> (Role, String) {
     match actor {
         Actor::Operator => (Role::Operator, String::new()),
         Actor::Authority(a) => (Role::Authority, a.to_string()),
         Actor::Company(c) => (Role::Company, c.to_string()),
+        Actor::Subscriber(s) => (Role::Subscriber, s.to_string()),
     }
 }
 
@@ -99,7 +104,8 @@ impl Registry {
         expires: Option<Timestamp>,
     ) -> Result<String, RegistryError> {
         match actor {
-            Actor::Operator => {}
+            // A subscriber is whoever the operator names: it holds nothing in the registry.
+            Actor::Operator | Actor::Subscriber(_) => {}
             Actor::Authority(a) => {
                 if !self.store.authorities()?.iter().any(|x| x.id == *a) {
                     return Err(RegistryError::NotFound(format!("unknown authority `{a}`")));

@@ -22,6 +22,11 @@ mod rating;
 mod redaction;
 mod rulebooks;
 mod views;
+mod watchlist;
+pub use watchlist::{
+    Backoff, ChangesPage, MAX_WATCHED, RejectedCode, WatchReport, WatchedChange, WatchlistView,
+    WebhookMessage, WebhookView, check_webhook_url,
+};
 mod witness;
 pub use witness::{
     COSIGNED_FILE, FOLLOWED_FILE, WITNESS_KEY_FILE, WITNESSES_FILE, WitnessCosignature,
@@ -37,7 +42,7 @@ use probity_store::{Counts, Outcome, Store, StoreError, StoredRecord, StoredSubj
 
 pub use audit::{Audit, JournalPass};
 pub use check::{CheckAnswer, EntryProof, ProfileProofs, RulebookRef};
-pub use credentials::{AuthError, KEY_PREFIX, actor_of, secret_matches, split_key};
+pub use credentials::{AuthError, KEY_PREFIX, actor_of, principal_of, secret_matches, split_key};
 pub use filing::{FilingResult, MAX_FILING_BATCH};
 pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};
 pub use log::{ConsistencyProof, InclusionProof, TilesReport};

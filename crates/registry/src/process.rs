@@ -26,6 +26,8 @@ pub enum Actor {
     Authority(Slug),
     /// A company, by its subject id.
     Company(SubjectId),
+    /// A subscriber to watchlists, by the name the operator issued its key under.
+    Subscriber(Slug),
 }
 
 /// One entry of a record's history, for timelines.

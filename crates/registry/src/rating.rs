@@ -192,9 +192,11 @@ impl Registry {
         let store = &mut self.store;
         let Some(first) = next(store.as_ref())? else { return Ok(0) };
         let first = rating_inputs(store.as_ref(), &first)?;
-        // Stores one batch's rows and counts them.
+        // Stores one batch's rows, with the changes they make to watched subjects' answers,
+        // and counts them.
         let put = |store: &mut Box<dyn Store>, rows: Vec<AssessmentRow>| {
-            store.put_assessments(&rows)?;
+            let changes = crate::watchlist::changes_for(store.as_ref(), &rows)?;
+            store.put_assessments(&rows, &changes)?;
             progress.advance(0, rows.len() as u64);
             Ok::<_, RegistryError>(rows.len() as u64)
         };

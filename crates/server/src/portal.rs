@@ -19,7 +19,6 @@ use base64::Engine as _;
 use probity_core::{ObjectionOutcome, RecordKey, Slug, Step, SubjectId};
 use probity_portal::{self as portal, Ctx, Flash, Lang};
 use probity_registry::{Actor, ObjectionDecision, Registry};
-use probity_store::Role;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -110,10 +109,9 @@ impl FromRequestParts<AppState> for Page {
         let ctx = Ctx {
             lang,
             path,
-            session: session.as_ref().map(|s| portal::Session {
-                role: role_of(&s.actor),
-                principal: principal_of(&s.actor),
-                csrf: s.csrf.clone(),
+            session: session.as_ref().map(|s| {
+                let (role, principal) = probity_registry::principal_of(&s.actor);
+                portal::Session { role, principal, csrf: s.csrf.clone() }
             }),
             today: probity_core::date_of(jiff::Timestamp::now()),
         };
@@ -126,22 +124,6 @@ impl Page {
     /// The page context.
     pub(crate) fn ctx(&self) -> &Ctx {
         &self.ctx
-    }
-}
-
-fn role_of(a: &Actor) -> Role {
-    match a {
-        Actor::Operator => Role::Operator,
-        Actor::Authority(_) => Role::Authority,
-        Actor::Company(_) => Role::Company,
-    }
-}
-
-fn principal_of(a: &Actor) -> String {
-    match a {
-        Actor::Operator => String::new(),
-        Actor::Authority(s) => s.to_string(),
-        Actor::Company(id) => id.to_string(),
     }
 }
 
@@ -711,8 +693,13 @@ async fn account(State(state): State<AppState>, page: Page) -> Response {
     };
     let flash = state.take_flash(&token);
     let upload = session.upload.clone();
+    // The watchlist positions a subscriber's page shows, marked seen once it is rendered.
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, u64)>::new()));
+    let seen_here = std::sync::Arc::clone(&shown);
+    let actor = session.actor.clone();
     // From the primary: the party sees its own action at once, whatever a replica's lag.
-    render_on(&state, page.ctx, true, move |reg, ctx| {
+    let response = render_on(&state, page.ctx, true, move |reg, ctx| {
+        let mut seen = seen_here.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let names = authority_names(reg)?;
         match &session.actor {
             Actor::Company(id) => {
@@ -761,9 +748,45 @@ async fn account(State(state): State<AppState>, page: Page) -> Response {
                 Ok(portal::console(ctx, &view, flash.as_ref()))
             }
             Actor::Operator => Ok(portal::operator(ctx)),
+            Actor::Subscriber(name) => {
+                let lists = reg.watchlists_of(&session.actor)?;
+                let mut pages = Vec::with_capacity(lists.len());
+                for w in &lists {
+                    pages.push(reg.watchlist_changes(&session.actor, &w.id, w.seen, 50)?);
+                }
+                let rows: Vec<portal::WatchlistRow<'_>> = lists
+                    .iter()
+                    .zip(&pages)
+                    .map(|(list, p)| portal::WatchlistRow {
+                        list,
+                        changes: &p.changes,
+                        more: p.more,
+                    })
+                    .collect();
+                let html = portal::subscriber(ctx, name.as_str(), &rows);
+                // What was shown counts as seen: the next visit shows what came after.
+                seen.extend(lists.iter().zip(&pages).map(|(l, p)| (l.id.clone(), p.next)));
+                Ok(html)
+            }
         }
     })
-    .await
+    .await;
+    let shown =
+        std::mem::take(&mut *shown.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    if response.status().is_success() && !shown.is_empty() {
+        let marked = state
+            .write(move |reg| {
+                for (id, position) in shown {
+                    reg.mark_seen(&actor, &id, position)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = marked {
+            tracing::warn!(error = %e.message, "marking watchlist changes seen failed");
+        }
+    }
+    response
 }
 
 #[derive(Debug, Deserialize)]

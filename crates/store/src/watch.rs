@@ -16,6 +16,7 @@ use crate::AssessmentRow;
 /// What a watchlist reports changes of: a subject's grade, the lists it is on and the decision
 /// for each measure. Scores, dates and explanations are not answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Answer {
     /// The grade, if the rulebook grades.
     pub grade: Option<String>,
@@ -59,6 +60,7 @@ impl Answer {
 
 /// Why an answer changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Cause {
     /// An event about the subject: its log index and its kind (`record_filed`, …).
