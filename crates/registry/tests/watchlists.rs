@@ -282,7 +282,9 @@ fn only_a_subscriber_keeps_watchlists_and_only_its_own() {
     let e = reg.create_watchlist(&bank, "x", vec!["lending.loan".into()], None).unwrap_err();
     assert_eq!(e.to_string(), "measure `lending.loan` is not in the rulebook in force");
     let e = reg.create_watchlist(&bank, "x", vec![], Some("ftp://x")).unwrap_err();
-    assert_eq!(e.to_string(), "webhook url `ftp://x`: must start with http:// or https://");
+    assert_eq!(e.to_string(), "webhook url `ftp://x`: must start with http://");
+    let e = reg.create_watchlist(&bank, "x", vec![], Some("https://bank.example/h")).unwrap_err();
+    assert!(e.to_string().contains("plain http only"), "{e}");
     let (w, secret) =
         reg.create_watchlist(&bank, "suppliers", vec![], Some("http://127.0.0.1:9/h")).unwrap();
     assert!(secret.unwrap().starts_with("whsec_"));

@@ -18,6 +18,7 @@ pub mod feeds;
 mod metrics;
 mod portal;
 mod state;
+pub mod webhooks;
 pub mod witnessing;
 
 use std::net::SocketAddr;
@@ -84,6 +85,9 @@ pub struct Config {
     pub connections: ConnectionLimits,
     /// NATS JetStream: file what departments send there, and publish every event there.
     pub nats: Option<feeds::NatsConfig>,
+    /// Deliver watchlist changes to webhooks, retrying failures so; `None` delivers nothing
+    /// (another node of the cluster does).
+    pub webhooks: Option<probity_registry::Backoff>,
 }
 
 impl Default for Config {
@@ -100,6 +104,7 @@ impl Default for Config {
             follow_every: Some(Duration::from_millis(250)),
             connections: ConnectionLimits::default(),
             nats: None,
+            webhooks: Some(probity_registry::Backoff::default()),
         }
     }
 }
@@ -128,7 +133,10 @@ pub(crate) fn failpoint(name: &str) -> bool {
         api::authority_key, api::revoke_authority_keys, api::company_credential,
         api::revoke_company_credentials, api::add_exception, api::adopt_rulebook,
         api::inspections, api::inspection, api::file_plan, api::draw_plan,
-        api::add_checkpoint
+        api::add_checkpoint, api::subscriber_key, api::revoke_subscriber_keys,
+        api::create_watchlist, api::watchlists, api::watchlist, api::drop_watchlist, api::watch,
+        api::unwatch, api::watched, api::watchlist_changes, api::set_webhook,
+        api::remove_webhook, api::resume_webhook
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -136,6 +144,7 @@ pub(crate) fn failpoint(name: &str) -> bool {
         (name = "authority", description = "Filing and decisions; an authority key"),
         (name = "company", description = "Objections, replies and repair; a company credential"),
         (name = "operator", description = "Administration; an operator key"),
+        (name = "subscriber", description = "Watchlists and their changes; a subscriber key"),
         (name = "log", description = "The transparency log"),
         (name = "witness", description = "This registry as a witness of other logs (C2SP tlog-witness)"),
         (name = "service", description = "Health and readiness")
@@ -192,7 +201,8 @@ impl utoipa::Modify for SecurityAddon {
             )
         };
         for item in openapi.paths.paths.values_mut() {
-            for op in [&mut item.get, &mut item.post, &mut item.delete].into_iter().flatten() {
+            let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete];
+            for op in ops.into_iter().flatten() {
                 let secured = op.security.is_some();
                 let extra = COMMON_ERRORS.iter().chain(if secured { SECURED_ERRORS } else { &[] });
                 for (status, description) in extra {
@@ -331,7 +341,29 @@ pub fn router(state: AppState) -> Router {
             "/authorities/{id}/keys",
             post(api::authority_key).delete(api::revoke_authority_keys),
         )
-        .route("/exceptions", post(api::add_exception));
+        .route("/exceptions", post(api::add_exception))
+        .route(
+            "/subscribers/{name}/keys",
+            post(api::subscriber_key).delete(api::revoke_subscriber_keys),
+        )
+        .route("/watchlists", get(api::watchlists).post(api::create_watchlist))
+        .route("/watchlists/{id}", get(api::watchlist).delete(api::drop_watchlist))
+        .route(
+            "/watchlists/{id}/subjects",
+            get(api::watched)
+                .post(api::watch)
+                .layer(DefaultBodyLimit::max(api::WATCHLIST_BODY_LIMIT)),
+        )
+        .route(
+            "/watchlists/{id}/subjects/remove",
+            post(api::unwatch).layer(DefaultBodyLimit::max(api::WATCHLIST_BODY_LIMIT)),
+        )
+        .route("/watchlists/{id}/changes", get(api::watchlist_changes))
+        .route(
+            "/watchlists/{id}/webhook",
+            axum::routing::put(api::set_webhook).delete(api::remove_webhook),
+        )
+        .route("/watchlists/{id}/webhook/resume", post(api::resume_webhook));
     Router::new()
         .nest("/v1", v1)
         .route("/metrics", get(api::metrics))
@@ -372,6 +404,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (sweep, follow, limits) = (config.sweep_every, config.follow_every, config.connections);
+    let webhooks = config.webhooks;
     let nats = config.nats.clone();
     if limits.idle <= config.timeout {
         return Err(std::io::Error::new(
@@ -412,10 +445,12 @@ pub async fn serve(
             ]
         })
         .unwrap_or_default();
+    let deliverer = webhooks.map(|backoff| tokio::spawn(webhooks::deliver(state.clone(), backoff)));
     let app = router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "serving");
     let served = limits.serve(listener, app, shutdown).await;
-    for task in sweeper.into_iter().chain(follower).chain(pruner).chain(collector).chain(feeds) {
+    let tasks = sweeper.into_iter().chain(follower).chain(pruner).chain(collector).chain(feeds);
+    for task in tasks.chain(deliverer) {
         task.abort();
         let _ = task.await;
     }

@@ -66,6 +66,7 @@ pub struct Metrics {
     filings: Family<Named, Counter>,
     errors: Family<Named, Counter>,
     witnesses: Family<WitnessAnswer, Counter>,
+    webhooks: Family<Named, Histogram, fn() -> Histogram>,
     log_size: Gauge,
     checkpoint_age: Gauge,
     rating_lag: Gauge,
@@ -99,6 +100,9 @@ impl Default for Metrics {
             filings: Family::default(),
             errors: Family::default(),
             witnesses: Family::default(),
+            webhooks: Family::<Named, Histogram, fn() -> Histogram>::new_with_constructor(
+                duration_histogram as fn() -> Histogram,
+            ),
             log_size: Gauge::default(),
             checkpoint_age: Gauge::default(),
             rating_lag: Gauge::default(),
@@ -134,6 +138,11 @@ impl Default for Metrics {
             "witness_answers",
             "Answers of the log's witnesses to add-checkpoint requests, by witness and outcome",
             m.witnesses.clone(),
+        );
+        registry.register(
+            "webhook_attempt_duration_seconds",
+            "Attempts to deliver watchlist changes to webhooks, by outcome (delivered or failed)",
+            m.webhooks.clone(),
         );
         registry.register("log_size", "Entries in the log", m.log_size.clone());
         registry.register(
@@ -189,6 +198,12 @@ impl Metrics {
     pub fn witness(&self, witness: &str, outcome: &str) {
         let labels = WitnessAnswer { witness: witness.to_owned(), outcome: outcome.to_owned() };
         self.witnesses.get_or_create(&labels).inc();
+    }
+
+    /// An attempt to deliver to a webhook, and how long it took.
+    pub fn webhook(&self, delivered: bool, seconds: f64) {
+        let name = if delivered { "delivered" } else { "failed" };
+        self.webhooks.get_or_create(&Named { name: name.to_owned() }).observe(seconds);
     }
 
     /// The page, with `readings` taken now.

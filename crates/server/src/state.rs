@@ -65,6 +65,8 @@ struct Inner {
     witnesses: Option<(probity_tlog::policy::Policy, crate::witnessing::Statuses)>,
     /// The NATS feeds' state, when the server runs them.
     feeds: Option<Arc<Mutex<crate::feeds::FeedStatus>>>,
+    /// Wakes the webhook deliveries after a write, which may have made answer changes.
+    webhooks: Arc<tokio::sync::Notify>,
 }
 
 /// One check question, as asked: an answer to it is a function of the log at a given size.
@@ -293,6 +295,7 @@ impl AppState {
             witnessing,
             witnesses,
             feeds,
+            webhooks: Arc::new(tokio::sync::Notify::new()),
         };
         // The readers were made with the rulebooks known at open: follow the log as it is now.
         inner.follow(&mut lock(&inner.registry), rulebooks)?;
@@ -396,6 +399,7 @@ impl AppState {
             // A change is rated under every rulebook adopted so far, here or elsewhere.
             reg.catch_up_rulebooks()?;
             let out = f(&mut reg);
+            inner.webhooks.notify_one();
             // What `f` did stands whether or not this works; the next write tries again.
             match inner.follow(&mut reg, rulebooks) {
                 Ok(size) => inner.own.store(size, Ordering::Release),
@@ -434,6 +438,16 @@ impl AppState {
         })
         .await
         .map_err(ApiError::internal)?
+    }
+
+    /// What wakes the webhook deliveries.
+    pub(crate) fn webhook_wake(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.0.webhooks)
+    }
+
+    /// Wakes the webhook deliveries.
+    pub(crate) fn wake_webhooks(&self) {
+        self.0.webhooks.notify_one();
     }
 
     /// The date today by the registry's clock.

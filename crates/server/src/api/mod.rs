@@ -24,12 +24,14 @@ mod inspections;
 mod operator;
 mod public;
 mod records;
+mod watchlists;
 mod witness;
 
 pub use inspections::*;
 pub use operator::*;
 pub use public::*;
 pub use records::*;
+pub use watchlists::*;
 pub use witness::*;
 
 /// The most subjects one batch check takes.

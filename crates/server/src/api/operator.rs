@@ -65,7 +65,12 @@ pub struct Revoked {
     pub revoked: u64,
 }
 
-async fn issue(state: &AppState, caller: &Caller, actor: Actor, k: KeyIn) -> ApiResult<KeyOut> {
+pub(super) async fn issue(
+    state: &AppState,
+    caller: &Caller,
+    actor: Actor,
+    k: KeyIn,
+) -> ApiResult<KeyOut> {
     must_be_operator(caller)?;
     let expires = k
         .expires
