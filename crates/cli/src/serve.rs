@@ -81,6 +81,17 @@ pub struct ServeArgs {
     /// that died mid-filing leaves its messages unacknowledged).
     #[arg(long, default_value_t = 30)]
     nats_ack_wait: u64,
+    /// Do not deliver watchlist changes to webhooks here (in a cluster, one node delivers).
+    #[arg(long)]
+    no_webhooks: bool,
+    /// Milliseconds to wait after a webhook delivery first fails; each retry waits about twice
+    /// as long (with jitter), at most an hour.
+    #[arg(long, default_value_t = 5000)]
+    webhook_backoff_ms: u64,
+    /// Seconds to retry a failed webhook delivery before the webhook is marked failing (its
+    /// owner resumes it; nothing is lost meanwhile).
+    #[arg(long, default_value_t = 86_400)]
+    webhook_retry_for: u64,
     /// Stop when standard input ends, as when the process that started this one (the demo,
     /// with its witnesses) is gone.
     #[arg(long, hide = true)]
@@ -111,6 +122,9 @@ impl ServeArgs {
             nats: None,
             nats_max_deliver: 5,
             nats_ack_wait: 30,
+            no_webhooks: false,
+            webhook_backoff_ms: 5000,
+            webhook_retry_for: 86_400,
         }
     }
 }
@@ -148,6 +162,11 @@ pub fn serve(data: &Path, args: &ServeArgs) -> anyhow::Result<u8> {
             url: url.clone(),
             max_deliver: args.nats_max_deliver.max(1),
             ack_wait: Duration::from_secs(args.nats_ack_wait.max(1)),
+        }),
+        webhooks: (!args.no_webhooks).then(|| probity_registry::Backoff {
+            base: Duration::from_millis(args.webhook_backoff_ms.max(1)),
+            cap: Duration::from_secs(3600),
+            retry_for: Duration::from_secs(args.webhook_retry_for),
         }),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
