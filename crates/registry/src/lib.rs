@@ -24,7 +24,7 @@ mod rulebooks;
 mod views;
 mod watchlist;
 pub use watchlist::{
-    Backoff, ChangesPage, MAX_WATCHED, RejectedCode, WatchReport, WatchedChange, WatchlistView,
+    Backoff, MAX_WATCHED, RejectedCode, WatchReport, WatchedChange, WatchedChanges, WatchlistView,
     WebhookMessage, WebhookView, check_webhook_url,
 };
 mod witness;

@@ -87,7 +87,7 @@ impl WatchedChange {
 /// A page of a watchlist's changes.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ChangesPage {
+pub struct WatchedChanges {
     /// The changes, in position order.
     pub changes: Vec<WatchedChange>,
     /// The position to ask after next: the last one this page looked at.
@@ -494,7 +494,7 @@ impl Registry {
         id: &str,
         after: u64,
         limit: usize,
-    ) -> Result<ChangesPage, RegistryError> {
+    ) -> Result<WatchedChanges, RegistryError> {
         let w = self.owned(actor, id)?;
         self.changes_of(&w, after, limit.clamp(1, MAX_CHANGES_PAGE))
     }
@@ -504,8 +504,8 @@ impl Registry {
         w: &Watchlist,
         after: u64,
         limit: usize,
-    ) -> Result<ChangesPage, RegistryError> {
-        let mut page = ChangesPage { changes: Vec::new(), next: after, more: false };
+    ) -> Result<WatchedChanges, RegistryError> {
+        let mut page = WatchedChanges { changes: Vec::new(), next: after, more: false };
         loop {
             let read = self.store.watched_changes(&w.id, page.next, limit)?;
             let full = read.len() == limit;

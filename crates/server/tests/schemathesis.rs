@@ -56,11 +56,13 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     }
     let authority = reg.store().authorities().unwrap()[0].id.clone();
     let company = reg.store().subject_ids(None, 1).unwrap()[0];
+    let subscriber = probity_core::Slug::parse("subscriber", "bank-1").unwrap();
     let keys = [
         ("public", None),
         ("operator", Some(reg.issue_key(&Actor::Operator, None).unwrap())),
         ("authority", Some(reg.issue_key(&Actor::Authority(authority), None).unwrap())),
         ("company", Some(reg.issue_key(&Actor::Company(company), None).unwrap())),
+        ("subscriber", Some(reg.issue_key(&Actor::Subscriber(subscriber), None).unwrap())),
     ];
     let config = probity_server::Config {
         public: probity_server::Allowance { rate: 1_000_000, burst: 1_000_000 },

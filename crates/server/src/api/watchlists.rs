@@ -3,7 +3,7 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
-use probity_registry::{ChangesPage, WatchReport, WatchlistView};
+use probity_registry::{WatchReport, WatchedChanges, WatchlistView};
 
 /// The largest body of a request that adds or removes subjects: 100,000 codes of 20
 /// characters, quoted and separated, with room to spare.
@@ -231,13 +231,13 @@ pub struct ChangesQuery {
 /// coming into force). A change that moves no answer is not reported (subscriber only).
 #[utoipa::path(get, path = "/v1/watchlists/{id}/changes", tag = "subscriber", params(("id" = String, Path), ChangesQuery),
     security(("key" = [])),
-    responses((status = 200, body = ChangesPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = WatchedChanges), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn watchlist_changes(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<ChangesQuery>,
-) -> ApiResult<ChangesPage> {
+) -> ApiResult<WatchedChanges> {
     let actor = must_be_subscriber(&caller)?;
     let limit = page_size(q.limit)?;
     state
