@@ -161,6 +161,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Authority(cmd) => crate::serve::authority(&data, cmd),
         Command::Company(cmd) => crate::serve::company(&data, cmd),
         Command::Operator(cmd) => crate::serve::operator(&data, cmd),
+        Command::Subscriber(cmd) => crate::watchlist::subscriber(&data, cmd),
+        Command::Watchlist(cmd) => crate::watchlist::run(cmd),
         #[cfg(feature = "bench")]
         Command::Bench(cmd) => crate::bench::run(cmd, store),
         Command::Log(cmd) => crate::log::run(&data, cmd),
@@ -643,6 +645,9 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     let draw = crate::inspection::draw_with_shipped_round(&mut reg, &key, &())?;
     let outcomes = crate::inspection::sample_outcomes(&mut reg, &key, &draw)?;
     let mut reg = reg.with_clock(probity_registry::SystemClock);
+    // A bank watches the companies the rest of the history is about, so that its watchlist
+    // shows the answer changes that history makes.
+    let (subscriber, watchlist) = demo_watchlist(&mut reg, &late.join("records.jsonl"))?;
     for (table, name, imported) in tables.iter_mut().skip(1) {
         let (report, _) = import_file(&mut reg, *table, &late.join(name), None, None, 10_000)?;
         *imported += report.accepted;
@@ -698,6 +703,12 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         outln!("  authority {a:<9} {k}");
     }
     outln!("  company {first}: {company_key}");
+    outln!("  subscriber bank-demo: {subscriber}");
+    outln!(
+        "watchlist {watchlist}: {} answer changes so far (probity watchlist changes {watchlist} \
+         --key KEY)",
+        reg.watchlist_changes(&demo_bank()?, &watchlist, 0, 1000)?.changes.len()
+    );
     if args.no_serve {
         return Ok(exit::OK);
     }
@@ -713,7 +724,10 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         outln!("  {}  {}  {}", w.name, w.url, w.key);
     }
     outln!("open the portal:       http://{}/", args.listen);
-    outln!("  sign in at /account/sign-in with the authority key or the company credential");
+    outln!(
+        "  sign in at /account/sign-in with the authority key, the company credential or the \
+         subscriber key"
+    );
     outln!(
         "serving the API at http://{}/v1/ (OpenAPI: /v1/openapi.json); Ctrl-C stops",
         args.listen
@@ -722,6 +736,32 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     let served = crate::serve::serve(data, &serve);
     drop(witnesses);
     served
+}
+
+fn demo_bank() -> anyhow::Result<probity_registry::Actor> {
+    Ok(probity_registry::Actor::Subscriber(probity_core::Slug::parse("subscriber", "bank-demo")?))
+}
+
+/// The demo's subscriber and its watchlist of up to 300 companies the records in `records`
+/// (JSON Lines) are about: returns the subscriber's key and the watchlist's id.
+fn demo_watchlist(reg: &mut Registry, records: &Path) -> anyhow::Result<(String, String)> {
+    let mut codes: Vec<String> = Vec::new();
+    for line in std::fs::read_to_string(records)?.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        if let Some(s) = v.get("subject").and_then(serde_json::Value::as_str)
+            && !codes.iter().any(|c| c == s)
+        {
+            codes.push(s.to_owned());
+        }
+        if codes.len() == 300 {
+            break;
+        }
+    }
+    let bank = demo_bank()?;
+    let key = reg.issue_key(&bank, None)?;
+    let (list, _) = reg.create_watchlist(&bank, "demo borrowers", vec![], None)?;
+    reg.watch(&bank, &list.id, &codes)?;
+    Ok((key, list.id))
 }
 
 /// A witness of the demo's log: a `probity serve` process of its own registry, stopped when

@@ -40,6 +40,7 @@ mod inspection;
 mod log;
 mod progress;
 mod serve;
+mod watchlist;
 mod witness;
 
 use std::path::PathBuf;
@@ -295,6 +296,13 @@ enum Command {
     /// Manage operator keys.
     #[command(subcommand)]
     Operator(serve::OperatorCommand),
+    /// Manage subscriber keys: a subscriber (a bank, a procurement desk) keeps watchlists.
+    #[command(subcommand)]
+    Subscriber(watchlist::SubscriberCommand),
+    /// A subscriber's watchlists on a running server: what changed in the answers about your
+    /// companies (`--key` or PROBITY_KEY, `--server` or PROBITY_SERVER).
+    #[command(subcommand)]
+    Watchlist(watchlist::WatchlistCommand),
     /// Make a fresh demo registry from generated data and serve it on 127.0.0.1:8080.
     Demo(DemoArgs),
     /// Measure probity against a baseline in one run (built with `--features bench`).

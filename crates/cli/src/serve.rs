@@ -292,13 +292,18 @@ fn print_key(key: &str) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-fn issue(reg: &mut Registry, actor: &Actor, rotate: bool, k: &KeyArgs) -> anyhow::Result<u8> {
+pub(crate) fn issue(
+    reg: &mut Registry,
+    actor: &Actor,
+    rotate: bool,
+    k: &KeyArgs,
+) -> anyhow::Result<u8> {
     let key =
         if rotate { reg.rotate_key(actor, k.expires)? } else { reg.issue_key(actor, k.expires)? };
     print_key(&key)
 }
 
-fn revoke(reg: &mut Registry, actor: &Actor) -> anyhow::Result<u8> {
+pub(crate) fn revoke(reg: &mut Registry, actor: &Actor) -> anyhow::Result<u8> {
     let n = reg.revoke_keys(actor)?;
     outln!("revoked {n} key{}", if n == 1 { "" } else { "s" });
     Ok(exit::OK)

@@ -318,11 +318,19 @@ fn demo_serves_the_api_with_the_keys_it_prints_and_stops_gracefully() {
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut company = None;
+    let mut subscriber = None;
+    let mut watchlist = None;
     let mut witnesses = Vec::new();
     for line in out.by_ref() {
         let line = line.unwrap();
         if line.trim_start().starts_with("company ") {
             company = line.split_whitespace().nth(1).map(|c| c.trim_end_matches(':').to_owned());
+        }
+        if line.trim_start().starts_with("subscriber bank-demo:") {
+            subscriber = line.split_whitespace().nth(2).map(str::to_owned);
+        }
+        if let Some(rest) = line.strip_prefix("watchlist ") {
+            watchlist = rest.split(':').next().map(str::to_owned);
         }
         if let ["w1" | "w2", url, _key] = line.split_whitespace().collect::<Vec<_>>()[..] {
             witnesses.push(url.to_owned());
@@ -344,6 +352,27 @@ fn demo_serves_the_api_with_the_keys_it_prints_and_stops_gracefully() {
     assert_eq!(get("/v1/health").status(), 200);
     let profile: serde_json::Value = get(&format!("/v1/subjects/{company}")).json().unwrap();
     assert_eq!(profile["id"], company.as_str());
+    // The demo's watchlist shows the answer changes the demo's history made, and the CLI
+    // manages it over the API with the printed subscriber key.
+    let (key, list) = (subscriber.expect("a subscriber key"), watchlist.expect("a watchlist"));
+    let cli = |args: &[&str]| {
+        let mut c = probity(&data);
+        c.arg("watchlist").args(args).args(["--server", &url, "--key", &key]);
+        run(&mut c)
+    };
+    let o = cli(&["changes", &list, "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let changes = json(&o);
+    assert!(!changes["changes"].as_array().unwrap().is_empty(), "{changes}");
+    assert_eq!(changes["changes"][0]["cause"]["kind"], "event");
+    let o = cli(&["add", &list, &company, "92110000MA00000000"]);
+    assert_eq!(o.status.code(), Some(3), "a refused code exits 3");
+    assert!(stdout(&o).contains("individually owned business"), "{}", stdout(&o));
+    let o = cli(&["remove", &list, &company, "--json"]);
+    assert_eq!(json(&o)["removed"], 1);
+    let o = cli(&["changes", "wl_nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no watchlist `wl_nope`"));
     // The checkpoint served is cosigned by both witnesses within seconds.
     let start = std::time::Instant::now();
     loop {

@@ -60,7 +60,7 @@ fn differences(
         .iter()
         .filter_map(|(s, a)| {
             let (b, a) = (before[s].narrowed(measures), a.narrowed(measures));
-            (b != a).then(|| (*s, (b, a)))
+            (b != a).then_some((*s, (b, a)))
         })
         .collect()
 }

@@ -804,14 +804,16 @@ pub fn watchlists_keep_the_answer_changes_of_their_subjects(store: &mut dyn Stor
 
     // A change whose row was not stored (an older view of the log, or the same row) is not kept.
     let one_b_old = row(1, "B", 2);
-    store.put_assessments(&[one_b_old.clone()], &[change(Some(&one_a), &one_b_old)]).unwrap();
-    store.put_assessments(&[one_a.clone()], &[change(None, &one_a)]).unwrap();
+    store
+        .put_assessments(std::slice::from_ref(&one_b_old), &[change(Some(&one_a), &one_b_old)])
+        .unwrap();
+    store.put_assessments(std::slice::from_ref(&one_a), &[change(None, &one_a)]).unwrap();
     assert_eq!(store.last_change().unwrap(), 3, "neither row was stored");
 
     // wl-b takes on uscc(1) now: it sees only what changes from here.
     assert_eq!(store.watch("wl-b", &[uscc(1)]).unwrap(), 1);
     let one_c = row(1, "C", 5);
-    store.put_assessments(&[one_c.clone()], &[change(Some(&one_a), &one_c)]).unwrap();
+    store.put_assessments(std::slice::from_ref(&one_c), &[change(Some(&one_a), &one_c)]).unwrap();
     let b = store.watched_changes("wl-b", 0, 10).unwrap();
     assert_eq!(b.len(), 1);
     assert_eq!(

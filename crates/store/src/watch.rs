@@ -106,7 +106,7 @@ impl AnswerChange {
         cause: Cause,
     ) -> Option<Self> {
         let (old, new) = (before.map(Answer::of), Answer::of(after));
-        (old.as_ref() != Some(&new)).then(|| Self {
+        (old.as_ref() != Some(&new)).then_some(Self {
             position: 0,
             subject: after.subject,
             log_size: after.log_size,
