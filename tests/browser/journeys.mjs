@@ -6,6 +6,7 @@
 //   AUTHORITY_ID   the demo authority's id
 //   COMPANY_KEY    the demo company's credential
 //   COMPANY_ID     the demo company's code
+//   SUBSCRIBER_KEY the demo bank's subscriber key
 //   SCREENSHOTS    the directory screenshots are written to
 //   CHROMIUM       the browser (default /usr/bin/chromium)
 // Exits non-zero, naming the journey and the step, if anything fails.
@@ -20,8 +21,9 @@ const authorityKey = process.env.AUTHORITY_KEY;
 const companyKey = process.env.COMPANY_KEY;
 const companyId = process.env.COMPANY_ID;
 const authorityId = process.env.AUTHORITY_ID;
+const subscriberKey = process.env.SUBSCRIBER_KEY;
 const shots = process.env.SCREENSHOTS || "screenshots";
-for (const [k, v] of Object.entries({ base, authorityKey, authorityId, companyKey, companyId })) {
+for (const [k, v] of Object.entries({ base, authorityKey, authorityId, companyKey, companyId, subscriberKey })) {
   if (!v) throw new Error(`missing ${k}`);
 }
 mkdirSync(shots, { recursive: true });
@@ -252,6 +254,36 @@ const journeys = {
     }
     await page.goto(`${base}/subjects/${companyId}`);
     await shot(page, "profile-phone");
+    await page.context().close();
+  },
+
+  async "a subscriber sees what changed for its companies since the last visit"() {
+    // The checker runs on this page too, so the policy is set aside as for the others.
+    const page = await newPage({ bypassCSP: true });
+    await signIn(page, subscriberKey);
+    await page.getByRole("heading", { name: "Watchlists of bank-demo" }).waitFor();
+    await page.getByRole("heading", { name: /demo borrowers/ }).waitFor();
+    const rows = await page.locator("table.changes tbody tr").allTextContents();
+    assert.ok(rows.length > 0, "the demo's history changed answers on the watchlist");
+    assert.match(rows.join("\n"), /record_filed \(log entry \d+\)/, "each change names its log entry");
+    assert.match(rows.join("\n"), /grade|lists|decision:/);
+    await shot(page, "watchlist");
+    await page.addScriptTag({ content: axeSource });
+    const result = await page.evaluate(() =>
+      window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21aa"] } }));
+    const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    assert.deepEqual(serious.map((v) => v.id), [], "no serious accessibility violation");
+    // What was shown is seen: each visit starts after the last, until none is left.
+    let before = rows.join("\n");
+    for (let visit = 0; ; visit++) {
+      assert.ok(visit < 30, "the changes run out");
+      await page.reload();
+      if (await page.getByText("No changes since your last visit.").count()) break;
+      const now = (await page.locator("table.changes tbody tr").allTextContents()).join("\n");
+      assert.notEqual(now, before, "a visit shows what came after the last");
+      before = now;
+    }
+    await signOut(page);
     await page.context().close();
   },
 

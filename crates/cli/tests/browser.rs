@@ -62,7 +62,7 @@ fn portal_journeys_pass_in_headless_chromium() {
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut authority, mut company) = (None, None);
+    let (mut authority, mut company, mut subscriber) = (None, None, None);
     for line in out.by_ref() {
         let line = line.unwrap();
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -71,6 +71,7 @@ fn portal_journeys_pass_in_headless_chromium() {
             ["company", id, key] => {
                 company = Some((id.trim_end_matches(':').to_owned(), key.to_string()));
             }
+            ["subscriber", _, key] => subscriber = Some(key.to_string()),
             _ => {}
         }
         if line.starts_with("serving the API") {
@@ -79,6 +80,7 @@ fn portal_journeys_pass_in_headless_chromium() {
     }
     let (authority_id, authority_key) = authority.expect("the demo prints an authority key");
     let (company_id, company_key) = company.expect("the demo prints a company credential");
+    let subscriber_key = subscriber.expect("the demo prints a subscriber key");
     let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
     let url = loop {
         let line = err.next().expect("the server says where it listens").unwrap();
@@ -100,6 +102,7 @@ fn portal_journeys_pass_in_headless_chromium() {
         .env("AUTHORITY_KEY", &authority_key)
         .env("COMPANY_ID", &company_id)
         .env("COMPANY_KEY", &company_key)
+        .env("SUBSCRIBER_KEY", &subscriber_key)
         .env("SCREENSHOTS", &shots)
         .env("CHROMIUM", &chromium)
         .output()
@@ -112,8 +115,14 @@ fn portal_journeys_pass_in_headless_chromium() {
     let stopped = child.wait().unwrap();
     assert!(run.status.success(), "browser journeys failed:\n{report}");
     assert!(stopped.success(), "the demo server did not stop cleanly: {stopped:?}");
-    for name in ["profile", "check-receipt-print", "profile-after-decision", "stats", "profile-zh"]
-    {
+    for name in [
+        "profile",
+        "check-receipt-print",
+        "profile-after-decision",
+        "stats",
+        "profile-zh",
+        "watchlist",
+    ] {
         assert!(shots.join(format!("{name}.png")).exists(), "no screenshot {name}.png");
     }
 }

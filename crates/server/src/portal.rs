@@ -752,7 +752,7 @@ async fn account(State(state): State<AppState>, page: Page) -> Response {
                 let lists = reg.watchlists_of(&session.actor)?;
                 let mut pages = Vec::with_capacity(lists.len());
                 for w in &lists {
-                    pages.push(reg.watchlist_changes(&session.actor, &w.id, w.seen, 50)?);
+                    pages.push(reg.watchlist_changes(&session.actor, &w.id, w.seen, 20)?);
                 }
                 let rows: Vec<portal::WatchlistRow<'_>> = lists
                     .iter()
