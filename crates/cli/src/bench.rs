@@ -75,6 +75,10 @@ pub enum BenchCommand {
     /// Records filed by a department over NATS JetStream through probity's full path, from the
     /// first publication to the last outcome; needs `nats-server` (Debian package).
     Nats(crate::bench_nats::NatsArgs),
+    /// Watchlist change latency: filings through the API, each changing one watched company's
+    /// answer, timed from commit to the signed delivery of the change to a webhook on
+    /// loopback.
+    Webhook(crate::bench_webhook::WebhookArgs),
     /// Time an inspection draw over a population of generated subjects, and its verification
     /// from the log: a registry is made on a clock before drand quicknet round 123 with the
     /// subjects and records, a plan at the rulebook's minimum ratios is filed, then drawn with
@@ -136,6 +140,7 @@ pub fn run(cmd: BenchCommand, store: Option<probity_stores::StoreLocation>) -> a
         BenchCommand::Http(args) => crate::bench_http::run(&args),
         BenchCommand::Witness(args) => crate::bench_witness::run(&args),
         BenchCommand::Nats(args) => crate::bench_nats::run(&args),
+        BenchCommand::Webhook(args) => crate::bench_webhook::run(&args),
         BenchCommand::Draw { enterprises, records, dir, json } => {
             bench_draw(enterprises, records, dir, json)
         }

@@ -33,6 +33,8 @@ mod bench_nats;
 #[cfg(feature = "bench")]
 mod bench_rate;
 #[cfg(feature = "bench")]
+mod bench_webhook;
+#[cfg(feature = "bench")]
 mod bench_witness;
 mod check;
 mod commands;

@@ -1605,6 +1605,20 @@ fn bench_witness_has_checkpoints_cosigned_by_three_witnesses() {
 
 #[test]
 #[cfg_attr(not(feature = "bench"), ignore = "`probity bench` is built with --features bench")]
+fn bench_webhook_times_every_change_from_commit_to_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let o =
+        run(probity(&dir.path().join("unused"))
+            .args(["bench", "webhook", "--rounds", "5", "--json"]));
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{r}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(r["rounds"], 5);
+    let from_request = &r["commit_to_delivery_ms"]["from_request"];
+    assert!(from_request["p50"].as_f64().unwrap() > 0.0, "{r}");
+}
+
+#[test]
+#[cfg_attr(not(feature = "bench"), ignore = "`probity bench` is built with --features bench")]
 fn bench_nats_files_every_record_published_and_says_how_fast() {
     let dir = tempfile::tempdir().unwrap();
     let o = run(probity(&dir.path().join("unused")).args([
