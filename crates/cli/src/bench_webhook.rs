@@ -57,8 +57,9 @@ fn receive(
         reader.read_exact(&mut body)?;
         let at = Instant::now();
         let message: serde_json::Value = serde_json::from_slice(&body)?;
-        for c in message["data"]["changes"].as_array().into_iter().flatten() {
-            if let Some(s) = c["subject"].as_str() {
+        let changes = message.pointer("/data/changes").and_then(serde_json::Value::as_array);
+        for c in changes.into_iter().flatten() {
+            if let Some(s) = c.get("subject").and_then(serde_json::Value::as_str) {
                 let _ = arrived.send((s.to_owned(), at));
             }
         }
