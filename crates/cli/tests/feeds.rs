@@ -324,6 +324,35 @@ fn filings_over_nats_survive_kill_9_and_every_event_goes_out_once_in_log_order()
 }
 
 #[test]
+fn a_filing_that_fails_at_every_delivery_goes_to_the_dead_letters_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, lines) = registry(dir.path(), 5);
+    let (_nats, port) = nats_server(dir.path(), &[]);
+    let url = format!("nats://probity:probity-secret@127.0.0.1:{port}");
+    let rt = runtime();
+    let _entered = rt.enter();
+    let js = async_nats::jetstream::new(rt.block_on(connect(port, "probity", "probity-secret")));
+    // The store fails under every filing of this node (--nats-max-deliver 3).
+    let (_node, _) = serve(&data, &url, &[("PROBITY_FAIL_FILING", "1")]);
+    let start = Instant::now();
+    while rt.block_on(js.get_stream("PROBITY_FILINGS")).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10), "probity made no filings stream");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    rt.block_on(publish_all(&js, &lines[..1]));
+    let dead = rt.block_on(read_stream(&js, "PROBITY_OUTCOMES", 1));
+    assert_eq!(dead.len(), 1, "one dead letter");
+    let authority = field(&lines[0], "authority");
+    assert_eq!(dead[0].subject.as_str(), format!("probity.dead.{authority}"));
+    let letter: serde_json::Value = serde_json::from_slice(&dead[0].payload).unwrap();
+    assert_eq!(letter["deliveries"], 3, "{letter}");
+    // The reason a department reads names no internals; the server log has them.
+    assert_eq!(letter["reason"], "the server failed; see its log", "{letter}");
+    assert_eq!(letter["payload"], lines[0].as_str());
+    assert_eq!(records_in(&data), 0, "nothing was filed");
+}
+
+#[test]
 fn a_filing_redelivered_after_a_crash_before_its_ack_comes_back_as_a_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let (data, lines) = registry(dir.path(), 50);

@@ -288,7 +288,12 @@ async fn handle(
             (Taken { message, authority: authority.clone(), unreadable }, (authority, rows))
         })
         .unzip();
-    let filed = state.write(move |reg| Ok(file_all(reg, &work)?)).await;
+    let filed = if crate::failpoint("PROBITY_FAIL_FILING") {
+        // For tests: the store fails under every filing, as a full disk would.
+        Err(crate::error::ApiError::internal("failpoint PROBITY_FAIL_FILING: the store failed"))
+    } else {
+        state.write(move |reg| Ok(file_all(reg, &work)?)).await
+    };
     let filed = match filed {
         Ok(f) => f,
         Err(e) => {
