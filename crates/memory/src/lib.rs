@@ -1066,15 +1066,13 @@ impl Store for MemoryStore {
     }
 
     fn put_credential(&mut self, c: &Credential) -> Result<(), StoreError> {
-        self.write()?;
-        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
-        if shared.credentials.contains_key(&c.key_id) {
-            return Err(StoreError::Backend(format!("key id `{}` is taken", c.key_id)));
-        }
-        let mut state = State::clone(&shared);
-        state.credentials.insert(c.key_id.clone(), c.clone());
-        *shared = Arc::new(state);
-        Ok(())
+        self.change(|state| {
+            if state.credentials.contains_key(&c.key_id) {
+                return Err(StoreError::Backend(format!("key id `{}` is taken", c.key_id)));
+            }
+            state.credentials.insert(c.key_id.clone(), c.clone());
+            Ok(())
+        })?
     }
 
     fn credential(&self, key_id: &str) -> Result<Option<Credential>, StoreError> {
@@ -1112,16 +1110,14 @@ impl Store for MemoryStore {
         root: &[u8; 32],
         note: &str,
     ) -> Result<bool, StoreError> {
-        self.write()?;
-        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = shared.witnessed.get(origin).map(|(size, root, _)| (*size, *root));
-        if now != expected {
-            return Ok(false);
-        }
-        let mut state = State::clone(&shared);
-        state.witnessed.insert(origin.to_owned(), (size, *root, note.to_owned()));
-        *shared = Arc::new(state);
-        Ok(true)
+        self.change(|state| {
+            let now = state.witnessed.get(origin).map(|(size, root, _)| (*size, *root));
+            if now != expected {
+                return false;
+            }
+            state.witnessed.insert(origin.to_owned(), (size, *root, note.to_owned()));
+            true
+        })
     }
 
     fn feed_cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
@@ -1129,12 +1125,9 @@ impl Store for MemoryStore {
     }
 
     fn set_feed_cursor(&mut self, name: &str, next: u64) -> Result<(), StoreError> {
-        self.write()?;
-        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut state = State::clone(&shared);
-        state.feed_cursors.insert(name.to_owned(), next);
-        *shared = Arc::new(state);
-        Ok(())
+        self.change(|state| {
+            state.feed_cursors.insert(name.to_owned(), next);
+        })
     }
 
     fn schema(&self) -> Result<Vec<(String, String)>, StoreError> {

@@ -7,6 +7,11 @@ use probity_store::{AnswerChange, Delivery, StoreError, Watchlist, Webhook};
 
 use super::*;
 
+const SELECT_WATCHLISTS: &str = "SELECT id, owner, label, measures, created, seen, url, secret, \
+     delivered, pending, attempts, next_attempt, first_failure, failing_since, last_error, \
+     last_success FROM watchlists \
+     WHERE ($1::text IS NULL OR id = $1) AND ($2::text IS NULL OR owner = $2) ORDER BY id";
+
 /// The advisory-lock key under which answer changes take their positions, so that positions
 /// follow commit order across processes (next to the log's and the migration's locks).
 pub(crate) fn changes_lock(schema: &str) -> i64 {
@@ -25,11 +30,6 @@ fn time(micros: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
 fn micros(t: Option<Timestamp>) -> Option<i64> {
     t.map(|t| t.as_microsecond())
 }
-
-const SELECT_WATCHLISTS: &str = "SELECT id, owner, label, measures, created, seen, url, secret, \
-     delivered, pending, attempts, next_attempt, first_failure, failing_since, last_error, \
-     last_success FROM watchlists \
-     WHERE ($1::text IS NULL OR id = $1) AND ($2::text IS NULL OR owner = $2) ORDER BY id";
 
 fn watchlist_of(r: &Row) -> Result<Watchlist, StoreError> {
     let id: String = r.get(0);

@@ -21,10 +21,6 @@ fn micros(t: Option<Timestamp>) -> Option<i64> {
     t.map(|t| t.as_microsecond())
 }
 
-const WATCHLIST_COLUMNS: &str = "id, owner, label, measures, created, seen, url, secret, \
-     delivered, pending, attempts, next_attempt, first_failure, failing_since, last_error, \
-     last_success";
-
 fn watchlist_of(r: &Row<'_>) -> rusqlite::Result<Result<Watchlist, StoreError>> {
     let measures: String = r.get(3)?;
     let url: Option<String> = r.get(6)?;
@@ -110,6 +106,15 @@ pub(crate) fn keep_changes(
 
 impl SqliteStore {
     pub(crate) fn watched_among_(&self, ids: &[SubjectId]) -> Result<Vec<SubjectId>, StoreError> {
+        // Most registries watch nothing: one look then spares a look-up per subject rated.
+        let any = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM watch_members)")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, bool>(0)))
+            .map_err(backend)?;
+        if !any {
+            return Ok(Vec::new());
+        }
         let mut stmt = self
             .conn
             .prepare_cached("SELECT 1 FROM watch_members WHERE code = ?1 LIMIT 1")
@@ -127,10 +132,10 @@ impl SqliteStore {
         let d = w.webhook.as_ref().map(|h| &h.delivery);
         self.conn
             .execute(
-                &format!(
-                    "INSERT OR REPLACE INTO watchlists ({WATCHLIST_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-                ),
+                "INSERT OR REPLACE INTO watchlists (id, owner, label, measures, created, seen, url,
+                     secret, delivered, pending, attempts, next_attempt, first_failure,
+                     failing_since, last_error, last_success)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 params![
                     w.id,
                     w.owner,
@@ -170,10 +175,13 @@ impl SqliteStore {
     ) -> Result<Vec<Watchlist>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached(&format!(
-                "SELECT {WATCHLIST_COLUMNS} FROM watchlists
-                 WHERE (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR owner = ?2) ORDER BY id"
-            ))
+            .prepare_cached(
+                "SELECT id, owner, label, measures, created, seen, url, secret, delivered, pending,
+                        attempts, next_attempt, first_failure, failing_since, last_error,
+                        last_success
+                 FROM watchlists
+                 WHERE (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR owner = ?2) ORDER BY id",
+            )
             .map_err(backend)?;
         let rows = stmt.query_map(params![id, owner], watchlist_of).map_err(backend)?;
         rows.map(|r| r.map_err(backend)?).collect()
