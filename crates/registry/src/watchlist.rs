@@ -577,17 +577,20 @@ impl Registry {
         Ok(self.store.watchlist(id)?)
     }
 
-    /// Every watchlist with a webhook that is not failing and whose next attempt, if any, is
-    /// due by `now`.
+    /// Every watchlist with a webhook that is not failing, has a message pending or changes
+    /// after what it was delivered, and whose next attempt, if any, is due by `now`.
     pub fn webhooks_due(&self, now: Timestamp) -> Result<Vec<Watchlist>, RegistryError> {
+        let last = self.store.last_change()?;
         Ok(self
             .store
             .watchlists(None)?
             .into_iter()
             .filter(|w| {
                 w.webhook.as_ref().is_some_and(|h| {
-                    h.delivery.failing_since.is_none()
-                        && h.delivery.next_attempt.is_none_or(|t| t <= now)
+                    let d = &h.delivery;
+                    d.failing_since.is_none()
+                        && (d.pending.is_some() || d.delivered < last)
+                        && d.next_attempt.is_none_or(|t| t <= now)
                 })
             })
             .collect())
@@ -610,8 +613,17 @@ impl Registry {
                 (page.changes, until)
             }
             None => {
+                // Read first: every change up to it is visible to the read that follows, as
+                // positions follow commit order.
+                let last = self.store.last_change()?;
                 let page = self.changes_of(w, d.delivered, max)?;
                 if page.next == d.delivered {
+                    if last > d.delivered {
+                        // Changes of other watchlists' subjects only: nothing to send up to
+                        // `last`, so later looks start there.
+                        let skipped = Delivery { delivered: last, ..d.clone() };
+                        self.store.set_delivery(&w.id, &h.url, &skipped)?;
+                    }
                     return Ok(None);
                 }
                 if page.changes.is_empty() {

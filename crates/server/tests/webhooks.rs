@@ -235,6 +235,21 @@ fn deliveries_survive_a_failing_receiver_and_a_restart_without_loss_or_duplicate
     );
     assert_eq!(added["added"], 39);
 
+    // A second watchlist, of a company no filing is about, to the same receiver.
+    let idle = world.call(
+        &world.subscriber,
+        reqwest::Method::POST,
+        format!("http://{}/v1/watchlists", server.addr),
+        Some(json!({"label": "quiet", "webhook_url": receiver.url})),
+    );
+    let idle_id = idle["watchlist"]["id"].as_str().unwrap().to_owned();
+    world.call(
+        &world.subscriber,
+        reqwest::Method::POST,
+        format!("http://{}/v1/watchlists/{idle_id}/subjects", server.addr),
+        Some(json!({ "subjects": [subject(100)] })),
+    );
+
     for no in 0..15 {
         world.file(&server, no, 1 + no % 39);
     }
@@ -259,6 +274,15 @@ fn deliveries_survive_a_failing_receiver_and_a_restart_without_loss_or_duplicate
         let w = world.watchlist(&server, &id);
         w["webhook"]["delivered"].as_u64() == pulled.last().copied()
             && w["webhook"]["health"] == "ok"
+    });
+    // The quiet watchlist was sent nothing, and its deliveries moved past the others' changes,
+    // so they are not looked at again.
+    let seen = receiver.seen.lock().unwrap();
+    assert!(seen.accepted.values().all(|m| m["data"]["watchlist"] == id.as_str()));
+    drop(seen);
+    wait_for("the quiet webhook to move past the changes", || {
+        world.watchlist(&server, &idle_id)["webhook"]["delivered"].as_u64()
+            == pulled.last().copied()
     });
 }
 
