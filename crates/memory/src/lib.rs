@@ -810,6 +810,13 @@ impl Store for MemoryStore {
         self.write()?;
         let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
         let mut state = State::clone(&shared);
+        // Each change as seen from the answer stored now, before the rows replace it.
+        let changes: Vec<probity_store::AnswerChange> = changes
+            .iter()
+            .filter_map(|c| {
+                c.from_stored(state.assessments.get(&c.subject).map(probity_store::Answer::of))
+            })
+            .collect();
         let mut stored = HashSet::new();
         for r in rows {
             if !state.subject_rows.contains_key(&r.subject) {

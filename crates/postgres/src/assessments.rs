@@ -43,6 +43,9 @@ impl PgStore {
         let sizes: Vec<i64> = rows.iter().map(|r| r.log_size as i64).collect();
         let mut tx = self.client.get_mut().transaction().map_err(backend)?;
         tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").map_err(backend)?;
+        // Each change as seen from the answer stored now, its row locked until this
+        // transaction replaces it: another writer may have stored one since the caller read it.
+        let changes = crate::watch::from_stored(&mut tx, &self.statements, changes)?;
         let st = self.statements.get(
             &mut tx,
             "WITH u AS (

@@ -79,6 +79,48 @@ fn change_of(r: &Row) -> Result<AnswerChange, StoreError> {
     })
 }
 
+/// `changes` as seen from the answers stored now in `tx`, whose rows it locks (see
+/// `AnswerChange::from_stored`).
+pub(crate) fn from_stored(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &crate::Statements,
+    changes: &[AnswerChange],
+) -> Result<Vec<AnswerChange>, StoreError> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut codes: Vec<&str> = changes.iter().map(|c| c.subject.as_str()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    // In code order, as the assessments are written, so writers lock rows in one order.
+    let st = statements.get(
+        tx,
+        "SELECT s.code, a.grade, a.decisions,
+                ARRAY(SELECT e.list FROM list_entries e WHERE e.code = s.code ORDER BY e.list)
+         FROM subjects s JOIN assessments a ON a.subject = s.id
+         WHERE s.code = ANY($1::text[]) ORDER BY s.code FOR UPDATE OF a",
+    )?;
+    let rows = tx.query(&st, &[&codes]).map_err(backend)?;
+    let stored: std::collections::HashMap<String, probity_store::Answer> = rows
+        .iter()
+        .map(|r| {
+            let decisions: String = r.get(2);
+            (
+                r.get::<_, String>(0),
+                probity_store::Answer {
+                    grade: r.get(1),
+                    lists: r.get(3),
+                    decisions: serde_json::from_str(&decisions).unwrap_or_default(),
+                },
+            )
+        })
+        .collect();
+    Ok(changes
+        .iter()
+        .filter_map(|c| c.from_stored(stored.get(c.subject.as_str()).cloned()))
+        .collect())
+}
+
 /// Keeps `changes` at the next positions in `tx`, under the changes lock.
 pub(crate) fn keep_changes(
     tx: &mut postgres::Transaction<'_>,

@@ -14,7 +14,15 @@ impl SqliteStore {
         rows: &[AssessmentRow],
         changes: &[AnswerChange],
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(backend)?;
+        // Immediate: the write lock first, so the answers read below stay the stored ones
+        // until this transaction replaces them.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        // Each change as seen from the answer stored now, in this transaction, before the rows
+        // replace it: another writer may have stored one since the caller read it.
+        let changes = crate::watch::from_stored(&tx, changes)?;
         let mut stored_codes = std::collections::HashSet::new();
         {
             let mut put = tx

@@ -4,7 +4,7 @@ use probity_core::{SubjectId, Timestamp};
 use probity_store::codec::{date_key, from_date_key};
 use probity_store::watch::columns;
 use probity_store::{AnswerChange, Delivery, StoreError, Watchlist, Webhook};
-use rusqlite::{Row, Transaction, params};
+use rusqlite::{OptionalExtension as _, Row, Transaction, params};
 
 use super::*;
 
@@ -80,6 +80,48 @@ fn change_of(r: &Row<'_>) -> rusqlite::Result<Result<AnswerChange, StoreError>> 
             after: columns::read_answer(position, &after)?,
         })
     })())
+}
+
+/// `changes` as seen from the answers stored now in `tx` (see `AnswerChange::from_stored`).
+pub(crate) fn from_stored(
+    tx: &Transaction<'_>,
+    changes: &[AnswerChange],
+) -> Result<Vec<AnswerChange>, StoreError> {
+    let mut row = tx
+        .prepare_cached(
+            "SELECT a.grade, a.decisions FROM assessments a
+             WHERE a.subject = (SELECT id FROM subjects WHERE code = ?1)",
+        )
+        .map_err(backend)?;
+    let mut lists = tx
+        .prepare_cached("SELECT list FROM list_entries WHERE code = ?1 ORDER BY list")
+        .map_err(backend)?;
+    let mut out = Vec::with_capacity(changes.len());
+    for c in changes {
+        let code = c.subject.as_str();
+        let stored = row
+            .query_row([code], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?)))
+            .optional()
+            .map_err(backend)?;
+        let stored = match stored {
+            None => None,
+            Some((grade, decisions)) => {
+                let mut names = lists
+                    .query_map([code], |r| r.get::<_, String>(0))
+                    .map_err(backend)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)?;
+                names.dedup();
+                Some(probity_store::Answer {
+                    grade,
+                    lists: names,
+                    decisions: serde_json::from_str(&decisions).unwrap_or_default(),
+                })
+            }
+        };
+        out.extend(c.from_stored(stored));
+    }
+    Ok(out)
 }
 
 /// Keeps `changes` at the next positions, in a transaction that holds the write lock.

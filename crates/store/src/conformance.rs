@@ -823,6 +823,21 @@ pub fn watchlists_keep_the_answer_changes_of_their_subjects(store: &mut dyn Stor
     assert_eq!(store.watched_changes("wl-a", 2, 10).unwrap(), b, "after a position");
     assert_eq!(store.watched_changes("wl-a", 0, 1).unwrap().len(), 1, "limited");
 
+    // A change diffed against an answer that is no longer the stored one (another writer
+    // stored one meanwhile) is kept as a change from the answer stored.
+    let (one_d, one_e) = (row(1, "D", 6), row(1, "E", 7));
+    store.put_assessments(std::slice::from_ref(&one_d), &[]).unwrap();
+    store.put_assessments(std::slice::from_ref(&one_e), &[change(Some(&one_c), &one_e)]).unwrap();
+    let last = store.watched_changes("wl-a", 4, 10).unwrap();
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].before, Some(crate::Answer::of(&one_d)), "from the answer stored");
+    // And one whose new answer is stored already is not kept.
+    let one_e_again = AssessmentRow { explanation: "same answer".into(), ..row(1, "E", 8) };
+    store
+        .put_assessments(std::slice::from_ref(&one_e_again), &[change(Some(&one_d), &one_e_again)])
+        .unwrap();
+    assert_eq!(store.last_change().unwrap(), 5);
+
     assert_eq!(store.unwatch("wl-a", &[uscc(1), uscc(3)]).unwrap(), 1);
     assert_eq!(subjects(&store.watched_changes("wl-a", 0, 10).unwrap()), [uscc(2)]);
     assert!(store.drop_watchlist("wl-b").unwrap());

@@ -117,6 +117,13 @@ impl AnswerChange {
         })
     }
 
+    /// This change as seen from `stored`, the answer stored when it is kept: the caller
+    /// diffed against what it read before, and another writer may have stored an answer since.
+    /// `None` if the stored answer is the new one already.
+    pub fn from_stored(&self, stored: Option<Answer>) -> Option<Self> {
+        (stored.as_ref() != Some(&self.after)).then(|| Self { before: stored, ..self.clone() })
+    }
+
     /// The change as far as `measures` matter, or `None` if it moved nothing of them.
     pub fn narrowed(&self, measures: &[String]) -> Option<Self> {
         let before = self.before.as_ref().map(|a| a.narrowed(measures));
