@@ -625,7 +625,11 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     // drawn the next day; then the rest of the history is filed on today's clock.
     let (early, late) = split_demo_input(&input, Date::constant(2023, 8, 22))?;
     let before = crate::inspection::stopped_at(crate::inspection::BEFORE_SHIPPED_ROUND)?;
-    let mut reg = Registry::init_with_clock(data, None, probity_registry::DEFAULT_ORIGIN, before)?;
+    // It starts on the rulebook then in force, the default's version 2023.5, and adopts the
+    // current version once it is back on today's clock, as an operator would.
+    let first_rulebook = Some(probity_rules::DEFAULT_RULEBOOK_2023);
+    let mut reg =
+        Registry::init_with_clock(data, first_rulebook, probity_registry::DEFAULT_ORIGIN, before)?;
     std::fs::write(
         data.join(DEMO_MARKER),
         "made by `probity demo`; the next demo replaces this directory\n",
@@ -648,6 +652,7 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     // A bank watches the companies the rest of the history is about, so that its watchlist
     // shows the answer changes that history makes.
     let (subscriber, watchlist) = demo_watchlist(&mut reg, &late.join("records.jsonl"))?;
+    let adopted = demo_adopt_current_rulebook(&mut reg)?;
     for (table, name, imported) in tables.iter_mut().skip(1) {
         let (report, _) = import_file(&mut reg, *table, &late.join(name), None, None, 10_000)?;
         *imported += report.accepted;
@@ -661,6 +666,7 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         draw.selected.len(),
         draw.population.values().sum::<u64>()
     );
+    outln!("{adopted}");
     let first = std::fs::read_to_string(input.join("subjects.csv"))?
         .lines()
         .nth(1)
@@ -736,6 +742,28 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     let served = crate::serve::serve(data, &serve);
     drop(witnesses);
     served
+}
+
+/// Adopts the shipped rulebook over the demo's first one, as `probity rulebook adopt` does,
+/// after weighing what it changes; the rating pass that follows brings every answer to it.
+/// Returns the line that says so.
+fn demo_adopt_current_rulebook(reg: &mut Registry) -> anyhow::Result<String> {
+    // Answers first move to today under the rulebook they were given by, so that the changes
+    // the adoption makes are its own.
+    reg.rate_pass(reg.today(), false, &())?;
+    let from = reg.rulebook().header.version.clone();
+    let text = probity_rules::DEFAULT_RULEBOOK;
+    let diff = reg.diff_rulebook(text, reg.today(), &())?;
+    let moved: u64 = diff.flips.values().flat_map(|f| f.values()).sum();
+    reg.adopt_rulebook(text)?;
+    let to = reg.rulebook().header.version.clone();
+    reg.rate_pass(reg.today(), false, &())?;
+    Ok(format!(
+        "rulebook     {to} adopted over {from} (`probity rulebook diff` before it: {} subjects \
+         assessed, {} grades better, {} worse, {moved} answers to a measure change); the rules \
+         that changed: /rulebook?from={from}&to={to}",
+        diff.subjects, diff.grade_better, diff.grade_worse
+    ))
 }
 
 fn demo_bank() -> anyhow::Result<probity_registry::Actor> {

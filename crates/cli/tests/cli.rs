@@ -286,6 +286,17 @@ fn demo_builds_a_registry_and_replaces_only_its_own() {
     };
     assert!(outcomes(&o) >= 1, "{o:?}");
     assert_eq!(stats(&data)["records"], 400 + outcomes(&o));
+    // It started on the rulebook of 2023 and adopted the current one over it.
+    assert!(stdout(&o).contains("rulebook     2026.12 adopted over 2023.5"), "{}", stdout(&o));
+    let books = json(&run(probity(&data).args(["rulebook", "show", "--json"])));
+    assert_eq!(books["in_force"]["version"], "2026.12");
+    let versions: Vec<&str> = books["adopted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["2023.5", "2026.12"]);
     // Running it again replaces the demo.
     let o = run(probity(&data).args([
         "demo",
@@ -364,7 +375,14 @@ fn demo_serves_the_api_with_the_keys_it_prints_and_stops_gracefully() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let changes = json(&o);
     assert!(!changes["changes"].as_array().unwrap().is_empty(), "{changes}");
-    assert_eq!(changes["changes"][0]["cause"]["kind"], "event");
+    // Expiries since 2023 (the demo's clock moved on), then the history filed today.
+    let causes: Vec<&str> = changes["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cause"]["kind"].as_str().unwrap())
+        .collect();
+    assert!(causes.contains(&"event") && causes.contains(&"date"), "{causes:?}");
     let o = cli(&["add", &list, &company, "92110000MA00000000"]);
     assert_eq!(o.status.code(), Some(3), "a refused code exits 3");
     assert!(stdout(&o).contains("individually owned business"), "{}", stdout(&o));

@@ -35,6 +35,9 @@ fn fields(b: &Rulebook) -> Fields {
         let filed_by: Vec<String> = k.filed_by.iter().map(ToString::to_string).collect();
         put(format!("{p}.filed_by"), filed_by.join(", "));
         put(format!("{p}.basis"), k.basis.clone());
+        if k.inspection_outcome {
+            put(format!("{p}.inspection_outcome"), "yes".into());
+        }
     }
     if let Some(s) = b.scoring() {
         put("scoring.start".into(), s.start.to_string());
@@ -81,6 +84,38 @@ fn fields(b: &Rulebook) -> Fields {
     }
     for (lang, item, name) in b.names() {
         put(format!("names.{lang}.{item}"), name.to_owned());
+    }
+    if let Some(i) = b.inspection() {
+        put("inspection.publish_within".into(), format!("{} working days", i.publish_within));
+        for c in &i.classes {
+            let ratio = format!(
+                "{}–{}",
+                probity_rules::inspection::percent(c.min),
+                probity_rules::inspection::percent(c.max)
+            );
+            put(
+                format!("inspection.classes.{}", c.class),
+                format!("{}: {ratio}", c.grades.join(", ")),
+            );
+        }
+        for (id, item) in &i.items {
+            let kind = format!("{:?}", item.kind).to_lowercase();
+            put(format!("inspection.items.{id}"), format!("{} ({kind})", item.name));
+        }
+        put("inspection.basis".into(), i.basis.clone());
+    }
+    // The calendar by year, each a list of month-days: a year entered shows as added.
+    let mut years: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let days = b.calendar().holidays.iter().map(|d| ("holidays", d));
+    for (what, d) in days.chain(b.calendar().workdays.iter().map(|d| ("workdays", d))) {
+        years.entry(format!("calendar.{}.{what}", d.year())).or_default().push(format!(
+            "{:02}-{:02}",
+            d.month(),
+            d.day()
+        ));
+    }
+    for (path, days) in years {
+        put(path, days.join(", "));
     }
     let d = b.due_process();
     put("due_process.objection_window".into(), d.objection_window.to_string());
@@ -129,5 +164,30 @@ mod tests {
             }]
         );
         assert!(diff(&from, &from).is_empty());
+    }
+
+    #[test]
+    fn the_shipped_versions_differ_in_the_law_they_cite_the_repair_of_minor_penalties_and_the_calendar()
+     {
+        let from = Rulebook::parse(probity_rules::DEFAULT_RULEBOOK_2023).unwrap();
+        let to = Rulebook::parse(DEFAULT).unwrap();
+        let changes = diff(&from, &to);
+        let change = |path: &str| changes.iter().find(|c| c.path == path);
+        let repair = change("kinds.penalty.minor.repair_after").unwrap();
+        assert_eq!((repair.before.as_deref(), repair.after.as_deref()), (Some("–"), Some("1 day")));
+        assert!(
+            change("kinds.penalty.moderate.basis")
+                .unwrap()
+                .after
+                .as_ref()
+                .unwrap()
+                .contains("[2025] No. 22")
+        );
+        let year = change("calendar.2026.holidays").unwrap();
+        assert_eq!(year.before, None);
+        assert!(year.after.as_ref().unwrap().starts_with("01-01, 01-02, 01-03, 02-15"), "{year:?}");
+        assert_eq!(change("calendar.2023.workdays").unwrap().after, None, "2023 is left out");
+        // The inspection section is the same in both.
+        assert!(changes.iter().all(|c| !c.path.starts_with("inspection.")), "{changes:?}");
     }
 }

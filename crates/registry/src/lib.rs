@@ -350,7 +350,7 @@ impl Registry {
     }
 
     /// The rulebook in force on `date`: of those effective by then, the one adopted last; before
-    /// any is effective, the first adopted.
+    /// any is effective, the one effective first (the first adopted of those).
     pub fn rulebook_at(&self, date: Date) -> &Rulebook {
         self.rulebook_known_at(date, u64::MAX)
     }

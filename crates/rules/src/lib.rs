@@ -454,6 +454,11 @@ impl Rulebook {
 /// The rulebook shipped with probity and used when a registry is created without another.
 pub const DEFAULT_RULEBOOK: &str = include_str!("../../../rulebooks/default.toml");
 
+/// The default rulebook's earlier version (2023.5, in force from May 2023 until the current
+/// version's effective date), for a registry whose history starts before 2026: the demo starts on
+/// it and adopts [`DEFAULT_RULEBOOK`] over it.
+pub const DEFAULT_RULEBOOK_2023: &str = include_str!("../../../rulebooks/cn-default-2023.5.toml");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,6 +480,26 @@ mod tests {
         let court = Slug::parse("c", "court").unwrap();
         assert!(book.kind("court.dishonest_debtor").unwrap().may_be_filed_by(&court));
         assert!(!book.kind("tax.major_violation").unwrap().may_be_filed_by(&court));
+    }
+
+    #[test]
+    fn the_earlier_default_version_comes_before_the_current_one_with_the_same_catalogue() {
+        let (old, new) = (
+            Rulebook::parse(DEFAULT_RULEBOOK_2023).unwrap(),
+            Rulebook::parse(DEFAULT_RULEBOOK).unwrap(),
+        );
+        assert_eq!(old.header.id, new.header.id);
+        assert!(old.header.effective < new.header.effective);
+        let ids = |b: &Rulebook| b.kinds().map(|k| k.id.to_string()).collect::<Vec<_>>();
+        assert_eq!(ids(&old), ids(&new), "a record filed under one is filed under the other");
+        assert!(old.inspection().is_some(), "plans were drawn under the earlier version too");
+        // Under Guo Ban Fa [2025] No. 22 a minor penalty is repairable once the obligation is
+        // met; before it, a minor penalty expired and had no repair.
+        assert!(old.kind("penalty.minor").unwrap().repair_after.is_none());
+        assert!(new.kind("penalty.minor").unwrap().repair_after.is_some());
+        let oct = |d| Date::constant(2023, 10, d);
+        assert_eq!(old.calendar().add_working_days(oct(6), 1), oct(7), "a shifted workday");
+        assert_eq!(old.calendar().add_working_days(Date::constant(2023, 9, 28), 1), oct(7));
     }
 
     const HEAD: &str =

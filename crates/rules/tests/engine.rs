@@ -293,16 +293,24 @@ fn the_us_exclusions_rulebook_answers_without_a_score() {
 
 #[test]
 fn the_what_if_tells_when_repair_opens_and_the_grade_after_it() {
-    // A serious penalty (repair after a year) and a minor one (no repair).
-    let records = [rec(1, "penalty.serious", "2026-01-01"), rec(2, "penalty.minor", "2026-10-01")];
+    // A serious penalty (repair after a year), a minor one (repairable from the next day, once
+    // the obligation is met: Guo Ban Fa [2025] No. 22) and an award (no repair: it expires).
+    let records = [
+        rec(1, "penalty.serious", "2026-01-01"),
+        rec(2, "penalty.minor", "2026-10-01"),
+        rec(3, "award.quality", "2026-10-01"),
+    ];
     let a = assess(&book(), &OLD, &records, d("2026-11-01"));
-    assert_eq!((a.score, a.grade.as_deref()), (Some(65), Some("C")));
+    // 100 - 30 - 5 + 5.
+    assert_eq!((a.score, a.grade.as_deref()), (Some(70), Some("B")));
     let serious = a.effects.iter().find(|e| e.record == 1).unwrap();
     assert_eq!(serious.repair_opens, Some(d("2027-01-01")));
     // Repaired on 2027-01-01, the minor penalty has expired by then: back to A.
     assert_eq!(serious.grade_if_repaired.as_deref(), Some("A"));
     let minor = a.effects.iter().find(|e| e.record == 2).unwrap();
-    assert_eq!((minor.repair_opens, minor.grade_if_repaired.as_deref()), (None, None));
+    assert_eq!(minor.repair_opens, Some(d("2026-10-02")));
+    let award = a.effects.iter().find(|e| e.record == 3).unwrap();
+    assert_eq!((award.repair_opens, award.grade_if_repaired.as_deref()), (None, None));
 }
 
 #[test]
