@@ -972,6 +972,31 @@ impl Store for MemoryStore {
         Ok(state.assessments.get(id).cloned())
     }
 
+    fn reads_in_place(&self) -> bool {
+        true
+    }
+
+    fn answer_row(&self, id: &SubjectId) -> Result<Option<probity_store::AnswerRow>, StoreError> {
+        let state = self.state();
+        let (Some(&row), Some(a)) = (state.subject_rows.get(id), state.assessments.get(id)) else {
+            return Ok(None);
+        };
+        let s = state.subject_row(row)?;
+        Ok(Some(probity_store::AnswerRow {
+            name: s.name.clone(),
+            last_event: s.last_event,
+            as_of: a.as_of,
+            next_change: a.next_change,
+            rulebook: a.rulebook.clone(),
+            version: a.version.clone(),
+            rated_at_size: a.log_size,
+            score: a.score,
+            grade: a.grade.clone(),
+            answers: a.answers.clone(),
+            log_size: state.journal.len() as u64,
+        }))
+    }
+
     fn list_entries(&self, q: ListQuery<'_>) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {
         let ListQuery { list, on, after, limit } = q;
         let state = self.state();

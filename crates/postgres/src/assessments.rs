@@ -40,6 +40,7 @@ impl PgStore {
         let rulebooks: Vec<&str> = rows.iter().map(|r| r.rulebook.as_str()).collect();
         let versions: Vec<&str> = rows.iter().map(|r| r.version.as_str()).collect();
         let explanations: Vec<&str> = rows.iter().map(|r| r.explanation.as_str()).collect();
+        let answers: Vec<&str> = rows.iter().map(|r| r.answers.as_str()).collect();
         let sizes: Vec<i64> = rows.iter().map(|r| r.log_size as i64).collect();
         let mut tx = self.client.get_mut().transaction().map_err(backend)?;
         tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").map_err(backend)?;
@@ -50,27 +51,29 @@ impl PgStore {
             &mut tx,
             "WITH u AS (
                  SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[],
-                                      $6::int[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+                                      $6::int[], $7::text[], $8::text[], $9::text[], $10::bigint[],
+                                      $11::text[])
                      AS u (code, as_of, grade, score, decisions, next_change, rulebook, version,
-                           explanation, log_size)
+                           explanation, log_size, answers)
              ), stored AS (
                  INSERT INTO assessments (subject, as_of, grade, score, decisions, next_change,
-                                          rulebook, version, explanation, log_size)
+                                          rulebook, version, explanation, log_size, answers)
                  SELECT s.id, u.as_of, u.grade, u.score, u.decisions, u.next_change, u.rulebook,
-                        u.version, u.explanation, u.log_size
+                        u.version, u.explanation, u.log_size, u.answers
                  FROM u CROSS JOIN LATERAL (SELECT id FROM subjects WHERE code = u.code OFFSET 0) s
                  ON CONFLICT (subject) DO UPDATE SET as_of = excluded.as_of, grade = excluded.grade,
                      score = excluded.score, decisions = excluded.decisions,
                      next_change = excluded.next_change, rulebook = excluded.rulebook,
                      version = excluded.version, explanation = excluded.explanation,
-                     log_size = excluded.log_size
+                     log_size = excluded.log_size, answers = excluded.answers
                  WHERE excluded.log_size >= assessments.log_size
                    AND (excluded.as_of, excluded.grade, excluded.score, excluded.decisions,
                         excluded.next_change, excluded.rulebook, excluded.version,
-                        excluded.explanation, excluded.log_size)
+                        excluded.explanation, excluded.log_size, excluded.answers)
                        IS DISTINCT FROM (assessments.as_of, assessments.grade, assessments.score,
                         assessments.decisions, assessments.next_change, assessments.rulebook,
-                        assessments.version, assessments.explanation, assessments.log_size)
+                        assessments.version, assessments.explanation, assessments.log_size,
+                        assessments.answers)
                  RETURNING subject
              )
              SELECT s.code FROM stored
@@ -90,6 +93,7 @@ impl PgStore {
                     &versions,
                     &explanations,
                     &sizes,
+                    &answers,
                 ],
             )
             .map_err(backend)?;

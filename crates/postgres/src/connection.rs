@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_witnessed.sql"),
     include_str!("../migrations/0012_feed_cursors.sql"),
     include_str!("../migrations/0013_watchlists.sql"),
+    include_str!("../migrations/0014_assessment_answers.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks

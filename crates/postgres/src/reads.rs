@@ -8,9 +8,9 @@ use probity_core::{
 };
 use probity_store::codec::{record_event, stored_subject_id};
 use probity_store::{
-    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery, Outcome,
-    PlanRow, RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
-    SubjectColumns, SubjectStanding, TargetRow,
+    AnswerRow, AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery,
+    Outcome, PlanRow, RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord,
+    StoredSubject, SubjectColumns, SubjectStanding, TargetRow,
 };
 
 use super::*;
@@ -485,7 +485,7 @@ impl Store for PgStore {
     fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError> {
         let Some(r) = self.query_opt(
             "SELECT as_of, grade, score, decisions, next_change, rulebook, version, explanation,
-                    log_size
+                    log_size, answers
              FROM assessments WHERE subject = (SELECT id FROM subjects WHERE code = $1)",
             &[&id.as_str()],
         )?
@@ -517,7 +517,34 @@ impl Store for PgStore {
             version: r.get(6),
             explanation: r.get(7),
             log_size: r.get::<_, i64>(8) as u64,
+            answers: r.get(9),
             lists,
+        }))
+    }
+
+    fn answer_row(&self, id: &SubjectId) -> Result<Option<AnswerRow>, StoreError> {
+        let Some(r) = self.query_opt(
+            "SELECT s.name, s.last_event, a.as_of, a.next_change, a.rulebook, a.version,
+                    a.log_size, a.score, a.grade, a.answers,
+                    (SELECT coalesce(max(idx) + 1, 0) FROM journal)
+             FROM subjects s JOIN assessments a ON a.subject = s.id WHERE s.code = $1",
+            &[&id.as_str()],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(AnswerRow {
+            name: r.get(0),
+            last_event: r.get::<_, i64>(1) as u64,
+            as_of: from_date_key(i64::from(r.get::<_, i32>(2)))?,
+            next_change: opt_date(r.get(3))?,
+            rulebook: r.get(4),
+            version: r.get(5),
+            rated_at_size: r.get::<_, i64>(6) as u64,
+            score: r.get(7),
+            grade: r.get(8),
+            answers: r.get(9),
+            log_size: r.get::<_, i64>(10) as u64,
         }))
     }
 

@@ -439,6 +439,14 @@ impl Registry {
             if row.explanation.is_empty() {
                 // Rated before explanations were stored: the rest must still agree.
                 want.explanation.clear();
+                want.answers.clear();
+            } else if row.answers.is_empty()
+                && crate::check::stored_assessment(&row).as_ref() == Some(&assessment)
+            {
+                // Rated before answers were kept apart: the explanation holds them, and says
+                // what the log says.
+                want.explanation.clone_from(&row.explanation);
+                want.answers.clear();
             }
             if row != want {
                 problems.push(format!(
@@ -681,6 +689,9 @@ fn differences(got: &probity_store::AssessmentRow, want: &probity_store::Assessm
     };
     field("lists", lists(got), lists(want));
     field("next change", opt(got.next_change), opt(want.next_change));
+    if out.is_empty() && got.answers != want.answers {
+        out.push("the reasons of an answer".to_owned());
+    }
     if out.is_empty() {
         out.push("the explanation".to_owned());
     }

@@ -78,6 +78,17 @@ pub struct EntryProof {
     pub path: Vec<String>,
 }
 
+/// The assessment a stored row holds: its explanation, with its answers per measure put back
+/// (a row rated before they were kept apart holds them in the explanation). `None` if either
+/// does not decode, which makes the caller compute the assessment afresh.
+pub(crate) fn stored_assessment(row: &probity_store::AssessmentRow) -> Option<Assessment> {
+    let mut a = serde_json::from_str::<Assessment>(&row.explanation).ok()?;
+    if !row.answers.is_empty() {
+        a.measures = serde_json::from_str(&row.answers).ok()?;
+    }
+    Some(a)
+}
+
 fn b64(h: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(h)
 }
@@ -97,6 +108,11 @@ impl Registry {
     ) -> Result<Option<CheckAnswer>, RegistryError> {
         let id = self.parse_id(id)?;
         if known_at.is_none()
+            && let Some(answer) = self.check_stored(&id, measure, as_of)?
+        {
+            return Ok(Some(answer));
+        }
+        if known_at.is_none()
             && let Some(subject) = self.store.subject(&id)?
             && let Some(a) = self.assessment_holding_on(&subject, as_of)?
         {
@@ -104,6 +120,58 @@ impl Registry {
             return self.answer(&subject.subject, &a, measure, None, log_size).map(Some);
         }
         self.check_computed(&id, measure, as_of, known_at)
+    }
+
+    /// The answer about now read from the subject's stored answers in one look-up, if they hold
+    /// on `as_of` (as in [`Registry::assessment_holding_on`]) and are kept apart from the
+    /// explanation; `None` sends the caller to the longer ways.
+    pub fn check_stored(
+        &self,
+        id: &SubjectId,
+        measure: &str,
+        as_of: Date,
+    ) -> Result<Option<CheckAnswer>, RegistryError> {
+        let Some(row) = self.store.answer_row(id)? else { return Ok(None) };
+        let book = self.rulebook_at(as_of);
+        let holds = row.rated_at_size > row.last_event
+            && row.as_of <= as_of
+            && row.next_change.is_none_or(|n| n > as_of)
+            && row.rulebook == book.header.id.as_str()
+            && row.version == book.header.version
+            && !row.answers.is_empty();
+        if !holds {
+            return Ok(None);
+        }
+        let Ok(measures) = serde_json::from_str::<Vec<probity_rules::MeasureAnswer>>(&row.answers)
+        else {
+            return Ok(None);
+        };
+        let Some(m) = measures.into_iter().find(|m| m.measure == measure) else {
+            return Err(self.unknown_measure(measure, &row.rulebook));
+        };
+        Ok(Some(CheckAnswer {
+            subject: id.as_str().to_owned(),
+            name: row.name,
+            measure: m.measure,
+            as_of,
+            decision: m.decision.as_str(),
+            reasons: m.reasons,
+            changes_on: m.changes_on,
+            changes_to: m.changes_to.map(Decision::as_str),
+            score: row.score,
+            grade: row.grade,
+            rulebook: RulebookRef { id: row.rulebook, version: row.version },
+            known_at: None,
+            log_size: row.log_size,
+        }))
+    }
+
+    fn unknown_measure(&self, measure: &str, rulebook: &str) -> RegistryError {
+        let known: Vec<_> = self.rulebook().measures().map(|m| m.id.clone()).collect();
+        RegistryError::NotFound(format!(
+            "measure `{measure}` is not in rulebook `{rulebook}`; it has {}",
+            known.join(", ")
+        ))
     }
 
     /// The answer computed from the records, never from a stored assessment.
@@ -143,7 +211,7 @@ impl Registry {
         if !holds {
             return Ok(None);
         }
-        Ok(serde_json::from_str::<Assessment>(&row.explanation).ok().map(|mut a| {
+        Ok(stored_assessment(&row).map(|mut a| {
             a.as_of = as_of;
             a
         }))
@@ -158,12 +226,7 @@ impl Registry {
         log_size: u64,
     ) -> Result<CheckAnswer, RegistryError> {
         let Some(m) = a.measures.iter().find(|m| m.measure == measure) else {
-            let known: Vec<_> = self.rulebook().measures().map(|m| m.id.clone()).collect();
-            return Err(RegistryError::NotFound(format!(
-                "measure `{measure}` is not in rulebook `{}`; it has {}",
-                a.rulebook,
-                known.join(", ")
-            )));
+            return Err(self.unknown_measure(measure, &a.rulebook));
         };
         Ok(CheckAnswer {
             subject: subject.id.as_str().to_owned(),

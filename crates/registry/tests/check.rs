@@ -73,4 +73,63 @@ fn stored_and_computed_answers_agree() {
     }
     // Most answers about today came from the store; later dates fall back where a change came.
     assert!(read > 300, "only {read} answers were read from stored assessments");
+    // The one-look-up answer is the one the longer ways give, wherever it holds.
+    let (mut stored, mut holding) = (0, 0);
+    for id in &ids {
+        let subject = reg.store().subject(id).unwrap().unwrap();
+        if reg.assessment_holding_on(&subject, today).unwrap().is_some() {
+            holding += measures.len();
+        }
+        for m in &measures {
+            if let Some(quick) = reg.check_stored(id, m, today).unwrap() {
+                stored += 1;
+                assert_eq!(
+                    Some(quick),
+                    reg.check_computed(id, m, today, None).unwrap(),
+                    "{id} {m}"
+                );
+            }
+        }
+    }
+    assert_eq!(stored, holding, "read in one look-up wherever the stored assessment holds");
+    assert!(stored > 0);
+
+    // Rows rated before the answers were kept apart hold them in their explanation: they are
+    // answered the longer way, the audit finds nothing wrong, and the next rating moves them.
+    let db = dir.path().join("r").join(probity_sqlite::DB_FILE);
+    drop(reg);
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let rows: Vec<(i64, String, String)> = conn
+            .prepare("SELECT subject, explanation, answers FROM assessments")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for (subject, explanation, answers) in rows {
+            let mut whole: serde_json::Value = serde_json::from_str(&explanation).unwrap();
+            whole["measures"] = serde_json::from_str(&answers).unwrap();
+            conn.execute(
+                "UPDATE assessments SET explanation = ?1, answers = '' WHERE subject = ?2",
+                rusqlite::params![whole.to_string(), subject],
+            )
+            .unwrap();
+        }
+    }
+    let mut reg = Registry::open(&dir.path().join("r"))
+        .unwrap()
+        .with_clock(common::at("2026-11-01T09:00:00Z"));
+    for id in &ids {
+        for m in &measures {
+            assert_eq!(reg.check_stored(id, m, today).unwrap(), None, "nothing kept apart yet");
+            let old = reg.check(id.as_str(), m, today, None).unwrap();
+            assert_eq!(old, reg.check_computed(id, m, today, None).unwrap(), "{id} {m}");
+        }
+    }
+    let audit = reg.audit(&[], &()).unwrap();
+    assert!(audit.problems.is_empty(), "{:?}", &audit.problems[..audit.problems.len().min(3)]);
+    reg.rate_pass(today, true, &()).unwrap();
+    let id = &ids[0];
+    assert!(reg.check_stored(id, &measures[0], today).unwrap().is_some(), "moved by the rating");
 }

@@ -26,6 +26,9 @@ struct Inner {
     registry: Mutex<Registry>,
     /// Readers of public answers: on the replica when there is one.
     readers: Vec<Mutex<Registry>>,
+    /// Whether the readers' store reads in place, so that a one-row read may run on the
+    /// request's own thread ([`AppState::read_here`]).
+    reads_in_place: bool,
     /// Readers on the primary, when public reads go to a replica.
     primary: Option<Vec<Mutex<Registry>>>,
     /// One permit per reader, and one per primary reader: reads wait their turn here, first
@@ -279,6 +282,7 @@ impl AppState {
             own: AtomicU64::new(0),
             clock: registry.clock(),
             registry: Mutex::new(registry),
+            reads_in_place: readers.iter().all(|r| lock(r).store().reads_in_place()),
             read_turns: tokio::sync::Semaphore::new(readers.len()),
             batch_turns: tokio::sync::Semaphore::new((readers.len() / 2).max(1)),
             primary_turns: tokio::sync::Semaphore::new(primary.as_ref().map_or(0, Vec::len)),
@@ -384,6 +388,24 @@ impl AppState {
         })
         .await
         .map_err(ApiError::internal)?
+    }
+
+    /// Runs `f` on a free reader here, on the request's own thread, if the store reads in place
+    /// (see [`probity_store::Store::reads_in_place`]) and a reader is free: for a read of one
+    /// row, handing it to the blocking pool costs more than the read. `None` if not; the caller
+    /// then takes the usual way. `f` sees no snapshot: it must be one statement.
+    pub fn read_here<T>(
+        &self,
+        f: impl FnOnce(&Registry) -> Result<T, ApiError>,
+    ) -> Option<Result<T, ApiError>> {
+        if !self.0.reads_in_place {
+            return None;
+        }
+        let readers = &self.0.readers;
+        let n = readers.len();
+        let start = self.0.next_reader.fetch_add(1, Ordering::Relaxed);
+        let reg = (0..n).find_map(|i| readers.get((start + i) % n)?.try_lock().ok())?;
+        Some(f(&reg))
     }
 
     /// Runs `f` on the registry, which it may change, on a blocking thread. The change runs to

@@ -29,20 +29,22 @@ impl SqliteStore {
                 .prepare_cached(
                     "INSERT INTO assessments
                          (subject, as_of, grade, score, decisions, next_change, rulebook, version,
-                          explanation, log_size)
-                     SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM subjects WHERE code = ?1
+                          explanation, answers, log_size)
+                     SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?10 FROM subjects WHERE code = ?1
                      ON CONFLICT (subject) DO UPDATE SET as_of = excluded.as_of,
                          grade = excluded.grade, score = excluded.score,
                          decisions = excluded.decisions, next_change = excluded.next_change,
                          rulebook = excluded.rulebook, version = excluded.version,
-                         explanation = excluded.explanation, log_size = excluded.log_size
+                         explanation = excluded.explanation, answers = excluded.answers,
+                         log_size = excluded.log_size
                      WHERE excluded.log_size >= assessments.log_size
                        AND (excluded.as_of, excluded.grade, excluded.score, excluded.decisions,
                             excluded.next_change, excluded.rulebook, excluded.version,
-                            excluded.explanation, excluded.log_size)
+                            excluded.explanation, excluded.answers, excluded.log_size)
                            IS NOT (assessments.as_of, assessments.grade, assessments.score,
                             assessments.decisions, assessments.next_change, assessments.rulebook,
-                            assessments.version, assessments.explanation, assessments.log_size)",
+                            assessments.version, assessments.explanation, assessments.answers,
+                            assessments.log_size)",
                 )
                 .map_err(backend)?;
             let mut clear =
@@ -64,7 +66,8 @@ impl SqliteStore {
                         r.rulebook,
                         r.version,
                         r.explanation,
-                        r.log_size as i64
+                        r.log_size as i64,
+                        r.answers
                     ])
                     .map_err(backend)?;
                 if stored == 0 {

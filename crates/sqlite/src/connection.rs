@@ -25,6 +25,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_witnessed.sql"),
     include_str!("../migrations/0012_feed_cursors.sql"),
     include_str!("../migrations/0013_watchlists.sql"),
+    include_str!("../migrations/0014_assessment_answers.sql"),
 ];
 
 /// The settings every connection to a registry's database opens with (see `connect` for why).

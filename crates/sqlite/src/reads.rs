@@ -4,9 +4,9 @@
 
 use probity_core::{Authority, CaseKind, Encoded, EventBody, RecordKey, SubjectId, Timestamp};
 use probity_store::{
-    AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery, Outcome,
-    PlanRow, RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord, StoredSubject,
-    SubjectColumns, SubjectStanding, TargetRow,
+    AnswerRow, AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery,
+    Outcome, PlanRow, RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord,
+    StoredSubject, SubjectColumns, SubjectStanding, TargetRow,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -529,7 +529,7 @@ impl Store for SqliteStore {
             .conn
             .prepare_cached(
                 "SELECT as_of, grade, score, decisions, next_change, rulebook, version, explanation,
-                        log_size
+                        log_size, answers
                  FROM assessments WHERE subject = (SELECT id FROM subjects WHERE code = ?1)",
             )
             .and_then(|mut s| {
@@ -544,13 +544,24 @@ impl Store for SqliteStore {
                         r.get(6)?,
                         r.get(7)?,
                         r.get::<_, i64>(8)?,
+                        r.get(9)?,
                     ))
                 })
                 .optional()
             })
             .map_err(backend)?;
-        let Some((as_of, grade, score, decisions, next, rulebook, version, explanation, size)) =
-            row
+        let Some((
+            as_of,
+            grade,
+            score,
+            decisions,
+            next,
+            rulebook,
+            version,
+            explanation,
+            size,
+            answers,
+        )) = row
         else {
             return Ok(None);
         };
@@ -580,6 +591,7 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Some(AssessmentRow {
             explanation,
+            answers,
             log_size: size as u64,
             lists,
             subject: *id,
@@ -590,6 +602,61 @@ impl Store for SqliteStore {
             next_change: next.map(from_date_key).transpose()?,
             rulebook,
             version,
+        }))
+    }
+
+    fn reads_in_place(&self) -> bool {
+        true
+    }
+
+    fn answer_row(&self, id: &SubjectId) -> Result<Option<AnswerRow>, StoreError> {
+        // One statement: the subject by its code, its assessment by the subject's row, and the
+        // log's size from the last journal key.
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT s.name, s.last_event, a.as_of, a.next_change, a.rulebook, a.version,
+                        a.log_size, a.score, a.grade, a.answers,
+                        (SELECT coalesce(max(idx) + 1, 0) FROM journal)
+                 FROM subjects s JOIN assessments a ON a.subject = s.id WHERE s.code = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([id.as_str()], |r| {
+                    Ok((
+                        (r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?),
+                        (r.get::<_, Option<i64>>(3)?, r.get::<_, String>(4)?, r.get(5)?),
+                        (
+                            r.get::<_, i64>(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                            r.get(9)?,
+                            r.get::<_, i64>(10)?,
+                        ),
+                    ))
+                })
+                .optional()
+            })
+            .map_err(backend)?;
+        let Some((
+            (name, last, as_of),
+            (next, rulebook, version),
+            (rated, score, grade, answers, size),
+        )) = row
+        else {
+            return Ok(None);
+        };
+        Ok(Some(AnswerRow {
+            name,
+            last_event: last as u64,
+            as_of: from_date_key(as_of)?,
+            next_change: next.map(from_date_key).transpose()?,
+            rulebook,
+            version,
+            rated_at_size: rated as u64,
+            score,
+            grade,
+            answers,
+            log_size: size as u64,
         }))
     }
 

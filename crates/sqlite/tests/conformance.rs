@@ -92,7 +92,8 @@ fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
         keep_log_as_nodes(&conn);
         conn.execute_batch(
             "ALTER TABLE subjects DROP COLUMN last_event;
-             ALTER TABLE subjects DROP COLUMN established; PRAGMA user_version = 6;",
+             ALTER TABLE subjects DROP COLUMN established;
+             ALTER TABLE assessments DROP COLUMN answers; PRAGMA user_version = 6;",
         )
         .unwrap();
     }
@@ -140,7 +141,11 @@ fn a_registry_from_before_log_tiles_migrates() {
         let nodes: i64 =
             conn.query_row("SELECT count(*) FROM log_nodes", [], |r| r.get(0)).unwrap();
         assert_eq!(nodes, 2 * 600 - i64::from(600u32.count_ones()), "a row per complete node");
-        conn.execute_batch("ALTER TABLE subjects DROP COLUMN last_event").unwrap();
+        conn.execute_batch(
+            "ALTER TABLE subjects DROP COLUMN last_event;
+             ALTER TABLE assessments DROP COLUMN answers;",
+        )
+        .unwrap();
         conn.pragma_update(None, "user_version", 7).unwrap();
     }
     let mut store = SqliteStore::open(&path).unwrap();
@@ -164,8 +169,11 @@ fn a_registry_from_before_subjects_kept_their_latest_event_migrates() {
     let path = dir.path().join("registry");
     {
         let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
-        conn.execute_batch("ALTER TABLE subjects DROP COLUMN last_event; PRAGMA user_version = 8;")
-            .unwrap();
+        conn.execute_batch(
+            "ALTER TABLE subjects DROP COLUMN last_event;
+             ALTER TABLE assessments DROP COLUMN answers; PRAGMA user_version = 8;",
+        )
+        .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
     let got: Vec<u64> = [1, 2]

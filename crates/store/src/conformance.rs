@@ -776,6 +776,7 @@ pub fn watchlists_keep_the_answer_changes_of_their_subjects(store: &mut dyn Stor
         rulebook: "cn-default".into(),
         version: "1".into(),
         explanation: format!(r#"{{"grade":"{grade}","size":{size}}}"#),
+        answers: r#"[{"measure":"bid"}]"#.into(),
         log_size: size,
         lists: Vec::new(),
     };
@@ -1112,6 +1113,7 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
         rulebook: "cn-default".into(),
         version: "1".into(),
         explanation: format!(r#"{{"grade":"{grade}"}}"#),
+        answers: r#"[{"measure":"bid"}]"#.into(),
         log_size: 3,
         lists: if grade == "C" {
             vec![crate::ListEntry {
@@ -1129,6 +1131,23 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     store.put_assessments(&[row(1, Some("2027-02-01"), "C")], &[]).unwrap();
     assert_eq!(store.assessment(&uscc(1)).unwrap(), Some(row(1, Some("2027-02-01"), "C")));
     assert_eq!(store.assessment(&uscc(3)).unwrap(), None);
+    // What the check question reads, in one look-up: the subject's name and latest event, the
+    // row's validity and answers, and the log's size.
+    let answer = store.answer_row(&uscc(1)).unwrap().expect("a rated subject");
+    let subject = store.subject_columns(&uscc(1)).unwrap().unwrap();
+    assert_eq!(
+        (answer.name.as_str(), answer.last_event, answer.log_size),
+        (subject.name.as_str(), subject.last_event, store.log_size().unwrap())
+    );
+    assert_eq!((answer.as_of, answer.next_change), (date("2026-11-01"), Some(date("2027-02-01"))));
+    assert_eq!((answer.rulebook.as_str(), answer.version.as_str()), ("cn-default", "1"));
+    assert_eq!(
+        (answer.rated_at_size, answer.score, answer.grade.as_deref()),
+        (3, Some(90), Some("C"))
+    );
+    assert_eq!(answer.answers, r#"[{"measure":"bid"}]"#);
+    assert_eq!(store.answer_row(&uscc(3)).unwrap(), None, "registered, never rated");
+    assert_eq!(store.answer_row(&uscc(9)).unwrap(), None, "unknown");
     let on = |store: &dyn Store, d: &str| store.list_entries(first_ten("watch", d)).unwrap();
     assert_eq!(on(store, "2026-11-30").len(), 1);
     assert_eq!(on(store, "2026-11-30")[0].0, uscc(1));
@@ -1172,6 +1191,7 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
             entry("watch", "2026-10-01", "2027-01-01"),
         ],
         explanation: r#"{"grade":"C","lists":["excluded","watch"]}"#.into(),
+        answers: r#"[{"measure":"bid"}]"#.into(),
         ..later.clone()
     };
     store.put_assessments(std::slice::from_ref(&moved), &[]).unwrap();
@@ -1181,6 +1201,7 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     let kept = AssessmentRow {
         lists: vec![entry("excluded", "2026-11-02", "2027-11-02")],
         explanation: r#"{"grade":"C","lists":["excluded"]}"#.into(),
+        answers: r#"[{"measure":"bid"}]"#.into(),
         ..moved
     };
     store.put_assessments(std::slice::from_ref(&kept), &[]).unwrap();
@@ -1240,6 +1261,7 @@ pub fn statistics_aggregate_grades_records_and_lists(store: &mut dyn Store) {
         rulebook: "cn-default".into(),
         version: "1".into(),
         explanation: "{}".into(),
+        answers: r#"[{"measure":"bid"}]"#.into(),
         log_size: 0,
         lists,
     };
@@ -1307,6 +1329,7 @@ pub fn each_subject_knows_its_latest_event(store: &mut dyn Store) {
         rulebook: BOOK.0.into(),
         version: version.into(),
         explanation: "{}".into(),
+        answers: r#"[{"measure":"bid"}]"#.into(),
         log_size,
         lists: Vec::new(),
     };

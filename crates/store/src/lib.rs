@@ -423,11 +423,44 @@ pub struct AssessmentRow {
     pub version: String,
     /// The lists the subject is on.
     pub lists: Vec<ListEntry>,
-    /// The whole assessment with its explanation, as JSON: it holds unchanged until
-    /// `next_change`, so answers on dates before then can be read instead of recomputed.
+    /// The assessment with its explanation, as JSON, less its answers per measure (which are
+    /// in `answers`): it holds unchanged until `next_change`, so answers on dates before then
+    /// can be read instead of recomputed.
     pub explanation: String,
+    /// Each measure's answer (decision, reasons, when it changes), as a JSON array: what the
+    /// check question reads. Empty in a row rated before answers were kept apart, whose
+    /// `explanation` then holds them.
+    pub answers: String,
     /// The log size it reflects: computed from every event before it. A row is only ever
     /// replaced by one that reflects at least as much of the log.
+    pub log_size: u64,
+}
+
+/// What the check question reads about a subject, in one look-up: its name, its latest event,
+/// its stored assessment's validity and answers, and the log's size then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerRow {
+    /// The subject's name.
+    pub name: String,
+    /// The log index of its latest event.
+    pub last_event: u64,
+    /// The date assessed.
+    pub as_of: Date,
+    /// The next date on which some effect starts or ends.
+    pub next_change: Option<Date>,
+    /// Rulebook id.
+    pub rulebook: String,
+    /// Rulebook version.
+    pub version: String,
+    /// The log size the assessment reflects.
+    pub rated_at_size: u64,
+    /// Score, if the rulebook scores.
+    pub score: Option<i32>,
+    /// Grade, if the rulebook grades.
+    pub grade: Option<String>,
+    /// As [`AssessmentRow::answers`].
+    pub answers: String,
+    /// The log's size when read.
     pub log_size: u64,
 }
 
@@ -784,6 +817,17 @@ pub trait Store: Send {
 
     /// The stored assessment of a subject.
     fn assessment(&self, id: &SubjectId) -> Result<Option<AssessmentRow>, StoreError>;
+
+    /// What the check question needs of a rated subject, in one look-up; `None` if the subject
+    /// is unknown or not rated.
+    fn answer_row(&self, id: &SubjectId) -> Result<Option<AnswerRow>, StoreError>;
+
+    /// Whether a one-row read runs in the calling thread and nowhere else (an embedded database
+    /// with its pages in memory): a server may then run it on an async worker instead of
+    /// handing it to a blocking thread. A store behind a network client says no.
+    fn reads_in_place(&self) -> bool {
+        false
+    }
 
     /// The entries of a list that `q` asks for.
     fn list_entries(&self, q: ListQuery<'_>) -> Result<Vec<(SubjectId, ListEntry)>, StoreError>;
