@@ -137,7 +137,10 @@ pub fn run(cmd: BenchCommand, store: Option<probity_stores::StoreLocation>) -> a
             let postgres = store.filter(|s| *s != probity_stores::StoreLocation::Sqlite);
             bench_import(records, enterprises, dir, batch_size, postgres, json)
         }
-        BenchCommand::Http(args) => crate::bench_http::run(&args),
+        BenchCommand::Http(args) => crate::bench_http::run(
+            &args,
+            store.filter(|s| *s != probity_stores::StoreLocation::Sqlite),
+        ),
         BenchCommand::Witness(args) => crate::bench_witness::run(&args),
         BenchCommand::Nats(args) => crate::bench_nats::run(&args),
         BenchCommand::Webhook(args) => crate::bench_webhook::run(&args),

@@ -256,13 +256,17 @@ impl AppState {
             (policy.clone(), statuses)
         });
         let feeds = config.nats.as_ref().map(|_| Arc::new(Mutex::new(Default::default())));
-        let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16);
+        // A reader per core; a networked store's readers mostly wait on the network, so four
+        // per core there.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16);
+        let per_core = |in_place: bool| if in_place { cores } else { 4 * cores };
+        let n = per_core(registry.store().reads_in_place());
         let primary_readers =
             || (0..n).map(|_| registry.reader().map(Mutex::new)).collect::<Result<Vec<_>, _>>();
         let (readers, primary) = match &config.read_store {
             None => (primary_readers()?, None),
             Some(at) => {
-                let replica = (0..n)
+                let replica = (0..per_core(false))
                     .map(|_| registry.reader_at(at).map(Mutex::new))
                     .collect::<Result<Vec<_>, _>>()?;
                 (replica, Some(primary_readers()?))
@@ -346,7 +350,17 @@ impl AppState {
         &self,
         f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        self.read_on(false, f).await
+        self.read_on(false, true, f).await
+    }
+
+    /// Runs `f`, a read of one statement (consistent on its own), on a reader of the blocking
+    /// pool without opening a snapshot around it: on a networked store a snapshot costs two
+    /// round trips more than the read.
+    pub async fn read_statement<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.read_on(false, false, f).await
     }
 
     /// Runs `f` on a reader of the primary store: for keys, and for what a party reads back
@@ -355,12 +369,13 @@ impl AppState {
         &self,
         f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        self.read_on(true, f).await
+        self.read_on(true, true, f).await
     }
 
     async fn read_on<T: Send + 'static>(
         &self,
         primary: bool,
+        snapshot: bool,
         f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let inner = Arc::clone(&self.0);
@@ -384,7 +399,7 @@ impl AppState {
                 },
             };
             // One snapshot per answer: its parts agree, and the store's read lock is taken once.
-            reg.in_snapshot(f)
+            if snapshot { reg.in_snapshot(f) } else { f(&reg) }
         })
         .await
         .map_err(ApiError::internal)?

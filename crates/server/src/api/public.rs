@@ -264,13 +264,20 @@ pub async fn check(
     if let Some(body) = key.as_ref().and_then(|k| state.kept_answer(k)) {
         return Ok(json_body(body));
     }
-    // The subject's stored answers, read in one look-up where the request is, if they hold.
+    // The subject's stored answers, read in one look-up if they hold: where the request is on
+    // a store that reads in place, else on the blocking pool without a snapshot.
     if q.proof != Some(true) && known_at.is_none() {
-        let here = state.read_here(|reg| {
-            let id = reg.parse_id(&q.subject)?;
-            Ok(reg.check_stored(&id, &q.measure, as_of)?)
-        });
-        if let Some(answer) = here.transpose()?.flatten() {
+        let answer = match state.read_here(|reg| stored_answer(reg, &q.subject, &q.measure, as_of))
+        {
+            Some(here) => here?,
+            None => {
+                let (subject, measure) = (q.subject.clone(), q.measure.clone());
+                state
+                    .read_statement(move |reg| stored_answer(reg, &subject, &measure, as_of))
+                    .await?
+            }
+        };
+        if let Some(answer) = answer {
             return checked(&state, key, answer, None);
         }
     }
@@ -287,6 +294,17 @@ pub async fn check(
             checked(&keeper, key, answer, proof)
         })
         .await
+}
+
+/// The answer about `subject` read from its stored answers in one look-up, if they hold.
+fn stored_answer(
+    reg: &probity_registry::Registry,
+    subject: &str,
+    measure: &str,
+    as_of: Date,
+) -> Result<Option<CheckAnswer>, ApiError> {
+    let id = reg.parse_id(subject)?;
+    Ok(reg.check_stored(&id, measure, as_of)?)
 }
 
 /// The response to a check: counted, kept for the same question at the same log size (unless
