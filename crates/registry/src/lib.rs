@@ -381,6 +381,12 @@ impl Registry {
         }
     }
 
+    /// Whether the store's one-row reads run in the calling thread alone
+    /// ([`Store::reads_in_place`]).
+    pub fn reads_in_place(&self) -> bool {
+        self.store.reads_in_place()
+    }
+
     /// The store, for reads.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()

@@ -260,7 +260,7 @@ impl AppState {
         // per core there.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16);
         let per_core = |in_place: bool| if in_place { cores } else { 4 * cores };
-        let n = per_core(registry.store().reads_in_place());
+        let n = per_core(registry.reads_in_place());
         let primary_readers =
             || (0..n).map(|_| registry.reader().map(Mutex::new)).collect::<Result<Vec<_>, _>>();
         let (readers, primary) = match &config.read_store {
@@ -286,7 +286,7 @@ impl AppState {
             own: AtomicU64::new(0),
             clock: registry.clock(),
             registry: Mutex::new(registry),
-            reads_in_place: readers.iter().all(|r| lock(r).store().reads_in_place()),
+            reads_in_place: readers.iter().all(|r| lock(r).reads_in_place()),
             read_turns: tokio::sync::Semaphore::new(readers.len()),
             batch_turns: tokio::sync::Semaphore::new((readers.len() / 2).max(1)),
             primary_turns: tokio::sync::Semaphore::new(primary.as_ref().map_or(0, Vec::len)),
