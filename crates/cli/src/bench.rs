@@ -607,9 +607,7 @@ fn raw_leaf_hashes(data: &[[u8; 33]]) -> u8 {
 /// that keeps the tree can hash less.
 #[inline(never)]
 fn three_block_ceiling(data: &[[u8; 33]]) -> [u8; 32] {
-    data.iter().fold([0u8; 32], |acc, d| {
-        probity_tlog::node_hash(&acc, &probity_tlog::leaf_hash(d))
-    })
+    data.iter().fold([0u8; 32], |acc, d| probity_tlog::node_hash(&acc, &probity_tlog::leaf_hash(d)))
 }
 
 /// Every leaf appended to an in-memory tree.

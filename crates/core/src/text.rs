@@ -88,8 +88,7 @@ pub enum TextError {
 /// formatting characters. Returns the normalised text. Keys (decision numbers) and names go
 /// through this, so texts that look alike are one text or refused.
 pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
-    use unicode_normalization::UnicodeNormalization as _;
-    let value: String = value.trim().nfc().collect();
+    let value = nfc(value.trim());
     if value.is_empty() {
         return Err(TextError::Empty { field });
     }
@@ -115,10 +114,9 @@ pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<String
 /// alike). Look-alikes across scripts that no rule here catches (a whole key in Cyrillic that
 /// looks Latin) stay different keys.
 pub fn check_key(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
-    use unicode_normalization::UnicodeNormalization as _;
     // Compatibility forms can themselves start or end with a space (U+2017 becomes a space and
     // a combining mark), or be longer: the result is checked again, so a key is a fixed point.
-    let compatible: String = check_text(field, value, max)?.nfkc().collect();
+    let compatible = nfkc(&check_text(field, value, max)?);
     let value = check_text(field, &compatible, max)?;
     let latin = value.chars().any(|c| {
         c.is_ascii_alphabetic() || (c.is_alphabetic() && matches!(c as u32, 0x00C0..=0x024F))
@@ -127,6 +125,25 @@ pub fn check_key(field: &'static str, value: &str, max: usize) -> Result<String,
         return Err(TextError::MixedScript { field, code: c as u32, at });
     }
     Ok(value)
+}
+
+/// `s` in normal form C. Most text is already in it, which the quick check says without
+/// building a copy through the normaliser.
+fn nfc(s: &str) -> String {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfc_quick};
+    match is_nfc_quick(s.chars()) {
+        IsNormalized::Yes => s.to_owned(),
+        IsNormalized::No | IsNormalized::Maybe => s.nfc().collect(),
+    }
+}
+
+/// `s` in normal form KC, as [`nfc`].
+fn nfkc(s: &str) -> String {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfkc_quick};
+    match is_nfkc_quick(s.chars()) {
+        IsNormalized::Yes => s.to_owned(),
+        IsNormalized::No | IsNormalized::Maybe => s.nfkc().collect(),
+    }
 }
 
 fn cyrillic_or_greek(c: char) -> bool {
@@ -209,6 +226,16 @@ impl fmt::Display for Slug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The quick check only skips work: the forms are the normaliser's, on any text.
+        #[test]
+        fn normal_forms_are_the_normalisers(s in "(\\PC|[\u{300}-\u{36F}\u{1100}-\u{11FF}\u{FF01}-\u{FF5E}\u{2017}])*") {
+            use unicode_normalization::UnicodeNormalization as _;
+            proptest::prop_assert_eq!(nfc(&s), s.nfc().collect::<String>());
+            proptest::prop_assert_eq!(nfkc(&s), s.nfkc().collect::<String>());
+        }
+    }
 
     /// Found by the fuzz target `identifiers`: a compatibility form that starts with a space
     /// (U+2017 is a space and a combining mark in NFKC) made a key that was not its own key.
