@@ -53,6 +53,12 @@ pub struct ServeArgs {
     /// at the size it states.
     #[arg(long, default_value_t = 65_536)]
     answer_cache: usize,
+    /// Run every read on the blocking pool. By default a check's one-row read from SQLite runs
+    /// on the request's own worker, which is faster while the registry's file is in the OS
+    /// cache; use this when it does not fit there, so that a read waiting on the disk holds up
+    /// no other request.
+    #[arg(long)]
+    blocking_reads: bool,
     /// Milliseconds between looks at what other nodes and processes appended to the log: the
     /// size answers reflect, and rulebooks adopted elsewhere (0: never).
     #[arg(long, default_value_t = 250)]
@@ -114,6 +120,7 @@ impl ServeArgs {
             sweep_minutes: 60,
             read_store: None,
             answer_cache: d.answer_cache,
+            blocking_reads: d.blocking_reads,
             follow_ms: d.follow_every.map_or(0, |d| d.as_millis() as u64),
             header_timeout: d.connections.header_read.as_secs(),
             idle_timeout: d.connections.idle.as_secs(),
@@ -152,6 +159,7 @@ pub fn serve(data: &Path, args: &ServeArgs) -> anyhow::Result<u8> {
         sweep_every: (args.sweep_minutes > 0).then(|| Duration::from_secs(args.sweep_minutes * 60)),
         read_store,
         answer_cache: args.answer_cache,
+        blocking_reads: args.blocking_reads,
         follow_every: (args.follow_ms > 0).then(|| Duration::from_millis(args.follow_ms)),
         connections: probity_server::ConnectionLimits {
             header_read: Duration::from_secs(args.header_timeout.max(1)),

@@ -74,6 +74,10 @@ pub struct Config {
     /// Check answers kept in memory, at most; 0 keeps none. A kept answer is served only
     /// while the log is at the size it reflects, which the answer states.
     pub answer_cache: usize,
+    /// Run every read on the blocking pool, even a one-row read from a store that reads in
+    /// place, which otherwise runs on the request's own worker: for a registry whose file does
+    /// not fit in the OS cache, where such a read may wait on the disk.
+    pub blocking_reads: bool,
     /// How often the node looks for what other nodes and processes appended to the log: the
     /// log size its answers reflect, and rulebooks adopted elsewhere. `None` never.
     pub follow_every: Option<Duration>,
@@ -101,6 +105,7 @@ impl Default for Config {
             sweep_every: Some(Duration::from_secs(3600)),
             read_store: None,
             answer_cache: 65_536,
+            blocking_reads: false,
             follow_every: Some(Duration::from_millis(250)),
             connections: ConnectionLimits::default(),
             nats: None,

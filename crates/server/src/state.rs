@@ -286,7 +286,8 @@ impl AppState {
             own: AtomicU64::new(0),
             clock: registry.clock(),
             registry: Mutex::new(registry),
-            reads_in_place: readers.iter().all(|r| lock(r).reads_in_place()),
+            reads_in_place: !config.blocking_reads
+                && readers.iter().all(|r| lock(r).reads_in_place()),
             read_turns: tokio::sync::Semaphore::new(readers.len()),
             batch_turns: tokio::sync::Semaphore::new((readers.len() / 2).max(1)),
             primary_turns: tokio::sync::Semaphore::new(primary.as_ref().map_or(0, Vec::len)),

@@ -1311,3 +1311,17 @@ fn an_authority_plans_and_draws_an_inspection_that_anyone_can_read_with_proofs()
     assert_eq!(r.status(), 404);
     server.stop().unwrap();
 }
+
+#[test]
+fn a_check_reads_the_same_answer_on_the_request_s_worker_and_on_the_blocking_pool() {
+    let answers = [false, true].map(|blocking_reads| {
+        let w =
+            world_with(probity_server::Config { blocking_reads, answer_cache: 0, ..unlimited() });
+        let filed = record("AB-9", "registration.abnormal", "2026-03-01");
+        assert_eq!(w.send("POST", "/v1/records", Some(&w.amr), Some(&filed)).status(), 201);
+        ["procurement.bid", "subsidy.grant", "licence.fast_track"]
+            .map(|m| w.json(&format!("/v1/check?subject={A}&measure={m}")))
+    });
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0][0]["decision"], "flag", "{}", answers[0][0]);
+}
