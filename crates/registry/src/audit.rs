@@ -435,7 +435,7 @@ impl Registry {
                 continue;
             };
             let Some(assessment) = replay.assess(id, book, row.as_of) else { continue };
-            let mut want = crate::rating::row(*id, &assessment, row.log_size);
+            let mut want = crate::rating::row(*id, assessment.clone(), row.log_size);
             if row.explanation.is_empty() {
                 // Rated before explanations were stored: the rest must still agree.
                 want.explanation.clear();

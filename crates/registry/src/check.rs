@@ -78,6 +78,19 @@ pub struct EntryProof {
     pub path: Vec<String>,
 }
 
+/// What decides whether a stored assessment still holds: when and under what it was rated.
+struct Rated<'a> {
+    /// The log size it reflects.
+    log_size: u64,
+    /// The date it was rated on.
+    on: Date,
+    /// The next date an effect starts or ends.
+    next_change: Option<Date>,
+    /// The rulebook and version it was rated under.
+    rulebook: &'a str,
+    version: &'a str,
+}
+
 /// The assessment a stored row holds: its explanation, with its answers per measure put back
 /// (a row rated before they were kept apart holds them in the explanation). `None` if either
 /// does not decode, which makes the caller compute the assessment afresh.
@@ -112,6 +125,19 @@ impl Registry {
         {
             return Ok(Some(answer));
         }
+        self.check_past_stored(&id, measure, as_of, known_at)
+    }
+
+    /// [`Registry::check`] after [`Registry::check_stored`] gave nothing: from the stored
+    /// assessment while it holds (a row rated before answers were kept apart), else computed.
+    pub fn check_past_stored(
+        &self,
+        id: &SubjectId,
+        measure: &str,
+        as_of: Date,
+        known_at: Option<Date>,
+    ) -> Result<Option<CheckAnswer>, RegistryError> {
+        let id = *id;
         if known_at.is_none()
             && let Some(subject) = self.store.subject(&id)?
             && let Some(a) = self.assessment_holding_on(&subject, as_of)?
@@ -132,14 +158,14 @@ impl Registry {
         as_of: Date,
     ) -> Result<Option<CheckAnswer>, RegistryError> {
         let Some(row) = self.store.answer_row(id)? else { return Ok(None) };
-        let book = self.rulebook_at(as_of);
-        let holds = row.rated_at_size > row.last_event
-            && row.as_of <= as_of
-            && row.next_change.is_none_or(|n| n > as_of)
-            && row.rulebook == book.header.id.as_str()
-            && row.version == book.header.version
-            && !row.answers.is_empty();
-        if !holds {
+        let rated = Rated {
+            log_size: row.rated_at_size,
+            on: row.as_of,
+            next_change: row.next_change,
+            rulebook: &row.rulebook,
+            version: &row.version,
+        };
+        if row.answers.is_empty() || !self.holds(&rated, row.last_event, as_of) {
             return Ok(None);
         }
         let Ok(measures) = serde_json::from_str::<Vec<probity_rules::MeasureAnswer>>(&row.answers)
@@ -164,6 +190,17 @@ impl Registry {
             known_at: None,
             log_size: row.log_size,
         }))
+    }
+
+    /// Whether an assessment stored as `rated` holds on `as_of` for a subject whose latest event
+    /// is at `last_event` (see [`Registry::assessment_holding_on`]).
+    fn holds(&self, rated: &Rated<'_>, last_event: u64, as_of: Date) -> bool {
+        let book = self.rulebook_at(as_of);
+        rated.log_size > last_event
+            && rated.on <= as_of
+            && rated.next_change.is_none_or(|n| n > as_of)
+            && rated.rulebook == book.header.id.as_str()
+            && rated.version == book.header.version
     }
 
     fn unknown_measure(&self, measure: &str, rulebook: &str) -> RegistryError {
@@ -202,13 +239,14 @@ impl Registry {
         as_of: Date,
     ) -> Result<Option<Assessment>, RegistryError> {
         let Some(row) = self.store.assessment(&subject.subject.id)? else { return Ok(None) };
-        let book = self.rulebook_at(as_of);
-        let holds = row.log_size > subject.last_event
-            && row.as_of <= as_of
-            && row.next_change.is_none_or(|n| n > as_of)
-            && row.rulebook == book.header.id.as_str()
-            && row.version == book.header.version;
-        if !holds {
+        let rated = Rated {
+            log_size: row.log_size,
+            on: row.as_of,
+            next_change: row.next_change,
+            rulebook: &row.rulebook,
+            version: &row.version,
+        };
+        if !self.holds(&rated, subject.last_event, as_of) {
             return Ok(None);
         }
         Ok(stored_assessment(&row).map(|mut a| {

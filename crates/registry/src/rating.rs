@@ -28,31 +28,31 @@ pub struct RateReport {
     reason = "an assessment is plain data whose serialisation cannot fail; storing an empty \
               explanation instead would publish an answer without its reasons, so it stops"
 )]
-pub(crate) fn row(id: SubjectId, a: &Assessment, log_size: u64) -> AssessmentRow {
+pub(crate) fn row(id: SubjectId, mut a: Assessment, log_size: u64) -> AssessmentRow {
     let decisions: BTreeMap<&str, &str> =
         a.measures.iter().map(|m| (m.measure.as_str(), m.decision.as_str())).collect();
+    let decisions = serde_json::to_string(&decisions).expect("decisions serialise");
+    let answers = serde_json::to_string(&a.measures).expect("answers serialise");
+    let lists = a
+        .lists
+        .iter()
+        .map(|m| probity_store::ListEntry { list: m.list.clone(), since: m.since, until: m.until })
+        .collect();
+    // The answers are kept apart: the explanation is the rest.
+    a.measures = Vec::new();
     AssessmentRow {
         subject: id,
         as_of: a.as_of,
         grade: a.grade.clone(),
         score: a.score,
-        decisions: serde_json::to_string(&decisions).expect("decisions serialise"),
+        decisions,
         next_change: a.next_boundary,
         rulebook: a.rulebook.clone(),
         version: a.version.clone(),
-        explanation: serde_json::to_string(&Assessment { measures: Vec::new(), ..a.clone() })
-            .expect("an assessment serialises"),
-        answers: serde_json::to_string(&a.measures).expect("answers serialise"),
+        answers,
+        explanation: serde_json::to_string(&a).expect("an assessment serialises"),
         log_size,
-        lists: a
-            .lists
-            .iter()
-            .map(|m| probity_store::ListEntry {
-                list: m.list.clone(),
-                since: m.since,
-                until: m.until,
-            })
-            .collect(),
+        lists,
     }
 }
 
@@ -72,7 +72,7 @@ fn assess_all(
     log_size: u64,
 ) -> Vec<AssessmentRow> {
     let one = |i: &RatingInput| {
-        row(i.id, &probity_rules::assess(book, &i.subject, &i.records, as_of), log_size)
+        row(i.id, probity_rules::assess(book, &i.subject, &i.records, as_of), log_size)
     };
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     // Below this many subjects a thread costs more than it saves.

@@ -266,7 +266,8 @@ pub async fn check(
     }
     // The subject's stored answers, read in one look-up if they hold: where the request is on
     // a store that reads in place, else on the blocking pool without a snapshot.
-    if q.proof != Some(true) && known_at.is_none() {
+    let tried = q.proof != Some(true) && known_at.is_none();
+    if tried {
         let answer = match state.read_here(|reg| stored_answer(reg, &q.subject, &q.measure, as_of))
         {
             Some(here) => here?,
@@ -284,7 +285,13 @@ pub async fn check(
     let keeper = state.clone();
     state
         .read(move |reg| {
-            let answer = reg.check(&q.subject, &q.measure, as_of, known_at)?.ok_or_else(|| {
+            // The stored answers, if tried above, are not read again.
+            let answer = if tried {
+                reg.check_past_stored(&reg.parse_id(&q.subject)?, &q.measure, as_of, known_at)?
+            } else {
+                reg.check(&q.subject, &q.measure, as_of, known_at)?
+            };
+            let answer = answer.ok_or_else(|| {
                 ApiError::not_found(format!("the registry holds no subject `{}`", q.subject.trim()))
             })?;
             let proof = match q.proof {
