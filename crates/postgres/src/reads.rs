@@ -523,29 +523,43 @@ impl Store for PgStore {
     }
 
     fn answer_row(&self, id: &SubjectId) -> Result<Option<AnswerRow>, StoreError> {
-        let Some(r) = self.query_opt(
-            "SELECT s.name, s.last_event, a.as_of, a.next_change, a.rulebook, a.version,
+        Ok(self.answer_rows(std::slice::from_ref(id))?.pop().flatten())
+    }
+
+    fn answer_rows(&self, ids: &[SubjectId]) -> Result<Vec<Option<AnswerRow>>, StoreError> {
+        // One statement for all: each code's subject and assessment by their keys, the log's
+        // size from the last journal key, all from one snapshot.
+        let codes: Vec<&str> = ids.iter().map(SubjectId::as_str).collect();
+        let rows = self.query(
+            "SELECT q.n, s.name, s.last_event, a.as_of, a.next_change, a.rulebook, a.version,
                     a.log_size, a.score, a.grade, a.answers,
                     (SELECT coalesce(max(idx) + 1, 0) FROM journal)
-             FROM subjects s JOIN assessments a ON a.subject = s.id WHERE s.code = $1",
-            &[&id.as_str()],
-        )?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(AnswerRow {
-            name: r.get(0),
-            last_event: r.get::<_, i64>(1) as u64,
-            as_of: from_date_key(i64::from(r.get::<_, i32>(2)))?,
-            next_change: opt_date(r.get(3))?,
-            rulebook: r.get(4),
-            version: r.get(5),
-            rated_at_size: r.get::<_, i64>(6) as u64,
-            score: r.get(7),
-            grade: r.get(8),
-            answers: r.get(9),
-            log_size: r.get::<_, i64>(10) as u64,
-        }))
+             FROM unnest($1::text[]) WITH ORDINALITY AS q(code, n)
+             JOIN subjects s ON s.code = q.code JOIN assessments a ON a.subject = s.id",
+            &[&codes],
+        )?;
+        let mut out = vec![None; ids.len()];
+        for r in rows {
+            let n = r.get::<_, i64>(0);
+            let asked = out.len();
+            let at = usize::try_from(n - 1).ok().and_then(|i| out.get_mut(i)).ok_or_else(|| {
+                StoreError::Backend(format!("answer row {n} of {asked} codes asked"))
+            })?;
+            *at = Some(AnswerRow {
+                name: r.get(1),
+                last_event: r.get::<_, i64>(2) as u64,
+                as_of: from_date_key(i64::from(r.get::<_, i32>(3)))?,
+                next_change: opt_date(r.get(4))?,
+                rulebook: r.get(5),
+                version: r.get(6),
+                rated_at_size: r.get::<_, i64>(7) as u64,
+                score: r.get(8),
+                grade: r.get(9),
+                answers: r.get(10),
+                log_size: r.get::<_, i64>(11) as u64,
+            });
+        }
+        Ok(out)
     }
 
     fn list_entries(&self, q: ListQuery<'_>) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {

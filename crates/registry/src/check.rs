@@ -157,7 +157,35 @@ impl Registry {
         measure: &str,
         as_of: Date,
     ) -> Result<Option<CheckAnswer>, RegistryError> {
-        let Some(row) = self.store.answer_row(id)? else { return Ok(None) };
+        let row = self.store.answer_row(id)?;
+        self.stored_answer(id, row, measure, as_of)
+    }
+
+    /// [`Registry::check_stored`] of each question asked, `(subject, measure, as of)`, in their
+    /// order, read from the store at once ([`probity_store::Store::answer_rows`]: one round trip
+    /// on a networked store). Fails as a whole only if the read does.
+    pub fn check_stored_many(
+        &self,
+        asked: &[(SubjectId, &str, Date)],
+    ) -> Result<Vec<Result<Option<CheckAnswer>, RegistryError>>, RegistryError> {
+        let ids: Vec<SubjectId> = asked.iter().map(|(id, _, _)| *id).collect();
+        let rows = self.store.answer_rows(&ids)?;
+        Ok(asked
+            .iter()
+            .zip(rows)
+            .map(|((id, measure, as_of), row)| self.stored_answer(id, row, measure, *as_of))
+            .collect())
+    }
+
+    /// The answer to `measure` about `id` on `as_of` from its answer row, if the row holds.
+    fn stored_answer(
+        &self,
+        id: &SubjectId,
+        row: Option<probity_store::AnswerRow>,
+        measure: &str,
+        as_of: Date,
+    ) -> Result<Option<CheckAnswer>, RegistryError> {
+        let Some(row) = row else { return Ok(None) };
         let rated = Rated {
             log_size: row.rated_at_size,
             on: row.as_of,

@@ -93,6 +93,21 @@ fn stored_and_computed_answers_agree() {
     }
     assert_eq!(stored, holding, "read in one look-up wherever the stored assessment holds");
     assert!(stored > 0);
+    // Asked at once, each answer is the one asked alone, an unknown measure failing only its own.
+    let asked: Vec<(probity_core::SubjectId, &str, Date)> = ids
+        .iter()
+        .zip(measures.iter().cycle())
+        .map(|(id, m)| (*id, m.as_str(), today))
+        .chain([(ids[0], "no-such-measure", today)])
+        .collect();
+    let many = reg.check_stored_many(&asked).unwrap();
+    assert_eq!(many.len(), asked.len());
+    for ((id, m, on), got) in asked.iter().zip(many) {
+        match reg.check_stored(id, m, *on) {
+            Ok(alone) => assert_eq!(got.unwrap(), alone, "{id} {m}"),
+            Err(e) => assert_eq!(got.unwrap_err().to_string(), e.to_string(), "{id} {m}"),
+        }
+    }
 
     // Rows rated before the answers were kept apart hold them in their explanation: they are
     // answered the longer way, the audit finds nothing wrong, and the next rating moves them.

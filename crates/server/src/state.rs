@@ -38,6 +38,11 @@ struct Inner {
     batch_turns: tokio::sync::Semaphore,
     primary_turns: tokio::sync::Semaphore,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// Check questions waiting to be read from a store that does not read in place, gathered
+    /// so that those asked at once cost one statement ([`AppState::gathered_answer`]).
+    asked: Mutex<Vec<Asked>>,
+    /// One permit per blocking thread that may be reading gathered questions at a time.
+    gatherers: Arc<tokio::sync::Semaphore>,
     /// key id → (stored hash, SHA-256 of the secret) of keys verified before.
     digests: Mutex<HashMap<String, (String, [u8; 32])>>,
     /// Failed key attempts by address: how many, and when the last was.
@@ -71,6 +76,17 @@ struct Inner {
     /// Wakes the webhook deliveries after a write, which may have made answer changes.
     webhooks: Arc<tokio::sync::Notify>,
 }
+
+/// A check question waiting to be read with others: the answer is sent to `reply`.
+struct Asked {
+    id: probity_core::SubjectId,
+    measure: String,
+    as_of: probity_core::Date,
+    reply: tokio::sync::oneshot::Sender<Result<Option<probity_registry::CheckAnswer>, ApiError>>,
+}
+
+/// The most gathered questions read in one statement.
+const MOST_GATHERED: usize = 64;
 
 /// One check question, as asked: an answer to it is a function of the log at a given size.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -191,6 +207,68 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
+    /// A reader of `readers`: a free one if there is one, else, if `wait`, the next in turn
+    /// once it is free.
+    fn reader<'a>(
+        &self,
+        readers: &'a [Mutex<Registry>],
+        wait: bool,
+    ) -> Option<std::sync::MutexGuard<'a, Registry>> {
+        let n = readers.len();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let free = (0..n).find_map(|i| readers.get((start + i) % n)?.try_lock().ok());
+        match free {
+            Some(reg) => Some(reg),
+            None if wait => readers.get(start % n).map(lock),
+            None => None,
+        }
+    }
+
+    /// Answers the questions waiting in `asked`, a statement at a time, until none wait;
+    /// holding `turn`, one of the gatherers' permits, given back when done.
+    fn answer_asked(&self, mut turn: tokio::sync::OwnedSemaphorePermit) {
+        loop {
+            let batch: Vec<Asked> = {
+                let mut asked = lock(&self.asked);
+                let n = asked.len().min(MOST_GATHERED);
+                asked.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                drop(turn);
+                // A question that came after the look above, while this turn was still held,
+                // may have found no gatherer free: it is taken up here.
+                if lock(&self.asked).is_empty() {
+                    return;
+                }
+                match Arc::clone(&self.gatherers).try_acquire_owned() {
+                    Ok(again) => turn = again,
+                    Err(_) => return,
+                }
+                continue;
+            }
+            let questions: Vec<_> =
+                batch.iter().map(|a| (a.id, a.measure.as_str(), a.as_of)).collect();
+            let answers = match self.reader(&self.readers, true) {
+                Some(reg) => reg.check_stored_many(&questions).map_err(ApiError::from),
+                None => Err(ApiError::internal("no readers")),
+            };
+            drop(questions);
+            match answers {
+                Ok(answers) => {
+                    for (a, answer) in batch.into_iter().zip(answers) {
+                        // The asker may have gone away.
+                        let _ = a.reply.send(answer.map_err(ApiError::from));
+                    }
+                }
+                Err(e) => {
+                    for a in batch {
+                        let _ = a.reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+
     /// Brings the node up to the log as it is now, with `reg` the writer (locked by the
     /// caller), which knew `rulebooks` rulebooks before: reads the size answers will reflect,
     /// takes in the rulebooks adopted within it, renews the readers if there are new ones
@@ -294,6 +372,10 @@ impl AppState {
             readers,
             primary,
             next_reader: std::sync::atomic::AtomicUsize::new(0),
+            asked: Mutex::new(Vec::new()),
+            // Few, so that questions asked while one statement runs wait to go together in
+            // the next rather than each take a reader of its own.
+            gatherers: Arc::new(tokio::sync::Semaphore::new(cores)),
             digests: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             limiter,
@@ -351,17 +433,7 @@ impl AppState {
         &self,
         f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        self.read_on(false, true, f).await
-    }
-
-    /// Runs `f`, a read of one statement (consistent on its own), on a reader of the blocking
-    /// pool without opening a snapshot around it: on a networked store a snapshot costs two
-    /// round trips more than the read.
-    pub async fn read_statement<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        self.read_on(false, false, f).await
+        self.read_on(false, f).await
     }
 
     /// Runs `f` on a reader of the primary store: for keys, and for what a party reads back
@@ -370,13 +442,12 @@ impl AppState {
         &self,
         f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        self.read_on(true, true, f).await
+        self.read_on(true, f).await
     }
 
     async fn read_on<T: Send + 'static>(
         &self,
         primary: bool,
-        snapshot: bool,
         f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let inner = Arc::clone(&self.0);
@@ -389,18 +460,10 @@ impl AppState {
                 Some(p) if on_primary => p,
                 _ => &inner.readers,
             };
-            let n = readers.len();
-            let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
-            let free = (0..n).find_map(|i| readers.get((start + i) % n)?.try_lock().ok());
-            let reg = match free {
-                Some(reg) => reg,
-                None => match readers.get(start % n) {
-                    Some(r) => lock(r),
-                    None => return Err(ApiError::internal("no readers")),
-                },
-            };
+            let reg =
+                inner.reader(readers, true).ok_or_else(|| ApiError::internal("no readers"))?;
             // One snapshot per answer: its parts agree, and the store's read lock is taken once.
-            if snapshot { reg.in_snapshot(f) } else { f(&reg) }
+            reg.in_snapshot(f)
         })
         .await
         .map_err(ApiError::internal)?
@@ -417,11 +480,29 @@ impl AppState {
         if !self.0.reads_in_place {
             return None;
         }
-        let readers = &self.0.readers;
-        let n = readers.len();
-        let start = self.0.next_reader.fetch_add(1, Ordering::Relaxed);
-        let reg = (0..n).find_map(|i| readers.get((start + i) % n)?.try_lock().ok())?;
+        let reg = self.0.reader(&self.0.readers, false)?;
         Some(f(&reg))
+    }
+
+    /// The stored answer to a check question, as [`Registry::check_stored`] gives it, on a
+    /// store that does not read in place: the question joins those waiting, and a blocking
+    /// thread reads up to [`MOST_GATHERED`] of them in one statement
+    /// ([`Registry::check_stored_many`]), so that questions asked while a statement runs share
+    /// the next one's round trip instead of each taking its own.
+    pub async fn gathered_answer(
+        &self,
+        id: probity_core::SubjectId,
+        measure: String,
+        as_of: probity_core::Date,
+    ) -> Result<Option<probity_registry::CheckAnswer>, ApiError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        lock(&self.0.asked).push(Asked { id, measure, as_of, reply });
+        // With every gatherer busy, one of them takes this question up when its read is done.
+        if let Ok(turn) = Arc::clone(&self.0.gatherers).try_acquire_owned() {
+            let inner = Arc::clone(&self.0);
+            tokio::task::spawn_blocking(move || inner.answer_asked(turn));
+        }
+        answer.await.map_err(ApiError::internal)?
     }
 
     /// Runs `f` on the registry, which it may change, on a blocking thread. The change runs to

@@ -1325,3 +1325,50 @@ fn a_check_reads_the_same_answer_on_the_request_s_worker_and_on_the_blocking_poo
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[0][0]["decision"], "flag", "{}", answers[0][0]);
 }
+
+#[test]
+fn checks_asked_at_once_from_the_blocking_pool_are_each_answered_as_if_asked_alone() {
+    // On a store that does not read in place (here: SQLite with every read on the blocking
+    // pool), checks asked at once are read together; each must get its own answer.
+    let w =
+        world_with(probity_server::Config { blocking_reads: true, answer_cache: 0, ..unlimited() });
+    let filed = record("AB-9", "registration.abnormal", "2026-03-01");
+    assert_eq!(w.send("POST", "/v1/records", Some(&w.amr), Some(&filed)).status(), 201);
+    let other = probity_store::conformance::uscc(42);
+    let mut paths = Vec::new();
+    for s in [A, other.as_str()] {
+        for m in ["procurement.bid", "subsidy.grant", "licence.fast_track", "no.such_measure"] {
+            paths.push(format!("/v1/check?subject={s}&measure={m}"));
+        }
+    }
+    // Unknown, failing its checksum, and an individually owned business.
+    for s in
+        [probity_store::conformance::uscc(77).as_str(), "91110000100000000X", "92110000MA01XXXX0X"]
+    {
+        paths.push(format!("/v1/check?subject={s}&measure=procurement.bid"));
+    }
+    let ask = |p: &str| {
+        let r = w.get(p);
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+    let alone: Vec<_> = paths.iter().map(|p| ask(p)).collect();
+    assert_eq!(alone[0].1["decision"], "flag", "{:?}", alone[0]);
+    assert_eq!(alone[3].0, 404, "{:?}", alone[3]);
+    assert!(alone.iter().all(|(status, _)| *status < 500), "{alone:?}");
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let (paths, alone, ask) = (&paths, &alone, &ask);
+                scope.spawn(move || {
+                    for round in 0..10 {
+                        let i = (t * 7 + round * 3) % paths.len();
+                        assert_eq!(ask(&paths[i]), alone[i], "{}", paths[i]);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+}

@@ -1148,6 +1148,12 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
     assert_eq!(answer.answers, r#"[{"measure":"bid"}]"#);
     assert_eq!(store.answer_row(&uscc(3)).unwrap(), None, "registered, never rated");
     assert_eq!(store.answer_row(&uscc(9)).unwrap(), None, "unknown");
+    // Several at once, in the order asked, repeats and misses included.
+    assert_eq!(
+        store.answer_rows(&[uscc(9), uscc(1), uscc(3), uscc(1)]).unwrap(),
+        vec![None, Some(answer.clone()), None, Some(answer.clone())]
+    );
+    assert_eq!(store.answer_rows(&[]).unwrap(), Vec::new());
     let on = |store: &dyn Store, d: &str| store.list_entries(first_ten("watch", d)).unwrap();
     assert_eq!(on(store, "2026-11-30").len(), 1);
     assert_eq!(on(store, "2026-11-30")[0].0, uscc(1));

@@ -822,6 +822,13 @@ pub trait Store: Send {
     /// is unknown or not rated.
     fn answer_row(&self, id: &SubjectId) -> Result<Option<AnswerRow>, StoreError>;
 
+    /// [`Store::answer_row`] of each of `ids`, in their order: on a networked store in one
+    /// statement, so that answers asked for at once cost one round trip between them. Each
+    /// row is consistent on its own, as one `answer_row` is; this default reads them in turn.
+    fn answer_rows(&self, ids: &[SubjectId]) -> Result<Vec<Option<AnswerRow>>, StoreError> {
+        ids.iter().map(|id| self.answer_row(id)).collect()
+    }
+
     /// Whether a one-row read runs in the calling thread and nowhere else (an embedded database
     /// with its pages in memory): a server may then run it on an async worker instead of
     /// handing it to a blocking thread. A store behind a network client says no.
