@@ -226,6 +226,7 @@ impl Registry {
         };
         let batch_size = options.batch_size.clamp(1, 1_000_000);
         let mut report = ImportReport::default();
+        let started = std::time::Instant::now();
 
         std::thread::scope(|scope| -> Result<ImportReport, RegistryError> {
             let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_DEPTH);
@@ -290,6 +291,12 @@ impl Registry {
             Ok(report)
         })
         .and_then(|mut report| {
+            tracing::info!(
+                rows = report.rows,
+                seconds = started.elapsed().as_secs_f64(),
+                "rows read, checked and journalled"
+            );
+            let started = std::time::Instant::now();
             if report.accepted >= SETTLE_AFTER {
                 self.store.settle()?;
             }
@@ -297,6 +304,11 @@ impl Registry {
             // rating them needs no set that grows with the input, and also rates whatever an
             // earlier import that stopped between appending and rating left behind.
             report.rated = self.rate_stale(&())?.rated;
+            tracing::info!(
+                subjects = report.rated,
+                seconds = started.elapsed().as_secs_f64(),
+                "subjects the import touched re-rated"
+            );
             Ok(report)
         })
     }
