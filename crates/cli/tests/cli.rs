@@ -746,15 +746,22 @@ fn a_served_registry_is_audited_through_its_url_and_its_tiles_verify_independent
 #[test]
 #[cfg_attr(not(feature = "bench"), ignore = "`probity bench` is built with --features bench")]
 fn the_engine_and_the_same_rules_in_sql_give_every_subject_the_same_grade() {
+    // More subjects than one rating batch holds, so that rating runs as a pipeline; on both
+    // stores, when PostgreSQL is there.
+    let pg = postgres_schema();
     let dir = tempfile::tempdir().unwrap();
-    let o = run(probity(&dir.path().join("unused"))
+    let mut c = probity(&dir.path().join("unused"));
+    if let Some((url, schema, _)) = &pg {
+        c.args(["--store", url, "--store-schema", schema]);
+    }
+    let o = run(c
         .args([
             "bench",
             "rate",
             "--enterprises",
-            "400",
+            "2500",
             "--records",
-            "4000",
+            "10000",
             "--incremental",
             "200",
             "--json",
@@ -763,12 +770,13 @@ fn the_engine_and_the_same_rules_in_sql_give_every_subject_the_same_grade() {
         .arg(dir.path()));
     let r = json(&o);
     assert_eq!(o.status.code(), Some(0), "{r}{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(r["subjects"], 400);
-    assert_eq!(
-        r["disagreements"],
-        serde_json::json!({"grade": 0, "score": 0, "lists": 0, "missing": 0}),
-        "{r}"
-    );
+    assert_eq!(r["subjects"], 2500);
+    let agree = serde_json::json!({"grade": 0, "score": 0, "lists": 0, "missing": 0});
+    assert_eq!(r["disagreements"], agree, "{r}");
+    if pg.is_some() {
+        assert_eq!(r["postgres"]["disagreements"], agree, "{r}");
+        assert_eq!(r["postgres"]["rated"], 2500, "{r}");
+    }
     assert_eq!(r["incremental_records"], 200);
     assert!(r["incremental_subjects_rated"].as_u64().unwrap() > 0, "{r}");
     // The data has every grade the SQL must reproduce, the new-entity grade included.
@@ -1384,18 +1392,28 @@ fn ratings_are_materialised_by_imports_and_kept_current_by_the_sweep() {
     assert_eq!(all, 200);
 }
 
-/// The same commands on a registry whose store is PostgreSQL: init, import, check, the log and
-/// the audit. Needs the server at 127.0.0.1:5432 (or `PROBITY_TEST_POSTGRES`); `scripts/test`
-/// sets `PROBITY_SKIP_POSTGRES` and says so when there is none, and never in CI.
-#[test]
-fn a_registry_on_postgresql_answers_like_one_on_sqlite() {
+/// Schemas a test made on PostgreSQL, dropped when it ends.
+struct DropSchema(String, String);
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([&self.0, "-qc", &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.1)])
+            .output();
+    }
+}
+
+/// The test PostgreSQL server's connection string (127.0.0.1:5432 or `PROBITY_TEST_POSTGRES`)
+/// and a new schema name on it, dropped when the guard is; `None` when `scripts/test` found no
+/// server and set `PROBITY_SKIP_POSTGRES`, which it never does in CI.
+fn postgres_schema() -> Option<(String, String, DropSchema)> {
     if std::env::var_os("PROBITY_SKIP_POSTGRES").is_some() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "PROBITY_SKIP_POSTGRES is set under CI=true: CI runs the PostgreSQL tests"
         );
         eprintln!("skipped: PROBITY_SKIP_POSTGRES is set (no PostgreSQL server)");
-        return;
+        return None;
     }
     let url = std::env::var("PROBITY_TEST_POSTGRES")
         .unwrap_or_else(|_| "host=127.0.0.1 port=5432 dbname=test user=postgres".into());
@@ -1404,15 +1422,16 @@ fn a_registry_on_postgresql_answers_like_one_on_sqlite() {
         .unwrap();
     let schema =
         format!("probity_cli_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    struct DropSchema(String, String);
-    impl Drop for DropSchema {
-        fn drop(&mut self) {
-            let _ = Command::new("psql")
-                .args([&self.0, "-qc", &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.1)])
-                .output();
-        }
-    }
-    let _cleanup = DropSchema(url.clone(), schema.clone());
+    let guard = DropSchema(url.clone(), schema.clone());
+    Some((url, schema, guard))
+}
+
+/// The same commands on a registry whose store is PostgreSQL: init, import, check, the log and
+/// the audit. Needs the server at 127.0.0.1:5432 (or `PROBITY_TEST_POSTGRES`); `scripts/test`
+/// sets `PROBITY_SKIP_POSTGRES` and says so when there is none, and never in CI.
+#[test]
+fn a_registry_on_postgresql_answers_like_one_on_sqlite() {
+    let Some((url, schema, _cleanup)) = postgres_schema() else { return };
     let dir = tempfile::tempdir().unwrap();
     generate(dir.path(), "in", 200, 600, 0.0);
     let pg = dir.path().join("pg");

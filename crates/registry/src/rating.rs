@@ -165,7 +165,8 @@ impl Registry {
         &mut self,
         as_of: Date,
         progress: &dyn Progress,
-        mut page: impl FnMut(&dyn Store, Option<&SubjectId>) -> Result<Vec<SubjectId>, StoreError>,
+        mut page: impl FnMut(&dyn Store, Option<&SubjectId>) -> Result<Vec<SubjectId>, StoreError>
+        + Send,
     ) -> Result<RateReport, RegistryError> {
         let mut after: Option<SubjectId> = None;
         let rated = self.rate_batches(as_of, progress, |store| {
@@ -179,14 +180,16 @@ impl Registry {
     /// Rates the batches `next` reads from the store until it has none, and stores their
     /// assessments.
     ///
-    /// Batches are pipelined: while one is assessed on other threads, this one reads the next
-    /// from the store and writes the one before, so the store and the engine work at the same
-    /// time. At most two batches are in flight.
+    /// Batches are pipelined in three stages: a reader on a store connection of its own reads
+    /// the next batch's inputs, the engine assesses one on other threads, and this handle
+    /// stores the one before, so that reading, assessing and writing all run at once (on a
+    /// networked store, reading and writing on one connection would wait on each other's
+    /// round trips). At most four batches are in flight. A single batch is rated here alone.
     fn rate_batches(
         &mut self,
         as_of: Date,
         progress: &dyn Progress,
-        mut next: impl FnMut(&dyn Store) -> Result<Option<Vec<SubjectId>>, StoreError>,
+        mut next: impl FnMut(&dyn Store) -> Result<Option<Vec<SubjectId>>, StoreError> + Send,
     ) -> Result<u64, RegistryError> {
         // Read before the profiles, so each rating reflects at least this much of the log.
         let size = self.store.log_size()?;
@@ -206,9 +209,27 @@ impl Registry {
             // One batch: nothing to overlap.
             return put(store, assess_all(book, &first, as_of, size));
         };
+        // Its own connection, so that its reads need not wait for this handle's writes. It
+        // pages on from where this handle's pages ended; the rows stored meanwhile are of
+        // subjects before that, which no later page holds.
+        let reads = (self.connect)()?;
         std::thread::scope(|scope| {
             let (to_assess, inbox) = std::sync::mpsc::sync_channel::<Vec<RatingInput>>(1);
             let (to_store, assessed) = std::sync::mpsc::sync_channel::<Vec<AssessmentRow>>(1);
+            // Each send fails only when the stage after it has stopped (on an error there),
+            // and then this stage stops too.
+            let reader = scope.spawn(move || -> Result<(), RegistryError> {
+                let mut inputs = first;
+                let mut batch = Some(second);
+                loop {
+                    if to_assess.send(inputs).is_err() {
+                        return Ok(());
+                    }
+                    let Some(ids) = batch else { return Ok(()) };
+                    inputs = rating_inputs(reads.as_ref(), &ids)?;
+                    batch = next(reads.as_ref())?;
+                }
+            });
             scope.spawn(move || {
                 for inputs in inbox {
                     if to_store.send(assess_all(book, &inputs, as_of, size)).is_err() {
@@ -216,36 +237,17 @@ impl Registry {
                     }
                 }
             });
-            let gone = || RegistryError::Internal("the rating thread stopped".into());
             let mut rated = 0u64;
-            let mut in_flight = 0usize;
-            let mut store_one = |store: &mut Box<dyn Store>| -> Result<(), RegistryError> {
-                rated += put(store, assessed.recv().map_err(|_| gone())?)?;
-                Ok(())
-            };
-            let run = || -> Result<(), RegistryError> {
-                to_assess.send(first).map_err(|_| gone())?;
-                in_flight += 1;
-                let mut batch = Some(second);
-                while let Some(ids) = batch {
-                    to_assess.send(rating_inputs(store.as_ref(), &ids)?).map_err(|_| gone())?;
-                    in_flight += 1;
-                    if in_flight == 2 {
-                        store_one(store)?;
-                        in_flight -= 1;
-                    }
-                    batch = next(store.as_ref())?;
-                }
-                for _ in 0..in_flight {
-                    store_one(store)?;
-                }
-                Ok(())
-            };
-            let result = run();
-            // Closing both channels lets the rating thread end, whatever happened here.
-            drop(to_assess);
+            let stored = assessed.iter().try_for_each(|rows| {
+                rated += put(store, rows)?;
+                Ok::<_, RegistryError>(())
+            });
+            // Closing the last channel lets the other stages end, whatever happened here.
             drop(assessed);
-            result.map(|()| rated)
+            let read = reader.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            stored?;
+            read?;
+            Ok(rated)
         })
     }
 }
