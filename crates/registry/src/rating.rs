@@ -184,7 +184,8 @@ impl Registry {
     /// the next batch's inputs, the engine assesses one on other threads, and this handle
     /// stores the one before, so that reading, assessing and writing all run at once (on a
     /// networked store, reading and writing on one connection would wait on each other's
-    /// round trips). At most four batches are in flight. A single batch is rated here alone.
+    /// round trips). At most five batches are in flight, one at each stage and one in each of
+    /// the two channels between them. A single batch is rated here alone.
     fn rate_batches(
         &mut self,
         as_of: Date,

@@ -252,7 +252,6 @@ impl Inner {
                 Some(reg) => reg.check_stored_many(&questions).map_err(ApiError::from),
                 None => Err(ApiError::internal("no readers")),
             };
-            drop(questions);
             match answers {
                 Ok(answers) => {
                     for (a, answer) in batch.into_iter().zip(answers) {

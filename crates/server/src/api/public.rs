@@ -265,7 +265,7 @@ pub async fn check(
         return Ok(json_body(body));
     }
     // The subject's stored answers, read in one look-up if they hold: where the request is on
-    // a store that reads in place, else on the blocking pool without a snapshot.
+    // a store that reads in place, else gathered with other questions into one statement.
     let tried = q.proof != Some(true) && known_at.is_none();
     if tried {
         let answer = match state.read_here(|reg| stored_answer(reg, &q.subject, &q.measure, as_of))
