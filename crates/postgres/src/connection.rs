@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_feed_cursors.sql"),
     include_str!("../migrations/0013_watchlists.sql"),
     include_str!("../migrations/0014_assessment_answers.sql"),
+    include_str!("../migrations/0015_answers_as_lines.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks

@@ -91,7 +91,7 @@ fn a_registry_from_before_assessment_explanations_migrates() {
     probity_store::conformance::assessments_are_kept_and_swept(&mut store);
     let version: i32 =
         c.query_one(&format!("SELECT version FROM {name}.schema_version"), &[]).unwrap().get(0);
-    assert_eq!(version, 14, "every later migration is applied");
+    assert_eq!(version, 15, "every later migration is applied");
 }
 
 /// A long explanation is compressed with lz4 (migration 0008) on a server built with it, as
@@ -397,4 +397,18 @@ fn an_unreachable_server_is_reported_as_unavailable_until_it_is_back() {
     }
     path.mend();
     assert_eq!(store.counts().unwrap(), before);
+}
+
+/// Answers stored as one JSON array, as before migration 0015, become JSON Lines when the
+/// registry opens under it, each answer's text unchanged.
+#[test]
+fn answers_stored_as_an_array_become_lines() {
+    let (schema, mut store) = fresh();
+    let name = schema.0.clone().unwrap();
+    probity_store::conformance::put_answers_as_an_array(&mut store);
+    drop(store);
+    let mut c = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
+    c.batch_execute(&format!("UPDATE {name}.schema_version SET version = 14")).unwrap();
+    let store = PgStore::connect(&url(), &name).unwrap();
+    probity_store::conformance::answers_are_lines(&store);
 }

@@ -97,7 +97,7 @@ struct Rated<'a> {
 pub(crate) fn stored_assessment(row: &probity_store::AssessmentRow) -> Option<Assessment> {
     let mut a = serde_json::from_str::<Assessment>(&row.explanation).ok()?;
     if !row.answers.is_empty() {
-        a.measures = serde_json::from_str(&row.answers).ok()?;
+        a.measures = crate::answers::decode(&row.answers)?;
     }
     Some(a)
 }
@@ -196,11 +196,11 @@ impl Registry {
         if row.answers.is_empty() || !self.holds(&rated, row.last_event, as_of) {
             return Ok(None);
         }
-        let Ok(measures) = serde_json::from_str::<Vec<probity_rules::MeasureAnswer>>(&row.answers)
-        else {
+        // Only the asked measure's answer is decoded.
+        let Some(found) = crate::answers::find(&row.answers, measure) else {
             return Ok(None);
         };
-        let Some(m) = measures.into_iter().find(|m| m.measure == measure) else {
+        let Some(m) = found else {
             return Err(self.unknown_measure(measure, &row.rulebook));
         };
         Ok(Some(CheckAnswer {

@@ -6,6 +6,7 @@
 //! [`Store`](probity_store::Store) in batches. It knows no storage engine beyond choosing one at
 //! open, and no terminal or HTTP: progress and rejects leave through small traits.
 
+mod answers;
 mod audit;
 mod check;
 mod credentials;

@@ -32,7 +32,7 @@ pub(crate) fn row(id: SubjectId, mut a: Assessment, log_size: u64) -> Assessment
     let decisions: BTreeMap<&str, &str> =
         a.measures.iter().map(|m| (m.measure.as_str(), m.decision.as_str())).collect();
     let decisions = serde_json::to_string(&decisions).expect("decisions serialise");
-    let answers = serde_json::to_string(&a.measures).expect("answers serialise");
+    let answers = crate::answers::encode(&a.measures);
     let lists = a
         .lists
         .iter()

@@ -26,6 +26,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_feed_cursors.sql"),
     include_str!("../migrations/0013_watchlists.sql"),
     include_str!("../migrations/0014_assessment_answers.sql"),
+    include_str!("../migrations/0015_answers_as_lines.sql"),
 ];
 
 /// The settings every connection to a registry's database opens with (see `connect` for why).

@@ -181,3 +181,19 @@ fn a_registry_from_before_subjects_kept_their_latest_event_migrates() {
         .to_vec();
     assert_eq!(got, want);
 }
+
+/// Answers stored as one JSON array, as before migration 0015, become JSON Lines when the
+/// registry opens under it, each answer's text unchanged.
+#[test]
+fn answers_stored_as_an_array_become_lines() {
+    let (dir, mut store) = fresh();
+    probity_store::conformance::put_answers_as_an_array(&mut store);
+    drop(store);
+    let path = dir.path().join("registry");
+    {
+        let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        conn.pragma_update(None, "user_version", 14).unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    probity_store::conformance::answers_are_lines(&store);
+}

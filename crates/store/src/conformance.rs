@@ -1388,3 +1388,46 @@ pub fn each_subject_knows_its_latest_event(store: &mut dyn Store) {
     assert_eq!(due(store), vec![uscc(3)], "never rated");
     assert!(stale(store).is_empty(), "a subject nothing but its registration concerns");
 }
+
+/// Answers stored as one JSON array, as rows were written before migration 0015 (with a
+/// newline, a tab and a quote escaped inside a reason), and the JSON Lines text that migration
+/// turns them into: each answer's text unchanged, one a line, in order.
+pub const ANSWERS_AS_AN_ARRAY: (&str, &str) = (
+    r#"[{"measure":"a","decision":"allow","reasons":[],"changes_on":null,"changes_to":null},{"measure":"b","decision":"deny","reasons":[{"cause":"x\ny\t\"z\"","records":[1,2],"basis":"b"}],"changes_on":"2027-01-01","changes_to":"allow"}]"#,
+    concat!(
+        r#"{"measure":"a","decision":"allow","reasons":[],"changes_on":null,"changes_to":null}"#,
+        "\n",
+        r#"{"measure":"b","decision":"deny","reasons":[{"cause":"x\ny\t\"z\"","records":[1,2],"basis":"b"}],"changes_on":"2027-01-01","changes_to":"allow"}"#
+    ),
+);
+
+/// Stores assessments of subjects 1 and 2, the first with its answers as a JSON array
+/// ([`ANSWERS_AS_AN_ARRAY`]), the second with none kept apart (`''`), for a migration test to
+/// reopen under migration 0015 and then call [`answers_are_lines`].
+pub fn put_answers_as_an_array(store: &mut dyn Store) {
+    use crate::AssessmentRow;
+    store.append(&[reg_subject(1), reg_subject(2)]).unwrap();
+    let row = |n: u32, answers: &str| AssessmentRow {
+        subject: uscc(n),
+        as_of: date("2026-11-01"),
+        grade: Some("B".into()),
+        score: Some(80),
+        decisions: r#"{"a":"allow","b":"deny"}"#.into(),
+        next_change: None,
+        rulebook: "cn-default".into(),
+        version: "1".into(),
+        explanation: "{}".into(),
+        answers: answers.into(),
+        log_size: 2,
+        lists: Vec::new(),
+    };
+    store.put_assessments(&[row(1, ANSWERS_AS_AN_ARRAY.0), row(2, "")], &[]).unwrap();
+}
+
+/// After [`put_answers_as_an_array`] and migration 0015: the array became JSON Lines, and a row
+/// with no answers kept apart still has none.
+pub fn answers_are_lines(store: &dyn Store) {
+    let answers = |n: u32| store.answer_row(&uscc(n)).unwrap().expect("rated").answers;
+    assert_eq!(answers(1), ANSWERS_AS_AN_ARRAY.1);
+    assert_eq!(answers(2), "");
+}

@@ -427,8 +427,9 @@ pub struct AssessmentRow {
     /// in `answers`): it holds unchanged until `next_change`, so answers on dates before then
     /// can be read instead of recomputed.
     pub explanation: String,
-    /// Each measure's answer (decision, reasons, when it changes), as a JSON array: what the
-    /// check question reads. Empty in a row rated before answers were kept apart, whose
+    /// Each measure's answer (decision, reasons, when it changes), as JSON Lines, one measure
+    /// a line, so that a check decodes only the line it asks about: what the check question
+    /// reads. Opaque to the store. Empty in a row rated before answers were kept apart, whose
     /// `explanation` then holds them.
     pub answers: String,
     /// The log size it reflects: computed from every event before it. A row is only ever

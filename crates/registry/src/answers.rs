@@ -1,0 +1,107 @@
+//! The stored form of a subject's answers per measure ([`probity_store::AssessmentRow::answers`]):
+//! JSON Lines, one [`MeasureAnswer`] a line, in the assessment's order.
+//!
+//! A check asks about one measure. Its line is found by how the line starts, `{"measure":`
+//! and the measure id as a JSON string, and only that line is decoded; the others are passed
+//! over, not parsed. The split is exact: serialised JSON holds no raw newline (control
+//! characters in strings are escaped), and `measure` is the struct's first field. A line not
+//! found that way is looked for by decoding them all, so a text written otherwise (by a
+//! migration, say) still gives the same answers.
+
+use probity_rules::MeasureAnswer;
+
+/// The stored text of `measures`.
+#[allow(
+    clippy::expect_used,
+    reason = "a measure's answer is plain data whose serialisation cannot fail"
+)]
+pub(crate) fn encode(measures: &[MeasureAnswer]) -> String {
+    let mut out = String::with_capacity(measures.len() * 160);
+    for (i, m) in measures.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&serde_json::to_string(m).expect("an answer serialises"));
+    }
+    out
+}
+
+/// Every answer in `text`, in order; `None` if a line does not decode.
+pub(crate) fn decode(text: &str) -> Option<Vec<MeasureAnswer>> {
+    text.split('\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// The answer to `measure` in `text`: `Some(None)` if there is none, `None` if the text does
+/// not decode.
+pub(crate) fn find(text: &str, measure: &str) -> Option<Option<MeasureAnswer>> {
+    let id = serde_json::to_string(measure).ok()?;
+    let line = text.split('\n').find(|line| {
+        line.strip_prefix(r#"{"measure":"#)
+            .and_then(|rest| rest.strip_prefix(id.as_str()))
+            .is_some_and(|rest| rest.starts_with(','))
+    });
+    if let Some(line) = line
+        && let Ok(m) = serde_json::from_str::<MeasureAnswer>(line)
+        && m.measure == measure
+    {
+        return Some(Some(m));
+    }
+    Some(decode(text)?.into_iter().find(|m| m.measure == measure))
+}
+
+#[cfg(test)]
+mod tests {
+    use probity_rules::{Decision, Reason};
+
+    use super::*;
+
+    fn answer(measure: &str, decision: Decision) -> MeasureAnswer {
+        MeasureAnswer {
+            measure: measure.into(),
+            decision,
+            reasons: vec![Reason {
+                cause: "line one\nline two, a \"quote\" and {\"measure\":\"b\",".into(),
+                records: vec![3, 5],
+                basis: "basis".into(),
+            }],
+            changes_on: None,
+            changes_to: None,
+        }
+    }
+
+    #[test]
+    fn each_measure_is_found_on_its_own_line_and_all_decode_in_order() {
+        let all = vec![
+            answer("a", Decision::Allow),
+            answer("b", Decision::Deny),
+            answer("tab\tand \"quote\"", Decision::Flag),
+            answer("a.b", Decision::Flag),
+        ];
+        let text = encode(&all);
+        assert_eq!(text.lines().count(), all.len());
+        for m in &all {
+            assert_eq!(find(&text, &m.measure), Some(Some(m.clone())));
+        }
+        assert_eq!(find(&text, "c"), Some(None));
+        assert_eq!(find(&text, "a."), Some(None));
+        assert_eq!(decode(&text), Some(all));
+        assert_eq!(decode(""), Some(vec![]));
+        assert_eq!(find("", "a"), Some(None));
+    }
+
+    #[test]
+    fn text_written_otherwise_gives_the_same_answers_and_garbage_gives_none() {
+        let a = answer("a", Decision::Deny);
+        // Keys in another order (serde_json's map sorts them) and spaces: the prefix does not
+        // match, decoding them all does.
+        let value = serde_json::to_value(&a).unwrap_or_default();
+        let other = serde_json::to_string_pretty(&value).unwrap_or_default().replace('\n', " ");
+        assert!(!other.starts_with(r#"{"measure":"#));
+        assert_eq!(find(&other, "a"), Some(Some(a)));
+        assert_eq!(find("not json", "a"), None);
+        assert_eq!(decode("{\"measure\":\"a\",}"), None);
+    }
+}
