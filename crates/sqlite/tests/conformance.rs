@@ -197,3 +197,17 @@ fn answers_stored_as_an_array_become_lines() {
     let store = SqliteStore::open(&path).unwrap();
     probity_store::conformance::answers_are_lines(&store);
 }
+
+/// The whole database file is mapped, not only its first 2 GB: SQLite is built with a higher
+/// cap (`.cargo/config.toml`), and every connection asks for it.
+#[test]
+fn the_whole_file_can_be_mapped() {
+    let (dir, store) = fresh();
+    drop(store);
+    let conn =
+        rusqlite::Connection::open(dir.path().join("registry").join(probity_sqlite::DB_FILE))
+            .unwrap();
+    conn.execute_batch(probity_sqlite::SETTINGS).unwrap();
+    let mapped: i64 = conn.query_row("PRAGMA mmap_size", [], |r| r.get(0)).unwrap();
+    assert_eq!(mapped, 1 << 40, "SQLite's cap of 2 GB was not raised");
+}
