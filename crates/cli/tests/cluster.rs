@@ -607,9 +607,9 @@ fn bench_import_compares_sqlite_and_postgresql_in_one_run() {
     assert_eq!(filed, "300", "every record is in the PostgreSQL registry");
 }
 
-/// An import of 10,000 rows or more settles the PostgreSQL store before it re-rates (a manual
-/// `VACUUM (ANALYZE)`, seen in `pg_stat_user_tables.last_vacuum`, which autovacuum never sets);
-/// a smaller one leaves that to the server.
+/// An import of 10,000 rows or more settles the PostgreSQL store before it re-rates and again
+/// after (a manual `VACUUM (ANALYZE)`, seen in `pg_stat_user_tables.last_vacuum` and
+/// `vacuum_count`, which autovacuum never sets); a smaller one leaves that to the server.
 #[test]
 fn a_bulk_import_settles_the_postgresql_store_and_a_small_one_does_not() {
     if postgres_skipped() {
@@ -641,6 +641,12 @@ fn a_bulk_import_settles_the_postgresql_store_and_a_small_one_does_not() {
     for table in ["subjects", "records", "assessments", "list_entries"] {
         assert_eq!(vacuumed(table), "t", "{table} is vacuumed after 10,000 records");
     }
+    // Once before the rating and once after it, so the assessments it wrote are planned for.
+    let vacuums = psql(&format!(
+        "SELECT vacuum_count FROM pg_stat_user_tables
+         WHERE schemaname = '{schema}' AND relname = 'assessments'"
+    ));
+    assert_eq!(vacuums, "2", "the assessments are vacuumed before and after the rating");
     let counted = psql(&format!(
         "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = '{schema}' AND c.relname = 'records'"

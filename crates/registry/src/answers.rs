@@ -6,9 +6,12 @@
 //! over, not parsed. The split is exact: serialised JSON holds no raw newline (control
 //! characters in strings are escaped), and `measure` is the struct's first field. A line not
 //! found that way is looked for by decoding them all, so a text written otherwise (by a
-//! migration, say) still gives the same answers.
+//! migration, say) still gives the same answers. An answer only sent on need not decode its
+//! reasons either: found as `MeasureAnswer<Box<RawValue>>`, they stay the JSON they were
+//! stored as, which serialises to the same text as the reasons decoded.
 
 use probity_rules::MeasureAnswer;
+use serde::de::DeserializeOwned;
 
 /// The stored text of `measures`.
 #[allow(
@@ -27,7 +30,7 @@ pub(crate) fn encode(measures: &[MeasureAnswer]) -> String {
 }
 
 /// Every answer in `text`, in order; `None` if a line does not decode.
-pub(crate) fn decode(text: &str) -> Option<Vec<MeasureAnswer>> {
+pub(crate) fn decode<R: DeserializeOwned>(text: &str) -> Option<Vec<MeasureAnswer<R>>> {
     text.split('\n')
         .filter(|line| !line.is_empty())
         .map(|line| serde_json::from_str(line).ok())
@@ -36,7 +39,10 @@ pub(crate) fn decode(text: &str) -> Option<Vec<MeasureAnswer>> {
 
 /// The answer to `measure` in `text`: `Some(None)` if there is none, `None` if the text does
 /// not decode.
-pub(crate) fn find(text: &str, measure: &str) -> Option<Option<MeasureAnswer>> {
+pub(crate) fn find<R: DeserializeOwned>(
+    text: &str,
+    measure: &str,
+) -> Option<Option<MeasureAnswer<R>>> {
     let id = serde_json::to_string(measure).ok()?;
     let line = text.split('\n').find(|line| {
         line.strip_prefix(r#"{"measure":"#)
@@ -44,7 +50,7 @@ pub(crate) fn find(text: &str, measure: &str) -> Option<Option<MeasureAnswer>> {
             .is_some_and(|rest| rest.starts_with(','))
     });
     if let Some(line) = line
-        && let Ok(m) = serde_json::from_str::<MeasureAnswer>(line)
+        && let Ok(m) = serde_json::from_str::<MeasureAnswer<R>>(line)
         && m.measure == measure
     {
         return Some(Some(m));
@@ -85,11 +91,29 @@ mod tests {
         for m in &all {
             assert_eq!(find(&text, &m.measure), Some(Some(m.clone())));
         }
-        assert_eq!(find(&text, "c"), Some(None));
-        assert_eq!(find(&text, "a."), Some(None));
+        assert_eq!(find::<Vec<Reason>>(&text, "c"), Some(None));
+        assert_eq!(find::<Vec<Reason>>(&text, "a."), Some(None));
         assert_eq!(decode(&text), Some(all));
-        assert_eq!(decode(""), Some(vec![]));
-        assert_eq!(find("", "a"), Some(None));
+        assert_eq!(decode::<Vec<Reason>>(""), Some(vec![]));
+        assert_eq!(find::<Vec<Reason>>("", "a"), Some(None));
+    }
+
+    #[test]
+    fn reasons_found_as_stored_serialise_to_the_text_of_those_decoded() {
+        use serde_json::value::RawValue;
+        let all = vec![answer("a", Decision::Deny), answer("b", Decision::Flag)];
+        let text = encode(&all);
+        for m in &all {
+            let raw = find::<Box<RawValue>>(&text, &m.measure).flatten().map(|r| r.reasons);
+            let decoded = serde_json::to_string(&m.reasons).ok();
+            assert_eq!(raw.map(|r| r.get().to_owned()), decoded, "{}", m.measure);
+        }
+        // Written otherwise (spaces, keys reordered), the raw reasons are still their JSON.
+        let value = serde_json::to_value(&all[0]).unwrap_or_default();
+        let other = serde_json::to_string_pretty(&value).unwrap_or_default().replace('\n', " ");
+        let raw = find::<Box<RawValue>>(&other, "a").flatten().map(|r| r.reasons);
+        let back: Option<Vec<Reason>> = raw.and_then(|r| serde_json::from_str(r.get()).ok());
+        assert_eq!(back, Some(all[0].reasons.clone()));
     }
 
     #[test]
@@ -101,7 +125,7 @@ mod tests {
         let other = serde_json::to_string_pretty(&value).unwrap_or_default().replace('\n', " ");
         assert!(!other.starts_with(r#"{"measure":"#));
         assert_eq!(find(&other, "a"), Some(Some(a)));
-        assert_eq!(find("not json", "a"), None);
-        assert_eq!(decode("{\"measure\":\"a\",}"), None);
+        assert_eq!(find::<Vec<Reason>>("not json", "a"), None);
+        assert_eq!(decode::<Vec<Reason>>("{\"measure\":\"a\",}"), None);
     }
 }

@@ -6,6 +6,7 @@ use probity_core::Date;
 use probity_core::SubjectId;
 use probity_rules::{Assessment, Decision, Reason};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::{Profile, Registry, RegistryError};
 
@@ -19,10 +20,12 @@ pub struct RulebookRef {
     pub version: String,
 }
 
+// `R`: the reasons decoded (`Reason`s), or, where the answer is only sent on, the JSON they were
+// stored as (`Box<serde_json::value::RawValue>`). Serialised, both are the same text.
 /// One answer to the check question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct CheckAnswer {
+pub struct CheckAnswer<R = Vec<Reason>> {
     /// The subject's code.
     pub subject: String,
     /// Its name.
@@ -34,7 +37,8 @@ pub struct CheckAnswer {
     /// `allow`, `flag` or `deny`.
     pub decision: &'static str,
     /// Why (empty when allowed).
-    pub reasons: Vec<Reason>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Reason>))]
+    pub reasons: R,
     /// When the answer changes, if records already filed change it.
     pub changes_on: Option<Date>,
     /// What it changes to then.
@@ -150,13 +154,14 @@ impl Registry {
 
     /// The answer about now read from the subject's stored answers in one look-up, if they hold
     /// on `as_of` (as in [`Registry::assessment_holding_on`]) and are kept apart from the
-    /// explanation; `None` sends the caller to the longer ways.
-    pub fn check_stored(
+    /// explanation; `None` sends the caller to the longer ways. The reasons are decoded into
+    /// `R`: [`Reason`]s, or their stored JSON to send on without decoding it.
+    pub fn check_stored<R: DeserializeOwned>(
         &self,
         id: &SubjectId,
         measure: &str,
         as_of: Date,
-    ) -> Result<Option<CheckAnswer>, RegistryError> {
+    ) -> Result<Option<CheckAnswer<R>>, RegistryError> {
         let row = self.store.answer_row(id)?;
         self.stored_answer(id, row, measure, as_of)
     }
@@ -164,10 +169,11 @@ impl Registry {
     /// [`Registry::check_stored`] of each question asked, `(subject, measure, as of)`, in their
     /// order, read from the store at once ([`probity_store::Store::answer_rows`]: one round trip
     /// on a networked store). Fails as a whole only if the read does.
-    pub fn check_stored_many(
+    #[allow(clippy::type_complexity, reason = "an answer, or none, or why not, for each asked")]
+    pub fn check_stored_many<R: DeserializeOwned>(
         &self,
         asked: &[(SubjectId, &str, Date)],
-    ) -> Result<Vec<Result<Option<CheckAnswer>, RegistryError>>, RegistryError> {
+    ) -> Result<Vec<Result<Option<CheckAnswer<R>>, RegistryError>>, RegistryError> {
         let ids: Vec<SubjectId> = asked.iter().map(|(id, _, _)| *id).collect();
         let rows = self.store.answer_rows(&ids)?;
         Ok(asked
@@ -178,13 +184,13 @@ impl Registry {
     }
 
     /// The answer to `measure` about `id` on `as_of` from its answer row, if the row holds.
-    fn stored_answer(
+    fn stored_answer<R: DeserializeOwned>(
         &self,
         id: &SubjectId,
         row: Option<probity_store::AnswerRow>,
         measure: &str,
         as_of: Date,
-    ) -> Result<Option<CheckAnswer>, RegistryError> {
+    ) -> Result<Option<CheckAnswer<R>>, RegistryError> {
         let Some(row) = row else { return Ok(None) };
         let rated = Rated {
             log_size: row.rated_at_size,
@@ -197,7 +203,7 @@ impl Registry {
             return Ok(None);
         }
         // Only the asked measure's answer is decoded.
-        let Some(found) = crate::answers::find(&row.answers, measure) else {
+        let Some(found) = crate::answers::find::<R>(&row.answers, measure) else {
             return Ok(None);
         };
         let Some(m) = found else {

@@ -193,7 +193,8 @@ impl Batch {
 }
 
 /// An import that journals at least this many events changes the tables enough that the
-/// store's statistics should follow before the subjects it touched are re-rated.
+/// store's statistics should follow, before the subjects it touched are re-rated and again
+/// after.
 const SETTLE_AFTER: u64 = 10_000;
 
 /// How many batches may wait between the reader and the writer.
@@ -304,6 +305,12 @@ impl Registry {
             // rating them needs no set that grows with the input, and also rates whatever an
             // earlier import that stopped between appending and rating left behind.
             report.rated = self.rate_stale(&())?.rated;
+            // Rating them wrote about as many assessments as there are subjects: settle again,
+            // so the reads after the import (a re-rate first) are planned for the assessment
+            // and list tables as they now are, not as they were before the rating filled them.
+            if report.accepted >= SETTLE_AFTER {
+                self.store.settle()?;
+            }
             tracing::info!(
                 subjects = report.rated,
                 seconds = started.elapsed().as_secs_f64(),

@@ -7,8 +7,9 @@
 mod common;
 
 use probity_core::Date;
-use probity_registry::{Format, ImportOptions, Registry, Table};
+use probity_registry::{CheckAnswer, Format, ImportOptions, Registry, Table};
 use probity_stores::Stores as _;
+use serde_json::value::RawValue;
 
 #[test]
 fn stored_and_computed_answers_agree() {
@@ -83,6 +84,14 @@ fn stored_and_computed_answers_agree() {
         for m in &measures {
             if let Some(quick) = reg.check_stored(id, m, today).unwrap() {
                 stored += 1;
+                // Reasons sent on as stored are the same text as the reasons decoded.
+                let raw: CheckAnswer<Box<RawValue>> =
+                    reg.check_stored(id, m, today).unwrap().unwrap();
+                assert_eq!(
+                    serde_json::to_string(&raw).unwrap(),
+                    serde_json::to_string(&quick).unwrap(),
+                    "{id} {m}"
+                );
                 assert_eq!(
                     Some(quick),
                     reg.check_computed(id, m, today, None).unwrap(),
@@ -100,7 +109,16 @@ fn stored_and_computed_answers_agree() {
         .map(|(id, m)| (*id, m.as_str(), today))
         .chain([(ids[0], "no-such-measure", today)])
         .collect();
-    let many = reg.check_stored_many(&asked).unwrap();
+    let many = reg.check_stored_many::<Vec<probity_rules::Reason>>(&asked).unwrap();
+    let raw = reg.check_stored_many::<Box<RawValue>>(&asked).unwrap();
+    for (raw, decoded) in raw.iter().zip(&many) {
+        match (raw, decoded) {
+            (Ok(r), Ok(d)) => {
+                assert_eq!(serde_json::to_string(r).unwrap(), serde_json::to_string(d).unwrap());
+            }
+            (r, d) => assert_eq!(r.is_ok(), d.is_ok(), "the same answers fail"),
+        }
+    }
     assert_eq!(many.len(), asked.len());
     let unknown = many.last().unwrap().as_ref().map(|_| ()).unwrap_err().to_string();
     assert!(unknown.contains("no-such-measure"), "{unknown}");
@@ -145,7 +163,8 @@ fn stored_and_computed_answers_agree() {
         .with_clock(common::at("2026-11-01T09:00:00Z"));
     for id in &ids {
         for m in &measures {
-            assert_eq!(reg.check_stored(id, m, today).unwrap(), None, "nothing kept apart yet");
+            let kept = reg.check_stored::<Box<RawValue>>(id, m, today).unwrap();
+            assert!(kept.is_none(), "nothing kept apart yet");
             let old = reg.check(id.as_str(), m, today, None).unwrap();
             assert_eq!(old, reg.check_computed(id, m, today, None).unwrap(), "{id} {m}");
         }
@@ -154,5 +173,8 @@ fn stored_and_computed_answers_agree() {
     assert!(audit.problems.is_empty(), "{:?}", &audit.problems[..audit.problems.len().min(3)]);
     reg.rate_pass(today, true, &()).unwrap();
     let id = &ids[0];
-    assert!(reg.check_stored(id, &measures[0], today).unwrap().is_some(), "moved by the rating");
+    assert!(
+        reg.check_stored::<Box<RawValue>>(id, &measures[0], today).unwrap().is_some(),
+        "moved by the rating"
+    );
 }

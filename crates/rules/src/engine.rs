@@ -134,16 +134,19 @@ pub struct Reason {
     pub basis: String,
 }
 
+// `R`: the reasons decoded (`Reason`s), or, where they are only passed on, the JSON they were
+// stored as (`Box<serde_json::value::RawValue>`).
 /// The answer for one measure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct MeasureAnswer {
+pub struct MeasureAnswer<R = Vec<Reason>> {
     /// Measure id.
     pub measure: String,
     /// The answer.
     pub decision: Decision,
     /// Why (empty when allowed).
-    pub reasons: Vec<Reason>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Reason>))]
+    pub reasons: R,
     /// The first later date on which the answer changes, if records already filed change it.
     pub changes_on: Option<Date>,
     /// What it changes to then.

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
@@ -140,11 +140,11 @@ async fn authenticate(state: &AppState, key: &str) -> Result<Result<Actor, AuthE
     Ok(Ok(actor_of(&credential)?))
 }
 
-/// Middleware: every request is limited. One whose key authenticates is charged to its key;
+/// Every request is limited (in the router's one middleware). One whose key authenticates is charged to its key;
 /// any other (no key, or one that does not authenticate) is public, charged to the client's
 /// address. A key is checked as on any endpoint that needs one, with the same slow-down after
 /// failures, so a header cannot buy a way around the public limit.
-pub async fn limit_public(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn limit_public(state: &AppState, request: Request, next: Next) -> Response {
     use axum::response::IntoResponse as _;
     let limited = |wait: Duration, who: String| {
         let secs = wait.as_secs().max(1);
@@ -165,7 +165,7 @@ pub async fn limit_public(State(state): State<AppState>, request: Request, next:
         .map(|k| k.trim().to_owned());
     let mut request = request;
     if let Some(key) = key {
-        let checked = verify_key(&state, ip, &key).await;
+        let checked = verify_key(state, ip, &key).await;
         let authenticated = checked.is_ok();
         request.extensions_mut().insert(KeyChecked(checked.map_err(|e| e.message)));
         if authenticated {

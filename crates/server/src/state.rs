@@ -77,12 +77,15 @@ struct Inner {
     webhooks: Arc<tokio::sync::Notify>,
 }
 
+/// A check answer to send on: its reasons are the JSON they were stored as, not decoded.
+pub type SentAnswer = probity_registry::CheckAnswer<Box<serde_json::value::RawValue>>;
+
 /// A check question waiting to be read with others: the answer is sent to `reply`.
 struct Asked {
     id: probity_core::SubjectId,
     measure: String,
     as_of: probity_core::Date,
-    reply: tokio::sync::oneshot::Sender<Result<Option<probity_registry::CheckAnswer>, ApiError>>,
+    reply: tokio::sync::oneshot::Sender<Result<Option<SentAnswer>, ApiError>>,
 }
 
 /// The most gathered questions read in one statement.
@@ -493,7 +496,7 @@ impl AppState {
         id: probity_core::SubjectId,
         measure: String,
         as_of: probity_core::Date,
-    ) -> Result<Option<probity_registry::CheckAnswer>, ApiError> {
+    ) -> Result<Option<SentAnswer>, ApiError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         lock(&self.0.asked).push(Asked { id, measure, as_of, reply });
         // With every gatherer busy, one of them takes this question up when its read is done.

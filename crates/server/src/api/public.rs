@@ -3,6 +3,7 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use crate::state::SentAnswer;
 
 // ---------------------------------------------------------------------------------------------
 // Health
@@ -235,10 +236,11 @@ pub struct CheckQuery {
 
 /// A check answer, with the proofs of its inputs when asked for.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CheckOut {
+pub struct CheckOut<R = Vec<probity_rules::Reason>> {
     /// The answer.
     #[serde(flatten)]
-    pub answer: CheckAnswer,
+    #[schema(value_type = CheckAnswer)]
+    pub answer: CheckAnswer<R>,
     /// With `proof=true`: inclusion proofs of the log entries behind the answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proof: Option<ProfileProofs>,
@@ -303,23 +305,24 @@ pub async fn check(
         .await
 }
 
-/// The answer about `subject` read from its stored answers in one look-up, if they hold.
+/// The answer about `subject` read from its stored answers in one look-up, if they hold; its
+/// reasons are sent on as stored.
 fn stored_answer(
     reg: &probity_registry::Registry,
     subject: &str,
     measure: &str,
     as_of: Date,
-) -> Result<Option<CheckAnswer>, ApiError> {
+) -> Result<Option<SentAnswer>, ApiError> {
     let id = reg.parse_id(subject)?;
     Ok(reg.check_stored(&id, measure, as_of)?)
 }
 
 /// The response to a check: counted, kept for the same question at the same log size (unless
 /// it carries proofs), and sent.
-fn checked(
+fn checked<R: Serialize>(
     state: &AppState,
     key: Option<AnswerKey>,
-    answer: CheckAnswer,
+    answer: CheckAnswer<R>,
     proof: Option<ProfileProofs>,
 ) -> Result<Response, ApiError> {
     let (log_size, decision) = (answer.log_size, answer.decision);
