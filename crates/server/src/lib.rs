@@ -303,71 +303,80 @@ pub fn router(state: AppState) -> Router {
     let config = state.config().clone();
     let request_id = HeaderName::from_static("x-request-id");
     let v1 = Router::new()
-        .route("/health", get(api::health))
-        .route("/ready", get(api::ready))
-        .route("/openapi.json", get(openapi))
-        .route("/subjects/{id}", get(api::subject))
-        .route("/subjects/{id}/assessment", get(api::assessment))
-        .route("/subjects/{id}/timeline", get(api::timeline))
+        .route("/v1/health", get(api::health))
+        .route("/v1/ready", get(api::ready))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/subjects/{id}", get(api::subject))
+        .route("/v1/subjects/{id}/assessment", get(api::assessment))
+        .route("/v1/subjects/{id}/timeline", get(api::timeline))
         .route(
-            "/subjects/{id}/credentials",
+            "/v1/subjects/{id}/credentials",
             post(api::company_credential).delete(api::revoke_company_credentials),
         )
-        .route("/check", get(api::check).post(api::check_batch))
-        .route("/search", get(api::search))
-        .route("/lists/{id}", get(api::list))
-        .route("/rulebook", get(api::rulebook).post(api::adopt_rulebook))
-        .route("/rulebook/text", get(api::rulebook_text))
-        .route("/changes", get(api::changes))
-        .route("/records", post(api::file_one))
-        .route("/records/batch", post(api::file_batch))
-        .route("/records/{authority}/{decision_no}", get(api::record))
-        .route("/records/{authority}/{decision_no}/withdraw", post(api::withdraw))
-        .route("/records/{authority}/{decision_no}/correct", post(api::correct))
-        .route("/records/{authority}/{decision_no}/objection", post(api::object))
-        .route("/records/{authority}/{decision_no}/objection/answer", post(api::answer_objection))
-        .route("/records/{authority}/{decision_no}/objection/decision", post(api::decide_objection))
-        .route("/records/{authority}/{decision_no}/reply", post(api::reply))
-        .route("/records/{authority}/{decision_no}/repair", post(api::apply_repair))
-        .route("/records/{authority}/{decision_no}/repair/decision", post(api::decide_repair))
-        .route("/inspections", get(api::inspections).post(api::file_plan))
-        .route("/inspections/{authority}/{plan_no}", get(api::inspection))
-        .route("/inspections/{authority}/{plan_no}/draw", post(api::draw_plan))
-        .route("/stats/deadlines", get(api::deadline_stats))
-        .route("/log/checkpoint", get(api::checkpoint))
-        .route("/log/checkpoint/latest", get(api::latest_checkpoint))
-        .route("/log/tile/{*path}", get(api::tile))
-        .route("/log/proof", get(api::proof))
-        .route("/authorities", post(api::add_authority))
+        .route("/v1/check", get(api::check).post(api::check_batch))
+        .route("/v1/search", get(api::search))
+        .route("/v1/lists/{id}", get(api::list))
+        .route("/v1/rulebook", get(api::rulebook).post(api::adopt_rulebook))
+        .route("/v1/rulebook/text", get(api::rulebook_text))
+        .route("/v1/changes", get(api::changes))
+        .route("/v1/records", post(api::file_one))
+        .route("/v1/records/batch", post(api::file_batch))
+        .route("/v1/records/{authority}/{decision_no}", get(api::record))
+        .route("/v1/records/{authority}/{decision_no}/withdraw", post(api::withdraw))
+        .route("/v1/records/{authority}/{decision_no}/correct", post(api::correct))
+        .route("/v1/records/{authority}/{decision_no}/objection", post(api::object))
         .route(
-            "/authorities/{id}/keys",
+            "/v1/records/{authority}/{decision_no}/objection/answer",
+            post(api::answer_objection),
+        )
+        .route(
+            "/v1/records/{authority}/{decision_no}/objection/decision",
+            post(api::decide_objection),
+        )
+        .route("/v1/records/{authority}/{decision_no}/reply", post(api::reply))
+        .route("/v1/records/{authority}/{decision_no}/repair", post(api::apply_repair))
+        .route("/v1/records/{authority}/{decision_no}/repair/decision", post(api::decide_repair))
+        .route("/v1/inspections", get(api::inspections).post(api::file_plan))
+        .route("/v1/inspections/{authority}/{plan_no}", get(api::inspection))
+        .route("/v1/inspections/{authority}/{plan_no}/draw", post(api::draw_plan))
+        .route("/v1/stats/deadlines", get(api::deadline_stats))
+        .route("/v1/log/checkpoint", get(api::checkpoint))
+        .route("/v1/log/checkpoint/latest", get(api::latest_checkpoint))
+        .route("/v1/log/tile/{*path}", get(api::tile))
+        .route("/v1/log/proof", get(api::proof))
+        .route("/v1/authorities", post(api::add_authority))
+        .route(
+            "/v1/authorities/{id}/keys",
             post(api::authority_key).delete(api::revoke_authority_keys),
         )
-        .route("/exceptions", post(api::add_exception))
+        .route("/v1/exceptions", post(api::add_exception))
         .route(
-            "/subscribers/{name}/keys",
+            "/v1/subscribers/{name}/keys",
             post(api::subscriber_key).delete(api::revoke_subscriber_keys),
         )
-        .route("/watchlists", get(api::watchlists).post(api::create_watchlist))
-        .route("/watchlists/{id}", get(api::watchlist).delete(api::drop_watchlist))
+        .route("/v1/watchlists", get(api::watchlists).post(api::create_watchlist))
+        .route("/v1/watchlists/{id}", get(api::watchlist).delete(api::drop_watchlist))
         .route(
-            "/watchlists/{id}/subjects",
+            "/v1/watchlists/{id}/subjects",
             get(api::watched)
                 .post(api::watch)
                 .layer(DefaultBodyLimit::max(api::WATCHLIST_BODY_LIMIT)),
         )
         .route(
-            "/watchlists/{id}/subjects/remove",
+            "/v1/watchlists/{id}/subjects/remove",
             post(api::unwatch).layer(DefaultBodyLimit::max(api::WATCHLIST_BODY_LIMIT)),
         )
-        .route("/watchlists/{id}/changes", get(api::watchlist_changes))
+        .route("/v1/watchlists/{id}/changes", get(api::watchlist_changes))
         .route(
-            "/watchlists/{id}/webhook",
+            "/v1/watchlists/{id}/webhook",
             axum::routing::put(api::set_webhook).delete(api::remove_webhook),
         )
-        .route("/watchlists/{id}/webhook/resume", post(api::resume_webhook));
+        .route("/v1/watchlists/{id}/webhook/resume", post(api::resume_webhook));
+    // The API's routes carry their `/v1` rather than being nested under it: a nested router
+    // rewrote every request's URI to strip the prefix (3.3k of the 37k instructions a
+    // `/v1/health` took, callgrind).
     Router::new()
-        .nest("/v1", v1)
+        .merge(v1)
         .route("/metrics", get(api::metrics))
         .route(
             "/witness/add-checkpoint",
