@@ -89,29 +89,9 @@ pub enum WatchlistCommand {
     },
     /// Add subject codes (USCC or LEI) to a watchlist; refused codes are listed with their
     /// place and reason, and the rest added. Exit status 3 if some were refused.
-    Add {
-        /// The watchlist id.
-        id: String,
-        /// Codes.
-        codes: Vec<String>,
-        /// A file of codes, one per line (`-` for standard input).
-        #[arg(long)]
-        file: Option<PathBuf>,
-        #[command(flatten)]
-        remote: Remote,
-    },
+    Add(Members),
     /// Take subject codes off a watchlist.
-    Remove {
-        /// The watchlist id.
-        id: String,
-        /// Codes.
-        codes: Vec<String>,
-        /// A file of codes, one per line (`-` for standard input).
-        #[arg(long)]
-        file: Option<PathBuf>,
-        #[command(flatten)]
-        remote: Remote,
-    },
+    Remove(Members),
     /// What changed in the answers about a watchlist's companies after a position: grade,
     /// lists and decisions, each with its cause. Prints the position to ask after next.
     Changes {
@@ -142,6 +122,38 @@ pub enum WatchlistCommand {
         #[command(flatten)]
         remote: Remote,
     },
+}
+
+/// The subject codes a watchlist gains or loses, and the server to tell.
+#[derive(Debug, clap::Args)]
+pub struct Members {
+    /// The watchlist id.
+    id: String,
+    /// Codes.
+    codes: Vec<String>,
+    /// A file of codes, one per line (`-` for standard input).
+    #[arg(long)]
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+/// Codes sent in one request: 10,000 keeps each far below the body limit.
+const CODES_PER_REQUEST: usize = 10_000;
+
+impl Members {
+    /// Posts the codes to `path` (under the watchlist) a request at a time, handing each
+    /// answer to `each` with the place of its first code among them all.
+    fn post(&self, path: &str, mut each: impl FnMut(usize, &Value)) -> anyhow::Result<()> {
+        let codes = codes_of(self.codes.clone(), self.file.as_deref())?;
+        let path = format!("/watchlists/{}/{path}", self.id);
+        for (n, chunk) in codes.chunks(CODES_PER_REQUEST).enumerate() {
+            let body = Some(json!({ "subjects": chunk }));
+            let out = self.remote.call(reqwest::Method::POST, &path, body)?;
+            each(n * CODES_PER_REQUEST, &out);
+        }
+        Ok(())
+    }
 }
 
 impl Remote {
@@ -261,24 +273,20 @@ pub fn run(cmd: WatchlistCommand) -> anyhow::Result<u8> {
                 Ok(())
             })?;
         }
-        WatchlistCommand::Add { id, codes, file, remote } => {
-            let codes = codes_of(codes, file.as_deref())?;
+        WatchlistCommand::Add(members) => {
             let mut added = 0;
             let mut already = 0;
             let mut rejected = Vec::new();
-            // 10,000 codes a request keeps each one far below the body limit.
-            for (n, chunk) in codes.chunks(10_000).enumerate() {
-                let path = format!("/watchlists/{id}/subjects");
-                let out = remote.call(Method::POST, &path, Some(json!({ "subjects": chunk })))?;
+            members.post("subjects", |first, out| {
                 added += out["added"].as_u64().unwrap_or(0);
                 already += out["already"].as_u64().unwrap_or(0);
                 for r in out["rejected"].as_array().into_iter().flatten() {
-                    let line = r["line"].as_u64().unwrap_or(0) + (n * 10_000) as u64;
+                    let line = r["line"].as_u64().unwrap_or(0) + first as u64;
                     rejected.push(json!({"line": line, "code": r["code"], "reason": r["reason"]}));
                 }
-            }
+            })?;
             let out = json!({"added": added, "already": already, "rejected": rejected});
-            crate::print_json_or(remote.json, &out, |_| {
+            crate::print_json_or(members.remote.json, &out, |_| {
                 outln!("added {added}, already watched {already}, refused {}", rejected.len());
                 for r in &rejected {
                     outln!(
@@ -294,15 +302,12 @@ pub fn run(cmd: WatchlistCommand) -> anyhow::Result<u8> {
                 return Ok(exit::REJECTED_ROWS);
             }
         }
-        WatchlistCommand::Remove { id, codes, file, remote } => {
-            let codes = codes_of(codes, file.as_deref())?;
+        WatchlistCommand::Remove(members) => {
             let mut removed = 0;
-            for chunk in codes.chunks(10_000) {
-                let path = format!("/watchlists/{id}/subjects/remove");
-                let out = remote.call(Method::POST, &path, Some(json!({ "subjects": chunk })))?;
+            members.post("subjects/remove", |_, out| {
                 removed += out["removed"].as_u64().unwrap_or(0);
-            }
-            crate::print_json_or(remote.json, &json!({ "removed": removed }), |_| {
+            })?;
+            crate::print_json_or(members.remote.json, &json!({ "removed": removed }), |_| {
                 outln!("removed {removed}");
                 Ok(())
             })?;

@@ -1,8 +1,8 @@
 //! Watchlists and the answer changes of watched subjects (see `probity_store::watch`).
 
 use postgres::Row;
-use probity_core::{SubjectId, Timestamp};
-use probity_store::watch::columns;
+use probity_core::SubjectId;
+use probity_store::watch::columns::{self, micros, time};
 use probity_store::{AnswerChange, Delivery, StoreError, Watchlist, Webhook};
 
 use super::*;
@@ -16,19 +16,6 @@ const SELECT_WATCHLISTS: &str = "SELECT id, owner, label, measures, created, see
 /// follow commit order across processes (next to the log's and the migration's locks).
 pub(crate) fn changes_lock(schema: &str) -> i64 {
     crate::connection::log_lock(schema).wrapping_add(2)
-}
-
-fn time(micros: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
-    micros
-        .map(|m| {
-            Timestamp::from_microsecond(m)
-                .map_err(|e| StoreError::Backend(format!("a watchlist's time: {e}")))
-        })
-        .transpose()
-}
-
-fn micros(t: Option<Timestamp>) -> Option<i64> {
-    t.map(|t| t.as_microsecond())
 }
 
 fn watchlist_of(r: &Row) -> Result<Watchlist, StoreError> {

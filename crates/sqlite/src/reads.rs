@@ -622,42 +622,30 @@ impl Store for SqliteStore {
             )
             .and_then(|mut s| {
                 s.query_row([id.as_str()], |r| {
-                    Ok((
-                        (r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?),
-                        (r.get::<_, Option<i64>>(3)?, r.get::<_, String>(4)?, r.get(5)?),
-                        (
-                            r.get::<_, i64>(6)?,
-                            r.get(7)?,
-                            r.get(8)?,
-                            r.get(9)?,
-                            r.get::<_, i64>(10)?,
-                        ),
-                    ))
+                    // A stored date that is not one is the store's damage, not the driver's.
+                    let as_of = from_date_key(r.get(2)?);
+                    let next_change = r.get::<_, Option<i64>>(3)?.map(from_date_key).transpose();
+                    Ok(match (as_of, next_change) {
+                        (Ok(as_of), Ok(next_change)) => Ok(AnswerRow {
+                            name: r.get(0)?,
+                            last_event: r.get::<_, i64>(1)? as u64,
+                            as_of,
+                            next_change,
+                            rulebook: r.get(4)?,
+                            version: r.get(5)?,
+                            rated_at_size: r.get::<_, i64>(6)? as u64,
+                            score: r.get(7)?,
+                            grade: r.get(8)?,
+                            answers: r.get(9)?,
+                            log_size: r.get::<_, i64>(10)? as u64,
+                        }),
+                        (Err(e), _) | (_, Err(e)) => Err(e),
+                    })
                 })
                 .optional()
             })
             .map_err(backend)?;
-        let Some((
-            (name, last, as_of),
-            (next, rulebook, version),
-            (rated, score, grade, answers, size),
-        )) = row
-        else {
-            return Ok(None);
-        };
-        Ok(Some(AnswerRow {
-            name,
-            last_event: last as u64,
-            as_of: from_date_key(as_of)?,
-            next_change: next.map(from_date_key).transpose()?,
-            rulebook,
-            version,
-            rated_at_size: rated as u64,
-            score,
-            grade,
-            answers,
-            log_size: size as u64,
-        }))
+        row.transpose()
     }
 
     fn list_entries(&self, q: ListQuery<'_>) -> Result<Vec<(SubjectId, ListEntry)>, StoreError> {

@@ -1,25 +1,12 @@
 //! Watchlists and the answer changes of watched subjects (see `probity_store::watch`).
 
-use probity_core::{SubjectId, Timestamp};
+use probity_core::SubjectId;
 use probity_store::codec::{date_key, from_date_key};
-use probity_store::watch::columns;
+use probity_store::watch::columns::{self, micros, time};
 use probity_store::{AnswerChange, Delivery, StoreError, Watchlist, Webhook};
 use rusqlite::{OptionalExtension as _, Row, Transaction, params};
 
 use super::*;
-
-fn time(micros: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
-    micros
-        .map(|m| {
-            Timestamp::from_microsecond(m)
-                .map_err(|e| StoreError::Backend(format!("a watchlist's time: {e}")))
-        })
-        .transpose()
-}
-
-fn micros(t: Option<Timestamp>) -> Option<i64> {
-    t.map(|t| t.as_microsecond())
-}
 
 fn watchlist_of(r: &Row<'_>) -> rusqlite::Result<Result<Watchlist, StoreError>> {
     let measures: String = r.get(3)?;

@@ -186,8 +186,25 @@ pub struct Watchlist {
 
 /// How a change's answers are kept in a text column.
 pub mod columns {
+    use probity_core::Timestamp;
+
     use super::{Answer, Cause};
     use crate::StoreError;
+
+    /// A watchlist's time, stored as microseconds since the epoch, read back.
+    pub fn time(micros: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+        micros
+            .map(|m| {
+                Timestamp::from_microsecond(m)
+                    .map_err(|e| StoreError::Backend(format!("a watchlist's time: {e}")))
+            })
+            .transpose()
+    }
+
+    /// A watchlist's time as stored: microseconds since the epoch.
+    pub fn micros(t: Option<Timestamp>) -> Option<i64> {
+        t.map(|t| t.as_microsecond())
+    }
 
     /// An answer as JSON.
     #[allow(
