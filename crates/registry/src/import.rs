@@ -299,7 +299,7 @@ impl Registry {
             );
             let started = std::time::Instant::now();
             if report.accepted >= SETTLE_AFTER {
-                self.store.settle()?;
+                self.settle("before rating")?;
             }
             // The subjects whose records were journalled are those the store finds stale:
             // rating them needs no set that grows with the input, and also rates whatever an
@@ -309,7 +309,7 @@ impl Registry {
             // so the reads after the import (a re-rate first) are planned for the assessment
             // and list tables as they now are, not as they were before the rating filled them.
             if report.accepted >= SETTLE_AFTER {
-                self.store.settle()?;
+                self.settle("after rating")?;
             }
             tracing::info!(
                 subjects = report.rated,
@@ -318,5 +318,14 @@ impl Registry {
             );
             Ok(report)
         })
+    }
+
+    /// Settles the store after a bulk change ([`probity_store::Store::settle`]), and says how
+    /// long that took, `when` in the import.
+    fn settle(&mut self, when: &'static str) -> Result<(), RegistryError> {
+        let started = std::time::Instant::now();
+        self.store.settle()?;
+        tracing::info!(when, seconds = started.elapsed().as_secs_f64(), "store settled");
+        Ok(())
     }
 }
