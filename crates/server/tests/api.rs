@@ -553,6 +553,54 @@ fn json_bodies_are_objects_of_one_media_type_with_no_key_twice() {
     assert_eq!(status, 200);
 }
 
+/// A batch check answers each subject as a check of it alone does: from the stored answers
+/// where they hold, the longer way on days they do not, and each refusal in its place.
+#[test]
+fn a_batch_check_answers_each_subject_as_the_check_alone_does() {
+    let w = world();
+    let filed =
+        w.post("/v1/records", &w.amr, record("AB-9", "registration.abnormal", "2026-03-01"));
+    assert_eq!(filed.0, 201, "{filed:?}");
+    let other = probity_store::conformance::uscc(42).as_str().to_owned();
+    let unknown = probity_store::conformance::uscc(43).as_str().to_owned();
+    let mut bad_check = A.to_owned();
+    bad_check.replace_range(17.., if A.ends_with('L') { "M" } else { "L" });
+    let subjects = [A, other.as_str(), unknown.as_str(), bad_check.as_str(), "not a code", A];
+    for as_of in [None, Some("2026-03-02"), Some("2025-06-01"), Some("2027-01-01")] {
+        let mut body = json!({"measure": "procurement.bid", "subjects": subjects});
+        let mut query = String::new();
+        if let Some(d) = as_of {
+            body["as_of"] = json!(d);
+            query = format!("&as_of={d}");
+        }
+        let (status, batch) = w.post("/v1/check", &w.tax, body);
+        assert_eq!(status, 200, "{batch}");
+        let results = batch["results"].as_array().unwrap();
+        assert_eq!(results.len(), subjects.len());
+        for (s, got) in subjects.iter().zip(results) {
+            let path = format!(
+                "/v1/check?subject={}&measure=procurement.bid{query}",
+                s.replace(' ', "%20")
+            );
+            let alone = w.get(&path);
+            let ok = alone.status() == 200;
+            let alone: Value = alone.json().unwrap();
+            if ok {
+                assert_eq!(got, &alone, "{s} on {as_of:?}");
+            } else {
+                assert_eq!(got["subject"], json!(s), "{s} on {as_of:?}");
+                assert_eq!(got["error"]["code"], alone["error"]["code"], "{s} on {as_of:?}");
+                assert_eq!(got["error"]["message"], alone["error"]["message"], "{s} {as_of:?}");
+            }
+        }
+        // The filed record shows in A's answer, with its reason, whatever the way.
+        if as_of.is_none() {
+            assert_eq!(results[0]["decision"], "flag", "{batch}");
+            assert!(!results[0]["reasons"].as_array().unwrap().is_empty(), "{batch}");
+        }
+    }
+}
+
 /// A batch check costs what its subjects would, asked in requests of twenty: an anonymous
 /// caller cannot spend a day's allowance in one request, and a batch larger than an allowance
 /// can ever hold is told to split.
