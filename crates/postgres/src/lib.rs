@@ -75,11 +75,16 @@ fn event_at(
     index: i64,
 ) -> Result<Event, StoreError> {
     let st = statements.get(c, "SELECT body FROM journal WHERE idx = $1")?;
-    let row = c.query_opt(&st, &[&index]).map_err(backend)?.ok_or_else(|| StoreError::Corrupt {
+    let row = c.query_opt(&st, &[&index]).map_err(backend)?.ok_or_else(|| missing_entry(index))?;
+    decode(index, row.get::<_, &[u8]>(0))
+}
+
+/// A projection names journal entry `index`, which does not exist: the store is damaged.
+fn missing_entry(index: i64) -> StoreError {
+    StoreError::Corrupt {
         index: index as u64,
         reason: "a projection names a journal entry that does not exist".into(),
-    })?;
-    decode(index, row.get::<_, &[u8]>(0))
+    }
 }
 
 /// The stored log tile at tile level `level`, index `index`, if the log has reached it.
