@@ -15,15 +15,22 @@ use probity_store::{
 
 use super::*;
 
-/// What a stored record is read from: its events' places and its state, then the bodies of
-/// its current event and, when that is not the filing, of its filing, all in one statement
-/// (a round trip per event made a profile of many records slow).
-const RECORD_COLUMNS: &str = "r.filed_event, r.current_event, r.last_event, r.status, \
-     r.disputed, r.repaired, jc.body, jf.body";
-
-/// The joins [`RECORD_COLUMNS`] reads the event bodies from.
-const RECORD_EVENTS: &str = "LEFT JOIN journal jc ON jc.idx = r.current_event \
-     LEFT JOIN journal jf ON jf.idx = r.filed_event AND r.filed_event <> r.current_event";
+/// A statement that reads stored records (`records r`) as [`PgStore::stored_record`] takes
+/// them: their events' places and state, then the bodies of the current event and, when that
+/// is not the filing, of the filing, all in one statement (a round trip per event made a
+/// profile of many records slow). The rest of the statement follows the joins. A literal, as
+/// all SQL here is.
+macro_rules! records_with_events {
+    ($($rest:literal),+) => {
+        concat!(
+            "SELECT r.filed_event, r.current_event, r.last_event, r.status, r.disputed, ",
+            "r.repaired, jc.body, jf.body FROM records r ",
+            "LEFT JOIN journal jc ON jc.idx = r.current_event ",
+            "LEFT JOIN journal jf ON jf.idx = r.filed_event AND r.filed_event <> r.current_event ",
+            $($rest),+
+        )
+    };
+}
 
 impl PgStore {
     pub(crate) fn query(
@@ -46,20 +53,10 @@ impl PgStore {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
-    /// The events that the rows of `table` name in their `event` column, in the order of its
-    /// column `order`, read with their bodies in one statement.
-    fn events_listed_by(
-        &self,
-        table: &str,
-        order: &str,
-    ) -> Result<Vec<(u64, EventBody)>, StoreError> {
-        let rows = self.query(
-            &format!(
-                "SELECT t.event, j.body FROM {table} t LEFT JOIN journal j ON j.idx = t.event
-                 ORDER BY t.{order}"
-            ),
-            &[],
-        )?;
+    /// The events `sql` lists, each as its journal index and body (`NULL` if the entry does
+    /// not exist), read in that one statement.
+    fn events_listed_by(&self, sql: &str) -> Result<Vec<(u64, EventBody)>, StoreError> {
+        let rows = self.query(sql, &[])?;
         rows.iter()
             .map(|r| {
                 let at: i64 = r.get(0);
@@ -69,7 +66,7 @@ impl PgStore {
             .collect()
     }
 
-    /// A record from a row of [`RECORD_COLUMNS`] (joined as [`RECORD_EVENTS`] joins them).
+    /// A record from a row of a statement made by [`records_with_events`].
     pub(crate) fn stored_record(&self, row: &Row) -> Result<StoredRecord, StoreError> {
         let (filed, current, last): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
         let status: String = row.get(3);
@@ -153,24 +150,25 @@ impl Store for PgStore {
     }
 
     fn authorities(&self) -> Result<Vec<Authority>, StoreError> {
-        self.events_listed_by("authorities", "code")?
-            .into_iter()
-            .map(|(at, body)| match body {
-                EventBody::AuthorityRegistered { authority } => Ok(authority),
-                _ => Err(StoreError::Corrupt {
-                    index: at,
-                    reason: "expected an authority event".into(),
-                }),
-            })
-            .collect()
+        self.events_listed_by(
+            "SELECT a.event, j.body FROM authorities a LEFT JOIN journal j ON j.idx = a.event
+             ORDER BY a.code",
+        )?
+        .into_iter()
+        .map(|(at, body)| match body {
+            EventBody::AuthorityRegistered { authority } => Ok(authority),
+            _ => {
+                Err(StoreError::Corrupt { index: at, reason: "expected an authority event".into() })
+            }
+        })
+        .collect()
     }
 
     fn record(&self, key: &RecordKey) -> Result<Option<StoredRecord>, StoreError> {
         let row = self.query_opt(
-            &format!(
-                "SELECT {RECORD_COLUMNS} FROM records r {RECORD_EVENTS}
-                 JOIN authorities a ON a.id = r.authority
-                 WHERE a.code = $1 AND r.decision_no = $2"
+            records_with_events!(
+                "JOIN authorities a ON a.id = r.authority ",
+                "WHERE a.code = $1 AND r.decision_no = $2"
             ),
             &[&key.authority.as_str(), &key.decision_no],
         )?;
@@ -179,10 +177,9 @@ impl Store for PgStore {
 
     fn records_of(&self, id: &SubjectId) -> Result<Vec<StoredRecord>, StoreError> {
         let rows = self.query(
-            &format!(
-                "SELECT {RECORD_COLUMNS} FROM records r {RECORD_EVENTS}
-                 WHERE r.subject = (SELECT id FROM subjects WHERE code = $1)
-                 ORDER BY r.filed_event"
+            records_with_events!(
+                "WHERE r.subject = (SELECT id FROM subjects WHERE code = $1) ",
+                "ORDER BY r.filed_event"
             ),
             &[&id.as_str()],
         )?;
@@ -366,16 +363,19 @@ impl Store for PgStore {
     }
 
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
-        self.events_listed_by("rulebooks", "event")?
-            .into_iter()
-            .map(|(at, body)| match body {
-                EventBody::RulebookAdopted { text, .. } => Ok((at, text)),
-                _ => Err(StoreError::Corrupt {
-                    index: at,
-                    reason: "expected a rulebook adoption".into(),
-                }),
-            })
-            .collect()
+        self.events_listed_by(
+            "SELECT b.event, j.body FROM rulebooks b LEFT JOIN journal j ON j.idx = b.event
+             ORDER BY b.event",
+        )?
+        .into_iter()
+        .map(|(at, body)| match body {
+            EventBody::RulebookAdopted { text, .. } => Ok((at, text)),
+            _ => Err(StoreError::Corrupt {
+                index: at,
+                reason: "expected a rulebook adoption".into(),
+            }),
+        })
+        .collect()
     }
 
     fn subject_ids(
