@@ -6,7 +6,7 @@ use postgres::Row;
 use probity_core::{
     Authority, CaseKind, Date, Encoded, EventBody, RecordKey, Slug, SubjectId, Timestamp,
 };
-use probity_store::codec::{record_event, stored_subject_id};
+use probity_store::codec::{authority_event, record_event, rulebook_event, stored_subject_id};
 use probity_store::{
     AnswerRow, AssessmentRow, CaseRow, Counts, Credential, JournalEntry, ListEntry, ListQuery,
     Outcome, PlanRow, RecordStanding, RecordStatus, Role, Store, StoreError, StoredRecord,
@@ -54,14 +54,18 @@ impl PgStore {
     }
 
     /// The events `sql` lists, each as its journal index and body (`NULL` if the entry does
-    /// not exist), read in that one statement.
-    fn events_listed_by(&self, sql: &str) -> Result<Vec<(u64, EventBody)>, StoreError> {
+    /// not exist), read in that one statement and each taken as `what` it must be.
+    fn events_listed_by<T>(
+        &self,
+        sql: &str,
+        what: impl Fn(u64, EventBody) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         let rows = self.query(sql, &[])?;
         rows.iter()
             .map(|r| {
                 let at: i64 = r.get(0);
                 let body = r.get::<_, Option<&[u8]>>(1).ok_or_else(|| missing_entry(at))?;
-                Ok((at as u64, decode(at, body)?.body))
+                what(at as u64, decode(at, body)?.body)
             })
             .collect()
     }
@@ -153,15 +157,8 @@ impl Store for PgStore {
         self.events_listed_by(
             "SELECT a.event, j.body FROM authorities a LEFT JOIN journal j ON j.idx = a.event
              ORDER BY a.code",
-        )?
-        .into_iter()
-        .map(|(at, body)| match body {
-            EventBody::AuthorityRegistered { authority } => Ok(authority),
-            _ => {
-                Err(StoreError::Corrupt { index: at, reason: "expected an authority event".into() })
-            }
-        })
-        .collect()
+            authority_event,
+        )
     }
 
     fn record(&self, key: &RecordKey) -> Result<Option<StoredRecord>, StoreError> {
@@ -366,16 +363,8 @@ impl Store for PgStore {
         self.events_listed_by(
             "SELECT b.event, j.body FROM rulebooks b LEFT JOIN journal j ON j.idx = b.event
              ORDER BY b.event",
-        )?
-        .into_iter()
-        .map(|(at, body)| match body {
-            EventBody::RulebookAdopted { text, .. } => Ok((at, text)),
-            _ => Err(StoreError::Corrupt {
-                index: at,
-                reason: "expected a rulebook adoption".into(),
-            }),
-        })
-        .collect()
+            rulebook_event,
+        )
     }
 
     fn subject_ids(

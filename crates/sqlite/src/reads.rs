@@ -10,7 +10,9 @@ use probity_store::{
 };
 use rusqlite::{OptionalExtension, params};
 
-use probity_store::codec::{date_key, from_date_key, record_event, stored_subject_id};
+use probity_store::codec::{
+    authority_event, date_key, from_date_key, record_event, rulebook_event, stored_subject_id,
+};
 
 use super::*;
 
@@ -136,13 +138,7 @@ impl Store for SqliteStore {
     fn authorities(&self) -> Result<Vec<Authority>, StoreError> {
         self.events_listed_by("SELECT event FROM authorities ORDER BY code")?
             .into_iter()
-            .map(|(at, body)| match body {
-                EventBody::AuthorityRegistered { authority } => Ok(authority),
-                _ => Err(StoreError::Corrupt {
-                    index: at,
-                    reason: "expected an authority event".into(),
-                }),
-            })
+            .map(|(at, body)| authority_event(at, body))
             .collect()
     }
 
@@ -846,13 +842,7 @@ impl Store for SqliteStore {
     fn adopted_rulebooks(&self) -> Result<Vec<(u64, String)>, StoreError> {
         self.events_listed_by("SELECT event FROM rulebooks ORDER BY event")?
             .into_iter()
-            .map(|(at, body)| match body {
-                EventBody::RulebookAdopted { text, .. } => Ok((at, text)),
-                _ => Err(StoreError::Corrupt {
-                    index: at,
-                    reason: "expected a rulebook adoption".into(),
-                }),
-            })
+            .map(|(at, body)| rulebook_event(at, body))
             .collect()
     }
 

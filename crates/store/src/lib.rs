@@ -53,6 +53,30 @@ pub mod codec {
         }
     }
 
+    /// The authority an event at journal entry `index` registers; any other event there
+    /// means the store is damaged.
+    pub fn authority_event(
+        index: u64,
+        body: probity_core::EventBody,
+    ) -> Result<probity_core::Authority, StoreError> {
+        match body {
+            probity_core::EventBody::AuthorityRegistered { authority } => Ok(authority),
+            _ => Err(StoreError::Corrupt { index, reason: "expected an authority event".into() }),
+        }
+    }
+
+    /// The rulebook text an event at journal entry `index` adopts, with that index; any other
+    /// event there means the store is damaged.
+    pub fn rulebook_event(
+        index: u64,
+        body: probity_core::EventBody,
+    ) -> Result<(u64, String), StoreError> {
+        match body {
+            probity_core::EventBody::RulebookAdopted { text, .. } => Ok((index, text)),
+            _ => Err(StoreError::Corrupt { index, reason: "expected a rulebook adoption".into() }),
+        }
+    }
+
     /// The SHA-256 of a body's canonical encoding, which its leaf commits to: what the store
     /// keeps of a body it withholds.
     pub fn body_digest(body: &[u8]) -> [u8; 32] {
