@@ -298,7 +298,8 @@ impl Registry {
                 "rows read, checked and journalled"
             );
             let started = std::time::Instant::now();
-            if report.accepted >= SETTLE_AFTER {
+            let bulk = report.accepted >= SETTLE_AFTER;
+            if bulk {
                 self.settle("before rating")?;
             }
             // The subjects whose records were journalled are those the store finds stale:
@@ -308,7 +309,7 @@ impl Registry {
             // Rating them wrote about as many assessments as there are subjects: settle again,
             // so the reads after the import (a re-rate first) are planned for the assessment
             // and list tables as they now are, not as they were before the rating filled them.
-            if report.accepted >= SETTLE_AFTER {
+            if bulk {
                 self.settle("after rating")?;
             }
             tracing::info!(
