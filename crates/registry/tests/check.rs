@@ -135,25 +135,31 @@ fn stored_and_computed_answers_agree() {
     let db = dir.path().join("r").join(probity_sqlite::DB_FILE);
     drop(reg);
     {
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        let rows: Vec<(i64, String, String)> = conn
-            .prepare("SELECT subject, explanation, answers FROM assessments")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .map(Result::unwrap)
+        // Read through the store, which unpacks what it stored packed; written back as text,
+        // as such a row was.
+        let store = probity_sqlite::SqliteStore::open(&dir.path().join("r")).unwrap();
+        let rows: Vec<_> = ids
+            .iter()
+            .filter_map(|id| {
+                probity_store::Store::assessment(&store, id).unwrap().map(|row| (*id, row))
+            })
             .collect();
-        for (subject, explanation, answers) in rows {
-            let mut whole: serde_json::Value = serde_json::from_str(&explanation).unwrap();
+        assert!(!rows.is_empty());
+        drop(store);
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        for (id, row) in rows {
+            let mut whole: serde_json::Value = serde_json::from_str(&row.explanation).unwrap();
             // Stored as JSON Lines, one measure a line.
-            whole["measures"] = answers
+            whole["measures"] = row
+                .answers
                 .lines()
                 .map(|line| serde_json::from_str(line).unwrap())
                 .collect::<Vec<serde_json::Value>>()
                 .into();
             conn.execute(
-                "UPDATE assessments SET explanation = ?1, answers = '' WHERE subject = ?2",
-                rusqlite::params![whole.to_string(), subject],
+                "UPDATE assessments SET explanation = ?1, answers = ''
+                 WHERE subject = (SELECT id FROM subjects WHERE code = ?2)",
+                rusqlite::params![whole.to_string(), id.as_str()],
             )
             .unwrap();
         }

@@ -65,9 +65,9 @@ impl SqliteStore {
                         r.next_change.map(date_key),
                         r.rulebook,
                         r.version,
-                        r.explanation,
+                        crate::packed::Pack(&r.explanation),
                         r.log_size as i64,
-                        r.answers
+                        crate::packed::Pack(&r.answers)
                     ])
                     .map_err(backend)?;
                 if stored == 0 {

@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 mod append;
 mod assessments;
 mod connection;
+mod packed;
 mod reads;
 mod watch;
 

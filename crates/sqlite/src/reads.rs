@@ -538,9 +538,9 @@ impl Store for SqliteStore {
                         r.get::<_, Option<i64>>(4)?,
                         r.get(5)?,
                         r.get(6)?,
-                        r.get(7)?,
+                        r.get::<_, crate::packed::Unpacked>(7)?.0,
                         r.get::<_, i64>(8)?,
-                        r.get(9)?,
+                        r.get::<_, crate::packed::Unpacked>(9)?.0,
                     ))
                 })
                 .optional()
@@ -632,7 +632,7 @@ impl Store for SqliteStore {
                             rated_at_size: r.get::<_, i64>(6)? as u64,
                             score: r.get(7)?,
                             grade: r.get(8)?,
-                            answers: r.get(9)?,
+                            answers: r.get::<_, crate::packed::Unpacked>(9)?.0,
                             log_size: r.get::<_, i64>(10)? as u64,
                         }),
                         (Err(e), _) | (_, Err(e)) => Err(e),

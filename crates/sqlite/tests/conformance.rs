@@ -193,6 +193,14 @@ fn answers_stored_as_an_array_become_lines() {
     {
         let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
         conn.pragma_update(None, "user_version", 14).unwrap();
+        // A registry of version 14 held its answers as text: packing came later.
+        let unpacked = conn
+            .execute(
+                "UPDATE assessments SET answers = ?1 WHERE typeof(answers) = 'blob'",
+                [probity_store::conformance::ANSWERS_AS_AN_ARRAY.0],
+            )
+            .unwrap();
+        assert_eq!(unpacked, 1);
     }
     let store = SqliteStore::open(&path).unwrap();
     probity_store::conformance::answers_are_lines(&store);
