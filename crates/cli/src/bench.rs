@@ -543,9 +543,7 @@ fn bench_import(
         outln!(
             "  baseline  naive rusqlite, one INSERT per row             {baseline_rate:>10.0} records/s  {baseline_secs:>7.2} s"
         );
-        outln!(
-            "  ratio     probity / baseline                             {ratio:>10.2}×"
-        );
+        outln!("  ratio     probity / baseline                             {ratio:>10.2}×");
         outln!(
             "  floor     journal entries {journal_secs:.2} s + look-ups {lookups_secs:.2} s  {floor_rate:>10.0} records/s  {floor_secs:>7.2} s  ({:.2}× baseline; probity {:.2}× of it, target ≥ 0.6×)",
             floor_rate / baseline_rate,

@@ -836,7 +836,8 @@ fn the_audit_compares_every_stored_node_and_column_it_vouches_for() {
         let conn = rusqlite::Connection::open(data.join("registry.sqlite")).unwrap();
         conn.query_row(
             "SELECT s.code, r.decision_no FROM records r JOIN subjects s ON s.id = r.subject
-             WHERE r.kind <> 'penalty.serious' ORDER BY r.id LIMIT 1",
+             JOIN record_kinds k ON k.id = r.kind_id
+             WHERE k.kind <> 'penalty.serious' ORDER BY r.id LIMIT 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )

@@ -21,7 +21,7 @@ const PUT_TILE: &str = "INSERT INTO log_tiles (level, idx, width, hashes) VALUES
 const INSERT_JOURNAL: &str =
     "INSERT INTO journal (idx, recorded_at, type, body) VALUES (?1, ?2, ?3, ?4)";
 const INSERT_RECORD: &str =
-    "INSERT INTO records (key_hash, authority, decision_no, subject, kind, effective,
+    "INSERT INTO records (key_hash, authority, decision_no, subject, kind_id, effective,
                                                    status, filed_event, current_event, last_event)
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'filed', ?7, ?7, ?7)";
 const INSERT_HISTORY: &str = "INSERT INTO record_history (record, event) VALUES (?1, ?2)";
@@ -42,6 +42,7 @@ struct Appender<'t> {
     tiles: TileUpdates,
     authority_ids: &'t mut HashMap<String, (i64, u64)>,
     subject_ids: &'t mut HashMap<SubjectId, (i64, u64)>,
+    kinds: &'t std::cell::RefCell<Kinds>,
     /// Whether any record was ever redacted: while none was, filings skip the look-up.
     any_redacted: bool,
     /// The subjects (by row) the append's events concern, with the latest such event: their
@@ -191,6 +192,23 @@ impl Appender<'_> {
         self.tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map_err(backend)
     }
 
+    /// The number of record kind `kind`, given it here if it has none yet.
+    fn kind_id(&mut self, kind: &str) -> Result<i64, StoreError> {
+        if let Some(&id) = self.kinds.borrow().ids.get(kind) {
+            return Ok(id);
+        }
+        let id: i64 = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO record_kinds (kind) VALUES (?1)
+                 ON CONFLICT (kind) DO UPDATE SET kind = excluded.kind RETURNING id",
+            )
+            .and_then(|mut s| s.query_row([kind], |r| r.get(0)))
+            .map_err(backend)?;
+        self.kinds.borrow_mut().put(id, kind.to_owned());
+        Ok(id)
+    }
+
     fn remember_subject(&mut self, id: SubjectId, row: i64, event: u64) {
         if self.subject_ids.len() >= SUBJECT_CACHE {
             self.subject_ids.clear();
@@ -236,13 +254,14 @@ impl<'e> Executor<'e> for Appender<'_> {
                     .insert(authority.id.to_string(), (self.tx.last_insert_rowid(), event));
             }
             Op::AddRecord { record, authority, subject, event } => {
+                let kind = self.kind_id(record.kind.as_str())?;
                 self.insert_record
                     .execute(params![
                         key_hash(record.authority.as_str(), &record.decision_no),
                         authority,
                         record.decision_no,
                         subject,
-                        record.kind.as_str(),
+                        kind,
                         date_key(record.effective),
                         event as i64
                     ])
@@ -251,13 +270,14 @@ impl<'e> Executor<'e> for Appender<'_> {
                 self.insert_history.execute(params![row, event as i64]).map_err(backend)?;
             }
             Op::Correct { row, record, subject, event } => {
+                let kind = self.kind_id(record.kind.as_str())?;
                 self.exec(
-                    "UPDATE records SET subject = ?2, kind = ?3, effective = ?4, status = 'corrected',
+                    "UPDATE records SET subject = ?2, kind_id = ?3, effective = ?4, status = 'corrected',
                             current_event = ?5, last_event = ?5 WHERE id = ?1",
                     params![
                         row,
                         subject,
-                        record.kind.as_str(),
+                        kind,
                         date_key(record.effective),
                         event as i64
                     ],
@@ -439,6 +459,7 @@ impl SqliteStore {
                 tiles: TileUpdates::default(),
                 authority_ids: &mut self.authority_ids,
                 subject_ids: &mut self.subject_ids,
+                kinds: &self.kinds,
                 any_redacted: tx
                     .query_row("SELECT EXISTS (SELECT 1 FROM redacted_records)", [], |r| r.get(0))
                     .map_err(backend)?,
@@ -460,6 +481,7 @@ impl SqliteStore {
             // The transaction rolled back on drop; the caches may name rows it had added.
             self.subject_ids.clear();
             self.load_authority_ids()?;
+            self.load_kinds()?;
             self.load_frontier()?;
         }
         outcome

@@ -27,6 +27,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0013_watchlists.sql"),
     include_str!("../migrations/0014_assessment_answers.sql"),
     include_str!("../migrations/0015_answers_as_lines.sql"),
+    include_str!("../migrations/0016_record_kind_ids.sql"),
 ];
 
 /// The settings every connection to a registry's database opens with (see `connect` for why).
@@ -84,11 +85,13 @@ impl SqliteStore {
             location: dir.to_path_buf(),
             authority_ids: HashMap::new(),
             subject_ids: HashMap::new(),
+            kinds: std::cell::RefCell::default(),
             frontier: Frontier::default(),
             tiles: std::cell::RefCell::default(),
         };
         store.migrate()?;
         store.load_authority_ids()?;
+        store.load_kinds()?;
         store.load_frontier()?;
         Ok(store)
     }
@@ -130,6 +133,36 @@ impl SqliteStore {
             .map_err(backend)?;
         self.authority_ids = rows.collect::<Result<_, _>>().map_err(backend)?;
         Ok(())
+    }
+
+    pub(crate) fn load_kinds(&self) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare("SELECT id, kind FROM record_kinds").map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(backend)?;
+        let mut kinds = Kinds::default();
+        for row in rows {
+            let (id, kind) = row.map_err(backend)?;
+            kinds.put(id, kind);
+        }
+        *self.kinds.borrow_mut() = kinds;
+        Ok(())
+    }
+
+    /// The name of record kind `id`: from the cache, or (for a handle opened before another
+    /// handle added the kind) from the table.
+    pub(crate) fn kind_name(&self, id: i64) -> Result<String, StoreError> {
+        if let Some(kind) = self.kinds.borrow().names.get(&id) {
+            return Ok(kind.clone());
+        }
+        let kind: String = self
+            .conn
+            .prepare_cached("SELECT kind FROM record_kinds WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+            .map_err(backend)?
+            .ok_or_else(|| StoreError::Backend(format!("record kind {id} is not in the store")))?;
+        self.kinds.borrow_mut().put(id, kind.clone());
+        Ok(kind)
     }
 
     /// The row id of an authority: from the cache, or (for a handle opened before another

@@ -40,10 +40,26 @@ pub struct SqliteStore {
     /// Subject code → row id and registering event, for subjects seen since open; bounded by
     /// [`SUBJECT_CACHE`].
     subject_ids: HashMap<SubjectId, (i64, u64)>,
+    /// Record kinds by number and by name (migration 0016): a handful, read at open.
+    kinds: std::cell::RefCell<Kinds>,
     /// The right edge of the log tree, so appends never read it back.
     frontier: Frontier,
     /// Stored log tiles kept once read: complete nodes never change.
     tiles: std::cell::RefCell<TileCache>,
+}
+
+/// Record kinds both ways.
+#[derive(Default)]
+struct Kinds {
+    ids: HashMap<String, i64>,
+    names: HashMap<i64, String>,
+}
+
+impl Kinds {
+    fn put(&mut self, id: i64, kind: String) {
+        self.ids.insert(kind.clone(), id);
+        self.names.insert(id, kind);
+    }
 }
 
 /// The most subject row ids kept in memory (about 40 bytes each).

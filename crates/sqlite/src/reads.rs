@@ -197,7 +197,7 @@ impl Store for SqliteStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT filed_event, kind, effective, status, repaired
+                "SELECT filed_event, kind_id, effective, status, repaired
                  FROM records WHERE subject = +?1 ORDER BY filed_event",
             )
             .map_err(backend)?;
@@ -209,7 +209,13 @@ impl Store for SqliteStore {
         let records = rows
             .map(|row| {
                 let (filed, kind, effective, status, repaired) = row.map_err(backend)?;
-                RecordStanding::from_columns(filed, kind, effective, &status, repaired)
+                RecordStanding::from_columns(
+                    filed,
+                    self.kind_name(kind)?,
+                    effective,
+                    &status,
+                    repaired,
+                )
             })
             .collect::<Result<_, _>>()?;
         Ok(Some(SubjectStanding {

@@ -90,6 +90,7 @@ fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
     {
         let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
         keep_log_as_nodes(&conn);
+        keep_kinds_as_names(&conn);
         conn.execute_batch(
             "ALTER TABLE subjects DROP COLUMN last_event;
              ALTER TABLE subjects DROP COLUMN established;
@@ -99,6 +100,21 @@ fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
     }
     let store = SqliteStore::open(&path).unwrap();
     probity_store::conformance::establishment_is_read_back(&store, &ids);
+}
+
+/// Puts record kinds back as registries before migration 0016 kept them: the name in each
+/// record and in the covering index.
+fn keep_kinds_as_names(conn: &rusqlite::Connection) {
+    conn.execute_batch(
+        "DROP INDEX records_by_subject_rating;
+         ALTER TABLE records ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+         UPDATE records SET kind = (SELECT k.kind FROM record_kinds k WHERE k.id = records.kind_id);
+         ALTER TABLE records DROP COLUMN kind_id;
+         DROP TABLE record_kinds;
+         CREATE INDEX records_by_subject_rating
+             ON records (subject, filed_event, kind, effective, status, repaired);",
+    )
+    .unwrap();
 }
 
 /// Puts the log back as registries before migration 0008 kept it: a row per complete node in
@@ -141,6 +157,7 @@ fn a_registry_from_before_log_tiles_migrates() {
         let nodes: i64 =
             conn.query_row("SELECT count(*) FROM log_nodes", [], |r| r.get(0)).unwrap();
         assert_eq!(nodes, 2 * 600 - i64::from(600u32.count_ones()), "a row per complete node");
+        keep_kinds_as_names(&conn);
         conn.execute_batch(
             "ALTER TABLE subjects DROP COLUMN last_event;
              ALTER TABLE assessments DROP COLUMN answers;",
@@ -169,6 +186,7 @@ fn a_registry_from_before_subjects_kept_their_latest_event_migrates() {
     let path = dir.path().join("registry");
     {
         let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        keep_kinds_as_names(&conn);
         conn.execute_batch(
             "ALTER TABLE subjects DROP COLUMN last_event;
              ALTER TABLE assessments DROP COLUMN answers; PRAGMA user_version = 8;",
@@ -192,6 +210,7 @@ fn answers_stored_as_an_array_become_lines() {
     let path = dir.path().join("registry");
     {
         let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        keep_kinds_as_names(&conn);
         conn.pragma_update(None, "user_version", 14).unwrap();
         // A registry of version 14 held its answers as text: packing came later.
         let unpacked = conn
@@ -218,4 +237,74 @@ fn the_whole_file_can_be_mapped() {
     conn.execute_batch(probity_sqlite::SETTINGS).unwrap();
     let mapped: i64 = conn.query_row("PRAGMA mmap_size", [], |r| r.get(0)).unwrap();
     assert_eq!(mapped, 1 << 40, "SQLite's cap of 2 GB was not raised");
+}
+
+/// Records filed before migration 0016 held their kind's name; after it they hold its number,
+/// every standing reads as it did, the covering index still answers rating's read alone, and
+/// records filed and corrected after it take numbers too.
+#[test]
+fn record_kinds_become_numbers_and_every_standing_reads_as_it_did() {
+    use probity_store::Store;
+    use probity_store::conformance::{standings_follow_corrections, uscc};
+    let (dir, mut store) = fresh();
+    standings_follow_corrections(&mut store);
+    let before: Vec<_> = [1, 2].map(|n| store.standing_of(&uscc(n)).unwrap()).into();
+    drop(store);
+    let path = dir.path().join("registry");
+    {
+        // The schema as version 15 had it: the name in each record and in the index.
+        let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        keep_kinds_as_names(&conn);
+        conn.pragma_update(None, "user_version", 15).unwrap();
+        let kinds: Vec<String> = conn
+            .prepare("SELECT DISTINCT kind FROM records ORDER BY kind")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(kinds, ["penalty.minor", "penalty.serious"]);
+    }
+    let mut store = SqliteStore::open(&path).unwrap();
+    let after: Vec<_> = [1, 2].map(|n| store.standing_of(&uscc(n)).unwrap()).into();
+    assert_eq!(after, before);
+    {
+        let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT filed_event, kind_id, effective, status, repaired
+                 FROM records WHERE subject = +?1 ORDER BY filed_event",
+                [1],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("COVERING INDEX records_by_subject_rating"), "{plan}");
+    }
+    // A kind the registry has not seen, and one it has, filed after the migration.
+    let file = |decision_no: &str, kind: &str| -> probity_core::Encoded {
+        let mut record = probity_store::conformance::record("bj-amr", decision_no, 3);
+        record.kind = probity_core::Slug::parse("kind", kind).unwrap();
+        probity_core::Event::new(
+            probity_core::Timestamp::UNIX_EPOCH,
+            probity_core::EventBody::RecordFiled { record },
+        )
+        .into()
+    };
+    // Another handle, opened before they are filed, learns the new kind from the table.
+    let reader = SqliteStore::open(&path).unwrap();
+    let three = probity_core::Event::new(
+        probity_core::Timestamp::UNIX_EPOCH,
+        probity_core::EventBody::SubjectRegistered {
+            subject: probity_store::conformance::subject(3),
+        },
+    )
+    .into();
+    let out = store
+        .append(&[three, file("N-1", "court.dishonest_debtor"), file("N-2", "penalty.minor")])
+        .unwrap();
+    assert!(out.iter().all(|o| matches!(o, probity_store::Outcome::Appended { .. })), "{out:?}");
+    let three = store.standing_of(&uscc(3)).unwrap().unwrap();
+    let kinds: Vec<&str> = three.records.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(kinds, ["court.dishonest_debtor", "penalty.minor"]);
+    assert_eq!(reader.standing_of(&uscc(3)).unwrap().unwrap(), three);
 }
