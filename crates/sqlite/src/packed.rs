@@ -2,8 +2,8 @@
 //! compressed.
 //!
 //! They are JSON that repeats itself (each reason names its cause and legal basis in words), about
-//! 2.3 KB a subject, and every rating writes them again: at 1,000,000 records they were nine
-//! tenths of what a rating wrote. Compressed with LZ4 they take about a third (2.7 to 3.6 times
+//! 2.3 KB a subject, and every rating writes them again: four fifths of each stored
+//! assessment. Compressed with LZ4 they take about a third (2.7 to 3.6 times
 //! less in a generated registry). PostgreSQL compresses them itself (LZ4, migration 0008); SQLite
 //! does not, so this store does it at its edge: the rows the rest of probity reads and writes
 //! hold the texts as they are.
