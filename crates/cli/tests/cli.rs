@@ -844,8 +844,14 @@ fn the_audit_compares_every_stored_node_and_column_it_vouches_for() {
         .unwrap()
     };
     let p = tampered(&|c| {
-        c.execute("UPDATE records SET kind = 'penalty.serious' WHERE decision_no = ?1", [&no])
+        c.execute("INSERT OR IGNORE INTO record_kinds (kind) VALUES ('penalty.serious')", [])
             .unwrap();
+        c.execute(
+            "UPDATE records SET kind_id = (SELECT id FROM record_kinds WHERE kind = 'penalty.serious')
+             WHERE decision_no = ?1",
+            [&no],
+        )
+        .unwrap();
     });
     assert!(p.contains(&format!("subject {code}: rating reads its records as")), "{p}");
     let p = tampered(&|c| {
