@@ -142,8 +142,8 @@ async fn authenticate(state: &AppState, key: &str) -> Result<Result<Actor, AuthE
 
 /// Every request is limited (in the router's one middleware). One whose key authenticates is
 /// charged to its key; any other (no key, or one that does not authenticate) is public,
-/// charged to the client's address. A key is checked as on any endpoint that needs one, with the same slow-down after
-/// failures, so a header cannot buy a way around the public limit.
+/// charged to the client's address. A key is checked as on any endpoint that needs one, with
+/// the same slow-down after failures, so a header cannot buy a way around the public limit.
 pub async fn limit_public(state: &AppState, request: Request, next: Next) -> Response {
     use axum::response::IntoResponse as _;
     let limited = |wait: Duration, who: String| {
