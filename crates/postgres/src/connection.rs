@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0013_watchlists.sql"),
     include_str!("../migrations/0014_assessment_answers.sql"),
     include_str!("../migrations/0015_answers_as_lines.sql"),
+    include_str!("../migrations/0016_answers_lz4.sql"),
 ];
 
 /// The base of the advisory lock that sequences appends to a registry's log; each schema locks

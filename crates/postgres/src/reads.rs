@@ -218,10 +218,11 @@ impl Store for PgStore {
                  (SELECT id, established FROM subjects WHERE code = k.code OFFSET 0) s
              LEFT JOIN LATERAL
                  (SELECT filed_event, kind, effective, status, repaired FROM records
-                  WHERE subject = s.id OFFSET 0) r ON true
-             ORDER BY k.n, r.filed_event",
+                  WHERE subject = s.id OFFSET 0) r ON true",
             &[&codes],
         )?;
+        // Rows are placed by `k.n` and each subject's records ordered here: sorting the whole
+        // batch on the server cost a tenth of its time while rating.
         let mut out: Vec<Option<SubjectStanding>> = vec![None; ids.len()];
         for r in &rows {
             let n = r.get::<_, i64>(0) as usize;
@@ -244,6 +245,9 @@ impl Store for PgStore {
                     r.get::<_, Option<i32>>(6).map(i64::from),
                 )?);
             }
+        }
+        for standing in out.iter_mut().flatten() {
+            standing.records.sort_unstable_by_key(|r| r.filed_index);
         }
         Ok(out)
     }

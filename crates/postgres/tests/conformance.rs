@@ -91,13 +91,13 @@ fn a_registry_from_before_assessment_explanations_migrates() {
     probity_store::conformance::assessments_are_kept_and_swept(&mut store);
     let version: i32 =
         c.query_one(&format!("SELECT version FROM {name}.schema_version"), &[]).unwrap().get(0);
-    assert_eq!(version, 15, "every later migration is applied");
+    assert_eq!(version, 16, "every later migration is applied");
 }
 
 /// A long explanation is compressed with lz4 (migration 0008) on a server built with it, as
-/// this one is, and reads back as stored.
+/// this one is, and so are long answers (migration 0016); both read back as stored.
 #[test]
-fn long_explanations_are_compressed_with_lz4() {
+fn long_explanations_and_answers_are_compressed_with_lz4() {
     use probity_store::{AssessmentRow, Store as _, conformance::uscc};
     let (schema, mut store) = fresh();
     let name = schema.0.clone().unwrap();
@@ -115,21 +115,28 @@ fn long_explanations_are_compressed_with_lz4() {
         version: "1".into(),
         lists: Vec::new(),
         explanation: format!(r#"{{"steps":[{}]}}"#, steps.join(",")),
-        answers: "[]".into(),
+        answers: (0..100)
+            .map(|i| format!(r#"{{"measure":"m{i}","decision":"allow","reasons":[]}}"#))
+            .collect::<Vec<_>>()
+            .join("\n"),
         log_size: 1,
     };
     assert!(row.explanation.len() > 4_000, "long enough to be compressed");
+    assert!(row.answers.len() > 4_000, "long enough to be compressed");
     store.put_assessments(std::slice::from_ref(&row), &[]).unwrap();
     assert_eq!(store.assessment(&uscc(1)).unwrap(), Some(row));
     let mut c = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
-    let method: Option<String> = c
+    let row = c
         .query_one(
-            &format!("SELECT pg_column_compression(explanation) FROM {name}.assessments"),
+            &format!(
+                "SELECT pg_column_compression(explanation), pg_column_compression(answers)
+                 FROM {name}.assessments"
+            ),
             &[],
         )
-        .unwrap()
-        .get(0);
-    assert_eq!(method.as_deref(), Some("lz4"));
+        .unwrap();
+    let methods: (Option<String>, Option<String>) = (row.get(0), row.get(1));
+    assert_eq!(methods, (Some("lz4".into()), Some("lz4".into())));
 }
 
 /// A registry made before subjects kept their date of establishment gets it from the journal
