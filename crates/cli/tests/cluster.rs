@@ -603,6 +603,15 @@ fn bench_import_compares_sqlite_and_postgresql_in_one_run() {
     for part in ["journal_seconds", "lookups_seconds", "ratio_to_baseline"] {
         assert!(v["floor"][part].as_f64().unwrap() > 0.0, "{part}: {v}");
     }
+    // So does PostgreSQL's, copied from the registry there, and the schema it used is gone.
+    for part in ["journal_seconds", "lookups_seconds", "ratio_to_copy_baseline", "probity_to_floor"]
+    {
+        assert!(v["postgres"]["floor"][part].as_f64().unwrap() > 0.0, "{part}: {v}");
+    }
+    let floor_schema = psql(&format!(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name = '{schema}_floor'"
+    ));
+    assert_eq!(floor_schema, "0", "the floor's schema is dropped");
     let filed = psql(&format!("SELECT count(*) FROM {schema}.records"));
     assert_eq!(filed, "300", "every record is in the PostgreSQL registry");
 }
