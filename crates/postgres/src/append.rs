@@ -19,8 +19,13 @@ use super::*;
 impl PgStore {
     /// One append, under the log's lock. Another process may have appended since this one
     /// last did: then reload the log's right edge and look again.
+    ///
+    /// While the batches before held only new record keys, the keys of a batch's filings are
+    /// not probed: the records' unique key refuses a duplicate when the batch's records are
+    /// sent, and the batch runs again, probing, as do the batches after it until one has no
+    /// stored key.
     pub(crate) fn append_now(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
-        for _ in 0..3 {
+        for _ in 0..4 {
             let lock = log_lock(&self.schema);
             let client = self.client.get_mut();
             let statements = &self.statements;
@@ -40,8 +45,10 @@ impl PgStore {
                 continue;
             }
             let mut frontier = self.frontier.clone();
-            let outcomes = {
+            let (outcomes, key_taken) = {
                 let mut app = Appender {
+                    keys_new: self.keys_new,
+                    key_taken: false,
                     tx: &mut tx,
                     statements,
                     frontier: &mut frontier,
@@ -58,7 +65,7 @@ impl PgStore {
                 };
                 let t = std::time::Instant::now();
                 let mut planner = Planner::new(next as u64);
-                app.look_up(events).and_then(|()| {
+                let outcomes = app.look_up(events).and_then(|()| {
                     let looked_up = t.elapsed();
                     let outcomes = planner.apply(events, &mut app)?;
                     let applied = t.elapsed();
@@ -71,8 +78,17 @@ impl PgStore {
                         "append staged"
                     );
                     Ok::<Vec<Outcome>, StoreError>(outcomes)
-                })
+                });
+                self.keys_new = app.keys_new;
+                (outcomes, app.key_taken)
             };
+            if key_taken {
+                drop(tx);
+                tracing::debug!(
+                    "a record key thought new is stored: the batch runs again, probing"
+                );
+                continue;
+            }
             return match outcomes {
                 Ok(outcomes) => {
                     let t = std::time::Instant::now();
@@ -127,15 +143,15 @@ fn copy_in<T>(
     types: &[postgres::types::Type],
     rows: &[T],
     mut write: impl FnMut(&mut BinaryCopyInWriter<'_>, &T) -> Result<(), postgres::Error>,
-) -> Result<(), StoreError> {
+) -> Result<(), postgres::Error> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut w = BinaryCopyInWriter::new(tx.copy_in(sql).map_err(backend)?, types);
+    let mut w = BinaryCopyInWriter::new(tx.copy_in(sql)?, types);
     for row in rows {
-        write(&mut w, row).map_err(backend)?;
+        write(&mut w, row)?;
     }
-    w.finish().map_err(backend)?;
+    w.finish()?;
     Ok(())
 }
 
@@ -148,6 +164,11 @@ fn copy_in<T>(
 /// stored (corrections, withdrawals, steps, redactions) first send what is staged, then run as
 /// statements.
 struct Appender<'a, 't, 'e> {
+    /// Whether the filings' keys are taken to be new without probing ([`PgStore::keys_new`]);
+    /// after the look-ups, whether the next batch may do so.
+    keys_new: bool,
+    /// Whether sending the records found a key taken that was not probed.
+    key_taken: bool,
     tx: &'a mut Transaction<'t>,
     statements: &'a Statements,
     frontier: &'a mut Frontier,
@@ -288,10 +309,18 @@ impl<'e> Appender<'_, '_, 'e> {
                 self.authorities.insert(code, Some((r.get(1), r.get(2))));
             }
         }
+        // Keys taken to be new are not probed; a redacted key is not in `records`, where its
+        // unique index would refuse it, so while any record is redacted every key is probed.
+        if self.keys_new && !keys.is_empty() {
+            let st =
+                self.statements.get(self.tx, "SELECT EXISTS (SELECT 1 FROM redacted_records)")?;
+            self.keys_new = !self.tx.query_one(&st, &[]).map_err(backend)?.get::<_, bool>(0);
+        }
+        let probed = !self.keys_new;
         // A key whose authority is not registered names no stored record: it stays free.
         let (mut key_rows, mut key_numbers_known, mut key_at) =
             (Vec::new(), Vec::new(), Vec::new());
-        for (i, (a, d)) in key_authorities.iter().zip(&key_numbers).enumerate() {
+        for (i, (a, d)) in key_authorities.iter().zip(&key_numbers).enumerate().filter(|_| probed) {
             if let Some(Some((row, _))) = self.authorities.get(a) {
                 key_rows.push(*row);
                 key_numbers_known.push(*d);
@@ -333,6 +362,10 @@ impl<'e> Appender<'_, '_, 'e> {
                 self.records.insert((a, d), state);
             }
         }
+        if probed {
+            // The next batch probes again unless this one's keys were all new.
+            self.keys_new = self.records.values().all(|s| matches!(s, KeyState::Free));
+        }
         let new_subjects =
             registering.iter().filter(|c| matches!(self.subjects.get(*c), Some(None))).count();
         let new_records = self.records.values().filter(|s| matches!(s, KeyState::Free)).count();
@@ -369,7 +402,8 @@ impl<'e> Appender<'_, '_, 'e> {
                 let event = e.event();
                 w.write(&[idx, &event.recorded_at.as_microsecond(), &event.type_name(), &e.bytes()])
             },
-        )?;
+        )
+        .map_err(backend)?;
         self.put_tiles(staged.tiles)?;
         copy_in(
             self.tx,
@@ -380,7 +414,8 @@ impl<'e> Appender<'_, '_, 'e> {
             |w, (id, s, event)| {
                 w.write(&[id, &s.id.as_str(), &s.name, event, &s.established.map(date_i32), event])
             },
-        )?;
+        )
+        .map_err(backend)?;
         copy_in(
             self.tx,
             "COPY records (id, authority, decision_no, subject, kind, effective, status,
@@ -414,14 +449,23 @@ impl<'e> Appender<'_, '_, 'e> {
                     event,
                 ])
             },
-        )?;
+        )
+        .map_err(|e| {
+            // A key taken to be new, and not probed, is stored: the batch runs again.
+            let taken = e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION);
+            if taken && self.keys_new {
+                (self.key_taken, self.keys_new) = (true, false);
+            }
+            backend(e)
+        })?;
         copy_in(
             self.tx,
             "COPY record_history (record, event) FROM STDIN (FORMAT binary)",
             &[Type::INT8, Type::INT8],
             &staged.records,
             |w, (id, _, _, _, event)| w.write(&[id, event]),
-        )?;
+        )
+        .map_err(backend)?;
         if !self.touched.is_empty() {
             let (rows, events): (Vec<i64>, Vec<i64>) =
                 std::mem::take(&mut self.touched).into_iter().unzip();

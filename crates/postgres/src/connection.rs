@@ -145,6 +145,7 @@ impl PgStore {
             url: url.to_owned(),
             in_snapshot: Cell::new(false),
             lost: Cell::new(false),
+            keys_new: true,
             tiles: RefCell::default(),
         };
         if standby {

@@ -127,6 +127,9 @@ pub struct PgStore {
     lost: Cell<bool>,
     /// Stored log tiles kept once read: complete nodes never change.
     tiles: RefCell<TileCache>,
+    /// Whether the record keys of the last batch appended were all new, so that the next
+    /// batch's filings are sent without probing their keys first (see `append_now`).
+    keys_new: bool,
 }
 
 impl std::fmt::Debug for PgStore {

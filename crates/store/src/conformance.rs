@@ -26,6 +26,7 @@ macro_rules! conformance_tests {
             records_need_known_subject_and_authority,
             records_are_idempotent_by_authority_and_decision_number,
             duplicates_within_one_batch,
+            stored_keys_among_new_ones_after_new_batches,
             one_batch_changes_what_it_filed,
             journal_is_dense_ordered_and_canonical,
             corrections_and_withdrawals,
@@ -289,6 +290,49 @@ pub fn duplicates_within_one_batch(store: &mut dyn Store) {
     assert_eq!(kinds, [true, true, false, true, false]);
     assert_eq!(out[2], Outcome::Duplicate);
     assert_eq!(store.counts().unwrap().events, 3);
+}
+
+/// After batches whose records were all new, a batch mixing new filings with a stored key
+/// filed again (the same and with other content) gets each outcome it would get alone, and the
+/// log and projections hold only what was new, as do the batches after it, all new again. A
+/// store may send a batch's filings without first looking their keys up when the batches
+/// before held none it knew, and must then still refuse what it holds.
+pub fn stored_keys_among_new_ones_after_new_batches(store: &mut dyn Store) {
+    setup(store);
+    for n in 0..3 {
+        let batch: Vec<Encoded> =
+            (0..5).map(|i| file(record("bj-amr", &format!("N-{n}-{i}"), 1 + i % 2))).collect();
+        assert!(store.append(&batch).unwrap().iter().all(appended), "batch {n} is all new");
+    }
+    let events = store.counts().unwrap().events;
+    let out = store
+        .append(&[
+            file(record("bj-amr", "M-1", 1)),
+            file(record("bj-amr", "N-1-2", 1)),
+            file(record("bj-amr", "N-2-3", 1)),
+            file(record("bj-amr", "M-2", 2)),
+        ])
+        .unwrap();
+    assert!(appended(&out[0]), "{out:?}");
+    assert_eq!(out[1], Outcome::Duplicate, "the same filing again");
+    assert!(
+        matches!(&out[2], Outcome::Refused(Refusal::Conflict(m)) if m.contains("N-2-3")),
+        "the same key with another subject: {out:?}"
+    );
+    assert!(appended(&out[3]), "{out:?}");
+    assert_eq!(out[0], Outcome::Appended { index: events });
+    assert_eq!(out[3], Outcome::Appended { index: events + 1 });
+    let c = store.counts().unwrap();
+    assert_eq!((c.records, c.events), (17, events + 2));
+    let out = store.append(&[file(record("bj-amr", "L-1", 2))]).unwrap();
+    assert_eq!(out, vec![Outcome::Appended { index: events + 2 }]);
+    assert_eq!(
+        store.append(&[file(record("bj-amr", "L-1", 2))]).unwrap(),
+        vec![Outcome::Duplicate]
+    );
+    assert_eq!(store.counts().unwrap().records, 18);
+    standings_agree(store, &uscc(1));
+    standings_agree(store, &uscc(2));
 }
 
 /// One batch may file records and then correct, withdraw or file them again: each event sees
