@@ -309,8 +309,22 @@ impl<'e> Appender<'_, '_, 'e> {
                 self.authorities.insert(code, Some((r.get(1), r.get(2))));
             }
         }
-        // Keys taken to be new are not probed; a redacted key is not in `records`, where its
-        // unique index would refuse it, so while any record is redacted every key is probed.
+        // Keys taken to be new are not probed. That holds only where nothing but a filing
+        // reads a key's state: a filing reads it after every other check, so a stored key
+        // that passes them is sent and refused by the records' unique index, while an event
+        // that changes a record would read `Free` and be refused as unknown, a different
+        // outcome. So a batch with any other event than registrations and filings probes.
+        // A redacted key is not in `records`, where its unique index would refuse it, so
+        // while any record is redacted every key is probed too.
+        let only_filings = events.iter().all(|e| {
+            matches!(
+                e.event().body,
+                EventBody::SubjectRegistered { .. }
+                    | EventBody::AuthorityRegistered { .. }
+                    | EventBody::RecordFiled { .. }
+            )
+        });
+        self.keys_new &= only_filings;
         if self.keys_new && !keys.is_empty() {
             let st =
                 self.statements.get(self.tx, "SELECT EXISTS (SELECT 1 FROM redacted_records)")?;

@@ -331,6 +331,23 @@ pub fn stored_keys_among_new_ones_after_new_batches(store: &mut dyn Store) {
         vec![Outcome::Duplicate]
     );
     assert_eq!(store.counts().unwrap().records, 18);
+    // After more new ones, a batch that files a stored key with a subject nobody registered
+    // (refused before its key is read) and then corrects that record: the correction finds it.
+    let batch: Vec<Encoded> =
+        (0..3).map(|i| file(record("bj-amr", &format!("P-{i}"), 1))).collect();
+    assert!(store.append(&batch).unwrap().iter().all(appended));
+    let mut corrected = record("bj-amr", "N-0-0", 2);
+    corrected.summary = "corrected on review".into();
+    let out = store
+        .append(&[
+            file(record("bj-amr", "N-0-0", 99)),
+            ev(EventBody::RecordCorrected { record: corrected.clone(), reason: "review".into() }),
+        ])
+        .unwrap();
+    assert_eq!(out[0], Outcome::Refused(Refusal::UnknownSubject(uscc(99))));
+    assert!(appended(&out[1]), "the stored record is corrected: {out:?}");
+    let stored = store.record(&corrected.key()).unwrap().unwrap();
+    assert_eq!(stored.record.summary, corrected.summary);
     standings_agree(store, &uscc(1));
     standings_agree(store, &uscc(2));
 }
