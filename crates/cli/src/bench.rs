@@ -326,16 +326,22 @@ fn floor(
     Ok((n, spent))
 }
 
+/// Refuses a schema name that could not be put into SQL text as it is.
+fn plain_schema(name: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+        "schema name `{name}` must be lowercase letters, digits and `_`"
+    );
+    Ok(())
+}
+
 /// The PostgreSQL peer of the naive baseline: the same rows, parsed the same way, sent with one
 /// binary COPY in one transaction into one table keyed by (authority, decision_no) with an index
 /// on subject, in a schema of its own that is dropped first. No validation, no journal: what
 /// PostgreSQL itself takes to store these records on this machine.
 fn postgres_baseline(url: &str, schema: &str, records: &Path) -> anyhow::Result<u64> {
     use postgres::types::Type;
-    anyhow::ensure!(
-        schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
-        "schema name `{schema}` must be lowercase letters, digits and `_`"
-    );
+    plain_schema(schema)?;
     let mut client = postgres::Client::connect(url, postgres::NoTls)
         .context("cannot connect to PostgreSQL for the COPY baseline")?;
     let name = schema;
@@ -449,12 +455,8 @@ fn postgres_floor(
     schema: &str,
     batch: usize,
 ) -> anyhow::Result<(u64, std::time::Duration)> {
-    for name in [registry, schema] {
-        anyhow::ensure!(
-            name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
-            "schema name `{name}` must be lowercase letters, digits and `_`"
-        );
-    }
+    plain_schema(registry)?;
+    plain_schema(schema)?;
     let connect = || {
         postgres::Client::connect(url, postgres::NoTls)
             .context("cannot connect to PostgreSQL for the floor")
@@ -648,13 +650,6 @@ fn bench_import(
 
     let probity_rate = records as f64 / probity_secs;
     let baseline_rate = records as f64 / baseline_secs;
-    let postgres_rate = on_postgres.as_ref().map(|pg| {
-        (
-            records as f64 / pg.secs,
-            records as f64 / pg.copy_secs,
-            records as f64 / (pg.journal_secs + pg.lookups_secs),
-        )
-    });
     let ratio = probity_rate / baseline_rate;
     let floor_secs = journal_secs + lookups_secs;
     let floor_rate = records as f64 / floor_secs;
@@ -709,7 +704,10 @@ fn bench_import(
             floor_rate / baseline_rate,
             probity_rate / floor_rate
         );
-        if let (Some((rate, copy, floor)), Some(pg)) = (postgres_rate, &on_postgres) {
+        if let Some(pg) = &on_postgres {
+            let rate = records as f64 / pg.secs;
+            let copy = records as f64 / pg.copy_secs;
+            let floor = records as f64 / (pg.journal_secs + pg.lookups_secs);
             outln!(
                 "  postgres  full path on PostgreSQL                       {rate:>10.0} records/s  ({:.2}× SQLite)",
                 rate / probity_rate

@@ -334,11 +334,13 @@ impl<'e> Appender<'_, '_, 'e> {
         // A key whose authority is not registered names no stored record: it stays free.
         let (mut key_rows, mut key_numbers_known, mut key_at) =
             (Vec::new(), Vec::new(), Vec::new());
-        for (i, (a, d)) in key_authorities.iter().zip(&key_numbers).enumerate().filter(|_| probed) {
-            if let Some(Some((row, _))) = self.authorities.get(a) {
-                key_rows.push(*row);
-                key_numbers_known.push(*d);
-                key_at.push(i);
+        if probed {
+            for (i, (a, d)) in key_authorities.iter().zip(&key_numbers).enumerate() {
+                if let Some(Some((row, _))) = self.authorities.get(a) {
+                    key_rows.push(*row);
+                    key_numbers_known.push(*d);
+                    key_at.push(i);
+                }
             }
         }
         if !key_rows.is_empty() {
