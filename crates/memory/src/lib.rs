@@ -992,7 +992,7 @@ impl Store for MemoryStore {
             rated_at_size: a.log_size,
             score: a.score,
             grade: a.grade.clone(),
-            answers: a.answers.clone(),
+            answers: a.answers.clone().into_bytes(),
             log_size: state.journal.len() as u64,
         }))
     }

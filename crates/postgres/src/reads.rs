@@ -580,7 +580,7 @@ impl Store for PgStore {
                 rated_at_size: r.get::<_, i64>(7) as u64,
                 score: r.get(8),
                 grade: r.get(9),
-                answers: r.get(10),
+                answers: r.get::<_, String>(10).into_bytes(),
                 log_size: r.get::<_, i64>(11) as u64,
             });
         }

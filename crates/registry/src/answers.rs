@@ -37,25 +37,46 @@ pub(crate) fn decode<R: DeserializeOwned>(text: &str) -> Option<Vec<MeasureAnswe
         .collect()
 }
 
-/// The answer to `measure` in `text`: `Some(None)` if there is none, `None` if the text does
-/// not decode.
+/// The answer to `measure` in `text`, the stored bytes: `Some(None)` if there is none, `None`
+/// if the text does not decode. Only the measure's line is decoded; the rest is not looked at
+/// past the starts of lines, nor checked as UTF-8, unless the line is not found that way.
 pub(crate) fn find<R: DeserializeOwned>(
-    text: &str,
+    text: &[u8],
     measure: &str,
 ) -> Option<Option<MeasureAnswer<R>>> {
-    let id = serde_json::to_string(measure).ok()?;
-    let line = text.split('\n').find(|line| {
-        line.strip_prefix(r#"{"measure":"#)
-            .and_then(|rest| rest.strip_prefix(id.as_str()))
-            .is_some_and(|rest| rest.starts_with(','))
-    });
-    if let Some(line) = line
-        && let Ok(m) = serde_json::from_str::<MeasureAnswer<R>>(line)
+    if let Some(line) = line_of(text, measure)
+        && let Ok(m) = serde_json::from_slice::<MeasureAnswer<R>>(line)
         && m.measure == measure
     {
         return Some(Some(m));
     }
-    Some(decode(text)?.into_iter().find(|m| m.measure == measure))
+    Some(decode(std::str::from_utf8(text).ok()?)?.into_iter().find(|m| m.measure == measure))
+}
+
+/// The line of `text` that starts as the line of `measure` is written: `{"measure":`, the id as
+/// a JSON string, and a comma.
+fn line_of<'t>(text: &'t [u8], measure: &str) -> Option<&'t [u8]> {
+    // An id with nothing to escape (the usual) is its own JSON string's contents.
+    let escaped;
+    let id = if measure.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        measure.as_bytes()
+    } else {
+        escaped = serde_json::to_string(measure).ok()?;
+        escaped.as_bytes().get(1..escaped.len().saturating_sub(1))?
+    };
+    let head = br#"{"measure":""#;
+    let mut at = 0;
+    while let Some(line) = text.get(at..) {
+        if let Some(rest) = line.strip_prefix(head.as_slice())
+            && let Some(rest) = rest.strip_prefix(id)
+            && rest.starts_with(b"\",")
+        {
+            let end = memchr::memchr(b'\n', line).unwrap_or(line.len());
+            return line.get(..end);
+        }
+        at += memchr::memchr(b'\n', line)? + 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -89,13 +110,13 @@ mod tests {
         let text = encode(&all);
         assert_eq!(text.lines().count(), all.len());
         for m in &all {
-            assert_eq!(find(&text, &m.measure), Some(Some(m.clone())));
+            assert_eq!(find(text.as_bytes(), &m.measure), Some(Some(m.clone())));
         }
-        assert_eq!(find::<Vec<Reason>>(&text, "c"), Some(None));
-        assert_eq!(find::<Vec<Reason>>(&text, "a."), Some(None));
+        assert_eq!(find::<Vec<Reason>>(text.as_bytes(), "c"), Some(None));
+        assert_eq!(find::<Vec<Reason>>(text.as_bytes(), "a."), Some(None));
         assert_eq!(decode(&text), Some(all));
         assert_eq!(decode::<Vec<Reason>>(""), Some(vec![]));
-        assert_eq!(find::<Vec<Reason>>("", "a"), Some(None));
+        assert_eq!(find::<Vec<Reason>>(b"", "a"), Some(None));
     }
 
     #[test]
@@ -104,16 +125,29 @@ mod tests {
         let all = vec![answer("a", Decision::Deny), answer("b", Decision::Flag)];
         let text = encode(&all);
         for m in &all {
-            let raw = find::<Box<RawValue>>(&text, &m.measure).flatten().map(|r| r.reasons);
+            let raw =
+                find::<Box<RawValue>>(text.as_bytes(), &m.measure).flatten().map(|r| r.reasons);
             let decoded = serde_json::to_string(&m.reasons).ok();
             assert_eq!(raw.map(|r| r.get().to_owned()), decoded, "{}", m.measure);
         }
         // Written otherwise (spaces, keys reordered), the raw reasons are still their JSON.
         let value = serde_json::to_value(&all[0]).unwrap_or_default();
         let other = serde_json::to_string_pretty(&value).unwrap_or_default().replace('\n', " ");
-        let raw = find::<Box<RawValue>>(&other, "a").flatten().map(|r| r.reasons);
+        let raw = find::<Box<RawValue>>(other.as_bytes(), "a").flatten().map(|r| r.reasons);
         let back: Option<Vec<Reason>> = raw.and_then(|r| serde_json::from_str(r.get()).ok());
         assert_eq!(back, Some(all[0].reasons.clone()));
+    }
+
+    #[test]
+    fn only_the_asked_line_is_read_as_utf8() {
+        let all = vec![answer("a", Decision::Deny), answer("b", Decision::Flag)];
+        let mut text = encode(&all).into_bytes();
+        // Bytes that are not UTF-8 on the line of `b` do not stop `a` being found; `b` then
+        // does not decode, nor does the whole text.
+        let at = text.len() - 2;
+        text.insert(at, 0xff);
+        assert_eq!(find(&text, "a"), Some(Some(all[0].clone())));
+        assert_eq!(find::<Vec<Reason>>(&text, "b"), None);
     }
 
     #[test]
@@ -124,8 +158,8 @@ mod tests {
         let value = serde_json::to_value(&a).unwrap_or_default();
         let other = serde_json::to_string_pretty(&value).unwrap_or_default().replace('\n', " ");
         assert!(!other.starts_with(r#"{"measure":"#));
-        assert_eq!(find(&other, "a"), Some(Some(a)));
-        assert_eq!(find::<Vec<Reason>>("not json", "a"), None);
+        assert_eq!(find(other.as_bytes(), "a"), Some(Some(a)));
+        assert_eq!(find::<Vec<Reason>>(b"not json", "a"), None);
         assert_eq!(decode::<Vec<Reason>>("{\"measure\":\"a\",}"), None);
     }
 }

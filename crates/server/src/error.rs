@@ -2,7 +2,7 @@
 //! `{"error": {"code": "...", "message": "..."}}` whose code is stable and machine-readable and
 //! whose message names the offending input.
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use probity_registry::RegistryError;
@@ -117,12 +117,6 @@ impl From<RegistryError> for ApiError {
                 Self::internal(e)
             }
         }
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(r: QueryRejection) -> Self {
-        Self::bad_request(format!("query string: {}", r.body_text().to_lowercase()))
     }
 }
 
@@ -274,10 +268,33 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// A query string whose rejections are [`ApiError`]s.
-#[derive(Debug, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+/// A query string whose rejections are [`ApiError`]s, naming the field at fault. Read by
+/// `serde_urlencoded` directly, and only a string that fails is read again to find the field:
+/// `axum::extract::Query` tracks the field of every string it reads, which took 3.8k of the 77k
+/// instructions of a check (callgrind).
+#[derive(Debug)]
 pub struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for Query<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query).map(Query).map_err(|e| {
+            let tracked =
+                serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+            match serde_path_to_error::deserialize::<_, T>(tracked) {
+                Err(at) => ApiError::bad_request(format!("query string: {at}")),
+                Ok(_) => ApiError::bad_request(format!("query string: {e}")),
+            }
+        })
+    }
+}
 
 /// Path parameters whose rejections are [`ApiError`]s.
 #[derive(Debug, axum::extract::FromRequestParts)]

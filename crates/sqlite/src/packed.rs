@@ -35,13 +35,21 @@ pub(crate) struct Unpacked(pub(crate) String);
 
 impl FromSql for Unpacked {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        String::from_utf8(UnpackedBytes::column_result(value)?.0)
+            .map(Unpacked)
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+/// A stored text, packed or not, as the bytes it was written as: for a reader that decodes only
+/// a part of it, and checks only that part as UTF-8.
+pub(crate) struct UnpackedBytes(pub(crate) Vec<u8>);
+
+impl FromSql for UnpackedBytes {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
         match value {
-            ValueRef::Text(text) => String::from_utf8(text.to_vec())
-                .map(Unpacked)
-                .map_err(|e| FromSqlError::Other(Box::new(e))),
-            ValueRef::Blob(packed) => String::from_utf8(unpack(packed)?)
-                .map(Unpacked)
-                .map_err(|e| FromSqlError::Other(Box::new(e))),
+            ValueRef::Text(text) => Ok(UnpackedBytes(text.to_vec())),
+            ValueRef::Blob(packed) => unpack(packed).map(UnpackedBytes),
             _ => Err(FromSqlError::InvalidType),
         }
     }

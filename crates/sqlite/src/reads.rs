@@ -638,7 +638,7 @@ impl Store for SqliteStore {
                             rated_at_size: r.get::<_, i64>(6)? as u64,
                             score: r.get(7)?,
                             grade: r.get(8)?,
-                            answers: r.get::<_, crate::packed::Unpacked>(9)?.0,
+                            answers: r.get::<_, crate::packed::UnpackedBytes>(9)?.0,
                             log_size: r.get::<_, i64>(10)? as u64,
                         }),
                         (Err(e), _) | (_, Err(e)) => Err(e),

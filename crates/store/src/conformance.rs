@@ -1206,7 +1206,7 @@ pub fn assessments_are_kept_and_swept(store: &mut dyn Store) {
         (answer.rated_at_size, answer.score, answer.grade.as_deref()),
         (3, Some(90), Some("C"))
     );
-    assert_eq!(answer.answers, r#"[{"measure":"bid"}]"#);
+    assert_eq!(answer.answers, br#"[{"measure":"bid"}]"#);
     assert_eq!(store.answer_row(&uscc(3)).unwrap(), None, "registered, never rated");
     assert_eq!(store.answer_row(&uscc(9)).unwrap(), None, "unknown");
     // Several at once, in the order asked, repeats and misses included.
@@ -1489,6 +1489,6 @@ pub fn put_answers_as_an_array(store: &mut dyn Store) {
 /// with no answers kept apart still has none.
 pub fn answers_are_lines(store: &dyn Store) {
     let answers = |n: u32| store.answer_row(&uscc(n)).unwrap().expect("rated").answers;
-    assert_eq!(answers(1), ANSWERS_AS_AN_ARRAY.1);
-    assert_eq!(answers(2), "");
+    assert_eq!(answers(1), ANSWERS_AS_AN_ARRAY.1.as_bytes());
+    assert_eq!(answers(2), b"");
 }

@@ -483,8 +483,9 @@ pub struct AnswerRow {
     pub score: Option<i32>,
     /// Grade, if the rulebook grades.
     pub grade: Option<String>,
-    /// As [`AssessmentRow::answers`].
-    pub answers: String,
+    /// As [`AssessmentRow::answers`], as the bytes stored: a check decodes (and so checks as
+    /// UTF-8) only the line of the measure it asks about.
+    pub answers: Vec<u8>,
     /// The log's size when read.
     pub log_size: u64,
 }

@@ -329,11 +329,14 @@ fn checked<R: Serialize>(
     state.metrics().answer(&answer.measure, decision);
     // Without proofs the body is the answer alone: serialised as itself, the same JSON as
     // through the flattening map that `CheckOut` needs, in fewer steps.
-    let body = match proof {
-        None => serde_json::to_vec(&answer),
-        proof => serde_json::to_vec(&CheckOut { answer, proof }),
-    };
-    let body = bytes::Bytes::from(body.map_err(ApiError::internal)?);
+    // Room for an answer with a few reasons, so that the body is not grown as it is written.
+    let mut body = Vec::with_capacity(1024);
+    match proof {
+        None => serde_json::to_writer(&mut body, &answer),
+        proof => serde_json::to_writer(&mut body, &CheckOut { answer, proof }),
+    }
+    .map_err(ApiError::internal)?;
+    let body = bytes::Bytes::from(body);
     if let Some(k) = key {
         state.keep_answer(k, log_size, body.clone(), decision);
     }
