@@ -29,6 +29,7 @@ impl PgStore {
             let lock = log_lock(&self.schema);
             let client = self.client.get_mut();
             let statements = &self.statements;
+            let known = &self.subject_rows;
             let mut tx = client.transaction().map_err(backend)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock]).map_err(backend)?;
             // The batch lookups join arrays of thousands of keys. A plan cached while the
@@ -45,8 +46,9 @@ impl PgStore {
                 continue;
             }
             let mut frontier = self.frontier.clone();
-            let (outcomes, key_taken) = {
+            let (outcomes, key_taken, learned) = {
                 let mut app = Appender {
+                    known,
                     keys_new: self.keys_new,
                     key_taken: false,
                     tx: &mut tx,
@@ -80,7 +82,14 @@ impl PgStore {
                     Ok::<Vec<Outcome>, StoreError>(outcomes)
                 });
                 self.keys_new = app.keys_new;
-                (outcomes, app.key_taken)
+                // The registered subjects this append saw that the store did not know yet.
+                let learned: Vec<(String, (i64, i64))> = app
+                    .subjects
+                    .iter()
+                    .filter_map(|(code, row)| Some(((*code).to_owned(), (*row)?)))
+                    .filter(|(code, _)| known.get(code).is_none())
+                    .collect();
+                (outcomes, app.key_taken, learned)
             };
             if key_taken {
                 drop(tx);
@@ -98,6 +107,7 @@ impl PgStore {
                         "append committed"
                     );
                     self.frontier = frontier;
+                    self.subject_rows.learn(learned);
                     Ok(outcomes)
                 }
                 Err(e) => {
@@ -164,6 +174,8 @@ fn copy_in<T>(
 /// stored (corrections, withdrawals, steps, redactions) first send what is staged, then run as
 /// statements.
 struct Appender<'a, 't, 'e> {
+    /// Subjects' rows known from appends committed before: not looked up again.
+    known: &'a crate::SubjectRows,
     /// Whether the filings' keys are taken to be new without probing ([`PgStore::keys_new`]);
     /// after the look-ups, whether the next batch may do so.
     keys_new: bool,
@@ -289,6 +301,15 @@ impl<'e> Appender<'_, '_, 'e> {
                 self.fetched.insert(r.get(2), r.get(3));
             }
         }
+        // A subject registered in a committed append keeps its row and event: one this store
+        // has seen is not looked up again.
+        named.retain(|&code| match self.known.get(code) {
+            Some(row) => {
+                self.subjects.insert(code, Some(row));
+                false
+            }
+            None => true,
+        });
         if !named.is_empty() {
             for r in self.probe(
                 "SELECT s.code, s.id, s.event FROM unnest($1::text[]) AS k (code)

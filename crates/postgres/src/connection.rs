@@ -146,6 +146,7 @@ impl PgStore {
             in_snapshot: Cell::new(false),
             lost: Cell::new(false),
             keys_new: true,
+            subject_rows: crate::SubjectRows::default(),
             tiles: RefCell::default(),
         };
         if standby {

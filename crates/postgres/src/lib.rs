@@ -130,6 +130,32 @@ pub struct PgStore {
     /// Whether the record keys of the last batch appended were all new, so that the next
     /// batch's filings are sent without probing their keys first (see `append_now`).
     keys_new: bool,
+    /// Subjects appended by this store, or looked up by its appends, since it opened: code, row
+    /// id and registering event. Those never change once committed, so a filing about one of
+    /// them is not looked up again (see `append_now`).
+    subject_rows: SubjectRows,
+}
+
+/// Registered subjects' rows as an append learns them, kept only once its transaction has
+/// committed; at most [`SubjectRows::MOST`], emptied when full.
+#[derive(Debug, Default)]
+pub(crate) struct SubjectRows(std::collections::HashMap<String, (i64, i64)>);
+
+impl SubjectRows {
+    /// About 40 MB of codes and rows.
+    const MOST: usize = 1 << 19;
+
+    pub(crate) fn get(&self, code: &str) -> Option<(i64, i64)> {
+        self.0.get(code).copied()
+    }
+
+    /// Keeps `rows`, learned by a committed append.
+    pub(crate) fn learn(&mut self, rows: Vec<(String, (i64, i64))>) {
+        if self.0.len() + rows.len() > Self::MOST {
+            self.0.clear();
+        }
+        self.0.extend(rows.into_iter().take(Self::MOST));
+    }
 }
 
 impl std::fmt::Debug for PgStore {
