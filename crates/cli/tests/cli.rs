@@ -864,7 +864,13 @@ fn the_audit_compares_every_stored_node_and_column_it_vouches_for() {
     });
     assert!(p.contains(&format!("subject {code}: published with name `假名有限公司`")), "{p}");
     let p = tampered(&|c| {
-        c.execute("UPDATE subjects SET last_event = event WHERE code = ?1", [&code]).unwrap();
+        c.execute(
+            "UPDATE subject_last_events SET last_event =
+                 (SELECT event FROM subjects WHERE id = subject)
+             WHERE subject = (SELECT id FROM subjects WHERE code = ?1)",
+            [&code],
+        )
+        .unwrap();
     });
     assert!(p.contains(&format!("subject {code}: published with latest event")), "{p}");
     let p = tampered(&|c| {

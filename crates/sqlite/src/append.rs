@@ -233,8 +233,8 @@ impl<'e> Executor<'e> for Appender<'_> {
             }
             Op::AddSubject { subject, event } => {
                 self.exec(
-                    "INSERT INTO subjects (code, name, event, established, last_event)
-                     VALUES (?1, ?2, ?3, ?4, ?3)",
+                    "INSERT INTO subjects (code, name, event, established)
+                     VALUES (?1, ?2, ?3, ?4)",
                     params![
                         subject.id.as_str(),
                         subject.name,
@@ -243,6 +243,10 @@ impl<'e> Executor<'e> for Appender<'_> {
                     ],
                 )?;
                 let row = self.tx.last_insert_rowid();
+                self.exec(
+                    "INSERT INTO subject_last_events (subject, last_event) VALUES (?1, ?2)",
+                    params![row, event as i64],
+                )?;
                 self.remember_subject(subject.id, row, event);
             }
             Op::AddAuthority { authority, event } => {
@@ -392,11 +396,15 @@ impl<'e> Executor<'e> for Appender<'_> {
 }
 
 impl Appender<'_> {
-    /// Sets `last_event` of every subject the append's events concerned.
+    /// Sets the latest event of every subject the append's events concerned, in a table of
+    /// two integers a row (migration 0017).
     fn put_touched(&mut self) -> Result<(), StoreError> {
         let mut set = self
             .tx
-            .prepare_cached("UPDATE subjects SET last_event = ?2 WHERE id = ?1 AND last_event < ?2")
+            .prepare_cached(
+                "UPDATE subject_last_events SET last_event = ?2
+                 WHERE subject = ?1 AND last_event < ?2",
+            )
             .map_err(backend)?;
         for (subject, idx) in std::mem::take(&mut self.touched) {
             set.execute(params![subject, idx]).map_err(backend)?;

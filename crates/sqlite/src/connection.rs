@@ -28,6 +28,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0014_assessment_answers.sql"),
     include_str!("../migrations/0015_answers_as_lines.sql"),
     include_str!("../migrations/0016_record_kind_ids.sql"),
+    include_str!("../migrations/0017_subject_last_events.sql"),
 ];
 
 /// The settings every connection to a registry's database opens with (see `connect` for why).

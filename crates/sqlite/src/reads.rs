@@ -94,7 +94,10 @@ impl Store for SqliteStore {
     fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError> {
         let at: Option<(i64, i64)> = self
             .conn
-            .prepare_cached("SELECT event, last_event FROM subjects WHERE code = ?1")
+            .prepare_cached(
+                "SELECT s.event, l.last_event FROM subjects s
+                 JOIN subject_last_events l ON l.subject = s.id WHERE s.code = ?1",
+            )
             .and_then(|mut s| s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional())
             .map_err(backend)?;
         let Some((at, last)) = at else { return Ok(None) };
@@ -117,7 +120,8 @@ impl Store for SqliteStore {
         let row: Option<(String, Option<i64>, i64, i64)> = self
             .conn
             .prepare_cached(
-                "SELECT name, established, event, last_event FROM subjects WHERE code = ?1",
+                "SELECT s.name, s.established, s.event, l.last_event FROM subjects s
+                 JOIN subject_last_events l ON l.subject = s.id WHERE s.code = ?1",
             )
             .and_then(|mut s| {
                 s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -617,10 +621,11 @@ impl Store for SqliteStore {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT s.name, s.last_event, a.as_of, a.next_change, a.rulebook, a.version,
+                "SELECT s.name, l.last_event, a.as_of, a.next_change, a.rulebook, a.version,
                         a.log_size, a.score, a.grade, a.answers,
                         (SELECT coalesce(max(idx) + 1, 0) FROM journal)
-                 FROM subjects s JOIN assessments a ON a.subject = s.id WHERE s.code = ?1",
+                 FROM subjects s JOIN subject_last_events l ON l.subject = s.id
+                 JOIN assessments a ON a.subject = s.id WHERE s.code = ?1",
             )
             .and_then(|mut s| {
                 s.query_row([id.as_str()], |r| {
@@ -761,9 +766,10 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
         self.codes(
-            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
+            "SELECT s.code FROM subjects s JOIN subject_last_events l ON l.subject = s.id
+             LEFT JOIN assessments a ON a.subject = s.id
              WHERE s.code > ?1
-               AND (a.subject IS NULL OR a.next_change <= ?3 OR a.log_size <= s.last_event
+               AND (a.subject IS NULL OR a.next_change <= ?3 OR a.log_size <= l.last_event
                     OR a.rulebook <> ?4 OR a.version <> ?5)
              ORDER BY s.code LIMIT ?2",
             params![
@@ -782,9 +788,10 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<SubjectId>, StoreError> {
         self.codes(
-            "SELECT s.code FROM subjects s LEFT JOIN assessments a ON a.subject = s.id
-             WHERE s.code > ?1 AND s.last_event > s.event
-               AND (a.subject IS NULL OR a.log_size <= s.last_event)
+            "SELECT s.code FROM subjects s JOIN subject_last_events l ON l.subject = s.id
+             LEFT JOIN assessments a ON a.subject = s.id
+             WHERE s.code > ?1 AND l.last_event > s.event
+               AND (a.subject IS NULL OR a.log_size <= l.last_event)
              ORDER BY s.code LIMIT ?2",
             params![after.map_or("", |a| a.as_str()), limit as i64],
         )

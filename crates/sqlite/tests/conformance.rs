@@ -90,6 +90,7 @@ fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
     {
         let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
         keep_log_as_nodes(&conn);
+        keep_last_events_in_subjects(&conn);
         keep_kinds_as_names(&conn);
         conn.execute_batch(
             "ALTER TABLE subjects DROP COLUMN last_event;
@@ -100,6 +101,64 @@ fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
     }
     let store = SqliteStore::open(&path).unwrap();
     probity_store::conformance::establishment_is_read_back(&store, &ids);
+}
+
+/// Puts each subject's latest event back in `subjects`, as registries before migration 0017
+/// kept it.
+fn keep_last_events_in_subjects(conn: &rusqlite::Connection) {
+    conn.execute_batch(
+        "ALTER TABLE subjects ADD COLUMN last_event INTEGER NOT NULL DEFAULT 0;
+         UPDATE subjects SET last_event =
+             (SELECT l.last_event FROM subject_last_events l WHERE l.subject = subjects.id);
+         DROP TABLE subject_last_events;",
+    )
+    .unwrap();
+}
+
+/// A registry from before subjects' latest events had a table of their own keeps each one
+/// when it opens under migration 0017, and every event after moves it as before.
+#[test]
+fn latest_events_move_to_a_table_of_their_own() {
+    use probity_store::Store as _;
+    let (dir, mut store) = fresh();
+    probity_store::conformance::due_process_cases(&mut store);
+    let latest = |store: &SqliteStore| -> Vec<u64> {
+        [1, 2]
+            .map(|n| {
+                store.subject(&probity_store::conformance::uscc(n)).unwrap().unwrap().last_event
+            })
+            .to_vec()
+    };
+    let want = latest(&store);
+    assert_eq!(want, [9, 2]);
+    drop(store);
+    let path = dir.path().join("registry");
+    {
+        let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        keep_last_events_in_subjects(&conn);
+        conn.pragma_update(None, "user_version", 16).unwrap();
+    }
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(latest(&store), want);
+    let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('subjects')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!columns.contains(&"last_event".to_owned()), "{columns:?}");
+    drop(conn);
+    // A filing about subject 2 moves its latest event, and only its.
+    let filed = probity_core::EventBody::RecordFiled {
+        record: probity_store::conformance::record("bj-amr", "after-0017", 2),
+    };
+    let out = store
+        .append(&[probity_core::Event::new(probity_core::Timestamp::UNIX_EPOCH, filed).into()])
+        .unwrap();
+    let probity_store::Outcome::Appended { index } = out[0] else { panic!("{out:?}") };
+    assert_eq!(latest(&store), [want[0], index]);
 }
 
 /// Puts record kinds back as registries before migration 0016 kept them: the name in each
@@ -157,6 +216,7 @@ fn a_registry_from_before_log_tiles_migrates() {
         let nodes: i64 =
             conn.query_row("SELECT count(*) FROM log_nodes", [], |r| r.get(0)).unwrap();
         assert_eq!(nodes, 2 * 600 - i64::from(600u32.count_ones()), "a row per complete node");
+        keep_last_events_in_subjects(&conn);
         keep_kinds_as_names(&conn);
         conn.execute_batch(
             "ALTER TABLE subjects DROP COLUMN last_event;
@@ -186,6 +246,7 @@ fn a_registry_from_before_subjects_kept_their_latest_event_migrates() {
     let path = dir.path().join("registry");
     {
         let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        keep_last_events_in_subjects(&conn);
         keep_kinds_as_names(&conn);
         conn.execute_batch(
             "ALTER TABLE subjects DROP COLUMN last_event;
@@ -210,6 +271,7 @@ fn answers_stored_as_an_array_become_lines() {
     let path = dir.path().join("registry");
     {
         let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        keep_last_events_in_subjects(&conn);
         keep_kinds_as_names(&conn);
         conn.pragma_update(None, "user_version", 14).unwrap();
         // A registry of version 14 held its answers as text: packing came later.
@@ -254,6 +316,7 @@ fn record_kinds_become_numbers_and_every_standing_reads_as_it_did() {
     {
         // The schema as version 15 had it: the name in each record and in the index.
         let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
+        keep_last_events_in_subjects(&conn);
         keep_kinds_as_names(&conn);
         conn.pragma_update(None, "user_version", 15).unwrap();
         let kinds: Vec<String> = conn
