@@ -64,13 +64,7 @@ fn a_registry_from_before_assessment_explanations_migrates() {
             conn.execute_batch(sql).unwrap();
             conn.pragma_update(None, "user_version", i as i64 + 1).unwrap();
         }
-        let columns: Vec<String> = conn
-            .prepare("SELECT name FROM pragma_table_info('assessments')")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let columns = columns_of(&conn, "assessments");
         assert!(!columns.contains(&"explanation".to_owned()), "0002 as released");
     }
     let mut store = SqliteStore::open(&path).unwrap();
@@ -101,6 +95,16 @@ fn a_registry_from_before_subjects_kept_their_establishment_migrates() {
     }
     let store = SqliteStore::open(&path).unwrap();
     probity_store::conformance::establishment_is_read_back(&store, &ids);
+}
+
+/// The names of `table`'s columns.
+fn columns_of(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
+    conn.prepare("SELECT name FROM pragma_table_info(?1)")
+        .unwrap()
+        .query_map([table], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 /// Puts each subject's latest event back in `subjects`, as registries before migration 0017
@@ -141,13 +145,7 @@ fn latest_events_move_to_a_table_of_their_own() {
     let mut store = SqliteStore::open(&path).unwrap();
     assert_eq!(latest(&store), want);
     let conn = rusqlite::Connection::open(path.join(probity_sqlite::DB_FILE)).unwrap();
-    let columns: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info('subjects')")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let columns = columns_of(&conn, "subjects");
     assert!(!columns.contains(&"last_event".to_owned()), "{columns:?}");
     drop(conn);
     // A filing about subject 2 moves its latest event, and only its.
