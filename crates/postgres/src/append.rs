@@ -46,7 +46,7 @@ impl PgStore {
                 continue;
             }
             let mut frontier = self.frontier.clone();
-            let (outcomes, key_taken, learned) = {
+            let (outcomes, key_taken, seen) = {
                 let mut app = Appender {
                     known,
                     keys_new: self.keys_new,
@@ -82,14 +82,7 @@ impl PgStore {
                     Ok::<Vec<Outcome>, StoreError>(outcomes)
                 });
                 self.keys_new = app.keys_new;
-                // The registered subjects this append saw that the store did not know yet.
-                let learned: Vec<(String, (i64, i64))> = app
-                    .subjects
-                    .iter()
-                    .filter_map(|(code, row)| Some(((*code).to_owned(), (*row)?)))
-                    .filter(|(code, _)| known.get(code).is_none())
-                    .collect();
-                (outcomes, app.key_taken, learned)
+                (outcomes, app.key_taken, std::mem::take(&mut app.subjects))
             };
             if key_taken {
                 drop(tx);
@@ -107,7 +100,7 @@ impl PgStore {
                         "append committed"
                     );
                     self.frontier = frontier;
-                    self.subject_rows.learn(learned);
+                    self.subject_rows.learn(&seen);
                     Ok(outcomes)
                 }
                 Err(e) => {

@@ -149,12 +149,19 @@ impl SubjectRows {
         self.0.get(code).copied()
     }
 
-    /// Keeps `rows`, learned by a committed append.
-    pub(crate) fn learn(&mut self, rows: Vec<(String, (i64, i64))>) {
-        if self.0.len() + rows.len() > Self::MOST {
+    /// Keeps the registered subjects among `seen`, what a committed append found or wrote
+    /// (`None`: not registered).
+    pub(crate) fn learn(&mut self, seen: &std::collections::HashMap<&str, Option<(i64, i64)>>) {
+        let new: Vec<(String, (i64, i64))> = seen
+            .iter()
+            .filter_map(|(code, row)| Some((*code, (*row)?)))
+            .filter(|(code, _)| !self.0.contains_key(*code))
+            .map(|(code, row)| (code.to_owned(), row))
+            .collect();
+        if self.0.len() + new.len() > Self::MOST {
             self.0.clear();
         }
-        self.0.extend(rows.into_iter().take(Self::MOST));
+        self.0.extend(new.into_iter().take(Self::MOST));
     }
 }
 
