@@ -51,7 +51,7 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
         /// Rows per atomic batch in probity's import.
-        #[arg(long, default_value_t = probity_registry::ImportOptions::default().batch_size)]
+        #[arg(long, default_value_t = probity_registry::DEFAULT_BATCH_SIZE)]
         batch_size: usize,
         /// Print JSON.
         #[arg(long)]
@@ -503,7 +503,14 @@ pub(crate) fn registry_with_authorities(
         probity_registry::DEFAULT_ORIGIN,
         probity_registry::SystemClock,
     )?;
-    import_file(&mut reg, Table::Authorities, &input.join("authorities.csv"), None, None, 10_000)?;
+    import_file(
+        &mut reg,
+        Table::Authorities,
+        &input.join("authorities.csv"),
+        None,
+        None,
+        probity_registry::DEFAULT_BATCH_SIZE,
+    )?;
     Ok(reg)
 }
 
@@ -538,7 +545,14 @@ fn import_all(
 ) -> anyhow::Result<Imported> {
     let mut reg = registry_with_authorities(reg_dir, store, input)?;
     let t = Instant::now();
-    import_file(&mut reg, Table::Subjects, &input.join("subjects.csv"), None, None, 10_000)?;
+    import_file(
+        &mut reg,
+        Table::Subjects,
+        &input.join("subjects.csv"),
+        None,
+        None,
+        probity_registry::DEFAULT_BATCH_SIZE,
+    )?;
     let subjects_secs = t.elapsed().as_secs_f64();
     reset_peak_rss();
     let t = Instant::now();
@@ -905,7 +919,14 @@ fn bench_draw(
         (Table::Subjects, "subjects.csv"),
         (Table::Records, "records.jsonl"),
     ] {
-        import_file(&mut reg, table, &input.join(name), None, None, 10_000)?;
+        import_file(
+            &mut reg,
+            table,
+            &input.join(name),
+            None,
+            None,
+            probity_registry::DEFAULT_BATCH_SIZE,
+        )?;
     }
     let key = crate::inspection::file_sample_plan(&mut reg, "BENCH-1")?;
     let after = crate::inspection::stopped_at(crate::inspection::AFTER_SHIPPED_ROUND)?;

@@ -175,7 +175,14 @@ fn build(dir: &Path, args: &HttpArgs, store: &probity_stores::StoreLocation) -> 
         (Table::Subjects, "subjects.csv"),
         (Table::Records, "records.jsonl"),
     ] {
-        import_file(&mut reg, table, &input.join(name), None, None, 10_000)?;
+        import_file(
+            &mut reg,
+            table,
+            &input.join(name),
+            None,
+            None,
+            probity_registry::DEFAULT_BATCH_SIZE,
+        )?;
     }
     std::fs::remove_dir_all(&input).ok();
     Ok(())

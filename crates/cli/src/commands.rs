@@ -640,7 +640,14 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         (Table::Records, "records.jsonl", 0),
     ];
     for (table, name, imported) in &mut tables {
-        let (report, _) = import_file(&mut reg, *table, &early.join(name), None, None, 10_000)?;
+        let (report, _) = import_file(
+            &mut reg,
+            *table,
+            &early.join(name),
+            None,
+            None,
+            probity_registry::DEFAULT_BATCH_SIZE,
+        )?;
         *imported += report.accepted;
     }
     let key = crate::inspection::file_sample_plan(&mut reg, "2023-DR-01")?;
@@ -654,7 +661,14 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     let (subscriber, watchlist) = demo_watchlist(&mut reg, &late.join("records.jsonl"))?;
     let adopted = demo_adopt_current_rulebook(&mut reg)?;
     for (table, name, imported) in tables.iter_mut().skip(1) {
-        let (report, _) = import_file(&mut reg, *table, &late.join(name), None, None, 10_000)?;
+        let (report, _) = import_file(
+            &mut reg,
+            *table,
+            &late.join(name),
+            None,
+            None,
+            probity_registry::DEFAULT_BATCH_SIZE,
+        )?;
         *imported += report.accepted;
     }
     for (table, _, n) in tables {

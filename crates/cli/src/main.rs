@@ -415,8 +415,8 @@ struct ImportArgs {
     /// Where rejected rows go, one JSON object per line (default: FILE.rejects.jsonl).
     #[arg(long)]
     rejects: Option<PathBuf>,
-    /// Rows per atomic batch.
-    #[arg(long, default_value_t = 10_000)]
+    /// Rows per atomic batch: larger batches write fewer bytes and hold more rows in memory.
+    #[arg(long, default_value_t = probity_registry::DEFAULT_BATCH_SIZE)]
     batch_size: usize,
     /// Print the summary as JSON.
     #[arg(long)]

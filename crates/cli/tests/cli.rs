@@ -211,7 +211,9 @@ fn kill_9_mid_import_leaves_whole_batches_and_a_rerun_completes_exactly() {
 
     let data = dir.path().join("killed");
     init_with(dir.path(), &data, "in");
-    let batch = 500u64;
+    // Larger than the chunks the reader hands over (10,000 rows): a batch is committed whole
+    // even when it reaches the writer in pieces.
+    let batch = 25_000u64;
     let mut killed_at = None;
     // Kill as soon as some, but not all, batches are committed. Retry with a fresh registry in
     // the unlikely case the import finished before the kill landed.

@@ -9,7 +9,7 @@ use probity_core::{Encoded, EventBody, Slug};
 use probity_store::Outcome;
 use serde::Serialize;
 
-use crate::input::{Context, json_row, read_rows};
+use crate::input::{Context, Cuts, json_row, read_rows};
 use crate::{Format, Registry, RegistryError, Table};
 
 /// The most rows one filing call takes.
@@ -99,10 +99,17 @@ impl Registry {
         let mut rows = Vec::new();
         {
             let ctx = self.input_context()?;
-            read_rows(Table::Records, format, input, &ctx, MAX_FILING_BATCH, |batch, _| {
-                rows.extend(batch.into_iter().map(|p| (p.line, p.result)));
-                true
-            })?;
+            read_rows(
+                Table::Records,
+                format,
+                input,
+                &ctx,
+                Cuts::new(MAX_FILING_BATCH, MAX_FILING_BATCH),
+                |batch, _| {
+                    rows.extend(batch.into_iter().map(|p| (p.line, p.result)));
+                    true
+                },
+            )?;
         }
         let mut out = Vec::with_capacity(rows.len());
         let mut rows = rows.into_iter().peekable();

@@ -1,10 +1,13 @@
 //! Bulk import: streams a file of authorities, subjects or records into the registry.
 //!
-//! One thread reads and validates rows while the calling thread writes the previous batch, so
+//! One thread reads and validates rows while the calling thread writes the previous chunk, so
 //! parsing and storage overlap. Each batch is one store transaction: a process killed at any
 //! moment leaves whole batches only, and because filing is idempotent by natural key, running
-//! the same import again completes the registry exactly. Memory is bounded by the batch size and
-//! the channel depth, whatever the file size. Every rejected row goes to [`Rejects`] with its
+//! the same import again completes the registry exactly. On a store that holds appends
+//! ([`probity_store::Store::hold_appends`]), a batch reaches the writer in chunks of at most
+//! [`CHUNK_ROWS`] rows, each appended as it comes and all committed together; elsewhere a batch
+//! is one chunk. Memory is bounded by the chunk size and the channel depth, whatever the file
+//! size. Every rejected row goes to [`Rejects`] with its
 //! line number and the reason; the rest import.
 
 use std::io::Read;
@@ -105,13 +108,24 @@ impl Format {
 /// How to import.
 #[derive(Debug, Clone, Copy)]
 pub struct ImportOptions {
-    /// Rows per transaction.
+    /// Rows per atomic batch: one transaction, on a store that holds appends
+    /// ([`probity_store::Store::hold_appends`]).
     pub batch_size: usize,
 }
 
+/// Rows per batch unless told otherwise. A commit writes every page its rows touched, and the
+/// indexes by record key and by subject are keyed at random, so their pages are written once
+/// per commit that touches them: the fewer the commits, the fewer the bytes (docs/scale.md,
+/// "Larger commits, rows held as before").
+pub const DEFAULT_BATCH_SIZE: usize = 100_000;
+
+/// At most this many rows go from the reader to the writer at once, whatever the batch size,
+/// on a store that holds appends: the rows in memory do not grow with the batch.
+const CHUNK_ROWS: usize = 10_000;
+
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { batch_size: 10_000 }
+        Self { batch_size: DEFAULT_BATCH_SIZE }
     }
 }
 
@@ -160,7 +174,7 @@ pub struct ImportReport {
     pub duplicate: u64,
     /// Rows rejected.
     pub rejected: u64,
-    /// Transactions committed.
+    /// Batches committed.
     pub batches: u64,
     /// Subjects re-rated because the import added records about them.
     pub rated: u64,
@@ -226,30 +240,42 @@ impl Registry {
             clock: clock.as_ref(),
         };
         let batch_size = options.batch_size.clamp(1, 1_000_000);
+        // On a store that holds appends, rows go to the writer in chunks and are committed a
+        // batch at a time; elsewhere each batch is one append.
+        let holds = store.hold_appends()?;
+        let cuts = input::Cuts::new(if holds { CHUNK_ROWS } else { batch_size }, batch_size);
         let mut report = ImportReport::default();
         let started = std::time::Instant::now();
 
-        std::thread::scope(|scope| -> Result<ImportReport, RegistryError> {
+        let imported = std::thread::scope(|scope| -> Result<ImportReport, RegistryError> {
             let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_DEPTH);
             let reader = std::thread::Builder::new()
                 .name("import-reader".into())
                 .spawn_scoped(scope, || {
-                    input::read_rows(
-                        table,
-                        format,
-                        input,
-                        &ctx,
-                        batch_size,
-                        move |parsed, bytes| tx.send(Batch::split(parsed, bytes)).is_ok(),
-                    )
+                    input::read_rows(table, format, input, &ctx, cuts, move |parsed, bytes| {
+                        tx.send(Batch::split(parsed, bytes)).is_ok()
+                    })
                 })
                 .map_err(|source| RegistryError::Io { path: "reader thread".into(), source })?;
-            let mut write = || -> Result<(), RegistryError> {
+            // Rows appended since the last commit, which the held transaction holds.
+            let mut held = 0;
+            let commit = |store: &mut Box<dyn probity_store::Store>, report: &mut ImportReport| {
+                store.commit_held()?;
+                report.batches += 1;
+                crate::log::write_checkpoint(store.as_ref(), &signer, &checkpoint_path).map(|_| ())
+            };
+            let mut write = |store: &mut Box<dyn probity_store::Store>,
+                             report: &mut ImportReport,
+                             held: &mut usize|
+             -> Result<(), RegistryError> {
                 for batch in rx.iter() {
+                    if *held == 0 {
+                        store.hold_appends()?;
+                    }
                     let outcomes = store.append(&batch.events)?;
                     let mut outcomes = outcomes.into_iter();
-                    report.batches += 1;
                     let rows = batch.rows.len() as u64;
+                    *held += batch.rows.len();
                     for (line, raw, refused) in batch.rows {
                         report.rows += 1;
                         let reason = match refused {
@@ -276,49 +302,61 @@ impl Registry {
                             |source| RegistryError::Io { path: "rejects".into(), source },
                         )?;
                     }
-                    crate::log::write_checkpoint(store.as_ref(), &signer, &checkpoint_path)?;
+                    if *held >= batch_size {
+                        *held = 0;
+                        commit(store, report)?;
+                    }
                     progress.advance(batch.bytes, rows);
                 }
                 Ok(())
             };
-            let written = write();
+            let written = write(store, &mut report, &mut held);
+            // What was appended is committed even if writing then failed: an append that fails
+            // leaves the ones before it, as it did when each batch committed on its own.
+            let committed = if held > 0 { commit(store, &mut report) } else { Ok(()) };
             // If writing failed, the receiver is gone and the reader stops at its next send.
             drop(rx);
             let read = reader
                 .join()
                 .map_err(|_| RegistryError::Input("the reader thread panicked".into()))?;
             written?;
+            committed?;
             read?;
             Ok(report)
-        })
-        .and_then(|mut report| {
-            tracing::info!(
-                rows = report.rows,
-                seconds = started.elapsed().as_secs_f64(),
-                "rows read, checked and journalled"
-            );
-            let started = std::time::Instant::now();
-            let bulk = report.accepted >= SETTLE_AFTER;
-            if bulk {
-                self.settle("before rating")?;
-            }
-            // The subjects whose records were journalled are those the store finds stale:
-            // rating them needs no set that grows with the input, and also rates whatever an
-            // earlier import that stopped between appending and rating left behind.
-            report.rated = self.rate_stale(&())?.rated;
-            // Rating them wrote about as many assessments as there are subjects: settle again,
-            // so the reads after the import (a re-rate first) are planned for the assessment
-            // and list tables as they now are, not as they were before the rating filled them.
-            if bulk {
-                self.settle("after rating")?;
-            }
-            tracing::info!(
-                subjects = report.rated,
-                seconds = started.elapsed().as_secs_f64(),
-                "subjects the import touched re-rated"
-            );
-            Ok(report)
-        })
+        });
+        // Nothing stays held, whatever failed above: a hold with nothing appended since its
+        // last commit commits nothing.
+        let closed = store.commit_held();
+        imported.and_then(|report| closed.map(|()| report).map_err(RegistryError::from)).and_then(
+            |mut report| {
+                tracing::info!(
+                    rows = report.rows,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "rows read, checked and journalled"
+                );
+                let started = std::time::Instant::now();
+                let bulk = report.accepted >= SETTLE_AFTER;
+                if bulk {
+                    self.settle("before rating")?;
+                }
+                // The subjects whose records were journalled are those the store finds stale:
+                // rating them needs no set that grows with the input, and also rates whatever an
+                // earlier import that stopped between appending and rating left behind.
+                report.rated = self.rate_stale(&())?.rated;
+                // Rating them wrote about as many assessments as there are subjects: settle again,
+                // so the reads after the import (a re-rate first) are planned for the assessment
+                // and list tables as they now are, not as they were before the rating filled them.
+                if bulk {
+                    self.settle("after rating")?;
+                }
+                tracing::info!(
+                    subjects = report.rated,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "subjects the import touched re-rated"
+                );
+                Ok(report)
+            },
+        )
     }
 
     /// Settles the store after a bulk change ([`probity_store::Store::settle`]), and says how

@@ -432,8 +432,6 @@ pub(crate) fn json_row(table: Table, line: &str, ctx: &Context<'_>) -> Result<En
     }
 }
 
-/// Reads every row of `input`, handing them over in batches of `batch_size` with the number of
-/// bytes they span. Stops early if `send` returns false.
 /// How far the CSV reader reads ahead of the row it parses.
 const CSV_READ_AHEAD: u64 = 64 << 10;
 
@@ -496,16 +494,46 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
+/// Where [`read_rows`] cuts the rows it hands over: a chunk ends when it holds `chunk` rows,
+/// or when the rows since the last batch ended make a whole batch. So every batch is a whole
+/// number of chunks, and a batch of at most `chunk` rows is one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cuts {
+    chunk: usize,
+    batch: usize,
+    in_batch: usize,
+}
+
+impl Cuts {
+    /// Chunks of at most `chunk` rows in batches of `batch` (both at least one).
+    pub(crate) fn new(chunk: usize, batch: usize) -> Self {
+        let batch = batch.max(1);
+        Self { chunk: chunk.clamp(1, batch), batch, in_batch: 0 }
+    }
+
+    /// Counts a row just added to a chunk now `len` rows long; true if the chunk ends there.
+    fn after_row(&mut self, len: usize) -> bool {
+        self.in_batch += 1;
+        let batch_ends = self.in_batch >= self.batch;
+        if batch_ends {
+            self.in_batch = 0;
+        }
+        batch_ends || len >= self.chunk
+    }
+}
+
+/// Reads every row of `input`, handing them over in chunks cut by `cuts` with the number of
+/// bytes they span. Stops early if `send` returns false.
 pub(crate) fn read_rows(
     table: Table,
     format: Format,
     input: impl Read,
     ctx: &Context<'_>,
-    batch_size: usize,
+    mut cuts: Cuts,
     mut send: impl FnMut(Vec<Parsed>, u64) -> bool,
 ) -> Result<(), RegistryError> {
     let io = |e: std::io::Error| RegistryError::Io { path: "input".into(), source: e };
-    let mut batch = Vec::with_capacity(batch_size);
+    let mut batch = Vec::with_capacity(cuts.chunk);
     let mut flushed = 0u64;
     match format {
         Format::Csv => {
@@ -554,10 +582,10 @@ pub(crate) fn read_rows(
                     csv_row(table, &h, &rec, header.len(), ctx)
                 };
                 batch.push(Parsed { line, raw: RawRow::Fields(rec.clone()), result });
-                if batch.len() >= batch_size {
+                if cuts.after_row(batch.len()) {
                     let at = rdr.position().byte();
                     if !send(
-                        std::mem::replace(&mut batch, Vec::with_capacity(batch_size)),
+                        std::mem::replace(&mut batch, Vec::with_capacity(cuts.chunk)),
                         at - flushed,
                     ) {
                         return Ok(());
@@ -619,9 +647,9 @@ pub(crate) fn read_rows(
                     }
                 };
                 batch.push(Parsed { line, raw: RawRow::Line(buf.clone()), result });
-                if batch.len() >= batch_size {
+                if cuts.after_row(batch.len()) {
                     if !send(
-                        std::mem::replace(&mut batch, Vec::with_capacity(batch_size)),
+                        std::mem::replace(&mut batch, Vec::with_capacity(cuts.chunk)),
                         at - flushed,
                     ) {
                         return Ok(());
@@ -635,4 +663,30 @@ pub(crate) fn read_rows(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cuts;
+
+    /// The rows after which each chunk ends, over `rows` rows.
+    fn ends(mut cuts: Cuts, rows: usize) -> Vec<usize> {
+        let mut len = 0;
+        let mut out = Vec::new();
+        for row in 1..=rows {
+            len += 1;
+            if cuts.after_row(len) {
+                out.push(row);
+                len = 0;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn chunks_end_where_batches_do() {
+        assert_eq!(ends(Cuts::new(10, 25), 60), [10, 20, 25, 35, 45, 50, 60]);
+        assert_eq!(ends(Cuts::new(10, 5), 12), [5, 10]);
+        assert_eq!(ends(Cuts::new(10, 30), 60), [10, 20, 30, 40, 50, 60]);
+    }
 }

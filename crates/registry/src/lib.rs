@@ -45,7 +45,9 @@ pub use audit::{Audit, JournalPass};
 pub use check::{CheckAnswer, EntryProof, ProfileProofs, RulebookRef};
 pub use credentials::{AuthError, KEY_PREFIX, actor_of, principal_of, secret_matches, split_key};
 pub use filing::{FilingResult, MAX_FILING_BATCH};
-pub use import::{Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table};
+pub use import::{
+    DEFAULT_BATCH_SIZE, Format, ImportOptions, ImportReport, Progress, Rejected, Rejects, Table,
+};
 pub use log::{ConsistencyProof, InclusionProof, TilesReport};
 pub use process::{Actor, CaseView, HistoryEntry, ObjectionDecision};
 pub use rating::RateReport;

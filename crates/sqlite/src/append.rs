@@ -9,7 +9,7 @@ use probity_store::plan::{Executor, KeyState, Lookups, Op, PlanState, Planner, R
 use probity_store::{Outcome, RecordStatus, StoreError};
 use probity_tlog::stored::TileUpdates;
 use probity_tlog::{Frontier, leaf_hash};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use probity_store::codec::date_key;
 
@@ -32,7 +32,7 @@ const FIND_RECORD: &str = "SELECT id, filed_event, status, subject FROM records
 /// what it has written so far. It answers the planner's look-ups ([`Lookups`]) and executes its
 /// row operations ([`Op`]); the rules of each event kind are the planner's.
 struct Appender<'t> {
-    tx: &'t Transaction<'t>,
+    tx: &'t Connection,
     insert_journal: rusqlite::Statement<'t>,
     insert_record: rusqlite::Statement<'t>,
     find_record: rusqlite::Statement<'t>,
@@ -426,72 +426,134 @@ impl Appender<'_> {
 }
 
 impl SqliteStore {
-    /// Journals and projects `events` in one transaction (see [`Store::append`]).
+    /// Journals and projects `events` in one transaction (see [`Store::append`]): a savepoint
+    /// of the transaction held since [`Store::hold_appends`], or one of its own.
     pub(crate) fn append_events(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
-        // The write lock is taken at BEGIN, so the journal's size read first stays the size
-        // this append extends. Another process (an import, `probity exception add`, a second
-        // server) may have appended since this handle last did: then its right edge of the log
-        // and its cache of authorities are out of date; reload both and go on.
-        let mut tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate);
-        let mut next = 0;
-        for _ in 0..3 {
-            let t = tx.map_err(backend)?;
-            next = t
-                .query_row("SELECT coalesce(max(idx) + 1, 0) FROM journal", [], |r| r.get(0))
-                .map_err(backend)?;
-            if next as u64 == self.frontier.size() {
-                tx = Ok(t);
-                break;
-            }
-            drop(t);
-            tracing::debug!(from = self.frontier.size(), to = next, "the log grew elsewhere");
-            self.load_frontier()?;
-            self.load_authority_ids()?;
-            tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate);
-        }
-        let tx = tx.map_err(backend)?;
-        let outcome = {
-            if next as u64 != self.frontier.size() {
-                return Err(StoreError::Backend(
-                    "the log kept growing under this writer; try again".into(),
-                ));
-            }
-            let mut planner = Planner::new(next as u64);
-            let mut app = Appender {
-                tx: &tx,
-                insert_journal: tx.prepare(INSERT_JOURNAL).map_err(backend)?,
-                insert_record: tx.prepare(INSERT_RECORD).map_err(backend)?,
-                find_record: tx.prepare(FIND_RECORD).map_err(backend)?,
-                insert_history: tx.prepare(INSERT_HISTORY).map_err(backend)?,
-                frontier: &mut self.frontier,
-                tiles: TileUpdates::default(),
-                authority_ids: &mut self.authority_ids,
-                subject_ids: &mut self.subject_ids,
-                kinds: &self.kinds,
-                any_redacted: tx
-                    .query_row("SELECT EXISTS (SELECT 1 FROM redacted_records)", [], |r| r.get(0))
-                    .map_err(backend)?,
-                touched: HashMap::new(),
-            };
-            planner
-                .apply(events, &mut app)
-                .and_then(|outcomes| app.put_touched().map(|()| outcomes))
-                .and_then(|outcomes| app.put_tiles().map(|()| outcomes))
+        // An append on its own is held and committed at once.
+        let alone = !self.held;
+        self.hold()?;
+        let outcome = match self.conn.savepoint() {
+            Ok(sp) => match write_events(
+                &sp,
+                &mut self.frontier,
+                &mut self.authority_ids,
+                &mut self.subject_ids,
+                &self.kinds,
+                events,
+            ) {
+                Ok(outcomes) => sp.commit().map_err(backend).map(|()| outcomes),
+                // Dropped, the savepoint rolls back what this append wrote.
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(backend(e)),
         };
-        let outcome = match outcome {
-            Ok(outcomes) => tx.commit().map_err(backend).map(|()| outcomes),
+        match outcome {
+            Ok(outcomes) if alone => self.commit().map(|()| outcomes),
+            Ok(outcomes) => Ok(outcomes),
             Err(e) => {
-                drop(tx);
+                if alone {
+                    self.roll_back();
+                }
+                // The caches may name rows the append had added.
+                self.forget_unwritten()?;
                 Err(e)
             }
-        };
-        if outcome.is_err() {
-            // The transaction rolled back on drop; the caches may name rows it had added.
-            self.subject_ids.clear();
-            self.load_authority_ids()?;
-            self.load_kinds()?;
-            self.load_frontier()?;
         }
-        outcome
     }
+
+    /// Reloads what this handle keeps of the tables, after a rollback.
+    fn forget_unwritten(&mut self) -> Result<(), StoreError> {
+        self.subject_ids.clear();
+        self.load_authority_ids()?;
+        self.load_kinds()?;
+        self.load_frontier()
+    }
+
+    /// Takes the write lock for the appends that follow, until [`SqliteStore::commit`]. The
+    /// lock is taken at BEGIN, so the journal's size read then stays the size the appends
+    /// extend. Another process (an import, `probity exception add`, a second server) may have
+    /// appended since this handle last did: then its right edge of the log and its cache of
+    /// authorities are out of date, and are reloaded.
+    pub(crate) fn hold(&mut self) -> Result<(), StoreError> {
+        if self.held {
+            return Ok(());
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+        self.held = true;
+        let synced = self
+            .conn
+            .query_row("SELECT coalesce(max(idx) + 1, 0) FROM journal", [], |r| r.get::<_, i64>(0))
+            .map_err(backend)
+            .and_then(|next| {
+                if next as u64 == self.frontier.size() {
+                    return Ok(());
+                }
+                tracing::debug!(from = self.frontier.size(), to = next, "the log grew elsewhere");
+                self.load_frontier()?;
+                self.load_authority_ids()
+            });
+        if synced.is_err() {
+            self.roll_back();
+        }
+        synced
+    }
+
+    /// Commits the held appends; if that fails, rolls them all back.
+    pub(crate) fn commit(&mut self) -> Result<(), StoreError> {
+        if !self.held {
+            return Ok(());
+        }
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                self.held = false;
+                Ok(())
+            }
+            Err(e) => {
+                self.roll_back();
+                self.forget_unwritten()?;
+                Err(backend(e))
+            }
+        }
+    }
+
+    /// Rolls back the held appends, if any.
+    fn roll_back(&mut self) {
+        if std::mem::take(&mut self.held) {
+            // Fails only if SQLite has already rolled the transaction back itself.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// Plans and writes `events` on `conn`, inside the caller's savepoint, keeping the handle's
+/// caches current.
+fn write_events(
+    conn: &Connection,
+    frontier: &mut Frontier,
+    authority_ids: &mut HashMap<String, (i64, u64)>,
+    subject_ids: &mut HashMap<SubjectId, (i64, u64)>,
+    kinds: &std::cell::RefCell<Kinds>,
+    events: &[Encoded],
+) -> Result<Vec<Outcome>, StoreError> {
+    let mut planner = Planner::new(frontier.size());
+    let mut app = Appender {
+        tx: conn,
+        insert_journal: conn.prepare(INSERT_JOURNAL).map_err(backend)?,
+        insert_record: conn.prepare(INSERT_RECORD).map_err(backend)?,
+        find_record: conn.prepare(FIND_RECORD).map_err(backend)?,
+        insert_history: conn.prepare(INSERT_HISTORY).map_err(backend)?,
+        frontier,
+        tiles: TileUpdates::default(),
+        authority_ids,
+        subject_ids,
+        kinds,
+        any_redacted: conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM redacted_records)", [], |r| r.get(0))
+            .map_err(backend)?,
+        touched: HashMap::new(),
+    };
+    planner
+        .apply(events, &mut app)
+        .and_then(|outcomes| app.put_touched().map(|()| outcomes))
+        .and_then(|outcomes| app.put_tiles().map(|()| outcomes))
 }

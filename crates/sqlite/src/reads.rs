@@ -91,6 +91,14 @@ impl Store for SqliteStore {
         self.append_events(events)
     }
 
+    fn hold_appends(&mut self) -> Result<bool, StoreError> {
+        self.hold().map(|()| true)
+    }
+
+    fn commit_held(&mut self) -> Result<(), StoreError> {
+        self.commit()
+    }
+
     fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError> {
         let at: Option<(i64, i64)> = self
             .conn

@@ -26,6 +26,7 @@ macro_rules! conformance_tests {
             records_need_known_subject_and_authority,
             records_are_idempotent_by_authority_and_decision_number,
             duplicates_within_one_batch,
+            held_appends_see_each_other_and_commit_together,
             stored_keys_among_new_ones_after_new_batches,
             one_batch_changes_what_it_filed,
             journal_is_dense_ordered_and_canonical,
@@ -290,6 +291,37 @@ pub fn duplicates_within_one_batch(store: &mut dyn Store) {
     assert_eq!(kinds, [true, true, false, true, false]);
     assert_eq!(out[2], Outcome::Duplicate);
     assert_eq!(store.counts().unwrap().events, 3);
+}
+
+/// Appends held in one transaction ([`Store::hold_appends`]) each get the outcomes they would
+/// get alone, a later one seeing what an earlier one wrote; after the commit the store holds
+/// them all, as if each had committed by itself. A commit with nothing held does nothing.
+pub fn held_appends_see_each_other_and_commit_together(store: &mut dyn Store) {
+    store.commit_held().unwrap();
+    let held = store.hold_appends().unwrap();
+    let first = store
+        .append(&[reg_authority("bj-amr"), reg_subject(1), file(record("bj-amr", "A-1", 1))])
+        .unwrap();
+    assert!(first.iter().all(appended), "{first:?}");
+    let second =
+        store.append(&[reg_subject(1), reg_subject(2), file(record("bj-amr", "A-1", 1))]).unwrap();
+    assert_eq!(second, [Outcome::Duplicate, second[1].clone(), Outcome::Duplicate]);
+    assert!(appended(&second[1]));
+    let third = store.append(&[file(record("bj-amr", "A-2", 2))]).unwrap();
+    assert!(appended(&third[0]));
+    store.commit_held().unwrap();
+    store.commit_held().unwrap();
+    assert_eq!(store.counts().unwrap().events, 5);
+    // Held again after the commit, the next appends go on from where it left off.
+    assert_eq!(store.hold_appends().unwrap(), held);
+    let fourth = store.append(&[file(record("bj-amr", "A-3", 1))]).unwrap();
+    assert!(appended(&fourth[0]));
+    store.commit_held().unwrap();
+    assert_eq!(store.counts().unwrap().events, 6);
+    for n in [1, 2] {
+        standings_agree(store, &uscc(n));
+    }
+    log_is_the_tree_of_its_journal(store);
 }
 
 /// After batches whose records were all new, a batch mixing new filings with a stored key

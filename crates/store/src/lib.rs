@@ -690,6 +690,22 @@ pub trait Store: Send {
     /// [`StoreError`] aborts it and leaves the store as it was.
     fn append(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError>;
 
+    /// Makes the appends that follow, until [`Store::commit_held`], one transaction, if this
+    /// store can: each append stays atomic on its own (one that fails leaves the store as the
+    /// appends held before it left it), but none is durable, or seen by other connections,
+    /// before the commit. A bulk import holds its chunks of rows so that it commits less often
+    /// than it hands rows over: a commit writes every page its appends touched. False if the
+    /// store commits each append by itself, as it then goes on doing; the default.
+    fn hold_appends(&mut self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    /// Commits the appends held since [`Store::hold_appends`]; nothing if none are. If the
+    /// commit fails, none of them is kept.
+    fn commit_held(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The subject with this id.
     fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError>;
 
