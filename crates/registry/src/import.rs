@@ -311,8 +311,9 @@ impl Registry {
                 Ok(())
             };
             let written = write(store, &mut report, &mut held);
-            // What was appended is committed even if writing then failed: an append that fails
-            // leaves the ones before it, as it did when each batch committed on its own.
+            // What is still held is committed even if writing then failed (the rejects could
+            // not be written, say): its appends stand. An append that failed has already taken
+            // back its whole batch.
             let committed = if held > 0 { commit(store, &mut report) } else { Ok(()) };
             // If writing failed, the receiver is gone and the reader stops at its next send.
             drop(rx);

@@ -372,12 +372,12 @@ fn record_kinds_become_numbers_and_every_standing_reads_as_it_did() {
 
 /// Appends held in one transaction are the handle's alone until it commits them: another
 /// handle on the same file does not see them, and a handle dropped before the commit (a killed
-/// import) leaves nothing of them. One that fails among them takes only itself back.
+/// import) leaves nothing of them. One that fails takes them all back and ends the hold.
 #[test]
 fn held_appends_are_seen_by_others_only_once_committed() {
     use probity_core::{Encoded, Event, EventBody, Timestamp};
     use probity_store::Store;
-    use probity_store::conformance::{authority, record, subject};
+    use probity_store::conformance::{authority, log_is_the_tree_of_its_journal, record, subject};
     let ev = |body| -> Encoded { Event::new(Timestamp::UNIX_EPOCH, body).into() };
     let file = |no: &str, n| ev(EventBody::RecordFiled { record: record("bj-amr", no, n) });
     let (dir, mut store) = fresh();
@@ -401,7 +401,12 @@ fn held_appends_are_seen_by_others_only_once_committed() {
     store.append(&[file("A-1", 1)]).unwrap();
     let failed = store.append(&[file("A-2", 1), file("FAIL", 1)]).unwrap_err();
     assert!(failed.to_string().contains("refused by the test"), "{failed}");
+    assert_eq!(store.counts().unwrap().events, 2, "a failed append takes back all held");
+    store.commit_held().unwrap();
+
+    assert!(store.hold_appends().unwrap());
     store.append(&[file("A-3", 1)]).unwrap();
+    store.append(&[file("A-4", 1)]).unwrap();
     assert_eq!(store.counts().unwrap().events, 4);
     let other = SqliteStore::open(&path).unwrap();
     assert_eq!(other.counts().unwrap().events, 2, "held appends are not seen before the commit");
@@ -413,13 +418,13 @@ fn held_appends_are_seen_by_others_only_once_committed() {
         .into_iter()
         .map(|r| r.record.decision_no.clone())
         .collect();
-    assert_eq!(numbers, ["A-1", "A-3"]);
-    probity_store::conformance::log_is_the_tree_of_its_journal(&other);
+    assert_eq!(numbers, ["A-3", "A-4"]);
+    log_is_the_tree_of_its_journal(&other);
 
     assert!(store.hold_appends().unwrap());
-    store.append(&[file("A-4", 1)]).unwrap();
+    store.append(&[file("A-5", 1)]).unwrap();
     drop(store);
     let reopened = SqliteStore::open(&path).unwrap();
     assert_eq!(reopened.counts().unwrap().events, 4, "a dropped hold leaves nothing");
-    probity_store::conformance::log_is_the_tree_of_its_journal(&reopened);
+    log_is_the_tree_of_its_journal(&reopened);
 }

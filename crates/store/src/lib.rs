@@ -691,11 +691,11 @@ pub trait Store: Send {
     fn append(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError>;
 
     /// Makes the appends that follow, until [`Store::commit_held`], one transaction, if this
-    /// store can: each append stays atomic on its own (one that fails leaves the store as the
-    /// appends held before it left it), but none is durable, or seen by other connections,
-    /// before the commit. A bulk import holds its chunks of rows so that it commits less often
-    /// than it hands rows over: a commit writes every page its appends touched. False if the
-    /// store commits each append by itself, as it then goes on doing; the default.
+    /// store can: none is durable, or seen by other connections, before the commit, and one
+    /// that fails rolls back every append held since the last commit, which ends the hold. A
+    /// bulk import holds its chunks of rows so that it commits less often than it hands rows
+    /// over: a commit writes every page its appends touched. False if the store commits each
+    /// append by itself, as it then goes on doing; the default.
     fn hold_appends(&mut self) -> Result<bool, StoreError> {
         Ok(false)
     }
