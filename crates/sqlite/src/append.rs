@@ -429,8 +429,8 @@ impl SqliteStore {
     /// Journals and projects `events` in one transaction (see [`Store::append`]): the one held
     /// since [`Store::hold_appends`], or one of its own. If it fails, the transaction rolls
     /// back, with every append it held. (A savepoint per append would keep those, but SQLite
-    /// then copies every page an append first changes into a statement journal, which at
-    /// 10,000,000 records cost more than the larger commits saved.)
+    /// then copies every page an append first changes into a statement journal: an import of
+    /// 10,000,000 records took 657 s with one, 538 s without.)
     pub(crate) fn append_events(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
         // An append on its own is held and committed at once.
         let alone = !self.held;
