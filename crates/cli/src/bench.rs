@@ -13,7 +13,7 @@ use probity_synth::Config;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::commands::{import_file, write_generated};
+use crate::commands::{import_default, import_file, write_generated};
 use crate::exit;
 
 #[derive(Debug, Subcommand)]
@@ -503,14 +503,7 @@ pub(crate) fn registry_with_authorities(
         probity_registry::DEFAULT_ORIGIN,
         probity_registry::SystemClock,
     )?;
-    import_file(
-        &mut reg,
-        Table::Authorities,
-        &input.join("authorities.csv"),
-        None,
-        None,
-        probity_registry::DEFAULT_BATCH_SIZE,
-    )?;
+    import_default(&mut reg, Table::Authorities, &input.join("authorities.csv"))?;
     Ok(reg)
 }
 
@@ -545,14 +538,7 @@ fn import_all(
 ) -> anyhow::Result<Imported> {
     let mut reg = registry_with_authorities(reg_dir, store, input)?;
     let t = Instant::now();
-    import_file(
-        &mut reg,
-        Table::Subjects,
-        &input.join("subjects.csv"),
-        None,
-        None,
-        probity_registry::DEFAULT_BATCH_SIZE,
-    )?;
+    import_default(&mut reg, Table::Subjects, &input.join("subjects.csv"))?;
     let subjects_secs = t.elapsed().as_secs_f64();
     reset_peak_rss();
     let t = Instant::now();
@@ -919,14 +905,7 @@ fn bench_draw(
         (Table::Subjects, "subjects.csv"),
         (Table::Records, "records.jsonl"),
     ] {
-        import_file(
-            &mut reg,
-            table,
-            &input.join(name),
-            None,
-            None,
-            probity_registry::DEFAULT_BATCH_SIZE,
-        )?;
+        import_default(&mut reg, table, &input.join(name))?;
     }
     let key = crate::inspection::file_sample_plan(&mut reg, "BENCH-1")?;
     let after = crate::inspection::stopped_at(crate::inspection::AFTER_SHIPPED_ROUND)?;

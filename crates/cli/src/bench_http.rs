@@ -14,7 +14,7 @@ use probity_registry::{Registry, Table};
 use probity_rules::Rulebook;
 use serde_json::json;
 
-use crate::commands::{import_file, write_generated};
+use crate::commands::{import_default, write_generated};
 use crate::exit;
 
 /// What to measure.
@@ -175,14 +175,7 @@ fn build(dir: &Path, args: &HttpArgs, store: &probity_stores::StoreLocation) -> 
         (Table::Subjects, "subjects.csv"),
         (Table::Records, "records.jsonl"),
     ] {
-        import_file(
-            &mut reg,
-            table,
-            &input.join(name),
-            None,
-            None,
-            probity_registry::DEFAULT_BATCH_SIZE,
-        )?;
+        import_default(&mut reg, table, &input.join(name))?;
     }
     std::fs::remove_dir_all(&input).ok();
     Ok(())

@@ -94,7 +94,7 @@ fn measure(
         (probity_registry::Table::Authorities, "authorities.csv"),
         (probity_registry::Table::Subjects, "subjects.csv"),
     ] {
-        crate::commands::import_file(&mut reg, table, &input.join(name), None, None, 10_000)?;
+        crate::commands::import_default(&mut reg, table, &input.join(name))?;
     }
     let config = probity_server::Config {
         nats: Some(probity_server::feeds::NatsConfig {

@@ -18,7 +18,7 @@ use probity_registry::{Registry, Table};
 use probity_rules::{Period, Rulebook};
 use serde_json::json;
 
-use crate::commands::{import_file, write_generated};
+use crate::commands::{import_default, write_generated};
 use crate::exit;
 use crate::progress::Bar;
 
@@ -334,15 +334,8 @@ fn measure(
 ) -> anyhow::Result<Measured> {
     eprintln!("probity: importing…");
     let mut reg = crate::bench::registry_with_authorities(reg_dir, location, input)?;
-    import_file(
-        &mut reg,
-        Table::Subjects,
-        &input.join("subjects.csv"),
-        None,
-        None,
-        probity_registry::DEFAULT_BATCH_SIZE,
-    )?;
-    import_file(&mut reg, Table::Records, main, None, None, probity_registry::DEFAULT_BATCH_SIZE)?;
+    import_default(&mut reg, Table::Subjects, &input.join("subjects.csv"))?;
+    import_default(&mut reg, Table::Records, main)?;
 
     eprintln!(
         "probity: a full re-rate of every subject (rows that do not change are not written)…"
@@ -366,14 +359,7 @@ fn measure(
 
     eprintln!("probity: importing the last records, re-rating what they touch…");
     let t = Instant::now();
-    let (inc, _) = import_file(
-        &mut reg,
-        Table::Records,
-        late,
-        None,
-        None,
-        probity_registry::DEFAULT_BATCH_SIZE,
-    )?;
+    let inc = import_default(&mut reg, Table::Records, late)?;
     let inc_secs = t.elapsed().as_secs_f64();
     // The calendar may have moved subjects the late records did not touch: sweep them, so both
     // sides answer for the same day.

@@ -250,6 +250,16 @@ impl Rejects for RejectsFile {
     }
 }
 
+/// Imports one file as its extension says, in batches of the default size, with a progress
+/// bar; returns the report.
+pub fn import_default(
+    reg: &mut Registry,
+    table: Table,
+    file: &Path,
+) -> anyhow::Result<ImportReport> {
+    import_file(reg, table, file, None, None, probity_registry::DEFAULT_BATCH_SIZE).map(|(r, _)| r)
+}
+
 /// Imports one file with a progress bar; returns the report and the rejects path if any.
 pub fn import_file(
     reg: &mut Registry,
@@ -640,14 +650,7 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
         (Table::Records, "records.jsonl", 0),
     ];
     for (table, name, imported) in &mut tables {
-        let (report, _) = import_file(
-            &mut reg,
-            *table,
-            &early.join(name),
-            None,
-            None,
-            probity_registry::DEFAULT_BATCH_SIZE,
-        )?;
+        let report = import_default(&mut reg, *table, &early.join(name))?;
         *imported += report.accepted;
     }
     let key = crate::inspection::file_sample_plan(&mut reg, "2023-DR-01")?;
@@ -661,14 +664,7 @@ fn demo(data: &Path, args: &DemoArgs) -> anyhow::Result<u8> {
     let (subscriber, watchlist) = demo_watchlist(&mut reg, &late.join("records.jsonl"))?;
     let adopted = demo_adopt_current_rulebook(&mut reg)?;
     for (table, name, imported) in tables.iter_mut().skip(1) {
-        let (report, _) = import_file(
-            &mut reg,
-            *table,
-            &late.join(name),
-            None,
-            None,
-            probity_registry::DEFAULT_BATCH_SIZE,
-        )?;
+        let report = import_default(&mut reg, *table, &late.join(name))?;
         *imported += report.accepted;
     }
     for (table, _, n) in tables {
