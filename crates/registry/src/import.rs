@@ -328,36 +328,34 @@ impl Registry {
         // Nothing stays held, whatever failed above: a hold with nothing appended since its
         // last commit commits nothing.
         let closed = store.commit_held();
-        imported.and_then(|report| closed.map(|()| report).map_err(RegistryError::from)).and_then(
-            |mut report| {
-                tracing::info!(
-                    rows = report.rows,
-                    seconds = started.elapsed().as_secs_f64(),
-                    "rows read, checked and journalled"
-                );
-                let started = std::time::Instant::now();
-                let bulk = report.accepted >= SETTLE_AFTER;
-                if bulk {
-                    self.settle("before rating")?;
-                }
-                // The subjects whose records were journalled are those the store finds stale:
-                // rating them needs no set that grows with the input, and also rates whatever an
-                // earlier import that stopped between appending and rating left behind.
-                report.rated = self.rate_stale(&())?.rated;
-                // Rating them wrote about as many assessments as there are subjects: settle again,
-                // so the reads after the import (a re-rate first) are planned for the assessment
-                // and list tables as they now are, not as they were before the rating filled them.
-                if bulk {
-                    self.settle("after rating")?;
-                }
-                tracing::info!(
-                    subjects = report.rated,
-                    seconds = started.elapsed().as_secs_f64(),
-                    "subjects the import touched re-rated"
-                );
-                Ok(report)
-            },
-        )
+        let mut report = imported?;
+        closed?;
+        tracing::info!(
+            rows = report.rows,
+            seconds = started.elapsed().as_secs_f64(),
+            "rows read, checked and journalled"
+        );
+        let started = std::time::Instant::now();
+        let bulk = report.accepted >= SETTLE_AFTER;
+        if bulk {
+            self.settle("before rating")?;
+        }
+        // The subjects whose records were journalled are those the store finds stale: rating
+        // them needs no set that grows with the input, and also rates whatever an earlier
+        // import that stopped between appending and rating left behind.
+        report.rated = self.rate_stale(&())?.rated;
+        // Rating them wrote about as many assessments as there are subjects: settle again, so
+        // the reads after the import (a re-rate first) are planned for the assessment and list
+        // tables as they now are, not as they were before the rating filled them.
+        if bulk {
+            self.settle("after rating")?;
+        }
+        tracing::info!(
+            subjects = report.rated,
+            seconds = started.elapsed().as_secs_f64(),
+            "subjects the import touched re-rated"
+        );
+        Ok(report)
     }
 
     /// Settles the store after a bulk change ([`probity_store::Store::settle`]), and says how
