@@ -433,7 +433,7 @@ impl SqliteStore {
     /// 10,000,000 records took 657 s with one, 538 s without.)
     pub(crate) fn append_events(&mut self, events: &[Encoded]) -> Result<Vec<Outcome>, StoreError> {
         // An append on its own is held and committed at once.
-        let alone = !self.held;
+        let alone = !self.held();
         self.hold()?;
         let written = write_events(
             &self.conn,
@@ -469,11 +469,10 @@ impl SqliteStore {
     /// appended since this handle last did: then its right edge of the log and its cache of
     /// authorities are out of date, and are reloaded.
     pub(crate) fn hold(&mut self) -> Result<(), StoreError> {
-        if self.held {
+        if self.held() {
             return Ok(());
         }
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-        self.held = true;
         let synced = self
             .conn
             .query_row("SELECT coalesce(max(idx) + 1, 0) FROM journal", [], |r| r.get::<_, i64>(0))
@@ -494,14 +493,11 @@ impl SqliteStore {
 
     /// Commits the held appends; if that fails, rolls them all back.
     pub(crate) fn commit(&mut self) -> Result<(), StoreError> {
-        if !self.held {
+        if !self.held() {
             return Ok(());
         }
         match self.conn.execute_batch("COMMIT") {
-            Ok(()) => {
-                self.held = false;
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(e) => {
                 self.roll_back();
                 self.forget_unwritten()?;
@@ -510,10 +506,17 @@ impl SqliteStore {
         }
     }
 
+    /// Whether appends are held: a transaction is open on the connection. Read from SQLite,
+    /// not kept beside it, so a transaction SQLite rolled back by itself (a full disk, say)
+    /// is not taken for one still held.
+    fn held(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+
     /// Rolls back the held appends, if any.
     fn roll_back(&mut self) {
-        if std::mem::take(&mut self.held) {
-            // Fails only if SQLite has already rolled the transaction back itself.
+        if self.held() {
+            // Fails only if SQLite has rolled the transaction back itself in between.
             let _ = self.conn.execute_batch("ROLLBACK");
         }
     }

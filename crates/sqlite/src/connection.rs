@@ -89,7 +89,6 @@ impl SqliteStore {
             kinds: std::cell::RefCell::default(),
             frontier: Frontier::default(),
             tiles: std::cell::RefCell::default(),
-            held: false,
         };
         store.migrate()?;
         store.load_authority_ids()?;

@@ -46,8 +46,6 @@ pub struct SqliteStore {
     frontier: Frontier,
     /// Stored log tiles kept once read: complete nodes never change.
     tiles: std::cell::RefCell<TileCache>,
-    /// Whether appends are held in one open transaction ([`Store::hold_appends`]).
-    held: bool,
 }
 
 /// Record kinds both ways.
