@@ -4,10 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use probity_server::{
+use probity_api::{
     AnswerIn, AuthorityIn, BatchCheck, BeaconIn, CorrectionIn, DecisionIn, ExceptionIn,
     FilingBatch, KeyIn, ObjectionIn, ReasonIn, RepairDecisionIn, RepairIn, ReplyIn, RulebookIn,
-    parse_body,
+    SubjectsIn, WatchlistIn, WebhookIn, parse_body,
 };
 
 mod world;
@@ -30,8 +30,18 @@ fn plan(body: &[u8]) {
     }
 }
 
-/// Every body type but the filing batch, which is read with its records below.
-const OTHERS: [fn(&[u8]); 15] = [
+/// A filing batch, whose records then go through the registry's record parser.
+fn filing(body: &[u8]) {
+    if let Ok(batch) = parse_body::<FilingBatch>(body) {
+        let world = world::shared().lock().expect("not poisoned");
+        for record in &batch.records {
+            let _ = world.registry.parse_record(&record.to_string());
+        }
+    }
+}
+
+/// Every body type; the input's first byte chooses one (the seeds' first bytes index this).
+const READERS: [fn(&[u8]); 19] = [
     read::<BatchCheck>,
     read::<AuthorityIn>,
     read::<KeyIn>,
@@ -47,19 +57,15 @@ const OTHERS: [fn(&[u8]); 15] = [
     read::<RepairDecisionIn>,
     plan,
     read::<BeaconIn>,
+    filing,
+    read::<WatchlistIn>,
+    read::<SubjectsIn>,
+    read::<WebhookIn>,
 ];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else { return };
-    match OTHERS.get(usize::from(which % 16)) {
-        Some(read) => read(body),
-        None => {
-            if let Ok(batch) = parse_body::<FilingBatch>(body) {
-                let world = world::shared().lock().expect("not poisoned");
-                for record in &batch.records {
-                    let _ = world.registry.parse_record(&record.to_string());
-                }
-            }
-        }
+    if let Some(read) = READERS.get(usize::from(which) % READERS.len()) {
+        read(body);
     }
 });

@@ -120,6 +120,17 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+impl From<probity_api::BodyError> for ApiError {
+    fn from(e: probity_api::BodyError) -> Self {
+        match e {
+            probity_api::BodyError::Malformed(m) => {
+                Self::new(StatusCode::BAD_REQUEST, "malformed_json", m)
+            }
+            probity_api::BodyError::Invalid(m) => Self::invalid(m),
+        }
+    }
+}
+
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
         Self::bad_request(format!("path: {}", r.body_text().to_lowercase()))
@@ -158,20 +169,8 @@ where
             };
             ApiError::new(status, code, e.body_text().to_lowercase())
         })?;
-        parse_body(&bytes).map(Json)
+        probity_api::parse_body(&bytes).map(Json).map_err(ApiError::from)
     }
-}
-
-/// Reads a request body as the API does: one JSON object in which no object names a key twice,
-/// then the fields `T` takes. Public so that the fuzz targets drive the same parser.
-pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice::<Unique>(bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()))?
-        .0;
-    if !value.is_object() {
-        return Err(ApiError::invalid("the body must be a json object"));
-    }
-    T::deserialize(value).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 impl<T> Json<T> {
@@ -184,81 +183,6 @@ impl<T> Json<T> {
                 found.unwrap_or("none")
             ),
         )
-    }
-}
-
-/// A JSON value in which no object names a key twice.
-struct Unique(serde_json::Value);
-
-impl<'de> serde::Deserialize<'de> for Unique {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(UniqueVisitor).map(Unique)
-    }
-}
-
-struct UniqueVisitor;
-
-impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
-    type Value = serde_json::Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a json value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-
-    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        <Unique as serde::Deserialize>::deserialize(d).map(|u| u.0)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(Unique(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(out.into())
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(serde::de::Error::custom(format!("the key `{key}` appears twice")));
-            }
-            let Unique(v) = map.next_value()?;
-            out.insert(key, v);
-        }
-        Ok(out.into())
     }
 }
 

@@ -35,14 +35,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
-/// The request bodies the API takes, for clients and the fuzz targets.
-pub use api::{
-    AnswerIn, AuthorityIn, BatchCheck, BeaconIn, CorrectionIn, DecisionIn, ExceptionIn,
-    FilingBatch, KeyIn, ObjectionIn, ReasonIn, RepairDecisionIn, RepairIn, ReplyIn, RulebookIn,
-};
 pub use api::{DEFAULT_PAGE, MAX_CHECK_BATCH, MAX_PAGE, WITNESS_BODY_LIMIT};
 pub use connections::ConnectionLimits;
-pub use error::{ApiError, parse_body};
+pub use error::ApiError;
 pub use state::AppState;
 
 /// How many requests a caller may make: `rate` a second, and up to `burst` at once.

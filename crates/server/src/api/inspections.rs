@@ -27,18 +27,6 @@ pub struct PlansOut {
     pub plans: Vec<PlanView>,
 }
 
-/// A beacon round, as drand's HTTP API serves it.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BeaconIn {
-    /// The round (the plan's).
-    pub round: u64,
-    /// Its BLS signature, hex.
-    pub signature: String,
-    /// SHA-256 of the signature, hex, if given: checked.
-    pub randomness: Option<String>,
-}
-
 /// What filing a plan or drawing it wrote.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PlanTaken {

@@ -16,6 +16,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use probity_api::{
+    AnswerIn, AuthorityIn, BatchCheck, BeaconIn, CorrectionIn, DecisionIn, ExceptionIn,
+    FilingBatch, KeyIn, ObjectionIn, ReasonIn, RepairDecisionIn, RepairIn, ReplyIn, RulebookIn,
+    SubjectsIn, WatchlistIn, WebhookIn,
+};
+
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorDetail, Json, Path, Query};
 use crate::state::{AnswerKey, AppState};

@@ -3,20 +3,6 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-/// An authority to register.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AuthorityIn {
-    /// Id (a slug).
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Category, as the rulebook's `filed_by` names them.
-    pub category: String,
-    /// Jurisdiction.
-    pub jurisdiction: String,
-}
-
 /// Registered, or already registered with the same details.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Registered {
@@ -38,17 +24,6 @@ pub async fn add_authority(
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     let created = state.write(move |reg| Ok(reg.register_authority(authority)?)).await?;
     Ok(Json(Registered { created }))
-}
-
-/// Options for a new key.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct KeyIn {
-    /// Revoke the holder's other keys (rotation).
-    #[serde(default)]
-    pub rotate: bool,
-    /// When the key stops working, RFC 3339.
-    pub expires: Option<String>,
 }
 
 /// A new key, shown once.
@@ -161,16 +136,6 @@ pub async fn revoke_company_credentials(
     Ok(Json(Revoked { revoked }))
 }
 
-/// A code to admit to the exception list.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExceptionIn {
-    /// The code (well formed, failing only its checksum).
-    pub code: String,
-    /// Why it is genuine.
-    pub reason: String,
-}
-
 /// Admits a code that fails its checksum to the exception list (operator only).
 #[utoipa::path(post, path = "/v1/exceptions", tag = "operator", request_body = ExceptionIn,
     security(("key" = [])),
@@ -183,14 +148,6 @@ pub async fn add_exception(
     must_be_operator(&caller)?;
     let created = state.write(move |reg| Ok(reg.admit_code_exception(&e.code, &e.reason)?)).await?;
     Ok(Json(Registered { created }))
-}
-
-/// A rulebook to adopt.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RulebookIn {
-    /// The full TOML text.
-    pub text: String,
 }
 
 /// Adopts a new rulebook version (operator only).

@@ -348,18 +348,6 @@ fn json_body(body: bytes::Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// A batch check.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchCheck {
-    /// Measure id.
-    pub measure: String,
-    /// Subject codes, at most 10,000.
-    pub subjects: Vec<String>,
-    /// The date the answers are about (default today).
-    pub as_of: Option<String>,
-}
-
 /// The answer for one subject of a batch check, or why there is none.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]

@@ -95,15 +95,6 @@ impl From<FilingResult> for FilingOut {
     }
 }
 
-/// A batch of records to file.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FilingBatch {
-    /// Records in the import's record format; at most 10,000.
-    #[schema(value_type = Vec<RecordIn>)]
-    pub records: Vec<Value>,
-}
-
 /// Results of a batch filing, one per record in order.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FilingResults {
@@ -172,25 +163,6 @@ pub async fn file_batch(
     Ok(Json(FilingResults { results: file(&state, by, b.records).await? }))
 }
 
-/// A reason.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonIn {
-    /// Why.
-    pub reason: String,
-}
-
-/// A correction.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CorrectionIn {
-    /// The record as corrected (same authority and decision number).
-    #[schema(value_type = RecordIn)]
-    pub record: Value,
-    /// Why.
-    pub reason: String,
-}
-
 /// The log index of a step taken.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Taken {
@@ -255,63 +227,6 @@ pub async fn correct(
         })
         .await?;
     after_step(&state, key, index).await
-}
-
-/// An objection.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ObjectionIn {
-    /// The company's grounds.
-    pub grounds: String,
-}
-
-/// A reply.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReplyIn {
-    /// The statement to publish next to the record.
-    pub text: String,
-}
-
-/// A repair application.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RepairIn {
-    /// What the company did.
-    pub statement: String,
-}
-
-/// An answer to an objection.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AnswerIn {
-    /// Admitted for examination (true) or refused as inadmissible (false).
-    pub admitted: bool,
-    /// Why.
-    pub reason: String,
-}
-
-/// A decision on an admitted objection.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionIn {
-    /// `upheld`, `corrected` or `withdrawn`.
-    pub outcome: String,
-    /// Why.
-    pub reason: String,
-    /// The corrected record, for `corrected` only.
-    #[schema(value_type = Option<RecordIn>)]
-    pub record: Option<Value>,
-}
-
-/// A decision on a repair application.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RepairDecisionIn {
-    /// Granted.
-    pub granted: bool,
-    /// Why.
-    pub reason: String,
 }
 
 async fn step(

@@ -51,19 +51,6 @@ pub async fn revoke_subscriber_keys(
     Ok(Json(Revoked { revoked }))
 }
 
-/// A new watchlist.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WatchlistIn {
-    /// A label for it.
-    pub label: String,
-    /// The measures whose decisions it reports (every measure if absent or empty).
-    #[serde(default)]
-    pub measures: Vec<String>,
-    /// A webhook to push its changes to.
-    pub webhook_url: Option<String>,
-}
-
 /// A watchlist just made, with its webhook's signing secret, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WatchlistCreated {
@@ -128,14 +115,6 @@ pub async fn drop_watchlist(
     let actor = must_be_subscriber(&caller)?;
     state.write(move |reg| Ok(reg.drop_watchlist(&actor, &id)?)).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Subject codes to add to or take off a watchlist.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SubjectsIn {
-    /// USCCs or LEIs; at most 100,000 on a watchlist.
-    pub subjects: Vec<String>,
 }
 
 /// Adds subjects to a watchlist: each code is checked, refused ones are reported with their
@@ -245,14 +224,6 @@ pub async fn watchlist_changes(
             Ok(Json(reg.watchlist_changes(&actor, &id, q.after.unwrap_or(0), limit)?))
         })
         .await
-}
-
-/// A webhook to set.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookIn {
-    /// The receiver's URL (`http`: this build has no TLS stack).
-    pub url: String,
 }
 
 /// A webhook's new signing secret, shown this once.
