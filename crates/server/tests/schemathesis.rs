@@ -70,21 +70,31 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     };
     let server = probity_server::spawn(reg, "127.0.0.1:0".parse().unwrap(), config).unwrap();
     let url = format!("http://{}", server.addr);
+    // The roles' runs are independent processes with their own seeds, so they run side by side.
+    let runs: Vec<_> = keys
+        .into_iter()
+        .map(|(role, key)| {
+            let mut cmd = std::process::Command::new("schemathesis");
+            cmd.args(["run", &format!("{url}/v1/openapi.json"), "--url", &url])
+                .args(["--checks", CHECKS, "--phases", "coverage,fuzzing"])
+                // One worker: with two, schemathesis's coverage phase shares a cache between
+                // threads and now and then fails inside itself (a KeyError in its own code).
+                .args(["--max-examples", "25", "--seed", "7", "--workers", "1"])
+                // Generated keys would all be forged ones, and forged keys are slowed down on
+                // purpose.
+                .args(["--generation-with-security-parameters", "false"])
+                .env("NO_COLOR", "1")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            if let Some(k) = key {
+                cmd.args(["--header", &format!("Authorization: Bearer {k}")]);
+            }
+            (role, cmd.spawn().unwrap())
+        })
+        .collect();
     let mut failed = Vec::new();
-    for (role, key) in keys {
-        let mut cmd = std::process::Command::new("schemathesis");
-        cmd.args(["run", &format!("{url}/v1/openapi.json"), "--url", &url])
-            .args(["--checks", CHECKS, "--phases", "coverage,fuzzing"])
-            // One worker: with two, schemathesis's coverage phase shares a cache between threads
-            // and now and then fails inside itself (a KeyError in its own code).
-            .args(["--max-examples", "25", "--seed", "7", "--workers", "1"])
-            // Generated keys would all be forged ones, and forged keys are slowed down on purpose.
-            .args(["--generation-with-security-parameters", "false"])
-            .env("NO_COLOR", "1");
-        if let Some(k) = key {
-            cmd.args(["--header", &format!("Authorization: Bearer {k}")]);
-        }
-        let out = cmd.output().unwrap();
+    for (role, child) in runs {
+        let out = child.wait_with_output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let summary: Vec<&str> =
             text.lines().filter(|l| l.contains("generated") || l.contains('❌')).collect();
